@@ -1,0 +1,21 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project root: the nearest folder above this file that holds package.json (works from src/ and dist/src/). */
+export const projectRoot: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(resolve(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('attn: cannot find package.json above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+})();
+
+/** `../shared` beside the project (data, goldens, tokenizers); read in place, never copied into the project. */
+export const sharedRoot: string = process.env.ATTN_SHARED ?? resolve(projectRoot, '..', 'shared');
+
+export function sharedPath(...parts: string[]): string {
+  return resolve(sharedRoot, ...parts);
+}
