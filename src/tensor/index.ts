@@ -1,0 +1,3 @@
+export * from './dtype.js';
+export * from './shape.js';
+export * from './tensor.js';
