@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * The `attn` command. Each subcommand lives in `./commands/<name>.ts` and exports
+ * `run(argv: string[]): Promise<number>` (the exit code) and `help: string`.
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const COMMANDS: Record<string, string> = {
+  run: 'run a pipeline task on text (arguments or standard input)',
+  train: 'train a model with the Trainer from a JSON config',
+  models: 'list installed and cached models',
+  hub: 'hub server and tokens (attn hub serve, attn hub token add)',
+  serve: 'serve a model with the OpenAI-compatible API',
+  rag: 'index documents and ask questions over them',
+  studio: 'open attn studio in the browser',
+};
+
+interface CommandModule {
+  run(argv: string[]): Promise<number>;
+  help: string;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, what]) => `  ${name.padEnd(width)}  ${what}`);
+  return `Usage: attn <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'attn <command> --help' for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (!(name in COMMANDS)) {
+    console.error(`attn: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const modulePath = new URL(`./commands/${name}.js`, import.meta.url);
+  if (!existsSync(fileURLToPath(modulePath))) {
+    console.error(`attn: command '${name}' is not available in this build`);
+    return 1;
+  }
+  const command = (await import(modulePath.href)) as CommandModule;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`attn: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
