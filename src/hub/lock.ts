@@ -1,0 +1,67 @@
+/**
+ * A lock file shared by processes (several `attn` runs, or attn and Python, filling one cache).
+ * Node has no flock, so the lock is a file created with O_EXCL holding `host pid`; its holder touches it
+ * every few seconds, and a waiter breaks it when the holder is gone (same host, pid dead) or it went stale.
+ */
+import { hostname } from 'node:os';
+import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+const HEARTBEAT_MS = 2_000;
+const STALE_MS = 30_000;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function lockIsAbandoned(lockPath: string, owner: string): Promise<boolean> {
+  const [host, pid] = owner.split(' ');
+  if (host === hostname() && pid !== undefined && !processIsAlive(Number(pid))) return true;
+  const info = await stat(lockPath).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > STALE_MS;
+}
+
+async function tryAcquire(lockPath: string, owner: string): Promise<boolean> {
+  try {
+    const handle = await open(lockPath, 'wx');
+    await handle.writeFile(owner);
+    await handle.close();
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+export async function withFileLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(lockPath), { recursive: true });
+  const owner = `${hostname()} ${process.pid}`;
+  let waitMs = 20;
+  while (!(await tryAcquire(lockPath, owner))) {
+    const current = await readFile(lockPath, 'utf8').catch(() => undefined);
+    // Re-read before removing so that a lock someone else just took over is left alone.
+    if (current !== undefined && (await lockIsAbandoned(lockPath, current))) {
+      const again = await readFile(lockPath, 'utf8').catch(() => undefined);
+      if (again === current) await rm(lockPath, { force: true });
+      continue;
+    }
+    await new Promise((done) => setTimeout(done, waitMs));
+    waitMs = Math.min(waitMs * 2, 500);
+  }
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(lockPath, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(heartbeat);
+    await rm(lockPath, { force: true });
+  }
+}
