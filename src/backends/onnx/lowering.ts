@@ -1,0 +1,133 @@
+import type { DType } from '../../tensor/dtype.js';
+import type { PrimitiveAttrs, PrimitiveOp } from '../backend.js';
+import type { GraphSpec, NodeSpec, TensorInit } from './protobuf.js';
+
+/**
+ * Lowers one primitive op to ONNX nodes with static attributes (constants become initializers). Inputs are named
+ * x0, x1, …; the result is `y`. Every primitive lowers this way, so a sequence of them can be stitched into one
+ * graph by renaming.
+ */
+export interface Lowered {
+  nodes: NodeSpec[];
+  initializers: TensorInit[];
+}
+
+/** Primitives that are exactly one ONNX op with no attributes. */
+const DIRECT: Partial<Record<PrimitiveOp, string>> = {
+  neg: 'Neg', abs: 'Abs', exp: 'Exp', log: 'Log', sqrt: 'Sqrt', reciprocal: 'Reciprocal', tanh: 'Tanh',
+  sigmoid: 'Sigmoid', relu: 'Relu', erf: 'Erf', sin: 'Sin', cos: 'Cos', not: 'Not', matmul: 'MatMul',
+  add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', pow: 'Pow', maximum: 'Max', minimum: 'Min', equal: 'Equal',
+  less: 'Less', lessEqual: 'LessOrEqual', greater: 'Greater', greaterEqual: 'GreaterOrEqual', and: 'And', or: 'Or',
+  where: 'Where',
+};
+
+const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, bool: 9 };
+
+function int64s(name: string, values: number[]): TensorInit {
+  return { name, type: 'int64', dims: [values.length], values };
+}
+
+function int64Scalar(name: string, value: number): TensorInit {
+  return { name, type: 'int64', dims: [], values: [value] };
+}
+
+export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: PrimitiveAttrs[K]): Lowered {
+  const xs = Array.from({ length: arity }, (_, i) => `x${i}`);
+  const simple = DIRECT[op];
+  if (simple) return { nodes: [{ op: simple, inputs: xs, outputs: ['y'] }], initializers: [] };
+  const a = attrs as Record<string, unknown>;
+  switch (op) {
+    case 'cast':
+      return { nodes: [{ op: 'Cast', inputs: xs, outputs: ['y'], attrs: { to: ONNX_DTYPE[a.to as DType] } }], initializers: [] };
+    case 'reduceSum':
+    case 'reduceMax':
+    case 'reduceMin': {
+      const onnxOp = op === 'reduceSum' ? 'ReduceSum' : op === 'reduceMax' ? 'ReduceMax' : 'ReduceMin';
+      const axes = a.axes as number[];
+      const keepdims = a.keepdims ? 1 : 0;
+      // No axes input means "reduce everything" in opset 18.
+      if (axes.length === 0) return { nodes: [{ op: onnxOp, inputs: ['x0'], outputs: ['y'], attrs: { keepdims } }], initializers: [] };
+      return {
+        nodes: [{ op: onnxOp, inputs: ['x0', 'axes'], outputs: ['y'], attrs: { keepdims } }],
+        initializers: [int64s('axes', axes)],
+      };
+    }
+    case 'argMax':
+      return {
+        nodes: [
+          { op: 'ArgMax', inputs: ['x0'], outputs: ['i64'], attrs: { axis: a.axis as number, keepdims: a.keepdims ? 1 : 0 } },
+          { op: 'Cast', inputs: ['i64'], outputs: ['y'], attrs: { to: ONNX_DTYPE.int32 } },
+        ],
+        initializers: [],
+      };
+    case 'transpose':
+      return { nodes: [{ op: 'Transpose', inputs: xs, outputs: ['y'], attrs: { perm: a.perm as number[] } }], initializers: [] };
+    case 'slice': {
+      const starts = a.starts as number[];
+      return {
+        nodes: [{ op: 'Slice', inputs: ['x0', 'starts', 'ends', 'axes', 'steps'], outputs: ['y'] }],
+        initializers: [
+          int64s('starts', starts),
+          int64s('ends', a.ends as number[]),
+          int64s('axes', starts.map((_, i) => i)),
+          int64s('steps', a.steps as number[]),
+        ],
+      };
+    }
+    case 'concat':
+      return { nodes: [{ op: 'Concat', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+    case 'expand':
+      return { nodes: [{ op: 'Expand', inputs: ['x0', 'shape'], outputs: ['y'] }], initializers: [int64s('shape', a.shape as number[])] };
+    case 'gather':
+      return { nodes: [{ op: 'Gather', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+    case 'gatherElements':
+      return { nodes: [{ op: 'GatherElements', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+    case 'scatterAdd':
+      return {
+        nodes: [{ op: 'ScatterElements', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number, reduction: 'add' } }],
+        initializers: [],
+      };
+    case 'softmax':
+      return { nodes: [{ op: 'Softmax', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+    case 'logSoftmax':
+      return { nodes: [{ op: 'LogSoftmax', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+    case 'trilu':
+      return {
+        nodes: [{ op: 'Trilu', inputs: ['x0', 'k'], outputs: ['y'], attrs: { upper: a.upper ? 1 : 0 } }],
+        initializers: [int64Scalar('k', a.k as number)],
+      };
+    case 'cumsum':
+      return {
+        nodes: [{ op: 'CumSum', inputs: ['x0', 'axis'], outputs: ['y'] }],
+        initializers: [{ name: 'axis', type: 'int32', dims: [], values: [a.axis as number] }],
+      };
+    default:
+      throw new Error(`onnx backend: no lowering for primitive '${op}'`);
+  }
+}
+
+export function graphFor<K extends PrimitiveOp>(op: K, inputTypes: DType[], inputRanks: number[], attrs: PrimitiveAttrs[K]): GraphSpec {
+  const lowered = lower(op, inputTypes.length, attrs);
+  return {
+    nodes: lowered.nodes,
+    initializers: lowered.initializers,
+    // Symbolic dims: one session serves every shape of the same rank.
+    inputs: inputTypes.map((t, i) => ({ name: `x${i}`, type: t, dims: Array.from({ length: inputRanks[i]! }, (_, d) => `x${i}d${d}`) })),
+    outputs: [{ name: 'y', type: outputType(op, inputTypes, attrs) }],
+  };
+}
+
+function outputType<K extends PrimitiveOp>(op: K, inputTypes: DType[], attrs: PrimitiveAttrs[K]): DType {
+  switch (op) {
+    case 'equal': case 'less': case 'lessEqual': case 'greater': case 'greaterEqual': case 'and': case 'or': case 'not':
+      return 'bool';
+    case 'argMax':
+      return 'int32';
+    case 'cast':
+      return (attrs as PrimitiveAttrs['cast']).to;
+    case 'where':
+      return inputTypes[1]!;
+    default:
+      return inputTypes[0]!;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The few ONNX protobuf messages attn writes (ModelProto and what it holds), encoded by hand: a model per primitive
+ * op is a few hundred bytes, and a full protobuf runtime would be a dependency for five message types.
+ * Field numbers are those of onnx/onnx.proto.
+ */
+
+class ProtoWriter {
+  private chunks: number[] = [];
+
+  private varint(value: number | bigint): void {
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      this.chunks.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    this.chunks.push(Number(v));
+  }
+
+  private tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  int(field: number, value: number | bigint): this {
+    this.tag(field, 0);
+    this.varint(value);
+    return this;
+  }
+
+  float(field: number, value: number): this {
+    this.tag(field, 5);
+    const b = new Uint8Array(new Float32Array([value]).buffer);
+    this.chunks.push(...b);
+    return this;
+  }
+
+  bytes(field: number, value: Uint8Array): this {
+    this.tag(field, 2);
+    this.varint(value.length);
+    for (let i = 0; i < value.length; i++) this.chunks.push(value[i]!);
+    return this;
+  }
+
+  string(field: number, value: string): this {
+    return this.bytes(field, new TextEncoder().encode(value));
+  }
+
+  message(field: number, inner: ProtoWriter): this {
+    return this.bytes(field, inner.finish());
+  }
+
+  finish(): Uint8Array {
+    return Uint8Array.from(this.chunks);
+  }
+}
+
+/** ONNX TensorProto.DataType codes. */
+export const OnnxType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 } as const;
+export type OnnxTypeName = keyof typeof OnnxType;
+
+export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | TensorInit;
+
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs?: Record<string, AttrValue>;
+}
+
+/** A constant baked into the graph (ONNX initializer). */
+export interface TensorInit {
+  name: string;
+  type: OnnxTypeName;
+  dims: number[];
+  values: number[];
+}
+
+export interface ValueSpec {
+  name: string;
+  type: OnnxTypeName;
+  /** Per dim: a fixed size, or a symbolic name so one session serves every size; absent: shape left to inference. */
+  dims?: Array<number | string>;
+}
+
+export interface GraphSpec {
+  nodes: NodeSpec[];
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  initializers: TensorInit[];
+}
+
+function rawBytes(init: TensorInit): Uint8Array {
+  switch (init.type) {
+    case 'float32':
+      return new Uint8Array(Float32Array.from(init.values).buffer);
+    case 'int32':
+      return new Uint8Array(Int32Array.from(init.values).buffer);
+    case 'int64':
+      return new Uint8Array(BigInt64Array.from(init.values.map((v) => BigInt(v))).buffer);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(init.values);
+  }
+}
+
+function tensorProto(init: TensorInit): ProtoWriter {
+  const w = new ProtoWriter();
+  for (const d of init.dims) w.int(1, d);
+  w.int(2, OnnxType[init.type]);
+  w.string(8, init.name);
+  w.bytes(9, rawBytes(init));
+  return w;
+}
+
+function attributeProto(name: string, value: AttrValue): ProtoWriter {
+  const w = new ProtoWriter().string(1, name);
+  // AttributeProto.type: FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6, INTS 7
+  if (typeof value === 'number') return w.int(3, value).int(20, 2);
+  if (typeof value === 'string') return w.string(4, value).int(20, 3);
+  if (Array.isArray(value)) {
+    for (const v of value) w.int(8, v);
+    return w.int(20, 7);
+  }
+  if ('float' in value) return w.float(2, value.float).int(20, 1);
+  if ('floats' in value) {
+    for (const v of value.floats) w.float(7, v);
+    return w.int(20, 6);
+  }
+  return w.message(5, tensorProto(value)).int(20, 4);
+}
+
+function valueInfo(spec: ValueSpec): ProtoWriter {
+  const tensorType = new ProtoWriter().int(1, OnnxType[spec.type]);
+  if (spec.dims) {
+    const shape = new ProtoWriter();
+    for (const d of spec.dims) {
+      shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+    }
+    tensorType.message(2, shape);
+  }
+  return new ProtoWriter().string(1, spec.name).message(2, new ProtoWriter().message(1, tensorType));
+}
+
+export const OPSET_VERSION = 18;
+
+export function encodeModel(graph: GraphSpec): Uint8Array {
+  const g = new ProtoWriter();
+  graph.nodes.forEach((n, i) => {
+    const node = new ProtoWriter();
+    for (const x of n.inputs) node.string(1, x);
+    for (const y of n.outputs) node.string(2, y);
+    node.string(3, `n${i}`).string(4, n.op);
+    for (const [k, v] of Object.entries(n.attrs ?? {})) node.message(5, attributeProto(k, v));
+    g.message(1, node);
+  });
+  g.string(2, 'attn');
+  for (const init of graph.initializers) g.message(5, tensorProto(init));
+  for (const v of graph.inputs) g.message(11, valueInfo(v));
+  for (const v of graph.outputs) g.message(12, valueInfo(v));
+  return new ProtoWriter()
+    .int(1, 8) // ir_version 8 goes with opset 18
+    .string(2, 'attn')
+    .message(7, g)
+    .message(8, new ProtoWriter().string(1, '').int(2, OPSET_VERSION))
+    .finish();
+}

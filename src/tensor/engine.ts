@@ -1,0 +1,115 @@
+import type { Backend } from '../backends/backend.js';
+import { OnnxBackend } from '../backends/onnx/index.js';
+import { referenceBackend } from '../backends/reference/index.js';
+
+/** Global engine state: the active backend, whether autograd records, and the open memory scopes. */
+
+let active: Backend | undefined;
+let onnx: OnnxBackend | undefined;
+
+function createOnnx(): Backend {
+  try {
+    onnx ??= new OnnxBackend(Number(process.env.ATTN_NUM_THREADS ?? 0));
+    return onnx;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    console.warn(`attn: onnxruntime-node could not load (${why}); using the reference backend`);
+    return referenceBackend;
+  }
+}
+
+/** The backend ops run on: `onnx` by default, `reference` when ATTN_BACKEND=reference or onnx cannot load. */
+export function getBackend(): Backend {
+  active ??= process.env.ATTN_BACKEND === 'reference' ? referenceBackend : createOnnx();
+  return active;
+}
+
+export function setBackend(name: 'onnx' | 'reference'): Backend {
+  active = name === 'reference' ? referenceBackend : createOnnx();
+  return active;
+}
+
+/** Intra-op threads for the onnx backend (0: one per core). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`setNumThreads: expected a whole number >= 0, got ${n}`);
+  process.env.ATTN_NUM_THREADS = String(n);
+  onnx?.setNumThreads(n);
+}
+
+/** Runs `fn` with the given backend active, then restores the previous one (tests compare backends this way). */
+export function withBackend<T>(name: 'onnx' | 'reference', fn: () => T): T {
+  const previous = getBackend();
+  setBackend(name);
+  try {
+    return fn();
+  } finally {
+    active = previous;
+  }
+}
+
+// ---- autograd recording ----
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording the autograd graph (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+// ---- memory scopes ----
+
+export interface Disposable {
+  dispose(): void;
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Called by every new tensor: the innermost open scope owns it. */
+export function track(t: Disposable): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Takes `t` out of every open scope, so `tidy` does not free it. */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+/**
+ * Runs `fn` and frees every tensor it created except those it returns (a tensor, or an array / object of them).
+ * Long training loops wrap each step in it so that memory stays flat.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Disposable>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const kept = new Set<unknown>();
+  collect(result, kept, 0);
+  for (const t of scope) {
+    if (kept.has(t)) track(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+function collect(value: unknown, into: Set<unknown>, depth: number): void {
+  if (value === null || typeof value !== 'object' || depth > 4) return;
+  into.add(value);
+  if (Array.isArray(value)) for (const v of value) collect(v, into, depth + 1);
+  else if (value.constructor === Object) for (const v of Object.values(value)) collect(v, into, depth + 1);
+}
