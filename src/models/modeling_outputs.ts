@@ -1,0 +1,90 @@
+import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * The contract between models and generation. Shapes: B batch, T tokens, V vocabulary, C hidden size,
+ * H key/value heads, D head size.
+ */
+
+/** One layer's cached keys and values, each (B, H, Tpast, D). */
+export interface LayerKV {
+  key: Tensor;
+  value: Tensor;
+}
+
+/** Decoder-only models: one entry per layer. */
+export type DecoderCache = LayerKV[];
+
+/** Encoder–decoder models: the decoder's self-attention cache grows; the cross-attention one is computed once. */
+export interface Seq2SeqCache {
+  self: LayerKV[];
+  cross: LayerKV[];
+}
+
+export interface CausalLMInputs {
+  inputIds: Tensor; // (B, T) int32
+  attentionMask?: Tensor | null; // (B, Tpast + T) int32 1 = token, 0 = padding
+  positionIds?: Tensor | null; // (B, T) int32; default: Tpast + arange(T)
+  pastKeyValues?: DecoderCache | null;
+  useCache?: boolean;
+  labels?: Tensor | null; // (B, T) int32, -100 ignored; shifted inside like HF
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+export interface CausalLMOutput {
+  logits: Tensor; // (B, T, V)
+  loss?: Tensor;
+  pastKeyValues?: DecoderCache;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[]; // per layer (B, heads, T, Tpast + T)
+}
+
+export interface Seq2SeqLMInputs {
+  inputIds?: Tensor | null; // (B, S) int32; not needed when encoderHiddenStates is given
+  attentionMask?: Tensor | null; // (B, S)
+  decoderInputIds: Tensor; // (B, T)
+  decoderAttentionMask?: Tensor | null;
+  encoderHiddenStates?: Tensor | null; // (B, S, C) from a previous encode()
+  pastKeyValues?: Seq2SeqCache | null;
+  useCache?: boolean;
+  labels?: Tensor | null;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+export interface Seq2SeqLMOutput {
+  logits: Tensor; // (B, T, V)
+  loss?: Tensor;
+  pastKeyValues?: Seq2SeqCache;
+  encoderLastHiddenState: Tensor;
+  encoderHiddenStates?: Tensor[];
+  decoderHiddenStates?: Tensor[];
+  crossAttentions?: Tensor[];
+}
+
+export interface SequenceClassifierOutput {
+  logits: Tensor; // (B, numLabels)
+  loss?: Tensor;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}
+
+export interface BaseModelOutput {
+  lastHiddenState: Tensor; // (B, T, C)
+  poolerOutput?: Tensor; // (B, C)
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}
+
+/** What generation needs from a decoder-only model. */
+export interface CausalLM {
+  readonly config: { vocabSize: number; maxPositionEmbeddings?: number; eosTokenId?: number | number[] | null; padTokenId?: number | null };
+  forward(inputs: CausalLMInputs): CausalLMOutput;
+}
+
+/** What generation needs from an encoder–decoder model. */
+export interface Seq2SeqLM {
+  readonly config: { vocabSize: number; decoderStartTokenId?: number | null; eosTokenId?: number | number[] | null; padTokenId?: number | null };
+  encode(inputIds: Tensor, attentionMask?: Tensor | null): Tensor; // (B, S, C)
+  forward(inputs: Seq2SeqLMInputs): Seq2SeqLMOutput;
+}
