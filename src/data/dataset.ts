@@ -192,12 +192,7 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
       outputRows += count;
     }
 
-    const storage = new Map<string, readonly unknown[]>();
-    for (const name of this.columnNames) {
-      if (!removed.has(name) && !outputs.has(name)) storage.set(name, this.column(name));
-    }
-    for (const [name, values] of outputs) storage.set(name, values);
-    return new Dataset<Row>(storage, null, this.description);
+    return this.withColumns(outputs, removed);
   }
 
   /**
@@ -273,7 +268,7 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
       }
       return label2id[name]!;
     });
-    return this.withColumns({ [options.outputColumn ?? column]: ids });
+    return this.withColumns(new Map([[options.outputColumn ?? column, ids]]));
   }
 
   /** This dataset with `values` as column `name` (added, or replacing a column of that name). */
@@ -281,7 +276,7 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
     if (values.length !== this.numRows) {
       throw new RangeError(`${this.description}: addColumn '${name}' has ${values.length} values for ${this.numRows} rows`);
     }
-    return this.withColumns({ [name]: values }) as Dataset<Merge<R, Record<K, V>>>;
+    return this.withColumns(new Map([[name, values]])) as Dataset<Merge<R, Record<K, V>>>;
   }
 
   removeColumns<K extends keyof R & string>(names: readonly K[]): Dataset<Omit<R, K>> {
@@ -306,11 +301,16 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
     return new Dataset<R>(this.storage, rowIndices, this.description);
   }
 
-  /** Adds or replaces columns given in row order; the other columns are gathered so all share one row order. */
-  private withColumns(columns: Record<string, readonly unknown[]>): Dataset<Row> {
+  /**
+   * Adds or replaces (in place) columns given in row order, dropping `removed`; the other columns are gathered so
+   * that all share one row order.
+   */
+  private withColumns(columns: ReadonlyMap<string, readonly unknown[]>, removed: ReadonlySet<string> = new Set()): Dataset<Row> {
     const storage = new Map<string, readonly unknown[]>();
-    for (const name of this.columnNames) if (!(name in columns)) storage.set(name, this.column(name));
-    for (const [name, values] of Object.entries(columns)) storage.set(name, values);
+    for (const name of this.columnNames) {
+      if (!removed.has(name) || columns.has(name)) storage.set(name, columns.get(name) ?? this.column(name));
+    }
+    for (const [name, values] of columns) storage.set(name, values);
     return new Dataset<Row>(storage, null, this.description);
   }
 
