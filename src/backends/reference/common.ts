@@ -62,7 +62,7 @@ export function gatherOffsets(input: KernelTensor, offsets: Int32Array, shape: S
   return { data: out, shape };
 }
 
-/** Splits `shape` around `axis` into (outer, axis length, inner): the element (o, a, i) is at (o * len + a) * inner + i. */
+/** Splits `shape` around `axis` into (outer, len, inner): element (o, a, i) sits at (o * len + a) * inner + i. */
 export function splitAtAxis(shape: Shape, axis: number): { outer: number; len: number; inner: number } {
   return { outer: sizeOf(shape.slice(0, axis)), len: shape[axis] ?? 1, inner: sizeOf(shape.slice(axis + 1)) };
 }

@@ -115,8 +115,8 @@ const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
 /**
  * The error function to double precision (|error| < 1e-15). Below |x| = 2.5 the series
- * erf(x) = 2/√π · e^(−x²) · Σ 2ⁿ x^(2n+1) / (1·3·…·(2n+1)), whose terms are all positive (no cancellation);
- * beyond, 1 − erfc(x) with erfc's continued fraction e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …)))),
+ * erf(x) = 2/√π · e^(−x²) · Σ 2ⁿ x^(2n+1) / (1·3·…·(2n+1)), whose terms are all positive (no cancellation).
+ * Beyond, 1 − erfc(x) with erfc's continued fraction e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …)))),
  * 60 levels deep (converged to double precision from x = 2 on).
  */
 export function erf(x: number): number {

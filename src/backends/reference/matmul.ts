@@ -12,7 +12,9 @@ export function matmul(a: KernelTensor, b: KernelTensor): KernelTensor {
   expectDType('matmul', 'first input', a, ['float32']);
   expectDType('matmul', 'second input', b, ['float32']);
   if (a.shape.length === 0 || b.shape.length === 0) {
-    throw new RangeError(`matmul: shapes ${shapeString(a.shape)} and ${shapeString(b.shape)}: scalars cannot be multiplied`);
+    throw new RangeError(
+      `matmul: shapes ${shapeString(a.shape)} and ${shapeString(b.shape)}: scalars cannot be multiplied`,
+    );
   }
   const aShape = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
   const bShape = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;

@@ -20,7 +20,9 @@ export function transpose(x: KernelTensor, perm: readonly number[]): KernelTenso
   const rank = x.shape.length;
   const seen = new Set(perm);
   if (perm.length !== rank || seen.size !== rank || perm.some((p) => !Number.isInteger(p) || p < 0 || p >= rank)) {
-    throw new RangeError(`transpose: perm [${perm.join(', ')}] is not a permutation of the axes of ${shapeString(x.shape)}`);
+    throw new RangeError(
+      `transpose: perm [${perm.join(', ')}] is not a permutation of the axes of ${shapeString(x.shape)}`,
+    );
   }
   const strides = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]!);
@@ -28,35 +30,46 @@ export function transpose(x: KernelTensor, perm: readonly number[]): KernelTenso
 }
 
 /**
- * Takes indices start, start + step, … up to but excluding end on every axis. The attributes are taken as ONNX
- * leaves them after clamping: for step > 0, 0 ≤ start, end ≤ dim; for step < 0, start ≤ dim − 1 and
- * −1 ≤ end, where end = −1 means "through index 0" (not "the last element": negatives are already resolved).
- * An empty range (end on the wrong side of start) gives a 0-length dim. Indices outside the axis throw.
+ * ONNX Slice over every axis, exactly as onnxruntime resolves it (so both backends agree on any attributes):
+ * a negative start or end counts from the end (adds dim); then for step > 0 both are clamped to [0, dim], for
+ * step < 0 start is clamped to [0, dim − 1] and end to [−1, dim − 1], where −1 now means "through index 0".
+ * So a full reversal is start = dim − 1 (or −1), end = −dim − 1 (or any smaller value), step = −1. The result
+ * takes start, start + step, … up to but excluding end; an empty range gives a 0-length dim.
  */
-export function slice(x: KernelTensor, starts: readonly number[], ends: readonly number[], steps: readonly number[]): KernelTensor {
+export function slice(
+  x: KernelTensor,
+  starts: readonly number[],
+  ends: readonly number[],
+  steps: readonly number[],
+): KernelTensor {
   const rank = x.shape.length;
   if (starts.length !== rank || ends.length !== rank || steps.length !== rank) {
     throw new RangeError(
-      `slice: starts [${starts}], ends [${ends}] and steps [${steps}] need one entry per axis of ${shapeString(x.shape)}`,
+      `slice: starts [${starts}], ends [${ends}] and steps [${steps}] need one entry per axis of ` +
+        shapeString(x.shape),
     );
   }
   const inStrides = stridesOf(x.shape);
   const shape: number[] = [];
   let base = 0;
   for (let d = 0; d < rank; d++) {
-    const [start, end, step, dim] = [starts[d]!, ends[d]!, steps[d]!, x.shape[d]!];
-    if (!Number.isInteger(step) || step === 0) throw new RangeError(`slice: step ${step} on axis ${d} must be a nonzero integer`);
-    const count = Math.max(0, Math.ceil((end - start) / step));
-    const last = start + (count - 1) * step;
-    if (count > 0 && (start < 0 || start >= dim || last < 0 || last >= dim)) {
-      throw new RangeError(
-        `slice: start ${start}, end ${end}, step ${step} leave axis ${d} of ${shapeString(x.shape)} (not clamped)`,
-      );
+    const step = steps[d]!;
+    const dim = x.shape[d]!;
+    if (!Number.isInteger(step) || step === 0) {
+      throw new RangeError(`slice: step ${step} on axis ${d} must be a nonzero integer`);
     }
+    const fromEnd = (bound: number) => (bound < 0 ? bound + dim : bound);
+    const start = clamp(fromEnd(starts[d]!), 0, step > 0 ? dim : dim - 1);
+    const end = clamp(fromEnd(ends[d]!), step > 0 ? 0 : -1, step > 0 ? dim : dim - 1);
+    const count = Math.max(0, Math.ceil((end - start) / step));
     shape.push(count);
     if (count > 0) base += start * inStrides[d]!;
   }
   return gatherOffsets(x, stridedOffsets(shape, inStrides.map((s, d) => s * steps[d]!), base), shape);
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(value, min), max);
 }
 
 export function concat(inputs: readonly KernelTensor[], axis: number): KernelTensor {
@@ -96,7 +109,7 @@ export function expand(x: KernelTensor, shape: readonly number[]): KernelTensor 
   return gatherOffsets(x, stridedOffsets(outShape, broadcastStrides(x.shape, outShape)), outShape);
 }
 
-/** numpy.take(data, indices, axis): shape data[:axis] + indices + data[axis+1:]; negative indices count from the end. */
+/** numpy.take(data, indices, axis): shape data[:axis] + indices + data[axis+1:]; negative indices count back. */
 export function gather(data: KernelTensor, indices: KernelTensor, axis: number): KernelTensor {
   expectDType('gather', 'indices', indices, ['int32']);
   const a = normalizeAxis(axis, data.shape.length, 'gather');
@@ -139,13 +152,19 @@ export function gatherElements(data: KernelTensor, indices: KernelTensor, axis: 
   return gatherOffsets(data, alongAxisOffsets('gatherElements', data.shape, indices, a), [...indices.shape]);
 }
 
-/** torch.scatter_add (ONNX ScatterElements, reduction = add): a copy of data plus each update at its index; repeats add up. */
-export function scatterAdd(data: KernelTensor, indices: KernelTensor, updates: KernelTensor, axis: number): KernelTensor {
+/** torch.scatter_add (ONNX ScatterElements, reduction = add): data plus each update at its index; repeats add up. */
+export function scatterAdd(
+  data: KernelTensor,
+  indices: KernelTensor,
+  updates: KernelTensor,
+  axis: number,
+): KernelTensor {
   expectDType('scatterAdd', 'data', data, ['float32', 'int32']);
   expectSameDType('scatterAdd', data, updates);
   if (indices.shape.length !== updates.shape.length || indices.shape.some((d, i) => d !== updates.shape[i])) {
     throw new RangeError(
-      `scatterAdd: indices shape ${shapeString(indices.shape)} and updates shape ${shapeString(updates.shape)} must be equal`,
+      `scatterAdd: indices shape ${shapeString(indices.shape)} and updates shape ` +
+        `${shapeString(updates.shape)} must be equal`,
     );
   }
   const a = normalizeAxis(axis, data.shape.length, 'scatterAdd');
@@ -155,7 +174,7 @@ export function scatterAdd(data: KernelTensor, indices: KernelTensor, updates: K
   return { data: out, shape: [...data.shape] };
 }
 
-/** ONNX Trilu over the last two dims (row r, column c): upper keeps c − r ≥ k, lower keeps c − r ≤ k; the rest is 0. */
+/** ONNX Trilu over the last two dims (row r, column c): upper keeps c − r ≥ k, lower c − r ≤ k; the rest is 0. */
 export function trilu(x: KernelTensor, upper: boolean, k: number): KernelTensor {
   const rank = x.shape.length;
   if (rank < 2) throw new RangeError(`trilu: expected at least 2 dims, got shape ${shapeString(x.shape)}`);

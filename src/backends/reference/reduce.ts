@@ -33,7 +33,13 @@ function reducedShape(shape: Shape, reduced: readonly boolean[], keepdims: boole
  * Reduces `x` over `axes` (empty: all axes, ONNX's noop_with_empty_axes = 0). Accumulates in double, so a float32
  * sum is rounded once, and an int32 sum wraps modulo 2^32 only at the end.
  */
-export function reduce(op: string, x: KernelTensor, axes: readonly number[], keepdims: boolean, how: Reduction): KernelTensor {
+export function reduce(
+  op: string,
+  x: KernelTensor,
+  axes: readonly number[],
+  keepdims: boolean,
+  how: Reduction,
+): KernelTensor {
   const dtype = expectDType(op, 'input', x, ['float32', 'int32']);
   const rank = x.shape.length;
   const reduced = new Array<boolean>(rank).fill(axes.length === 0);
