@@ -34,3 +34,54 @@ export async function modelInfo(repoId: string, options: RevisionOptions = {}): 
   }
   return info;
 }
+
+export interface CreateRepoOptions extends HubConnectionOptions {
+  /** An SPDX-style id ('apache-2.0', 'mit', ...): the hub writes it into the card's front matter. */
+  license?: string;
+  private?: boolean;
+  /** Succeed when the repo already exists (default false: that is a Conflict error). */
+  existOk?: boolean;
+}
+
+/** Creates model repo `repoId` ('namespace/name', or 'name' in the token owner's namespace); returns its URL. */
+export async function createRepo(repoId: string, options: CreateRepoOptions = {}): Promise<{ url: string }> {
+  assertRepoId(repoId);
+  const connection = hubConnection(options);
+  const [namespace, name] = repoId.includes('/') ? repoId.split('/') : [undefined, repoId];
+  const url = `${connection.endpoint}/api/repos/create`;
+  const response = await hubFetch(connection, url, {
+    method: 'POST',
+    headers: requestHeaders(connection, url, { 'Content-Type': 'application/json' }),
+    body: JSON.stringify({ name, organization: namespace, private: options.private ?? false, license: options.license, type: 'model' }),
+  });
+  if (response.status === 409 && options.existOk === true) {
+    await response.body?.cancel();
+    return { url: `${connection.endpoint}/${repoId}` };
+  }
+  if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, action: 'creating the repo' });
+  const created = (await response.json()) as { url?: string };
+  return { url: created.url ?? `${connection.endpoint}/${repoId}` };
+}
+
+export interface RepoRefs {
+  branches: { name: string; ref: string; targetCommit: string }[];
+  tags: { name: string; ref: string; targetCommit: string }[];
+}
+
+export async function listRefs(repoId: string, options: HubConnectionOptions = {}): Promise<RepoRefs> {
+  return getJson<RepoRefs>(repoId, '/refs', options, 'listing the refs');
+}
+
+export interface TreeEntry {
+  type: 'file' | 'directory';
+  path: string;
+  size: number;
+  oid: string;
+  lfs?: { oid: string; size: number };
+}
+
+/** Every file of the repo at `revision` (a recursive tree listing). */
+export async function listRepoFiles(repoId: string, options: RevisionOptions = {}): Promise<TreeEntry[]> {
+  const revision = encodeURIComponent(options.revision ?? 'main');
+  return getJson<TreeEntry[]>(repoId, `/tree/${revision}?recursive=true`, options, 'listing the files');
+}
