@@ -1,0 +1,261 @@
+/**
+ * The base of every pretrained model: loading a Hugging Face folder or hub repo (config.json, model.safetensors or
+ * its shards, generation_config.json) into a model built from its configuration, and saving it back in the same
+ * format.
+ *
+ * Generation: `generate(...)` belongs here as a method that delegates to `generate` in src/generation/index.ts; the
+ * generation engineer adds it (with the decoding options and the `generationConfig` defaults) when that module exists.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
+import {
+  loadSafetensors,
+  loadShardedSafetensors,
+  saveShardedSafetensors,
+  SAFETENSORS_INDEX,
+  type SafetensorsFile,
+} from '../io/safetensors.js';
+import { Module } from '../nn/module.js';
+import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { ConfigError, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
+
+export class CheckpointError extends Error {}
+
+export interface FromPretrainedOptions extends ResolveModelOptions {
+  /** Use this configuration instead of the folder's config.json. */
+  config?: PretrainedConfig;
+  /** Label set for a classification head (a fresh head is initialised when the checkpoint's differs). */
+  numLabels?: number;
+  id2label?: Record<number, string>;
+  label2id?: Record<string, number>;
+  problemType?: 'regression' | 'single_label_classification' | 'multi_label_classification';
+  /** Other configuration properties to change (camelCase), e.g. `{ hiddenDropoutProb: 0 }`. */
+  configOverrides?: Record<string, unknown>;
+  /** Re-initialise weights whose shape differs from the checkpoint's instead of failing (as transformers' option). */
+  ignoreMismatchedSizes?: boolean;
+  /** Where loading notes go (newly initialised / unused weights); default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+export interface LoadingInfo {
+  /** Weights the checkpoint did not provide, left at their fresh initialisation (e.g. a new classifier head). */
+  newlyInitialized: string[];
+  /** Checkpoint tensors no weight of the model took. */
+  unexpectedKeys: string[];
+  /** Weights re-initialised because the checkpoint's shape differed (only with `ignoreMismatchedSizes`). */
+  mismatched: Array<{ name: string; checkpoint: Shape; model: Shape }>;
+}
+
+export interface SavePretrainedOptions {
+  /** Split model.safetensors into shards of at most this many bytes, with model.safetensors.index.json. */
+  maxShardBytes?: number;
+}
+
+export interface PreTrainedModelClass<M extends PreTrainedModel = PreTrainedModel> {
+  new (config: never): M;
+  readonly name: string;
+  readonly configClass: ConfigClass;
+  readonly baseModelPrefix: string;
+}
+
+const GENERATION_CONFIG = 'generation_config.json';
+const LISTED = 10;
+
+function listSome(names: string[]): string {
+  return names.length <= LISTED ? names.join(', ') : `${names.slice(0, LISTED).join(', ')} and ${names.length - LISTED} more`;
+}
+
+async function readJson(path: string): Promise<JsonObject> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${path}: expected a JSON object`);
+  return value as JsonObject;
+}
+
+/** The model's weights from `dir`: model.safetensors, or the shards its index names. */
+export async function loadCheckpoint(dir: string): Promise<{ file: string; checkpoint: SafetensorsFile }> {
+  const single = join(dir, 'model.safetensors');
+  if (existsSync(single)) return { file: single, checkpoint: await loadSafetensors(single) };
+  const index = join(dir, SAFETENSORS_INDEX);
+  if (existsSync(index)) return { file: index, checkpoint: await loadShardedSafetensors(index) };
+  throw new CheckpointError(`${dir}: no model.safetensors or ${SAFETENSORS_INDEX} (attn reads safetensors checkpoints only; convert pytorch_model.bin with save_pretrained(safe_serialization=True))`);
+}
+
+export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedConfig> extends Module {
+  /** The configuration class `fromPretrained` reads config.json with. */
+  static readonly configClass: ConfigClass;
+  /** The base model's field in head models (`bert` in BertForSequenceClassification); '' for none. */
+  static readonly baseModelPrefix: string = '';
+
+  readonly config: C;
+  /** generation_config.json as read (snake_case), or null; generation reads its defaults from it. */
+  generationConfig: JsonObject | null = null;
+  /** What `fromPretrained` found: newly initialised and unused weights. */
+  loadingInfo: LoadingInfo | null = null;
+
+  constructor(config: C) {
+    super();
+    this.config = config;
+  }
+
+  /**
+   * Whether a weight may be absent from a checkpoint and stay freshly initialised (reported, not an error): by
+   * default everything outside the base model, i.e. task heads. A missing weight of the base model is an error.
+   */
+  protected mayBeNewlyInitialized(name: string): boolean {
+    const prefix = (this.constructor as PreTrainedModelClass).baseModelPrefix;
+    return prefix !== '' && this.hasBaseModelField() && !name.startsWith(`${prefix}.`);
+  }
+
+  private hasBaseModelField(): boolean {
+    const prefix = (this.constructor as PreTrainedModelClass).baseModelPrefix;
+    return [...this.children()].some(([name]) => name === prefix);
+  }
+
+  /** Every distinct weight (tied ones once) with all the names it has, in state-dict order. */
+  private weightGroups(): Array<{ names: string[]; tensor: Tensor }> {
+    const groups = new Map<Tensor, string[]>();
+    for (const [name, t] of this.stateDict()) {
+      const names = groups.get(t);
+      if (names) names.push(name);
+      else groups.set(t, [name]);
+    }
+    return [...groups].map(([tensor, names]) => ({ tensor, names }));
+  }
+
+  /**
+   * Copies checkpoint tensors into this model's weights by Hugging Face name, adding or removing the base-model
+   * prefix when a base checkpoint meets a head model or the reverse. A tied weight loads from whichever of its
+   * names the checkpoint has. Missing base-model weights and shape mismatches are errors naming the tensors.
+   */
+  loadCheckpointTensors(tensors: Map<string, Tensor>, file: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'> = {}): LoadingInfo {
+    const incoming = this.alignPrefix(tensors);
+    const info: LoadingInfo = { newlyInitialized: [], unexpectedKeys: [], mismatched: [] };
+    const missing: string[] = [];
+    const used = new Set<string>();
+    for (const { names, tensor } of this.weightGroups()) {
+      const found = names.find((n) => incoming.has(n));
+      if (found === undefined) {
+        if (names.some((n) => this.mayBeNewlyInitialized(n))) info.newlyInitialized.push(names[0]!);
+        else missing.push(names[0]!);
+        continue;
+      }
+      const source = incoming.get(found)!;
+      used.add(found);
+      if (!sameShape(source.shape, tensor.shape)) {
+        if (!options.ignoreMismatchedSizes) {
+          throw new CheckpointError(
+            `${file}: tensor '${found}' has shape ${shapeString(source.shape)}, but ${this.constructor.name} expects ${shapeString(tensor.shape)} (check config.json, or pass ignoreMismatchedSizes to re-initialise it)`,
+          );
+        }
+        info.mismatched.push({ name: found, checkpoint: source.shape, model: tensor.shape });
+        info.newlyInitialized.push(found);
+        continue;
+      }
+      if (source.dtype !== tensor.dtype) {
+        throw new CheckpointError(`${file}: tensor '${found}' is ${source.dtype}, but ${this.constructor.name} expects ${tensor.dtype}`);
+      }
+      tensor.data.set(source.data);
+    }
+    if (missing.length > 0) {
+      throw new CheckpointError(`${file}: the checkpoint lacks ${missing.length} tensor(s) that ${this.constructor.name} needs: ${listSome(missing)}`);
+    }
+    // Another name of an already-loaded tied weight is not "unused".
+    const own = this.stateDict();
+    info.unexpectedKeys = [...incoming.keys()].filter((name) => !used.has(name) && !own.has(name));
+    return info;
+  }
+
+  /** Adds `prefix.` to a base checkpoint loaded into a head model; strips it from a head checkpoint loaded into a base model. */
+  private alignPrefix(tensors: Map<string, Tensor>): Map<string, Tensor> {
+    const prefix = (this.constructor as PreTrainedModelClass).baseModelPrefix;
+    if (prefix === '') return tensors;
+    const dotted = `${prefix}.`;
+    const checkpointHasPrefix = [...tensors.keys()].some((k) => k.startsWith(dotted));
+    const modelHasPrefix = this.hasBaseModelField();
+    if (modelHasPrefix && !checkpointHasPrefix) {
+      return new Map([...tensors].map(([k, t]) => [`${dotted}${k}`, t]));
+    }
+    if (!modelHasPrefix && checkpointHasPrefix) {
+      return new Map([...tensors].map(([k, t]) => [k.startsWith(dotted) ? k.slice(dotted.length) : k, t]));
+    }
+    return tensors;
+  }
+
+  /** The tensors to save: each weight once (tied weights under their first name, as transformers keeps them). */
+  checkpointTensors(): Map<string, Tensor> {
+    return new Map(this.weightGroups().map(({ names, tensor }) => [names[0]!, tensor]));
+  }
+
+  /**
+   * Writes config.json, model.safetensors (or shards + index) and generation_config.json (when present) into
+   * `dir`, each atomically. `fromPretrained(dir)` gives back bit-identical weights.
+   */
+  async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+    const config = this.config.withOverrides({ architectures: [this.constructor.name] });
+    await config.saveTo(dir);
+    await saveShardedSafetensors(dir, this.checkpointTensors(), { metadata: { format: 'pt' }, maxShardBytes: options.maxShardBytes });
+    if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig, null, 2) + '\n');
+  }
+
+  /**
+   * Loads a model from a local folder or a hub repo id: builds it from config.json (with the label and other
+   * overrides applied), fills its weights from the checkpoint, reads generation_config.json, and returns it in
+   * eval mode. Weights the checkpoint lacks outside the base model (a new task head) are initialised fresh and
+   * listed in a warning and in `loadingInfo`.
+   */
+  static async fromPretrained<M extends PreTrainedModel>(this: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
+    const dir = await resolveModelDir(nameOrDir, options);
+    const configPath = join(dir, 'config.json');
+    const baseConfig = options.config ?? new this.configClass(await readJson(configPath), configPath);
+    const config = applyConfigOptions(baseConfig, options);
+    const model = new this(config as never);
+    const { file, checkpoint } = await loadCheckpoint(dir);
+    const info = model.loadCheckpointTensors(checkpoint.tensors, file, options);
+    model.loadingInfo = info;
+    const warn = options.onWarning ?? ((m: string) => console.warn(m));
+    if (info.newlyInitialized.length > 0) {
+      warn(
+        `Some weights of ${this.name} were not initialized from the model checkpoint at ${nameOrDir} and are newly initialized: ${listSome(info.newlyInitialized)}. You should probably train this model on a downstream task to use it for predictions and inference.`,
+      );
+    }
+    if (info.unexpectedKeys.length > 0) {
+      warn(`Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${this.name}: ${listSome(info.unexpectedKeys)}`);
+    }
+    const generationPath = join(dir, GENERATION_CONFIG);
+    if (existsSync(generationPath)) model.generationConfig = await readJson(generationPath);
+    model.eval();
+    return model;
+  }
+}
+
+/** The configuration with `fromPretrained`'s label options and overrides applied. */
+export function applyConfigOptions<C extends PretrainedConfig>(config: C, options: FromPretrainedOptions): C {
+  const overrides: Record<string, unknown> = { ...options.configOverrides };
+  if (options.id2label) {
+    overrides['id2label'] = options.id2label;
+    overrides['label2id'] = options.label2id ?? Object.fromEntries(Object.entries(options.id2label).map(([k, v]) => [v, Number(k)]));
+  } else if (options.label2id) {
+    overrides['label2id'] = options.label2id;
+    overrides['id2label'] = Object.fromEntries(Object.entries(options.label2id).map(([k, v]) => [v, k]));
+  }
+  if (options.problemType) overrides['problemType'] = options.problemType;
+  const configured = Object.keys(overrides).length > 0 ? config.withOverrides(overrides) : config;
+  if (options.numLabels !== undefined && !options.id2label && !options.label2id) {
+    const copy = configured === config ? config.withOverrides({}) : configured;
+    copy.numLabels = options.numLabels;
+    return copy;
+  }
+  if (options.numLabels !== undefined && options.numLabels !== configured.numLabels) {
+    throw new ConfigError(`fromPretrained: numLabels ${options.numLabels} disagrees with the ${configured.numLabels} labels of id2label/label2id`);
+  }
+  return configured;
+}
