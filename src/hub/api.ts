@@ -1,4 +1,5 @@
 /** The hub's JSON API, as the client uses it: repo info, listings, refs, repo creation. */
+import type { ModelCardData } from './card.js';
 import { HubError, assertRepoId } from './errors.js';
 import { errorFromResponse, hubConnection, hubFetch, requestHeaders, type HubConnectionOptions } from './http.js';
 
@@ -8,7 +9,8 @@ export interface ModelInfo {
   sha: string;
   private: boolean;
   siblings: { rfilename: string; size?: number }[];
-  cardData?: Record<string, unknown>;
+  /** The model card's front matter. */
+  cardData?: ModelCardData;
 }
 
 export interface RevisionOptions extends HubConnectionOptions {
