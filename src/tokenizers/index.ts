@@ -13,3 +13,4 @@ export {
 export { TokenizerFileError } from './errors.js';
 export type { TokenizerJson, AddedTokenJson } from './tokenizer-json.js';
 export { SPECIAL_TOKEN_KEYS, type SpecialTokenKey } from './special-tokens.js';
+export { trainTokenizer, type TrainTokenizerOptions, type NormalizerName } from './train/train.js';

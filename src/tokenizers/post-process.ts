@@ -85,3 +85,23 @@ export class PostProcessor {
     return { ids, typeIds };
   }
 }
+
+/**
+ * A TemplateProcessing post_processor from templates in the Python `tokenizers` notation, e.g.
+ * `templateProcessing('[CLS] $A [SEP]', '[CLS] $A [SEP] $B:1 [SEP]:1', vocab)`; ":n" sets the token type id.
+ */
+export function templateProcessing(single: string, pair: string, vocab: Record<string, number>): JsonObject {
+  const specialTokens: JsonObject = {};
+  const parse = (template: string): TemplatePiece[] =>
+    template.split(' ').filter(Boolean).map((item) => {
+      const colon = item.lastIndexOf(':');
+      const typeId = colon > 0 && /^\d+$/.test(item.slice(colon + 1)) ? Number(item.slice(colon + 1)) : 0;
+      const name = colon > 0 && /^\d+$/.test(item.slice(colon + 1)) ? item.slice(0, colon) : item;
+      if (name === '$A' || name === '$B') return { Sequence: { id: name.slice(1) as 'A' | 'B', type_id: typeId } };
+      const id = vocab[name];
+      if (id === undefined) throw new RangeError(`template: special token ${JSON.stringify(name)} is not in the vocabulary`);
+      specialTokens[name] = { id: name, ids: [id], tokens: [name] };
+      return { SpecialToken: { id: name, type_id: typeId } };
+    });
+  return { type: 'TemplateProcessing', single: parse(single), pair: parse(pair), special_tokens: specialTokens };
+}

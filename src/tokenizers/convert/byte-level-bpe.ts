@@ -2,6 +2,7 @@
 // with the components transformers' GPT2Converter builds.
 import { TokenizerFileError } from '../errors.js';
 import { addedToken, type JsonObject, type MergePair, type TokenizerJson } from '../tokenizer-json.js';
+import { templateProcessing } from '../post-process.js';
 import { specialTokenContent } from '../special-tokens.js';
 
 export function parseVocabJson(value: unknown, file: string): Record<string, number> {
@@ -54,17 +55,7 @@ export function byteLevelBpeToTokenizerJson(
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
     post_processor: addBos
-      ? {
-          type: 'TemplateProcessing',
-          single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-          pair: [
-            { SpecialToken: { id: bos, type_id: 0 } },
-            { Sequence: { id: 'A', type_id: 0 } },
-            { SpecialToken: { id: bos, type_id: 1 } },
-            { Sequence: { id: 'B', type_id: 1 } },
-          ],
-          special_tokens: { [bos]: { id: bos, ids: [vocab[bos]], tokens: [bos] } },
-        }
+      ? templateProcessing(`${bos} $A`, `${bos} $A ${bos}:1 $B:1`, vocab)
       : { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: false, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {

@@ -9,6 +9,7 @@ import {
   type MergePair,
   type TokenizerJson,
 } from '../tokenizer-json.js';
+import { templateProcessing } from '../post-process.js';
 import { readFields, type WireField } from './protobuf.js';
 
 /** SentencePiece.Type in sentencepiece_model.proto. */
@@ -151,16 +152,6 @@ function specialPieces(model: SentencePieceModel): AddedTokenJson[] {
   return added;
 }
 
-function templateProcessing(bos: string | undefined, eos: string | undefined, ids: Map<string, number>): JsonObject {
-  const special = (token: string | undefined, typeId: number) =>
-    token === undefined ? [] : [{ SpecialToken: { id: token, type_id: typeId } }];
-  const single = [...special(bos, 0), { Sequence: { id: 'A', type_id: 0 } }, ...special(eos, 0)];
-  const pair = [...single, ...special(bos, 1), { Sequence: { id: 'B', type_id: 1 } }, ...special(eos, 1)];
-  const specialTokens: JsonObject = {};
-  for (const t of [bos, eos]) if (t !== undefined) specialTokens[t] = { id: t, ids: [ids.get(t)!], tokens: [t] };
-  return { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens };
-}
-
 /**
  * Builds the tokenizer.json. `config` is tokenizer_config.json: `add_bos_token` / `add_eos_token` choose the
  * template (defaults: BOS for BPE models as Llama does, EOS for Unigram models as T5 does), and `legacy: false`
@@ -172,7 +163,11 @@ export function sentencePieceToTokenizerJson(model: SentencePieceModel, config: 
   const isBpe = model.modelType === 'bpe';
   const addBos = (config['add_bos_token'] as boolean | undefined) ?? isBpe;
   const addEos = (config['add_eos_token'] as boolean | undefined) ?? !isBpe;
-  const post = templateProcessing(addBos ? pieceAt(model.bosId) : undefined, addEos ? pieceAt(model.eosId) : undefined, ids);
+  const bos = addBos ? pieceAt(model.bosId) : undefined;
+  const eos = addEos ? pieceAt(model.eosId) : undefined;
+  const single = [bos, '$A', eos].filter((t) => t !== undefined).join(' ');
+  const pair = `${single} ${[bos && `${bos}:1`, '$B:1', eos && `${eos}:1`].filter(Boolean).join(' ')}`;
+  const post = templateProcessing(single, pair, Object.fromEntries(ids));
   const unk = pieceAt(model.unkId) ?? null;
 
   if (isBpe) {

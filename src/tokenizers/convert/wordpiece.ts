@@ -2,6 +2,7 @@
 // components transformers' BertConverter builds from a BertTokenizer.
 import { TokenizerFileError } from '../errors.js';
 import { addedToken, type JsonObject, type TokenizerJson } from '../tokenizer-json.js';
+import { templateProcessing } from '../post-process.js';
 import { specialTokenContent } from '../special-tokens.js';
 
 export function parseVocabTxt(text: string, file: string): Record<string, number> {
@@ -41,21 +42,7 @@ export function wordPieceToTokenizerJson(vocab: Record<string, number>, config: 
       lowercase: (config['do_lower_case'] as boolean | undefined) ?? true,
     },
     pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: cls, type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: sep, type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: sep, type_id: 1 } },
-      ],
-      special_tokens: {
-        [cls]: { id: cls, ids: [vocab[cls]], tokens: [cls] },
-        [sep]: { id: sep, ids: [vocab[sep]], tokens: [sep] },
-      },
-    },
+    post_processor: templateProcessing(`${cls} $A ${sep}`, `${cls} $A ${sep} $B:1 ${sep}:1`, vocab),
     // Cleanup happens after decoding, where `cleanUpTokenizationSpaces: false` can turn it off; a decoder-level
     // cleanup would apply regardless.
     decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
