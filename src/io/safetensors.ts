@@ -120,7 +120,9 @@ function checkContiguous(entries: Map<string, HeaderEntry>, dataBytes: number, f
 /** Copies (alignment in the file is arbitrary) and converts to a Tensor dtype: floats → float32, integers → int32. */
 function decodeTensor(bytes: Uint8Array, e: HeaderEntry, where: string): Tensor {
   const n = sizeOf(e.shape);
-  const raw = bytes.slice(e.begin, e.end);
+  // A fresh copy (Node's Buffer#slice would share the file's buffer, at an offset typed arrays cannot view).
+  const raw = new Uint8Array(e.end - e.begin);
+  raw.set(bytes.subarray(e.begin, e.end));
   const buffer = raw.buffer;
   switch (e.dtype) {
     case 'F32':

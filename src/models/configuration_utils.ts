@@ -115,13 +115,13 @@ export class PretrainedConfig {
 
   // ---- typed readers: each records the default it used, and names file and field on a bad value ----
 
-  protected read(key: string, fallback: unknown, ok: (v: unknown) => boolean, expected: string): unknown {
+  protected read(key: string, fallback: unknown, ok: (v: unknown) => boolean, expected: string, nullable = fallback === null): unknown {
     if (!(key in this.#raw) || this.#raw[key] === undefined) {
       this.#defaults.set(key, fallback);
       return fallback;
     }
     const value = this.#raw[key];
-    if (value === null && fallback === null) return null;
+    if (value === null && nullable) return null;
     if (!ok(value)) throw new ConfigError(`${this.#source}: field '${key}' is ${JSON.stringify(value)}; expected ${expected}`);
     return value;
   }
@@ -135,8 +135,8 @@ export class PretrainedConfig {
     return this.read(key, fallback, (v) => Number.isInteger(v) && (v as number) >= 1, 'a whole number >= 1') as number;
   }
 
-  protected optNum(key: string): number | null {
-    return this.read(key, null, (v) => typeof v === 'number' && Number.isFinite(v), 'a number or null') as number | null;
+  protected optNum(key: string, fallback: number | null = null): number | null {
+    return this.read(key, fallback, (v) => typeof v === 'number' && Number.isFinite(v), 'a number or null', true) as number | null;
   }
 
   protected str(key: string, fallback: string): string {
@@ -151,9 +151,9 @@ export class PretrainedConfig {
     return this.read(key, fallback, (v) => typeof v === 'boolean', 'true or false') as boolean;
   }
 
-  protected tokenIds(key: string): TokenIds {
+  protected tokenIds(key: string, fallback: TokenIds = null): TokenIds {
     const isId = (v: unknown): boolean => Number.isInteger(v);
-    return this.read(key, null, (v) => isId(v) || (Array.isArray(v) && v.every(isId)), 'a token id, a list of ids, or null') as TokenIds;
+    return this.read(key, fallback, (v) => isId(v) || (Array.isArray(v) && v.every(isId)), 'a token id, a list of ids, or null', true) as TokenIds;
   }
 
   /** Any JSON value, unchecked (nested structures like `rope_scaling`). */

@@ -17,9 +17,11 @@ import {
   SAFETENSORS_INDEX,
   type SafetensorsFile,
 } from '../io/safetensors.js';
+import * as F from '../nn/functional.js';
 import { Module } from '../nn/module.js';
+import * as ops from '../tensor/ops.js';
 import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { ConfigError, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
 
@@ -258,4 +260,106 @@ export function applyConfigOptions<C extends PretrainedConfig>(config: C, option
     throw new ConfigError(`fromPretrained: numLabels ${options.numLabels} disagrees with the ${configured.numLabels} labels of id2label/label2id`);
   }
   return configured;
+}
+
+// ---- helpers every architecture's forward pass shares ----
+
+/** (B, T, H·D) → (B, H, T, D). */
+export function splitHeads(x: Tensor, heads: number): Tensor {
+  const [b, t, c] = x.shape as [number, number, number];
+  return ops.permute(ops.reshape(x, [b, t, heads, c / heads]), [0, 2, 1, 3]);
+}
+
+/** (B, H, T, D) → (B, T, H·D). */
+export function mergeHeads(x: Tensor): Tensor {
+  const [b, h, t, d] = x.shape as [number, number, number, number];
+  return ops.reshape(ops.permute(x, [0, 2, 1, 3]), [b, t, h * d]);
+}
+
+/** Errors when `length` positions (cached + new) exceed the model's context window. */
+export function checkContextWindow(length: number, maxPositions: number, model: string, field: string): void {
+  if (length > maxPositions) {
+    throw new RangeError(`${model}: ${length} positions (prompt plus cached tokens) exceed the context window of ${maxPositions} (config ${field})`);
+  }
+}
+
+/** Default positions pastLength … pastLength+T-1, as a (T) vector that broadcasts over the batch. */
+export function defaultPositionIds(length: number, pastLength: number): Tensor {
+  const ids = new Int32Array(length);
+  for (let i = 0; i < length; i++) ids[i] = pastLength + i;
+  return new Tensor(ids, [length]);
+}
+
+export interface AttentionBiasOptions {
+  batch: number;
+  queryLength: number;
+  /** Cached plus new positions. */
+  keyLength: number;
+  /** Decoder self-attention: query i (absolute position keyLength - queryLength + i) sees keys up to itself. */
+  causal: boolean;
+}
+
+/**
+ * The additive attention mask, (B, 1, Tq, Tk) or broadcastable: 0 where a query may attend, F.MASKED where it may
+ * not (padding keys, future keys). Causal and padding masks are combined by taking the masked value once rather
+ * than adding two, so a query that sees no key (a left-padding position) gets uniform weights instead of NaN, as in
+ * transformers. Null when nothing is masked.
+ */
+export function attentionBias(attentionMask: Tensor | null | undefined, options: AttentionBiasOptions): Tensor | null {
+  const { batch, queryLength: tq, keyLength: tk, causal } = options;
+  const needsCausal = causal && tq > 1;
+  if (attentionMask) {
+    if (attentionMask.rank !== 2 || attentionMask.shape[0] !== batch || attentionMask.shape[1] !== tk) {
+      throw new RangeError(`attentionMask has shape ${shapeString(attentionMask.shape)}; expected (batch, past + new tokens) = [${batch}, ${tk}]`);
+    }
+  }
+  const keys = attentionMask?.data;
+  const hasPadding = keys !== undefined && keys.some((v) => v === 0);
+  if (!hasPadding) return needsCausal ? F.causalMask(tq, tk) : null;
+  const offset = tk - tq;
+  const bias = new Float32Array(batch * tq * tk);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < tq; i++) {
+      const row = (b * tq + i) * tk;
+      const lastVisible = causal ? offset + i : tk - 1;
+      for (let j = 0; j < tk; j++) if (j > lastVisible || keys![b * tk + j] === 0) bias[row + j] = F.MASKED;
+    }
+  }
+  return new Tensor(bias, [batch, 1, tq, tk]);
+}
+
+/** transformers' causal LM loss: logits[:, :-1] against labels[:, 1:], mean cross-entropy over labels != -100. */
+export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
+  const [b, t, v] = logits.shape as [number, number, number];
+  if (labels.dtype !== 'int32' || labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) {
+    throw new RangeError(`labels must be int32 (batch, tokens) = [${b}, ${t}] like inputIds, got ${labels.dtype} ${shapeString(labels.shape)}`);
+  }
+  const shiftedLogits = ops.reshape(ops.slice(logits, 1, 0, t - 1), [b * (t - 1), v]);
+  const shiftedLabels = ops.reshape(ops.slice(labels, 1, 1), [b * (t - 1)]);
+  return F.crossEntropy(shiftedLogits, shiftedLabels, { ignoreIndex: -100 });
+}
+
+/**
+ * Sequence classification loss by `config.problemType`, inferred as transformers does when unset: one label →
+ * regression (MSE); int32 labels → single-label cross-entropy; float labels → multi-label BCE with logits.
+ */
+export function sequenceClassificationLoss(logits: Tensor, labels: Tensor, config: PretrainedConfig): Tensor {
+  const numLabels = logits.shape[logits.rank - 1]!;
+  const problem = config.problemType ?? (numLabels === 1 ? 'regression' : labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification');
+  switch (problem) {
+    case 'regression': {
+      const target = labels.dtype === 'float32' ? labels : ops.cast(labels, 'float32');
+      return numLabels === 1 ? F.mseLoss(ops.reshape(logits, [-1]), ops.reshape(target, [-1])) : F.mseLoss(logits, target);
+    }
+    case 'single_label_classification':
+      return F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]));
+    case 'multi_label_classification': {
+      // Stable BCE with logits: max(x, 0) - x·y + log(1 + exp(-|x|)).
+      const y = labels.dtype === 'float32' ? labels : ops.cast(labels, 'float32');
+      const perLabel = ops.add(ops.sub(ops.relu(logits), ops.mul(logits, y)), ops.log(ops.add(ops.exp(ops.neg(ops.abs(logits))), 1)));
+      return ops.mean(perLabel);
+    }
+    default:
+      throw new ConfigError(`${config.source}: problem_type '${problem}' is not one of regression, single_label_classification, multi_label_classification`);
+  }
 }

@@ -1,0 +1,31 @@
+import { it, expect } from 'vitest';
+import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
+import { noGrad } from '../../src/tensor/engine.js';
+import { describeWithShared } from '../helpers/shared.js';
+import { expectClose, expectRelClose, goldenCase, ids } from './golden.js';
+
+describeWithShared('GPT2LMHeadModel golden', ['golden/gpt2'], () => {
+  const { dir, inputs, expected } = goldenCase('gpt2');
+
+  it('matches logits, loss and hidden states (padded batch)', async () => {
+    const model = await GPT2LMHeadModel.fromPretrained(dir);
+    const out = noGrad(() =>
+      model.forward({ inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels), outputHiddenStates: true }),
+    );
+    expectClose(out.logits, expected.logits);
+    expect(out.loss!.item()).toBeCloseTo(expected.loss, 4);
+    expect(out.hiddenStates).toHaveLength(3);
+    out.hiddenStates!.forEach((h, i) => expectClose(h, expected.hidden_states[i]));
+  });
+
+  it('matches the gradients of the LM loss, including the tied lm_head / wte weight', async () => {
+    const model = await GPT2LMHeadModel.fromPretrained(dir);
+    const out = model.forward({ inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels) });
+    out.loss!.backward();
+    const params = new Map(model.namedParameters());
+    const byName = (name: string) => params.get(name) ?? model.stateDict().get(name);
+    for (const [name, golden] of Object.entries(expected.grad.grads) as Array<[string, any]>) {
+      expectRelClose(byName(name)!.grad!, golden, 1e-4, 1e-6);
+    }
+  });
+});
