@@ -24,11 +24,15 @@ export async function loadChatModel(nameOrDir: string): Promise<ChatModel> {
   );
 }
 
-/** The same hook for /v1/embeddings: an embedder name → an Embedder. The sentence encoder plugs in here. */
-export async function loadEmbedder(name: string): Promise<Embedder> {
-  const lexical = /^lexical(?::(\d+))?$/.exec(name);
-  if (lexical) return new LexicalEmbedder(lexical[1] === undefined ? undefined : Number(lexical[1]));
-  throw new Error(`attn: embedder '${name}' is not wired yet: only 'lexical' (or 'lexical:<dimension>') is available`);
+/**
+ * The same hook for /v1/embeddings and RAG: an embedder name, or the id of an embedder (as a RAG index records
+ * it) → an Embedder. The sentence encoder plugs in here.
+ */
+export async function loadEmbedder(nameOrId: string): Promise<Embedder> {
+  if (nameOrId === 'lexical') return new LexicalEmbedder();
+  const lexical = /^attn-lexical-(\d+)$/.exec(nameOrId);
+  if (lexical) return new LexicalEmbedder(Number(lexical[1]));
+  throw new Error(`attn: embedder '${nameOrId}' is not wired yet: only 'lexical' (or 'attn-lexical-<dimension>') is available`);
 }
 
 export interface ChatServerOptions {

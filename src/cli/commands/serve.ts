@@ -1,0 +1,91 @@
+/** `attn serve`: serve models with the OpenAI-compatible API (see src/chat/server.ts). */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadChatModel, loadEmbedder, startChatServer, type ChatServer } from '../../chat/server.js';
+
+export const help = `Usage: attn serve --model M [--model M2 ...] [options]
+
+Serves models with the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models),
+so any OpenAI client works with base URL http://HOST:PORT/v1.
+
+Options:
+  --model M            a model name or folder (repeatable); 'echo' or 'echo:<N>ms' is a built-in test model
+  --embedder E         an embedder for /v1/embeddings (repeatable); 'lexical' is built in
+  --port P             default 8000 (0: any free port)
+  --host H             default 127.0.0.1
+  --max-concurrent N   generations at once, default 4; more requests queue
+  --max-queued N       waiting requests before answering 429, default 256
+  --max-body-kb N      largest request body, default 1024
+  --max-tokens N       largest max_tokens a request may ask for, default 2048
+
+The API key, when required, is read from $ATTN_API_KEY (never from the command line, which others can see).`;
+
+/** A bad command line: the command prints its help and exits with 2. */
+export class UsageError extends Error {}
+
+/** `parseArgs`, its errors turned into UsageErrors. */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** A non-negative integer flag value (0 allowed), or `fallback` when the flag is absent. */
+export function integerFlag(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`${flag} must be a whole number >= 0, got '${value}'`);
+  return parsed;
+}
+
+/** Parses the command line and starts the server (without waiting for a signal), for `run` and tests. */
+export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChatServer> {
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      model: { type: 'string', multiple: true },
+      embedder: { type: 'string', multiple: true },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'max-concurrent': { type: 'string' },
+      'max-queued': { type: 'string' },
+      'max-body-kb': { type: 'string' },
+      'max-tokens': { type: 'string' },
+    },
+  });
+  if (!values.model?.length) throw new UsageError('missing --model M');
+  const maxConcurrent = integerFlag(values['max-concurrent'], '--max-concurrent', 4);
+  const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 2048);
+  if (maxConcurrent < 1 || maxTokens < 1) throw new UsageError('--max-concurrent and --max-tokens must be at least 1');
+  return startChatServer({
+    models: await Promise.all(values.model.map(loadChatModel)),
+    embedders: await Promise.all((values.embedder ?? []).map(loadEmbedder)),
+    port: integerFlag(values.port, '--port', 8000),
+    host: values.host ?? '127.0.0.1',
+    apiKey: env.ATTN_API_KEY || undefined,
+    maxConcurrent,
+    maxQueued: integerFlag(values['max-queued'], '--max-queued', 256),
+    maxBodyBytes: integerFlag(values['max-body-kb'], '--max-body-kb', 1024) * 1024,
+    maxTokensLimit: maxTokens,
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let server: ChatServer;
+  try {
+    server = await startFromArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`attn serve: ${err.message}\n\n${help}`);
+    return 2;
+  }
+  const keyNote = process.env.ATTN_API_KEY ? ' (API key required)' : '';
+  console.log(`attn serve: OpenAI-compatible API at ${server.baseURL}${keyNote}; Ctrl-C stops`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  return 0;
+}
