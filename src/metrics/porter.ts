@@ -55,6 +55,11 @@ function measure(stem: string): number {
 }
 
 const hasPositiveMeasure = (stem: string): boolean => measure(stem) > 0;
+
+/** Rules that apply when the stem has m > 0, as most of steps 2 and 3 do. */
+function whenMeasurePositive(pairs: readonly (readonly [suffix: string, replacement: string])[]): Rule[] {
+  return pairs.map(([suffix, replacement]) => [suffix, replacement, hasPositiveMeasure]);
+}
 const measureAboveOne = (stem: string): boolean => measure(stem) > 1;
 
 function containsVowel(stem: string): boolean {
@@ -118,42 +123,22 @@ function step2(word: string): string {
   // NLTK applies ALLI -> AL first and runs step 2 again on the result.
   if (word.endsWith('alli') && hasPositiveMeasure(word.slice(0, -4))) return step2(word.slice(0, -4) + 'al');
   return applyFirstMatch(word, [
-    ['ational', 'ate', hasPositiveMeasure],
-    ['tional', 'tion', hasPositiveMeasure],
-    ['enci', 'ence', hasPositiveMeasure],
-    ['anci', 'ance', hasPositiveMeasure],
-    ['izer', 'ize', hasPositiveMeasure],
-    ['bli', 'ble', hasPositiveMeasure],
-    ['alli', 'al', hasPositiveMeasure],
-    ['entli', 'ent', hasPositiveMeasure],
-    ['eli', 'e', hasPositiveMeasure],
-    ['ousli', 'ous', hasPositiveMeasure],
-    ['ization', 'ize', hasPositiveMeasure],
-    ['ation', 'ate', hasPositiveMeasure],
-    ['ator', 'ate', hasPositiveMeasure],
-    ['alism', 'al', hasPositiveMeasure],
-    ['iveness', 'ive', hasPositiveMeasure],
-    ['fulness', 'ful', hasPositiveMeasure],
-    ['ousness', 'ous', hasPositiveMeasure],
-    ['aliti', 'al', hasPositiveMeasure],
-    ['iviti', 'ive', hasPositiveMeasure],
-    ['biliti', 'ble', hasPositiveMeasure],
-    ['fulli', 'ful', hasPositiveMeasure],
+    ...whenMeasurePositive([
+      ['ational', 'ate'], ['tional', 'tion'], ['enci', 'ence'], ['anci', 'ance'], ['izer', 'ize'], ['bli', 'ble'],
+      ['alli', 'al'], ['entli', 'ent'], ['eli', 'e'], ['ousli', 'ous'], ['ization', 'ize'], ['ation', 'ate'],
+      ['ator', 'ate'], ['alism', 'al'], ['iveness', 'ive'], ['fulness', 'ful'], ['ousness', 'ous'], ['aliti', 'al'],
+      ['iviti', 'ive'], ['biliti', 'ble'], ['fulli', 'ful'],
+    ]),
     // The 'l' stays with the stem for the measure, so short stems (geo-, theo-) work like long ones.
     ['logi', 'log', () => hasPositiveMeasure(word.slice(0, -3))],
   ]);
 }
 
 function step3(word: string): string {
-  return applyFirstMatch(word, [
-    ['icate', 'ic', hasPositiveMeasure],
-    ['ative', '', hasPositiveMeasure],
-    ['alize', 'al', hasPositiveMeasure],
-    ['iciti', 'ic', hasPositiveMeasure],
-    ['ical', 'ic', hasPositiveMeasure],
-    ['ful', '', hasPositiveMeasure],
-    ['ness', '', hasPositiveMeasure],
-  ]);
+  return applyFirstMatch(
+    word,
+    whenMeasurePositive([['icate', 'ic'], ['ative', ''], ['alize', 'al'], ['iciti', 'ic'], ['ical', 'ic'], ['ful', ''], ['ness', '']]),
+  );
 }
 
 function step4(word: string): string {
