@@ -35,6 +35,7 @@ export interface RunningHubServer {
 }
 
 const JSON_BODY_LIMIT = 1 << 20;
+const DISCARD_LIMIT = 4 << 20;
 /** Files above this size, or binary ones, go through LFS (the hub's own rule). */
 const LFS_THRESHOLD = 10 * 1024 * 1024;
 const BINARY_EXTENSIONS = /\.(safetensors|bin|onnx|pt|pth|ckpt|h5|msgpack|gguf|model|npy|npz|zip|gz|tar|zst|parquet|arrow)$/i;
@@ -79,6 +80,20 @@ function sendError(res: ServerResponse, error: HubError): void {
     return;
   }
   sendJson(res, statusOf(error), { error: error.message }, headers);
+}
+
+/**
+ * After refusing a request whose body was not read: read and drop a little of it so the client receives the
+ * answer (closing a socket with unread data resets it, and the answer is lost), then close the connection.
+ */
+function discardBody(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('Connection', 'close');
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_LIMIT) req.destroy();
+  });
+  req.resume();
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -570,9 +585,8 @@ export class HubServer {
     } catch (err) {
       const error = err instanceof HubError ? err : new HubError('Http', `internal error: ${(err as Error).message}`, 500);
       if (error.status === 500) console.error(`attn hub: ${req.method} ${req.url?.split('?')[0]}: ${(err as Error).stack}`);
+      if (!req.complete) discardBody(req, res);
       sendError(res, error);
-      // An unread request body (a refused upload) would keep the client sending: close the connection.
-      if (!req.complete) res.on('finish', () => req.destroy());
     }
   };
 }

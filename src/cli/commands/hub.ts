@@ -1,0 +1,123 @@
+/** `attn hub ...`: run a hub server, make its tokens, and push to / download from any hub. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { TokenStore } from '../../hub/server/auth.js';
+import { startHubServer } from '../../hub/server/server.js';
+import { pushToHub } from '../../hub/push.js';
+import { resolveModelDir } from '../../hub/resolve.js';
+
+export const help = `Usage:
+  attn hub serve --data DIR [--port 8080] [--host 127.0.0.1] [--max-upload-mb 5120]
+                 [--public-url URL] [--require-token] [--log]
+      Serve the repos stored in DIR with the Hugging Face Hub API (HF_ENDPOINT=http://host:port).
+  attn hub token add --data DIR --user NAME [--write]
+      Make a token for NAME (read-only unless --write); it is printed once and stored hashed.
+  attn hub push FOLDER REPO_ID [--license ID] [--message TEXT] [--private]
+      Commit a saved model folder to a repo (created if missing), with a model card.
+  attn hub download REPO_ID [--revision REV]
+      Fetch a model's files into the cache (HF_HUB_CACHE) and print the snapshot folder.
+Endpoint and token for push/download: HF_ENDPOINT and HF_TOKEN.`;
+
+class UsageError extends Error {}
+
+interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): ParsedArgs {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as ParsedArgs;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function required(value: unknown, flag: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`missing ${flag}`);
+  return value;
+}
+
+function numberFlag(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) throw new UsageError(`${flag} must be a non-negative number, got '${String(value)}'`);
+  return parsed;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    data: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'max-upload-mb': { type: 'string' },
+    'public-url': { type: 'string' },
+    'require-token': { type: 'boolean' },
+    log: { type: 'boolean' },
+  });
+  const dataDir = required(values.data, '--data DIR');
+  const hub = await startHubServer({
+    dataDir,
+    port: numberFlag(values.port, '--port', 8080),
+    host: (values.host as string | undefined) ?? '127.0.0.1',
+    maxUploadBytes: Math.floor(numberFlag(values['max-upload-mb'], '--max-upload-mb', 5120) * 1024 * 1024),
+    publicUrl: values['public-url'] as string | undefined,
+    requireToken: values['require-token'] === true,
+    log: values.log === true,
+  });
+  console.log(`attn hub: serving ${dataDir} at ${hub.url}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await hub.close();
+  return 0;
+}
+
+async function token(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, user: { type: 'string' }, write: { type: 'boolean' } });
+  if (positionals[0] !== 'add' || positionals.length !== 1) throw new UsageError("expected 'attn hub token add --data DIR --user NAME [--write]'");
+  const store = new TokenStore(required(values.data, '--data DIR'));
+  const role = values.write === true ? 'write' : 'read';
+  const user = required(values.user, '--user NAME');
+  console.log(await store.add(user, role));
+  console.error(`attn hub: ${role} token for '${user}' made; it is shown only this once`);
+  return 0;
+}
+
+async function push(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { license: { type: 'string' }, message: { type: 'string' }, private: { type: 'boolean' } });
+  const [folder, repoId] = positionals;
+  if (folder === undefined || repoId === undefined || positionals.length !== 2) throw new UsageError('expected FOLDER REPO_ID');
+  const result = await pushToHub(folder, repoId, {
+    license: values.license as string | undefined,
+    commitMessage: values.message as string | undefined,
+    private: values.private === true,
+  });
+  console.log(`${result.repoUrl} @ ${result.commitOid}`);
+  return 0;
+}
+
+async function download(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { revision: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('expected REPO_ID');
+  console.log(await resolveModelDir(positionals[0]!, { revision: values.revision as string | undefined }));
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve, token, push, download };
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const subcommand = name === undefined ? undefined : SUBCOMMANDS[name];
+  if (subcommand === undefined) {
+    console.error(`attn hub: ${name === undefined ? 'missing subcommand' : `unknown subcommand '${name}'`}\n\n${help}`);
+    return 2;
+  }
+  try {
+    return await subcommand(rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`attn hub ${name}: ${err.message}\n\n${help}`);
+    return 2;
+  }
+}
