@@ -316,13 +316,18 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
   const keys = attentionMask?.data;
   const hasPadding = keys !== undefined && keys.some((v) => v === 0);
   if (!hasPadding) return needsCausal ? F.causalMask(tq, tk) : null;
+  if (!causal) {
+    // Padding alone: one row of key biases per batch entry, broadcast over heads and queries.
+    const bias = new Float32Array(batch * tk);
+    for (let i = 0; i < bias.length; i++) if (keys![i] === 0) bias[i] = F.MASKED;
+    return new Tensor(bias, [batch, 1, 1, tk]);
+  }
   const offset = tk - tq;
   const bias = new Float32Array(batch * tq * tk);
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < tq; i++) {
       const row = (b * tq + i) * tk;
-      const lastVisible = causal ? offset + i : tk - 1;
-      for (let j = 0; j < tk; j++) if (j > lastVisible || keys![b * tk + j] === 0) bias[row + j] = F.MASKED;
+      for (let j = 0; j < tk; j++) if (j > offset + i || keys![b * tk + j] === 0) bias[row + j] = F.MASKED;
     }
   }
   return new Tensor(bias, [batch, 1, tq, tk]);

@@ -1,0 +1,325 @@
+/**
+ * BERT (Devlin et al. 2019) with transformers' parameter names: post-LN encoder layers, learned absolute and
+ * token-type embeddings, a tanh pooler on the first token, and the masked-LM head tied to the word embeddings.
+ */
+import * as F from '../../nn/functional.js';
+import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
+import { Module, ModuleList, type Parameter } from '../../nn/module.js';
+import { zeros } from '../../tensor/creation.js';
+import * as ops from '../../tensor/ops.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { registerModel } from '../auto/registry.js';
+import { ConfigError } from '../configuration_utils.js';
+import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
+import {
+  attentionBias,
+  checkContextWindow,
+  defaultPositionIds,
+  mergeHeads,
+  PreTrainedModel,
+  sequenceClassificationLoss,
+  splitHeads,
+} from '../modeling_utils.js';
+import { BertConfig } from './configuration_bert.js';
+
+export interface BertInputs {
+  inputIds: Tensor; // (B, T) int32
+  attentionMask?: Tensor | null; // (B, T) 1 = token, 0 = padding
+  tokenTypeIds?: Tensor | null; // (B, T); default all 0
+  positionIds?: Tensor | null; // (B, T) or (T); default arange(T)
+  labels?: Tensor | null;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+export interface MaskedLMOutput {
+  logits: Tensor; // (B, T, V)
+  loss?: Tensor;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}
+
+export class BertEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  token_type_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(config: BertConfig) {
+    super();
+    const std = config.initializerRange;
+    this.word_embeddings = new Embedding(config.vocabSize, config.hiddenSize, { std });
+    this.position_embeddings = new Embedding(config.maxPositionEmbeddings, config.hiddenSize, { std });
+    this.token_type_embeddings = new Embedding(config.typeVocabSize, config.hiddenSize, { std });
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.dropout = new Dropout(config.hiddenDropoutProb);
+  }
+
+  forward(inputIds: Tensor, tokenTypeIds: Tensor | null | undefined, positionIds: Tensor | null | undefined): Tensor {
+    const t = inputIds.shape[1]!;
+    const tokenTypes = tokenTypeIds ?? zeros(inputIds.shape, { dtype: 'int32' });
+    let x = ops.add(this.word_embeddings.forward(inputIds), this.token_type_embeddings.forward(tokenTypes));
+    x = ops.add(x, this.position_embeddings.forward(positionIds ?? defaultPositionIds(t, 0)));
+    return this.dropout.forward(this.LayerNorm.forward(x)); // (B, T, C)
+  }
+}
+
+export class BertSelfAttention extends Module {
+  query: Linear;
+  key: Linear;
+  value: Linear;
+  dropout: Dropout;
+
+  constructor(config: BertConfig, private readonly heads = config.numAttentionHeads) {
+    super();
+    const { hiddenSize: c, initializerRange: std } = config;
+    if (c % heads !== 0) throw new ConfigError(`${config.source}: hidden_size ${c} is not divisible by num_attention_heads ${heads}`);
+    this.query = new Linear(c, c, { std });
+    this.key = new Linear(c, c, { std });
+    this.value = new Linear(c, c, { std });
+    this.dropout = new Dropout(config.attentionProbsDropoutProb);
+  }
+
+  forward(x: Tensor, bias: Tensor | null): { context: Tensor; weights: Tensor } {
+    const { output, weights } = F.scaledDotProductAttention(
+      splitHeads(this.query.forward(x), this.heads),
+      splitHeads(this.key.forward(x), this.heads),
+      splitHeads(this.value.forward(x), this.heads),
+      { mask: bias, dropoutP: this.dropout.p, training: this.training },
+    );
+    return { context: mergeHeads(output), weights };
+  }
+}
+
+/** dense → dropout → LayerNorm(· + residual): BERT's `BertSelfOutput` and `BertOutput`. */
+export class BertResidualOutput extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(config: BertConfig, inFeatures: number) {
+    super();
+    this.dense = new Linear(inFeatures, config.hiddenSize, { std: config.initializerRange });
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.dropout = new Dropout(config.hiddenDropoutProb);
+  }
+
+  forward(x: Tensor, residual: Tensor): Tensor {
+    return this.LayerNorm.forward(ops.add(this.dropout.forward(this.dense.forward(x)), residual));
+  }
+}
+
+export class BertAttention extends Module {
+  self: BertSelfAttention;
+  output: BertResidualOutput;
+
+  constructor(config: BertConfig) {
+    super();
+    this.self = new BertSelfAttention(config);
+    this.output = new BertResidualOutput(config, config.hiddenSize);
+  }
+}
+
+export class BertIntermediate extends Module {
+  dense: Linear;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.intermediateSize, { std: config.initializerRange });
+    this.act = activation(config.hiddenAct);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.act(this.dense.forward(x));
+  }
+}
+
+export class BertLayer extends Module {
+  attention: BertAttention;
+  intermediate: BertIntermediate;
+  output: BertResidualOutput;
+
+  constructor(config: BertConfig) {
+    super();
+    this.attention = new BertAttention(config);
+    this.intermediate = new BertIntermediate(config);
+    this.output = new BertResidualOutput(config, config.intermediateSize);
+  }
+
+  forward(x: Tensor, bias: Tensor | null): { hidden: Tensor; weights: Tensor } {
+    const { context, weights } = this.attention.self.forward(x, bias);
+    const attended = this.attention.output.forward(context, x);
+    return { hidden: this.output.forward(this.intermediate.forward(attended), attended), weights };
+  }
+}
+
+export class BertEncoder extends Module {
+  layer: ModuleList<BertLayer>;
+
+  constructor(config: BertConfig) {
+    super();
+    this.layer = new ModuleList(Array.from({ length: config.numHiddenLayers }, () => new BertLayer(config)));
+  }
+}
+
+export class BertPooler extends Module {
+  dense: Linear;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.hiddenSize, { std: config.initializerRange });
+  }
+
+  /** tanh(dense(h[:, 0])): (B, T, C) → (B, C). */
+  forward(hidden: Tensor): Tensor {
+    return ops.tanh(this.dense.forward(ops.squeeze(ops.slice(hidden, 1, 0, 1), 1)));
+  }
+}
+
+/** The pooler is optional in checkpoints (masked-LM ones have none), so it may always be freshly initialised. */
+abstract class BertPreTrainedModel extends PreTrainedModel<BertConfig> {
+  static override readonly configClass = BertConfig;
+  static override readonly baseModelPrefix = 'bert';
+
+  protected override mayBeNewlyInitialized(name: string): boolean {
+    return super.mayBeNewlyInitialized(name) || /(^|\.)pooler\./.test(name);
+  }
+}
+
+export class BertModel extends BertPreTrainedModel {
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+
+  constructor(config: BertConfig, options: { addPoolingLayer?: boolean } = {}) {
+    super(config);
+    if (config.positionEmbeddingType !== 'absolute') {
+      throw new ConfigError(`${config.source}: position_embedding_type '${config.positionEmbeddingType}' is not supported (attn implements 'absolute')`);
+    }
+    this.embeddings = new BertEmbeddings(config);
+    this.encoder = new BertEncoder(config);
+    this.pooler = options.addPoolingLayer === false ? null : new BertPooler(config);
+  }
+
+  forward(inputs: BertInputs): BaseModelOutput {
+    const { inputIds, attentionMask, outputHiddenStates, outputAttentions } = inputs;
+    const [b, t] = inputIds.shape as [number, number];
+    checkContextWindow(t, this.config.maxPositionEmbeddings, 'BertModel', 'max_position_embeddings');
+    let hidden = this.embeddings.forward(inputIds, inputs.tokenTypeIds, inputs.positionIds);
+    const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: t, causal: false });
+    const hiddenStates: Tensor[] = [hidden];
+    const attentions: Tensor[] = [];
+    for (const layer of this.encoder.layer) {
+      const out = layer.forward(hidden, bias);
+      hidden = out.hidden;
+      hiddenStates.push(hidden);
+      attentions.push(out.weights);
+    }
+    return {
+      lastHiddenState: hidden,
+      poolerOutput: this.pooler?.forward(hidden),
+      hiddenStates: outputHiddenStates ? hiddenStates : undefined,
+      attentions: outputAttentions ? attentions : undefined,
+    };
+  }
+}
+
+export class BertForSequenceClassification extends BertPreTrainedModel {
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: Linear;
+
+  constructor(config: BertConfig) {
+    super(config);
+    this.bert = new BertModel(config);
+    this.dropout = new Dropout(config.classifierDropout ?? config.hiddenDropoutProb);
+    this.classifier = new Linear(config.hiddenSize, config.numLabels, { std: config.initializerRange });
+  }
+
+  forward(inputs: BertInputs): SequenceClassifierOutput {
+    const out = this.bert.forward(inputs);
+    const logits = this.classifier.forward(this.dropout.forward(out.poolerOutput!)); // (B, numLabels)
+    return {
+      logits,
+      loss: inputs.labels ? sequenceClassificationLoss(logits, inputs.labels, this.config) : undefined,
+      hiddenStates: out.hiddenStates,
+      attentions: out.attentions,
+    };
+  }
+}
+
+export class BertPredictionHeadTransform extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.hiddenSize, { std: config.initializerRange });
+    this.act = activation(config.hiddenAct);
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.LayerNorm.forward(this.act(this.dense.forward(x)));
+  }
+}
+
+export class BertLMPredictionHead extends Module {
+  transform: BertPredictionHeadTransform;
+  decoder: Linear;
+  /** The decoder's bias under this module's own name, which transformers saves (`cls.predictions.bias`). */
+  bias: Parameter;
+
+  constructor(config: BertConfig, wordEmbeddings: Embedding) {
+    super();
+    this.transform = new BertPredictionHeadTransform(config);
+    this.decoder = new Linear(config.hiddenSize, config.vocabSize, { std: config.initializerRange });
+    this.decoder.weight = wordEmbeddings.weight;
+    this.bias = this.decoder.bias!;
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.decoder.forward(this.transform.forward(x));
+  }
+}
+
+export class BertOnlyMLMHead extends Module {
+  predictions: BertLMPredictionHead;
+
+  constructor(config: BertConfig, wordEmbeddings: Embedding) {
+    super();
+    this.predictions = new BertLMPredictionHead(config, wordEmbeddings);
+  }
+}
+
+export class BertForMaskedLM extends BertPreTrainedModel {
+  bert: BertModel;
+  cls: BertOnlyMLMHead;
+
+  constructor(config: BertConfig) {
+    super(config);
+    this.bert = new BertModel(config, { addPoolingLayer: false });
+    this.cls = new BertOnlyMLMHead(config, this.bert.embeddings.word_embeddings);
+  }
+
+  forward(inputs: BertInputs): MaskedLMOutput {
+    const out = this.bert.forward(inputs);
+    const logits = this.cls.predictions.forward(out.lastHiddenState); // (B, T, V)
+    let loss: Tensor | undefined;
+    if (inputs.labels) {
+      const v = logits.shape[2]!;
+      loss = F.crossEntropy(ops.reshape(logits, [-1, v]), ops.reshape(inputs.labels, [-1]), { ignoreIndex: -100 });
+    }
+    return { logits, loss, hiddenStates: out.hiddenStates, attentions: out.attentions };
+  }
+}
+
+registerModel('bert', {
+  config: BertConfig,
+  base: BertModel,
+  sequenceClassification: BertForSequenceClassification,
+  maskedLM: BertForMaskedLM,
+});
