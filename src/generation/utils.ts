@@ -12,9 +12,9 @@ export type GenerativeModel = CausalLM | Seq2SeqLM;
 
 /** Optional model hooks generation looks for. */
 interface GenerationHooks {
-  /** Defaults read from the checkpoint's generation_config.json (set by fromPretrained). */
-  generationConfig?: GenerationConfig;
-  /** Edits raw logits (N, V) before anything else, as HF's adjust_logits_during_generation (Marian bans its pad id). */
+  /** Defaults from the checkpoint's generation_config.json (fromPretrained keeps the parsed snake_case JSON). */
+  generationConfig?: GenerationConfig | Record<string, unknown> | null;
+  /** Edits each step's scores (N, V) before the processors, as HF's adjust_logits_during_generation (Marian bans its pad id). */
   adjustLogitsDuringGeneration?(logits: Float32Array, vocabSize: number): void;
 }
 
@@ -196,7 +196,9 @@ class Seq2SeqStepper implements Stepper {
 
 /** Model defaults, then the call's generationConfig, then the call's options. */
 function resolveConfig(model: GenerativeModel & GenerationHooks, options: GenerateOptions): GenerationConfig {
-  const base = options.generationConfig ?? model.generationConfig ?? GenerationConfig.fromModelConfig(model.config);
+  const own = model.generationConfig;
+  const fromModel = own instanceof GenerationConfig ? own : own ? GenerationConfig.fromJSON(own) : GenerationConfig.fromModelConfig(model.config);
+  const base = options.generationConfig ?? fromModel;
   const overrides: Partial<GenerationParams> = {};
   for (const name of GENERATION_PARAM_NAMES) {
     if (options[name] !== undefined) (overrides as Record<string, unknown>)[name] = options[name];
@@ -362,8 +364,10 @@ function* beamSearch(p: Plan, options: GenerateOptions): Generator<void, Generat
   const scores: Float32Array[] = [];
   while (sequences[0]!.length < p.maxLength) {
     const step = stepper.next(sequences);
-    p.adjust(step);
+    // Normalised over the whole vocabulary before the model's adjustment (Marian's pad ban), as transformers 4.37:
+    // its beam sequences_scores include the banned token's probability mass.
     P.logSoftmaxRows(step, vocabSize);
+    p.adjust(step);
     p.processors(step, { sequences, vocabSize });
     if (options.outputScores) scores.push(step.slice());
     for (let i = 0; i < step.length; i++) step[i] = step[i]! + beamScores[Math.floor(i / vocabSize)]!;
