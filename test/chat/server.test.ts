@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatApiError, ChatClient, type ChatStreamChunk } from '../../src/chat/client.js';
 import { EchoChatModel } from '../../src/chat/echo-model.js';
 import { startChatServer, type ChatServer } from '../../src/chat/server.js';
+import type { ChatModel, GenerateOptions, GenerateResult } from '../../src/chat/types.js';
 import { LexicalEmbedder } from '../../src/rag/lexical-embedder.js';
 
 const SENTENCE = 'the quick brown fox jumps over the lazy dog';
@@ -166,6 +167,48 @@ describe('attn serve API with ChatClient', () => {
   });
 });
 
+/** A model that fails after producing some text, as a real model might (out of memory, a bad weight file). */
+class BreakingModel implements ChatModel {
+  readonly id = 'breaking';
+  async generate(_prompt: unknown, _opts: GenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+    onText?.('partial');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    throw new Error('weights went missing');
+  }
+}
+
+describe('attn serve failures', () => {
+  it('reports a generation failure as a 500, or as an error event once streaming', async () => {
+    const server = await startChatServer({ models: [new BreakingModel()] });
+    const client = new ChatClient({ baseURL: server.baseURL, model: 'breaking', maxRetries: 0 });
+    try {
+      const plain = await rejection(client.chat({ messages: [{ role: 'user', content: 'go' }] }));
+      expect(plain.status).toBe(500);
+      expect(plain.message).toContain('weights went missing');
+      const deltas: string[] = [];
+      const streamed = (async () => {
+        for await (const chunk of client.stream({ messages: [{ role: 'user', content: 'go' }] })) deltas.push(chunk.delta);
+      })();
+      const err = await rejection(streamed);
+      expect(err.message).toContain('generation failed: weights went missing');
+      expect(deltas.join('')).toBe('partial');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('retries network errors, then names the address it could not reach', async () => {
+    const server = await startChatServer({ models: [new EchoChatModel()] });
+    const baseURL = server.baseURL;
+    await server.close();
+    const client = new ChatClient({ baseURL, model: 'echo', maxRetries: 1, retryBaseDelayMs: 5, apiKey: 'sk-secret-value' });
+    const err = await rejection(client.chat({ messages: [{ role: 'user', content: 'anyone?' }] }));
+    expect(err.code).toBe('network');
+    expect(err.message).toContain(`cannot reach ${baseURL}/chat/completions: ECONNREFUSED`);
+    expect(err.message).not.toContain('sk-secret-value');
+  });
+});
+
 describe('attn serve limits', () => {
   it('checks the API key and never echoes it', async () => {
     const server = await startChatServer({ models: [new EchoChatModel()], apiKey: 'sk-right-key' });
@@ -275,6 +318,11 @@ describe('the official openai package against attn serve', () => {
   it('uses completions, embeddings (its default base64 encoding) and models', async () => {
     const completion = await openai.completions.create({ model: 'echo', prompt: 'a b c d e f g h i j k l m n o p q r s' });
     expect(completion.choices[0]?.text).toBe('a b c d e f g h i j k l m n o p'); // 16 tokens by default
+    const pieces: string[] = [];
+    for await (const chunk of await openai.completions.create({ model: 'echo', prompt: 'x y z', stream: true })) {
+      pieces.push(chunk.choices[0]?.text ?? '');
+    }
+    expect(pieces.join('')).toBe('x y z');
     const embedded = await openai.embeddings.create({ model: 'attn-lexical-64', input: ['vector index', 'chat server'] });
     const expected = await new LexicalEmbedder(64).embed(['vector index', 'chat server']);
     expect(embedded.data.map((d) => d.embedding)).toEqual(expected.map((v) => Array.from(v)));
