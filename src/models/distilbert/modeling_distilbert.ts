@@ -1,0 +1,199 @@
+/**
+ * DistilBERT (Sanh et al. 2019) with transformers' parameter names: BERT's post-LN encoder without token types or
+ * pooler; classification reads the first token through `pre_classifier` → ReLU → `classifier`.
+ */
+import * as F from '../../nn/functional.js';
+import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
+import { Module, ModuleList } from '../../nn/module.js';
+import * as ops from '../../tensor/ops.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { registerModel } from '../auto/registry.js';
+import { ConfigError } from '../configuration_utils.js';
+import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
+import {
+  attentionBias,
+  checkContextWindow,
+  defaultPositionIds,
+  mergeHeads,
+  PreTrainedModel,
+  sequenceClassificationLoss,
+  splitHeads,
+} from '../modeling_utils.js';
+import { DistilBertConfig } from './configuration_distilbert.js';
+
+/** DistilBERT's LayerNorm epsilon is fixed in transformers' code, not read from the config. */
+const LAYER_NORM_EPS = 1e-12;
+
+export interface DistilBertInputs {
+  inputIds: Tensor; // (B, T) int32
+  attentionMask?: Tensor | null; // (B, T)
+  labels?: Tensor | null;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+export class DistilBertEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(config: DistilBertConfig) {
+    super();
+    this.word_embeddings = new Embedding(config.vocabSize, config.dim, { std: config.initializerRange });
+    this.position_embeddings = new Embedding(config.maxPositionEmbeddings, config.dim, { std: config.initializerRange });
+    this.LayerNorm = new LayerNorm(config.dim, LAYER_NORM_EPS);
+    this.dropout = new Dropout(config.dropout);
+  }
+
+  forward(inputIds: Tensor): Tensor {
+    const x = ops.add(this.word_embeddings.forward(inputIds), this.position_embeddings.forward(defaultPositionIds(inputIds.shape[1]!, 0)));
+    return this.dropout.forward(this.LayerNorm.forward(x)); // (B, T, C)
+  }
+}
+
+export class MultiHeadSelfAttention extends Module {
+  q_lin: Linear;
+  k_lin: Linear;
+  v_lin: Linear;
+  out_lin: Linear;
+  dropout: Dropout;
+
+  constructor(config: DistilBertConfig, private readonly heads = config.nHeads) {
+    super();
+    const { dim, initializerRange: std } = config;
+    if (dim % heads !== 0) throw new ConfigError(`${config.source}: dim ${dim} is not divisible by n_heads ${heads}`);
+    this.q_lin = new Linear(dim, dim, { std });
+    this.k_lin = new Linear(dim, dim, { std });
+    this.v_lin = new Linear(dim, dim, { std });
+    this.out_lin = new Linear(dim, dim, { std });
+    this.dropout = new Dropout(config.attentionDropout);
+  }
+
+  forward(x: Tensor, bias: Tensor | null): { output: Tensor; weights: Tensor } {
+    const { output, weights } = F.scaledDotProductAttention(
+      splitHeads(this.q_lin.forward(x), this.heads),
+      splitHeads(this.k_lin.forward(x), this.heads),
+      splitHeads(this.v_lin.forward(x), this.heads),
+      { mask: bias, dropoutP: this.dropout.p, training: this.training },
+    );
+    return { output: this.out_lin.forward(mergeHeads(output)), weights };
+  }
+}
+
+export class FFN extends Module {
+  lin1: Linear;
+  lin2: Linear;
+  dropout: Dropout;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: DistilBertConfig) {
+    super();
+    this.lin1 = new Linear(config.dim, config.hiddenDim, { std: config.initializerRange });
+    this.lin2 = new Linear(config.hiddenDim, config.dim, { std: config.initializerRange });
+    this.dropout = new Dropout(config.dropout);
+    this.act = activation(config.activation);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.lin2.forward(this.act(this.lin1.forward(x))));
+  }
+}
+
+export class TransformerBlock extends Module {
+  attention: MultiHeadSelfAttention;
+  sa_layer_norm: LayerNorm;
+  ffn: FFN;
+  output_layer_norm: LayerNorm;
+
+  constructor(config: DistilBertConfig) {
+    super();
+    this.attention = new MultiHeadSelfAttention(config);
+    this.sa_layer_norm = new LayerNorm(config.dim, LAYER_NORM_EPS);
+    this.ffn = new FFN(config);
+    this.output_layer_norm = new LayerNorm(config.dim, LAYER_NORM_EPS);
+  }
+
+  forward(x: Tensor, bias: Tensor | null): { hidden: Tensor; weights: Tensor } {
+    const { output, weights } = this.attention.forward(x, bias);
+    const attended = this.sa_layer_norm.forward(ops.add(output, x));
+    return { hidden: this.output_layer_norm.forward(ops.add(this.ffn.forward(attended), attended)), weights };
+  }
+}
+
+export class Transformer extends Module {
+  layer: ModuleList<TransformerBlock>;
+
+  constructor(config: DistilBertConfig) {
+    super();
+    this.layer = new ModuleList(Array.from({ length: config.nLayers }, () => new TransformerBlock(config)));
+  }
+}
+
+export class DistilBertModel extends PreTrainedModel<DistilBertConfig> {
+  static override readonly configClass = DistilBertConfig;
+  static override readonly baseModelPrefix = 'distilbert';
+
+  embeddings: DistilBertEmbeddings;
+  transformer: Transformer;
+
+  constructor(config: DistilBertConfig) {
+    super(config);
+    this.embeddings = new DistilBertEmbeddings(config);
+    this.transformer = new Transformer(config);
+  }
+
+  forward(inputs: DistilBertInputs): BaseModelOutput {
+    const { inputIds, attentionMask, outputHiddenStates, outputAttentions } = inputs;
+    const [b, t] = inputIds.shape as [number, number];
+    checkContextWindow(t, this.config.maxPositionEmbeddings, 'DistilBertModel', 'max_position_embeddings');
+    let hidden = this.embeddings.forward(inputIds);
+    const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: t, causal: false });
+    const hiddenStates: Tensor[] = [hidden];
+    const attentions: Tensor[] = [];
+    for (const block of this.transformer.layer) {
+      const out = block.forward(hidden, bias);
+      hidden = out.hidden;
+      hiddenStates.push(hidden);
+      attentions.push(out.weights);
+    }
+    return {
+      lastHiddenState: hidden,
+      hiddenStates: outputHiddenStates ? hiddenStates : undefined,
+      attentions: outputAttentions ? attentions : undefined,
+    };
+  }
+}
+
+export class DistilBertForSequenceClassification extends PreTrainedModel<DistilBertConfig> {
+  static override readonly configClass = DistilBertConfig;
+  static override readonly baseModelPrefix = 'distilbert';
+
+  distilbert: DistilBertModel;
+  pre_classifier: Linear;
+  classifier: Linear;
+  dropout: Dropout;
+
+  constructor(config: DistilBertConfig) {
+    super(config);
+    this.distilbert = new DistilBertModel(config);
+    this.pre_classifier = new Linear(config.dim, config.dim, { std: config.initializerRange });
+    this.classifier = new Linear(config.dim, config.numLabels, { std: config.initializerRange });
+    this.dropout = new Dropout(config.seqClassifDropout);
+  }
+
+  forward(inputs: DistilBertInputs): SequenceClassifierOutput {
+    const out = this.distilbert.forward(inputs);
+    const first = ops.squeeze(ops.slice(out.lastHiddenState, 1, 0, 1), 1); // (B, C)
+    const pooled = this.dropout.forward(ops.relu(this.pre_classifier.forward(first)));
+    const logits = this.classifier.forward(pooled); // (B, numLabels)
+    return {
+      logits,
+      loss: inputs.labels ? sequenceClassificationLoss(logits, inputs.labels, this.config) : undefined,
+      hiddenStates: out.hiddenStates,
+      attentions: out.attentions,
+    };
+  }
+}
+
+registerModel('distilbert', { config: DistilBertConfig, base: DistilBertModel, sequenceClassification: DistilBertForSequenceClassification });
