@@ -1,7 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TokenStore } from '../../src/hub/server/auth.js';
 
 export function tempDir(prefix: string): string {
@@ -32,4 +34,50 @@ export function fakeModelFolder(weightsBytes = 300_000, seedText = 'v1'): string
   mkdirSync(join(folder, '.cache'));
   writeFileSync(join(folder, '.cache', 'ignored'), 'not pushed');
   return folder;
+}
+
+const REGISTER_TS = fileURLToPath(new URL('./register-ts.mjs', import.meta.url));
+
+/** A child node process running a test/hub script from the TypeScript sources. */
+export function spawnScript(script: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', REGISTER_TS, fileURLToPath(new URL(script, import.meta.url)), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export interface ChildHub {
+  url: string;
+  child: ChildProcess;
+}
+
+/** `attn hub serve` in a child process (so that a test can kill it), once it listens. */
+export async function spawnHubServer(dataDir: string): Promise<ChildHub> {
+  const child = spawnScript('./hub-cli.mjs', ['serve', '--data', dataDir, '--port', '0']);
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /serving .* at (http:\/\/\S+)/.exec(output);
+      if (match !== null) resolve(match[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`hub server exited (${code}) before listening: ${output}`)));
+  });
+  return { url, child };
+}
+
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

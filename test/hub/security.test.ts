@@ -1,4 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRepo, modelInfo, pushToHub, resolveModelDir, uploadFiles } from '../../src/hub/index.js';
@@ -25,8 +27,10 @@ describe('hub server security', () => {
   let tokens: Tokens;
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+  let data: string;
+
   beforeAll(async () => {
-    const data = tempDir('data');
+    data = tempDir('data');
     tokens = await makeTokens(data);
     hub = await startHubServer({ dataDir: data, maxUploadBytes: LIMIT });
     await createRepo('alice/public', { endpoint: hub.url, token: tokens.alice, license: 'mit' });
@@ -94,6 +98,14 @@ describe('hub server security', () => {
     const steal = ['{"key":"header","value":{"summary":"steal"}}', JSON.stringify({ key: 'lfsFile', value: { path: 'stolen.bin', algo: 'sha256', ...weights } })].join('\n');
     const commit = await rawRequest(hub.url, 'POST', '/api/models/bob/thief/commit/main', { ...bearer(tokens.bob), 'Content-Type': 'application/x-ndjson' }, steal);
     expect(commit.status).toBe(400);
+  });
+
+  it('stores tokens only as hashes', () => {
+    const stored = readFileSync(join(data, 'tokens.json'), 'utf8');
+    for (const token of Object.values(tokens)) {
+      expect(stored).not.toContain(token);
+      expect(stored).toContain(createHash('sha256').update(token).digest('hex'));
+    }
   });
 
   it('refuses a tampered signed URL', async () => {
