@@ -35,11 +35,11 @@ export interface ToTensorsOptions {
   dtype?: DType | Record<string, DType>;
 }
 
-export interface EncodeLabelsOptions {
+export interface EncodeLabelsOptions<In extends string = string, Out extends string = string> {
   /** The column that holds label names. Default 'label'. */
-  column?: string;
+  column?: In;
   /** Where the ids go. Default: replace `column`. */
-  outputColumn?: string;
+  outputColumn?: Out;
 }
 
 const DEFAULT_MAP_BATCH_SIZE = 1000;
@@ -254,7 +254,10 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
    * Replaces label names with their ids from `label2id` (names are compared as strings, so a label column read as
    * numbers matches `{ '0': 0, '1': 1 }`). A label not in `label2id` is an error naming the row and the known labels.
    */
-  encodeLabels(label2id: Readonly<Record<string, number>>, options: EncodeLabelsOptions = {}): Dataset<Row> {
+  encodeLabels<In extends string = 'label', Out extends string = In>(
+    label2id: Readonly<Record<string, number>>,
+    options: EncodeLabelsOptions<In, Out> = {},
+  ): Dataset<Merge<R, Record<Out, number>>> {
     const column = options.column ?? 'label';
     this.requireColumns([column], 'encodeLabels');
     const labels = this.column(column as keyof R & string);
@@ -268,7 +271,7 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
       }
       return label2id[name]!;
     });
-    return this.withColumns(new Map([[options.outputColumn ?? column, ids]]));
+    return this.withColumns(new Map([[options.outputColumn ?? column, ids]])) as Dataset<Merge<R, Record<Out, number>>>;
   }
 
   /** This dataset with `values` as column `name` (added, or replacing a column of that name). */
@@ -408,7 +411,10 @@ export class DatasetDict<S extends string = string, R extends Row = Row> {
     return this.each((dataset) => dataset.shuffle(seed));
   }
 
-  encodeLabels(label2id: Readonly<Record<string, number>>, options?: EncodeLabelsOptions): DatasetDict<S, Row> {
+  encodeLabels<In extends string = 'label', Out extends string = In>(
+    label2id: Readonly<Record<string, number>>,
+    options?: EncodeLabelsOptions<In, Out>,
+  ): DatasetDict<S, Merge<R, Record<Out, number>>> {
     return this.each((dataset) => dataset.encodeLabels(label2id, options));
   }
 

@@ -29,10 +29,14 @@ export interface LoadDatasetOptions {
 /**
  * Reads a dataset from a file: CSV, TSV, JSON (an array of records, or JSON Lines), JSON Lines or plain text.
  * Given `{ train: path, test: path }`, reads each file as a named split of a `DatasetDict`. A file without rows is an
- * error, as is a malformed row (naming the file and line).
+ * error, as is a malformed row (naming the file and line). `R` declares the row type the file is known to hold
+ * (`loadDataset<{ sentence: string; label: number }>(…)`); it is not checked.
  */
-export async function loadDataset(path: string, options?: LoadDatasetOptions): Promise<Dataset>;
-export async function loadDataset<S extends string>(files: Record<S, string>, options?: LoadDatasetOptions): Promise<DatasetDict<S>>;
+export async function loadDataset<R extends Row = Row>(path: string, options?: LoadDatasetOptions): Promise<Dataset<R>>;
+export async function loadDataset<S extends string, R extends Row = Row>(
+  files: Record<S, string>,
+  options?: LoadDatasetOptions,
+): Promise<DatasetDict<S, R>>;
 export async function loadDataset(
   pathOrFiles: string | Record<string, string>,
   options: LoadDatasetOptions = {},
