@@ -68,8 +68,11 @@ async function oneRequest(): Promise<Outcome> {
 }
 
 const wallStart = performance.now();
+const cpuStart = process.cpuUsage();
 const outcomes = await Promise.all(Array.from({ length: requests }, oneRequest));
 const wallMs = performance.now() - wallStart;
+// Server and clients share this process: its CPU time against wall time shows how far a busy machine slowed it.
+const cpu = process.cpuUsage(cpuStart);
 await server.close();
 
 const completed = outcomes.filter((o) => o.ok);
@@ -89,6 +92,7 @@ const result = {
   first_token_ms: completed.length ? { p50: round(percentile(firstTokens, 50)), p95: round(percentile(firstTokens, 95)) } : null,
   streamed_tokens_per_s: Math.round(totalPieces / (wallMs / 1000)),
   wall_ms: round(wallMs),
+  cpu_ms: round((cpu.user + cpu.system) / 1000),
   ...(errors.length ? { errors } : {}),
 };
 console.log(JSON.stringify(result));
