@@ -1,4 +1,5 @@
 import type { Embedder } from '../chat/types.js';
+import { porterStem } from '../metrics/porter.js';
 
 // Function words carry no topic, and would otherwise dominate the cosine between short texts.
 const STOPWORDS = new Set(
@@ -12,19 +13,10 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
-/** Folds common English inflections together ("indexes", "indexed", "indexing" → "index"); deliberately crude. */
-function stem(word: string): string {
-  if (word.length > 5 && word.endsWith('ing')) return word.slice(0, -3);
-  if (word.length > 4 && word.endsWith('ies')) return `${word.slice(0, -3)}y`;
-  if (word.length > 4 && (word.endsWith('es') || word.endsWith('ed'))) return word.slice(0, -2);
-  if (word.length > 3 && word.endsWith('s') && !word.endsWith('ss')) return word.slice(0, -1);
-  return word;
-}
-
 /** Content words of a text, lower-cased and stemmed. */
 export function contentTerms(text: string): string[] {
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  return words.filter((w) => !STOPWORDS.has(w)).map(stem);
+  return words.filter((w) => !STOPWORDS.has(w)).map(porterStem);
 }
 
 /** FNV-1a, 32 bits. */
@@ -38,7 +30,7 @@ function hash32(text: string): number {
 }
 
 /**
- * A lexical embedder for RAG until a sentence encoder is wired: hashed bag of stemmed content words and their
+ * A lexical embedder for RAG until a sentence encoder is wired: hashed bag of Porter-stemmed content words and their
  * adjacent pairs, log-scaled term counts, L2-normalised, so cosine similarity ranks texts by shared vocabulary.
  * Stateless (no fitted vocabulary), so vectors stay comparable as the index grows. One hash bit picks a sign,
  * which keeps collisions from adding up in one direction.
