@@ -208,35 +208,40 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig, null, 2) + '\n');
   }
 
-  /**
-   * Loads a model from a local folder or a hub repo id: builds it from config.json (with the label and other
-   * overrides applied), fills its weights from the checkpoint, reads generation_config.json, and returns it in
-   * eval mode. Weights the checkpoint lacks outside the base model (a new task head) are initialised fresh and
-   * listed in a warning and in `loadingInfo`.
-   */
+  /** Loads a model from a local folder or a hub repo id (see `loadPretrained`). */
   static async fromPretrained<M extends PreTrainedModel>(this: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
-    const dir = await resolveModelDir(nameOrDir, options);
-    const configPath = join(dir, 'config.json');
-    const baseConfig = options.config ?? new this.configClass(await readJson(configPath), configPath);
-    const config = applyConfigOptions(baseConfig, options);
-    const model = new this(config as never);
-    const { file, checkpoint } = await loadCheckpoint(dir);
-    const info = model.loadCheckpointTensors(checkpoint.tensors, file, options);
-    model.loadingInfo = info;
-    const warn = options.onWarning ?? ((m: string) => console.warn(m));
-    if (info.newlyInitialized.length > 0) {
-      warn(
-        `Some weights of ${this.name} were not initialized from the model checkpoint at ${nameOrDir} and are newly initialized: ${listSome(info.newlyInitialized)}. You should probably train this model on a downstream task to use it for predictions and inference.`,
-      );
-    }
-    if (info.unexpectedKeys.length > 0) {
-      warn(`Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${this.name}: ${listSome(info.unexpectedKeys)}`);
-    }
-    const generationPath = join(dir, GENERATION_CONFIG);
-    if (existsSync(generationPath)) model.generationConfig = await readJson(generationPath);
-    model.eval();
-    return model;
+    return loadPretrained(this, nameOrDir, options);
   }
+}
+
+/**
+ * Loads a model from a local folder or a hub repo id: builds it from config.json (with the label and other
+ * overrides applied), fills its weights from the checkpoint, reads generation_config.json, and returns it in
+ * eval mode. Weights the checkpoint lacks outside the base model (a new task head) are initialised fresh and
+ * listed in a warning and in `loadingInfo`.
+ */
+export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
+  const dir = await resolveModelDir(nameOrDir, options);
+  const configPath = join(dir, 'config.json');
+  const baseConfig = options.config ?? new cls.configClass(await readJson(configPath), configPath);
+  const config = applyConfigOptions(baseConfig, options);
+  const model = new cls(config as never);
+  const { file, checkpoint } = await loadCheckpoint(dir);
+  const info = model.loadCheckpointTensors(checkpoint.tensors, file, options);
+  model.loadingInfo = info;
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  if (info.newlyInitialized.length > 0) {
+    warn(
+      `Some weights of ${cls.name} were not initialized from the model checkpoint at ${nameOrDir} and are newly initialized: ${listSome(info.newlyInitialized)}. You should probably train this model on a downstream task to use it for predictions and inference.`,
+    );
+  }
+  if (info.unexpectedKeys.length > 0) {
+    warn(`Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${cls.name}: ${listSome(info.unexpectedKeys)}`);
+  }
+  const generationPath = join(dir, GENERATION_CONFIG);
+  if (existsSync(generationPath)) model.generationConfig = await readJson(generationPath);
+  model.eval();
+  return model;
 }
 
 /** The configuration with `fromPretrained`'s label options and overrides applied. */

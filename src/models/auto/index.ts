@@ -1,0 +1,10 @@
+export {
+  AutoConfig,
+  AutoModel,
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForSeq2SeqLM,
+  AutoModelForSequenceClassification,
+  modelClassFor,
+} from './modeling_auto.js';
+export { registerModel, registrationFor, type ModelRegistration, type ModelTask } from './registry.js';
