@@ -1,4 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { loadSafetensors } from '../../src/io/safetensors.js';
+import { AutoModelForSeq2SeqLM } from '../../src/models/auto/index.js';
+import type { PreTrainedModel } from '../../src/models/modeling_utils.js';
 import { generate } from '../../src/generation/utils.js';
 import type { Seq2SeqLM } from '../../src/models/modeling_outputs.js';
 import { noGrad } from '../../src/tensor/engine.js';
@@ -33,7 +39,7 @@ export function expectGreedyGolden(out: { sequences: number[][]; scores?: Float3
  * The golden suite every encoder–decoder case shares: forward outputs on a padded batch, greedy and beam generation,
  * and the KV cache (incremental decoding gives the full pass's logits).
  */
-export function describeSeq2SeqGolden(caseName: string, load: (dir: string) => Promise<Seq2SeqLM>): void {
+export function describeSeq2SeqGolden(caseName: string, load: (dir: string) => Promise<Seq2SeqLM & PreTrainedModel>): void {
   describeWithShared(`${caseName} golden`, [`golden/${caseName}`], () => {
     const { dir, inputs, expected } = goldenCase(caseName);
     const modelPromise = load(dir);
@@ -93,6 +99,27 @@ export function describeSeq2SeqGolden(caseName: string, load: (dir: string) => P
       const out = generate(model, g.input_ids, { attentionMask: g.attention_mask, maxNewTokens: g.kwargs.max_new_tokens, numBeams: g.kwargs.num_beams });
       expect(out.sequences).toEqual(expected.generate_beam.sequences);
       out.sequencesScores!.forEach((s, i) => expect(Math.abs(s - expected.generate_beam.sequences_scores[i])).toBeLessThan(1e-4));
+    });
+
+    it('loads through AutoModelForSeq2SeqLM and saves checkpoints that load back bit-identically', async () => {
+      const model = await modelPromise;
+      const auto = await AutoModelForSeq2SeqLM.fromPretrained(dir);
+      expect(auto.constructor).toBe(model.constructor);
+      const out = mkdtempSync(join(tmpdir(), `attn-${caseName}-`));
+      try {
+        await model.savePretrained(out);
+        const saved = await loadSafetensors(join(out, 'model.safetensors'));
+        const original = await loadSafetensors(join(dir, 'model.safetensors'));
+        // Same tensor names as transformers saved (tied weights once, Marian's fixed positions not at all), same bits.
+        expect([...saved.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
+        for (const [name, t] of original.tensors) expect(saved.tensors.get(name)!.data).toEqual(t.data);
+        const reloaded = await load(out);
+        const prompt = inputs.generate.input_ids;
+        const opts = { attentionMask: inputs.generate.attention_mask, maxNewTokens: 4 };
+        expect(generate(reloaded, prompt, opts).sequences).toEqual(generate(model, prompt, opts).sequences);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
     });
   });
 }
