@@ -6,7 +6,7 @@ import { askDocuments, retrieve, sourceLabel } from '../../rag/ask.js';
 import { indexFolder } from '../../rag/indexer.js';
 import type { SearchHit } from '../../rag/store.js';
 import { VectorStore } from '../../rag/store.js';
-import { integerFlag, parseFlags, UsageError } from './serve.js';
+import { integerFlag, parseFlags, UsageError } from '../args.js';
 
 const DEFAULT_INDEX = '.attn/rag-index.sqlite';
 

@@ -1,6 +1,9 @@
 /** `attn serve`: serve models with the OpenAI-compatible API (see src/chat/server.ts). */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadChatModel, loadEmbedder, startChatServer, type ChatServer } from '../../chat/server.js';
+import { integerFlag, parseFlags, UsageError } from '../args.js';
+
+// Tests and other commands imported these from here before they moved to ../args.ts.
+export { UsageError };
 
 export const help = `Usage: attn serve --model M [--model M2 ...] [options]
 
@@ -18,26 +21,6 @@ Options:
   --max-tokens N       largest max_tokens a request may ask for, default 2048
 
 The API key, when required, is read from $ATTN_API_KEY (never from the command line, which others can see).`;
-
-/** A bad command line: the command prints its help and exits with 2. */
-export class UsageError extends Error {}
-
-/** `parseArgs`, its errors turned into UsageErrors. */
-export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** A non-negative integer flag value (0 allowed), or `fallback` when the flag is absent. */
-export function integerFlag(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`${flag} must be a whole number >= 0, got '${value}'`);
-  return parsed;
-}
 
 /** Parses the command line and starts the server (without waiting for a signal), for `run` and tests. */
 export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChatServer> {
