@@ -87,3 +87,17 @@ export async function listRepoFiles(repoId: string, options: RevisionOptions = {
   const revision = encodeURIComponent(options.revision ?? 'main');
   return getJson<TreeEntry[]>(repoId, `/tree/${revision}?recursive=true`, options, 'listing the files');
 }
+
+/** Creates branch `branch` at `startingPoint` (a branch or commit id; default the head of main). */
+export async function createBranch(repoId: string, branch: string, options: HubConnectionOptions & { startingPoint?: string } = {}): Promise<void> {
+  assertRepoId(repoId);
+  const connection = hubConnection(options);
+  const url = `${connection.endpoint}/api/models/${repoId}/branch/${encodeURIComponent(branch)}`;
+  const response = await hubFetch(connection, url, {
+    method: 'POST',
+    headers: requestHeaders(connection, url, { 'Content-Type': 'application/json' }),
+    body: JSON.stringify(options.startingPoint === undefined ? {} : { startingPoint: options.startingPoint }),
+  });
+  if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision: branch, action: `creating branch '${branch}'` });
+  await response.body?.cancel();
+}

@@ -14,6 +14,10 @@ import { HubError, assertRepoPath } from './errors.js';
 import { errorFromResponse, hubConnection, hubFetch, requestHeaders, type HubConnection, type HubConnectionOptions } from './http.js';
 import { RepoCache } from './cache.js';
 import { withFileLock } from './lock.js';
+import { progress } from '../util/progress.js';
+
+/** Smaller files download too fast for a progress display to say anything. */
+const PROGRESS_MIN_BYTES = 10 * 1024 * 1024;
 
 export interface HubDownloadOptions extends HubConnectionOptions {
   /** Branch, tag or commit id; default 'main'. */
@@ -102,10 +106,19 @@ async function downloadResumable(connection: HubConnection, metadata: FileMetada
   }
   // A server that ignores Range sends everything again (200): start the file over.
   const append = response.status === 206;
+  const bar = metadata.size >= PROGRESS_MIN_BYTES ? progress({ label: `download ${what}`, total: metadata.size, unit: 'B' }) : undefined;
+  bar?.tick(append ? resumeFrom : 0);
   await pipeline(
     Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+    async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const chunk of chunks) {
+        bar?.tick(chunk.length);
+        yield chunk;
+      }
+    },
     createWriteStream(partial, { flags: append ? 'a' : 'w' }),
   );
+  bar?.done();
 }
 
 async function verifyDownload(partial: string, metadata: FileMetadata, what: string): Promise<void> {

@@ -134,7 +134,7 @@ async function uploadLfsObjects(connection: HubConnection, repoId: string, revis
     const body = 'content' in file.operation ? Buffer.from(file.operation.content) : Readable.toWeb(createReadStream(file.operation.localPath));
     const response = await hubFetch(connection, upload.href, {
       method: 'PUT',
-      headers: requestHeaders(connection, upload.href, { ...upload.header, 'Content-Length': String(file.size), 'Content-Type': 'application/octet-stream' }),
+      headers: requestHeaders(connection, upload.href, { ...upload.header, 'Content-Length': String(file.size) }),
       body: body as RequestInit['body'],
       duplex: 'half',
     } as RequestInit);
@@ -170,7 +170,7 @@ export async function commit(repoId: string, operations: CommitOperation[], opti
     const path = file.operation.pathInRepo;
     lines.push(
       lfs.has(path)
-        ? { key: 'lfsFile', value: { path, algo: 'sha256', oid: file.sha256, size: file.size } }
+        ? { key: 'lfsFile', value: { path, algo: 'sha256', oid: file.sha256 } }
         : { key: 'file', value: { path, encoding: 'base64', content: (await bytesOf(file.operation)).toString('base64') } },
     );
   }

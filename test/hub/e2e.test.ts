@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRepo, listRefs, listRepoFiles, modelInfo, pushToHub, resolveModelDir, hubDownload, HubError } from '../../src/hub/index.js';
+import { createBranch, createRepo, listRefs, listRepoFiles, modelInfo, pushToHub, resolveModelDir, hubDownload, HubError } from '../../src/hub/index.js';
 import { startHubServer, type RunningHubServer } from '../../src/hub/server/server.js';
 import { fakeModelFolder, makeTokens, tempDir, type Tokens } from './helpers.js';
 
@@ -55,6 +55,13 @@ describe('hub end to end on 127.0.0.1', () => {
 
     const refs = await listRefs('alice/tiny-bert', connection);
     expect(refs.branches).toEqual([{ name: 'main', ref: 'refs/heads/main', targetCommit: second.commitOid }]);
+
+    // A branch started from the first commit moves on its own; main stays.
+    await createBranch('alice/tiny-bert', 'dev', { ...connection, startingPoint: first.commitOid });
+    await pushToHub(fakeModelFolder(100, 'dev'), 'alice/tiny-bert', { ...connection, revision: 'dev' });
+    const dev = await resolveModelDir('alice/tiny-bert', { endpoint: hub.url, cacheDir: cache, revision: 'dev' });
+    expect(JSON.parse(readFileSync(join(dev, 'config.json'), 'utf8')).note).toBe('dev');
+    expect((await modelInfo('alice/tiny-bert', connection)).sha).toBe(second.commitOid);
     const files = await listRepoFiles('alice/tiny-bert', { ...connection, revision: first.commitOid });
     expect(files.find((f) => f.path === 'model.safetensors')).toMatchObject({ size: 300_000, lfs: { size: 300_000 } });
   });
