@@ -1,3 +1,7 @@
 export * as F from './functional.js';
 export * from './module.js';
 export * from './layers.js';
+export * from './attention.js';
+export * from './positional.js';
+export * from './feedforward.js';
+export * from './transformer.js';
