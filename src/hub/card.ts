@@ -55,23 +55,25 @@ function unquote(value: string): string {
   return trimmed.startsWith("'") && trimmed.endsWith("'") ? trimmed.slice(1, -1).replaceAll("''", "'") : trimmed;
 }
 
-/** The front matter's top-level `key: value` and `key:` + `- item` entries; nested maps are left out. */
+/** The front matter's top-level `key: value` and `key:` + `- item` entries; keys holding maps are left out. */
 export function parseCardData(readme: string): ModelCardData | undefined {
   const match = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(readme);
   if (match === null) return undefined;
   const data: ModelCardData = {};
-  let listKey: string | undefined;
+  const nested = new Set<string>();
+  let blockKey: string | undefined;
   for (const line of match[1]!.split(/\r?\n/)) {
-    const item = /^\s*- (.*)$/.exec(line);
     const entry = /^([A-Za-z_][A-Za-z0-9_-]*):\s*(.*)$/.exec(line);
-    if (item !== null && listKey !== undefined) {
-      (data[listKey] as string[]).push(unquote(item[1]!));
-    } else if (entry !== null) {
-      listKey = entry[2] === '' ? entry[1] : undefined;
+    const item = /^\s*- (.*)$/.exec(line);
+    if (entry !== null) {
+      blockKey = entry[2] === '' ? entry[1] : undefined;
       data[entry[1]!] = entry[2] === '' ? [] : unquote(entry[2]!);
-    } else if (!line.startsWith(' ')) {
-      listKey = undefined;
+    } else if (blockKey !== undefined && item !== null && !/^[A-Za-z_][\w-]*:(\s|$)/.test(item[1]!)) {
+      (data[blockKey] as string[]).push(unquote(item[1]!));
+    } else if (blockKey !== undefined && line.trim() !== '') {
+      nested.add(blockKey);
     }
   }
+  for (const key of nested) delete data[key];
   return data;
 }
