@@ -37,4 +37,20 @@ describeWithShared('LlamaForCausalLM golden', ['golden/llama'], () => {
     });
     expect(sequence).toEqual(expected.generate.sequences[0]);
   });
+
+  it('gives a left-padded row the logits of the same prompt unpadded (positions from the mask, no NaN)', async () => {
+    const model = await LlamaForCausalLM.fromPretrained(dir);
+    const prompt = [1, 375, 505, 15, 465];
+    noGrad(() => {
+      const alone = model.forward({ inputIds: ids([prompt]) }).logits;
+      const padded = model.forward({
+        inputIds: ids([[0, 0, ...prompt], [1, 7, 8, 9, 10, 11, 12]]),
+        attentionMask: ids([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]]),
+        positionIds: ids([[0, 0, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]]),
+      }).logits;
+      expect(padded.data.every(Number.isFinite)).toBe(true);
+      const realRows = ops.slice(ops.slice(padded, 0, 0, 1), 1, 2);
+      expect(Math.max(...ops.abs(ops.sub(realRows, alone)).data)).toBeLessThan(1e-4);
+    });
+  });
 });
