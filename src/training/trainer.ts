@@ -1,0 +1,487 @@
+/**
+ * Trainer: Hugging Face's training loop for attn models. It batches a Dataset through a collator, runs AdamW with a
+ * warmup schedule, gradient accumulation and clipping, logs, evaluates, checkpoints, and resumes a run exactly:
+ * the data order is a pure function of (seed, epoch), so a checkpoint only records how many batches were consumed,
+ * alongside model, optimizer, scheduler and RNG state.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataCollatorForLanguageModeling, DataCollatorWithPadding, type Batch, type DataCollator, type Dataset, type Feature } from '../data/index.js';
+import type { Module } from '../nn/module.js';
+import { AdamW, clipGradNorm, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, LRScheduler, type AdamHyperparameters, type Optimizer } from '../optim/index.js';
+import { noGrad, tidy } from '../tensor/engine.js';
+import { manualSeed } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { progress, type Progress } from '../util/progress.js';
+import type { CallbackContext, LogEntry, TrainerCallback, TrainerControl, TrainerState } from './callbacks.js';
+import {
+  CHECKPOINT_PREFIX,
+  listCheckpoints,
+  loadCheckpoint,
+  loadModelWeights,
+  rotateCheckpoints,
+  saveCheckpoint,
+  saveModel,
+  TRAINER_STATE,
+  writeJson,
+  type StatefulCollator,
+  type TrainingSnapshot,
+} from './checkpoint.js';
+import type { IntervalStrategy, TrainingArguments } from './training_args.js';
+
+/** The model inputs a collated batch can carry (snake_case batch keys become these camelCase fields). */
+export interface ModelInputs {
+  inputIds?: Tensor;
+  attentionMask?: Tensor | null;
+  tokenTypeIds?: Tensor | null;
+  positionIds?: Tensor | null;
+  labels?: Tensor | null;
+  decoderInputIds?: Tensor;
+  decoderAttentionMask?: Tensor | null;
+}
+
+/** What the Trainer needs of a model: a forward pass that computes the loss when given labels. */
+export interface TrainableModel extends Module {
+  forward(inputs: ModelInputs): { loss?: Tensor; logits: Tensor };
+  readonly config?: { padTokenId?: number | null; id2label?: Record<number, string>; label2id?: Record<string, number>; problemType?: string | null };
+}
+
+/** Model outputs and labels of an evaluation, one row per example (each example's values flattened). */
+export interface EvalPrediction {
+  predictions: number[][];
+  labelIds: number[][];
+}
+
+export type ComputeMetrics<P = EvalPrediction> = (prediction: P) => Record<string, number>;
+
+export interface TrainerOptions<P = EvalPrediction> {
+  model: TrainableModel;
+  args: TrainingArguments;
+  trainDataset?: Dataset;
+  evalDataset?: Dataset;
+  /** Default: DataCollatorWithPadding with the model's pad token id. */
+  dataCollator?: DataCollator;
+  /** Saved beside the model in checkpoints and by saveModel(). */
+  tokenizer?: TrainingSnapshot['tokenizer'];
+  computeMetrics?: ComputeMetrics<P>;
+  callbacks?: TrainerCallback[];
+}
+
+export interface TrainOptions {
+  /** A checkpoint folder, or true for the latest checkpoint in outputDir. */
+  resumeFromCheckpoint?: string | boolean;
+}
+
+export interface TrainOutput {
+  globalStep: number;
+  trainingLoss: number;
+  metrics: LogEntry;
+}
+
+export class TrainingError extends Error {}
+
+/** Columns the collators and models understand; others (raw text, ids) are dropped, as HF's remove_unused_columns. */
+const MODEL_COLUMNS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids', 'special_tokens_mask', 'label', 'labels', 'decoder_input_ids', 'decoder_attention_mask']);
+
+function camelCase(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** A collated batch as model inputs; `special_tokens_mask` is for collators only. */
+export function batchToInputs(batch: Batch): ModelInputs {
+  const inputs: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(batch)) if (name !== 'special_tokens_mask') inputs[camelCase(name)] = t;
+  return inputs as ModelInputs;
+}
+
+/** Rows of a (B, …) tensor, each flattened. */
+function rowsOf(t: Tensor): number[][] {
+  const n = t.shape[0]!;
+  const width = n === 0 ? 0 : t.size / n;
+  const data = t.data;
+  return Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+}
+
+function keepModelColumns(dataset: Dataset): Dataset {
+  const unused = dataset.columnNames.filter((name) => !MODEL_COLUMNS.has(name));
+  return unused.length > 0 ? dataset.removeColumns(unused) : dataset;
+}
+
+function nonPaddingTokens(batch: Batch): number {
+  const mask = batch['attention_mask'];
+  if (!mask) return batch['input_ids']?.size ?? 0;
+  let tokens = 0;
+  for (const v of mask.data) tokens += v;
+  return tokens;
+}
+
+export class Trainer<P = EvalPrediction> {
+  readonly model: TrainableModel;
+  readonly args: TrainingArguments;
+  readonly trainDataset?: Dataset;
+  readonly evalDataset?: Dataset;
+  readonly dataCollator: DataCollator;
+  readonly tokenizer?: TrainingSnapshot['tokenizer'];
+  readonly computeMetrics?: ComputeMetrics<P>;
+  readonly callbacks: TrainerCallback[];
+  state: TrainerState;
+  readonly control: TrainerControl = { shouldTrainingStop: false, shouldEvaluate: false, shouldSave: false, shouldLog: false };
+  private optimizer?: Optimizer<AdamHyperparameters>;
+  private scheduler?: LRScheduler;
+  private epochOrder: { epoch: number; dataset: Dataset } | null = null;
+
+  constructor(options: TrainerOptions<P>) {
+    this.model = options.model;
+    this.args = options.args;
+    // The collator first: preparing the datasets asks whether it makes the labels itself.
+    this.dataCollator = options.dataCollator ?? new DataCollatorWithPadding({ padTokenId: this.model.config?.padTokenId ?? 0 });
+    this.trainDataset = options.trainDataset && this.prepareDataset(options.trainDataset, 'training');
+    this.evalDataset = options.evalDataset && this.prepareDataset(options.evalDataset, 'evaluation');
+    this.tokenizer = options.tokenizer;
+    this.computeMetrics = options.computeMetrics;
+    this.callbacks = options.callbacks ?? [];
+    this.state = freshState(0, this.args.numTrainEpochs);
+  }
+
+  /**
+   * Checks a split before any work: it has rows, `input_ids` and (unless the collator makes labels) a label column
+   * whose values the model's label2id knows; drops the columns the model does not take.
+   */
+  protected prepareDataset(dataset: Dataset, purpose: string): Dataset {
+    dataset.requireRows(purpose).requireColumns(['input_ids'], purpose);
+    if (this.collatorMakesLabels()) return keepModelColumns(dataset);
+    const hasLabel = dataset.columnNames.includes('label');
+    if (!hasLabel && !dataset.columnNames.includes('labels')) dataset.requireColumns(['label'], purpose);
+    return keepModelColumns(hasLabel ? this.encodeClassLabels(dataset) : dataset);
+  }
+
+  private collatorMakesLabels(): boolean {
+    return this.dataCollator instanceof DataCollatorForLanguageModeling;
+  }
+
+  /**
+   * Class names become ids through the model's label2id; integer labels must be ids the model has. Regression
+   * (one output, or problemType 'regression') keeps its numbers.
+   */
+  private encodeClassLabels(dataset: Dataset): Dataset {
+    const config = this.model.config;
+    const id2label = config?.id2label;
+    if (!id2label || config?.problemType === 'regression' || config?.problemType === 'multi_label_classification') return dataset;
+    const ids = Object.keys(id2label).map(Number);
+    if (ids.length < 2) return dataset;
+    const labels = dataset.column('label');
+    const allStrings = labels.every((l) => typeof l === 'string');
+    if (!allStrings && !labels.every((l) => Number.isInteger(l))) return dataset;
+    const label2id = allStrings ? (config.label2id ?? {}) : Object.fromEntries(ids.map((id) => [String(id), id]));
+    return dataset.encodeLabels(label2id);
+  }
+
+  // ---- training ----
+
+  async train(options: TrainOptions = {}): Promise<TrainOutput> {
+    const args = this.args;
+    const train = this.trainDataset;
+    if (!train) throw new TrainingError('Trainer.train: no trainDataset was given');
+    const batchesPerEpoch = Math.ceil(train.numRows / args.perDeviceTrainBatchSize);
+    const updatesPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / args.gradientAccumulationSteps));
+    const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * updatesPerEpoch);
+    const numTrainEpochs = args.maxSteps > 0 ? Math.ceil((maxSteps * args.gradientAccumulationSteps) / batchesPerEpoch) : args.numTrainEpochs;
+    const { optimizer, scheduler } = this.createOptimizerAndScheduler(maxSteps);
+    this.epochOrder = null;
+
+    const checkpoint = this.resolveResume(options.resumeFromCheckpoint);
+    if (checkpoint) {
+      this.state = await loadCheckpoint(checkpoint, { model: this.model, optimizer, scheduler, collator: this.dataCollator as Partial<StatefulCollator> });
+      this.state.maxSteps = maxSteps;
+    } else {
+      manualSeed(args.seed);
+      this.state = freshState(maxSteps, numTrainEpochs);
+    }
+    Object.assign(this.control, { shouldTrainingStop: false });
+    this.fire('onTrainBegin');
+    this.model.train();
+    const bar = args.progress ? progress({ label: 'train', total: maxSteps - this.state.globalStep, unit: 'step' }) : null;
+    const started = performance.now();
+    const secondsBefore = this.state.trainSeconds;
+    const tokensBefore = this.state.numInputTokensSeen;
+    let lossSum = 0;
+    let lossCount = 0;
+    let totalLoss = 0;
+    let totalSteps = 0;
+
+    try {
+      while (this.state.globalStep < maxSteps && !this.control.shouldTrainingStop) {
+        const epochBefore = Math.floor(this.state.batchesConsumed / batchesPerEpoch);
+        const lr = scheduler.lastLr[0]!;
+        const { loss, gradNorm } = this.optimizerStep(train, batchesPerEpoch, optimizer, scheduler);
+        const state = this.state;
+        state.globalStep++;
+        state.epoch = state.batchesConsumed / batchesPerEpoch;
+        state.trainSeconds = secondsBefore + (performance.now() - started) / 1000;
+        lossSum += loss;
+        lossCount++;
+        totalLoss += loss;
+        totalSteps++;
+        bar?.tick(1, { loss: Number(loss.toFixed(4)), lr: Number(lr.toExponential(2)) });
+        const epochEnded = Math.floor(state.batchesConsumed / batchesPerEpoch) > epochBefore;
+        const last = state.globalStep >= maxSteps;
+        this.control.shouldLog = this.due(args.loggingStrategy, args.loggingSteps, epochEnded) || (last && lossCount > 0);
+        this.control.shouldEvaluate = this.due(args.evalStrategy, args.evalSteps, epochEnded);
+        this.control.shouldSave = this.due(args.saveStrategy, args.saveSteps, epochEnded);
+        this.fire('onStepEnd');
+        if (epochEnded) this.fire('onEpochEnd');
+        if (this.control.shouldLog) {
+          await this.log({ loss: lossSum / lossCount, grad_norm: gradNorm, learning_rate: lr });
+          lossSum = 0;
+          lossCount = 0;
+        }
+        if (this.control.shouldEvaluate) await this.evaluateDuringTraining();
+        if (this.control.shouldSave) await this.saveCheckpointNow(optimizer, scheduler);
+      }
+    } finally {
+      bar?.done();
+    }
+
+    if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint && existsSync(this.state.bestModelCheckpoint)) {
+      await loadModelWeights(this.state.bestModelCheckpoint, this.model);
+    }
+    const seconds = this.state.trainSeconds;
+    const runSeconds = seconds - secondsBefore;
+    const metrics: LogEntry = {
+      train_runtime: round(seconds),
+      train_steps_per_second: round(totalSteps / Math.max(runSeconds, 1e-9)),
+      train_tokens_per_second: round((this.state.numInputTokensSeen - tokensBefore) / Math.max(runSeconds, 1e-9)),
+      train_loss: totalSteps > 0 ? totalLoss / totalSteps : Number.NaN,
+    };
+    await this.log(metrics);
+    this.fire('onTrainEnd');
+    return { globalStep: this.state.globalStep, trainingLoss: metrics.train_loss!, metrics };
+  }
+
+  /** AdamW (no decay on biases and norm weights, as HF) and the schedule args name, for `totalSteps` updates. */
+  protected createOptimizerAndScheduler(totalSteps: number): { optimizer: Optimizer<AdamHyperparameters>; scheduler: LRScheduler } {
+    const args = this.args;
+    const decay: Tensor[] = [];
+    const noDecay: Tensor[] = [];
+    for (const [name, p] of this.model.namedParameters()) (p.rank < 2 || /norm|bias/i.test(name) ? noDecay : decay).push(p);
+    const groups = [{ params: decay, weightDecay: args.weightDecay }, { params: noDecay, weightDecay: 0 }].filter((g) => g.params.length > 0);
+    const optimizer = new AdamW(groups, { lr: args.learningRate, betas: [args.adamBeta1, args.adamBeta2], eps: args.adamEpsilon });
+    const warmup = args.warmupFor(totalSteps);
+    const scheduler =
+      args.lrSchedulerType === 'linear'
+        ? linearScheduleWithWarmup(optimizer, warmup, totalSteps)
+        : args.lrSchedulerType === 'cosine'
+          ? cosineScheduleWithWarmup(optimizer, warmup, totalSteps)
+          : args.lrSchedulerType === 'constant_with_warmup'
+            ? new LRScheduler(optimizer, (step) => Math.min(1, step / Math.max(1, warmup)))
+            : constantSchedule(optimizer);
+    this.optimizer = optimizer;
+    this.scheduler = scheduler;
+    return { optimizer, scheduler };
+  }
+
+  /**
+   * One update: `gradientAccumulationSteps` micro-batches forward and backward (each loss scaled so the gradients
+   * average), clipping, then the optimizer and schedule steps. A non-finite loss or gradient stops training before
+   * the weights change, so the last checkpoint stays good.
+   */
+  private optimizerStep(train: Dataset, batchesPerEpoch: number, optimizer: Optimizer<AdamHyperparameters>, scheduler: LRScheduler): { loss: number; gradNorm: number } {
+    const accumulation = this.args.gradientAccumulationSteps;
+    return tidy(() => {
+      let loss = 0;
+      for (let micro = 0; micro < accumulation; micro++) {
+        const batch = this.dataCollator.collate(this.batchAt(train, this.state.batchesConsumed, batchesPerEpoch));
+        this.state.batchesConsumed++;
+        this.state.numInputTokensSeen += nonPaddingTokens(batch);
+        const output = this.model.forward(batchToInputs(batch));
+        if (!output.loss) throw new TrainingError(`${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`);
+        const value = output.loss.item();
+        if (!Number.isFinite(value)) this.failNonFinite('loss', value);
+        output.loss.div(accumulation).backward();
+        loss += value / accumulation;
+      }
+      // With clipping off, an infinite bound still measures the norm for the logs.
+      const gradNorm = clipGradNorm(this.model.parameters(), this.args.maxGradNorm > 0 ? this.args.maxGradNorm : Infinity);
+      if (!Number.isFinite(gradNorm)) this.failNonFinite('gradient norm', gradNorm);
+      optimizer.step();
+      scheduler.step();
+      optimizer.zeroGrad();
+      return { loss, gradNorm };
+    });
+  }
+
+  private failNonFinite(what: string, value: number): never {
+    this.model.zeroGrad();
+    const step = this.state.globalStep + 1;
+    const last = listCheckpoints(this.args.outputDir).pop();
+    const kept = last ? `the last good checkpoint is ${last}` : 'no checkpoint was saved before it';
+    throw new TrainingError(`training stopped at step ${step} (epoch ${this.state.epoch.toFixed(2)}): the ${what} is ${value}; the weights were not updated; ${kept}`);
+  }
+
+  /** Batch number `position` of the endless data stream: epoch e reads the training set shuffled with seed + e. */
+  private batchAt(train: Dataset, position: number, batchesPerEpoch: number): Feature[] {
+    const epoch = Math.floor(position / batchesPerEpoch);
+    if (this.epochOrder?.epoch !== epoch) this.epochOrder = { epoch, dataset: train.shuffle(this.args.seed + epoch) };
+    const order = this.epochOrder.dataset;
+    const size = this.args.perDeviceTrainBatchSize;
+    const start = (position % batchesPerEpoch) * size;
+    const end = Math.min(start + size, order.numRows);
+    const rows: Feature[] = [];
+    for (let i = start; i < end; i++) rows.push(order.row(i));
+    return rows;
+  }
+
+  private due(strategy: IntervalStrategy, every: number, epochEnded: boolean): boolean {
+    if (strategy === 'steps') return this.state.globalStep % every === 0;
+    return strategy === 'epoch' && epochEnded;
+  }
+
+  private resolveResume(resume: string | boolean | undefined): string | null {
+    if (!resume) return null;
+    if (typeof resume === 'string') return resume;
+    const latest = listCheckpoints(this.args.outputDir).pop();
+    if (!latest) throw new TrainingError(`resumeFromCheckpoint: no ${CHECKPOINT_PREFIX}* folder in ${this.args.outputDir}`);
+    return latest;
+  }
+
+  private async evaluateDuringTraining(): Promise<void> {
+    const metrics = await this.evaluate();
+    const key = this.args.bestMetricKey;
+    const value = metrics[key];
+    if (this.args.saveStrategy === 'no' || value === undefined) return;
+    const best = this.state.bestMetric;
+    const better = best === null || (this.args.greaterIsBetter ? value > best : value < best);
+    if (better) {
+      this.state.bestMetric = value;
+      this.state.bestModelCheckpoint = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+    }
+  }
+
+  private async saveCheckpointNow(optimizer: Optimizer<AdamHyperparameters>, scheduler: LRScheduler): Promise<void> {
+    const dir = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
+    await saveCheckpoint(dir, {
+      model: this.model,
+      optimizer,
+      scheduler,
+      state: this.state,
+      args: this.args,
+      collator: this.dataCollator as Partial<StatefulCollator>,
+      tokenizer: this.tokenizer,
+    });
+    await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, this.state.bestModelCheckpoint);
+    for (const cb of this.callbacks) cb.onSave?.(this.context(), dir);
+  }
+
+  // ---- evaluation ----
+
+  /** Loss and computeMetrics over `dataset` (default the evalDataset), keys prefixed `<prefix>_`; logged. */
+  async evaluate(dataset?: Dataset, metricKeyPrefix = 'eval'): Promise<LogEntry> {
+    const data = dataset ? this.prepareDataset(dataset, 'evaluation') : this.evalDataset;
+    if (!data) throw new TrainingError('Trainer.evaluate: no evalDataset was given');
+    const { metrics } = await this.predictionLoop(data, metricKeyPrefix, this.computeMetrics !== undefined);
+    await this.log(metrics);
+    for (const cb of this.callbacks) cb.onEvaluate?.(this.context(), metrics);
+    return metrics;
+  }
+
+  /** Predictions, labels and metrics (prefixed 'test_') over `dataset`. */
+  async predict(dataset: Dataset, metricKeyPrefix = 'test'): Promise<EvalPrediction & { metrics: LogEntry }> {
+    return this.predictionLoop(this.prepareDataset(dataset, 'prediction'), metricKeyPrefix, true);
+  }
+
+  /** Runs the model over `dataset` in eval mode without gradients, restoring the training mode after. */
+  protected async predictionLoop(dataset: Dataset, prefix: string, collect: boolean): Promise<EvalPrediction & { metrics: LogEntry }> {
+    const wasTraining = this.model.training;
+    this.model.eval();
+    const started = performance.now();
+    const predictions: number[][] = [];
+    const labelIds: number[][] = [];
+    let lossSum = 0;
+    let lossRows = 0;
+    try {
+      noGrad(() => {
+        for (const rows of dataset.batches(this.args.perDeviceEvalBatchSize)) {
+          tidy(() => {
+            const batch = this.dataCollator.collate(rows);
+            const output = this.model.forward(batchToInputs(batch));
+            if (output.loss) {
+              lossSum += output.loss.item() * rows.length;
+              lossRows += rows.length;
+            }
+            if (collect) {
+              predictions.push(...rowsOf(output.logits));
+              if (batch['labels']) labelIds.push(...rowsOf(batch['labels']));
+            }
+          });
+        }
+      });
+    } finally {
+      this.model.train(wasTraining);
+    }
+    const metrics: LogEntry = {};
+    if (lossRows > 0) metrics[`${prefix}_loss`] = lossSum / lossRows;
+    const prediction = { predictions, labelIds };
+    if (collect && this.computeMetrics) Object.assign(metrics, prefixed(this.computeMetrics(prediction as P), prefix));
+    const seconds = (performance.now() - started) / 1000;
+    metrics[`${prefix}_runtime`] = round(seconds);
+    metrics[`${prefix}_samples_per_second`] = round(dataset.numRows / Math.max(seconds, 1e-9));
+    return { ...prediction, metrics };
+  }
+
+  // ---- logging and saving ----
+
+  /** Adds epoch and step to `logs`, appends it to the log history and rewrites trainer_state.json (live viewers read it). */
+  protected async log(logs: LogEntry): Promise<void> {
+    const entry: LogEntry = { ...logs, epoch: round(this.state.epoch, 4), step: this.state.globalStep };
+    this.state.logHistory.push(entry);
+    for (const cb of this.callbacks) cb.onLog?.(this.context(), entry);
+    await writeJson(join(this.args.outputDir, TRAINER_STATE), this.state);
+  }
+
+  /** Writes the model (and tokenizer) as a Hugging Face folder: `outputDir` by default. */
+  async saveModel(dir = this.args.outputDir): Promise<void> {
+    await saveModel(dir, this.model, this.tokenizer);
+  }
+
+  /** The optimizer of the last train() (for inspection and tests). */
+  get currentOptimizer(): Optimizer<AdamHyperparameters> | undefined {
+    return this.optimizer;
+  }
+
+  get currentScheduler(): LRScheduler | undefined {
+    return this.scheduler;
+  }
+
+  private context(): CallbackContext {
+    return { args: this.args, state: this.state, control: this.control };
+  }
+
+  private fire(hook: 'onTrainBegin' | 'onStepEnd' | 'onEpochEnd' | 'onTrainEnd'): void {
+    for (const cb of this.callbacks) cb[hook]?.(this.context());
+  }
+}
+
+function freshState(maxSteps: number, numTrainEpochs: number): TrainerState {
+  return {
+    globalStep: 0,
+    maxSteps,
+    epoch: 0,
+    numTrainEpochs,
+    batchesConsumed: 0,
+    logHistory: [],
+    bestMetric: null,
+    bestModelCheckpoint: null,
+    numInputTokensSeen: 0,
+    trainSeconds: 0,
+    callbackState: {},
+  };
+}
+
+function prefixed(metrics: Record<string, number>, prefix: string): LogEntry {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`, v]));
+}
+
+function round(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
