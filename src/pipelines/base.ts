@@ -1,0 +1,188 @@
+/**
+ * What every pipeline shares: a model and its tokenizer loaded from one folder, a callable object
+ * (`await classifier('text')`, as in Hugging Face), input checks that name the bad value, batching, truncation
+ * with a warning instead of a kernel error, and `dispose()`.
+ */
+import { noGrad, tidy } from '../tensor/engine.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { PreTrainedModel } from '../models/modeling_utils.js';
+import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
+
+/** A bad argument to a pipeline (empty text, no candidate labels, unknown option): the caller's to fix. */
+export class PipelineInputError extends Error {}
+
+/** Options every pipeline takes when it is created. */
+export interface PipelineOptions {
+  /** Inputs run through the model at once (default 8); larger batches are split. */
+  batchSize?: number;
+  /** Where notes go (a truncated input, a model loading note); default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+/** The tensors a tokenizer hands a model, (B, T) int32 each. */
+export interface ModelInputs {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+  tokenTypeIds: Tensor;
+}
+
+export interface EncodeOptions {
+  /** Second texts (NLI hypotheses): truncation then cuts only the first text. */
+  pairs?: string[];
+  /** Default true; false for text that already holds them (a rendered chat template). */
+  addSpecialTokens?: boolean;
+  paddingSide?: 'left' | 'right';
+  /** Default `maxTokens`. */
+  maxTokens?: number;
+  /** Which end of a too-long text is dropped: 'end' (default) keeps its beginning, 'start' its end (prompts). */
+  cutFrom?: 'start' | 'end';
+}
+
+/** The longest input a Transformer without relative positions would accept when neither file says (BERT's). */
+const FALLBACK_MAX_TOKENS = 512;
+
+/**
+ * The base of the pipelines. Subclasses implement `call`; the constructor returns a function object whose
+ * prototype is the subclass's, so `pipe(input, options)` runs `call` and `pipe.dispose()` still works.
+ * (Function objects have read-only `name` and `length`: pipelines must not use those as field names.)
+ */
+export abstract class Pipeline extends Function {
+  abstract readonly task: string;
+  // `declare`d, not initialised: the constructor sets them on the function object it returns, not on `this`.
+  declare readonly model: PreTrainedModel;
+  declare readonly tokenizer: PreTrainedTokenizer;
+  declare readonly batchSize: number;
+  declare protected readonly warn: (message: string) => void;
+  declare private disposed: boolean;
+
+  constructor(model: PreTrainedModel, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
+    super();
+    const batchSize = options.batchSize ?? 8;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
+    const closure = (...args: unknown[]): unknown => (closure as unknown as Pipeline).run(...args);
+    Object.setPrototypeOf(closure, new.target.prototype);
+    const warn = options.onWarning ?? ((message: string) => console.warn(message));
+    return Object.assign(closure, { model, tokenizer, batchSize, warn, disposed: false }) as unknown as this;
+  }
+
+  /** The pipeline's work; calling the pipeline object calls this. */
+  protected abstract run(...args: unknown[]): Promise<unknown>;
+
+  /** Frees the model's weights; the pipeline cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const [, tensor] of this.model.stateDict()) tensor.dispose();
+  }
+
+  protected checkUsable(): void {
+    if (this.disposed) throw new PipelineInputError(`this ${this.task} pipeline was disposed; create a new one with pipeline('${this.task}')`);
+  }
+
+  /** The longest token sequence the model takes: the smaller of the tokenizer's and the model's limits. */
+  get maxTokens(): number {
+    const raw = (key: string) => this.model.config.rawField(key);
+    const positions = [raw('max_position_embeddings'), raw('n_positions'), this.tokenizer.modelMaxLength].filter(
+      (n): n is number => typeof n === 'number' && n > 0,
+    );
+    return positions.length > 0 ? Math.min(...positions) : FALLBACK_MAX_TOKENS;
+  }
+
+  /**
+   * Tokenizes a batch padded to its longest row and cut to `maxTokens`, warning once per cut input (a
+   * 100,000-character text becomes its first `maxTokens` tokens rather than an index error deep in a kernel).
+   */
+  protected encode(texts: string[], options: EncodeOptions = {}): ModelInputs {
+    const maxLength = options.maxTokens ?? this.maxTokens;
+    const tokenizer = this.tokenizer;
+    const side = tokenizer.truncationSide;
+    tokenizer.truncationSide = options.cutFrom === 'start' ? 'left' : 'right';
+    try {
+      const encoding = tokenizer.encode(texts, {
+        textPair: options.pairs,
+        addSpecialTokens: options.addSpecialTokens,
+        padding: true,
+        truncation: options.pairs ? 'only_first' : true,
+        maxLength,
+        paddingSide: options.paddingSide,
+        returnTensors: true,
+      });
+      this.warnAboutCuts(texts, encoding.attentionMask, maxLength, options);
+      return encoding;
+    } finally {
+      tokenizer.truncationSide = side;
+    }
+  }
+
+  private warnAboutCuts(texts: string[], mask: Tensor, maxLength: number, options: EncodeOptions): void {
+    const width = mask.shape[1]!;
+    if (width < maxLength) return;
+    texts.forEach((text, i) => {
+      let used = 0;
+      for (let t = 0; t < width; t++) used += mask.data[i * width + t]!;
+      if (used < maxLength) return;
+      const full = this.tokenizer.encodeIds(text, { textPair: options.pairs?.[i], addSpecialTokens: options.addSpecialTokens }).length;
+      if (full > maxLength) {
+        const kept = options.cutFrom === 'start' ? 'last' : 'first';
+        this.warn(`attn ${this.task}: input ${i} (${text.length} characters) is ${full} tokens long; the model takes ${maxLength}, so only its ${kept} ${maxLength} tokens were used`);
+      }
+    });
+  }
+
+  /** Runs `work` on slices of at most `batchSize` items and concatenates the results, in order. */
+  protected async inBatches<I, O>(items: readonly I[], work: (batch: I[], offset: number) => O[] | Promise<O[]>): Promise<O[]> {
+    const results: O[] = [];
+    for (let start = 0; start < items.length; start += this.batchSize) {
+      results.push(...(await work(items.slice(start, start + this.batchSize), start)));
+    }
+    return results;
+  }
+}
+
+/** Runs a forward pass without gradients, freeing every tensor it made except what `read` copies out. */
+export function inference<T>(fn: () => T): T {
+  return tidy(() => noGrad(fn));
+}
+
+/** One input or a batch of them, as a batch; empty or non-string inputs are errors naming the index. */
+export function textBatch(input: unknown, what = 'text'): { texts: string[]; single: boolean } {
+  const single = typeof input === 'string';
+  const texts = single ? [input] : input;
+  if (!Array.isArray(texts)) throw new PipelineInputError(`expected a ${what} (string) or an array of them, got ${describe(input)}`);
+  if (texts.length === 0) throw new PipelineInputError(`expected at least one ${what}, got an empty array`);
+  texts.forEach((text, i) => {
+    if (typeof text !== 'string') throw new PipelineInputError(`${what} ${i} is ${describe(text)}, expected a string`);
+    if (text.trim() === '') throw new PipelineInputError(`${what}${single ? '' : ` ${i}`} is empty; give some text to work on`);
+  });
+  return { texts: texts as string[], single };
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value) : typeof value;
+}
+
+/** Softmax of one row, in float64 (scores are reported, so they should sum to 1 to the last digit shown). */
+export function softmax(row: ArrayLike<number>): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]!);
+  const exps = Array.from(row, (x) => Math.exp(x - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** The rows of a (B, N) tensor as plain arrays. */
+export function rowsOf(t: Tensor): Float32Array[] {
+  const [b, n] = [t.shape[0]!, t.shape[t.rank - 1]!];
+  return Array.from({ length: b }, (_, i) => Float32Array.from(t.data.subarray(i * n, (i + 1) * n)));
+}
+
+/** Indices of `scores` from highest to lowest (ties keep their order). */
+export function argsortDescending(scores: readonly number[]): number[] {
+  return scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+}

@@ -1,0 +1,156 @@
+/**
+ * `pipeline(task, model?, options?)`: a ready-to-call model for a task, as in Hugging Face.
+ *
+ *   const classify = await pipeline('sentiment-analysis');
+ *   await classify('I love this movie');   // [{ label: 'POSITIVE', score: 0.99 }]
+ *   classify.dispose();
+ *
+ * Without `model`, the task's default model installed with attn (models/<name> in the package) is used; `lang`
+ * picks among defaults in several languages (sentiment: 'en', 'ko'). `model` is a folder, the name of an
+ * installed model, or a hub repo id.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelTask } from '../models/auto/registry.js';
+import { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
+import { FeatureExtractionPipeline } from './feature-extraction.js';
+import { FillMaskPipeline } from './fill-mask.js';
+import { hasHead, installedModelsDir, loadForTask, ModelLoadError, readModelConfig, resolveModel } from './load.js';
+import { ExtractiveSummarizationPipeline, SummarizationPipeline } from './summarization.js';
+import { TextClassificationPipeline } from './text-classification.js';
+import { TextGenerationPipeline } from './text-generation.js';
+import { languagePair, TranslationPipeline } from './translation.js';
+import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
+
+export { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
+export { ModelLoadError, installedModelsDir } from './load.js';
+export * from './feature-extraction.js';
+export * from './fill-mask.js';
+export * from './summarization.js';
+export * from './text-classification.js';
+export * from './text-generation.js';
+export type { GenerationOptions } from './text2text-generation.js';
+export * from './translation.js';
+export * from './zero-shot-classification.js';
+
+/** The tasks `pipeline()` knows, by their canonical names (aliases and translation_xx_to_yy resolve to these). */
+export const TASKS = [
+  'text-classification',
+  'zero-shot-classification',
+  'summarization',
+  'translation',
+  'text-generation',
+  'feature-extraction',
+  'fill-mask',
+] as const;
+export type Task = (typeof TASKS)[number];
+
+const ALIASES: Record<string, Task> = { 'sentiment-analysis': 'text-classification' };
+
+/**
+ * The default model of each task, by language (or language pair): folders under models/ in the package, shipped
+ * with attn. 'en' (or the pair's key) is used when no `lang` is given.
+ */
+export const DEFAULT_MODELS: Readonly<Record<Task, Readonly<Record<string, string>>>> = {
+  'text-classification': { en: 'sentiment-en', ko: 'sentiment-ko' },
+  'zero-shot-classification': { en: 'use-lite' },
+  summarization: { en: 'use-lite' },
+  translation: { 'de-en': 'translation-de-en' },
+  'text-generation': { en: 'tinystories' },
+  'feature-extraction': { en: 'use-lite' },
+  'fill-mask': {},
+};
+
+export type PipelineFactoryOptions = PipelineOptions & {
+  /** Picks the default model for this language ('en', 'ko'); ignored when `model` is given. */
+  lang?: string;
+  /** translation: the language pair (also read from task names like 'translation_de_to_en'). */
+  srcLang?: string;
+  tgtLang?: string;
+};
+
+/** The canonical task and, for translation_xx_to_yy, its language pair; unknown names are errors listing the known. */
+export function parseTask(task: string): { task: Task; srcLang?: string; tgtLang?: string } {
+  const pair = languagePair(task);
+  if (pair) return { task: 'translation', ...pair };
+  const canonical = ALIASES[task] ?? (TASKS as readonly string[]).find((t) => t === task);
+  if (canonical === undefined) {
+    throw new PipelineInputError(`unknown task '${task}'; attn knows ${[...TASKS, ...Object.keys(ALIASES), 'translation_xx_to_yy'].join(', ')}`);
+  }
+  return { task: canonical as Task };
+}
+
+/** The default model's name for a task (and language), or undefined when attn ships none for it. */
+export function defaultModelName(task: Task, lang?: string): string | undefined {
+  const table = DEFAULT_MODELS[task];
+  return lang !== undefined ? table[lang] : (table.en ?? Object.values(table)[0]);
+}
+
+/** The default model's folder, with an error saying what is missing and what to do when it is not installed. */
+export function defaultModelDir(task: Task, lang?: string): string {
+  const table = DEFAULT_MODELS[task];
+  const name = defaultModelName(task, lang);
+  if (name === undefined) {
+    const choices = Object.keys(table);
+    const why = choices.length === 0 ? `attn ships no default model for ${task}` : `attn's ${task} defaults are for ${choices.join(', ')}, not '${lang}'`;
+    throw new ModelLoadError(`${why}; pass a model folder or hub repo id (--model M on the command line)`);
+  }
+  const dir = join(installedModelsDir, name);
+  if (!existsSync(join(dir, 'config.json'))) {
+    throw new ModelLoadError(`the default ${task} model is ${dir}, which is not installed (no config.json there); pass another model, or restore the models/ folder of the attn package`);
+  }
+  return dir;
+}
+
+/** `lang` for translation defaults: the pair 'de-en'. */
+function defaultLang(task: Task, options: PipelineFactoryOptions): string | undefined {
+  if (task !== 'translation') return options.lang;
+  return options.srcLang !== undefined && options.tgtLang !== undefined ? `${options.srcLang}-${options.tgtLang}` : undefined;
+}
+
+export function pipeline(task: 'sentiment-analysis' | 'text-classification', model?: string, options?: PipelineFactoryOptions): Promise<TextClassificationPipeline>;
+export function pipeline(task: 'zero-shot-classification', model?: string, options?: PipelineFactoryOptions): Promise<ZeroShotClassificationPipeline>;
+export function pipeline(task: 'summarization', model?: string, options?: PipelineFactoryOptions): Promise<SummarizationPipeline | ExtractiveSummarizationPipeline>;
+export function pipeline(task: 'translation' | `translation_${string}_to_${string}`, model?: string, options?: PipelineFactoryOptions): Promise<TranslationPipeline>;
+export function pipeline(task: 'text-generation', model?: string, options?: PipelineFactoryOptions): Promise<TextGenerationPipeline>;
+export function pipeline(task: 'feature-extraction', model?: string, options?: PipelineFactoryOptions): Promise<FeatureExtractionPipeline>;
+export function pipeline(task: 'fill-mask', model?: string, options?: PipelineFactoryOptions): Promise<FillMaskPipeline>;
+export function pipeline(task: string, model?: string, options?: PipelineFactoryOptions): Promise<Pipeline>;
+export async function pipeline(taskName: string, model?: string, options: PipelineFactoryOptions = {}): Promise<Pipeline> {
+  const { task, ...pair } = parseTask(taskName);
+  const srcLang = options.srcLang ?? pair.srcLang;
+  const tgtLang = options.tgtLang ?? pair.tgtLang;
+  const dir = model !== undefined ? await resolveModel(model) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
+  const config = await readModelConfig(dir);
+  const load = async (head: ModelTask) => {
+    const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config);
+    return [loaded, tokenizer, options] as const;
+  };
+  switch (task) {
+    case 'text-classification':
+      return new TextClassificationPipeline(...(await load('sequenceClassification')));
+    case 'zero-shot-classification': {
+      // A classifier is taken as an NLI model (its labels are checked at the first call); anything else as an encoder.
+      const isClassifier = config.architectures?.some((a) => a.endsWith('ForSequenceClassification')) ?? false;
+      const scorer = isClassifier
+        ? new TextClassificationPipeline(...(await load('sequenceClassification')))
+        : new FeatureExtractionPipeline(...(await load('base')));
+      return new ZeroShotClassificationPipeline(scorer);
+    }
+    case 'summarization':
+      return hasHead(config, 'seq2seqLM')
+        ? new SummarizationPipeline(...(await load('seq2seqLM')))
+        : new ExtractiveSummarizationPipeline(new FeatureExtractionPipeline(...(await load('base'))));
+    case 'translation': {
+      const translator = new TranslationPipeline(...(await load('seq2seqLM')));
+      translator.pair = { srcLang, tgtLang };
+      return translator;
+    }
+    case 'text-generation':
+      return new TextGenerationPipeline(...(await load('causalLM')));
+    case 'feature-extraction':
+      return new FeatureExtractionPipeline(...(await load('base')));
+    case 'fill-mask':
+      return new FillMaskPipeline(...(await load('maskedLM')));
+  }
+}
