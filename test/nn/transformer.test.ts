@@ -122,7 +122,7 @@ describe('TransformerDecoderLayer', () => {
   });
 
   it('without cross-attention it is a GPT block', () => {
-    const block = new TransformerDecoderLayer(layerOptions({ crossAttention: false, normFirst: true }));
+    const block = new TransformerDecoderLayer({ ...layerOptions({ normFirst: true }), crossAttention: false });
     expect(block.encoder_attn).toBeNull();
     expect(block.namedParameters().some(([n]) => n.startsWith('encoder_attn'))).toBe(false);
     const out = block.forward(tgt).hidden;
