@@ -16,7 +16,8 @@ export interface MergeTrainingInput {
   minFrequency: number;
   /** The symbol a merge of `left` and `right` produces. */
   join: (left: string, right: string) => string;
-  onProgress?: (merged: number, target: number) => void;
+  /** Called after each merge with how many merges the vocabulary size allows at most (for progress). */
+  onMerge?: (mostMerges: number) => void;
 }
 
 export interface MergeTrainingResult {
@@ -119,7 +120,7 @@ export function trainMerges(input: MergeTrainingInput): MergeTrainingResult {
   for (const [key, count] of pairCounts) heap.push(count, key);
 
   const merges: [string, string][] = [];
-  const target = input.maxSymbols - symbols.length;
+  const mostMerges = Math.max(0, input.maxSymbols - symbols.length);
   const changed = new Set<number>();
   while (symbols.length < input.maxSymbols && heap.size > 0) {
     const { count, key } = heap.pop();
@@ -159,8 +160,7 @@ export function trainMerges(input: MergeTrainingInput): MergeTrainingResult {
       const c = pairCounts.get(k)!;
       if (c > 0) heap.push(c, k);
     }
-    if (merges.length % 500 === 0) input.onProgress?.(merges.length, target);
+    input.onMerge?.(mostMerges);
   }
-  input.onProgress?.(merges.length, merges.length);
   return { symbols, merges };
 }

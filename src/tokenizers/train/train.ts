@@ -8,6 +8,7 @@ import { addedToken, serializeMerges, type JsonObject, type TokenizerJson } from
 import { templateProcessing } from '../post-process.js';
 import { PreTrainedTokenizer } from '../tokenizer.js';
 import type { SpecialTokenKey } from '../special-tokens.js';
+import { progress, type Progress } from '../../util/progress.js';
 import { trainMerges } from './merges.js';
 
 export type NormalizerName = 'lowercase' | 'nfkc' | 'nfc' | 'nfd' | 'nfkd' | 'strip_accents';
@@ -31,7 +32,8 @@ export interface TrainTokenizerOptions {
   normalizer?: NormalizerName | NormalizerName[];
   /** Longest text the model will take (model_max_length in tokenizer_config.json). */
   modelMaxLength?: number;
-  onProgress?: (progress: { phase: 'counting' | 'merging'; done: number; total: number }) => void;
+  /** Show progress (a bar on a terminal, JSON lines otherwise). Default true. */
+  progress?: boolean;
 }
 
 const DEFAULT_SPECIALS = {
@@ -97,6 +99,10 @@ function* corpusLines(options: TrainTokenizerOptions): Generator<string> {
   if (options.texts) yield* options.texts;
 }
 
+function progressBar(options: TrainTokenizerOptions, bar: { label: string; unit: string; total?: number }): Progress | undefined {
+  return options.progress === false ? undefined : progress(bar);
+}
+
 /** Counts the pre-tokenized words of the corpus, as the trained tokenizer's own normalizer and pre-tokenizer see them. */
 function countWords(options: TrainTokenizerOptions, components: Omit<TokenizerJson, 'model' | 'added_tokens'>): Map<string, number> {
   // A throwaway tokenizer with an empty model: only its normalizer and pre-tokenizer are used.
@@ -105,15 +111,15 @@ function countWords(options: TrainTokenizerOptions, components: Omit<TokenizerJs
     {},
   );
   const counts = new Map<string, number>();
-  let lines = 0;
+  const bar = progressBar(options, { label: 'tokenizer: counting words', unit: 'lines' });
   for (const line of corpusLines(options)) {
-    if (line.trim() === '' ) continue;
+    bar?.tick();
+    if (line.trim() === '') continue;
     const normalized = probe.normalizer ? probe.normalizer(line) : line;
     const words: string[] = probe.pre_tokenizer ? probe.pre_tokenizer(normalized) : [normalized];
     for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
-    if (++lines % 20000 === 0) options.onProgress?.({ phase: 'counting', done: lines, total: 0 });
   }
-  options.onProgress?.({ phase: 'counting', done: lines, total: lines });
+  bar?.done({ words: counts.size });
   return counts;
 }
 
@@ -147,6 +153,7 @@ export function trainTokenizer(options: TrainTokenizerOptions): PreTrainedTokeni
   const counts = countWords(options, components);
   const words = [...counts.keys()];
   const splitWord = type === 'bpe' ? (w: string) => [...w] : (w: string) => [...w].map((c, i) => (i === 0 ? c : WORDPIECE_PREFIX + c));
+  let mergeBar: Progress | undefined;
   const { symbols, merges } = trainMerges({
     words: words.map(splitWord),
     counts: words.map((w) => counts.get(w)!),
@@ -154,8 +161,9 @@ export function trainTokenizer(options: TrainTokenizerOptions): PreTrainedTokeni
     maxSymbols: options.vocabSize - specials.length,
     minFrequency: options.minFrequency ?? 2,
     join: type === 'bpe' ? (l, r) => l + r : (l, r) => l + (r.startsWith(WORDPIECE_PREFIX) ? r.slice(WORDPIECE_PREFIX.length) : r),
-    onProgress: (done, total) => options.onProgress?.({ phase: 'merging', done, total }),
+    onMerge: (mostMerges) => (mergeBar ??= progressBar(options, { label: 'tokenizer: merging', unit: 'merges', total: mostMerges }))?.tick(),
   });
+  mergeBar?.done();
 
   const vocab: Record<string, number> = {};
   let nextId = 0;
