@@ -160,7 +160,9 @@ export function textBatch(input: unknown, what = 'text'): { texts: string[]; sin
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value) : typeof value;
+  const shown = typeof value === 'object' ? JSON.stringify(value) : typeof value === 'string' ? JSON.stringify(value) : undefined;
+  if (shown === undefined) return typeof value;
+  return shown.length > 60 ? shown.slice(0, 60) + '…' : shown;
 }
 
 /** Softmax of one row, in float64 (scores are reported, so they should sum to 1 to the last digit shown). */

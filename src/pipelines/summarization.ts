@@ -92,16 +92,18 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
 
 /**
  * Sentences of a text: split after . ! ? (and their full-width forms, 。) followed by white space, and at line
- * breaks; a period after a single capital letter or a common abbreviation does not end a sentence.
+ * breaks. A period after a single capital letter or a common abbreviation, or a mark followed by a lower-case
+ * word (`"Why?" she asked`), does not end a sentence.
  */
 export function splitSentences(text: string): string[] {
   const sentences: string[] = [];
   for (const line of text.split(/\n+/)) {
     let start = 0;
-    for (const match of line.matchAll(/[.!?。！？]+["'”’)\]]*(?=\s)/g)) {
-      const end = match.index + match[0].length;
+    for (const match of line.matchAll(/[.!?。！？]+(["'”’)\]]*)\s+(?=(\p{Ll})?)/gu)) {
+      const end = match.index + match[0].trimEnd().length;
       const before = line.slice(start, end);
       if (/(?:^|\s)(?:[A-Z]|Mr|Mrs|Ms|Dr|Prof|St|vs|etc|e\.g|i\.e)\.$/.test(before)) continue;
+      if (match[1] !== '' && match[2] !== undefined) continue; // a quoted question inside a sentence
       sentences.push(before.trim());
       start = end;
     }

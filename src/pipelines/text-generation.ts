@@ -103,7 +103,9 @@ export class TextGenerationPipeline extends Pipeline {
 
   /** The longest prompt that leaves room for the new tokens in the context window (prompts are cut from the left). */
   private promptBudget(maxNewTokens: number | null | undefined): number {
-    return Math.max(1, this.maxTokens - (maxNewTokens ?? 0));
+    const budget = this.maxTokens - (maxNewTokens ?? 0);
+    if (budget < 1) throw new PipelineInputError(`maxNewTokens ${maxNewTokens} leaves no room for a prompt in the model's context window of ${this.maxTokens} tokens`);
+    return budget;
   }
 }
 
