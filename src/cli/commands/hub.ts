@@ -1,5 +1,5 @@
 /** `attn hub ...`: run a hub server, make its tokens, and push to / download from any hub. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { integerFlag, parseFlags, UsageError } from '../args.js';
 import { TokenStore } from '../../hub/server/auth.js';
 import { startHubServer } from '../../hub/server/server.js';
 import { pushToHub } from '../../hub/push.js';
@@ -17,50 +17,31 @@ export const help = `Usage:
       Fetch a model's files into the cache (HF_HUB_CACHE) and print the snapshot folder.
 Endpoint and token for push/download: HF_ENDPOINT and HF_TOKEN.`;
 
-class UsageError extends Error {}
-
-interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-}
-
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): ParsedArgs {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as ParsedArgs;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-function required(value: unknown, flag: string): string {
-  if (typeof value !== 'string' || value === '') throw new UsageError(`missing ${flag}`);
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`missing ${flag}`);
   return value;
 }
 
-function numberFlag(value: unknown, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0) throw new UsageError(`${flag} must be a non-negative number, got '${String(value)}'`);
-  return parsed;
-}
-
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    data: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'max-upload-mb': { type: 'string' },
-    'public-url': { type: 'string' },
-    'require-token': { type: 'boolean' },
-    log: { type: 'boolean' },
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'max-upload-mb': { type: 'string' },
+      'public-url': { type: 'string' },
+      'require-token': { type: 'boolean' },
+      log: { type: 'boolean' },
+    },
   });
   const dataDir = required(values.data, '--data DIR');
   const hub = await startHubServer({
     dataDir,
-    port: numberFlag(values.port, '--port', 8080),
-    host: (values.host as string | undefined) ?? '127.0.0.1',
-    maxUploadBytes: Math.floor(numberFlag(values['max-upload-mb'], '--max-upload-mb', 5120) * 1024 * 1024),
-    publicUrl: values['public-url'] as string | undefined,
+    port: integerFlag(values.port, '--port', 8080),
+    host: values.host ?? '127.0.0.1',
+    maxUploadBytes: integerFlag(values['max-upload-mb'], '--max-upload-mb', 5120) * 1024 * 1024,
+    publicUrl: values['public-url'],
     requireToken: values['require-token'] === true,
     log: values.log === true,
   });
@@ -74,7 +55,11 @@ async function serve(argv: string[]): Promise<number> {
 }
 
 async function token(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, user: { type: 'string' }, write: { type: 'boolean' } });
+  const { values, positionals } = parseFlags({
+    args: argv,
+    options: { data: { type: 'string' }, user: { type: 'string' }, write: { type: 'boolean' } },
+    allowPositionals: true,
+  });
   if (positionals[0] !== 'add' || positionals.length !== 1) throw new UsageError("expected 'attn hub token add --data DIR --user NAME [--write]'");
   const store = new TokenStore(required(values.data, '--data DIR'));
   const role = values.write === true ? 'write' : 'read';
@@ -85,12 +70,16 @@ async function token(argv: string[]): Promise<number> {
 }
 
 async function push(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { license: { type: 'string' }, message: { type: 'string' }, private: { type: 'boolean' } });
+  const { values, positionals } = parseFlags({
+    args: argv,
+    options: { license: { type: 'string' }, message: { type: 'string' }, private: { type: 'boolean' } },
+    allowPositionals: true,
+  });
   const [folder, repoId] = positionals;
   if (folder === undefined || repoId === undefined || positionals.length !== 2) throw new UsageError('expected FOLDER REPO_ID');
   const result = await pushToHub(folder, repoId, {
-    license: values.license as string | undefined,
-    commitMessage: values.message as string | undefined,
+    license: values.license,
+    commitMessage: values.message,
     private: values.private === true,
   });
   console.log(`${result.repoUrl} @ ${result.commitOid}`);
@@ -98,9 +87,9 @@ async function push(argv: string[]): Promise<number> {
 }
 
 async function download(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { revision: { type: 'string' } });
+  const { values, positionals } = parseFlags({ args: argv, options: { revision: { type: 'string' } }, allowPositionals: true });
   if (positionals.length !== 1) throw new UsageError('expected REPO_ID');
-  console.log(await resolveModelDir(positionals[0]!, { revision: values.revision as string | undefined }));
+  console.log(await resolveModelDir(positionals[0]!, { revision: values.revision }));
   return 0;
 }
 
