@@ -104,44 +104,57 @@ function isIdentity(rows: Int32Array): boolean {
   return rows.every((r, i) => r === i);
 }
 
-/** Runs the model one step for all rows and returns the last position's logits (N, V); keeps the KV cache. */
-interface Stepper {
-  next(sequences: ReadonlyArray<readonly number[]>): Float32Array;
-  /** Row i now continues row sourceRows[i] (beam search). */
-  reorder(sourceRows: Int32Array): void;
-}
-
-class CausalStepper implements Stepper {
-  private cache: DecoderCache | null = null;
+/**
+ * Runs the model one step for all rows (N = batch × beams or samples) and returns the last position's logits
+ * (N, V). With the cache, a step feeds only the tokens added since the previous one.
+ */
+abstract class Stepper<Cache> {
+  protected cache: Cache | null = null;
   private cachedLength = 0;
 
-  constructor(private readonly model: CausalLM, private masks: number[][], private readonly useCache: boolean) {}
+  constructor(private readonly modelName: string, protected readonly useCache: boolean) {}
+
+  /** One forward over the rows' tokens from `start` on, returning (N, T, V) logits and the new cache. */
+  protected abstract forward(sequences: ReadonlyArray<readonly number[]>, start: number): { logits: Tensor; pastKeyValues?: Cache };
+
+  /** Row i now continues row sourceRows[i] (beam search). */
+  abstract reorder(sourceRows: Int32Array): void;
 
   next(sequences: ReadonlyArray<readonly number[]>): Float32Array {
+    const start = this.useCache ? this.cachedLength : 0;
+    const { logits, cache } = tidy(() => {
+      const out = this.forward(sequences, start);
+      return { logits: lastPositionLogits(out.logits), cache: out.pastKeyValues ?? null };
+    });
+    if (this.useCache) {
+      if (!cache) throw new Error(`generate: ${this.modelName}.forward returned no pastKeyValues with useCache`);
+      this.cache = cache;
+      this.cachedLength = sequences[0]!.length;
+    }
+    return logits;
+  }
+}
+
+class CausalStepper extends Stepper<DecoderCache> {
+  constructor(private readonly model: CausalLM, private masks: number[][], useCache: boolean) {
+    super(model.constructor.name, useCache);
+  }
+
+  protected forward(sequences: ReadonlyArray<readonly number[]>, start: number): { logits: Tensor; pastKeyValues?: DecoderCache } {
     const total = sequences[0]!.length;
     for (const m of this.masks) while (m.length < total) m.push(1);
-    const start = this.useCache ? this.cachedLength : 0;
     // Positions count real tokens only (HF: cumsum(mask) - 1, padding at 1), so left-padded rows start at 0.
     const positions = this.masks.map((m) => {
       let seen = 0;
       return m.map((bit) => (bit ? seen++ : 1)).slice(start);
     });
-    const { logits, cache } = tidy(() => {
-      const out = this.model.forward({
-        inputIds: idTensor(sequences.map((s) => s.slice(start))),
-        attentionMask: idTensor(this.masks),
-        positionIds: idTensor(positions),
-        pastKeyValues: this.cache,
-        useCache: this.useCache,
-      });
-      return { logits: lastPositionLogits(out.logits), cache: out.pastKeyValues ?? null };
+    return this.model.forward({
+      inputIds: idTensor(sequences.map((s) => s.slice(start))),
+      attentionMask: idTensor(this.masks),
+      positionIds: idTensor(positions),
+      pastKeyValues: this.cache,
+      useCache: this.useCache,
     });
-    if (this.useCache) {
-      if (!cache) throw new Error(`generate: ${this.model.constructor.name}.forward returned no pastKeyValues with useCache`);
-      this.cache = cache;
-      this.cachedLength = total;
-    }
-    return logits;
   }
 
   reorder(sourceRows: Int32Array): void {
@@ -151,40 +164,27 @@ class CausalStepper implements Stepper {
   }
 }
 
-class Seq2SeqStepper implements Stepper {
-  private cache: Seq2SeqCache | null = null;
-  private cachedLength = 0;
+class Seq2SeqStepper extends Stepper<Seq2SeqCache> {
   private readonly encoderHiddenStates: Tensor; // (N, S, C)
   private readonly encoderMask: Tensor; // (N, S)
 
-  constructor(private readonly model: Seq2SeqLM, inputRows: number[][], maskRows: number[][], rowsPerInput: number, private readonly useCache: boolean) {
+  constructor(private readonly model: Seq2SeqLM, inputRows: number[][], maskRows: number[][], rowsPerInput: number, useCache: boolean) {
+    super(model.constructor.name, useCache);
     const expand = new Int32Array(inputRows.length * rowsPerInput).map((_, i) => Math.floor(i / rowsPerInput));
-    const rows = new Tensor(expand, [expand.length]);
     // Encode each input once, then copy its states to its beams / samples.
     const encoded = model.encode(idTensor(inputRows), idTensor(maskRows));
-    this.encoderHiddenStates = rowsPerInput === 1 ? encoded : ops.indexSelect(encoded, rows, 0);
+    this.encoderHiddenStates = rowsPerInput === 1 ? encoded : ops.indexSelect(encoded, new Tensor(expand, [expand.length]), 0);
     this.encoderMask = idTensor(repeatRows(maskRows, rowsPerInput));
   }
 
-  next(sequences: ReadonlyArray<readonly number[]>): Float32Array {
-    const total = sequences[0]!.length;
-    const start = this.useCache ? this.cachedLength : 0;
-    const { logits, cache } = tidy(() => {
-      const out = this.model.forward({
-        decoderInputIds: idTensor(sequences.map((s) => s.slice(start))),
-        encoderHiddenStates: this.encoderHiddenStates,
-        attentionMask: this.encoderMask,
-        pastKeyValues: this.cache,
-        useCache: this.useCache,
-      });
-      return { logits: lastPositionLogits(out.logits), cache: out.pastKeyValues ?? null };
+  protected forward(sequences: ReadonlyArray<readonly number[]>, start: number): { logits: Tensor; pastKeyValues?: Seq2SeqCache } {
+    return this.model.forward({
+      decoderInputIds: idTensor(sequences.map((s) => s.slice(start))),
+      encoderHiddenStates: this.encoderHiddenStates,
+      attentionMask: this.encoderMask,
+      pastKeyValues: this.cache,
+      useCache: this.useCache,
     });
-    if (this.useCache) {
-      if (!cache) throw new Error(`generate: ${this.model.constructor.name}.forward returned no pastKeyValues with useCache`);
-      this.cache = cache;
-      this.cachedLength = total;
-    }
-    return logits;
   }
 
   reorder(sourceRows: Int32Array): void {
@@ -215,7 +215,7 @@ function contextWindow(model: GenerativeModel): number | null {
 
 interface Plan {
   config: GenerationConfig;
-  stepper: Stepper;
+  stepper: Stepper<unknown>;
   /** Rows being decoded (batch × beams or × samples), each starting with its prompt. */
   sequences: number[][];
   promptLength: number;
@@ -243,7 +243,7 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
     for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`generate: token id ${id} in inputIds is outside the vocabulary [0, ${vocabSize})`);
   }
   const window = contextWindow(model);
-  let stepper: Stepper;
+  let stepper: Stepper<unknown>;
   let sequences: number[][];
   if (isSeq2Seq(model)) {
     const start = config.decoderStartTokenId ?? config.bosTokenId;

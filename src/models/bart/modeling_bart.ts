@@ -34,6 +34,16 @@ export class BartLearnedPositionalEmbedding extends Embedding implements Positio
   }
 }
 
+/**
+ * Keys and values (B, H, Tk, D) for an attention layer: self-attention projects x and appends to its cache;
+ * cross-attention projects the encoder states once and then reuses its cache, since they do not change while decoding.
+ */
+export function attentionKeyValues(x: Tensor, keyValueStates: Tensor | null, past: LayerKV | null, project: (source: Tensor) => LayerKV): LayerKV {
+  if (keyValueStates && past) return past;
+  const fresh = project(keyValueStates ?? x);
+  return past ? { key: ops.concat([past.key, fresh.key], 2), value: ops.concat([past.value, fresh.value], 2) } : fresh;
+}
+
 interface AttentionOutput {
   hidden: Tensor;
   present: LayerKV;
@@ -63,19 +73,10 @@ export class BartAttention extends Module {
    * reuses `past` (they do not change while decoding).
    */
   forward(x: Tensor, keyValueStates: Tensor | null, bias: Tensor | null, past: LayerKV | null): AttentionOutput {
-    let key: Tensor;
-    let value: Tensor;
-    if (keyValueStates && past) {
-      ({ key, value } = past);
-    } else {
-      const source = keyValueStates ?? x;
-      key = splitHeads(this.k_proj.forward(source), this.heads);
-      value = splitHeads(this.v_proj.forward(source), this.heads);
-      if (past) {
-        key = ops.concat([past.key, key], 2);
-        value = ops.concat([past.value, value], 2);
-      }
-    }
+    const { key, value } = attentionKeyValues(x, keyValueStates, past, (source) => ({
+      key: splitHeads(this.k_proj.forward(source), this.heads),
+      value: splitHeads(this.v_proj.forward(source), this.heads),
+    }));
     const { output, weights } = F.scaledDotProductAttention(splitHeads(this.q_proj.forward(x), this.heads), key, value, {
       mask: bias,
       dropoutP: this.dropoutP,

@@ -10,6 +10,7 @@ import { Module, ModuleList } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
 import { shapeString } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { attentionKeyValues } from '../bart/modeling_bart.js';
 import { registerModel } from '../auto/registry.js';
 import type { LayerKV, Seq2SeqCache, Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
 import { attentionBias, mergeHeads, PreTrainedModel, splitHeads } from '../modeling_utils.js';
@@ -77,19 +78,10 @@ export class T5Attention extends Module {
   /** Self-attention when `keyValueStates` is null (appending to `past`), else cross-attention (reusing `past`). */
   forward(x: Tensor, keyValueStates: Tensor | null, bias: Tensor | null, past: LayerKV | null): { hidden: Tensor; present: LayerKV; weights: Tensor } {
     const heads = this.config.numHeads;
-    let key: Tensor;
-    let value: Tensor;
-    if (keyValueStates && past) {
-      ({ key, value } = past);
-    } else {
-      const source = keyValueStates ?? x;
-      key = splitHeads(this.k.forward(source), heads);
-      value = splitHeads(this.v.forward(source), heads);
-      if (past) {
-        key = ops.concat([past.key, key], 2);
-        value = ops.concat([past.value, value], 2);
-      }
-    }
+    const { key, value } = attentionKeyValues(x, keyValueStates, past, (source) => ({
+      key: splitHeads(this.k.forward(source), heads),
+      value: splitHeads(this.v.forward(source), heads),
+    }));
     // T5 folds the 1/sqrt(d) scaling into its initialisation: scores are not scaled.
     const { output, weights } = F.scaledDotProductAttention(splitHeads(this.q.forward(x), heads), key, value, {
       mask: bias,
