@@ -24,6 +24,7 @@ import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { ConfigError, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
+import type { CausalLMOutput, DecoderCache, LayerKV } from './modeling_outputs.js';
 
 export class CheckpointError extends Error {}
 
@@ -372,4 +373,83 @@ export function sequenceClassificationLoss(logits: Tensor, labels: Tensor, confi
     default:
       throw new ConfigError(`${config.source}: problem_type '${problem}' is not one of regression, single_label_classification, multi_label_classification`);
   }
+}
+
+/** softmax(q kᵀ/√D + bias) v over heads, from projected (B, T, C) queries, keys and values → (B, T, C) and the weights. */
+export function multiHeadAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  heads: number,
+  bias: Tensor | null,
+  dropoutP: number,
+  training: boolean,
+): { context: Tensor; weights: Tensor } {
+  const { output, weights } = F.scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), { mask: bias, dropoutP, training });
+  return { context: mergeHeads(output), weights };
+}
+
+export interface LayerOutput {
+  hidden: Tensor;
+  present?: LayerKV;
+  weights?: Tensor;
+}
+
+export interface StackOptions {
+  pastKeyValues?: DecoderCache | null;
+  useCache?: boolean;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+export interface StackOutput {
+  lastHiddenState: Tensor;
+  pastKeyValues?: DecoderCache;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}
+
+/**
+ * Runs a stack of layers, collecting what was asked for as transformers does: `hiddenStates` holds each layer's
+ * input, then the final output after `finalNorm` (so the last entry is post-norm for pre-LN decoders).
+ */
+export function runLayers<L>(
+  layers: Iterable<L>,
+  input: Tensor,
+  run: (layer: L, hidden: Tensor, past: LayerKV | null) => LayerOutput,
+  options: StackOptions,
+  finalNorm: (x: Tensor) => Tensor = (x) => x,
+): StackOutput {
+  const hiddenStates: Tensor[] = [];
+  const attentions: Tensor[] = [];
+  const presents: LayerKV[] = [];
+  let hidden = input;
+  let i = 0;
+  for (const layer of layers) {
+    if (options.outputHiddenStates) hiddenStates.push(hidden);
+    const out = run(layer, hidden, options.pastKeyValues?.[i++] ?? null);
+    hidden = out.hidden;
+    if (out.present) presents.push(out.present);
+    if (options.outputAttentions && out.weights) attentions.push(out.weights);
+  }
+  hidden = finalNorm(hidden);
+  if (options.outputHiddenStates) hiddenStates.push(hidden);
+  return {
+    lastHiddenState: hidden,
+    pastKeyValues: options.useCache ? presents : undefined,
+    hiddenStates: options.outputHiddenStates ? hiddenStates : undefined,
+    attentions: options.outputAttentions ? attentions : undefined,
+  };
+}
+
+/** A causal LM's output from its base model's: logits from the LM head, and the shifted loss when labels are given. */
+export function causalLMOutput(base: StackOutput, lmHead: { forward(x: Tensor): Tensor }, labels?: Tensor | null): CausalLMOutput {
+  const logits = lmHead.forward(base.lastHiddenState); // (B, T, V)
+  return {
+    logits,
+    loss: labels ? causalLMLoss(logits, labels) : undefined,
+    pastKeyValues: base.pastKeyValues,
+    hiddenStates: base.hiddenStates,
+    attentions: base.attentions,
+  };
 }

@@ -15,10 +15,11 @@ import {
   attentionBias,
   checkContextWindow,
   defaultPositionIds,
-  mergeHeads,
+  multiHeadAttention,
   PreTrainedModel,
+  runLayers,
   sequenceClassificationLoss,
-  splitHeads,
+  type LayerOutput,
 } from '../modeling_utils.js';
 import { BertConfig } from './configuration_bert.js';
 
@@ -82,13 +83,7 @@ export class BertSelfAttention extends Module {
   }
 
   forward(x: Tensor, bias: Tensor | null): { context: Tensor; weights: Tensor } {
-    const { output, weights } = F.scaledDotProductAttention(
-      splitHeads(this.query.forward(x), this.heads),
-      splitHeads(this.key.forward(x), this.heads),
-      splitHeads(this.value.forward(x), this.heads),
-      { mask: bias, dropoutP: this.dropout.p, training: this.training },
-    );
-    return { context: mergeHeads(output), weights };
+    return multiHeadAttention(this.query.forward(x), this.key.forward(x), this.value.forward(x), this.heads, bias, this.dropout.p, this.training);
   }
 }
 
@@ -148,7 +143,7 @@ export class BertLayer extends Module {
     this.output = new BertResidualOutput(config, config.intermediateSize);
   }
 
-  forward(x: Tensor, bias: Tensor | null): { hidden: Tensor; weights: Tensor } {
+  forward(x: Tensor, bias: Tensor | null): LayerOutput {
     const { context, weights } = this.attention.self.forward(x, bias);
     const attended = this.attention.output.forward(context, x);
     return { hidden: this.output.forward(this.intermediate.forward(attended), attended), weights };
@@ -207,22 +202,10 @@ export class BertModel extends BertPreTrainedModel {
     const { inputIds, attentionMask, outputHiddenStates, outputAttentions } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'BertModel', 'max_position_embeddings');
-    let hidden = this.embeddings.forward(inputIds, inputs.tokenTypeIds, inputs.positionIds);
+    const hidden = this.embeddings.forward(inputIds, inputs.tokenTypeIds, inputs.positionIds);
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: t, causal: false });
-    const hiddenStates: Tensor[] = [hidden];
-    const attentions: Tensor[] = [];
-    for (const layer of this.encoder.layer) {
-      const out = layer.forward(hidden, bias);
-      hidden = out.hidden;
-      hiddenStates.push(hidden);
-      attentions.push(out.weights);
-    }
-    return {
-      lastHiddenState: hidden,
-      poolerOutput: this.pooler?.forward(hidden),
-      hiddenStates: outputHiddenStates ? hiddenStates : undefined,
-      attentions: outputAttentions ? attentions : undefined,
-    };
+    const out = runLayers(this.encoder.layer, hidden, (layer, h) => layer.forward(h, bias), { outputHiddenStates, outputAttentions });
+    return { ...out, poolerOutput: this.pooler?.forward(out.lastHiddenState) };
   }
 }
 

@@ -2,7 +2,6 @@
  * DistilBERT (Sanh et al. 2019) with transformers' parameter names: BERT's post-LN encoder without token types or
  * pooler; classification reads the first token through `pre_classifier` → ReLU → `classifier`.
  */
-import * as F from '../../nn/functional.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
@@ -14,10 +13,11 @@ import {
   attentionBias,
   checkContextWindow,
   defaultPositionIds,
-  mergeHeads,
+  multiHeadAttention,
   PreTrainedModel,
+  runLayers,
   sequenceClassificationLoss,
-  splitHeads,
+  type LayerOutput,
 } from '../modeling_utils.js';
 import { DistilBertConfig } from './configuration_distilbert.js';
 
@@ -71,13 +71,8 @@ export class MultiHeadSelfAttention extends Module {
   }
 
   forward(x: Tensor, bias: Tensor | null): { output: Tensor; weights: Tensor } {
-    const { output, weights } = F.scaledDotProductAttention(
-      splitHeads(this.q_lin.forward(x), this.heads),
-      splitHeads(this.k_lin.forward(x), this.heads),
-      splitHeads(this.v_lin.forward(x), this.heads),
-      { mask: bias, dropoutP: this.dropout.p, training: this.training },
-    );
-    return { output: this.out_lin.forward(mergeHeads(output)), weights };
+    const { context, weights } = multiHeadAttention(this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x), this.heads, bias, this.dropout.p, this.training);
+    return { output: this.out_lin.forward(context), weights };
   }
 }
 
@@ -114,7 +109,7 @@ export class TransformerBlock extends Module {
     this.output_layer_norm = new LayerNorm(config.dim, LAYER_NORM_EPS);
   }
 
-  forward(x: Tensor, bias: Tensor | null): { hidden: Tensor; weights: Tensor } {
+  forward(x: Tensor, bias: Tensor | null): LayerOutput {
     const { output, weights } = this.attention.forward(x, bias);
     const attended = this.sa_layer_norm.forward(ops.add(output, x));
     return { hidden: this.output_layer_norm.forward(ops.add(this.ffn.forward(attended), attended)), weights };
@@ -147,21 +142,8 @@ export class DistilBertModel extends PreTrainedModel<DistilBertConfig> {
     const { inputIds, attentionMask, outputHiddenStates, outputAttentions } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'DistilBertModel', 'max_position_embeddings');
-    let hidden = this.embeddings.forward(inputIds);
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: t, causal: false });
-    const hiddenStates: Tensor[] = [hidden];
-    const attentions: Tensor[] = [];
-    for (const block of this.transformer.layer) {
-      const out = block.forward(hidden, bias);
-      hidden = out.hidden;
-      hiddenStates.push(hidden);
-      attentions.push(out.weights);
-    }
-    return {
-      lastHiddenState: hidden,
-      hiddenStates: outputHiddenStates ? hiddenStates : undefined,
-      attentions: outputAttentions ? attentions : undefined,
-    };
+    return runLayers(this.transformer.layer, this.embeddings.forward(inputIds), (block, h) => block.forward(h, bias), { outputHiddenStates, outputAttentions });
   }
 }
 

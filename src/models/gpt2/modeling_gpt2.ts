@@ -12,12 +12,14 @@ import { registerModel } from '../auto/registry.js';
 import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from '../modeling_outputs.js';
 import {
   attentionBias,
-  causalLMLoss,
+  causalLMOutput,
   checkContextWindow,
   defaultPositionIds,
   mergeHeads,
   PreTrainedModel,
-  splitHeads,
+  runLayers,
+  type LayerOutput,
+  type StackOutput,
 } from '../modeling_utils.js';
 import { GPT2Config } from './configuration_gpt2.js';
 
@@ -35,12 +37,6 @@ export class Conv1D extends Module {
   forward(x: Tensor): Tensor {
     return ops.add(ops.matmul(x, this.weight), this.bias);
   }
-}
-
-interface LayerOutput {
-  hidden: Tensor;
-  present?: LayerKV;
-  weights?: Tensor;
 }
 
 export class GPT2Attention extends Module {
@@ -128,13 +124,6 @@ export class GPT2Block extends Module {
   }
 }
 
-export interface GPT2ModelOutput {
-  lastHiddenState: Tensor;
-  pastKeyValues?: LayerKV[];
-  hiddenStates?: Tensor[];
-  attentions?: Tensor[];
-}
-
 export class GPT2Model extends PreTrainedModel<GPT2Config> {
   static override readonly configClass = GPT2Config;
   static override readonly baseModelPrefix = 'transformer';
@@ -154,32 +143,15 @@ export class GPT2Model extends PreTrainedModel<GPT2Config> {
     this.ln_f = new LayerNorm(config.nEmbd, config.layerNormEpsilon);
   }
 
-  forward(inputs: Omit<CausalLMInputs, 'labels'>): GPT2ModelOutput {
-    const { inputIds, attentionMask, pastKeyValues, useCache = false, outputHiddenStates, outputAttentions } = inputs;
+  forward(inputs: Omit<CausalLMInputs, 'labels'>): StackOutput {
+    const { inputIds, attentionMask, pastKeyValues, useCache = false } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     const pastLength = pastKeyValues?.[0]?.key.shape[2] ?? 0;
     checkContextWindow(pastLength + t, this.config.nPositions, 'GPT2Model', 'n_positions');
     const positions = inputs.positionIds ?? defaultPositionIds(t, pastLength);
-    let hidden = this.drop.forward(ops.add(this.wte.forward(inputIds), this.wpe.forward(positions))); // (B, T, C)
+    const hidden = this.drop.forward(ops.add(this.wte.forward(inputIds), this.wpe.forward(positions))); // (B, T, C)
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: pastLength + t, causal: true });
-    const hiddenStates: Tensor[] = [];
-    const attentions: Tensor[] = [];
-    const presents: LayerKV[] = [];
-    for (const [i, block] of [...this.h].entries()) {
-      if (outputHiddenStates) hiddenStates.push(hidden);
-      const out = block.forward(hidden, bias, pastKeyValues?.[i] ?? null, useCache);
-      hidden = out.hidden;
-      if (out.present) presents.push(out.present);
-      if (outputAttentions && out.weights) attentions.push(out.weights);
-    }
-    hidden = this.ln_f.forward(hidden);
-    if (outputHiddenStates) hiddenStates.push(hidden);
-    return {
-      lastHiddenState: hidden,
-      pastKeyValues: useCache ? presents : undefined,
-      hiddenStates: outputHiddenStates ? hiddenStates : undefined,
-      attentions: outputAttentions ? attentions : undefined,
-    };
+    return runLayers(this.h, hidden, (block, h, past) => block.forward(h, bias, past, useCache), inputs, (h) => this.ln_f.forward(h));
   }
 }
 
@@ -198,15 +170,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> implements Caus
   }
 
   forward(inputs: CausalLMInputs): CausalLMOutput {
-    const out = this.transformer.forward(inputs);
-    const logits = this.lm_head.forward(out.lastHiddenState); // (B, T, V)
-    return {
-      logits,
-      loss: inputs.labels ? causalLMLoss(logits, inputs.labels) : undefined,
-      pastKeyValues: out.pastKeyValues,
-      hiddenStates: out.hiddenStates,
-      attentions: out.attentions,
-    };
+    return causalLMOutput(this.transformer.forward(inputs), this.lm_head, inputs.labels);
   }
 }
 

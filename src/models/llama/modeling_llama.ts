@@ -13,12 +13,15 @@ import { ConfigError } from '../configuration_utils.js';
 import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from '../modeling_outputs.js';
 import {
   attentionBias,
-  causalLMLoss,
+  causalLMOutput,
   checkContextWindow,
   defaultPositionIds,
   mergeHeads,
   PreTrainedModel,
+  runLayers,
   splitHeads,
+  type LayerOutput,
+  type StackOutput,
 } from '../modeling_utils.js';
 import { LlamaConfig } from './configuration_llama.js';
 
@@ -62,12 +65,6 @@ export class RotaryTables {
     const swapped = ops.concat([ops.slice(x, -1, half), ops.slice(x, -1, 0, half)], -1);
     return ops.add(ops.mul(x, cos), ops.mul(swapped, sin));
   }
-}
-
-interface LayerOutput {
-  hidden: Tensor;
-  present?: LayerKV;
-  weights?: Tensor;
 }
 
 export class LlamaAttention extends Module {
@@ -157,13 +154,6 @@ export class LlamaDecoderLayer extends Module {
   }
 }
 
-export interface LlamaModelOutput {
-  lastHiddenState: Tensor;
-  pastKeyValues?: LayerKV[];
-  hiddenStates?: Tensor[];
-  attentions?: Tensor[];
-}
-
 function ropePositionScale(config: LlamaConfig): number {
   const scaling = config.ropeScaling;
   if (!scaling) return 1;
@@ -188,32 +178,16 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     this.rotary = new RotaryTables(config.headDim, config.maxPositionEmbeddings, config.ropeTheta, ropePositionScale(config));
   }
 
-  forward(inputs: Omit<CausalLMInputs, 'labels'>): LlamaModelOutput {
-    const { inputIds, attentionMask, pastKeyValues, useCache = false, outputHiddenStates, outputAttentions } = inputs;
+  forward(inputs: Omit<CausalLMInputs, 'labels'>): StackOutput {
+    const { inputIds, attentionMask, pastKeyValues, useCache = false } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     const pastLength = pastKeyValues?.[0]?.key.shape[2] ?? 0;
     checkContextWindow(pastLength + t, this.config.maxPositionEmbeddings, 'LlamaModel', 'max_position_embeddings');
     const positions = inputs.positionIds ?? defaultPositionIds(t, pastLength);
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: pastLength + t, causal: true });
-    let hidden = this.embed_tokens.forward(inputIds); // (B, T, C)
-    const hiddenStates: Tensor[] = [];
-    const attentions: Tensor[] = [];
-    const presents: LayerKV[] = [];
-    for (const [i, layer] of [...this.layers].entries()) {
-      if (outputHiddenStates) hiddenStates.push(hidden);
-      const out = layer.forward(hidden, this.rotary, positions, bias, pastKeyValues?.[i] ?? null, useCache);
-      hidden = out.hidden;
-      if (out.present) presents.push(out.present);
-      if (outputAttentions && out.weights) attentions.push(out.weights);
-    }
-    hidden = this.norm.forward(hidden);
-    if (outputHiddenStates) hiddenStates.push(hidden);
-    return {
-      lastHiddenState: hidden,
-      pastKeyValues: useCache ? presents : undefined,
-      hiddenStates: outputHiddenStates ? hiddenStates : undefined,
-      attentions: outputAttentions ? attentions : undefined,
-    };
+    const hidden = this.embed_tokens.forward(inputIds); // (B, T, C)
+    const run = (layer: LlamaDecoderLayer, h: Tensor, past: LayerKV | null): LayerOutput => layer.forward(h, this.rotary, positions, bias, past, useCache);
+    return runLayers(this.layers, hidden, run, inputs, (h) => this.norm.forward(h));
   }
 }
 
@@ -232,15 +206,7 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> implements Ca
   }
 
   forward(inputs: CausalLMInputs): CausalLMOutput {
-    const out = this.model.forward(inputs);
-    const logits = this.lm_head.forward(out.lastHiddenState); // (B, T, V)
-    return {
-      logits,
-      loss: inputs.labels ? causalLMLoss(logits, inputs.labels) : undefined,
-      pastKeyValues: out.pastKeyValues,
-      hiddenStates: out.hiddenStates,
-      attentions: out.attentions,
-    };
+    return causalLMOutput(this.model.forward(inputs), this.lm_head, inputs.labels);
   }
 }
 
