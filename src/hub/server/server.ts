@@ -38,15 +38,13 @@ const JSON_BODY_LIMIT = 1 << 20;
 const DISCARD_LIMIT = 4 << 20;
 /** Files above this size, or binary ones, go through LFS (the hub's own rule). */
 const LFS_THRESHOLD = 10 * 1024 * 1024;
-const BINARY_EXTENSIONS = /\.(safetensors|bin|onnx|pt|pth|ckpt|h5|msgpack|gguf|model|npy|npz|zip|gz|tar|zst|parquet|arrow)$/i;
+const LFS_EXTENSIONS = ['safetensors', 'bin', 'onnx', 'pt', 'pth', 'ckpt', 'h5', 'msgpack', 'gguf', 'model', 'npy', 'npz', 'zip', 'gz', 'tar', 'zst', 'parquet', 'arrow'];
+const BINARY_EXTENSIONS = new RegExp(`\\.(${LFS_EXTENSIONS.join('|')})$`, 'i');
 const SIGNED_URL_SECONDS = 3600;
-const GITATTRIBUTES = BINARY_EXTENSIONS.source
-  .replace(/^\\\.\(|\)\$$/g, '')
-  .split('|')
-  .map((ext) => `*.${ext} filter=lfs diff=lfs merge=lfs -text\n`)
-  .join('');
+/** The first commit's .gitattributes: what git clients need to see these files as LFS. */
+const GITATTRIBUTES = LFS_EXTENSIONS.map((ext) => `*.${ext} filter=lfs diff=lfs merge=lfs -text\n`).join('');
 
-type Handler = (request: HubRequest) => Promise<void>;
+type Handler = () => Promise<void>;
 
 interface HubRequest {
   req: IncomingMessage;
@@ -581,7 +579,7 @@ export class HubServer {
       const baseUrl = (this.options.publicUrl ?? `http://${req.headers.host ?? 'localhost'}`).replace(/\/+$/, '');
       const handler = this.route({ req, res, caller, segments, query: url.searchParams, baseUrl });
       if (handler === undefined) throw new HubError('EntryNotFound', `no route for ${req.method} ${url.pathname}`);
-      await handler({ req, res, caller, segments, query: url.searchParams, baseUrl });
+      await handler();
     } catch (err) {
       const error = err instanceof HubError ? err : new HubError('Http', `internal error: ${(err as Error).message}`, 500);
       if (error.status === 500) console.error(`attn hub: ${req.method} ${req.url?.split('?')[0]}: ${(err as Error).stack}`);
