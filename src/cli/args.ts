@@ -20,3 +20,11 @@ export function integerFlag(value: string | undefined, flag: string, fallback: n
   if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`${flag} must be a whole number >= 0, got '${value}'`);
   return parsed;
 }
+
+/** A finite number flag value, or undefined when the flag is absent. */
+export function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new UsageError(`${flag} must be a number, got '${value}'`);
+  return parsed;
+}

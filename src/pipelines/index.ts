@@ -11,7 +11,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelTask } from '../models/auto/registry.js';
+import { registrationFor, type ModelTask } from '../models/auto/registry.js';
+import type { PretrainedConfig } from '../models/configuration_utils.js';
 import { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 import { FeatureExtractionPipeline } from './feature-extraction.js';
 import { FillMaskPipeline } from './fill-mask.js';
@@ -100,6 +101,31 @@ export function defaultModelDir(task: Task, lang?: string): string {
     throw new ModelLoadError(`the default ${task} model is ${dir}, which is not installed (no config.json there); pass another model, or restore the models/ folder of the attn package`);
   }
   return dir;
+}
+
+/** The heads a folder was saved with (from config.json's architectures); none listed means a base model. */
+function savedHeads(config: PretrainedConfig): ModelTask[] {
+  const registration = registrationFor(config.modelType);
+  if (registration === undefined) return [];
+  const heads = (config.architectures ?? []).flatMap((name) =>
+    (Object.keys(registration) as Array<ModelTask | 'config'>).filter((key): key is ModelTask => key !== 'config' && registration[key]?.name === name),
+  );
+  return heads.length > 0 ? heads : ['base'];
+}
+
+/** The tasks a model folder can serve, judged from its config.json (for `attn models`). */
+export function tasksFor(config: PretrainedConfig): Task[] {
+  const tasks = new Set<Task>();
+  for (const head of savedHeads(config)) {
+    if (head === 'sequenceClassification') {
+      tasks.add('text-classification');
+      if (Object.keys(config.label2id).some((label) => label.toLowerCase().startsWith('entail'))) tasks.add('zero-shot-classification');
+    } else if (head === 'causalLM') tasks.add('text-generation');
+    else if (head === 'seq2seqLM') ['summarization', 'translation'].forEach((t) => tasks.add(t as Task));
+    else if (head === 'maskedLM') tasks.add('fill-mask');
+    else ['feature-extraction', 'zero-shot-classification', 'summarization'].forEach((t) => tasks.add(t as Task));
+  }
+  return TASKS.filter((task) => tasks.has(task));
 }
 
 /** `lang` for translation defaults: the pair 'de-en'. */

@@ -1,0 +1,273 @@
+/**
+ * `attn run <task> [text…]`: a pipeline from the command line. Text on the command line is one input; without
+ * it, standard input is read line by line and results stream out one line per input, in input order, a batch at
+ * a time, so a file of any length runs in constant memory.
+ */
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import {
+  candidateLabels,
+  DEFAULT_MODELS,
+  parseTask,
+  pipeline,
+  PipelineInputError,
+  ModelLoadError,
+  TASKS,
+  type ClassificationLabel,
+  type FillMaskCandidate,
+  type Pipeline,
+  type Task,
+  type ZeroShotResult,
+} from '../../pipelines/index.js';
+import { progress } from '../../util/progress.js';
+import { integerFlag, numberFlag, parseFlags, UsageError } from '../args.js';
+
+export const help = `Usage: attn run <task> [text…] [options]
+
+Runs a pipeline on the text given (all words are one input) or, without text, on each line of standard input,
+printing one result per line in input order.
+
+Tasks: ${TASKS.join(', ')}, sentiment-analysis, translation_<src>_to_<tgt>
+Without --model each task uses the default model installed with attn (models/ in the package):
+${TASKS.map((task) => `  ${task.padEnd(25)} ${Object.entries(DEFAULT_MODELS[task]).map(([lang, name]) => `${name} (${lang})`).join(', ') || 'none: pass --model'}`).join('\n')}
+
+Options:
+  --model M            a model folder, the name of a model in models/, or a hub repo id
+  --lang L             pick the default model for language L (sentiment: en, ko)
+  --json               print one JSON object per input: {"input": …, "result": …} (results shaped as Hugging Face's)
+  --batch-size N       inputs per model call when reading standard input (default 16)
+  --top-k N            text-classification, fill-mask: how many labels / tokens to show
+  --labels a,b,c       zero-shot-classification: the candidate labels (required)
+  --template T         zero-shot-classification: hypothesis template with {} for the label (default 'This example is {}.')
+  --multi-label        zero-shot-classification: score each label on its own
+  --src-lang L, --tgt-lang L   translation: the language pair
+  --max-new-tokens N, --max-length N, --min-length N, --num-beams N, --sample, --temperature T, --top-p P, --seed N
+                       text-generation, summarization, translation: decoding
+  --num-sentences N    summarization with a sentence encoder (extractive): sentences to keep
+  --pooling P          feature-extraction: mean, cls, pooler (default: the model's own, else mean)
+  --normalize          feature-extraction: unit-length vectors
+
+Exit codes: 0 success, 1 a model or input could not be used (message on stderr), 2 a bad command line.`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  lang: { type: 'string' },
+  json: { type: 'boolean' },
+  'batch-size': { type: 'string' },
+  'top-k': { type: 'string' },
+  labels: { type: 'string' },
+  template: { type: 'string' },
+  'multi-label': { type: 'boolean' },
+  'src-lang': { type: 'string' },
+  'tgt-lang': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  'max-length': { type: 'string' },
+  'min-length': { type: 'string' },
+  'num-beams': { type: 'string' },
+  sample: { type: 'boolean' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  seed: { type: 'string' },
+  'num-sentences': { type: 'string' },
+  pooling: { type: 'string' },
+  normalize: { type: 'boolean' },
+} as const;
+
+type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+const DECODING_FLAGS = ['max-new-tokens', 'max-length', 'min-length', 'num-beams', 'sample', 'temperature', 'top-p', 'seed'];
+/** The flags each task takes besides the common ones (model, lang, json, batch-size, src-lang, tgt-lang). */
+const TASK_FLAGS: Record<Task, string[]> = {
+  'text-classification': ['top-k'],
+  'fill-mask': ['top-k'],
+  'zero-shot-classification': ['labels', 'template', 'multi-label'],
+  summarization: [...DECODING_FLAGS, 'num-sentences'],
+  translation: DECODING_FLAGS,
+  'text-generation': DECODING_FLAGS,
+  'feature-extraction': ['pooling', 'normalize'],
+};
+const COMMON_FLAGS = ['model', 'lang', 'json', 'batch-size', 'src-lang', 'tgt-lang'];
+
+/** Where the command reads and writes; the process's streams, or others in tests. */
+export interface RunIO {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** The options of each pipeline call, from the flags; a flag the task does not take is a usage error. */
+function callOptions(task: Task, flags: Flags): Record<string, unknown> {
+  for (const [flag, value] of Object.entries(flags)) {
+    if (value !== undefined && !COMMON_FLAGS.includes(flag) && !TASK_FLAGS[task].includes(flag)) throw new UsageError(`--${flag} does not apply to ${task}`);
+  }
+  const integer = (flag: keyof Flags) => optionalInteger(flags[flag] as string | undefined, `--${flag}`);
+  const decoding = {
+    maxNewTokens: integer('max-new-tokens'),
+    maxLength: integer('max-length'),
+    minLength: integer('min-length'),
+    numBeams: integer('num-beams'),
+    doSample: flags.sample,
+    temperature: numberFlag(flags.temperature, '--temperature'),
+    topP: numberFlag(flags['top-p'], '--top-p'),
+    seed: integer('seed'),
+  };
+  const byTask: Record<Task, () => Record<string, unknown>> = {
+    'text-classification': () => ({ topK: integer('top-k') }),
+    'fill-mask': () => ({ topK: integer('top-k') }),
+    'zero-shot-classification': () => ({ candidateLabels: zeroShotLabels(flags.labels), hypothesisTemplate: flags.template, multiLabel: flags['multi-label'] }),
+    summarization: () => ({ ...decoding, numSentences: integer('num-sentences') }),
+    translation: () => decoding,
+    'text-generation': () => decoding,
+    'feature-extraction': () => ({ pooling: flags.pooling, normalize: flags.normalize }),
+  };
+  return Object.fromEntries(Object.entries(byTask[task]()).filter(([, value]) => value !== undefined));
+}
+
+function optionalInteger(value: string | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : integerFlag(value, flag, 0);
+}
+
+function zeroShotLabels(labels: string | undefined): string[] {
+  if (labels === undefined) throw new UsageError("zero-shot-classification needs --labels, e.g. --labels 'sports,politics,science'");
+  try {
+    return candidateLabels(labels);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The pipeline's answer to a batch, split into each input's result in Hugging Face's single-input shape. */
+function perInput(task: Task, output: unknown, count: number): unknown[] {
+  const results = output as unknown[];
+  if (results.length !== count) throw new Error(`attn run: ${task} gave ${results.length} results for ${count} inputs`);
+  // A batch flattens one-label classifications and one-text summaries; a single input gets them in a list.
+  const wrap = (task === 'text-classification' && !Array.isArray(results[0])) || task === 'summarization' || task === 'translation';
+  return wrap ? results.map((r) => [r]) : results;
+}
+
+const score = (x: number) => x.toFixed(3);
+
+/** One line of plain output for one input's result. */
+function plain(task: Task, result: unknown): string {
+  switch (task) {
+    case 'text-classification':
+      return (result as ClassificationLabel[]).map((l) => `${l.label} ${score(l.score)}`).join(', ');
+    case 'zero-shot-classification': {
+      const r = result as ZeroShotResult;
+      return r.labels.map((label, i) => `${label} ${score(r.scores[i]!)}`).join(', ');
+    }
+    case 'summarization':
+      return (result as Array<{ summary_text: string }>)[0]!.summary_text;
+    case 'translation':
+      return (result as Array<{ translation_text: string }>)[0]!.translation_text;
+    case 'text-generation':
+      return (result as Array<{ generated_text: string }>).map((r) => r.generated_text.replaceAll('\n', ' ')).join(' | ');
+    case 'fill-mask': {
+      const candidates = result as FillMaskCandidate[] | FillMaskCandidate[][];
+      const groups = Array.isArray(candidates[0]) ? (candidates as FillMaskCandidate[][]) : [candidates as FillMaskCandidate[]];
+      return groups.map((group) => group.map((c) => `${c.token_str} ${score(c.score)}`).join(', ')).join(' | ');
+    }
+    case 'feature-extraction':
+      return JSON.stringify(result);
+  }
+}
+
+async function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+/** Lines of `input`, blank ones reported on stderr and left out (an empty text has nothing to classify). */
+async function* inputLines(io: RunIO): AsyncGenerator<string> {
+  let number = 0;
+  for await (const line of createInterface({ input: io.stdin, crlfDelay: Infinity })) {
+    number++;
+    if (line.trim() === '') io.stderr.write(`attn run: line ${number} is empty; skipped\n`);
+    else yield line;
+  }
+}
+
+async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export async function runWith(argv: string[], io: RunIO): Promise<number> {
+  let pipe: Pipeline | undefined;
+  try {
+    const { values: flags, positionals } = parseFlags({ args: argv, options: OPTIONS, allowPositionals: true });
+    const [taskName, ...words] = positionals;
+    if (taskName === undefined) throw new UsageError('missing the task, e.g. attn run sentiment-analysis "I love this movie"');
+    let task: Task;
+    try {
+      task = parseTask(taskName).task;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const options = callOptions(task, flags);
+    const batchSize = integerFlag(flags['batch-size'], '--batch-size', 16);
+    if (batchSize < 1) throw new UsageError('--batch-size must be at least 1');
+    const text = words.join(' ');
+    if (words.length > 0 && text.trim() === '') throw new UsageError('the text is empty; give some text, or none to read standard input');
+
+    const loud = io.stderr.isTTY === true;
+    if (loud) io.stderr.write(`attn run: loading ${flags.model ?? `the default ${task} model`}…\n`);
+    pipe = await pipeline(taskName, flags.model, {
+      lang: flags.lang,
+      srcLang: flags['src-lang'],
+      tgtLang: flags['tgt-lang'],
+      batchSize,
+      onWarning: (message) => io.stderr.write(`attn run: warning: ${message}\n`),
+    });
+    if (task === 'feature-extraction' && options.pooling === undefined) {
+      // One vector per line: the model's sentence pooling, or the token mean.
+      const declared = (pipe as unknown as { defaultPooling: string }).defaultPooling;
+      options.pooling = declared === 'none' ? 'mean' : declared;
+    }
+
+    const emit = async (input: string, result: unknown) =>
+      write(io.stdout, (flags.json ? JSON.stringify({ input, result }) : plain(task, result)) + '\n');
+
+    if (words.length > 0) {
+      // Generated text is shown as it comes when a person is reading.
+      if (task === 'text-generation' && !flags.json) {
+        await write(io.stdout, text);
+        await (pipe as unknown as (t: string, o: object) => Promise<unknown>)(text, { ...options, returnFullText: false, onText: (piece: string) => io.stdout.write(piece) });
+        await write(io.stdout, '\n');
+      } else {
+        const [result] = perInput(task, await (pipe as unknown as (t: string[], o: object) => Promise<unknown>)([text], options), 1);
+        await emit(text, result);
+      }
+      return 0;
+    }
+
+    if (io.stdin.isTTY) io.stderr.write('attn run: reading one input per line from standard input (end with Ctrl-D)\n');
+    const bar = loud ? progress({ label: `attn run ${task}`, unit: 'lines', stream: io.stderr }) : undefined;
+    for await (const batch of batches(inputLines(io), batchSize)) {
+      const results = perInput(task, await (pipe as unknown as (t: string[], o: object) => Promise<unknown>)(batch, options), batch.length);
+      for (let i = 0; i < batch.length; i++) await emit(batch[i]!, results[i]);
+      bar?.tick(batch.length);
+    }
+    bar?.done();
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`attn run: ${err.message}\n\n${help}\n`);
+      return 2;
+    }
+    io.stderr.write(`attn run: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    pipe?.dispose();
+  }
+}
+
+export function run(argv: string[]): Promise<number> {
+  return runWith(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+}
