@@ -4,7 +4,7 @@
  * with a warning instead of a kernel error, and `dispose()`.
  */
 import { noGrad, tidy } from '../tensor/engine.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 
@@ -91,36 +91,45 @@ export abstract class Pipeline extends Function {
   /**
    * Tokenizes a batch padded to its longest row and cut to `maxTokens`, warning once per cut input (a
    * 100,000-character text becomes its first `maxTokens` tokens rather than an index error deep in a kernel).
+   * Padding positions are masked out, so a tokenizer without a pad token pads with EOS (as transformers does for
+   * GPT-2), or with id 0.
    */
   protected encode(texts: string[], options: EncodeOptions = {}): ModelInputs {
     const maxLength = options.maxTokens ?? this.maxTokens;
     const tokenizer = this.tokenizer;
     const side = tokenizer.truncationSide;
     tokenizer.truncationSide = options.cutFrom === 'start' ? 'left' : 'right';
+    let rows: number[][];
+    let typeRows: number[][];
     try {
-      const encoding = tokenizer.encode(texts, {
+      ({ inputIds: rows, tokenTypeIds: typeRows } = tokenizer.encode(texts, {
         textPair: options.pairs,
         addSpecialTokens: options.addSpecialTokens,
-        padding: true,
         truncation: options.pairs ? 'only_first' : true,
         maxLength,
-        paddingSide: options.paddingSide,
-        returnTensors: true,
-      });
-      this.warnAboutCuts(texts, encoding.attentionMask, maxLength, options);
-      return encoding;
+      }));
     } finally {
       tokenizer.truncationSide = side;
     }
+    this.warnAboutCuts(texts, rows, maxLength, options);
+    const width = Math.max(...rows.map((row) => row.length));
+    const left = (options.paddingSide ?? tokenizer.paddingSide) === 'left';
+    const pad = (row: number[], value: number) => {
+      const fill = new Array<number>(width - row.length).fill(value);
+      return left ? [...fill, ...row] : [...row, ...fill];
+    };
+    const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
+    const tensor = (values: number[][]) => Tensor.from(values.flat(), [values.length, width], 'int32'); // (B, T)
+    return {
+      inputIds: tensor(rows.map((row) => pad(row, padId))),
+      attentionMask: tensor(rows.map((row) => pad(row.map(() => 1), 0))),
+      tokenTypeIds: tensor(typeRows.map((row) => pad(row, 0))),
+    };
   }
 
-  private warnAboutCuts(texts: string[], mask: Tensor, maxLength: number, options: EncodeOptions): void {
-    const width = mask.shape[1]!;
-    if (width < maxLength) return;
+  private warnAboutCuts(texts: string[], rows: number[][], maxLength: number, options: EncodeOptions): void {
     texts.forEach((text, i) => {
-      let used = 0;
-      for (let t = 0; t < width; t++) used += mask.data[i * width + t]!;
-      if (used < maxLength) return;
+      if (rows[i]!.length < maxLength) return;
       const full = this.tokenizer.encodeIds(text, { textPair: options.pairs?.[i], addSpecialTokens: options.addSpecialTokens }).length;
       if (full > maxLength) {
         const kept = options.cutFrom === 'start' ? 'last' : 'first';

@@ -14,8 +14,14 @@ import { inference, Pipeline, PipelineInputError, textBatch, type ModelInputs } 
 export type Pooling = 'none' | 'mean' | 'cls' | 'pooler';
 const POOLINGS: readonly Pooling[] = ['none', 'mean', 'cls', 'pooler'];
 
+/**
+ * Model types whose own pooled output is a trained sentence embedding (Universal Sentence Encoder: a masked mean
+ * and a tanh layer). Other encoders' pooler (BERT's next-sentence layer) is not one; their sentences are mean-pooled.
+ */
+const SENTENCE_POOLING: Readonly<Record<string, Pooling>> = { use: 'pooler' };
+
 export interface FeatureExtractionOptions {
-  /** Default: the model's `sentence_pooling` in config.json when it names one, else 'none'. */
+  /** Default: 'pooler' for sentence encoders (model_type 'use'), else 'none'. */
   pooling?: Pooling;
   /** Scale each vector to unit length (pooled outputs only). Default false. */
   normalize?: boolean;
@@ -34,19 +40,19 @@ export interface FeatureExtractionPipeline {
 export class FeatureExtractionPipeline extends Pipeline {
   readonly task: string = 'feature-extraction';
 
-  /** The pooling this model's sentence vectors are made with when the caller names none. */
+  /** The pooling used when the caller names none: a sentence encoder's own, else one vector per token. */
   get defaultPooling(): Pooling {
-    const declared = this.model.config.rawField('sentence_pooling');
-    return POOLINGS.includes(declared as Pooling) ? (declared as Pooling) : 'none';
+    return SENTENCE_POOLING[this.model.config.modelType] ?? 'none';
   }
 
-  /**
-   * One vector per text (sentence embeddings), for similarity: the model's declared pooling, or the token mean
-   * when it declares none (a per-token 'none' has no single vector to compare).
-   */
+  /** One vector per text (sentence embeddings, unit length by default), for similarity and for `attn run`. */
   embed(texts: string[], normalize = true): Promise<Float32Array[]> {
-    const pooling = this.defaultPooling === 'none' ? 'mean' : this.defaultPooling;
-    return this.features(texts, pooling, normalize) as Promise<Float32Array[]>;
+    return this.features(texts, this.sentencePooling, normalize) as Promise<Float32Array[]>;
+  }
+
+  /** A sentence encoder's own pooling, else the token mean. */
+  get sentencePooling(): Exclude<Pooling, 'none'> {
+    return SENTENCE_POOLING[this.model.config.modelType] ?? 'mean';
   }
 
   private features(texts: string[], pooling: Pooling, normalize: boolean): Promise<Array<Float32Array | Float32Array[]>> {

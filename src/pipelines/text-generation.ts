@@ -7,9 +7,8 @@
 import { TextStreamer } from '../generation/streamers.js';
 import { generateAsync } from '../generation/utils.js';
 import type { CausalLM } from '../models/modeling_outputs.js';
-import type { PreTrainedModel } from '../models/modeling_utils.js';
-import type { ChatMessage, PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
-import { describe, Pipeline, PipelineInputError, textBatch, type PipelineOptions } from './base.js';
+import type { ChatMessage } from '../tokenizers/tokenizer.js';
+import { describe, Pipeline, PipelineInputError, textBatch } from './base.js';
 import type { GenerationOptions } from './text2text-generation.js';
 
 export type TextGenerationOptions = GenerationOptions & {
@@ -39,12 +38,6 @@ const DEFAULT_NEW_TOKENS = 50;
 
 export class TextGenerationPipeline extends Pipeline {
   readonly task: string = 'text-generation';
-
-  constructor(model: PreTrainedModel, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
-    super(model, tokenizer, options);
-    // A batch of prompts needs padding; models without a pad token (GPT-2) pad with EOS, as transformers does.
-    if (tokenizer.padToken === undefined && tokenizer.eosToken !== undefined) tokenizer.addSpecialTokens({ pad_token: tokenizer.eosToken });
-  }
 
   protected async run(input: unknown, options: TextGenerationOptions = {}): Promise<unknown> {
     this.checkUsable();
@@ -81,7 +74,7 @@ export class TextGenerationPipeline extends Pipeline {
         const out = await generateAsync(this.model as unknown as CausalLM, inputs.inputIds, {
           ...settings,
           attentionMask: inputs.attentionMask,
-          padTokenId: settings.padTokenId ?? this.tokenizer.padTokenId ?? null,
+          padTokenId: settings.padTokenId ?? this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? null,
           streamer: onText ? new TextStreamer(decode, (text) => text && onText(text)) : undefined,
         });
         const width = inputs.inputIds.shape[1]!;

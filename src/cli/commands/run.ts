@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import {
   candidateLabels,
   DEFAULT_MODELS,
+  FeatureExtractionPipeline,
   parseTask,
   pipeline,
   PipelineInputError,
@@ -225,11 +226,8 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
       batchSize,
       onWarning: (message) => io.stderr.write(`attn run: warning: ${message}\n`),
     });
-    if (task === 'feature-extraction' && options.pooling === undefined) {
-      // One vector per line: the model's sentence pooling, or the token mean.
-      const declared = (pipe as unknown as { defaultPooling: string }).defaultPooling;
-      options.pooling = declared === 'none' ? 'mean' : declared;
-    }
+    // One vector per line: the model's sentence pooling, or the token mean.
+    if (pipe instanceof FeatureExtractionPipeline) options.pooling ??= pipe.sentencePooling;
 
     const emit = async (input: string, result: unknown) =>
       write(io.stdout, (flags.json ? JSON.stringify({ input, result }) : plain(task, result)) + '\n');
