@@ -18,7 +18,7 @@ const POOLINGS: readonly Pooling[] = ['none', 'mean', 'cls', 'pooler'];
  * Model types whose own pooled output is a trained sentence embedding (Universal Sentence Encoder: a masked mean
  * and a tanh layer). Other encoders' pooler (BERT's next-sentence layer) is not one; their sentences are mean-pooled.
  */
-const SENTENCE_POOLING: Readonly<Record<string, Pooling>> = { use: 'pooler' };
+const SENTENCE_POOLING: Readonly<Record<string, Exclude<Pooling, 'none'>>> = { use: 'pooler' };
 
 export interface FeatureExtractionOptions {
   /** Default: 'pooler' for sentence encoders (model_type 'use'), else 'none'. */
