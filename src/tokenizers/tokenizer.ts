@@ -212,10 +212,14 @@ export class PreTrainedTokenizer {
   addSpecialTokens(tokens: Partial<Record<SpecialTokenKey, string>> & { additional_special_tokens?: string[] }): number {
     const { additional_special_tokens: additional = [], ...named } = tokens;
     const contents = [...Object.values(named), ...additional].filter((t): t is string => typeof t === 'string');
+    // The config is kept in step, so a tokenizer built from (json, config) or saved and reloaded has them too.
     for (const [key, content] of Object.entries(named)) {
-      if (content !== undefined) this.specialTokens.set(key as SpecialTokenKey, content);
+      if (content === undefined) continue;
+      this.specialTokens.set(key as SpecialTokenKey, content);
+      this.config[key] = content;
     }
     this.additionalSpecialTokens = [...new Set([...this.additionalSpecialTokens, ...additional])];
+    if (this.additionalSpecialTokens.length > 0) this.config['additional_special_tokens'] = this.additionalSpecialTokens;
     return this.addTokens(contents.map((content) => ({ content, special: true })));
   }
 
@@ -380,31 +384,50 @@ export class PreTrainedTokenizer {
     }
     if (target !== undefined && options.padToMultipleOf) target = Math.ceil(target / options.padToMultipleOf) * options.padToMultipleOf;
 
-    const masks = rows.map((r) => r.map(() => 1));
-    if (target !== undefined && rows.some((r) => r.length < target!)) {
-      const padId = this.padTokenId;
-      if (padId === undefined) {
-        throw new Error(
-          `encode: padding needs a pad token, and ${this.source} defines none; set one with ` +
-            "tokenizer.addSpecialTokens({ pad_token: tokenizer.eosToken }) or pass padding: false",
-        );
+    const longest = Math.max(0, ...rows.map((r) => r.length));
+    const width = target ?? longest;
+    let padId = 0;
+    if (rows.some((r) => r.length < width)) {
+      if (target === undefined) {
+        if (options.returnTensors) {
+          throw new RangeError('encode: returnTensors needs rows of equal length; pass padding: true (or truncation with padding)');
+        }
+      } else {
+        const id = this.padTokenId;
+        if (id === undefined) {
+          throw new Error(
+            `encode: padding needs a pad token, and ${this.source} defines none; set one with ` +
+              "tokenizer.addSpecialTokens({ pad_token: tokenizer.eosToken }) or pass padding: false",
+          );
+        }
+        padId = id;
       }
-      const side = options.paddingSide ?? this.paddingSide;
-      const padRow = (row: number[], value: number) => {
-        const fill = new Array<number>(Math.max(0, target! - row.length)).fill(value);
-        return side === 'left' ? [...fill, ...row] : [...row, ...fill];
-      };
-      rows = rows.map((r) => padRow(r, padId));
-      masks.forEach((m, i) => (masks[i] = padRow(m, 0)));
-      typeRows = typeRows.map((t) => padRow(t, 0));
     }
-    if (!options.returnTensors) return { inputIds: rows, attentionMask: masks, tokenTypeIds: typeRows };
-    const width = rows[0]?.length ?? 0;
-    if (rows.some((r) => r.length !== width)) {
-      throw new RangeError('encode: returnTensors needs rows of equal length; pass padding: true (or truncation with padding)');
+    const left = (options.paddingSide ?? this.paddingSide) === 'left';
+    if (options.returnTensors) {
+      // Filled in place: building padded number[][] first costs more than the tokenizing it follows.
+      const ids = new Int32Array(rows.length * width).fill(padId); // (B, T)
+      const mask = new Int32Array(rows.length * width);
+      const types = new Int32Array(rows.length * width);
+      rows.forEach((row, i) => {
+        const at = i * width + (left ? width - row.length : 0);
+        ids.set(row, at);
+        mask.fill(1, at, at + row.length);
+        types.set(typeRows[i]!, at);
+      });
+      const shape = [rows.length, width];
+      return { inputIds: Tensor.from(ids, shape, 'int32'), attentionMask: Tensor.from(mask, shape, 'int32'), tokenTypeIds: Tensor.from(types, shape, 'int32') };
     }
-    const tensor = (values: number[][]) => Tensor.from(values.flat(), [values.length, width], 'int32'); // (B, T)
-    return { inputIds: tensor(rows), attentionMask: tensor(masks), tokenTypeIds: tensor(typeRows) };
+    const padRow = (row: number[], value: number) => {
+      if (target === undefined || row.length >= target) return row;
+      const fill = new Array<number>(target - row.length).fill(value);
+      return left ? [...fill, ...row] : [...row, ...fill];
+    };
+    return {
+      inputIds: rows.map((r) => padRow(r, padId)),
+      attentionMask: rows.map((r) => padRow(r.map(() => 1), 0)),
+      tokenTypeIds: typeRows.map((t) => padRow(t, 0)),
+    };
   }
 
   // ---- decoding --------------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 // Property: byte-level BPE decodes what it encodes, exactly, for any Unicode text.
+import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
+import { GPT2_SPLIT_PATTERN, toByteLevel } from '../../src/tokenizers/bytes.js';
 import { AutoTokenizer, trainTokenizer, type PreTrainedTokenizer } from '../../src/tokenizers/index.js';
 import { describeWithShared, sharedPath } from '../helpers/shared.js';
 
@@ -63,5 +65,26 @@ describeWithShared('GPT-2 round trip on random Unicode', ['tokenizers/gpt2/encod
   it('holds for GPT-2 (seed 2)', async () => {
     const gpt2 = await AutoTokenizer.fromPretrained(sharedPath('tokenizers/gpt2'));
     expectRoundTrip(gpt2, 2, 500);
+  });
+});
+
+describe("the trainer's byte-level split", () => {
+  it("equals @huggingface/tokenizers' ByteLevel pre-tokenizer on random Unicode (seed 3)", () => {
+    const probe = new Tokenizer(
+      {
+        normalizer: null,
+        pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+        post_processor: null,
+        decoder: null,
+        added_tokens: [],
+        model: { type: 'WordPiece', vocab: { '[UNK]': 0 }, unk_token: '[UNK]', continuing_subword_prefix: '##' },
+      },
+      {},
+    );
+    const r = rng(3);
+    for (let i = 0; i < 500; i++) {
+      const text = randomText(r) + " it's 12 o'clock ";
+      expect((text.match(GPT2_SPLIT_PATTERN) ?? []).map(toByteLevel), JSON.stringify(text)).toEqual(probe.pre_tokenizer!(text));
+    }
   });
 });

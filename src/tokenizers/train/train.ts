@@ -3,7 +3,7 @@
 // (instantiated through @huggingface/tokenizers), so training sees words exactly as encoding will.
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { byteAlphabet } from '../bytes.js';
+import { byteAlphabet, GPT2_SPLIT_PATTERN, toByteLevel } from '../bytes.js';
 import { addedToken, serializeMerges, type JsonObject, type TokenizerJson } from '../tokenizer-json.js';
 import { templateProcessing } from '../post-process.js';
 import { PreTrainedTokenizer } from '../tokenizer.js';
@@ -103,24 +103,29 @@ function progressBar(options: TrainTokenizerOptions, bar: { label: string; unit:
   return options.progress === false ? undefined : progress(bar);
 }
 
-/** Counts the pre-tokenized words of the corpus, as the trained tokenizer's own normalizer and pre-tokenizer see them. */
+/**
+ * Counts the pre-tokenized words of the corpus as the trained tokenizer's own normalizer and pre-tokenizer see them.
+ * Byte-level BPE splits with GPT-2's pattern and maps each distinct word to bytes once (the ByteLevel pre-tokenizer
+ * maps every occurrence, which dominates training time on a large corpus).
+ */
 function countWords(options: TrainTokenizerOptions, components: Omit<TokenizerJson, 'model' | 'added_tokens'>): Map<string, number> {
   // A throwaway tokenizer with an empty model: only its normalizer and pre-tokenizer are used.
   const probe = new Tokenizer(
     { ...components, added_tokens: [], post_processor: null, decoder: null, model: { type: 'WordPiece', vocab: { '[UNK]': 0 }, unk_token: '[UNK]', continuing_subword_prefix: WORDPIECE_PREFIX } },
     {},
   );
+  const byteLevel = options.type === 'bpe';
+  const split = (text: string): string[] =>
+    byteLevel ? (text.match(GPT2_SPLIT_PATTERN) ?? []) : probe.pre_tokenizer ? probe.pre_tokenizer(text) : [text];
   const counts = new Map<string, number>();
   const bar = progressBar(options, { label: 'tokenizer: counting words', unit: 'lines' });
   for (const line of corpusLines(options)) {
     bar?.tick();
     if (line.trim() === '') continue;
-    const normalized = probe.normalizer ? probe.normalizer(line) : line;
-    const words: string[] = probe.pre_tokenizer ? probe.pre_tokenizer(normalized) : [normalized];
-    for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+    for (const w of split(probe.normalizer ? probe.normalizer(line) : line)) counts.set(w, (counts.get(w) ?? 0) + 1);
   }
   bar?.done({ words: counts.size });
-  return counts;
+  return byteLevel ? new Map([...counts].map(([w, n]) => [toByteLevel(w), n])) : counts;
 }
 
 function specialTokenConfig(specials: string[]): JsonObject {
