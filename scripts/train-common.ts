@@ -1,0 +1,73 @@
+/**
+ * What the scripts/train-*.ts share: command-line options (--threads, --out, --minutes), a wall-clock budget as a
+ * Trainer callback, and the model card.
+ */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { setNumThreads } from '../src/tensor/engine.js';
+import type { TrainerCallback } from '../src/training/index.js';
+import { writeFileAtomic } from '../src/util/fs.js';
+
+export interface CommonOptions {
+  threads: number;
+  out: string;
+  /** Hard wall-clock budget for training, in minutes (evaluation and saving come after). */
+  minutes: number;
+  seed: number;
+}
+
+/** `--name value` from argv, or the fallback; numbers are checked. */
+export function option(name: string, fallback: string): string;
+export function option(name: string, fallback: number): number;
+export function option(name: string, fallback: string | number): string | number {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  const raw = process.argv[at + 1];
+  if (raw === undefined) throw new RangeError(`--${name}: a value is missing`);
+  if (typeof fallback === 'string') return raw;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new RangeError(`--${name}: expected a number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** Reads the shared options and applies --threads to the engine. */
+export function commonOptions(defaults: { out: string; minutes: number }): CommonOptions {
+  const threads = option('threads', 1);
+  setNumThreads(threads);
+  return { threads, out: option('out', defaults.out), minutes: option('minutes', defaults.minutes), seed: option('seed', 42) };
+}
+
+/** Stops training once `minutes` of wall time have passed since it began (checked after every update). */
+export function wallClockBudget(minutes: number): TrainerCallback {
+  let started = 0;
+  return {
+    onTrainBegin: () => void (started = performance.now()),
+    onStepEnd: ({ control }) => {
+      if (performance.now() - started > minutes * 60_000) control.shouldTrainingStop = true;
+    },
+  };
+}
+
+export interface ModelCard {
+  title: string;
+  summary: string;
+  /** Rows of the "Training" table: what, value. */
+  facts: Array<[string, string]>;
+  metrics: Array<[string, string]>;
+  /** Extra markdown sections (usage, samples). */
+  sections?: string[];
+}
+
+export function threadsNote(threads: number): string {
+  return `${threads} thread${threads === 1 ? '' : 's'} on a machine with ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'})`;
+}
+
+export async function writeModelCard(dir: string, card: ModelCard): Promise<void> {
+  const table = (rows: Array<[string, string]>): string => ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+  const text = [`# ${card.title}`, '', card.summary, '', '## Training', '', table(card.facts), '', '## Results', '', table(card.metrics), '', ...(card.sections ?? []).flatMap((s) => [s, ''])].join('\n');
+  await writeFileAtomic(join(dir, 'README.md'), text);
+}
+
+export function minutesSince(started: number): string {
+  return `${((performance.now() - started) / 60_000).toFixed(1)} min`;
+}
