@@ -57,23 +57,23 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
     if (numSentences !== undefined && (!Number.isInteger(numSentences) || numSentences < 1)) {
       throw new PipelineInputError(`numSentences must be a whole number >= 1, got ${numSentences}`);
     }
-    const results: SummarizationResult[] = [];
-    for (const text of texts) {
-      const sentences = splitSentences(text);
+    // Every sentence of every text is embedded in one batched pass; each text then picks from its own.
+    const sentencesOf = texts.map(splitSentences);
+    const vectors = await this.encoder.embed(sentencesOf.flat());
+    let offset = 0;
+    return sentencesOf.map((sentences) => {
+      const own = vectors.slice(offset, (offset += sentences.length));
       const keep = numSentences ?? Math.min(3, Math.max(1, Math.round(sentences.length / 3)));
-      const kept = await this.centralSentences(sentences, keep, maxLength);
-      results.push({ summary_text: kept.map((i) => sentences[i]).join(' '), method: 'extractive', sentences: kept });
-    }
-    return results;
+      const kept = this.centralSentences(sentences, own, keep, maxLength);
+      return { summary_text: kept.map((i) => sentences[i]).join(' '), method: 'extractive', sentences: kept };
+    });
   }
 
   /**
    * The `keep` sentences nearest the mean embedding (the text's centre), in text order; with `maxTokens`, fewer
    * when they would not fit (always at least the most central one).
    */
-  private async centralSentences(sentences: string[], keep: number, maxTokens: number | undefined): Promise<number[]> {
-    if (sentences.length <= 1) return sentences.map((_, i) => i);
-    const vectors = await this.encoder.embed(sentences);
+  private centralSentences(sentences: string[], vectors: Float32Array[], keep: number, maxTokens: number | undefined): number[] {
     const centre = new Float32Array(vectors[0]!.length);
     for (const v of vectors) for (let j = 0; j < centre.length; j++) centre[j] += v[j]! / vectors.length;
     const ranked = vectors.map((v, i) => ({ i, score: dot(v, centre) })).sort((a, b) => b.score - a.score || a.i - b.i);
