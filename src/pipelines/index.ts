@@ -57,7 +57,7 @@ export const DEFAULT_MODELS: Readonly<Record<Task, Readonly<Record<string, strin
   'zero-shot-classification': { en: 'use-lite' },
   summarization: { en: 'use-lite' },
   translation: { 'de-en': 'translation-de-en' },
-  'text-generation': { en: 'tinystories' },
+  'text-generation': { en: 'tinystories-llama' },
   'feature-extraction': { en: 'use-lite' },
   'fill-mask': {},
 };
