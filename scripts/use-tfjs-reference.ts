@@ -33,7 +33,8 @@ export interface TfjsUse {
  * TF.js, whose global engine would take over the kernels of the TF.js this module runs the graph on. The package
  * touches core only when embedding, never when tokenizing, so an empty stand-in suffices.
  */
-function originalTokenizer(vocabulary: Array<[string, number]>): EmbeddingsModel['tokenizer'] {
+export async function loadOriginalTokenizer(dir = TFJS_USE_DIR): Promise<EmbeddingsModel['tokenizer']> {
+  const vocabulary = JSON.parse(await readFile(join(dir, 'vocab.json'), 'utf8')) as Array<[string, number]>;
   const require = createRequire(import.meta.url);
   const corePath = createRequire(require.resolve('@energetic-ai/embeddings')).resolve('@energetic-ai/core');
   require.cache[corePath] ??= { id: corePath, filename: corePath, loaded: true, exports: {} } as NodeJS.Module;
@@ -49,8 +50,7 @@ export async function loadTfjsUse(dir = TFJS_USE_DIR): Promise<TfjsUse> {
   const model: GraphModel = await loadGraphModel(
     tf.io.fromMemory({ modelTopology: json.modelTopology as tf.io.ModelJSON['modelTopology'], weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData }),
   );
-  const vocabulary = JSON.parse(await readFile(join(dir, 'vocab.json'), 'utf8')) as Array<[string, number]>;
-  const tokenizer = originalTokenizer(vocabulary);
+  const tokenizer = await loadOriginalTokenizer(dir);
 
   const embedIds = async (rows: number[][], options: { normalize?: boolean } = {}): Promise<Float32Array[]> => {
     const indices = rows.flatMap((row, i) => row.map((_, position) => [i, position]));

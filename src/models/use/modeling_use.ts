@@ -230,7 +230,7 @@ export class UseModel extends PreTrainedModel<UseConfig> {
     const { normalize = true, batchSize = 32 } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`UseModel.encode: batchSize must be a whole number >= 1, got ${batchSize}`);
     if (texts.length === 0) return new Tensor(new Float32Array(0), [0, this.config.hiddenSize]);
-    const tokenizer = this.resolveTokenizer();
+    const tokenizer = this.getTokenizer();
     const rows = texts.map((text) => tokenizeLikeOriginal(tokenizer, text).slice(0, this.config.maxPositionEmbeddings));
     // Grouping rows of similar length keeps padding (wasted work) small; the order is restored at the end.
     const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
@@ -245,7 +245,8 @@ export class UseModel extends PreTrainedModel<UseConfig> {
     return normalize ? l2Normalize(pooled) : pooled;
   }
 
-  private resolveTokenizer(): PreTrainedTokenizer {
+  /** The tokenizer `encode` uses: `this.tokenizer`, or the tokenizer.json beside the config.json the model was loaded from. */
+  getTokenizer(): PreTrainedTokenizer {
     if (this.tokenizer) return this.tokenizer;
     // Models built by fromPretrained / AutoModel remember where config.json was; the tokenizer sits beside it.
     const dir = dirname(this.config.source);
