@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { corpusBleu } from '../../src/metrics/bleu.js';
-import { DEFAULT_MODELS, installedModelsDir, pipeline, type ClassificationLabel, type Task, type ZeroShotResult } from '../../src/pipelines/index.js';
+import { DEFAULT_MODELS, installedModelsDir, pipeline, type ClassificationLabel, type Task, type TextClassificationPipeline, type ZeroShotResult } from '../../src/pipelines/index.js';
 import { sharedPath } from '../helpers/shared.js';
 
 function describeWithDefault(task: Task, lang: string, name: string, fn: () => void, sharedFiles: string[] = []): void {
@@ -19,6 +19,12 @@ function describeWithDefault(task: Task, lang: string, name: string, fn: () => v
 }
 
 const positive = (label: string) => /^(pos|label_1$|1$)/i.test(label);
+
+/** The texts of `cases` ([text, is positive]) the classifier gets wrong. */
+async function misclassified(classify: TextClassificationPipeline, cases: Array<[string, boolean]>): Promise<string[]> {
+  const labels = (await classify(cases.map(([text]) => text))) as ClassificationLabel[];
+  return cases.filter(([, isPositive], i) => positive(labels[i]!.label) !== isPositive).map(([text]) => text);
+}
 
 describeWithDefault('text-classification', 'en', 'default English sentiment model', () => {
   it('labels 20 clear-cut sentences correctly', async () => {
@@ -45,9 +51,7 @@ describeWithDefault('text-classification', 'en', 'default English sentiment mode
       ['The script is a disaster and the jokes fall flat.', false],
       ['Ugly, pointless and badly made.', false],
     ];
-    const labels = (await classify(cases.map(([text]) => text))) as ClassificationLabel[];
-    const wrong = cases.filter(([, isPositive], i) => positive(labels[i]!.label) !== isPositive).map(([text]) => text);
-    expect(wrong).toEqual([]);
+    expect(await misclassified(classify, cases)).toEqual([]);
     classify.dispose();
   });
 });
@@ -65,9 +69,7 @@ describeWithDefault('text-classification', 'ko', 'default Korean sentiment model
       ['돈이 아깝다 정말 별로', false],
       ['스토리도 엉망이고 연기도 형편없다', false],
     ];
-    const labels = (await classify(cases.map(([text]) => text))) as ClassificationLabel[];
-    const wrong = cases.filter(([, isPositive], i) => positive(labels[i]!.label) !== isPositive).map(([text]) => text);
-    expect(wrong).toEqual([]);
+    expect(await misclassified(classify, cases)).toEqual([]);
   });
 });
 
