@@ -31,6 +31,8 @@ printing one result per line in input order.
 Tasks: ${TASKS.join(', ')}, sentiment-analysis, translation_<src>_to_<tgt>
 Without --model each task uses the default model installed with attn (models/ in the package):
 ${TASKS.map((task) => `  ${task.padEnd(25)} ${Object.entries(DEFAULT_MODELS[task]).map(([lang, name]) => `${name} (${lang})`).join(', ') || 'none: pass --model'}`).join('\n')}
+The default summarizer is extractive (it keeps the text's most central sentences); pass a BART or T5 model
+for written summaries.
 
 Options:
   --model M            a model folder, the name of a model in models/, or a hub repo id
