@@ -59,6 +59,7 @@ const tokensPerExample = (train.column('input_ids') as number[][]).reduce((n, id
 // ---- model and training ----
 manualSeed(seed);
 const config = new BertConfig({
+  model_type: 'bert', // written out explicitly: savePretrained omits defaulted fields, and AutoModel needs it
   vocab_size: tokenizer.vocabSize,
   hidden_size: hidden,
   num_hidden_layers: layers,
