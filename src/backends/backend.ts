@@ -52,6 +52,15 @@ export interface PrimitiveAttrs {
   argMax: { axis: number; keepdims: boolean };
   /** Batched, broadcasting over leading dims, as numpy.matmul. */
   matmul: Record<string, never>;
+  /**
+   * gemm(A, B[, C]) = op(A) @ op(B) + C for 2-D A and B, op transposing when asked, C broadcast to the (M, N)
+   * result: a linear layer in one kernel, reading the (out, in) weight without copying it transposed.
+   */
+  gemm: { transA: boolean; transB: boolean };
+  /** layerNorm(x, scale, bias) over the last axis, population variance (ONNX LayerNormalization). */
+  layerNorm: { epsilon: number };
+  /** GELU, exact (erf) or the tanh approximation, in one dispatch. */
+  gelu: { approximate: 'none' | 'tanh' };
   transpose: { perm: number[] };
   /** Explicit starts/ends/steps for every axis (already normalized and clamped). */
   slice: { starts: number[]; ends: number[]; steps: number[] };

@@ -7,14 +7,7 @@ import { shapeString } from '../tensor/shape.js';
 /** Stateless neural-network functions, composed from tensor ops (so every one is differentiable on every backend). */
 
 /** x @ weightᵀ + bias, with weight stored (out, in) as nn.Linear. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const inFeatures = weight.shape[1];
-  if (x.shape[x.rank - 1] !== inFeatures) {
-    throw new RangeError(`linear: input ${shapeString(x.shape)} has ${x.shape[x.rank - 1]} features, the weight ${shapeString(weight.shape)} expects ${inFeatures}`);
-  }
-  const y = ops.matmul(x, ops.transpose(weight, 0, 1));
-  return bias ? ops.add(y, bias) : y;
-}
+export const linear = ops.linear;
 
 /** Rows of `weight` (V, C) at `ids` (any shape) → (...ids.shape, C). */
 export function embedding(ids: Tensor, weight: Tensor): Tensor {
@@ -23,12 +16,8 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
 
 /** Normalizes over the last dim: (x - mean) / sqrt(var + eps) * weight + bias (population variance). */
 export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  const centered = ops.sub(x, ops.mean(x, -1, true));
-  const variance = ops.mean(ops.mul(centered, centered), -1, true);
-  let y = ops.mul(centered, ops.rsqrt(ops.add(variance, eps)));
-  if (weight) y = ops.mul(y, weight);
-  if (bias) y = ops.add(y, bias);
-  return y;
+  const n = x.shape[x.rank - 1]!;
+  return ops.layerNorm(x, weight ?? ops.full([n], 1), bias ?? ops.full([n], 0), eps);
 }
 
 /** x / sqrt(mean(x²) + eps) * weight over the last dim (Llama, T5). */

@@ -202,15 +202,6 @@ export function sign(t: Tensor): Tensor {
   return sub(cast(gt(t, 0), t.dtype), cast(lt(t, 0), t.dtype));
 }
 
-/** GELU: exact (erf) or the tanh approximation of GPT-2's `gelu_new`. */
-export function gelu(t: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate === 'tanh') {
-    const inner = mul(add(t, mul(pow(t, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-    return mul(mul(t, 0.5), add(tanh(inner), 1));
-  }
-  return mul(mul(t, 0.5), add(erf(mul(t, Math.SQRT1_2)), 1));
-}
-
 export function silu(t: Tensor): Tensor {
   return mul(t, sigmoid(t));
 }
@@ -497,4 +488,65 @@ export const tril = (t: Tensor, k = 0): Tensor => trilu(t, false, k);
 /** Inclusive cumulative sum (no gradient: used by samplers). */
 export function cumsum(t: Tensor, axis = -1): Tensor {
   return noGrad(() => prim('cumsum', [t], { axis: normalizeAxis(axis, t.rank, 'cumsum') }));
+}
+
+// ---- fused layers: one kernel forward, gradients composed from the ops above ----
+
+/**
+ * x @ weightᵀ + bias for weight (out, in), through Gemm: the weight is read transposed in place instead of being
+ * copied transposed on every call, and the bias add is fused.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  requireFloat(x, 'linear');
+  const [outFeatures, inFeatures] = weight.shape as [number, number];
+  if (weight.rank !== 2 || x.shape[x.rank - 1] !== inFeatures) {
+    throw new RangeError(`linear: input ${shapeString(x.shape)} does not match weight ${shapeString(weight.shape)} (expected (…, ${inFeatures}))`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outFeatures)) {
+    throw new RangeError(`linear: bias ${shapeString(bias.shape)} does not match ${outFeatures} output features`);
+  }
+  const x2 = reshape(x, [-1, inFeatures]); // (N, in)
+  const inputs = bias ? [x2, weight, bias] : [x2, weight];
+  const y2 = prim('gemm', inputs, { transA: false, transB: true }); // (N, out)
+  const y = withGrad(y2, 'linear', inputs, (g) => [
+    x2.requiresGrad ? prim('gemm', [g, weight], { transA: false, transB: false }) : null,
+    weight.requiresGrad ? prim('gemm', [g, x2], { transA: true, transB: false }) : null,
+    bias?.requiresGrad ? prim('reduceSum', [g], { axes: [0], keepdims: false }) : null,
+  ]);
+  return reshape(y, [...x.shape.slice(0, -1), outFeatures]);
+}
+
+/** Layer normalization over the last axis with scale and bias (population variance, as torch). */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  requireFloat(x, 'layerNorm');
+  const out = prim('layerNorm', [x, weight, bias], { epsilon: eps });
+  return withGrad(out, 'layerNorm', [x, weight, bias], (g) => {
+    const centered = sub(x, mean(x, -1, true));
+    const inv = rsqrt(add(mean(mul(centered, centered), -1, true), eps));
+    const normalized = mul(centered, inv); // x̂
+    const gw = mul(g, weight);
+    const dx = x.requiresGrad
+      ? mul(inv, sub(sub(gw, mean(gw, -1, true)), mul(normalized, mean(mul(gw, normalized), -1, true))))
+      : null;
+    return [dx, weight.requiresGrad ? sumTo(mul(g, normalized), weight.shape) : null, bias.requiresGrad ? sumTo(g, bias.shape) : null];
+  });
+}
+
+/** GELU: exact (erf) or the tanh approximation of GPT-2's `gelu_new`. */
+export function gelu(t: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  requireFloat(t, 'gelu');
+  const out = prim('gelu', [t], { approximate });
+  return withGrad(out, 'gelu', [t], (g) => {
+    if (approximate === 'none') {
+      // Φ(x) + x·φ(x)
+      const cdf = mul(add(erf(mul(t, Math.SQRT1_2)), 1), 0.5);
+      const pdf = mul(exp(mul(mul(t, t), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+      return [mul(g, add(cdf, mul(t, pdf)))];
+    }
+    const k = Math.sqrt(2 / Math.PI);
+    const th = tanh(mul(add(t, mul(pow(t, 3), 0.044715)), k));
+    const dInner = mul(add(mul(mul(t, t), 3 * 0.044715), 1), k);
+    const d = add(mul(add(th, 1), 0.5), mul(mul(mul(t, 0.5), sub(1, mul(th, th))), dInner));
+    return [mul(g, d)];
+  });
 }

@@ -17,6 +17,16 @@ const awayFromZero = (...shape: number[]): Tensor => {
   for (let i = 0; i < d.length; i++) d[i] = d[i]! + Math.sign(d[i]!) * 0.2 + (d[i] === 0 ? 0.3 : 0);
   return t;
 };
+/** Distinct values at least 0.25 apart, shuffled: no near-ties for max/min to straddle. */
+const distinct = (...shape: number[]): Tensor => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.25);
+  for (let i = n - 1; i > 0; i--) {
+    const j = gen.randint(i + 1);
+    [values[i], values[j]] = [values[j]!, values[i]!];
+  }
+  return Tensor.from(values, shape);
+};
 const ids = (values: number[], shape: number[]): Tensor => Tensor.from(values, shape, 'int32');
 
 interface Case {
@@ -31,8 +41,8 @@ const cases: Case[] = [
   { name: 'mul (broadcast)', fn: (a, b) => ops.mul(a!, b!), inputs: () => [normal(2, 3), normal(2, 1)] },
   { name: 'div', fn: (a, b) => ops.div(a!, b!), inputs: () => [normal(2, 3), positive(2, 3)] },
   { name: 'pow', fn: (a, b) => ops.pow(a!, b!), inputs: () => [positive(2, 3), normal(2, 3)] },
-  { name: 'maximum', fn: (a, b) => ops.maximum(a!, b!), inputs: () => [normal(4), ops.add(normal(4), 0.05)] },
-  { name: 'minimum', fn: (a, b) => ops.minimum(a!, b!), inputs: () => [normal(4), ops.add(normal(4), 0.05)] },
+  { name: 'maximum', fn: (a, b) => ops.maximum(a!, b!), inputs: () => { const d = distinct(2, 4); return [d.slice(0, 0, 1), d.slice(0, 1, 2)]; } },
+  { name: 'minimum', fn: (a, b) => ops.minimum(a!, b!), inputs: () => { const d = distinct(2, 4); return [d.slice(0, 0, 1), d.slice(0, 1, 2)]; } },
   { name: 'neg', fn: (a) => ops.neg(a!), inputs: () => [normal(5)] },
   { name: 'abs', fn: (a) => ops.abs(a!), inputs: () => [awayFromZero(5)] },
   { name: 'exp', fn: (a) => ops.exp(a!), inputs: () => [normal(5)] },
@@ -52,12 +62,15 @@ const cases: Case[] = [
   { name: 'sum over axes', fn: (a) => ops.sum(a!, [0, 2]), inputs: () => [normal(2, 3, 4)] },
   { name: 'sum keepdim', fn: (a) => ops.sum(a!, 1, true), inputs: () => [normal(2, 3)] },
   { name: 'mean', fn: (a) => ops.mean(a!, -1), inputs: () => [normal(2, 3)] },
-  { name: 'max', fn: (a) => ops.max(a!, 1), inputs: () => [normal(3, 4)] },
-  { name: 'min', fn: (a) => ops.min(a!, 0, true), inputs: () => [normal(3, 4)] },
+  { name: 'max', fn: (a) => ops.max(a!, 1), inputs: () => [distinct(3, 4)] },
+  { name: 'min', fn: (a) => ops.min(a!, 0, true), inputs: () => [distinct(3, 4)] },
   { name: 'var', fn: (a) => ops.variance(a!, -1, true), inputs: () => [normal(2, 5)] },
   { name: 'matmul (batched, broadcast)', fn: (a, b) => ops.matmul(a!, b!), inputs: () => [normal(2, 3, 4), normal(4, 5)] },
   { name: 'softmax', fn: (a) => ops.softmax(a!, -1), inputs: () => [normal(2, 5)] },
   { name: 'logSoftmax', fn: (a) => ops.logSoftmax(a!, 0), inputs: () => [normal(4, 3)] },
+  { name: 'linear (3-D input, bias)', fn: (x, w, b) => F.linear(x!, w!, b!), inputs: () => [normal(2, 3, 4), normal(5, 4), normal(5)] },
+  { name: 'linear (no bias)', fn: (x, w) => F.linear(x!, w!), inputs: () => [normal(3, 4), normal(2, 4)] },
+  { name: 'layerNorm (no affine)', fn: (a) => F.layerNorm(a!), inputs: () => [normal(3, 5)] },
   { name: 'layerNorm', fn: (a, w, b) => F.layerNorm(a!, w, b), inputs: () => [normal(2, 6), normal(6), normal(6)] },
   { name: 'rmsNorm', fn: (a, w) => F.rmsNorm(a!, w), inputs: () => [normal(2, 6), normal(6)] },
   { name: 'reshape + transpose', fn: (a) => ops.transpose(ops.reshape(a!, [3, 2, 2]), 0, 2), inputs: () => [normal(2, 6)] },

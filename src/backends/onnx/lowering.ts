@@ -23,6 +23,47 @@ const DIRECT: Partial<Record<PrimitiveOp, string>> = {
 
 const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, bool: 9 };
 
+function floatScalar(name: string, value: number): TensorInit {
+  return { name, type: 'float32', dims: [], values: [value] };
+}
+
+/** 0.5·x·(1 + erf(x/√2)) */
+function geluErf(): Lowered {
+  return {
+    nodes: [
+      { op: 'Mul', inputs: ['x0', 'invSqrt2'], outputs: ['scaled'] },
+      { op: 'Erf', inputs: ['scaled'], outputs: ['erf'] },
+      { op: 'Add', inputs: ['erf', 'one'], outputs: ['onePlus'] },
+      { op: 'Mul', inputs: ['x0', 'onePlus'], outputs: ['prod'] },
+      { op: 'Mul', inputs: ['prod', 'half'], outputs: ['y'] },
+    ],
+    initializers: [floatScalar('invSqrt2', Math.SQRT1_2), floatScalar('one', 1), floatScalar('half', 0.5)],
+  };
+}
+
+/** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+function geluTanh(): Lowered {
+  return {
+    nodes: [
+      { op: 'Mul', inputs: ['x0', 'x0'], outputs: ['x2'] },
+      { op: 'Mul', inputs: ['x2', 'x0'], outputs: ['x3'] },
+      { op: 'Mul', inputs: ['x3', 'coeff'], outputs: ['cubic'] },
+      { op: 'Add', inputs: ['x0', 'cubic'], outputs: ['inner'] },
+      { op: 'Mul', inputs: ['inner', 'sqrt2OverPi'], outputs: ['scaled'] },
+      { op: 'Tanh', inputs: ['scaled'], outputs: ['tanh'] },
+      { op: 'Add', inputs: ['tanh', 'one'], outputs: ['onePlus'] },
+      { op: 'Mul', inputs: ['x0', 'onePlus'], outputs: ['prod'] },
+      { op: 'Mul', inputs: ['prod', 'half'], outputs: ['y'] },
+    ],
+    initializers: [
+      floatScalar('coeff', 0.044715),
+      floatScalar('sqrt2OverPi', Math.sqrt(2 / Math.PI)),
+      floatScalar('one', 1),
+      floatScalar('half', 0.5),
+    ],
+  };
+}
+
 function int64s(name: string, values: number[]): TensorInit {
   return { name, type: 'int64', dims: [values.length], values };
 }
@@ -60,6 +101,18 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
         ],
         initializers: [],
       };
+    case 'gemm':
+      return {
+        nodes: [{ op: 'Gemm', inputs: xs, outputs: ['y'], attrs: { transA: a.transA ? 1 : 0, transB: a.transB ? 1 : 0 } }],
+        initializers: [],
+      };
+    case 'layerNorm':
+      return {
+        nodes: [{ op: 'LayerNormalization', inputs: xs, outputs: ['y'], attrs: { axis: -1, epsilon: { float: a.epsilon as number } } }],
+        initializers: [],
+      };
+    case 'gelu':
+      return a.approximate === 'tanh' ? geluTanh() : geluErf();
     case 'transpose':
       return { nodes: [{ op: 'Transpose', inputs: xs, outputs: ['y'], attrs: { perm: a.perm as number[] } }], initializers: [] };
     case 'slice': {

@@ -17,9 +17,9 @@ import {
   unary,
   where,
 } from './elementwise.js';
-import { matmul } from './matmul.js';
+import { gemm, matmul } from './matmul.js';
 import { concat, cumsum, expand, gather, gatherElements, scatterAdd, slice, transpose, trilu } from './movement.js';
-import { softmax } from './nn.js';
+import { geluErf, geluTanh, layerNorm, softmax } from './nn.js';
 import { argMax, MAX, MIN, reduce, SUM } from './reduce.js';
 
 type Kernel<K extends PrimitiveOp> = (inputs: KernelTensor[], attrs: PrimitiveAttrs[K]) => KernelTensor;
@@ -29,7 +29,7 @@ const ARITY: Record<PrimitiveOp, number | 'variadic'> = {
   neg: 1, abs: 1, exp: 1, log: 1, sqrt: 1, reciprocal: 1, tanh: 1, sigmoid: 1, relu: 1, erf: 1, sin: 1, cos: 1,
   add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2,
   equal: 2, less: 2, lessEqual: 2, greater: 2, greaterEqual: 2, and: 2, or: 2, not: 1, where: 3,
-  cast: 1, reduceSum: 1, reduceMax: 1, reduceMin: 1, argMax: 1, matmul: 2,
+  cast: 1, reduceSum: 1, reduceMax: 1, reduceMin: 1, argMax: 1, matmul: 2, gemm: 'variadic', layerNorm: 3, gelu: 1,
   transpose: 1, slice: 1, concat: 'variadic', expand: 1, gather: 2, gatherElements: 2, scatterAdd: 3,
   softmax: 1, logSoftmax: 1, trilu: 1, cumsum: 1,
 };
@@ -75,6 +75,9 @@ const KERNELS: { [K in PrimitiveOp]: Kernel<K> } = {
   reduceMin: ([x], { axes, keepdims }) => reduce('reduceMin', x!, axes, keepdims, MIN),
   argMax: ([x], { axis, keepdims }) => argMax(x!, axis, keepdims),
   matmul: ([a, b]) => matmul(a!, b!),
+  gemm: (inputs, { transA, transB }) => gemm(inputs, transA, transB),
+  layerNorm: ([x, scale, bias], { epsilon }) => layerNorm(x!, scale!, bias!, epsilon),
+  gelu: ([x], { approximate }) => unary('gelu', x!, approximate === 'tanh' ? geluTanh : geluErf),
 
   transpose: ([x], { perm }) => transpose(x!, perm),
   slice: ([x], { starts, ends, steps }) => slice(x!, starts, ends, steps),

@@ -2,6 +2,8 @@
 import { broadcastShapes, shapeString, sizeOf, type Shape } from '../../tensor/shape.js';
 import type { KernelTensor } from '../backend.js';
 import { broadcastStrides, expectDType, stridedOffsets } from './common.js';
+import { arithmetic } from './elementwise.js';
+import { transpose } from './movement.js';
 
 /**
  * A 1-D left operand is a row vector (1, K) and a 1-D right operand a column vector (K, 1); the added dim is
@@ -64,4 +66,16 @@ function resultShape(aShape: Shape, bShape: Shape, batch: number[], M: number, N
   if (aShape.length > 1) shape.push(M);
   if (bShape.length > 1) shape.push(N);
   return shape;
+}
+
+/** Gemm: op(A) @ op(B) (+ C broadcast to the result), with 2-D A and B; composed from transpose and matmul. */
+export function gemm(inputs: readonly KernelTensor[], transA: boolean, transB: boolean): KernelTensor {
+  if (inputs.length < 2 || inputs.length > 3) throw new RangeError(`gemm: expected 2 or 3 inputs, got ${inputs.length}`);
+  const [a, b, c] = inputs as [KernelTensor, KernelTensor, KernelTensor | undefined];
+  if (a.shape.length !== 2 || b.shape.length !== 2) {
+    throw new RangeError(`gemm: A and B must be 2-D, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  }
+  const product = matmul(transA ? transpose(a, [1, 0]) : a, transB ? transpose(b, [1, 0]) : b);
+  if (!c) return product;
+  return arithmetic('gemm', product, c, { float: (x, y) => x + y });
 }
