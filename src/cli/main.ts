@@ -38,8 +38,11 @@ async function main(argv: string[]): Promise<number> {
     console.error(`attn: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  const modulePath = new URL(`./commands/${name}.js`, import.meta.url);
-  if (!existsSync(fileURLToPath(modulePath))) {
+  // .js when built; .ts when the sources run under a TypeScript loader (tests).
+  const modulePath = ['js', 'ts']
+    .map((ext) => new URL(`./commands/${name}.${ext}`, import.meta.url))
+    .find((url) => existsSync(fileURLToPath(url)));
+  if (!modulePath) {
     console.error(`attn: command '${name}' is not available in this build`);
     return 1;
   }

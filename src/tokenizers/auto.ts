@@ -3,8 +3,9 @@
 //   vocab.txt                               → WordPiece (BERT), converted to tokenizer.json
 //   vocab.json|encoder.json + merges.txt|vocab.bpe → byte-level BPE (GPT-2), converted
 //   tokenizer.model|spiece.model            → SentencePiece protobuf, parsed and converted (BPE or Unigram)
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
+import { join } from 'node:path';
 import { byteLevelBpeToTokenizerJson, parseMergesTxt, parseVocabJson } from './convert/byte-level-bpe.js';
 import { parseSentencePieceModel, sentencePieceToTokenizerJson, slowSentencePieceDecoder } from './convert/sentencepiece.js';
 import { parseVocabTxt, wordPieceToTokenizerJson } from './convert/wordpiece.js';
@@ -16,6 +17,8 @@ import { PreTrainedTokenizer, type TokenDecoder } from './tokenizer.js';
 export interface FromPretrainedOptions {
   /** Fields that override tokenizer_config.json (like keyword arguments to transformers' from_pretrained). */
   config?: JsonObject;
+  /** Where a repo id is looked up (endpoint, revision, cache); a local folder is used as it is. */
+  hub?: ResolveModelOptions;
 }
 
 export function readJsonFile(file: string): unknown {
@@ -106,17 +109,9 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
 }
 
 export class AutoTokenizer {
-  /**
-   * Loads the tokenizer of a model folder. Hub repo ids are not resolved here yet: pass a local directory.
-   */
+  /** Loads the tokenizer of a model folder, or of a hub repo id (through the hub cache). */
   static async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    const dir = resolve(nameOrDir);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new Error(
-        `AutoTokenizer.fromPretrained: ${dir} is not a directory (given ${JSON.stringify(nameOrDir)}); ` +
-          'pass a folder holding tokenizer.json or vocab files',
-      );
-    }
+    const dir = await resolveModelDir(nameOrDir, options.hub);
     return AutoTokenizer.fromDirectory(dir, options);
   }
 
