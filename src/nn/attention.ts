@@ -93,6 +93,9 @@ export class MultiHeadAttention extends Module {
   }
 
   forward(hidden: Tensor, call: AttentionCall = {}): AttentionOutput {
+    if (hidden.rank !== 3 || hidden.shape[2] !== this.embedDim) {
+      throw new RangeError(`MultiHeadAttention: expected input (batch, length, ${this.embedDim}), got ${shapeString(hidden.shape)}`);
+    }
     const [b, tq] = hidden.shape as [number, number, number];
     const cross = this.isCrossAttention;
     const past = call.pastKeyValue ?? null;

@@ -219,6 +219,8 @@ export interface EncoderCall {
   attentionMask?: Tensor | null;
   outputAttentions?: boolean;
   outputHiddenStates?: boolean;
+  /** (B, S) positions for rotary embeddings. */
+  positionIds?: Tensor | null;
 }
 
 export interface EncoderOutput {
@@ -245,7 +247,7 @@ export class TransformerEncoder extends Module {
     let h = x;
     for (const layer of this.layers) {
       if (call.outputHiddenStates) hiddenStates.push(h);
-      const out = layer.forward(h, { mask, outputAttentions: call.outputAttentions });
+      const out = layer.forward(h, { mask, outputAttentions: call.outputAttentions, positionIds: call.positionIds });
       h = out.hidden;
       if (out.attention) attentions.push(out.attention);
     }
@@ -269,6 +271,8 @@ export interface DecoderCall {
   useCache?: boolean;
   outputAttentions?: boolean;
   outputHiddenStates?: boolean;
+  /** (B, T) positions for rotary embeddings; default past length + arange(T). */
+  positionIds?: Tensor | null;
 }
 
 export interface DecoderOutput {
@@ -311,6 +315,7 @@ export class TransformerDecoder extends Module {
         pastKeyValue: layerPast,
         useCache: call.useCache,
         outputAttentions: call.outputAttentions,
+        positionIds: call.positionIds,
       });
       h = out.hidden;
       if (out.presentKeyValue) {

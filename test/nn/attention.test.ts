@@ -129,6 +129,10 @@ describe('MultiHeadAttention', () => {
     expect(mha.namedParameters().map(([n]) => n)).toEqual(['q_proj.weight', 'k_proj.weight', 'v_proj.weight', 'out_proj.weight']);
   });
 
+  it('names a wrongly shaped input', () => {
+    expect(() => attention().forward(seeded([2, 4, 6], 1))).toThrow(/expected input \(batch, length, 8\), got \[2, 4, 6\]/);
+  });
+
   it('rejects head counts that do not divide', () => {
     expect(() => new MultiHeadAttention(10, { numHeads: 3 })).toThrow(/not divisible by numHeads 3/);
     expect(() => new MultiHeadAttention(8, { numHeads: 4, numKeyValueHeads: 3 })).toThrow(/not a multiple of numKeyValueHeads 3/);
