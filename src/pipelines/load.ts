@@ -9,8 +9,6 @@ import { hubCacheDir } from '../hub/env.js';
 import { isValidRepoId } from '../hub/errors.js';
 import { resolveModelDir } from '../hub/resolve.js';
 import { modelClassFor } from '../models/auto/modeling_auto.js';
-// The default sentence encoder's architecture; models/auto does not import it (yet), so its model_type is registered here.
-import '../models/use/modeling_use.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import { PretrainedConfig } from '../models/configuration_utils.js';
 import { loadPretrained, type PreTrainedModel } from '../models/modeling_utils.js';

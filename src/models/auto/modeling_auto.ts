@@ -9,6 +9,7 @@ import '../llama/modeling_llama.js';
 import '../bart/modeling_bart.js';
 import '../marian/modeling_marian.js';
 import '../t5/modeling_t5.js';
+import '../use/modeling_use.js';
 import { join } from 'node:path';
 import { resolveModelDir } from '../../hub/resolve.js';
 import { ConfigError, PretrainedConfig, knownModelTypes } from '../configuration_utils.js';
