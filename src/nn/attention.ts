@@ -151,8 +151,10 @@ export class MultiHeadAttention extends Module {
   private repeatKeyValueHeads(x: Tensor): Tensor {
     const groups = this.numHeads / this.numKeyValueHeads;
     if (groups === 1) return x;
-    const [b, hkv, t, d] = x.shape as [number, number, number, number];
-    return ops.reshape(ops.expand(ops.unsqueeze(x, 2), [b, hkv, groups, t, d]), [b, this.numHeads, t, d]);
+    const [b, , t, d] = x.shape as [number, number, number, number];
+    // concat rather than expand: expand's target shape (which grows with the cache) is part of the onnx session key.
+    const copies = ops.concat(new Array<Tensor>(groups).fill(ops.unsqueeze(x, 2)), 2); // (B, Hkv, groups, T, D)
+    return ops.reshape(copies, [b, this.numHeads, t, d]);
   }
 }
 

@@ -122,6 +122,14 @@ describe('MultiHeadAttention', () => {
     const b = mha.forward(x, { causal: true });
     expectClose(a.output, b.output, 1e-6);
     expectClose(a.output, referenceAttention(gqa, x, x, (_, i, j) => j <= i), 1e-5);
+    // Gradients: a shared kv head collects the gradients of the heads it serves.
+    const probe = seeded([B, T, C], 30);
+    ops.sum(ops.mul(a.output, probe)).backward();
+    ops.sum(ops.mul(b.output, probe)).backward();
+    const rows = (g: Tensor, h: number): Float32Array => g.data.subarray(h * 2 * C, (h + 1) * 2 * C) as Float32Array;
+    const mhaGrad = mha.v_proj.weight.grad!;
+    const summed = [0, 1].flatMap((kv) => Array.from(rows(mhaGrad, 2 * kv), (v, i) => v + rows(mhaGrad, 2 * kv + 1)[i]!));
+    expectClose(gqa.v_proj.weight.grad!, summed, 1e-5);
   });
 
   it('without biases there are no bias parameters', () => {
