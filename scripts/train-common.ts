@@ -4,8 +4,10 @@
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { saveSafetensors } from '../src/io/safetensors.js';
+import type { PreTrainedModel } from '../src/models/index.js';
 import { setNumThreads } from '../src/tensor/engine.js';
-import type { TrainerCallback } from '../src/training/index.js';
+import { loadModelWeights, type TrainerCallback } from '../src/training/index.js';
 import { writeFileAtomic } from '../src/util/fs.js';
 
 export interface CommonOptions {
@@ -70,4 +72,13 @@ export async function writeModelCard(dir: string, card: ModelCard): Promise<void
 
 export function minutesSince(started: number): string {
   return `${((performance.now() - started) / 60_000).toFixed(1)} min`;
+}
+
+/**
+ * Rewrites `dir`/model.safetensors with float16 storage (half the size; the loader upcasts to float32) and loads
+ * the rounded weights back into `model`, so the figures measured afterwards are those of the shipped file.
+ */
+export async function shipAsHalfPrecision(dir: string, model: PreTrainedModel): Promise<void> {
+  await saveSafetensors(join(dir, 'model.safetensors'), model.checkpointTensors(), { metadata: { format: 'pt' }, floatDtype: 'F16' });
+  await loadModelWeights(dir, model);
 }

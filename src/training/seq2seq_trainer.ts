@@ -40,8 +40,6 @@ export class Seq2SeqTrainingArguments extends TrainingArguments {
  * reference ids (padding -100 dropped): decode both with the tokenizer to score text.
  */
 export class Seq2SeqTrainer extends Trainer {
-  declare readonly args: TrainingArguments;
-
   constructor(options: TrainerOptions & { args: Seq2SeqTrainingArguments }) {
     super(options);
   }
