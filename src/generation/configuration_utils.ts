@@ -19,6 +19,10 @@ export interface GenerationParams {
   topK: number;
   topP: number;
   repetitionPenalty: number;
+  /** n-grams of this size may occur only once in a row (0: off). */
+  noRepeatNgramSize: number;
+  /** Token sequences that may not be generated (single ids are banned outright). */
+  badWordsIds: number[][] | null;
   numBeams: number;
   numReturnSequences: number;
   lengthPenalty: number;
@@ -42,6 +46,8 @@ const DEFAULTS: GenerationParams = {
   topK: 50,
   topP: 1,
   repetitionPenalty: 1,
+  noRepeatNgramSize: 0,
+  badWordsIds: null,
   numBeams: 1,
   numReturnSequences: 1,
   lengthPenalty: 1,
@@ -86,6 +92,8 @@ export class GenerationConfig implements GenerationParams {
   topK = DEFAULTS.topK;
   topP = DEFAULTS.topP;
   repetitionPenalty = DEFAULTS.repetitionPenalty;
+  noRepeatNgramSize = DEFAULTS.noRepeatNgramSize;
+  badWordsIds = DEFAULTS.badWordsIds;
   numBeams = DEFAULTS.numBeams;
   numReturnSequences = DEFAULTS.numReturnSequences;
   lengthPenalty = DEFAULTS.lengthPenalty;
@@ -163,6 +171,11 @@ export class GenerationConfig implements GenerationParams {
     wholeAtLeast('numBeams', 1);
     wholeAtLeast('numReturnSequences', 1);
     wholeAtLeast('topK', 0);
+    wholeAtLeast('noRepeatNgramSize', 0);
+    const bad = this.badWordsIds;
+    if (bad !== null && !(Array.isArray(bad) && bad.every((seq) => Array.isArray(seq) && seq.length > 0 && seq.every((id) => Number.isInteger(id) && id >= 0)))) {
+      fail('badWordsIds', bad, 'a list of non-empty token id lists, e.g. [[5], [7, 8]]');
+    }
     if (!(this.temperature > 0) || !Number.isFinite(this.temperature)) fail('temperature', this.temperature, 'a finite number > 0');
     if (!(this.topP > 0 && this.topP <= 1)) fail('topP', this.topP, 'a number in (0, 1]');
     if (!(this.repetitionPenalty > 0) || !Number.isFinite(this.repetitionPenalty)) {

@@ -38,6 +38,36 @@ export function repetitionPenalty(penalty: number): LogitsProcessor {
     });
 }
 
+/** Bans every token that would complete an n-gram already in the row (HF's NoRepeatNGramLogitsProcessor). */
+export function noRepeatNgram(n: number): LogitsProcessor {
+  return (scores, { sequences, vocabSize }) =>
+    forEachRow(scores, vocabSize, (row, r) => {
+      const seq = sequences[r]!;
+      if (seq.length + 1 < n) return;
+      const prefix = seq.slice(seq.length - n + 1).join(',');
+      for (let i = 0; i + n <= seq.length; i++) {
+        if (seq.slice(i, i + n - 1).join(',') === prefix) row[seq[i + n - 1]!] = -Infinity;
+      }
+    });
+}
+
+/**
+ * Bans the last token of each bad sequence whose other tokens end the row (single tokens always); sequences that
+ * are just an EOS id are dropped, as HF does.
+ */
+export function badWords(badWordsIds: readonly (readonly number[])[], eosTokenIds: readonly number[]): LogitsProcessor {
+  const lists = badWordsIds.filter((seq) => !(seq.length === 1 && eosTokenIds.includes(seq[0]!)));
+  return (scores, { sequences, vocabSize }) =>
+    forEachRow(scores, vocabSize, (row, r) => {
+      const seq = sequences[r]!;
+      for (const bad of lists) {
+        const prefix = bad.slice(0, -1);
+        const start = seq.length - prefix.length;
+        if (start >= 0 && prefix.every((id, i) => seq[start + i] === id)) row[bad[bad.length - 1]!] = -Infinity;
+      }
+    });
+}
+
 /** EOS is banned until rows are `minLength` long (prompt included, as HF counts). */
 export function minLength(min: number, eosTokenIds: readonly number[]): LogitsProcessor {
   return (scores, { sequences, vocabSize }) => {

@@ -275,6 +275,8 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
   }
   const processors: P.LogitsProcessor[] = [];
   if (config.repetitionPenalty !== 1) processors.push(P.repetitionPenalty(config.repetitionPenalty));
+  if (config.noRepeatNgramSize > 0) processors.push(P.noRepeatNgram(config.noRepeatNgramSize));
+  if (config.badWordsIds) processors.push(P.badWords(config.badWordsIds, eos));
   if (config.minLength > 0 && eos.length) processors.push(P.minLength(config.minLength, eos));
   if (config.minNewTokens && eos.length) processors.push(P.minNewTokens(promptLength, config.minNewTokens, eos));
   if (config.forcedBosTokenId !== null) processors.push(P.forcedBos(config.forcedBosTokenId));

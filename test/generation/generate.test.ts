@@ -57,6 +57,14 @@ describe('generate: greedy and the KV cache', () => {
     expect(out[0]!.slice(firstEos + 1).every((id) => id === 0)).toBe(true);
   });
 
+  it('noRepeatNgramSize 1 and badWordsIds reach the processors from the options', () => {
+    const model = new ToyCausalLM(7, 4, { seed: 3 });
+    const row = generate(model, [[1]], { maxNewTokens: 5, noRepeatNgramSize: 1 }).sequences[0]!;
+    expect(new Set(row).size).toBe(row.length);
+    const free = generate(model, [[1]], { maxNewTokens: 5 }).sequences[0]!;
+    expect(generate(model, [[1]], { maxNewTokens: 5, badWordsIds: [[free[1]!]] }).sequences[0]).not.toContain(free[1]);
+  });
+
   it('minLength bans EOS, forcedEosTokenId forces it at the last step', () => {
     const model = new ToyCausalLM(7, 4, { seed: 3 });
     const free = generate(model, [[1]], { maxLength: 8 }).sequences[0]!;

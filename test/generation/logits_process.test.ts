@@ -13,6 +13,19 @@ describe('logits processors (transformers semantics)', () => {
     expect(apply(P.repetitionPenalty(2), [2, -2, 1], [[0, 1, 1]])).toEqual([1, -4, 1]);
   });
 
+  it('no-repeat n-gram bans tokens that would repeat an n-gram of the row', () => {
+    // Row 1 2 3 1 2: the bigram prefix (2) was followed by 3, the trigram prefix (1 2) by 3.
+    expect(apply(P.noRepeatNgram(2), [0, 0, 0, 0], [[1, 2, 3, 1, 2]])).toEqual([0, 0, 0, -Infinity]);
+    expect(apply(P.noRepeatNgram(3), [0, 0, 0, 0], [[1, 2, 3, 1, 2]])).toEqual([0, 0, 0, -Infinity]);
+    expect(apply(P.noRepeatNgram(3), [0, 0, 0, 0], [[1, 2, 3, 2, 1]])).toEqual([0, 0, 0, 0]);
+  });
+
+  it('bad words ban single ids always and sequences after their prefix, never a lone EOS', () => {
+    const p = P.badWords([[3], [1, 2], [0]], [0]);
+    expect(apply(p, [5, 5, 5, 5], [[2, 1]])).toEqual([5, 5, -Infinity, -Infinity]);
+    expect(apply(p, [5, 5, 5, 5], [[1, 2]])).toEqual([5, 5, 5, -Infinity]);
+  });
+
   it('top-k keeps the k best (k = 0 keeps all)', () => {
     expect(apply(P.topK(2), [1, 3, 2, 0])).toEqual([-Infinity, 3, 2, -Infinity]);
     expect(apply(P.topK(0), [1, 3, 2, 0])).toEqual([1, 3, 2, 0]);
