@@ -134,15 +134,18 @@ export class ModelHost {
       const note = ids.length > MAX_ATTENTION_TOKENS ? `the sentence is ${ids.length} tokens long; its first ${MAX_ATTENTION_TOKENS} are shown` : undefined;
       ids = ids.slice(0, MAX_ATTENTION_TOKENS);
       const t = ids.length;
+      const noMaps = new ModelLoadError(
+        `model '${name}' (${config.modelType}) gives no self-attention weights from its base model; attn's encoder–decoder models report cross-attention only, so pick an encoder or decoder-only model`,
+      );
+      // Encoder–decoder base models have no forward of their own (their encoder and decoder do).
+      if (typeof (model as Partial<AttentionModel>).forward !== 'function') throw noMaps;
       const perLayer = inference(() => {
         const inputIds = Tensor.from(ids, [1, t], 'int32');
         const attentionMask = Tensor.from(new Array<number>(t).fill(1), [1, t], 'int32');
         const out = (model as unknown as AttentionModel).forward({ inputIds, attentionMask, outputAttentions: true });
         return out.attentions?.map((layer) => ({ heads: layer.shape[1]!, values: Array.from(layer.data, rounded) }));
       });
-      if (perLayer === undefined || perLayer.length === 0) {
-        throw new ModelLoadError(`model '${name}' (${config.modelType}) gives no self-attention weights from its base model; attn's encoder–decoder models report cross-attention only, so pick an encoder or decoder-only model`);
-      }
+      if (perLayer === undefined || perLayer.length === 0) throw noMaps;
       const weights = perLayer.map(({ heads, values }) =>
         Array.from({ length: heads }, (_, h) => Array.from({ length: t }, (_, q) => values.slice((h * t + q) * t, (h * t + q + 1) * t))),
       );

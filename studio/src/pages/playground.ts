@@ -101,7 +101,11 @@ export function playgroundPage(params: URLSearchParams): Page {
       run.disabled = false;
     };
     stream.addEventListener('text', (event) => generated.append((JSON.parse((event as MessageEvent).data) as { text: string }).text));
-    stream.addEventListener('done', () => {
+    stream.addEventListener('done', (event) => {
+      // The final text is authoritative: it has the space joining the continuation to the prompt, which the
+      // streamed pieces may lack.
+      const { generated_text: full } = JSON.parse((event as MessageEvent).data) as { generated_text: string };
+      generated.replaceChildren(h('span', { class: 'prompt' }, prompt), full.startsWith(prompt) ? full.slice(prompt.length) : full);
       notice.show('success', 'Done.');
       finish();
     });
