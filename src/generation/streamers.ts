@@ -10,8 +10,9 @@ export interface Streamer {
 export type Decode = (tokenIds: readonly number[]) => string;
 
 /**
- * Turns tokens into text pieces: decodes everything so far and hands on what is new, holding back a trailing
- * U+FFFD (a multi-byte character split across tokens) until the next token completes it.
+ * Turns tokens into text pieces: decodes the tokens since the last line break and hands on what is new, holding
+ * back a trailing U+FFFD (a multi-byte character split across tokens) until the next token completes it. Starting
+ * afresh after each line keeps the decoding cost per token flat, as transformers' TextStreamer does.
  */
 export class TextStreamer implements Streamer {
   private tokens: number[] = [];
@@ -24,7 +25,12 @@ export class TextStreamer implements Streamer {
     const text = this.decode(this.tokens);
     if (text.endsWith('\uFFFD')) return;
     this.emit(text.slice(this.printedLength), false);
-    this.printedLength = text.length;
+    if (text.endsWith('\n')) {
+      this.tokens = [];
+      this.printedLength = 0;
+    } else {
+      this.printedLength = text.length;
+    }
   }
 
   end(): void {

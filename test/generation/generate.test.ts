@@ -163,6 +163,16 @@ describe('generate: streaming and stop strings', () => {
     expect(pieces).toEqual(['aé', '']);
   });
 
+  it('TextStreamer starts afresh after a line break', () => {
+    const decoded: number[][] = [];
+    const pieces: string[] = [];
+    const s = new TextStreamer((ids) => (decoded.push([...ids]), ids.map((id) => (id === 0 ? '\n' : 'x')).join('')), (t) => pieces.push(t));
+    for (const id of [1, 0, 1, 1]) s.put([id]);
+    s.end();
+    expect(pieces.join('')).toBe('x\nxx');
+    expect(decoded.at(-1)).toEqual([1, 1]);
+  });
+
   it('TextIteratorStreamer yields pieces while generateAsync runs', async () => {
     const model = new ToyCausalLM();
     const streamer = new TextIteratorStreamer(decode);
