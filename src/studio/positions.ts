@@ -20,25 +20,27 @@ export interface PositionTable {
   kind: PositionKind;
   /** One sentence on what the table shows. */
   description: string;
-  /** (positions, dimensions), each value rounded to 4 decimals; empty for 'relative'. */
+  /** (positions, dimensions / columnStride), each value rounded to 4 decimals; empty for 'relative'. */
   values: number[][];
-  /** The model's full width, when only the first columns are sent. */
+  /** The model's full width. */
   totalDimensions: number;
+  /** Wide tables are sent one dimension in `columnStride`, so that every part (sines and cosines) shows. */
+  columnStride: number;
 }
 
-/** Columns sent at most: the pattern across frequencies is visible well before 128. */
+/** Columns sent at most: a page shows the pattern across frequencies well with 128. */
 const MAX_COLUMNS = 128;
 
 /** State-dict names of learned position tables (BERT and DistilBERT, GPT-2, BART's encoder). */
 const LEARNED_TABLE = /(?:^|\.)(?:position_embeddings|wpe|encoder\.embed_positions)\.weight$/;
 
-function rows(table: Tensor, count: number): { values: number[][]; totalDimensions: number } {
+function rows(table: Tensor, count: number): { values: number[][]; totalDimensions: number; columnStride: number } {
   const [n, d] = table.shape as [number, number];
-  const columns = Math.min(d, MAX_COLUMNS);
+  const columnStride = Math.ceil(d / MAX_COLUMNS);
   const values = Array.from({ length: Math.min(count, n) }, (_, p) =>
-    Array.from(table.data.subarray(p * d, p * d + columns), (x) => Math.round(x * 1e4) / 1e4),
+    Array.from({ length: Math.ceil(d / columnStride) }, (_, c) => Math.round(table.data[p * d + c * columnStride]! * 1e4) / 1e4),
   );
-  return { values, totalDimensions: d };
+  return { values, totalDimensions: d, columnStride };
 }
 
 /**
@@ -67,7 +69,7 @@ export async function positionTable(config: PretrainedConfig, loadModel: () => P
     return { kind: 'sinusoidal', description: `sinusoidal (sines, then cosines) of width ${config.dModel}, added to the token embeddings`, ...rows(table, count) };
   }
   if (config instanceof T5Config) {
-    return { kind: 'relative', description: 'relative: T5 learns a bias per head for bucketed query–key distances inside attention; it has no table of positions', values: [], totalDimensions: 0 };
+    return { kind: 'relative', description: 'relative: T5 learns a bias per head for bucketed query–key distances inside attention; it has no table of positions', values: [], totalDimensions: 0, columnStride: 1 };
   }
   const model = await loadModel();
   const learned = [...model.stateDict()].find(([name]) => LEARNED_TABLE.test(name));

@@ -46,9 +46,9 @@ export function lineChart(title: string, series: Series[]): SVGSVGElement {
     chart.append(svg('line', { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: sy(y), y2: sy(y), class: 'grid' }));
     chart.append(svg('text', { x: MARGIN.left - 6, y: sy(y) + 4, 'text-anchor': 'end', class: 'tick' }, formatNumber(y)));
   }
-  for (const x of xMin === xMax ? [xMin] : [xMin, xMax]) {
-    chart.append(svg('text', { x: sx(x), y: HEIGHT - 10, 'text-anchor': 'middle', class: 'tick' }, `step ${x}`));
-  }
+  // The first step's label starts at the axis and the last one's ends at it, so neither runs off the chart.
+  const xTicks: Array<[number, string]> = xMin === xMax ? [[xMin, 'middle']] : [[xMin, 'start'], [xMax, 'end']];
+  for (const [x, anchor] of xTicks) chart.append(svg('text', { x: sx(x), y: HEIGHT - 10, 'text-anchor': anchor, class: 'tick' }, `step ${x}`));
   for (const s of series) {
     if (s.points.length === 0) continue;
     const path = s.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');

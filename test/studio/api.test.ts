@@ -2,7 +2,7 @@
 // a real hub on 127.0.0.1 and a real Trainer run.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { help, startFromArgs } from '../../src/cli/commands/studio.js';
 import { configFromJSON } from '../../src/models/configuration_utils.js';
@@ -12,9 +12,9 @@ import { positionTable } from '../../src/studio/positions.js';
 import { startStudioServer, type RunningStudio } from '../../src/studio/server.js';
 import { watchRun, type RunEvent } from '../../src/studio/training.js';
 import { tinyCausalLM, tinyClassifier, tinyEncoder, tinySeq2Seq } from '../pipelines/tiny-models.js';
-import { localHub, restoreHubEnvironmentAfterEach, scratch, tinyTrainingRun, tinyWordLM } from './helpers.js';
+import { localHub, restoreHubEnvironment, scratch, tinyTrainingRun, tinyWordLM } from './helpers.js';
 
-restoreHubEnvironmentAfterEach();
+restoreHubEnvironment(afterEach);
 
 let studio: RunningStudio;
 beforeAll(async () => {

@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { Dataset } from '../../src/data/index.js';
 import { TokenStore } from '../../src/hub/server/auth.js';
 import { startHubServer, type RunningHubServer } from '../../src/hub/server/server.js';
@@ -29,10 +29,10 @@ export async function ensureStudioBuilt(): Promise<void> {
 
 const HF_KEYS = ['HF_ENDPOINT', 'HF_TOKEN', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE'] as const;
 
-/** Restores the HF_* variables a test sets (pipelines resolve hub names through them). */
-export function restoreHubEnvironmentAfterEach(): void {
+/** Restores the HF_* variables that tests set (pipelines resolve hub names through them) after each test, or all. */
+export function restoreHubEnvironment(after: typeof afterEach | typeof afterAll): void {
   const saved = Object.fromEntries(HF_KEYS.map((key) => [key, process.env[key]]));
-  afterEach(() => {
+  after(() => {
     for (const key of HF_KEYS) {
       if (saved[key] === undefined) delete process.env[key];
       else process.env[key] = saved[key];

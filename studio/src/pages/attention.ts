@@ -17,8 +17,9 @@ interface AttentionMaps {
 interface PositionTable {
   kind: string;
   description: string;
-  values: number[][]; // (positions, dimensions)
+  values: number[][]; // (positions, dimensions / columnStride)
   totalDimensions: number;
+  columnStride: number;
 }
 
 const ALL_HEADS = 'all';
@@ -28,7 +29,8 @@ function positionsView(table: PositionTable): HTMLElement {
   if (table.values.length === 0) return h('p', {}, table.description);
   const dims = table.values[0]!.length;
   const range = Math.max(...table.values.flat().map(Math.abs));
-  const shown = dims < table.totalDimensions ? ` (its first ${dims} of ${table.totalDimensions} dimensions)` : '';
+  const stride = table.columnStride;
+  const shown = stride > 1 ? ` (one dimension in ${stride} of ${table.totalDimensions})` : '';
   return h(
     'figure',
     {},
@@ -36,7 +38,7 @@ function positionsView(table: PositionTable): HTMLElement {
       values: table.values,
       cell: Math.max(3, Math.min(8, Math.floor(640 / dims))),
       colour: diverging(range),
-      describe: (p, d, v) => `position ${p}, dimension ${d}: ${v.toFixed(4)}`,
+      describe: (p, c, v) => `position ${p}, dimension ${c * stride}: ${v.toFixed(4)}`,
       label: `Positional encoding, ${table.kind}: ${table.values.length} positions by ${dims} dimensions`,
     }),
     h('figcaption', {}, `${table.kind[0]!.toUpperCase()}${table.kind.slice(1)}${shown}: ${table.description}. Rows are positions 0–${table.values.length - 1} (top to bottom), columns dimensions; blue is negative, red positive.`),
