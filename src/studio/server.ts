@@ -74,6 +74,26 @@ function positiveInteger(query: URLSearchParams, name: string, fallback: number,
   return value;
 }
 
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * Why a request from another web site must be refused, or undefined. The studio can write to the hub with the
+ * user's HF_TOKEN, so a page elsewhere must not drive it: a foreign Origin is refused (cross-site form posts and
+ * fetches), and so is a Host that is not this machine's own name (DNS rebinding, where a foreign name resolves to
+ * 127.0.0.1 and the Origin then matches).
+ */
+function foreignRequest(req: IncomingMessage, listenHost: string): string | undefined {
+  const host = req.headers.host ?? '';
+  const hostname = host.replace(/:\d+$/, '');
+  // Listening on every address (--host 0.0.0.0) is the user's choice to be reached by any name.
+  const anyName = listenHost === '0.0.0.0' || listenHost === '::';
+  if (!anyName && !LOOPBACK_NAMES.includes(hostname) && hostname !== listenHost) return `requests for host '${host}' are not served: open the studio at its own address`;
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  const originHost = URL.canParse(origin) ? new URL(origin).host : undefined;
+  return originHost === host ? undefined : `requests from ${origin} are not served: the studio answers only its own pages`;
+}
+
 function typedToken(req: IncomingMessage): string | undefined {
   const header = req.headers['x-hub-token'];
   const token = Array.isArray(header) ? header[0] : header;
@@ -106,14 +126,11 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
   const runs = (options.runs ?? []).map((dir) => resolve(dir));
   const streams = new Set<ServerResponse>();
 
-  /** An SSE response that is closed with the server and whose `stop` runs when the page goes away. */
-  const openStream = (req: IncomingMessage, res: ServerResponse, stop: () => void = () => {}) => {
+  /** An SSE response, ended when the server closes. */
+  const openStream = (req: IncomingMessage, res: ServerResponse) => {
     const send = eventStream(res);
     streams.add(res);
-    req.on('close', () => {
-      streams.delete(res);
-      stop();
-    });
+    req.on('close', () => streams.delete(res));
     return send;
   };
 
@@ -151,9 +168,9 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
     },
     'GET /api/training/watch': async (req, res, query) => {
       const dir = stringField(query, 'dir');
-      let stop = () => {};
-      const send = openStream(req, res, () => stop());
-      stop = watchRun(dir, (event) => (event.kind === 'state' ? send('state', event.run) : send('waiting', { message: event.message })));
+      const send = openStream(req, res);
+      const stop = watchRun(dir, (event) => (event.kind === 'state' ? send('state', event.run) : send('waiting', { message: event.message })));
+      req.on('close', stop);
     },
     'GET /api/hub': async (_req, res) => {
       sendJson(res, 200, await hub.status());
@@ -176,7 +193,13 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
     },
   };
 
+  const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
+    const refusal = foreignRequest(req, host);
+    if (refusal !== undefined) {
+      sendJson(res, 403, { error: refusal });
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://studio');
     const route = routes[`${req.method} ${url.pathname}`];
     if (route === undefined) {
@@ -189,12 +212,11 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolveListen());
+    server.listen(options.port ?? 0, host, () => resolveListen());
   });
   const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     server,
     async close() {
       for (const res of streams) res.end();

@@ -1,6 +1,7 @@
 // The studio server's API without a browser: each page's data, checked against independent references, against
 // a real hub on 127.0.0.1 and a real Trainer run.
 import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
@@ -218,6 +219,20 @@ describe('hub', () => {
     expect([escape.status, escape.body.error]).toEqual([400, expect.stringMatching(/'\.\.\/evil' is not a relative repo path/)]);
     const license = await api<{ error: string }>('/api/hub/repos', post({ name: 'alice/x', license: 'wtfpl' }));
     expect(license.body.error).toMatch(/license 'wtfpl' is not one of apache-2.0/);
+  });
+});
+
+describe('requests from elsewhere', () => {
+  it('refuses other sites (Origin) and other host names (DNS rebinding), which could use the hub token', async () => {
+    const foreign = await api<{ error: string }>('/api/hub/repos', post({ name: 'alice/x', license: 'mit' }, { Origin: 'http://evil.example' }));
+    expect([foreign.status, foreign.body.error]).toEqual([403, 'requests from http://evil.example are not served: the studio answers only its own pages']);
+    const own = await api<{ runs: string[] }>('/api/training/runs', { headers: { Origin: studio.url } });
+    expect(own.status).toBe(200);
+    const { port } = new URL(studio.url);
+    const rebound = await new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/api/models', headers: { Host: `evil.example:${port}` } }, (res) => resolve(res.statusCode!)).on('error', reject).end();
+    });
+    expect(rebound).toBe(403);
   });
 });
 
