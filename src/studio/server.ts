@@ -211,7 +211,10 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
     route(req, res, url.searchParams).catch((err: unknown) => sendError(res, err));
   });
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      models.dispose();
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${options.port} on ${host} is already in use; pass another with --port (0 picks a free one)`) : err);
+    });
     server.listen(options.port ?? 0, host, () => resolveListen());
   });
   const { address, port } = server.address() as AddressInfo;
