@@ -65,6 +65,8 @@ export interface PrimitiveAttrs {
   /** Explicit starts/ends/steps for every axis (already normalized and clamped). */
   slice: { starts: number[]; ends: number[]; steps: number[] };
   concat: { axis: number };
+  /** Constant padding: `pads` holds every axis's begin counts, then every axis's end counts (ONNX Pad). */
+  pad: { pads: number[]; value: number };
   expand: { shape: number[] };
   /** gather(data, indices: int32) along axis, as numpy.take. */
   gather: { axis: number };

@@ -2,13 +2,13 @@
  * The base of every pretrained model: loading a Hugging Face folder or hub repo (config.json, model.safetensors or
  * its shards, generation_config.json) into a model built from its configuration, and saving it back in the same
  * format.
- *
- * Generation: `generate(...)` belongs here as a method that delegates to `generate` in src/generation/index.ts; the
- * generation engineer adds it (with the decoding options and the `generationConfig` defaults) when that module exists.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generate, type GenerateOptions, type GenerateOutput, type GenerativeModel } from '../generation/utils.js';
+import { pushToHub, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
 import {
   loadSafetensors,
@@ -207,6 +207,25 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     await config.saveTo(dir);
     await saveShardedSafetensors(dir, this.checkpointTensors(), { metadata: { format: 'pt' }, maxShardBytes: options.maxShardBytes });
     if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig, null, 2) + '\n');
+  }
+
+  /**
+   * Decodes from a causal or encoder–decoder model (greedy, sampling, beam search; see src/generation), with
+   * defaults from generation_config.json.
+   */
+  generate(this: PreTrainedModel & GenerativeModel, inputIds: Tensor | number[][], options: GenerateOptions = {}): GenerateOutput {
+    return generate(this, inputIds, options);
+  }
+
+  /** Saves the model to a temporary folder and commits it to a hub repo with a model card (see src/hub/push.ts). */
+  async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
+    const dir = await mkdtemp(join(tmpdir(), 'attn-push-'));
+    try {
+      await this.savePretrained(dir);
+      return await pushToHub(dir, repoId, options);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Loads a model from a local folder or a hub repo id (see `loadPretrained`). */

@@ -380,14 +380,22 @@ export function slice(t: Tensor, axis: number, start: number, end?: number, step
   const e = Math.max(clampIndex(end ?? n), s);
   if (s === 0 && e === n && step === 1) return t;
   const starts = t.shape.map(() => 0);
-  const ends = [...t.shape];
+  // Untouched axes end "past the end" (clamped by the kernel), so the op's attributes, and the onnx session
+  // cached for them, do not depend on the other axes' sizes.
+  const ends = t.shape.map(() => 2 ** 31 - 1);
   const steps = t.shape.map(() => 1);
   starts[a] = s;
   ends[a] = e;
   steps[a] = step;
   const out = prim('slice', [t], { starts, ends, steps });
   return withGrad(out, 'slice', [t], (g) => {
-    // Scatter the gradient back into zeros at the sliced positions.
+    if (step === 1) {
+      // Zero-pad the gradient back to the input's extent: a copy, where a scatter would index every element.
+      const pads = t.shape.map(() => 0).concat(t.shape.map(() => 0));
+      pads[a] = s;
+      pads[a + t.rank] = n - e;
+      return [prim('pad', [g], { pads, value: 0 })];
+    }
     const len = out.shape[a]!;
     const index = new Int32Array(len);
     for (let i = 0; i < len; i++) index[i] = s + i * step;

@@ -129,6 +129,11 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
     }
     case 'concat':
       return { nodes: [{ op: 'Concat', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+    case 'pad':
+      return {
+        nodes: [{ op: 'Pad', inputs: ['x0', 'pads', 'value'], outputs: ['y'], attrs: { mode: 'constant' } }],
+        initializers: [int64s('pads', a.pads as number[]), floatScalar('value', a.value as number)],
+      };
     case 'expand':
       return { nodes: [{ op: 'Expand', inputs: ['x0', 'shape'], outputs: ['y'] }], initializers: [int64s('shape', a.shape as number[])] };
     case 'gather':

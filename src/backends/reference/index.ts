@@ -18,7 +18,7 @@ import {
   where,
 } from './elementwise.js';
 import { gemm, matmul } from './matmul.js';
-import { concat, cumsum, expand, gather, gatherElements, scatterAdd, slice, transpose, trilu } from './movement.js';
+import { concat, cumsum, expand, pad, gather, gatherElements, scatterAdd, slice, transpose, trilu } from './movement.js';
 import { geluErf, geluTanh, layerNorm, softmax } from './nn.js';
 import { argMax, MAX, MIN, reduce, SUM } from './reduce.js';
 
@@ -30,7 +30,7 @@ const ARITY: Record<PrimitiveOp, number | 'variadic'> = {
   add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2,
   equal: 2, less: 2, lessEqual: 2, greater: 2, greaterEqual: 2, and: 2, or: 2, not: 1, where: 3,
   cast: 1, reduceSum: 1, reduceMax: 1, reduceMin: 1, argMax: 1, matmul: 2, gemm: 'variadic', layerNorm: 3, gelu: 1,
-  transpose: 1, slice: 1, concat: 'variadic', expand: 1, gather: 2, gatherElements: 2, scatterAdd: 3,
+  transpose: 1, slice: 1, concat: 'variadic', pad: 1, expand: 1, gather: 2, gatherElements: 2, scatterAdd: 3,
   softmax: 1, logSoftmax: 1, trilu: 1, cumsum: 1,
 };
 
@@ -81,6 +81,7 @@ const KERNELS: { [K in PrimitiveOp]: Kernel<K> } = {
 
   transpose: ([x], { perm }) => transpose(x!, perm),
   slice: ([x], { starts, ends, steps }) => slice(x!, starts, ends, steps),
+  pad: ([x], { pads, value }) => pad(x!, pads, value),
   concat: (inputs, { axis }) => concat(inputs, axis),
   expand: ([x], { shape }) => expand(x!, shape),
   gather: ([data, indices], { axis }) => gather(data!, indices!, axis),

@@ -206,3 +206,19 @@ export function cumsum(x: KernelTensor, axis: number): KernelTensor {
   }
   return { data: out, shape: [...x.shape] };
 }
+
+/** Constant padding (non-negative pads): `pads` = begins of every axis, then ends of every axis. */
+export function pad(x: KernelTensor, pads: readonly number[], value: number): KernelTensor {
+  const rank = x.shape.length;
+  if (pads.length !== 2 * rank || pads.some((p) => !Number.isInteger(p) || p < 0)) {
+    throw new RangeError(`pad: pads [${pads}] must be ${2 * rank} whole numbers >= 0 for shape ${shapeString(x.shape)}`);
+  }
+  const shape = x.shape.map((d, i) => d + pads[i]! + pads[i + rank]!);
+  const out = allocate(dtypeOf(x.data), sizeOf(shape));
+  if (value !== 0) out.fill(value);
+  const outStrides = stridesOf(shape);
+  const base = pads.slice(0, rank).reduce((acc, p, i) => acc + p * outStrides[i]!, 0);
+  const targets = stridedOffsets(x.shape, outStrides, base);
+  for (let i = 0; i < targets.length; i++) out[targets[i]!] = x.data[i]!;
+  return { data: out, shape };
+}
