@@ -267,14 +267,16 @@ export class Trainer<P = EvalPrediction> {
     const groups = [{ params: decay, weightDecay: args.weightDecay }, { params: noDecay, weightDecay: 0 }].filter((g) => g.params.length > 0);
     const optimizer = new AdamW(groups, { lr: args.learningRate, betas: [args.adamBeta1, args.adamBeta2], eps: args.adamEpsilon });
     const warmup = args.warmupFor(totalSteps);
-    const scheduler =
-      args.lrSchedulerType === 'linear'
-        ? linearScheduleWithWarmup(optimizer, warmup, totalSteps)
-        : args.lrSchedulerType === 'cosine'
-          ? cosineScheduleWithWarmup(optimizer, warmup, totalSteps)
-          : args.lrSchedulerType === 'constant_with_warmup'
-            ? new LRScheduler(optimizer, (step) => Math.min(1, step / Math.max(1, warmup)))
-            : constantSchedule(optimizer);
+    const warmupFactor = (step: number): number => Math.min(1, step / Math.max(1, warmup));
+    const schedules: Record<TrainingArguments['lrSchedulerType'], () => LRScheduler> = {
+      linear: () => linearScheduleWithWarmup(optimizer, warmup, totalSteps),
+      cosine: () => cosineScheduleWithWarmup(optimizer, warmup, totalSteps),
+      constant: () => constantSchedule(optimizer),
+      constant_with_warmup: () => new LRScheduler(optimizer, warmupFactor),
+      // HF get_inverse_sqrt_schedule (timescale = warmup).
+      inverse_sqrt: () => new LRScheduler(optimizer, (step) => (step < warmup ? warmupFactor(step) : Math.sqrt(Math.max(1, warmup) / Math.max(1, step)))),
+    };
+    const scheduler = schedules[args.lrSchedulerType]();
     this.optimizer = optimizer;
     this.scheduler = scheduler;
     return { optimizer, scheduler };

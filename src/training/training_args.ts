@@ -4,7 +4,8 @@
  */
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
-export type LrSchedulerType = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+/** HF's schedule names; 'inverse_sqrt' (warmup, then lr·√(warmup/step)) needs no total length, for runs bounded by time. */
+export type LrSchedulerType = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup' | 'inverse_sqrt';
 
 export interface TrainingArgumentsInit {
   /** Where checkpoints, trainer_state.json and the final model go. */
@@ -48,7 +49,7 @@ export interface TrainingArgumentsInit {
   progress?: boolean;
 }
 
-const SCHEDULERS: readonly LrSchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup'];
+const SCHEDULERS: readonly LrSchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup', 'inverse_sqrt'];
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 
 export class TrainingArguments {

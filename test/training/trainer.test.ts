@@ -99,6 +99,16 @@ describe('Trainer', () => {
     expect(history.at(-2)!.train_tokens_per_second).toBeGreaterThan(0);
   });
 
+  it('follows the inverse square-root schedule after warmup, which needs no total length', async () => {
+    const trainer = new Trainer({ model: tinyModel(), args: args({ maxSteps: 12, loggingSteps: 4, warmupSteps: 4, learningRate: 1e-3, lrSchedulerType: 'inverse_sqrt' }), trainDataset: toyData(8) });
+    await trainer.train();
+    // The rate logged at step s is the one that update used: factor(s - 1).
+    const rates = trainer.state.logHistory.filter((e) => 'learning_rate' in e).map((e) => e.learning_rate!);
+    expect(rates[0]).toBeCloseTo(1e-3 * (3 / 4), 12);
+    expect(rates[1]).toBeCloseTo(1e-3 * Math.sqrt(4 / 7), 12);
+    expect(rates[2]).toBeCloseTo(1e-3 * Math.sqrt(4 / 11), 12);
+  });
+
   it('keeps saveTotalLimit checkpoints plus the best, and reloads the best at the end', async () => {
     const training = args({ maxSteps: 12, evalStrategy: 'steps', evalSteps: 3, saveStrategy: 'steps', saveSteps: 3, saveTotalLimit: 1, loadBestModelAtEnd: true, metricForBestModel: 'accuracy' });
     const model = tinyModel();
