@@ -105,6 +105,9 @@ export class OnnxBackend implements Backend {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'basic',
+        // Every cached session owns a thread pool; spinning pools would fight each other and the JS thread for
+        // the cores between ops.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
       });
       this.sessions.set(key, s);
     }
