@@ -6,33 +6,33 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LexicalEmbedder } from '../rag/lexical-embedder.js';
+import { AttnChatModel, AttnEmbedder, DEFAULT_CHAT_MODEL, defaultEmbedderName } from './attn-models.js';
 import { EchoChatModel, wordPieces } from './echo-model.js';
 import { ConcurrencyLimiter, QueueFullError } from './limiter.js';
 import { StopStringFilter } from './stop-filter.js';
 import type { ChatMessage, ChatModel, ChatRole, Embedder, FinishReason, GenerateResult } from './types.js';
 
 /**
- * The hook where attn's own models plug into `attn serve`: a model name or a model folder → a ChatModel.
- * Only the built-in `echo` test model is wired so far; real language models (the stories260K Llama, Hugging
- * Face folders) are added here once the model and generation code land.
+ * The hook where models plug into `attn serve`: `echo` / `echo:<N>ms` (the built-in test model), else a model
+ * folder, installed model name or hub id loaded as an attn causal LM. Without a name, the installed
+ * text-generation default (models/tinystories-llama).
  */
-export async function loadChatModel(nameOrDir: string): Promise<ChatModel> {
+export async function loadChatModel(nameOrDir: string = DEFAULT_CHAT_MODEL): Promise<ChatModel> {
   const echo = /^echo(?::(\d+)ms)?$/.exec(nameOrDir);
   if (echo) return new EchoChatModel({ id: 'echo', tokenDelayMs: echo[1] === undefined ? 0 : Number(echo[1]) });
-  throw new Error(
-    `attn serve: model '${nameOrDir}' is not wired yet: only 'echo' (or 'echo:<N>ms', a delay per token) is available`,
-  );
+  return AttnChatModel.load(nameOrDir);
 }
 
 /**
  * The same hook for /v1/embeddings and RAG: an embedder name, or the id of an embedder (as a RAG index records
- * it) → an Embedder. The sentence encoder plugs in here.
+ * it) → an Embedder. `lexical` / `attn-lexical-<dimension>` are the built-in lexical embedder; anything else is a
+ * sentence encoder (folder, installed name, hub id). Without a name: models/use-lite when installed, else lexical.
  */
-export async function loadEmbedder(nameOrId: string): Promise<Embedder> {
+export async function loadEmbedder(nameOrId: string = defaultEmbedderName()): Promise<Embedder> {
   if (nameOrId === 'lexical') return new LexicalEmbedder();
   const lexical = /^attn-lexical-(\d+)$/.exec(nameOrId);
   if (lexical) return new LexicalEmbedder(Number(lexical[1]));
-  throw new Error(`attn: embedder '${nameOrId}' is not wired yet: only 'lexical' (or 'attn-lexical-<dimension>') is available`);
+  return AttnEmbedder.load(nameOrId);
 }
 
 export interface ChatServerOptions {
