@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dtypeOf, type DType, type TypedArray } from '../../tensor/dtype.js';
 import type { Backend, KernelTensor, PrimitiveAttrs, PrimitiveOp } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
-import { graphFor } from './lowering.js';
+import { graphFor, runtimeOperands } from './lowering.js';
 import { encodeModel } from './protobuf.js';
 
 /**
@@ -94,7 +94,12 @@ export class OnnxBackend implements Backend {
     const types = inputs.map((x) => dtypeOf(x.data));
     const ranks = inputs.map((x) => x.shape.length);
     let key = op + '|';
-    for (const name in attrs) key += JSON.stringify(attrs[name as keyof typeof attrs]) + ';';
+    const operands = runtimeOperands(op, attrs);
+    for (const name in attrs) {
+      const value = attrs[name as keyof typeof attrs];
+      // Run-time operands only need their length (the rank) in the key.
+      key += operands && name in operands ? `${(value as number[]).length};` : JSON.stringify(value) + ';';
+    }
     for (let i = 0; i < inputs.length; i++) key += `|${types[i]}${ranks[i]}`;
     let s = this.sessions.get(key);
     if (!s) {
@@ -122,6 +127,9 @@ export class OnnxBackend implements Backend {
     inputs.forEach((x, i) => {
       feeds[`x${i}`] = new OrtTensor(ORT_TYPE[dtypeOf(x.data)], x.data, x.shape);
     });
+    for (const [name, values] of Object.entries(runtimeOperands(op, attrs) ?? {})) {
+      feeds[name] = new OrtTensor('int64', BigInt64Array.from(values, BigInt) as unknown as TypedArray, [values.length]);
+    }
     const out = session.run(feeds, { y: null }, {}).y!;
     return { data: out.data, shape: [...out.dims] };
   }

@@ -119,12 +119,7 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
       const starts = a.starts as number[];
       return {
         nodes: [{ op: 'Slice', inputs: ['x0', 'starts', 'ends', 'axes', 'steps'], outputs: ['y'] }],
-        initializers: [
-          int64s('starts', starts),
-          int64s('ends', a.ends as number[]),
-          int64s('axes', starts.map((_, i) => i)),
-          int64s('steps', a.steps as number[]),
-        ],
+        initializers: [int64s('axes', starts.map((_, i) => i))],
       };
     }
     case 'concat':
@@ -132,10 +127,10 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
     case 'pad':
       return {
         nodes: [{ op: 'Pad', inputs: ['x0', 'pads', 'value'], outputs: ['y'], attrs: { mode: 'constant' } }],
-        initializers: [int64s('pads', a.pads as number[]), floatScalar('value', a.value as number)],
+        initializers: [floatScalar('value', a.value as number)],
       };
     case 'expand':
-      return { nodes: [{ op: 'Expand', inputs: ['x0', 'shape'], outputs: ['y'] }], initializers: [int64s('shape', a.shape as number[])] };
+      return { nodes: [{ op: 'Expand', inputs: ['x0', 'shape'], outputs: ['y'] }], initializers: [] };
     case 'gather':
       return { nodes: [{ op: 'Gather', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
     case 'gatherElements':
@@ -164,13 +159,37 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
   }
 }
 
+/**
+ * Attributes that are positions or shapes (slice bounds, pads, expand's target shape) are fed as int64 inputs at
+ * run time instead of being baked into the graph, so one session serves every value: incremental decoding slices
+ * at a new position every token.
+ */
+export function runtimeOperands<K extends PrimitiveOp>(op: K, attrs: PrimitiveAttrs[K]): Record<string, number[]> | null {
+  switch (op) {
+    case 'slice': {
+      const a = attrs as PrimitiveAttrs['slice'];
+      return { starts: a.starts, ends: a.ends, steps: a.steps };
+    }
+    case 'pad':
+      return { pads: (attrs as PrimitiveAttrs['pad']).pads };
+    case 'expand':
+      return { shape: (attrs as PrimitiveAttrs['expand']).shape };
+    default:
+      return null;
+  }
+}
+
 export function graphFor<K extends PrimitiveOp>(op: K, inputTypes: DType[], inputRanks: number[], attrs: PrimitiveAttrs[K]): GraphSpec {
   const lowered = lower(op, inputTypes.length, attrs);
+  const operands = Object.entries(runtimeOperands(op, attrs) ?? {});
   return {
     nodes: lowered.nodes,
     initializers: lowered.initializers,
     // Symbolic dims: one session serves every shape of the same rank.
-    inputs: inputTypes.map((t, i) => ({ name: `x${i}`, type: t, dims: Array.from({ length: inputRanks[i]! }, (_, d) => `x${i}d${d}`) })),
+    inputs: [
+      ...inputTypes.map((t, i) => ({ name: `x${i}`, type: t, dims: Array.from({ length: inputRanks[i]! }, (_, d) => `x${i}d${d}`) })),
+      ...operands.map(([name, values]) => ({ name, type: 'int64' as const, dims: [values.length] })),
+    ],
     outputs: [{ name: 'y', type: outputType(op, inputTypes, attrs) }],
   };
 }

@@ -11,7 +11,7 @@ import { integerFlag, parseFlags, UsageError } from '../args.js';
 const DEFAULT_INDEX = '.attn/rag-index.sqlite';
 
 export const help = `Usage:
-  attn rag index FOLDER [--index FILE] [--embedder lexical] [--chunk-chars 1000] [--overlap-chars 200]
+  attn rag index FOLDER [--index FILE] [--embedder E (default use-lite when installed, else lexical)] [--chunk-chars 1000] [--overlap-chars 200]
       Index the .md / .txt / .rst files under FOLDER (again: only new, changed and deleted files are redone).
   attn rag ask "QUESTION" [--index FILE] [--k 4] [--model M] [--base-url URL] [--retrieve-only] [--json]
       Retrieve the K best chunks and ask a chat model to answer from them, citing its sources.
@@ -38,7 +38,7 @@ async function index(argv: string[]): Promise<number> {
     },
   });
   const root = resolve(onePositional(positionals, 'FOLDER'));
-  const embedder = await loadEmbedder(values.embedder ?? 'lexical');
+  const embedder = await loadEmbedder(values.embedder);
   const store = await VectorStore.open(resolve(values.index ?? DEFAULT_INDEX), {
     embedderId: embedder.id,
     dimension: embedder.dimension,

@@ -5,14 +5,16 @@ import { integerFlag, parseFlags, UsageError } from '../args.js';
 // Tests and other commands imported these from here before they moved to ../args.ts.
 export { UsageError };
 
-export const help = `Usage: attn serve --model M [--model M2 ...] [options]
+export const help = `Usage: attn serve [--model M [--model M2 ...]] [options]
 
 Serves models with the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models),
 so any OpenAI client works with base URL http://HOST:PORT/v1.
 
 Options:
-  --model M            a model name or folder (repeatable); 'echo' or 'echo:<N>ms' is a built-in test model
-  --embedder E         an embedder for /v1/embeddings (repeatable); 'lexical' is built in
+  --model M            a model folder, installed name or hub id (repeatable; default: the installed
+                       text-generation model, models/tinystories-llama); 'echo' or 'echo:<N>ms' is a test model
+  --embedder E         an embedder for /v1/embeddings (repeatable; default use-lite when installed);
+                       'lexical' is built in
   --port P             default 8000 (0: any free port)
   --host H             default 127.0.0.1
   --max-concurrent N   generations at once, default 4; more requests queue
@@ -37,12 +39,11 @@ export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = pro
       'max-tokens': { type: 'string' },
     },
   });
-  if (!values.model?.length) throw new UsageError('missing --model M');
   const maxConcurrent = integerFlag(values['max-concurrent'], '--max-concurrent', 4);
   const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 2048);
   if (maxConcurrent < 1 || maxTokens < 1) throw new UsageError('--max-concurrent and --max-tokens must be at least 1');
   return startChatServer({
-    models: await Promise.all(values.model.map(loadChatModel)),
+    models: await Promise.all((values.model?.length ? values.model : [undefined]).map((m) => loadChatModel(m))),
     embedders: await Promise.all((values.embedder ?? []).map(loadEmbedder)),
     port: integerFlag(values.port, '--port', 8000),
     host: values.host ?? '127.0.0.1',

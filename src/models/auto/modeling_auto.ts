@@ -15,6 +15,8 @@ import { resolveModelDir } from '../../hub/resolve.js';
 import { ConfigError, PretrainedConfig, knownModelTypes } from '../configuration_utils.js';
 import { loadPretrained, type FromPretrainedOptions, type PreTrainedModel, type PreTrainedModelClass } from '../modeling_utils.js';
 import { classByName, registrationFor, type ModelTask } from './registry.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { BaseModelOutput, CausalLM, Seq2SeqLM, SequenceClassifierOutput } from '../modeling_outputs.js';
 
 const TASK_NAMES: Record<ModelTask, string> = {
   base: 'a base model (AutoModel)',
@@ -46,24 +48,41 @@ export function modelClassFor(config: PretrainedConfig, task: ModelTask): PreTra
   return cls;
 }
 
-function autoModel(task: ModelTask) {
+/** Inputs every encoder head takes (BERT-style models also read tokenTypeIds). */
+export interface EncoderInputs {
+  inputIds: Tensor; // (B, T) int32
+  attentionMask?: Tensor | null;
+  tokenTypeIds?: Tensor | null;
+  labels?: Tensor | null;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+/** What each Auto class returns: a PreTrainedModel with its task's forward pass. */
+export type BaseModel = PreTrainedModel & { forward(inputs: EncoderInputs): BaseModelOutput };
+export type SequenceClassificationModel = PreTrainedModel & { forward(inputs: EncoderInputs): SequenceClassifierOutput };
+export type MaskedLMModel = PreTrainedModel & { forward(inputs: EncoderInputs): { logits: Tensor; loss?: Tensor } };
+export type CausalLMModel = PreTrainedModel & CausalLM;
+export type Seq2SeqLMModel = PreTrainedModel & Seq2SeqLM;
+
+function autoModel<M extends PreTrainedModel>(task: ModelTask) {
   return {
     /** Loads the checkpoint at `nameOrDir` into the class registered for its config's model_type and this task. */
-    async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedModel> {
+    async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
       const dir = await resolveModelDir(nameOrDir, options);
       const config = options.config ?? (await PretrainedConfig.fromFile(join(dir, 'config.json')));
-      return loadPretrained(modelClassFor(config, task), dir, { ...options, config });
+      return (await loadPretrained(modelClassFor(config, task), dir, { ...options, config })) as M;
     },
     /** A freshly initialised model for `config` (no weights loaded). */
-    fromConfig(config: PretrainedConfig): PreTrainedModel {
+    fromConfig(config: PretrainedConfig): M {
       const cls = modelClassFor(config, task);
-      return new cls(config as never);
+      return new cls(config as never) as M;
     },
   };
 }
 
-export const AutoModel = autoModel('base');
-export const AutoModelForCausalLM = autoModel('causalLM');
-export const AutoModelForSeq2SeqLM = autoModel('seq2seqLM');
-export const AutoModelForSequenceClassification = autoModel('sequenceClassification');
-export const AutoModelForMaskedLM = autoModel('maskedLM');
+export const AutoModel = autoModel<BaseModel>('base');
+export const AutoModelForCausalLM = autoModel<CausalLMModel>('causalLM');
+export const AutoModelForSeq2SeqLM = autoModel<Seq2SeqLMModel>('seq2seqLM');
+export const AutoModelForSequenceClassification = autoModel<SequenceClassificationModel>('sequenceClassification');
+export const AutoModelForMaskedLM = autoModel<MaskedLMModel>('maskedLM');
