@@ -184,6 +184,8 @@ export class PretrainedConfig {
       if (key in this.#raw && this.#raw[key] !== undefined) out[key] = value;
       else if (!(this.#defaults.has(key) && sameValue(this.#defaults.get(key), value))) out[key] = value;
     }
+    // Always written, even when it was only the class's default: Auto classes dispatch on it when loading.
+    if (this.modelType) out['model_type'] = this.modelType;
     return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync, cpSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import {
   AutoConfig,
   AutoModel,
@@ -10,6 +10,7 @@ import {
   AutoModelForSequenceClassification,
 } from '../../src/models/auto/index.js';
 import { BertForSequenceClassification, BertModel } from '../../src/models/bert/modeling_bert.js';
+import { BertConfig } from '../../src/models/bert/configuration_bert.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
@@ -109,5 +110,15 @@ describeWithShared('Auto classes and fromPretrained / savePretrained', ['golden/
     const model = await GPT2LMHeadModel.fromPretrained(golden('gpt2'));
     const long = ids([Array.from({ length: 65 }, (_, i) => i)]);
     expect(() => model.forward({ inputIds: long })).toThrow(/65 positions .* exceed the context window of 64 \(config n_positions\)/);
+  });
+});
+
+describe('savePretrained of a model built from a config', () => {
+  it('writes model_type, so AutoModel loads the folder back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attn-model-type-'));
+    const config = new BertConfig({ vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16 });
+    await new BertModel(config).savePretrained(dir);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).model_type).toBe('bert');
+    expect((await AutoModel.fromPretrained(dir)).constructor.name).toBe('BertModel');
   });
 });
