@@ -16,3 +16,5 @@ export * from './marian/configuration_marian.js';
 export * from './marian/modeling_marian.js';
 export * from './t5/configuration_t5.js';
 export * from './t5/modeling_t5.js';
+export * from './use/configuration_use.js';
+export * from './use/modeling_use.js';
