@@ -38,7 +38,24 @@ async function tryAcquire(lockPath: string, owner: string): Promise<boolean> {
   }
 }
 
+/**
+ * Callers in this process queue here first: they share one owner string, and two of them breaking the same
+ * abandoned lock at once could each remove the other's fresh lock and both write the file.
+ */
+const inProcess = new Map<string, Promise<unknown>>();
+
 export async function withFileLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
+  const previous = inProcess.get(lockPath) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(() => withProcessLock(lockPath, work));
+  inProcess.set(lockPath, mine);
+  try {
+    return await mine;
+  } finally {
+    if (inProcess.get(lockPath) === mine) inProcess.delete(lockPath);
+  }
+}
+
+async function withProcessLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockPath), { recursive: true });
   const owner = `${hostname()} ${process.pid}`;
   let waitMs = 20;
