@@ -150,7 +150,7 @@ const schedule = cosineScheduleWithWarmup(optimizer, config.warmupSteps, config.
 
 console.log(`char-GPT: ${chars.length} characters, ${data.train.length} train / ${data.val.length} val tokens, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${config.steps} steps`);
 const started = performance.now();
-let trainLoss = 0;
+let trainLoss: number;
 for (let step = 1; step <= config.steps; step++) {
   // tidy frees every tensor the step makes (activations, gradients) once the update has been applied.
   trainLoss = tidy(() => {

@@ -12,7 +12,7 @@ import { AdamW, clipGradNorm, constantSchedule, cosineScheduleWithWarmup, linear
 import { noGrad, tidy } from '../tensor/engine.js';
 import { manualSeed } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { progress, type Progress } from '../util/progress.js';
+import { progress } from '../util/progress.js';
 import type { CallbackContext, LogEntry, TrainerCallback, TrainerControl, TrainerState } from './callbacks.js';
 import {
   CHECKPOINT_PREFIX,

@@ -11,8 +11,6 @@ import {
   FeatureExtractionPipeline,
   parseTask,
   pipeline,
-  PipelineInputError,
-  ModelLoadError,
   TASKS,
   type ClassificationLabel,
   type FillMaskCandidate,

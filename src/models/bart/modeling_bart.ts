@@ -5,7 +5,7 @@
  * with its own positions (modeling_marian.ts).
  */
 import * as F from '../../nn/functional.js';
-import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
+import { activation, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { zeros } from '../../tensor/creation.js';
 import * as ops from '../../tensor/ops.js';
