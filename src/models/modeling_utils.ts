@@ -24,7 +24,8 @@ import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { ConfigError, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
-import type { CausalLMOutput, DecoderCache, LayerKV } from './modeling_outputs.js';
+import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
+import type { CausalLMOutput } from './modeling_outputs.js';
 
 export class CheckpointError extends Error {}
 
@@ -289,18 +290,6 @@ export function applyConfigOptions<C extends PretrainedConfig>(config: C, option
 
 // ---- helpers every architecture's forward pass shares ----
 
-/** (B, T, H·D) → (B, H, T, D). */
-export function splitHeads(x: Tensor, heads: number): Tensor {
-  const [b, t, c] = x.shape as [number, number, number];
-  return ops.permute(ops.reshape(x, [b, t, heads, c / heads]), [0, 2, 1, 3]);
-}
-
-/** (B, H, T, D) → (B, T, H·D). */
-export function mergeHeads(x: Tensor): Tensor {
-  const [b, h, t, d] = x.shape as [number, number, number, number];
-  return ops.reshape(ops.permute(x, [0, 2, 1, 3]), [b, t, h * d]);
-}
-
 /** Errors when `length` positions (cached + new) exceed the model's context window. */
 export function checkContextWindow(length: number, maxPositions: number, model: string, field: string): void {
   if (length > maxPositions) {
@@ -313,49 +302,6 @@ export function defaultPositionIds(length: number, pastLength: number): Tensor {
   const ids = new Int32Array(length);
   for (let i = 0; i < length; i++) ids[i] = pastLength + i;
   return new Tensor(ids, [length]);
-}
-
-export interface AttentionBiasOptions {
-  batch: number;
-  queryLength: number;
-  /** Cached plus new positions. */
-  keyLength: number;
-  /** Decoder self-attention: query i (absolute position keyLength - queryLength + i) sees keys up to itself. */
-  causal: boolean;
-}
-
-/**
- * The additive attention mask, (B, 1, Tq, Tk) or broadcastable: 0 where a query may attend, F.MASKED where it may
- * not (padding keys, future keys). Causal and padding masks are combined by taking the masked value once rather
- * than adding two, so a query that sees no key (a left-padding position) gets uniform weights instead of NaN, as in
- * transformers. Null when nothing is masked.
- */
-export function attentionBias(attentionMask: Tensor | null | undefined, options: AttentionBiasOptions): Tensor | null {
-  const { batch, queryLength: tq, keyLength: tk, causal } = options;
-  const needsCausal = causal && tq > 1;
-  if (attentionMask) {
-    if (attentionMask.rank !== 2 || attentionMask.shape[0] !== batch || attentionMask.shape[1] !== tk) {
-      throw new RangeError(`attentionMask has shape ${shapeString(attentionMask.shape)}; expected (batch, past + new tokens) = [${batch}, ${tk}]`);
-    }
-  }
-  const keys = attentionMask?.data;
-  const hasPadding = keys !== undefined && keys.some((v) => v === 0);
-  if (!hasPadding) return needsCausal ? F.causalMask(tq, tk) : null;
-  if (!causal) {
-    // Padding alone: one row of key biases per batch entry, broadcast over heads and queries.
-    const bias = new Float32Array(batch * tk);
-    for (let i = 0; i < bias.length; i++) if (keys![i] === 0) bias[i] = F.MASKED;
-    return new Tensor(bias, [batch, 1, 1, tk]);
-  }
-  const offset = tk - tq;
-  const bias = new Float32Array(batch * tq * tk);
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < tq; i++) {
-      const row = (b * tq + i) * tk;
-      for (let j = 0; j < tk; j++) if (j > offset + i || keys![b * tk + j] === 0) bias[row + j] = F.MASKED;
-    }
-  }
-  return new Tensor(bias, [batch, 1, tq, tk]);
 }
 
 /** transformers' causal LM loss: logits[:, :-1] against labels[:, 1:], mean cross-entropy over labels != -100. */
@@ -392,20 +338,6 @@ export function sequenceClassificationLoss(logits: Tensor, labels: Tensor, confi
     default:
       throw new ConfigError(`${config.source}: problem_type '${problem}' is not one of regression, single_label_classification, multi_label_classification`);
   }
-}
-
-/** softmax(q kᵀ/√D + bias) v over heads, from projected (B, T, C) queries, keys and values → (B, T, C) and the weights. */
-export function multiHeadAttention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  heads: number,
-  bias: Tensor | null,
-  dropoutP: number,
-  training: boolean,
-): { context: Tensor; weights: Tensor } {
-  const { output, weights } = F.scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), { mask: bias, dropoutP, training });
-  return { context: mergeHeads(output), weights };
 }
 
 export interface LayerOutput {

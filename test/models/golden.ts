@@ -1,9 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { expect } from 'vitest';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { sharedPath } from '../helpers/shared.js';
+import { projectRoot } from '../../src/util/paths.js';
 
-/** One golden array from ../shared/golden/<case>/expected.json (values rounded to 6 significant digits). */
+/**
+ * A file or folder of the Hugging Face goldens vendored in test/fixtures/golden (a checked copy of ../shared/golden
+ * without the Llama-2 tokenizer; see its README), e.g. goldenPath('bert', 'model'), goldenPath('tokenizers', 'gpt2').
+ */
+export function goldenPath(...parts: string[]): string {
+  return resolve(projectRoot, 'test', 'fixtures', 'golden', ...parts);
+}
+
+/** One golden array from <case>/expected.json (values rounded to 6 significant digits). */
 export interface GoldenArray {
   shape: number[];
   data: number[];
@@ -12,7 +21,7 @@ export interface GoldenArray {
 export type Json = Record<string, any>;
 
 export function goldenCase(name: string): { dir: string; inputs: Json; expected: Json } {
-  const dir = sharedPath('golden', name);
+  const dir = goldenPath(name);
   return {
     dir: `${dir}/model`,
     inputs: JSON.parse(readFileSync(`${dir}/inputs.json`, 'utf8')),
