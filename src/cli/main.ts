@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { didYouMean } from './args.js';
 
 const COMMANDS: Record<string, string> = {
   run: 'run a pipeline task on text (arguments or standard input)',
@@ -28,14 +29,28 @@ function usage(): string {
   return `Usage: attn <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'attn <command> --help' for a command's options.`;
 }
 
+/**
+ * onnxruntime-node crashes the process (SIGSEGV) once the command line passes about 30,000 characters, so attn
+ * refuses long command lines before loading it and points to standard input, which takes text of any length.
+ */
+const MAX_COMMAND_LINE_CHARS = 16_384;
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  const length = argv.reduce((sum, arg) => sum + arg.length, 0);
+  if (length > MAX_COMMAND_LINE_CHARS) {
+    console.error(
+      `attn: the command line is ${length} characters long; attn takes at most ${MAX_COMMAND_LINE_CHARS} ` +
+        `(onnxruntime crashes on longer ones). Give long text on standard input, e.g. 'attn run summarization < text.txt'`,
+    );
+    return 2;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;
   }
   if (!(name in COMMANDS)) {
-    console.error(`attn: unknown command '${name}'\n\n${usage()}`);
+    console.error(`attn: unknown command '${name}'${didYouMean(name, Object.keys(COMMANDS))}; see 'attn --help'`);
     return 2;
   }
   // .js when built; .ts when the sources run under a TypeScript loader (tests).

@@ -28,12 +28,14 @@ describe('attn run', () => {
     classifier = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 21);
   });
 
-  it('classifies the words on the command line as one text, plain or as JSON shaped like Hugging Face', async () => {
+  it('classifies each text argument as one input, plain or as JSON shaped like Hugging Face', async () => {
     const classify = await pipeline('sentiment-analysis', classifier);
-    const [expected] = await classify('i love this movie');
-    const plain = await attnRun(['sentiment-analysis', 'i', 'love', 'this movie', '--model', classifier]);
+    const texts = ['i love this movie', 'awful', 'the plot was dull'];
+    const expectedAll = (await classify(texts)) as ClassificationLabel[];
+    const [expected] = expectedAll;
+    const plain = await attnRun(['sentiment-analysis', ...texts, '--model', classifier, '--batch-size', '2']);
     expect(plain).toMatchObject({ code: 0, err: '' });
-    expect(plain.lines).toEqual([`${expected!.label} ${expected!.score.toFixed(3)}`]);
+    expect(plain.lines).toEqual(expectedAll.map((l) => `${l.label} ${l.score.toFixed(3)}`));
     const json = await attnRun(['sentiment-analysis', 'i love this movie', '--model', classifier, '--json', '--top-k', '2']);
     const parsed = JSON.parse(json.lines[0]!);
     expect(parsed.input).toBe('i love this movie');
@@ -68,24 +70,34 @@ describe('attn run', () => {
     expect(generated.out).toBe(`${story!.generated_text}\n`);
   });
 
-  it('answers a bad command line with the reason and the help on stderr, exit code 2', async () => {
+  it('answers a bad command line with one line: the reason, a suggestion, the help command; exit code 2', async () => {
     const cases: Array<[string[], string]> = [
       [[], 'missing the task'],
       [['sentiment', 'x'], "unknown task 'sentiment'"],
+      [['sentiment-analyis', 'x'], "unknown task 'sentiment-analyis' (did you mean 'sentiment-analysis'?)"],
+      [['fill-mask', 'x', '--modle', 'm'], "unknown option '--modle' (did you mean '--model'?)"],
       [['zero-shot-classification', 'x', '--model', classifier], 'zero-shot-classification needs --labels'],
       [['zero-shot-classification', 'x', '--labels', ' , '], 'needs at least one candidate label; got none'],
       [['translation', 'x', '--top-k', '2'], '--top-k does not apply to translation'],
       [['text-generation', 'x', '--max-new-tokens', 'many'], "--max-new-tokens must be a whole number >= 0, got 'many'"],
-      [['fill-mask', 'x', '--bogus'], "Unknown option '--bogus'"],
-      [['text-classification', ' '], 'the text is empty'],
+      [['fill-mask', 'x', '--bogus'], "unknown option '--bogus'; see"],
+      [['text-classification', 'fine', ' '], 'text 2 is empty'],
     ];
     for (const [argv, message] of cases) {
       const run = await attnRun(argv);
       expect(run.code, argv.join(' ')).toBe(2);
       expect(run.err).toContain(message);
-      expect(run.err).toContain('Usage: attn run <task>');
+      expect(run.err).toMatch(/^attn run: [^\n]*; see 'attn run --help'\n$/);
       expect(run.out).toBe('');
     }
+  });
+
+  it('refuses binary standard input with a message naming the line, exit code 1', async () => {
+    const run = await attnRun(['text-classification', '--model', classifier], async (stdin) => {
+      stdin.end(Buffer.from([0x67, 0x6f, 0x6f, 0x64, 0x0a, 0x00, 0xff, 0xfe, 0x12, 0x0a]));
+    });
+    expect(run.code).toBe(1);
+    expect(run.err).toBe('attn run: standard input line 2 is not UTF-8 text (binary data?); give one text per line\n');
   });
 
   it('reports models it cannot use and bad text with a message, exit code 1, never a stack trace', async () => {

@@ -1,5 +1,5 @@
 /** `attn hub ...`: run a hub server, make its tokens, and push to / download from any hub. */
-import { integerFlag, parseFlags, UsageError } from '../args.js';
+import { didYouMean, integerFlag, parseFlags, UsageError, usageLine } from '../args.js';
 import { TokenStore } from '../../hub/server/auth.js';
 import { startHubServer } from '../../hub/server/server.js';
 import { pushToHub } from '../../hub/push.js';
@@ -99,14 +99,15 @@ export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const subcommand = name === undefined ? undefined : SUBCOMMANDS[name];
   if (subcommand === undefined) {
-    console.error(`attn hub: ${name === undefined ? 'missing subcommand' : `unknown subcommand '${name}'`}\n\n${help}`);
+    const why = name === undefined ? 'missing subcommand' : `unknown subcommand '${name}'${didYouMean(name, Object.keys(SUBCOMMANDS))}`;
+    console.error(usageLine('hub', new UsageError(why)));
     return 2;
   }
   try {
     return await subcommand(rest);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`attn hub ${name}: ${err.message}\n\n${help}`);
+    console.error(usageLine('hub', err));
     return 2;
   }
 }

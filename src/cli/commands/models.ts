@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { hubCacheDir } from '../../hub/env.js';
 import { configFromJSON } from '../../models/configuration_utils.js';
 import { DEFAULT_MODELS, installedModelsDir, tasksFor, TASKS } from '../../pipelines/index.js';
-import { parseFlags, UsageError } from '../args.js';
+import { parseFlags, UsageError, usageLine } from '../args.js';
 
 export const help = `Usage: attn models [--json]
 
@@ -101,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     ({ json } = parseFlags({ args: argv, options: { json: { type: 'boolean' } } }).values);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`attn models: ${err.message}\n\n${help}`);
+    console.error(usageLine('models', err));
     return 2;
   }
   const installed = installedModels();

@@ -6,7 +6,7 @@ import { askDocuments, retrieve, sourceLabel } from '../../rag/ask.js';
 import { indexFolder } from '../../rag/indexer.js';
 import type { SearchHit } from '../../rag/store.js';
 import { VectorStore } from '../../rag/store.js';
-import { integerFlag, parseFlags, UsageError } from '../args.js';
+import { integerFlag, parseFlags, UsageError, usageLine } from '../args.js';
 
 const DEFAULT_INDEX = '.attn/rag-index.sqlite';
 
@@ -111,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`attn rag: ${err.message}\n\n${help}`);
+    console.error(usageLine('rag', err));
     return 2;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * `attn run <task> [text…]`: a pipeline from the command line. Text on the command line is one input; without
- * it, standard input is read line by line and results stream out one line per input, in input order, a batch at
+ * `attn run <task> [text…]`: a pipeline from the command line. Each text argument is one input; without any,
+ * standard input is read line by line and results stream out one line per input, in input order, a batch at
  * a time, so a file of any length runs in constant memory.
  */
 import { once } from 'node:events';
@@ -19,12 +19,13 @@ import {
   type ZeroShotResult,
 } from '../../pipelines/index.js';
 import { progress } from '../../util/progress.js';
-import { integerFlag, numberFlag, parseFlags, UsageError } from '../args.js';
+import { didYouMean, integerFlag, numberFlag, parseFlags, UsageError, usageLine } from '../args.js';
 
 export const help = `Usage: attn run <task> [text…] [options]
 
-Runs a pipeline on the text given (all words are one input) or, without text, on each line of standard input,
-printing one result per line in input order.
+Runs a pipeline on each text argument (quote a sentence to make it one input) or, without text, on each line of
+standard input, printing one result per line in input order. Long text goes on standard input.
+Example: attn run sentiment-analysis "I love this movie" "The plot was dull"
 
 Tasks: ${TASKS.join(', ')}, sentiment-analysis, translation_<src>_to_<tgt>
 Without --model each task uses the default model installed with attn (models/ in the package):
@@ -177,17 +178,23 @@ async function write(stream: NodeJS.WritableStream, text: string): Promise<void>
   if (!stream.write(text)) await once(stream, 'drain');
 }
 
+/** Binary data (NUL bytes, or bytes that are not UTF-8, which decode to U+FFFD) is not text to run a model on. */
+const NOT_TEXT = /[\u0000\ufffd]/;
+
 /** Lines of `input`, blank ones reported on stderr and left out (an empty text has nothing to classify). */
 async function* inputLines(io: RunIO): AsyncGenerator<string> {
   let number = 0;
   for await (const line of createInterface({ input: io.stdin, crlfDelay: Infinity })) {
     number++;
+    if (NOT_TEXT.test(line)) {
+      throw new Error(`standard input line ${number} is not UTF-8 text (binary data?); give one text per line`);
+    }
     if (line.trim() === '') io.stderr.write(`attn run: line ${number} is empty; skipped\n`);
     else yield line;
   }
 }
 
-async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+async function* batches<T>(items: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
   let batch: T[] = [];
   for await (const item of items) {
     batch.push(item);
@@ -203,19 +210,19 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
   let pipe: Pipeline | undefined;
   try {
     const { values: flags, positionals } = parseFlags({ args: argv, options: OPTIONS, allowPositionals: true });
-    const [taskName, ...words] = positionals;
+    const [taskName, ...texts] = positionals;
     if (taskName === undefined) throw new UsageError('missing the task, e.g. attn run sentiment-analysis "I love this movie"');
     let task: Task;
     try {
       task = parseTask(taskName).task;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
+    } catch {
+      throw new UsageError(`unknown task '${taskName}'${didYouMean(taskName, [...TASKS, 'sentiment-analysis'])}`);
     }
     const options = callOptions(task, flags);
     const batchSize = integerFlag(flags['batch-size'], '--batch-size', 16);
     if (batchSize < 1) throw new UsageError('--batch-size must be at least 1');
-    const text = words.join(' ');
-    if (words.length > 0 && text.trim() === '') throw new UsageError('the text is empty; give some text, or none to read standard input');
+    const empty = texts.findIndex((text) => text.trim() === '');
+    if (empty >= 0) throw new UsageError(`text ${empty + 1} is empty; give some text, or none to read standard input`);
 
     const loud = io.stderr.isTTY === true;
     if (loud) io.stderr.write(`attn run: loading ${flags.model ?? `the default ${task} model`}…\n`);
@@ -232,22 +239,20 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     const emit = async (input: string, result: unknown) =>
       write(io.stdout, (flags.json ? JSON.stringify({ input, result }) : plain(task, result)) + '\n');
 
-    if (words.length > 0) {
-      // Generated text is shown as it comes when a person is reading.
-      if (task === 'text-generation' && !flags.json) {
+    // Generated text is shown as it comes when a person is reading.
+    if (texts.length > 0 && task === 'text-generation' && !flags.json) {
+      for (const text of texts) {
         await write(io.stdout, text);
         await (pipe as unknown as (t: string, o: object) => Promise<unknown>)(text, { ...options, returnFullText: false, onText: (piece: string) => io.stdout.write(piece) });
         await write(io.stdout, '\n');
-      } else {
-        const [result] = perInput(task, await (pipe as unknown as (t: string[], o: object) => Promise<unknown>)([text], options), 1);
-        await emit(text, result);
       }
       return 0;
     }
 
-    if (io.stdin.isTTY) io.stderr.write('attn run: reading one input per line from standard input (end with Ctrl-D)\n');
-    const bar = loud ? progress({ label: `attn run ${task}`, unit: 'lines', stream: io.stderr }) : undefined;
-    for await (const batch of batches(inputLines(io), batchSize)) {
+    const fromStdin = texts.length === 0;
+    if (fromStdin && io.stdin.isTTY) io.stderr.write('attn run: reading one input per line from standard input (end with Ctrl-D)\n');
+    const bar = loud && fromStdin ? progress({ label: `attn run ${task}`, unit: 'lines', stream: io.stderr }) : undefined;
+    for await (const batch of batches(fromStdin ? inputLines(io) : texts, batchSize)) {
       const results = perInput(task, await (pipe as unknown as (t: string[], o: object) => Promise<unknown>)(batch, options), batch.length);
       for (let i = 0; i < batch.length; i++) await emit(batch[i]!, results[i]);
       bar?.tick(batch.length);
@@ -256,7 +261,7 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`attn run: ${err.message}\n\n${help}\n`);
+      io.stderr.write(usageLine('run', err) + '\n');
       return 2;
     }
     io.stderr.write(`attn run: ${(err as Error).message}\n`);

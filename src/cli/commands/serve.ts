@@ -1,6 +1,6 @@
 /** `attn serve`: serve models with the OpenAI-compatible API (see src/chat/server.ts). */
 import { loadChatModel, loadEmbedder, startChatServer, type ChatServer } from '../../chat/server.js';
-import { integerFlag, parseFlags, UsageError } from '../args.js';
+import { integerFlag, parseFlags, UsageError, usageLine } from '../args.js';
 
 // Tests and other commands imported these from here before they moved to ../args.ts.
 export { UsageError };
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
     server = await startFromArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`attn serve: ${err.message}\n\n${help}`);
+    console.error(usageLine('serve', err));
     return 2;
   }
   const keyNote = process.env.ATTN_API_KEY ? ' (API key required)' : '';

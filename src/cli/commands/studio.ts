@@ -1,6 +1,6 @@
 /** `attn studio`: the web app (Playground, Attention, Training, Hub) served on this machine. */
 import { startStudioServer, type RunningStudio } from '../../studio/server.js';
-import { integerFlag, parseFlags, UsageError } from '../args.js';
+import { integerFlag, parseFlags, UsageError, usageLine } from '../args.js';
 
 export const help = `Usage: attn studio [--port P] [--hub URL] [--run DIR ...] [--host H]
 
@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     studio = await startFromArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`attn studio: ${err.message}\n\n${help}`);
+    console.error(usageLine('studio', err));
     return 2;
   }
   console.log(`attn studio: open ${studio.url} in a browser; Ctrl-C stops`);
