@@ -179,14 +179,14 @@ async function write(stream: NodeJS.WritableStream, text: string): Promise<void>
 }
 
 /** Binary data (NUL bytes, or bytes that are not UTF-8, which decode to U+FFFD) is not text to run a model on. */
-const NOT_TEXT = /[\u0000\ufffd]/;
+const isText = (line: string) => !line.includes('\u0000') && !line.includes('\ufffd');
 
 /** Lines of `input`, blank ones reported on stderr and left out (an empty text has nothing to classify). */
 async function* inputLines(io: RunIO): AsyncGenerator<string> {
   let number = 0;
   for await (const line of createInterface({ input: io.stdin, crlfDelay: Infinity })) {
     number++;
-    if (NOT_TEXT.test(line)) {
+    if (!isText(line)) {
       throw new Error(`standard input line ${number} is not UTF-8 text (binary data?); give one text per line`);
     }
     if (line.trim() === '') io.stderr.write(`attn run: line ${number} is empty; skipped\n`);
