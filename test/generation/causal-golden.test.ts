@@ -1,9 +1,8 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generation/utils.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import type { CausalLM } from '../../src/models/modeling_outputs.js';
-import { describeWithShared } from '../helpers/shared.js';
 import { goldenCase } from '../models/golden.js';
 import { expectGreedyGolden } from './seq2seq-golden.js';
 
@@ -13,7 +12,7 @@ const cases: Array<[string, (dir: string) => Promise<CausalLM>]> = [
 ];
 
 for (const [name, load] of cases) {
-  describeWithShared(`${name} generate golden`, [`golden/${name}`], () => {
+  describe(`${name} generate golden`, () => {
     const { dir, inputs, expected } = goldenCase(name);
     const g = inputs.generate;
     const options = { attentionMask: g.attention_mask, maxNewTokens: g.kwargs.max_new_tokens, padTokenId: g.kwargs.pad_token_id, outputScores: true };

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { AutoModelForSeq2SeqLM } from '../../src/models/auto/index.js';
 import type { PreTrainedModel } from '../../src/models/modeling_utils.js';
@@ -10,7 +10,6 @@ import type { Seq2SeqLM } from '../../src/models/modeling_outputs.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
-import { describeWithShared } from '../helpers/shared.js';
 import { expectClose, goldenCase, ids, type Json } from '../models/golden.js';
 
 /** The top 5 finite (id, value) pairs of one row of processed scores, as the goldens' step_top5. */
@@ -40,7 +39,7 @@ export function expectGreedyGolden(out: { sequences: number[][]; scores?: Float3
  * and the KV cache (incremental decoding gives the full pass's logits).
  */
 export function describeSeq2SeqGolden(caseName: string, load: (dir: string) => Promise<Seq2SeqLM & PreTrainedModel>): void {
-  describeWithShared(`${caseName} golden`, [`golden/${caseName}`], () => {
+  describe(`${caseName} golden`, () => {
     const { dir, inputs, expected } = goldenCase(caseName);
     const modelPromise = load(dir);
 

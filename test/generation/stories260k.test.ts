@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { TextStreamer } from '../../src/generation/streamers.js';
 import { generate } from '../../src/generation/utils.js';
 import { loadLlama2cModel, loadLlama2cTokenizer } from '../../src/io/llama2c.js';
@@ -8,10 +8,15 @@ const KNOWN =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high';
 
 describeWithShared('stories260K generation', ['models/stories260K/stories260K.bin', 'models/stories260K/tok512.bin'], () => {
-  const load = Promise.all([
-    loadLlama2cModel(sharedPath('models', 'stories260K', 'stories260K.bin')),
-    loadLlama2cTokenizer(sharedPath('models', 'stories260K', 'tok512.bin')),
-  ]);
+  const loadBoth = () =>
+    Promise.all([
+      loadLlama2cModel(sharedPath('models', 'stories260K', 'stories260K.bin')),
+      loadLlama2cTokenizer(sharedPath('models', 'stories260K', 'tok512.bin')),
+    ]);
+  let load: ReturnType<typeof loadBoth>;
+  beforeAll(() => {
+    load = loadBoth();
+  });
 
   it('greedy decoding from BOS streams the known 60-token text', async () => {
     const [model, tokenizer] = await load;

@@ -10,7 +10,7 @@ import {
   serializeSafetensors,
 } from '../../src/io/safetensors.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { describeWithShared, sharedPath } from '../helpers/shared.js';
+import { goldenPath } from '../models/golden.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'attn-safetensors-'));
 
@@ -111,9 +111,9 @@ describe('safetensors', () => {
   });
 });
 
-describeWithShared('safetensors golden file', ['golden/bert/model/model.safetensors'], () => {
+describe('safetensors golden file', () => {
   it('reads a file written by transformers and re-serializes it byte for byte', async () => {
-    const path = sharedPath('golden/bert/model/model.safetensors');
+    const path = goldenPath('bert', 'model', 'model.safetensors');
     const { tensors, metadata } = await loadSafetensors(path);
     expect(metadata).toEqual({ format: 'pt' });
     expect([...tensors.get('embeddings.word_embeddings.weight')!.shape]).toEqual([500, 32]);

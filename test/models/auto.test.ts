@@ -15,10 +15,9 @@ import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { noGrad } from '../../src/tensor/engine.js';
-import { describeWithShared, sharedPath } from '../helpers/shared.js';
-import { ids } from './golden.js';
+import { goldenPath, ids } from './golden.js';
 
-const golden = (name: string) => sharedPath('golden', name, 'model');
+const golden = (name: string) => goldenPath(name, 'model');
 const scratch = () => mkdtempSync(join(tmpdir(), 'attn-models-'));
 
 function copyModel(name: string): string {
@@ -27,7 +26,7 @@ function copyModel(name: string): string {
   return dir;
 }
 
-describeWithShared('Auto classes and fromPretrained / savePretrained', ['golden/gpt2', 'golden/bert', 'golden/bert_mlm', 'golden/llama'], () => {
+describe('Auto classes and fromPretrained / savePretrained', () => {
   it('dispatches on model_type to the class for the task', async () => {
     expect((await AutoConfig.fromPretrained(golden('llama'))).modelType).toBe('llama');
     expect(await AutoModelForCausalLM.fromPretrained(golden('gpt2'))).toBeInstanceOf(GPT2LMHeadModel);

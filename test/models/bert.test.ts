@@ -1,15 +1,14 @@
-import { it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { BertForMaskedLM, BertForSequenceClassification, BertModel } from '../../src/models/bert/modeling_bert.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
-import { describeWithShared } from '../helpers/shared.js';
 import { expectClose, expectRelClose, goldenCase, ids, type Json } from './golden.js';
 
 function encoderInputs(inputs: Json) {
   return { inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), tokenTypeIds: ids(inputs.token_type_ids) };
 }
 
-describeWithShared('BertModel golden', ['golden/bert'], () => {
+describe('BertModel golden', () => {
   const { dir, inputs, expected } = goldenCase('bert');
 
   it('matches last hidden state, pooler output and hidden states (padded batch)', async () => {
@@ -22,7 +21,7 @@ describeWithShared('BertModel golden', ['golden/bert'], () => {
   });
 });
 
-describeWithShared('BertForSequenceClassification golden', ['golden/bert_seqcls'], () => {
+describe('BertForSequenceClassification golden', () => {
   const { dir, inputs, expected } = goldenCase('bert_seqcls');
   const batch = () => ({ ...encoderInputs(inputs), labels: ids(inputs.labels) });
 
@@ -50,7 +49,7 @@ describeWithShared('BertForSequenceClassification golden', ['golden/bert_seqcls'
   });
 });
 
-describeWithShared('BertForMaskedLM golden', ['golden/bert_mlm'], () => {
+describe('BertForMaskedLM golden', () => {
   const { dir, inputs, expected } = goldenCase('bert_mlm');
 
   it('matches logits and loss with the decoder tied to the word embeddings', async () => {

@@ -1,19 +1,19 @@
 import { readFileSync } from 'node:fs';
 
-import { it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import '../../src/models/auto/index.js';
 import { PretrainedConfig, configFromJSON } from '../../src/models/configuration_utils.js';
 import { BertConfig } from '../../src/models/bert/configuration_bert.js';
-import { describeWithShared, sharedPath } from '../helpers/shared.js';
+import { goldenPath } from './golden.js';
 
-describeWithShared('PretrainedConfig', ['golden/bert_seqcls', 'golden/distilbert_seqcls', 'golden/llama', 'golden/bert'], () => {
+describe('PretrainedConfig', () => {
   it('reads snake_case fields as camelCase and writes back exactly what transformers wrote', async () => {
     for (const name of ['bert', 'bert_seqcls', 'distilbert_seqcls', 'llama', 'gpt2']) {
-      const path = sharedPath('golden', name, 'model', 'config.json');
+      const path = goldenPath(name, 'model', 'config.json');
       const config = await PretrainedConfig.fromFile(path);
       expect(config.toJSON(), name).toEqual(JSON.parse(readFileSync(path, 'utf8')));
     }
-    const seqcls = (await PretrainedConfig.fromFile(sharedPath('golden/bert_seqcls/model/config.json'))) as BertConfig;
+    const seqcls = (await PretrainedConfig.fromFile(goldenPath('bert_seqcls', 'model', 'config.json'))) as BertConfig;
     expect(seqcls).toBeInstanceOf(BertConfig);
     expect(seqcls.hiddenSize).toBe(32);
     expect(seqcls.numLabels).toBe(3);

@@ -1,10 +1,9 @@
-import { it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { DistilBertForSequenceClassification } from '../../src/models/distilbert/modeling_distilbert.js';
 import { noGrad } from '../../src/tensor/engine.js';
-import { describeWithShared } from '../helpers/shared.js';
 import { expectClose, goldenCase, ids } from './golden.js';
 
-describeWithShared('DistilBertForSequenceClassification golden', ['golden/distilbert_seqcls'], () => {
+describe('DistilBertForSequenceClassification golden', () => {
   const { dir, inputs, expected } = goldenCase('distilbert_seqcls');
 
   it('matches logits, loss and hidden states (padded batch)', async () => {

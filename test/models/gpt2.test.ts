@@ -1,11 +1,10 @@
-import { it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
-import { describeWithShared } from '../helpers/shared.js';
 import { expectClose, expectRelClose, goldenCase, ids } from './golden.js';
 
-describeWithShared('GPT2LMHeadModel golden', ['golden/gpt2'], () => {
+describe('GPT2LMHeadModel golden', () => {
   const { dir, inputs, expected } = goldenCase('gpt2');
 
   it('matches logits, loss and hidden states (padded batch)', async () => {

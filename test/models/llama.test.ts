@@ -1,11 +1,10 @@
-import { it, expect } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
-import { describeWithShared } from '../helpers/shared.js';
 import { expectClose, goldenCase, ids } from './golden.js';
 
-describeWithShared('LlamaForCausalLM golden', ['golden/llama'], () => {
+describe('LlamaForCausalLM golden', () => {
   const { dir, inputs, expected } = goldenCase('llama');
 
   it('matches logits, loss and hidden states (padded batch, GQA, rotary)', async () => {

@@ -1,21 +1,15 @@
 // The default models attn ships (models/<name>), checked on real text. Each suite runs where its folder is
 // installed and is skipped, with a message naming the missing folder, where it is not.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { corpusBleu } from '../../src/metrics/bleu.js';
 import { DEFAULT_MODELS, installedModelsDir, pipeline, type ClassificationLabel, type Task, type TextClassificationPipeline, type ZeroShotResult } from '../../src/pipelines/index.js';
-import { sharedPath } from '../helpers/shared.js';
+import { describeWithFiles, sharedPath } from '../helpers/shared.js';
 
 function describeWithDefault(task: Task, lang: string, name: string, fn: () => void, sharedFiles: string[] = []): void {
   const folder = join(installedModelsDir, DEFAULT_MODELS[task][lang] ?? `(no ${lang} default)`);
-  const missing = [join(folder, 'config.json'), ...sharedFiles.map((f) => sharedPath(f))].filter((path) => !existsSync(path));
-  if (missing.length > 0) {
-    describe.skip(`${name} (skipped: missing ${missing.join(', ')})`, fn);
-    console.warn(`[attn tests] skipping "${name}": missing ${missing.join(', ')}`);
-  } else {
-    describe(name, fn);
-  }
+  describeWithFiles(name, [join(folder, 'config.json'), ...sharedFiles.map((f) => sharedPath(f))], fn);
 }
 
 const positive = (label: string) => /^(pos|label_1$|1$)/i.test(label);

@@ -1,9 +1,12 @@
-// Slow-tokenizer goldens from transformers (../shared/golden/tokenizers, see its README "Tokenizers").
+// Slow-tokenizer goldens from transformers (test/fixtures/golden/tokenizers, see UPSTREAM-README.md "Tokenizers"); the
+// Llama-2 ones stay in ../shared/golden/tokenizers (Llama 2 licence) and skip by name without it.
 import { readFileSync } from 'node:fs';
-import { expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { AutoTokenizer } from '../../src/tokenizers/index.js';
 import type { PreTrainedTokenizer } from '../../src/tokenizers/index.js';
 import { describeWithShared, sharedPath } from '../helpers/shared.js';
+import { goldenPath } from '../models/golden.js';
 
 interface GoldenCase {
   text: string;
@@ -21,12 +24,20 @@ interface Golden {
   batch_cases?: { texts: string[]; call_kwargs: Record<string, unknown>; input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }[];
 }
 
-/** Each golden folder, the folder holding its vocabulary, and the constructor arguments the README names. */
+/**
+ * Each golden folder, the folder holding its vocabulary, the constructor arguments the README names, and whether it is
+ * vendored (permissive licence) or read from ../shared.
+ */
 const SUITES = [
-  { name: 'gpt2', dir: 'gpt2', config: {} },
-  { name: 'bert-base-uncased', dir: 'bert-base-uncased', config: { do_lower_case: true } },
-  { name: 'llama2', dir: 'llama2', config: { legacy: true, clean_up_tokenization_spaces: false } },
-  { name: 'llama2-legacy-false', dir: 'llama2', config: { legacy: false, clean_up_tokenization_spaces: false } },
+  { name: 'gpt2', dir: 'gpt2', config: {}, vendored: true },
+  { name: 'bert-base-uncased', dir: 'bert-base-uncased', config: { do_lower_case: true }, vendored: true },
+  { name: 'llama2', dir: 'llama2', config: { legacy: true, clean_up_tokenization_spaces: false }, vendored: false },
+  {
+    name: 'llama2-legacy-false',
+    dir: 'llama2',
+    config: { legacy: false, clean_up_tokenization_spaces: false },
+    vendored: false,
+  },
 ];
 
 /**
@@ -54,15 +65,16 @@ function actual(tok: PreTrainedTokenizer, c: GoldenCase): Record<(typeof FIELDS)
 }
 
 for (const suite of SUITES) {
-  const goldenFile = `golden/tokenizers/${suite.name}/dev.json`;
-  describeWithShared(`tokenizer goldens: ${suite.name}`, [goldenFile, `golden/tokenizers/${suite.dir}`], () => {
-    const golden = JSON.parse(readFileSync(sharedPath(goldenFile), 'utf8')) as Golden;
+  const root = suite.vendored ? goldenPath('tokenizers') : sharedPath('golden', 'tokenizers');
+  const body = () => {
+    let golden: Golden;
     let tok: PreTrainedTokenizer;
     it('loads', async () => {
-      tok = await AutoTokenizer.fromPretrained(sharedPath('golden/tokenizers', suite.dir), { config: suite.config });
+      golden = JSON.parse(readFileSync(join(root, suite.name, 'dev.json'), 'utf8')) as Golden;
+      tok = await AutoTokenizer.fromPretrained(join(root, suite.dir), { config: suite.config });
     });
     const known = KNOWN_DIFFERENCES[suite.name] ?? [];
-    it(`matches all ${golden.cases.length} cases except the ${known.length} known differences`, () => {
+    it(`matches every case except the ${known.length} known differences`, () => {
       const failing = new Set<string>();
       for (const c of golden.cases) {
         const got = actual(tok, c);
@@ -96,5 +108,8 @@ for (const suite of SUITES) {
         if (b.token_type_ids) expect(got.tokenTypeIds).toEqual(b.token_type_ids);
       }
     });
-  });
+  };
+  const title = `tokenizer goldens: ${suite.name}`;
+  if (suite.vendored) describe(title, body);
+  else describeWithShared(title, [`golden/tokenizers/${suite.name}/dev.json`, `golden/tokenizers/${suite.dir}`], body);
 }

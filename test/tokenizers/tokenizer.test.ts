@@ -5,14 +5,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Tensor } from '../../src/tensor/index.js';
 import { AutoTokenizer, trainTokenizer, type PreTrainedTokenizer } from '../../src/tokenizers/index.js';
 import { describeWithShared, sharedPath } from '../helpers/shared.js';
+import { goldenPath } from '../models/golden.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'attn-tokenizer-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describeWithShared('BERT (vocab.txt) batching', ['tokenizers/bert-base-uncased/vocab.txt'], () => {
+describe('BERT (vocab.txt) batching', () => {
   let bert: PreTrainedTokenizer;
   beforeAll(async () => {
-    bert = await AutoTokenizer.fromPretrained(sharedPath('tokenizers/bert-base-uncased'));
+    bert = await AutoTokenizer.fromPretrained(goldenPath('tokenizers', 'bert-base-uncased'));
   });
 
   it('returns int32 (B, T) tensors with right padding by default', () => {
@@ -45,7 +46,7 @@ describeWithShared('BERT (vocab.txt) batching', ['tokenizers/bert-base-uncased/v
   });
 
   it('warns once when a text exceeds model_max_length and no maxLength is given', async () => {
-    const limited = await AutoTokenizer.fromPretrained(sharedPath('tokenizers/bert-base-uncased'), { config: { model_max_length: 3 } });
+    const limited = await AutoTokenizer.fromPretrained(goldenPath('tokenizers', 'bert-base-uncased'), { config: { model_max_length: 3 } });
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     limited.encode(['one two three']);
     limited.encode(['one two three']);
@@ -92,9 +93,9 @@ describeWithShared('BERT (vocab.txt) batching', ['tokenizers/bert-base-uncased/v
   });
 });
 
-describeWithShared('GPT-2 (encoder.json + vocab.bpe)', ['tokenizers/gpt2/encoder.json'], () => {
+describe('GPT-2 (encoder.json + vocab.bpe)', () => {
   it('needs a pad token to pad, and takes the eos token as one', async () => {
-    const gpt2 = await AutoTokenizer.fromPretrained(sharedPath('tokenizers/gpt2'));
+    const gpt2 = await AutoTokenizer.fromPretrained(goldenPath('tokenizers', 'gpt2'));
     expect(() => gpt2.encode(['a b', 'a'], { padding: true })).toThrow(/padding needs a pad token, and .*gpt2 defines none/);
     expect(gpt2.addSpecialTokens({ pad_token: gpt2.eosToken! })).toBe(0);
     const out = gpt2.encode(['Hello world', 'Hi'], { padding: true, paddingSide: 'left' });
