@@ -1,38 +1,11 @@
 /** Command-line helpers shared by the `attn` subcommands: flag parsing whose mistakes become usage errors (exit 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean } from '../util/suggest.js';
+
+export { didYouMean };
 
 /** A bad command line: the command prints one line (the reason, a suggestion, the help command) and exits with 2. */
 export class UsageError extends Error {}
-
-/** Edit distance (insertions, deletions, substitutions) between two short words. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
-
-/** The candidate closest to `word`, when it is close enough to be the likely intent (a typo, not another word). */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-/** " (did you mean 'x'?)" or nothing. */
-export function didYouMean(word: string, candidates: Iterable<string>): string {
-  const guess = closest(word, candidates);
-  return guess === undefined ? '' : ` (did you mean '${guess}'?)`;
-}
 
 /** `parseArgs`, its errors turned into short UsageErrors; an unknown flag suggests the nearest known one. */
 export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {

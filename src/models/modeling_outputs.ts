@@ -1,24 +1,12 @@
+import type { DecoderCache, Seq2SeqCache } from '../nn/kv_cache.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
  * The contract between models and generation. Shapes: B batch, T tokens, V vocabulary, C hidden size,
- * H key/value heads, D head size.
+ * H key/value heads, D head size. The cache types belong to nn (attention writes them); they are re-exported here
+ * because they are part of this contract.
  */
-
-/** One layer's cached keys and values, each (B, H, Tpast, D). */
-export interface LayerKV {
-  key: Tensor;
-  value: Tensor;
-}
-
-/** Decoder-only models: one entry per layer. */
-export type DecoderCache = LayerKV[];
-
-/** Encoder–decoder models: the decoder's self-attention cache grows; the cross-attention one is computed once. */
-export interface Seq2SeqCache {
-  self: LayerKV[];
-  cross: LayerKV[];
-}
+export type { DecoderCache, LayerKV, Seq2SeqCache } from '../nn/kv_cache.js';
 
 export interface CausalLMInputs {
   inputIds: Tensor; // (B, T) int32

@@ -8,7 +8,7 @@ import type { Seq2SeqLM } from '../models/modeling_outputs.js';
 import { tidy } from '../tensor/engine.js';
 import type { LogEntry } from './callbacks.js';
 import { Trainer, type EvalPrediction, type TrainerOptions } from './trainer.js';
-import { TrainingArguments, type TrainingArgumentsInit } from './training_args.js';
+import { rejectUnknownFields, TrainingArguments, type TrainingArgumentsInit } from './training_args.js';
 
 export interface Seq2SeqTrainingArgumentsInit extends TrainingArgumentsInit {
   /** Evaluate and predict with generate(): computeMetrics gets generated token ids. Default false. */
@@ -32,6 +32,7 @@ export class Seq2SeqTrainingArguments extends TrainingArguments {
     for (const field of ['generationMaxNewTokens', 'generationNumBeams'] as const) {
       if (!Number.isInteger(this[field]) || this[field] < 1) throw new RangeError(`Seq2SeqTrainingArguments.${field}: expected a whole number >= 1, got ${this[field]}`);
     }
+    if (new.target === Seq2SeqTrainingArguments) rejectUnknownFields(init, this);
   }
 }
 

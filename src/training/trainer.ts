@@ -189,7 +189,7 @@ export class Trainer<P = EvalPrediction> {
     const { optimizer, scheduler } = this.createOptimizerAndScheduler(maxSteps);
     this.epochOrder = null;
 
-    const checkpoint = this.resolveResume(options.resumeFromCheckpoint);
+    const checkpoint = this.resolveResume(options.resumeFromCheckpoint ?? args.resumeFromCheckpoint);
     if (checkpoint) {
       this.state = await loadCheckpoint(checkpoint, { model: this.model, optimizer, scheduler, collator: this.dataCollator as Partial<StatefulCollator> });
       this.state.maxSteps = maxSteps;

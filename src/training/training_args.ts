@@ -2,6 +2,7 @@
  * TrainingArguments: the knobs of a training run, named as Hugging Face's (camelCase), each checked on
  * construction with an error that names the field and the value.
  */
+import { didYouMean } from '../util/suggest.js';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 /** HF's schedule names; 'inverse_sqrt' (warmup, then lr·√(warmup/step)) needs no total length, for runs bounded by time. */
@@ -47,6 +48,8 @@ export interface TrainingArgumentsInit {
   greaterIsBetter?: boolean;
   /** Show a progress bar / JSON lines on stderr. Default true. */
   progress?: boolean;
+  /** Continue from a checkpoint folder, or `true` for the latest complete one in outputDir (HF's field). */
+  resumeFromCheckpoint?: string | boolean;
 }
 
 const SCHEDULERS: readonly LrSchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup', 'inverse_sqrt'];
@@ -80,6 +83,7 @@ export class TrainingArguments {
   readonly metricForBestModel: string;
   readonly greaterIsBetter: boolean;
   readonly progress: boolean;
+  readonly resumeFromCheckpoint: string | boolean;
 
   constructor(init: TrainingArgumentsInit) {
     if (typeof init.outputDir !== 'string' || init.outputDir === '') throw new TypeError('TrainingArguments.outputDir: expected a folder path');
@@ -111,6 +115,7 @@ export class TrainingArguments {
     const metric = this.metricForBestModel.replace(/^eval_/, '');
     this.greaterIsBetter = init.greaterIsBetter ?? !(metric === 'loss' || metric.endsWith('_loss'));
     this.progress = init.progress ?? true;
+    this.resumeFromCheckpoint = init.resumeFromCheckpoint ?? false;
     if (this.loadBestModelAtEnd) {
       if (this.evalStrategy === 'no') throw new RangeError('TrainingArguments: loadBestModelAtEnd needs evalStrategy "steps" or "epoch", got "no"');
       if (this.saveStrategy !== this.evalStrategy) {
@@ -120,6 +125,7 @@ export class TrainingArguments {
         throw new RangeError(`TrainingArguments: loadBestModelAtEnd needs saveSteps (${this.saveSteps}) to be a multiple of evalSteps (${this.evalSteps})`);
       }
     }
+    if (new.target === TrainingArguments) rejectUnknownFields(init, this);
   }
 
   /** The eval log key of metricForBestModel ('eval_accuracy' for 'accuracy'). */
@@ -135,6 +141,18 @@ export class TrainingArguments {
   /** Plain JSON (what a checkpoint records as training_args.json). */
   toJSON(): Record<string, unknown> {
     return { ...(this as object) };
+  }
+}
+
+/**
+ * A misspelt field would otherwise be ignored and the run would train with the default: every field of `init` must
+ * be one the arguments object keeps (its own fields, once the most derived constructor has set them).
+ */
+export function rejectUnknownFields(init: object, args: TrainingArguments): void {
+  const known = Object.keys(args);
+  for (const field of Object.keys(init)) {
+    if (known.includes(field)) continue;
+    throw new RangeError(`${args.constructor.name}: unknown field '${field}'${didYouMean(field, known)}`);
   }
 }
 

@@ -1,46 +1,52 @@
 /** `attn train CONFIG.json`: fine-tune a model with the Trainer, everything described by one JSON file. */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { DataCollatorForLanguageModeling, DataCollatorForSeq2Seq, DataCollatorWithPadding, loadDataset, type DataCollator, type Dataset } from '../../data/index.js';
 import { AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification } from '../../models/index.js';
+import { resolveModel } from '../../pipelines/load.js';
 import { setNumThreads } from '../../tensor/engine.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
 import type { PreTrainedTokenizer } from '../../tokenizers/tokenizer.js';
 import {
   classificationMetrics,
   EarlyStoppingCallback,
+  listCheckpoints,
   Seq2SeqTrainer,
   Seq2SeqTrainingArguments,
   Trainer,
   type Seq2SeqTrainingArgumentsInit,
   type TrainableModel,
 } from '../../training/index.js';
-import { UsageError } from '../args.js';
+import { didYouMean, integerFlag, parseFlags, UsageError, usageLine } from '../args.js';
 
-export const help = `Usage: attn train CONFIG.json [--threads N]
+export const help = `Usage: attn train CONFIG.json [--resume | --overwrite] [--threads N]
 
 Trains with the Trainer as CONFIG.json describes, saves the model and tokenizer to args.outputDir and prints the
 final metrics as one JSON line. Paths in the file are relative to the file. Example:
 
 {
-  "task": "sequence-classification",          // or "causal-lm", "masked-lm", "seq2seq"
-  "model": "models/sentiment-en",             // a folder or hub id to start from
-  "tokenizer": "models/sentiment-en",         // default: the model
-  "numLabels": 2,                             // sequence-classification: a fresh head of this size
-  "data": {
-    "train": "data/train.tsv",                // CSV, TSV, JSON(L) or text, as loadDataset reads
-    "eval": "data/dev.tsv",                   // or "evalFraction": 0.1 to split train
-    "textColumn": "sentence",                 // input text
-    "labelColumn": "label",                   // sequence-classification: class names or ids
-    "targetColumn": "en",                     // seq2seq: target text
-    "maxLength": 128
-  },
+  "task": "sequence-classification",
+  "model": "sentiment-en",
+  "numLabels": 2,
+  "data": { "train": "data/train.tsv", "eval": "data/dev.tsv", "textColumn": "sentence", "labelColumn": "label" },
   "args": { "outputDir": "runs/sst2", "numTrainEpochs": 3, "learningRate": 5e-5, "evalStrategy": "epoch" },
-  "earlyStoppingPatience": 2                  // optional
+  "earlyStoppingPatience": 2
 }
 
-"args" takes every TrainingArguments field (camelCase, see src/training/training_args.ts); for seq2seq also
-predictWithGenerate, generationMaxNewTokens and generationNumBeams.`;
+Fields:
+  task                   sequence-classification, causal-lm, masked-lm or seq2seq
+  model                  a folder, a model installed with attn (see 'attn models') or a hub repo id
+  tokenizer              the same kinds of name (default: the model's)
+  numLabels              sequence-classification: a fresh head of this size (default: the labels found)
+  data.train, data.eval  CSV, TSV, JSON(L) or text files; or data.evalFraction (e.g. 0.1) to split train
+  data.textColumn        the input text column (default "text"); data.labelColumn the label (default "label")
+  data.targetColumn      seq2seq: the target text column; data.maxLength tokens per text (default 128)
+  args                   every TrainingArguments field (camelCase, see src/training/training_args.ts); for
+                         seq2seq also predictWithGenerate, generationMaxNewTokens and generationNumBeams
+  earlyStoppingPatience  stop after this many evaluations without improvement
+
+--resume     continue from the last complete checkpoint in args.outputDir (same as "resumeFromCheckpoint": true)
+--overwrite  start again from step 0 although args.outputDir holds checkpoints`;
 
 const TASKS = ['sequence-classification', 'causal-lm', 'masked-lm', 'seq2seq'] as const;
 type Task = (typeof TASKS)[number];
@@ -55,6 +61,9 @@ interface TrainConfig {
   earlyStoppingPatience?: number;
 }
 
+const CONFIG_FIELDS = ['task', 'model', 'tokenizer', 'numLabels', 'data', 'args', 'earlyStoppingPatience'];
+const DATA_FIELDS = ['train', 'eval', 'evalFraction', 'textColumn', 'labelColumn', 'targetColumn', 'maxLength'];
+
 /** Reads and checks the config; every mistake names the file and the field. */
 export function readTrainConfig(file: string): TrainConfig {
   let value: unknown;
@@ -68,18 +77,29 @@ export function readTrainConfig(file: string): TrainConfig {
   };
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('(top level)', 'a JSON object', value);
   const config = value as Partial<TrainConfig>;
+  const rejectUnknown = (object: object, known: string[], prefix: string) => {
+    const field = Object.keys(object).find((key) => !known.includes(key));
+    if (field !== undefined) throw new UsageError(`${file}: unknown field '${prefix}${field}'${didYouMean(field, known)}`);
+  };
+  rejectUnknown(config, CONFIG_FIELDS, '');
   if (!TASKS.includes(config.task as Task)) fail('task', `one of ${TASKS.join(', ')}`, config.task);
   if (typeof config.model !== 'string') fail('model', 'a model folder or hub id', config.model);
   const data = config.data;
   if (!data || typeof data !== 'object') return fail('data', 'an object with at least "train"', data);
+  rejectUnknown(data, DATA_FIELDS, 'data.');
   if (typeof data.train !== 'string') fail('data.train', 'a file path', data.train);
   if (data.eval !== undefined && typeof data.eval !== 'string') fail('data.eval', 'a file path', data.eval);
   if (data.evalFraction !== undefined && !(data.evalFraction > 0 && data.evalFraction < 1)) fail('data.evalFraction', 'a number between 0 and 1', data.evalFraction);
   if (config.task === 'seq2seq' && typeof data.targetColumn !== 'string') fail('data.targetColumn', 'the target text column (seq2seq)', data.targetColumn);
   if (!config.args || typeof config.args !== 'object' || typeof config.args.outputDir !== 'string') fail('args.outputDir', 'a folder path', config.args?.outputDir);
+  try {
+    new Seq2SeqTrainingArguments(config.args!);
+  } catch (err) {
+    throw new UsageError(`${file}: args: ${(err as Error).message}`);
+  }
   // Relative paths are the file's, so a config works from any current folder.
   const base = dirname(resolve(file));
-  const local = (p: string): string => (p.startsWith('.') || p.includes('/') ? resolve(base, p) : p);
+  const local = (p: string): string => (p.startsWith('.') || existsSync(resolve(base, p)) ? resolve(base, p) : p);
   return {
     ...(config as TrainConfig),
     model: local(config.model!),
@@ -104,27 +124,42 @@ function tokenizeColumns(dataset: Dataset, tokenizer: PreTrainedTokenizer, confi
   return tokenized;
 }
 
+const OPTIONS = { resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, threads: { type: 'string' } } as const;
+
+/** The config, with the command line's resume choice; a run that would silently discard checkpoints is refused. */
+function readRun(argv: string[]): TrainConfig {
+  const { values, positionals } = parseFlags({ args: argv, options: OPTIONS, allowPositionals: true });
+  if (positionals.length !== 1) throw new UsageError(`expected one CONFIG.json, got ${positionals.length} arguments`);
+  if (values.resume && values.overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+  if (values.threads !== undefined) setNumThreads(integerFlag(values.threads, '--threads', 0));
+  const config = readTrainConfig(positionals[0]!);
+  if (values.resume) config.args.resumeFromCheckpoint = true;
+  const checkpoints = listCheckpoints(config.args.outputDir);
+  if (checkpoints.length > 0 && !config.args.resumeFromCheckpoint && !values.overwrite) {
+    throw new UsageError(
+      `${config.args.outputDir} already holds ${basename(checkpoints.at(-1)!)}: pass --resume to continue from it, ` +
+        'or --overwrite to start again from step 0',
+    );
+  }
+  if (config.args.resumeFromCheckpoint === true && checkpoints.length === 0) {
+    throw new UsageError(`--resume: ${config.args.outputDir} holds no complete checkpoint to continue from`);
+  }
+  return config;
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const threadsAt = argv.indexOf('--threads');
-  if (threadsAt >= 0) {
-    const threads = Number(argv[threadsAt + 1]);
-    if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads must be a whole number >= 0, got '${argv[threadsAt + 1]}'`);
-    setNumThreads(threads);
-    argv = argv.filter((_, i) => i !== threadsAt && i !== threadsAt + 1);
-  }
-  if (argv.length !== 1) {
-    console.error(help);
-    return 2;
-  }
   let config: TrainConfig;
   try {
-    config = readTrainConfig(argv[0]!);
+    config = readRun(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`attn train: ${err.message}`);
+    console.error(usageLine('train', err));
     return 2;
   }
-  const tokenizer = await AutoTokenizer.fromPretrained(config.tokenizer ?? config.model);
+  // Model names resolve as in 'attn run': a folder, a model installed with attn, or a hub repo id.
+  config.model = await resolveModel(config.model);
+  config.tokenizer = config.tokenizer === undefined ? config.model : await resolveModel(config.tokenizer);
+  const tokenizer = await AutoTokenizer.fromPretrained(config.tokenizer);
   const raw = await loadDataset(config.data.train);
   const all = tokenizeColumns(raw, tokenizer, config);
   const split = config.data.eval ? null : all.trainTestSplit({ testSize: config.data.evalFraction ?? 0.1, seed: config.args.seed ?? 42 }).splits;

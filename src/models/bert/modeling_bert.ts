@@ -2,6 +2,7 @@
  * BERT (Devlin et al. 2019) with transformers' parameter names: post-LN encoder layers, learned absolute and
  * token-type embeddings, a tanh pooler on the first token, and the masked-LM head tied to the word embeddings.
  */
+import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
 import * as F from '../../nn/functional.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList, type Parameter } from '../../nn/module.js';
@@ -12,10 +13,8 @@ import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
 import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
 import {
-  attentionBias,
   checkContextWindow,
   defaultPositionIds,
-  multiHeadAttention,
   PreTrainedModel,
   runLayers,
   sequenceClassificationLoss,
@@ -83,7 +82,8 @@ export class BertSelfAttention extends Module {
   }
 
   forward(x: Tensor, bias: Tensor | null): { context: Tensor; weights: Tensor } {
-    return multiHeadAttention(this.query.forward(x), this.key.forward(x), this.value.forward(x), this.heads, bias, this.dropout.p, this.training);
+    const [q, k, v] = [this.query.forward(x), this.key.forward(x), this.value.forward(x)]; // each (B, T, C)
+    return multiHeadAttention(q, k, v, this.heads, { mask: bias, dropoutP: this.dropout.p, training: this.training });
   }
 }
 
