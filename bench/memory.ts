@@ -2,6 +2,7 @@
  * Memory over a long training run: 1,000 AdamW steps of a small GPT-style model, each wrapped in `tidy`,
  * reporting RSS at steps 100 and 1,000 (target: growth under 5%). Usage: npm run bench -- memory [--steps 1000]
  */
+import { scaledDotProductAttention } from '../src/nn/attention.js';
 import * as F from '../src/nn/functional.js';
 import { Embedding, LayerNorm, Linear } from '../src/nn/layers.js';
 import { Module } from '../src/nn/module.js';
@@ -26,7 +27,7 @@ class TinyLM extends Module {
     let x = this.tok.forward(idx).add(this.pos.forward(arange(t))); // (B, T, C)
     const qkv = this.qkv.forward(this.ln.forward(x));
     const heads = (i: number): Tensor => qkv.slice(2, i * 64, (i + 1) * 64).reshape([b, t, 4, 16]).transpose(1, 2);
-    const y = F.scaledDotProductAttention(heads(0), heads(1), heads(2), { causal: true }).output;
+    const y = scaledDotProductAttention(heads(0), heads(1), heads(2), { causal: true }).output;
     x = x.add(y.transpose(1, 2).reshape([b, t, 64]));
     x = x.add(this.mlp.forward(x).gelu());
     const logits = x.matmul(this.tok.weight.transpose(0, 1));

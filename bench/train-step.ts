@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { scaledDotProductAttention } from '../src/nn/attention.js';
 import * as F from '../src/nn/functional.js';
 import { Embedding, LayerNorm, Linear } from '../src/nn/layers.js';
 import { Module, ModuleList } from '../src/nn/module.js';
@@ -57,7 +58,7 @@ class Block extends Module {
     const qkv = this.qkv.forward(this.ln1.forward(x)); // (B, T, 3C)
     const split = (i: number): Tensor =>
       qkv.slice(2, i * c, (i + 1) * c).reshape([b, t, this.heads, c / this.heads]).transpose(1, 2); // (B, H, T, D)
-    const y = F.scaledDotProductAttention(split(0), split(1), split(2), { causal: true }).output;
+    const y = scaledDotProductAttention(split(0), split(1), split(2), { causal: true }).output;
     x = x.add(this.proj.forward(y.transpose(1, 2).reshape([b, t, c])));
     return x.add(this.out.forward(this.fc.forward(this.ln2.forward(x)).gelu()));
   }

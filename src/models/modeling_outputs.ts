@@ -1,4 +1,5 @@
 import type { DecoderCache, Seq2SeqCache } from '../nn/kv_cache.js';
+import type { DecoderCache, Seq2SeqCache } from '../nn/kv_cache.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**

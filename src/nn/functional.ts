@@ -1,6 +1,5 @@
 import { defaultGenerator, type Generator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { keep } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { shapeString } from '../tensor/shape.js';
 
@@ -84,55 +83,4 @@ export function mseLoss(input: Tensor, target: Tensor, reduction: 'mean' | 'sum'
   const d = ops.sub(input, target);
   const sq = ops.mul(d, d);
   return reduction === 'none' ? sq : reduction === 'sum' ? ops.sum(sq) : ops.mean(sq);
-}
-
-export interface AttentionOptions {
-  /** Boolean (true = may attend) or additive float mask, broadcastable to (B, H, Tq, Tk). */
-  mask?: Tensor | null;
-  /** Masks future keys; with a KV cache the queries are the last Tq of Tk positions. */
-  causal?: boolean;
-  /** Defaults to 1/sqrt(head dim); T5 uses 1. */
-  scale?: number;
-  dropoutP?: number;
-  training?: boolean;
-}
-
-/**
- * softmax(q kᵀ · scale + mask) v for q (B, H, Tq, D), k and v (B, H, Tk, D). Returns the output and the attention
- * weights (B, H, Tq, Tk) so they can be inspected.
- */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): { output: Tensor; weights: Tensor } {
-  const d = q.shape[q.rank - 1]!;
-  const scale = options.scale ?? 1 / Math.sqrt(d);
-  let scores = ops.matmul(q, ops.transpose(k, -2, -1)); // (B, H, Tq, Tk)
-  if (scale !== 1) scores = ops.mul(scores, scale);
-  const tq = q.shape[q.rank - 2]!;
-  const tk = k.shape[k.rank - 2]!;
-  if (options.causal) scores = ops.add(scores, causalMask(tq, tk));
-  if (options.mask) {
-    scores = options.mask.dtype === 'bool' ? ops.where(options.mask, scores, MASKED) : ops.add(scores, options.mask);
-  }
-  let weights = ops.softmax(scores, -1);
-  if (options.dropoutP && options.training) weights = dropout(weights, options.dropoutP, true);
-  return { output: ops.matmul(weights, v), weights };
-}
-
-/** The additive value HF puts on masked keys (finfo(float32).min), kept finite so rows stay NaN-free. */
-export const MASKED = -3.4028234663852886e38;
-
-const causalCache = new Map<string, Tensor>();
-
-/** (Tq, Tk) additive mask: query i (at absolute position Tk - Tq + i) sees keys 0..Tk-Tq+i. */
-export function causalMask(tq: number, tk: number): Tensor {
-  const key = `${tq}x${tk}`;
-  let m = causalCache.get(key);
-  if (!m) {
-    const data = new Float32Array(tq * tk);
-    const offset = tk - tq;
-    for (let i = 0; i < tq; i++) for (let j = i + offset + 1; j < tk; j++) data[i * tk + j] = MASKED;
-    m = keep(new Tensor(data, [tq, tk]));
-    if (causalCache.size > 64) causalCache.clear();
-    causalCache.set(key, m);
-  }
-  return m;
 }

@@ -16,20 +16,29 @@ import { Module, Parameter } from './module.js';
  */
 export type SinusoidLayout = 'interleaved' | 'half';
 
+/** The angle of frequency i at a position: pos / 10000^(2i/dim) by default ("Attention Is All You Need"). */
+export type SinusoidAngle = (position: number, frequency: number) => number;
+
 /**
- * (numPositions, dim) table of sin/cos(pos / 10000^(2i/dim)), frequency i for i < ceil(dim / 2). For odd dims the
- * extra column is a sine, as Marian does.
+ * (numPositions, dim) table of sin/cos(angle(pos, i)) for frequencies i < ceil(dim / 2). For odd dims the extra
+ * column is a sine, as Marian does. The default angle is computed in float64, as transformers' numpy code does; a
+ * model whose graph computes angles in float32 (USE) passes its own.
  */
-export function sinusoidalTable(numPositions: number, dim: number, layout: SinusoidLayout = 'interleaved'): Tensor {
+export function sinusoidalTable(
+  numPositions: number,
+  dim: number,
+  layout: SinusoidLayout = 'interleaved',
+  angle: SinusoidAngle = (pos, i) => pos / Math.pow(10000, (2 * i) / dim),
+): Tensor {
   const table = new Float32Array(numPositions * dim);
   const sines = Math.ceil(dim / 2);
   for (let pos = 0; pos < numPositions; pos++) {
     const row = pos * dim;
     for (let i = 0; i < sines; i++) {
-      const angle = pos / Math.pow(10000, (2 * i) / dim);
+      const a = angle(pos, i);
       const [sinColumn, cosColumn] = layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, sines + i];
-      table[row + sinColumn] = Math.sin(angle);
-      if (cosColumn < dim) table[row + cosColumn] = Math.cos(angle);
+      table[row + sinColumn] = Math.sin(a);
+      if (cosColumn < dim) table[row + cosColumn] = Math.cos(a);
     }
   }
   return new Tensor(table, [numPositions, dim]);

@@ -1,4 +1,4 @@
-import type { LayerKV, Seq2SeqCache } from '../models/modeling_outputs.js';
+import type { LayerKV, Seq2SeqCache } from './kv_cache.js';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';

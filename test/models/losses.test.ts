@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { BertConfig } from '../../src/models/bert/configuration_bert.js';
-import { sequenceClassificationLoss, attentionBias } from '../../src/models/modeling_utils.js';
-import { MASKED } from '../../src/nn/functional.js';
+import { sequenceClassificationLoss } from '../../src/models/modeling_utils.js';
+import { attentionBias, MASKED } from '../../src/nn/attention.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
 describe('sequenceClassificationLoss', () => {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, noGrad, ops, Tensor, tensor } from '../../src/tensor/index.js';
-import { MultiHeadAttention, RotaryEmbedding, paddingMask, type Linear } from '../../src/nn/index.js';
-import type { LayerKV } from '../../src/models/modeling_outputs.js';
+import {
+  attentionBias,
+  MASKED,
+  MultiHeadAttention,
+  RotaryEmbedding,
+  paddingMask,
+  scaledDotProductAttention,
+  type LayerKV,
+  type Linear,
+} from '../../src/nn/index.js';
 import { expectClose, seeded, timeSlice } from './helpers.js';
 
 const B = 2;
@@ -189,5 +197,41 @@ describe('KV cache', () => {
     const second = mha.forward(ops.slice(x, 1, 1, 2), { pastKeyValue: cached, useCache: true });
     expect(second.presentKeyValue!.key).toBe(cached.key);
     expectClose(second.output, mha.forward(ops.slice(x, 1, 1, 2), { keyValueStates: memory }).output, 1e-6);
+  });
+});
+
+describe('scaledDotProductAttention', () => {
+  it('grouped-query heads equal every key/value head repeated for the query heads it serves (HF repeat_kv)', () => {
+    const q = seeded([2, 4, 3, 5], 40);
+    const k = seeded([2, 2, 6, 5], 41);
+    const v = seeded([2, 2, 6, 5], 42);
+    const repeat = (x: Tensor): Tensor => ops.concat([0, 0, 1, 1].map((h) => ops.slice(x, 1, h, h + 1)), 1); // (B, 4, T, D)
+    const grouped = scaledDotProductAttention(q, k, v, { causal: true });
+    const repeated = scaledDotProductAttention(q, repeat(k), repeat(v), { causal: true });
+    expect(grouped.output.shape).toEqual([2, 4, 3, 5]);
+    expect(grouped.weights.shape).toEqual([2, 4, 3, 6]);
+    expectClose(grouped.output, repeated.output, 1e-6);
+    expectClose(grouped.weights, repeated.weights, 1e-6);
+    expect(() => scaledDotProductAttention(q, seeded([2, 3, 6, 5], 43), v)).toThrow(/4 query heads cannot share 3 key\/value heads/);
+  });
+
+  it('a sliding window of w lets query i see keys i-w+1 … i, also for the last queries of a cached sequence', () => {
+    // Two new queries at absolute positions 3 and 4 of five keys, window 2.
+    const bias = attentionBias(null, { batch: 1, queryLength: 2, keyLength: 5, causal: true, slidingWindow: 2 })!;
+    const M = MASKED;
+    expect(Array.from(bias.data)).toEqual([M, M, 0, 0, M, M, M, M, 0, 0]);
+    // One query past the window still needs a mask; within the window it does not.
+    expect(Array.from(attentionBias(null, { batch: 1, queryLength: 1, keyLength: 3, causal: true, slidingWindow: 2 })!.data)).toEqual([M, 0, 0]);
+    expect(attentionBias(null, { batch: 1, queryLength: 1, keyLength: 2, causal: true, slidingWindow: 2 })).toBeNull();
+    // With padding, the window and the padding combine.
+    const padded = attentionBias(tensor([[0, 1, 1, 1]], { dtype: 'int32' }), { batch: 1, queryLength: 4, keyLength: 4, causal: true, slidingWindow: 2 })!;
+    expect(Array.from(padded.data)).toEqual([M, M, M, M, M, 0, M, M, M, 0, 0, M, M, M, 0, 0]);
+    // The causal option of the function itself applies the same window.
+    const q = seeded([1, 1, 4, 3], 44);
+    const kv = seeded([1, 1, 4, 3], 45);
+    const viaOption = scaledDotProductAttention(q, kv, kv, { causal: true, slidingWindow: 2 });
+    const viaBias = scaledDotProductAttention(q, kv, kv, { mask: attentionBias(null, { batch: 1, queryLength: 4, keyLength: 4, causal: true, slidingWindow: 2 }) });
+    expectClose(viaOption.weights, viaBias.weights, 0);
+    expect(Array.from(viaOption.weights.data.subarray(12, 14))).toEqual([0, 0]);
   });
 });

@@ -4,7 +4,9 @@
  * by encoder, decoder and LM head (`model.shared`), and a `final_logits_bias` buffer. Marian reuses this stack
  * with its own positions (modeling_marian.ts).
  */
+import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
 import * as F from '../../nn/functional.js';
+import { attentionKeyValues, type LayerKV, type Seq2SeqCache } from '../../nn/kv_cache.js';
 import { activation, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { zeros } from '../../tensor/creation.js';
@@ -12,8 +14,8 @@ import * as ops from '../../tensor/ops.js';
 import { shapeString } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
-import type { LayerKV, Seq2SeqCache, Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
-import { attentionBias, checkContextWindow, defaultPositionIds, mergeHeads, PreTrainedModel, splitHeads } from '../modeling_utils.js';
+import type { Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
+import { checkContextWindow, defaultPositionIds, PreTrainedModel } from '../modeling_utils.js';
 import { BartConfig } from './configuration_bart.js';
 
 /** Maps positions (T) to embeddings (T, C). */
@@ -32,16 +34,6 @@ export class BartLearnedPositionalEmbedding extends Embedding implements Positio
   override forward(positions: Tensor): Tensor {
     return super.forward(ops.add(positions, BartLearnedPositionalEmbedding.OFFSET));
   }
-}
-
-/**
- * Keys and values (B, H, Tk, D) for an attention layer: self-attention projects x and appends to its cache;
- * cross-attention projects the encoder states once and then reuses its cache, since they do not change while decoding.
- */
-export function attentionKeyValues(x: Tensor, keyValueStates: Tensor | null, past: LayerKV | null, project: (source: Tensor) => LayerKV): LayerKV {
-  if (keyValueStates && past) return past;
-  const fresh = project(keyValueStates ?? x);
-  return past ? { key: ops.concat([past.key, fresh.key], 2), value: ops.concat([past.value, fresh.value], 2) } : fresh;
 }
 
 interface AttentionOutput {
@@ -77,7 +69,7 @@ export class BartAttention extends Module {
       key: splitHeads(this.k_proj.forward(source), this.heads),
       value: splitHeads(this.v_proj.forward(source), this.heads),
     }));
-    const { output, weights } = F.scaledDotProductAttention(splitHeads(this.q_proj.forward(x), this.heads), key, value, {
+    const { output, weights } = scaledDotProductAttention(splitHeads(this.q_proj.forward(x), this.heads), key, value, {
       mask: bias,
       dropoutP: this.dropoutP,
       training: this.training,

@@ -2,6 +2,7 @@
  * DistilBERT (Sanh et al. 2019) with transformers' parameter names: BERT's post-LN encoder without token types or
  * pooler; classification reads the first token through `pre_classifier` → ReLU → `classifier`.
  */
+import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
@@ -10,10 +11,8 @@ import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
 import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
 import {
-  attentionBias,
   checkContextWindow,
   defaultPositionIds,
-  multiHeadAttention,
   PreTrainedModel,
   runLayers,
   sequenceClassificationLoss,
@@ -71,7 +70,8 @@ export class MultiHeadSelfAttention extends Module {
   }
 
   forward(x: Tensor, bias: Tensor | null): { output: Tensor; weights: Tensor } {
-    const { context, weights } = multiHeadAttention(this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x), this.heads, bias, this.dropout.p, this.training);
+    const [q, k, v] = [this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x)]; // each (B, T, C)
+    const { context, weights } = multiHeadAttention(q, k, v, this.heads, { mask: bias, dropoutP: this.dropout.p, training: this.training });
     return { output: this.out_lin.forward(context), weights };
   }
 }
@@ -116,7 +116,8 @@ export class TransformerBlock extends Module {
   }
 }
 
-export class Transformer extends Module {
+/** HF's `transformer` field (the layer stack); named apart from nn's encoder–decoder `Transformer`. */
+export class DistilBertTransformer extends Module {
   layer: ModuleList<TransformerBlock>;
 
   constructor(config: DistilBertConfig) {
@@ -130,12 +131,12 @@ export class DistilBertModel extends PreTrainedModel<DistilBertConfig> {
   static override readonly baseModelPrefix = 'distilbert';
 
   embeddings: DistilBertEmbeddings;
-  transformer: Transformer;
+  transformer: DistilBertTransformer;
 
   constructor(config: DistilBertConfig) {
     super(config);
     this.embeddings = new DistilBertEmbeddings(config);
-    this.transformer = new Transformer(config);
+    this.transformer = new DistilBertTransformer(config);
   }
 
   forward(inputs: DistilBertInputs): BaseModelOutput {

@@ -2,20 +2,19 @@
  * GPT-2 (Radford et al. 2019) with transformers' parameter names, so a Hugging Face model.safetensors loads as is.
  * Pre-LN decoder blocks, learned positions, `Conv1D` projections stored [in, out], LM head tied to `wte`.
  */
-import * as F from '../../nn/functional.js';
+import { attentionBias, mergeHeads, scaledDotProductAttention } from '../../nn/attention.js';
+import { extendKV, type LayerKV } from '../../nn/kv_cache.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList, Parameter } from '../../nn/module.js';
 import { randn, zeros } from '../../tensor/creation.js';
 import * as ops from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
-import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from '../modeling_outputs.js';
+import type { CausalLM, CausalLMInputs, CausalLMOutput } from '../modeling_outputs.js';
 import {
-  attentionBias,
   causalLMOutput,
   checkContextWindow,
   defaultPositionIds,
-  mergeHeads,
   PreTrainedModel,
   runLayers,
   type LayerOutput,
@@ -67,20 +66,15 @@ export class GPT2Attention extends Module {
     // (B, T, 3C) → (3, B, H, T, D): one transpose, then q, k, v are contiguous slices of the leading axis.
     const qkv = ops.permute(ops.reshape(this.c_attn.forward(x), [b, t, 3, this.heads, d]), [2, 0, 3, 1, 4]);
     const part = (i: number): Tensor => ops.reshape(ops.slice(qkv, 0, i, i + 1), [b, this.heads, t, d]);
-    let key = part(1);
-    let value = part(2);
-    if (past) {
-      key = ops.concat([past.key, key], 2);
-      value = ops.concat([past.value, value], 2);
-    }
-    const { output, weights } = F.scaledDotProductAttention(part(0), key, value, {
+    const kv = extendKV(past, part(1), part(2)); // (B, H, Tpast + T, D)
+    const { output, weights } = scaledDotProductAttention(part(0), kv.key, kv.value, {
       mask: bias,
       scale: this.scale,
       dropoutP: this.attn_dropout.p,
       training: this.training,
     });
     const hidden = this.resid_dropout.forward(this.c_proj.forward(mergeHeads(output)));
-    return { hidden, present: useCache ? { key, value } : undefined, weights };
+    return { hidden, present: useCache ? kv : undefined, weights };
   }
 }
 

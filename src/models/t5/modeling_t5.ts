@@ -4,16 +4,17 @@
  * blocks reuse its bias), head size d_kv independent of d_model, and a tied head that scales the decoder output by
  * d_model ** -0.5.
  */
+import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
 import * as F from '../../nn/functional.js';
+import { attentionKeyValues, type LayerKV, type Seq2SeqCache } from '../../nn/kv_cache.js';
 import { activation, Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
 import { shapeString } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { attentionKeyValues } from '../bart/modeling_bart.js';
 import { registerModel } from '../auto/registry.js';
-import type { LayerKV, Seq2SeqCache, Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
-import { attentionBias, mergeHeads, PreTrainedModel, splitHeads } from '../modeling_utils.js';
+import type { Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
+import { PreTrainedModel } from '../modeling_utils.js';
 import { T5Config } from './configuration_t5.js';
 
 /**
@@ -83,7 +84,7 @@ export class T5Attention extends Module {
       value: splitHeads(this.v.forward(source), heads),
     }));
     // T5 folds the 1/sqrt(d) scaling into its initialisation: scores are not scaled.
-    const { output, weights } = F.scaledDotProductAttention(splitHeads(this.q.forward(x), heads), key, value, {
+    const { output, weights } = scaledDotProductAttention(splitHeads(this.q.forward(x), heads), key, value, {
       mask: bias,
       scale: 1,
       dropoutP: this.config.dropoutRate,

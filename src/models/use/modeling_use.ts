@@ -14,9 +14,10 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import * as F from '../../nn/functional.js';
+import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
+import { sinusoidalTable } from '../../nn/positional.js';
 import * as ops from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { AutoTokenizer } from '../../tokenizers/auto.js';
@@ -24,7 +25,7 @@ import type { PreTrainedTokenizer } from '../../tokenizers/tokenizer.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
 import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
-import { attentionBias, checkContextWindow, mergeHeads, PreTrainedModel, sequenceClassificationLoss, splitHeads } from '../modeling_utils.js';
+import { checkContextWindow, PreTrainedModel, sequenceClassificationLoss } from '../modeling_utils.js';
 import { UseConfig } from './configuration_use.js';
 
 export interface UseInputs {
@@ -50,17 +51,8 @@ const L2_EPSILON = 1e-12;
  * τᵢ = 1/min · (min/max)^(i/(E/2 - 1)). Products are rounded to float32 first, as the graph multiplies in float32.
  */
 export function timingSignal(maxPositions: number, channels: number, minTimescale: number, maxTimescale: number): Tensor {
-  const timescales = channels / 2;
-  const inverse = inverseTimescales(timescales, minTimescale, maxTimescale);
-  const table = new Float32Array(maxPositions * channels);
-  for (let p = 0; p < maxPositions; p++) {
-    for (let i = 0; i < timescales; i++) {
-      const angle = Math.fround(p * inverse[i]!);
-      table[p * channels + i] = Math.sin(angle);
-      table[p * channels + timescales + i] = Math.cos(angle);
-    }
-  }
-  return new Tensor(table, [maxPositions, channels]);
+  const inverse = inverseTimescales(channels / 2, minTimescale, maxTimescale);
+  return sinusoidalTable(maxPositions, channels, 'half', (p, i) => Math.fround(p * inverse[i]!));
 }
 
 /** The τᵢ of the timing signal, in float32 as the graph holds them. */
@@ -108,7 +100,7 @@ export class UseAttention extends Module {
     const qkv = this.qkv.forward(x); // (B, T, 3·W)
     const width = qkv.shape[2]! / 3;
     const part = (i: number): Tensor => splitHeads(ops.slice(qkv, 2, i * width, (i + 1) * width), this.heads);
-    const { output, weights } = F.scaledDotProductAttention(part(0), part(1), part(2), { mask: bias });
+    const { output, weights } = scaledDotProductAttention(part(0), part(1), part(2), { mask: bias });
     return { output: this.output.forward(mergeHeads(output)), weights }; // (B, T, C)
   }
 }
