@@ -1,5 +1,4 @@
 import type { DecoderCache, Seq2SeqCache } from '../nn/kv_cache.js';
-import type { DecoderCache, Seq2SeqCache } from '../nn/kv_cache.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**

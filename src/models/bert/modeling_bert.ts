@@ -3,7 +3,6 @@
  * token-type embeddings, a tanh pooler on the first token, and the masked-LM head tied to the word embeddings.
  */
 import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
-import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
 import * as F from '../../nn/functional.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList, type Parameter } from '../../nn/module.js';
