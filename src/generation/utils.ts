@@ -209,7 +209,10 @@ function resolveConfig(model: GenerativeModel & GenerationHooks, options: Genera
 }
 
 function contextWindow(model: GenerativeModel): number | null {
-  const n = (model.config as { maxPositionEmbeddings?: number | null }).maxPositionEmbeddings;
+  // A config may say it has no fixed window (contextWindow null: Llama with dynamic NTK rope scaling).
+  const config = model.config as { contextWindow?: number | null; maxPositionEmbeddings?: number | null };
+  if (config.contextWindow !== undefined) return config.contextWindow;
+  const n = config.maxPositionEmbeddings;
   return typeof n === 'number' && n > 0 ? n : null;
 }
 

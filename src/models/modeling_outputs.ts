@@ -76,3 +76,20 @@ export interface Seq2SeqLM {
   encode(inputIds: Tensor, attentionMask?: Tensor | null): Tensor; // (B, S, C)
   forward(inputs: Seq2SeqLMInputs): Seq2SeqLMOutput;
 }
+
+/** Token classification (NER): a label distribution per token. */
+export interface TokenClassifierOutput {
+  logits: Tensor; // (B, T, numLabels)
+  loss?: Tensor;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}
+
+/** Extractive question answering: how likely each token is to start and to end the answer span. */
+export interface QuestionAnsweringModelOutput {
+  startLogits: Tensor; // (B, T)
+  endLogits: Tensor; // (B, T)
+  loss?: Tensor;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}

@@ -28,6 +28,8 @@ const HEAD_NAMES: Record<ModelTask, string> = {
   seq2seqLM: 'an encoder–decoder model (BART, T5, Marian: …ForConditionalGeneration / MarianMTModel)',
   sequenceClassification: 'a fine-tuned sequence classifier (…ForSequenceClassification)',
   maskedLM: 'a masked language model (…ForMaskedLM)',
+  questionAnswering: 'an extractive question-answering model (…ForQuestionAnswering)',
+  tokenClassification: 'a token classifier (…ForTokenClassification, e.g. NER)',
 };
 
 function isDirectory(path: string): boolean {

@@ -3,6 +3,8 @@ export {
   AutoModel,
   AutoModelForCausalLM,
   AutoModelForMaskedLM,
+  AutoModelForQuestionAnswering,
+  AutoModelForTokenClassification,
   AutoModelForSeq2SeqLM,
   AutoModelForSequenceClassification,
   modelClassFor,

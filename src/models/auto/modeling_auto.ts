@@ -6,6 +6,9 @@ import '../bert/modeling_bert.js';
 import '../distilbert/modeling_distilbert.js';
 import '../gpt2/modeling_gpt2.js';
 import '../llama/modeling_llama.js';
+import '../mistral/modeling_mistral.js';
+import '../qwen2/modeling_qwen2.js';
+import '../roberta/modeling_roberta.js';
 import '../bart/modeling_bart.js';
 import '../marian/modeling_marian.js';
 import '../t5/modeling_t5.js';
@@ -16,7 +19,14 @@ import { ConfigError, PretrainedConfig, knownModelTypes } from '../configuration
 import { loadPretrained, type FromPretrainedOptions, type PreTrainedModel, type PreTrainedModelClass } from '../modeling_utils.js';
 import { classByName, registrationFor, type ModelTask } from './registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import type { BaseModelOutput, CausalLM, Seq2SeqLM, SequenceClassifierOutput } from '../modeling_outputs.js';
+import type {
+  BaseModelOutput,
+  CausalLM,
+  QuestionAnsweringModelOutput,
+  Seq2SeqLM,
+  SequenceClassifierOutput,
+  TokenClassifierOutput,
+} from '../modeling_outputs.js';
 
 const TASK_NAMES: Record<ModelTask, string> = {
   base: 'a base model (AutoModel)',
@@ -24,6 +34,8 @@ const TASK_NAMES: Record<ModelTask, string> = {
   seq2seqLM: 'a sequence-to-sequence LM (AutoModelForSeq2SeqLM)',
   sequenceClassification: 'a sequence classification head (AutoModelForSequenceClassification)',
   maskedLM: 'a masked LM head (AutoModelForMaskedLM)',
+  questionAnswering: 'an extractive question-answering head (AutoModelForQuestionAnswering)',
+  tokenClassification: 'a token classification head (AutoModelForTokenClassification)',
 };
 
 export class AutoConfig {
@@ -62,6 +74,10 @@ export interface EncoderInputs {
 export type BaseModel = PreTrainedModel & { forward(inputs: EncoderInputs): BaseModelOutput };
 export type SequenceClassificationModel = PreTrainedModel & { forward(inputs: EncoderInputs): SequenceClassifierOutput };
 export type MaskedLMModel = PreTrainedModel & { forward(inputs: EncoderInputs): { logits: Tensor; loss?: Tensor } };
+/** Inputs of a QA head: `startPositions` / `endPositions` (B) int32 give the training loss. */
+export type QuestionAnsweringInputs = Omit<EncoderInputs, 'labels'> & { startPositions?: Tensor | null; endPositions?: Tensor | null };
+export type QuestionAnsweringModel = PreTrainedModel & { forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput };
+export type TokenClassificationModel = PreTrainedModel & { forward(inputs: EncoderInputs): TokenClassifierOutput };
 export type CausalLMModel = PreTrainedModel & CausalLM;
 export type Seq2SeqLMModel = PreTrainedModel & Seq2SeqLM;
 
@@ -86,3 +102,5 @@ export const AutoModelForCausalLM = autoModel<CausalLMModel>('causalLM');
 export const AutoModelForSeq2SeqLM = autoModel<Seq2SeqLMModel>('seq2seqLM');
 export const AutoModelForSequenceClassification = autoModel<SequenceClassificationModel>('sequenceClassification');
 export const AutoModelForMaskedLM = autoModel<MaskedLMModel>('maskedLM');
+export const AutoModelForQuestionAnswering = autoModel<QuestionAnsweringModel>('questionAnswering');
+export const AutoModelForTokenClassification = autoModel<TokenClassificationModel>('tokenClassification');

@@ -13,6 +13,10 @@ export interface ModelRegistration {
   seq2seqLM?: PreTrainedModelClass;
   sequenceClassification?: PreTrainedModelClass;
   maskedLM?: PreTrainedModelClass;
+  /** Extractive QA: start/end logits per token (…ForQuestionAnswering). */
+  questionAnswering?: PreTrainedModelClass;
+  /** NER-style labels per token (…ForTokenClassification). */
+  tokenClassification?: PreTrainedModelClass;
 }
 
 export type ModelTask = Exclude<keyof ModelRegistration, 'config'>;

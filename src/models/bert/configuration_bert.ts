@@ -2,7 +2,7 @@ import { PretrainedConfig } from '../configuration_utils.js';
 
 /** BERT's config.json. */
 export class BertConfig extends PretrainedConfig {
-  static override readonly modelType = 'bert';
+  static override readonly modelType: string = 'bert';
 
   vocabSize = this.size('vocab_size', 30522);
   hiddenSize = this.size('hidden_size', 768);

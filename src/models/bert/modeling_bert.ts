@@ -11,7 +11,7 @@ import * as ops from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
-import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
+import type { BaseModelOutput, QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput } from '../modeling_outputs.js';
 import {
   checkContextWindow,
   defaultPositionIds,
@@ -176,7 +176,7 @@ export class BertPooler extends Module {
 /** The pooler is optional in checkpoints (masked-LM ones have none), so it may always be freshly initialised. */
 abstract class BertPreTrainedModel extends PreTrainedModel<BertConfig> {
   static override readonly configClass = BertConfig;
-  static override readonly baseModelPrefix = 'bert';
+  static override readonly baseModelPrefix: string = 'bert';
 
   protected override mayBeNewlyInitialized(name: string): boolean {
     return super.mayBeNewlyInitialized(name) || /(^|\.)pooler\./.test(name);
@@ -230,6 +230,72 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
       hiddenStates: out.hiddenStates,
       attentions: out.attentions,
     };
+  }
+}
+
+/** A token classifier's output from per-token logits (B, T, numLabels): mean cross-entropy over labels != -100. */
+export function tokenClassifierOutput(base: BaseModelOutput, logits: Tensor, labels?: Tensor | null): TokenClassifierOutput {
+  const numLabels = logits.shape[2]!;
+  const loss = labels ? F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]), { ignoreIndex: -100 }) : undefined;
+  return { logits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
+}
+
+/**
+ * An extractive QA head's output from per-token (start, end) logits (B, T, 2). The loss is transformers': the mean
+ * of the start and end cross-entropies, positions clamped to [0, T] and T ignored (an answer cut off by truncation).
+ */
+export function questionAnsweringOutput(
+  base: BaseModelOutput,
+  logits: Tensor,
+  startPositions?: Tensor | null,
+  endPositions?: Tensor | null,
+): QuestionAnsweringModelOutput {
+  const t = logits.shape[1]!;
+  const startLogits = ops.squeeze(ops.slice(logits, -1, 0, 1), -1); // (B, T)
+  const endLogits = ops.squeeze(ops.slice(logits, -1, 1, 2), -1); // (B, T)
+  let loss: Tensor | undefined;
+  if (startPositions && endPositions) {
+    const clamped = (positions: Tensor) => new Tensor(Int32Array.from(positions.data, (p) => Math.min(Math.max(p, 0), t)), [positions.shape[0]!]);
+    const startLoss = F.crossEntropy(startLogits, clamped(startPositions), { ignoreIndex: t });
+    const endLoss = F.crossEntropy(endLogits, clamped(endPositions), { ignoreIndex: t });
+    loss = ops.mul(ops.add(startLoss, endLoss), 0.5);
+  }
+  return { startLogits, endLogits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
+}
+
+/** BERT with a label per token (NER, POS): dropout, then a linear classifier on every hidden state. */
+export class BertForTokenClassification extends BertPreTrainedModel {
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: Linear;
+
+  constructor(config: BertConfig) {
+    super(config);
+    this.bert = new BertModel(config, { addPoolingLayer: false });
+    this.dropout = new Dropout(config.classifierDropout ?? config.hiddenDropoutProb);
+    this.classifier = new Linear(config.hiddenSize, config.numLabels, { std: config.initializerRange });
+  }
+
+  forward(inputs: BertInputs): TokenClassifierOutput {
+    const out = this.bert.forward(inputs);
+    return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
+  }
+}
+
+/** BERT for extractive QA (SQuAD): a linear layer gives each token a start and an end logit. */
+export class BertForQuestionAnswering extends BertPreTrainedModel {
+  bert: BertModel;
+  qa_outputs: Linear;
+
+  constructor(config: BertConfig) {
+    super(config);
+    this.bert = new BertModel(config, { addPoolingLayer: false });
+    this.qa_outputs = new Linear(config.hiddenSize, 2, { std: config.initializerRange });
+  }
+
+  forward(inputs: BertInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }): QuestionAnsweringModelOutput {
+    const out = this.bert.forward(inputs);
+    return questionAnsweringOutput(out, this.qa_outputs.forward(out.lastHiddenState), inputs.startPositions, inputs.endPositions); // (B, T, 2)
   }
 }
 
@@ -305,4 +371,6 @@ registerModel('bert', {
   base: BertModel,
   sequenceClassification: BertForSequenceClassification,
   maskedLM: BertForMaskedLM,
+  questionAnswering: BertForQuestionAnswering,
+  tokenClassification: BertForTokenClassification,
 });

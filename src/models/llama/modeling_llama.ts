@@ -1,70 +1,38 @@
 /**
  * Llama (Touvron et al. 2023) with transformers' parameter names: pre-RMSNorm decoder blocks, rotary positions in
- * the `rotate_half` layout (first half / second half of each head), SwiGLU MLP and grouped-query attention.
+ * the `rotate_half` layout with every `rope_scaling` kind (src/nn/rotary.ts), SwiGLU MLP and grouped-query
+ * attention. Qwen2 and Mistral are this model with other biases and masks (their files extend these classes, as
+ * transformers' modular files do).
+ *
+ * Shapes: B batch, T new tokens, Tk cached + new tokens, C hidden size, H query heads, Hkv key/value heads,
+ * D head size (config head_dim), V vocabulary.
  */
+import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
+import { extendKV, type LayerKV } from '../../nn/kv_cache.js';
 import { activation, Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
-import * as F from '../../nn/functional.js';
-import { keep } from '../../tensor/engine.js';
+import { RotaryEmbedding, type RotaryAngles } from '../../nn/rotary.js';
 import * as ops from '../../tensor/ops.js';
-import { Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
-import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from '../modeling_outputs.js';
+import type { CausalLM, CausalLMInputs, CausalLMOutput } from '../modeling_outputs.js';
 import {
-  attentionBias,
   causalLMOutput,
   checkContextWindow,
   defaultPositionIds,
-  mergeHeads,
   PreTrainedModel,
   runLayers,
-  splitHeads,
   type LayerOutput,
   type StackOutput,
 } from '../modeling_utils.js';
 import { LlamaConfig } from './configuration_llama.js';
 
-/**
- * cos and signed-sin tables (maxPositions, D) for rotary embeddings, computed in float32 steps as transformers does
- * (inv_freq = 1 / theta^(2i/D), angle = position · inv_freq, both halves equal). The sin table carries rotate_half's
- * sign: rotate_half(x) · sin = swapHalves(x) · [-sin, sin].
- */
-export class RotaryTables {
-  readonly cos: Tensor;
-  readonly signedSin: Tensor;
-
-  constructor(readonly headDim: number, maxPositions: number, theta: number, positionScale = 1) {
-    const half = headDim / 2;
-    const invFreq = Float32Array.from({ length: half }, (_, i) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim))));
-    const cos = new Float32Array(maxPositions * headDim);
-    const sin = new Float32Array(maxPositions * headDim);
-    for (let p = 0; p < maxPositions; p++) {
-      const position = Math.fround(p / positionScale);
-      for (let i = 0; i < half; i++) {
-        const angle = Math.fround(position * invFreq[i]!);
-        const c = Math.cos(angle);
-        const s = Math.sin(angle);
-        cos[p * headDim + i] = c;
-        cos[p * headDim + half + i] = c;
-        sin[p * headDim + i] = -s;
-        sin[p * headDim + half + i] = s;
-      }
-    }
-    this.cos = keep(new Tensor(cos, [maxPositions, headDim]));
-    this.signedSin = keep(new Tensor(sin, [maxPositions, headDim]));
-  }
-
-  /** x (B, H, T, D) rotated to its positions: (T) shared by the batch or (B, T) per row. */
-  apply(x: Tensor, positions: Tensor): Tensor {
-    const perRow = positions.rank === 2;
-    const shape = perRow ? [positions.shape[0]!, 1, positions.shape[1]!, this.headDim] : [1, 1, positions.shape[0]!, this.headDim];
-    const cos = ops.reshape(ops.indexSelect(this.cos, positions, 0), shape);
-    const sin = ops.reshape(ops.indexSelect(this.signedSin, positions, 0), shape);
-    const half = this.headDim / 2;
-    const swapped = ops.concat([ops.slice(x, -1, half), ops.slice(x, -1, 0, half)], -1);
-    return ops.add(ops.mul(x, cos), ops.mul(swapped, sin));
-  }
+/** What every layer of one forward pass shares: the rotary angles of its positions and the attention mask. */
+export interface LlamaStepContext {
+  angles: RotaryAngles; // cos / signed sin, (1 or B, 1, T, D)
+  bias: Tensor | null; // additive (B, 1, T, Tk), or null when nothing is masked
+  useCache: boolean;
 }
 
 export class LlamaAttention extends Module {
@@ -77,39 +45,31 @@ export class LlamaAttention extends Module {
 
   constructor(private readonly config: LlamaConfig) {
     super();
-    const { hiddenSize: c, numAttentionHeads: heads, numKeyValueHeads: kvHeads, initializerRange: std, attentionBias: bias } = config;
-    if (c % heads !== 0 || heads % kvHeads !== 0) {
-      throw new ConfigError(`${config.source}: hidden_size ${c}, num_attention_heads ${heads} and num_key_value_heads ${kvHeads} must divide evenly`);
+    const { hiddenSize: c, numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim: d, initializerRange: std } = config;
+    if (heads % kvHeads !== 0 || !Number.isInteger(d)) {
+      throw new ConfigError(
+        `${config.source}: num_attention_heads ${heads} must be a multiple of num_key_value_heads ${kvHeads}, and the head size ` +
+          `(head_dim, or hidden_size ${c} / num_attention_heads) a whole number, got ${d}`,
+      );
     }
-    const d = c / heads;
     this.heads = heads;
     this.kvHeads = kvHeads;
-    this.q_proj = new Linear(c, heads * d, { bias, std });
-    this.k_proj = new Linear(c, kvHeads * d, { bias, std });
-    this.v_proj = new Linear(c, kvHeads * d, { bias, std });
-    this.o_proj = new Linear(heads * d, c, { bias, std });
+    this.q_proj = new Linear(c, heads * d, { bias: config.attentionBias, std });
+    this.k_proj = new Linear(c, kvHeads * d, { bias: config.attentionBias, std });
+    this.v_proj = new Linear(c, kvHeads * d, { bias: config.attentionBias, std });
+    this.o_proj = new Linear(heads * d, c, { bias: config.attentionOutputBias, std });
   }
 
-  forward(x: Tensor, rotary: RotaryTables, positions: Tensor, bias: Tensor | null, past: LayerKV | null, useCache: boolean): LayerOutput {
-    const [b, t] = x.shape as [number, number];
-    const d = rotary.headDim;
-    const q = rotary.apply(splitHeads(this.q_proj.forward(x), this.heads), positions); // (B, H, T, D)
-    let key = rotary.apply(splitHeads(this.k_proj.forward(x), this.kvHeads), positions); // (B, Hkv, T, D)
-    let value = splitHeads(this.v_proj.forward(x), this.kvHeads);
-    if (past) {
-      key = ops.concat([past.key, key], 2);
-      value = ops.concat([past.value, value], 2);
-    }
-    const tk = key.shape[2]!;
-    // Grouped-query attention without repeating keys: query heads kv·r … kv·r+r-1 share key head kv, so
-    // (B, H, T, D) regroups as (B, Hkv, r·T, D) by a reshape alone.
-    const grouped = ops.reshape(q, [b, this.kvHeads, (this.heads / this.kvHeads) * t, d]);
-    let scores = ops.reshape(ops.mul(ops.matmul(grouped, ops.transpose(key, -2, -1)), 1 / Math.sqrt(d)), [b, this.heads, t, tk]);
-    if (bias) scores = ops.add(scores, bias);
-    let weights = ops.softmax(scores, -1);
-    weights = F.dropout(weights, this.config.attentionDropout, this.training);
-    const context = ops.reshape(ops.matmul(ops.reshape(weights, [b, this.kvHeads, (this.heads / this.kvHeads) * t, tk]), value), [b, this.heads, t, d]);
-    return { hidden: this.o_proj.forward(mergeHeads(context)), present: useCache ? { key, value } : undefined, weights };
+  forward(x: Tensor, step: LlamaStepContext, past: LayerKV | null): LayerOutput {
+    const q = RotaryEmbedding.rotate(splitHeads(this.q_proj.forward(x), this.heads), step.angles); // (B, H, T, D)
+    const k = RotaryEmbedding.rotate(splitHeads(this.k_proj.forward(x), this.kvHeads), step.angles); // (B, Hkv, T, D)
+    const kv = extendKV(past, k, splitHeads(this.v_proj.forward(x), this.kvHeads)); // (B, Hkv, Tk, D)
+    const { output, weights } = scaledDotProductAttention(q, kv.key, kv.value, {
+      mask: step.bias,
+      dropoutP: this.config.attentionDropout,
+      training: this.training,
+    }); // (B, H, T, D)
+    return { hidden: this.o_proj.forward(mergeHeads(output)), present: step.useCache ? kv : undefined, weights };
   }
 }
 
@@ -147,52 +107,56 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
 
-  forward(x: Tensor, rotary: RotaryTables, positions: Tensor, bias: Tensor | null, past: LayerKV | null, useCache: boolean): LayerOutput {
-    const attended = this.self_attn.forward(this.input_layernorm.forward(x), rotary, positions, bias, past, useCache);
+  forward(x: Tensor, step: LlamaStepContext, past: LayerKV | null): LayerOutput {
+    const attended = this.self_attn.forward(this.input_layernorm.forward(x), step, past);
     const h = ops.add(x, attended.hidden);
     return { ...attended, hidden: ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h))) };
   }
 }
 
-function ropePositionScale(config: LlamaConfig): number {
-  const scaling = config.ropeScaling;
-  if (!scaling) return 1;
-  if (scaling['type'] === 'linear' && typeof scaling['factor'] === 'number') return scaling['factor'];
-  throw new ConfigError(`${config.source}: rope_scaling ${JSON.stringify(scaling)} is not supported (attn implements {"type": "linear", "factor": f})`);
-}
-
 export class LlamaModel extends PreTrainedModel<LlamaConfig> {
-  static override readonly configClass = LlamaConfig;
+  static override readonly configClass: typeof LlamaConfig = LlamaConfig;
   static override readonly baseModelPrefix = 'model';
 
   embed_tokens: Embedding;
   layers: ModuleList<LlamaDecoderLayer>;
   norm: RMSNorm;
-  private readonly rotary: RotaryTables;
+  readonly rotary: RotaryEmbedding;
 
   constructor(config: LlamaConfig) {
     super(config);
     this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { std: config.initializerRange });
     this.layers = new ModuleList(Array.from({ length: config.numHiddenLayers }, () => new LlamaDecoderLayer(config)));
     this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
-    this.rotary = new RotaryTables(config.headDim, config.maxPositionEmbeddings, config.ropeTheta, ropePositionScale(config));
+    this.rotary = new RotaryEmbedding(config.headDim, { theta: config.ropeTheta, scaling: config.rope });
   }
 
   forward(inputs: Omit<CausalLMInputs, 'labels'>): StackOutput {
     const { inputIds, attentionMask, pastKeyValues, useCache = false } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     const pastLength = pastKeyValues?.[0]?.key.shape[2] ?? 0;
-    checkContextWindow(pastLength + t, this.config.maxPositionEmbeddings, 'LlamaModel', 'max_position_embeddings');
+    const window = this.config.contextWindow;
+    if (window !== null) checkContextWindow(pastLength + t, window, this.constructor.name, 'max_position_embeddings');
     const positions = inputs.positionIds ?? defaultPositionIds(t, pastLength);
-    const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: pastLength + t, causal: true });
+    const step: LlamaStepContext = {
+      angles: this.rotary.angles(positions, pastLength + t),
+      bias: attentionBias(attentionMask, {
+        batch: b,
+        queryLength: t,
+        keyLength: pastLength + t,
+        causal: true,
+        slidingWindow: this.config.activeSlidingWindow,
+      }),
+      useCache,
+    };
     const hidden = this.embed_tokens.forward(inputIds); // (B, T, C)
-    const run = (layer: LlamaDecoderLayer, h: Tensor, past: LayerKV | null): LayerOutput => layer.forward(h, this.rotary, positions, bias, past, useCache);
+    const run = (layer: LlamaDecoderLayer, h: Tensor, past: LayerKV | null): LayerOutput => layer.forward(h, step, past);
     return runLayers(this.layers, hidden, run, inputs, (h) => this.norm.forward(h));
   }
 }
 
 export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> implements CausalLM {
-  static override readonly configClass = LlamaConfig;
+  static override readonly configClass: typeof LlamaConfig = LlamaConfig;
   static override readonly baseModelPrefix = 'model';
 
   model: LlamaModel;
