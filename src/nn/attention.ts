@@ -1,5 +1,5 @@
 import type { Generator } from '../tensor/random.js';
-import { activeTracer, keep } from '../tensor/engine.js';
+import { keep } from '../tensor/engine.js';
 import { shapeString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
@@ -101,9 +101,6 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
       throw new RangeError(`attentionMask has shape ${shapeString(attentionMask.shape)}; expected (batch, past + new tokens) = [${batch}, ${tk}]`);
     }
   }
-  // While a graph is being captured the mask is a graph input: the bias is built with ops (always, padding or not),
-  // so the graph serves every mask instead of baking in this one's values.
-  if (attentionMask && activeTracer) return attentionBiasOps(attentionMask, options, needsCausal ? window : undefined);
   const keys = attentionMask?.data;
   const hasPadding = keys !== undefined && keys.some((v) => v === 0);
   if (!hasPadding) return needsCausal ? causalMask(tq, tk, window) : null;
@@ -122,14 +119,6 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
     }
   }
   return new Tensor(bias, [batch, 1, tq, tk]);
-}
-
-/** `attentionBias` from ops: MASKED on padding keys, and with `window` set (null: none), on future keys too. */
-function attentionBiasOps(attentionMask: Tensor, options: AttentionBiasOptions, window: number | null | undefined): Tensor {
-  const padding = ops.where(ops.eq(attentionMask, 0), ops.scalar(MASKED), 0); // (B, Tk)
-  const bias = ops.reshape(padding, [options.batch, 1, 1, options.keyLength]);
-  // Both hold only 0 and MASKED: the minimum masks once where either does, as the eager bias does.
-  return window === undefined ? bias : ops.minimum(bias, causalMask(options.queryLength, options.keyLength, window));
 }
 
 export interface AttentionOptions {
