@@ -6,6 +6,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LexicalEmbedder } from '../rag/lexical-embedder.js';
+import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../util/request-url.js';
 import { AttnChatModel, AttnEmbedder, DEFAULT_CHAT_MODEL, defaultEmbedderName } from './attn-models.js';
 import { EchoChatModel, wordPieces } from './echo-model.js';
 import { ConcurrencyLimiter, QueueFullError } from './limiter.js';
@@ -448,7 +449,9 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
+    const url = parseRequestUrl(req.url);
+    if (url === undefined) throw new ApiError(400, MALFORMED_URL_MESSAGE, 'invalid_url');
+    const path = url.pathname.replace(/\/+$/, '');
     if (!path.startsWith('/v1/')) throw new ApiError(404, `Unknown path ${path}: the API lives under /v1/`, 'unknown_url');
     checkApiKey(req);
     const failure = injectedFailures.shift();
@@ -463,7 +466,8 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     }
     const modelPath = /^GET \/v1\/models\/(.+)$/.exec(endpoint);
     if (modelPath) {
-      const id = decodeURIComponent(modelPath[1]!);
+      const id = decodeUrlComponent(modelPath[1]!);
+      if (id === undefined) throw new ApiError(400, MALFORMED_URL_MESSAGE, 'invalid_url');
       if (!models.has(id) && !embedders.has(id)) throw new ApiError(404, `The model '${id}' does not exist`, 'model_not_found', 'model');
       sendJson(res, 200, modelObject(id));
       return;

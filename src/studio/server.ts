@@ -24,6 +24,7 @@ import { hubEndpoint } from '../hub/env.js';
 import { cachedModels, installedModels } from '../cli/commands/models.js';
 import { DEFAULT_MODELS, TASKS } from '../pipelines/index.js';
 import { projectRoot } from '../util/paths.js';
+import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../util/request-url.js';
 import { HubDesk } from './hub.js';
 import { eventStream, readJsonBody, sendError, sendJson, stringField, StudioRequestError } from './http.js';
 import { MAX_ATTENTION_TOKENS, ModelHost } from './models.js';
@@ -106,7 +107,9 @@ function serveStatic(appDir: string, pathname: string, res: ServerResponse): voi
     sendJson(res, 503, { error: `the studio web app is not built (${appDir} has no index.html); run 'npm run build:studio'` });
     return;
   }
-  const relative = pathname === '/' ? 'index.html' : normalize(decodeURIComponent(pathname)).replace(/^[/\\]+/, '');
+  const decoded = decodeUrlComponent(pathname);
+  if (decoded === undefined) throw new StudioRequestError(MALFORMED_URL_MESSAGE);
+  const relative = pathname === '/' ? 'index.html' : normalize(decoded).replace(/^[/\\]+/, '');
   const path = resolve(appDir, relative);
   const inside = path.startsWith(resolve(appDir) + sep);
   if (!inside || !existsSync(path) || !statSync(path).isFile()) {
@@ -116,7 +119,10 @@ function serveStatic(appDir: string, pathname: string, res: ServerResponse): voi
   // Vite names assets by content hash, so they can be cached; index.html must not be.
   const cache = relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
   res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'Cache-Control': cache });
-  createReadStream(path).pipe(res);
+  // A file removed or unreadable since the check above must not become an uncaught stream error.
+  createReadStream(path)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 export async function startStudioServer(options: StudioOptions = {}): Promise<RunningStudio> {
@@ -195,20 +201,26 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
 
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    const refusal = foreignRequest(req, host);
-    if (refusal !== undefined) {
-      sendJson(res, 403, { error: refusal });
-      return;
+    // Nothing a request holds may throw out of here: an uncaught error would end the process.
+    try {
+      const refusal = foreignRequest(req, host);
+      if (refusal !== undefined) {
+        sendJson(res, 403, { error: refusal });
+        return;
+      }
+      const url = parseRequestUrl(req.url);
+      if (url === undefined) throw new StudioRequestError(MALFORMED_URL_MESSAGE);
+      const route = routes[`${req.method} ${url.pathname}`];
+      if (route === undefined) {
+        if (url.pathname.startsWith('/api/')) sendJson(res, 404, { error: `no API ${req.method} ${url.pathname}` });
+        else if (req.method === 'GET' || req.method === 'HEAD') serveStatic(appDir, url.pathname, res);
+        else sendJson(res, 405, { error: `${req.method} is not served here` });
+        return;
+      }
+      route(req, res, url.searchParams).catch((err: unknown) => sendError(res, err));
+    } catch (err) {
+      sendError(res, err);
     }
-    const url = new URL(req.url ?? '/', 'http://studio');
-    const route = routes[`${req.method} ${url.pathname}`];
-    if (route === undefined) {
-      if (url.pathname.startsWith('/api/')) sendJson(res, 404, { error: `no API ${req.method} ${url.pathname}` });
-      else if (req.method === 'GET' || req.method === 'HEAD') serveStatic(appDir, url.pathname, res);
-      else sendJson(res, 405, { error: `${req.method} is not served here` });
-      return;
-    }
-    route(req, res, url.searchParams).catch((err: unknown) => sendError(res, err));
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

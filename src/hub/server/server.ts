@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../../util/request-url.js';
 import { cardFrontMatter, parseCardData } from '../card.js';
 import { HubError, isSafeRepoPath, isValidRepoId } from '../errors.js';
 import { TokenStore, canRead, canWrite, type Caller } from './auth.js';
@@ -561,12 +562,10 @@ export class HubServer {
       res.on('finish', () => console.log(`${req.method} ${req.url?.split('?')[0]} ${res.statusCode} ${Date.now() - started}ms`));
     }
     try {
-      const url = new URL(req.url ?? '/', 'http://hub.invalid');
-      let segments: string[];
-      try {
-        segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
-      } catch {
-        throw new HubError('BadRequest', 'malformed percent-encoding in the URL');
+      const url = parseRequestUrl(req.url);
+      const segments = url?.pathname.split('/').slice(1).map(decodeUrlComponent);
+      if (url === undefined || segments === undefined || !segments.every((s): s is string => s !== undefined)) {
+        throw new HubError('BadRequest', MALFORMED_URL_MESSAGE);
       }
       if (segments.some((segment) => segment === '..' || segment === '.' || segment.includes('\0'))) {
         throw new HubError('BadRequest', "'.' and '..' are not allowed in paths");
