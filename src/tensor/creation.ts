@@ -1,4 +1,5 @@
-import { allocate, type DType } from './dtype.js';
+import { allocate, type DType, type TypedArray } from './dtype.js';
+import { activeTracer, untraced } from './engine.js';
 import { full } from './ops.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { sizeOf, type Shape } from './shape.js';
@@ -94,4 +95,27 @@ export function randint(low: number, high: number, shape: Shape, options: Random
   const data = new Int32Array(sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = low + g.randint(high - low);
   return new Tensor(data, shape);
+}
+
+/**
+ * A 0-d float32 tensor holding a value that changes from step to step without being computed by ops (a learning
+ * rate, a bias correction). Eagerly just a scalar; a graph capture makes it the graph input `name`, which every
+ * replay must feed.
+ */
+export function stepScalar(name: string, value: number): Tensor {
+  const t = new Tensor(Float32Array.of(value), []);
+  activeTracer?.stepInput(name, t);
+  return t;
+}
+
+/**
+ * A tensor of random values from `generate` (a dropout mask). A graph capture makes it a graph input and calls
+ * `generate` again on every replay, in the order recorded, so a replayed step draws exactly what an eager one would.
+ */
+export function randomTensor(shape: Shape, generate: () => TypedArray): Tensor {
+  const tracer = activeTracer;
+  if (!tracer) return new Tensor(generate(), shape);
+  const t = new Tensor(untraced(generate), shape);
+  tracer.randomInput(t, generate);
+  return t;
 }

@@ -1,4 +1,4 @@
-import type { Backend } from '../backends/backend.js';
+import type { Backend, KernelTensor, PrimitiveAttrs, PrimitiveOp } from '../backends/backend.js';
 import { OnnxBackend } from '../backends/onnx/index.js';
 import { referenceBackend } from '../backends/reference/index.js';
 
@@ -44,6 +44,59 @@ export function withBackend<T>(name: 'onnx' | 'reference', fn: () => T): T {
     return fn();
   } finally {
     active = previous;
+  }
+}
+
+// ---- graph capture hooks ----
+
+/**
+ * What a graph tracer (src/backends/onnx/capture.ts) needs to see while it records: every primitive dispatched,
+ * every read of tensor values by JavaScript (values JS reads can steer the computation, so a recorded graph is only
+ * valid while they stay the same), in-place assignments, and the per-run values that are not constants.
+ * The tensor layer only calls these hooks; it knows nothing of ONNX.
+ */
+export interface OpTracer {
+  /** Runs `op` on the active backend and records it (its output storage names the result). */
+  dispatch<K extends PrimitiveOp>(op: K, inputs: readonly TracedTensor[], attrs: PrimitiveAttrs[K]): KernelTensor;
+  /** JavaScript read the values of `t` (not a kernel). */
+  hostRead(t: TracedTensor): void;
+  /** `target`'s storage now holds `source`'s values (an optimizer updating a parameter in place). */
+  assigned(target: TracedTensor, source: TracedTensor): void;
+  /** A value that changes from run to run without being computed by ops (learning rate, bias correction). */
+  stepInput(name: string, t: TracedTensor): void;
+  /** A random tensor (a dropout mask): `generate` is called again on every replay, in recording order. */
+  randomInput(t: TracedTensor, generate: () => KernelTensor['data']): void;
+  /** A random number was drawn outside `randomTensor` (it would be baked into the graph as a constant). */
+  randomDrawn(): void;
+}
+
+/** The parts of a Tensor a tracer sees (storage identifies a value: reshapes share it). */
+export interface TracedTensor extends KernelTensor {
+  readonly storage: KernelTensor['data'];
+}
+
+/** The tracer recording now, or null (the normal, eager case). Read on every op and every `.data` access. */
+export let activeTracer: OpTracer | null = null;
+
+/** Runs `fn` with `tracer` recording every op (nested captures are not supported). */
+export function withTracer<T>(tracer: OpTracer, fn: () => T): T {
+  if (activeTracer) throw new Error('capture: a graph capture is already recording; captures do not nest');
+  activeTracer = tracer;
+  try {
+    return fn();
+  } finally {
+    activeTracer = null;
+  }
+}
+
+/** Runs `fn` with no tracer seeing it: validation reads (index range checks) and a random input's own draws. */
+export function untraced<T>(fn: () => T): T {
+  const tracer = activeTracer;
+  activeTracer = null;
+  try {
+    return fn();
+  } finally {
+    activeTracer = tracer;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { KernelTensor, PrimitiveAttrs, PrimitiveOp } from '../backends/backend.js';
 import { allocate, type DType } from './dtype.js';
-import { getBackend, noGrad } from './engine.js';
+import { activeTracer, getBackend, noGrad, untraced } from './engine.js';
 import { broadcastShapes, normalizeAxis, sameShape, shapeString, sizeOf, type Shape } from './shape.js';
 import { Tensor, withGrad, type TensorLike } from './tensor.js';
 
@@ -10,7 +10,7 @@ import { Tensor, withGrad, type TensorLike } from './tensor.js';
  */
 
 function prim<K extends PrimitiveOp>(op: K, inputs: Tensor[], attrs: PrimitiveAttrs[K]): Tensor {
-  const out: KernelTensor = getBackend().run(op, inputs, attrs);
+  const out: KernelTensor = activeTracer ? activeTracer.dispatch(op, inputs, attrs) : getBackend().run(op, inputs, attrs);
   return new Tensor(out.data, out.shape);
 }
 
@@ -315,7 +315,7 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   }
   if (sameShape(target, t.shape)) return t;
   target = target.map(Number);
-  const out = new Tensor(t.data, target);
+  const out = new Tensor(t.storage, target);
   return withGrad(out, 'reshape', [t], (g) => [reshape(g, t.shape)]);
 }
 
@@ -442,7 +442,8 @@ export function indexSelect(t: Tensor, indices: Tensor, axis = 0): Tensor {
   requireIndices(indices, 'gather');
   const a = normalizeAxis(axis, t.rank, 'gather');
   const n = t.shape[a]!;
-  const idx = indices.data;
+  // A check, not a value the result depends on: a captured graph stays valid for other indices.
+  const idx = untraced(() => indices.data);
   for (let i = 0; i < idx.length; i++) {
     const v = idx[i]!;
     if (v < -n || v >= n) throw new RangeError(`gather: index ${v} is out of range for axis ${a} of size ${n}`);

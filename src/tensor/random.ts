@@ -1,3 +1,5 @@
+import { activeTracer } from './engine.js';
+
 /**
  * Seeded random numbers. One algorithm (xoshiro128**, seeded through splitmix32) everywhere, so a seed gives the
  * same weights, dropout masks and samples on every backend and machine.
@@ -43,6 +45,7 @@ export class Generator {
 
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
+    if (activeTracer) activeTracer.randomDrawn();
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
     const t = (this.s1 << 9) >>> 0;
     this.s2 ^= this.s0;

@@ -1,5 +1,5 @@
 import { allocate, dtypeOf, type DType, type TypedArray } from './dtype.js';
-import { isGradEnabled, noGrad, track } from './engine.js';
+import { activeTracer, isGradEnabled, noGrad, track } from './engine.js';
 import { shapeString, sizeOf, type Shape } from './shape.js';
 import * as ops from './ops.js';
 
@@ -49,7 +49,28 @@ export class Tensor {
 
   get data(): TypedArray {
     if (this.disposed) throw new Error(`Tensor ${shapeString(this.shape)} was disposed and cannot be read`);
+    // A graph capture in progress sees JavaScript read values (see engine.ts `OpTracer`).
+    if (activeTracer) activeTracer.hostRead(this);
     return this._data;
+  }
+
+  /** The float32 (or int32, bool) buffer without reading values: for ops that share it (reshape) and kernels. */
+  get storage(): TypedArray {
+    if (this.disposed) throw new Error(`Tensor ${shapeString(this.shape)} was disposed and cannot be read`);
+    return this._data;
+  }
+
+  /**
+   * Overwrites this tensor's values with `source`'s, in place, so every tensor sharing the buffer (tied weights,
+   * reshaped views) sees them: how optimizers update parameters. A graph capture records it as a new value.
+   */
+  assign(source: Tensor): this {
+    if (source.dtype !== this.dtype || source.size !== this.size) {
+      throw new RangeError(`assign: ${source.dtype} ${shapeString(source.shape)} does not fit ${this.dtype} ${shapeString(this.shape)}`);
+    }
+    if (source.storage !== this._data) this._data.set(source.storage);
+    activeTracer?.assigned(this, source);
+    return this;
   }
 
   get size(): number {
@@ -81,7 +102,7 @@ export class Tensor {
 
   /** The same values, cut from the autograd graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape);
+    return new Tensor(this.storage, this.shape);
   }
 
   /** A copy with its own buffer (for in-place updates that must not touch the original). */

@@ -18,7 +18,7 @@ interface NativeTensor {
   data: TypedArray;
 }
 
-interface NativeSession {
+export interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, NativeTensor>;
   dispose(): void;
@@ -66,6 +66,21 @@ export function loadNative(): { binding: NativeBinding; OrtTensor: OrtTensorCtor
   return native;
 }
 
+/**
+ * Session options for attn's sessions. Every session owns a thread pool; spinning pools would fight each other and
+ * the JS thread for the cores between runs. Denormals flush to zero: as training shrinks values, exp/softmax
+ * gradients hit subnormal floats, whose slow path made late training steps several times slower than early ones.
+ */
+export function sessionOptions(threads: number, optimization: 'basic' | 'extended' | 'all'): object {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: optimization,
+    extra: { session: { intra_op: { allow_spinning: '0' }, set_denormal_as_zero: '1' } },
+  };
+}
+
 export class OnnxBackend implements Backend {
   readonly name = 'onnx' as const;
   private readonly sessions = new Map<string, NativeSession>();
@@ -84,6 +99,11 @@ export class OnnxBackend implements Backend {
     this.threads = n;
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
+  }
+
+  /** Intra-op threads sessions get (0: one per core). */
+  get numThreads(): number {
+    return this.threads;
   }
 
   get cachedSessions(): number {
@@ -105,16 +125,7 @@ export class OnnxBackend implements Backend {
     if (!s) {
       const model = encodeModel(graphFor(op, types, ranks, attrs));
       s = new (loadNative().binding.InferenceSession)();
-      s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
-        intraOpNumThreads: this.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'basic',
-        // Every cached session owns a thread pool; spinning pools would fight each other and the JS thread for
-        // the cores between ops. Denormals flush to zero: as training shrinks values, exp/softmax gradients hit
-        // subnormal floats, whose slow path made late training steps several times slower than early ones.
-        extra: { session: { intra_op: { allow_spinning: '0' }, set_denormal_as_zero: '1' } },
-      });
+      s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, sessionOptions(this.threads, 'basic'));
       this.sessions.set(key, s);
     }
     return s;

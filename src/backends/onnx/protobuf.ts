@@ -4,16 +4,30 @@
  * Field numbers are those of onnx/onnx.proto.
  */
 
+/**
+ * Appends fields to a list of byte chunks: large payloads (weights as initializers) are kept as views, never copied
+ * byte by byte, and joined once in `finish()`.
+ */
 class ProtoWriter {
-  private chunks: number[] = [];
+  private chunks: Uint8Array[] = [];
+  private pending: number[] = [];
+  private length = 0;
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.chunks.push(Uint8Array.from(this.pending));
+    this.pending = [];
+  }
 
   private varint(value: number | bigint): void {
     let v = BigInt.asUintN(64, BigInt(value));
     while (v >= 0x80n) {
-      this.chunks.push(Number(v & 0x7fn) | 0x80);
+      this.pending.push(Number(v & 0x7fn) | 0x80);
+      this.length++;
       v >>= 7n;
     }
-    this.chunks.push(Number(v));
+    this.pending.push(Number(v));
+    this.length++;
   }
 
   private tag(field: number, wireType: number): void {
@@ -28,15 +42,21 @@ class ProtoWriter {
 
   float(field: number, value: number): this {
     this.tag(field, 5);
-    const b = new Uint8Array(new Float32Array([value]).buffer);
-    this.chunks.push(...b);
+    for (const b of new Uint8Array(new Float32Array([value]).buffer)) this.pending.push(b);
+    this.length += 4;
     return this;
   }
 
   bytes(field: number, value: Uint8Array): this {
     this.tag(field, 2);
     this.varint(value.length);
-    for (let i = 0; i < value.length; i++) this.chunks.push(value[i]!);
+    if (value.length < 64) {
+      for (let i = 0; i < value.length; i++) this.pending.push(value[i]!);
+    } else {
+      this.flush();
+      this.chunks.push(value);
+    }
+    this.length += value.length;
     return this;
   }
 
@@ -45,11 +65,24 @@ class ProtoWriter {
   }
 
   message(field: number, inner: ProtoWriter): this {
-    return this.bytes(field, inner.finish());
+    this.tag(field, 2);
+    this.varint(inner.length);
+    inner.flush();
+    this.flush();
+    this.chunks.push(...inner.chunks);
+    this.length += inner.length;
+    return this;
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.chunks);
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const c of this.chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
   }
 }
 
@@ -66,12 +99,12 @@ export interface NodeSpec {
   attrs?: Record<string, AttrValue>;
 }
 
-/** A constant baked into the graph (ONNX initializer). */
+/** A constant baked into the graph (ONNX initializer). A typed array of the matching type is written as is. */
 export interface TensorInit {
   name: string;
   type: OnnxTypeName;
-  dims: number[];
-  values: number[];
+  dims: readonly number[];
+  values: ArrayLike<number>;
 }
 
 export interface ValueSpec {
@@ -88,17 +121,23 @@ export interface GraphSpec {
   initializers: TensorInit[];
 }
 
+function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** Little-endian raw_data (ONNX's layout; every platform attn runs on is little-endian). */
 function rawBytes(init: TensorInit): Uint8Array {
+  const v = init.values;
   switch (init.type) {
     case 'float32':
-      return new Uint8Array(Float32Array.from(init.values).buffer);
+      return bytesOf(v instanceof Float32Array ? v : Float32Array.from(v));
     case 'int32':
-      return new Uint8Array(Int32Array.from(init.values).buffer);
+      return bytesOf(v instanceof Int32Array ? v : Int32Array.from(v));
     case 'int64':
-      return new Uint8Array(BigInt64Array.from(init.values.map((v) => BigInt(v))).buffer);
+      return bytesOf(BigInt64Array.from(Array.from(v, (x) => BigInt(x))));
     case 'uint8':
     case 'bool':
-      return Uint8Array.from(init.values);
+      return v instanceof Uint8Array ? v : Uint8Array.from(v);
   }
 }
 
