@@ -235,7 +235,12 @@ export class Trainer<P = EvalPrediction> {
           lossSum = 0;
           lossCount = 0;
         }
-        if (this.control.shouldEvaluate) await this.evaluateDuringTraining();
+        if (this.control.shouldEvaluate) {
+          const metrics = await this.evaluateDuringTraining();
+          // Each evaluation stays on screen as a line of its own; the bar only shows the latest step.
+          const shown = Object.entries(metrics).filter(([key]) => !/_(runtime|per_second)$/.test(key));
+          bar?.note(`eval step ${state.globalStep} epoch ${round(state.epoch, 2)}`, Object.fromEntries(shown));
+        }
         if (this.control.shouldSave) await this.saveCheckpointNow(optimizer, scheduler);
       }
     } finally {
@@ -346,17 +351,18 @@ export class Trainer<P = EvalPrediction> {
     return latest;
   }
 
-  private async evaluateDuringTraining(): Promise<void> {
+  private async evaluateDuringTraining(): Promise<LogEntry> {
     const metrics = await this.evaluate();
     const key = this.args.bestMetricKey;
     const value = metrics[key];
-    if (this.args.saveStrategy === 'no' || value === undefined) return;
+    if (this.args.saveStrategy === 'no' || value === undefined) return metrics;
     const best = this.state.bestMetric;
     const better = best === null || (this.args.greaterIsBetter ? value > best : value < best);
     if (better) {
       this.state.bestMetric = value;
       this.state.bestModelCheckpoint = join(this.args.outputDir, `${CHECKPOINT_PREFIX}${this.state.globalStep}`);
     }
+    return metrics;
   }
 
   private async saveCheckpointNow(optimizer: Optimizer<AdamHyperparameters>, scheduler: LRScheduler): Promise<void> {

@@ -33,9 +33,12 @@ export interface Progress {
   tick(n?: number, fields?: ProgressFields): void;
   /** Writes the final state (always) and ends the line; later calls do nothing. */
   done(fields?: ProgressFields): void;
+  /** A line that stays (an evaluation's metrics): above the bar on a terminal, a JSON record otherwise. */
+  note(message: string, fields?: ProgressFields): void;
 }
 
 const BAR_WIDTH = 24;
+const MIN_BAR_WIDTH = 8;
 
 export function progress(options: ProgressOptions): Progress {
   const stream = options.stream ?? process.stderr;
@@ -54,9 +57,8 @@ export function progress(options: ProgressOptions): Progress {
     const { total } = options;
     const etaS = total !== undefined && rate > 0 ? Math.max(0, (total - count) / rate) : undefined;
     if (tty) {
-      const line = renderLine({ label: options.label, count, total, unit, rate, elapsedS, etaS, fields });
-      const width = stream.columns ?? 120;
-      stream.write(`\r${line.length > width ? line.slice(0, width - 1) : line}\x1b[K${final ? '\n' : ''}`);
+      const line = fitLine({ label: options.label, count, total, unit, rate, elapsedS, etaS, fields }, (stream.columns ?? 120) - 1);
+      stream.write(`\r${line}\x1b[K${final ? '\n' : ''}`);
     } else {
       const record: Record<string, unknown> = { ...fields, label: options.label, n: count };
       if (total !== undefined) record.total = total;
@@ -83,10 +85,20 @@ export function progress(options: ProgressOptions): Progress {
       if (newFields) fields = { ...fields, ...newFields };
       write(true);
     },
+    note(message, noteFields = {}) {
+      const shown = Object.entries(noteFields).map(([key, value]) => `${key}=${formatValue(value)}`);
+      if (!tty) {
+        stream.write(JSON.stringify({ label: options.label, note: message, ...noteFields }) + '\n');
+        return;
+      }
+      // The note takes the bar's line; the bar is drawn again below it.
+      stream.write(`\r\x1b[K${[message, ...shown].join(' ')}\n`);
+      if (!finished) write(false);
+    },
   };
 }
 
-interface LineState {
+export interface LineState {
   label: string;
   count: number;
   total: number | undefined;
@@ -97,21 +109,48 @@ interface LineState {
   fields: ProgressFields;
 }
 
-function renderLine(s: LineState): string {
+/**
+ * The status line within `width` columns, shortened whole parts at a time so that no value is ever cut: the bar
+ * narrows first, then goes; then the rate; then fields from the last one back.
+ */
+export function fitLine(s: LineState, width: number): string {
   const amount = (value: number) => (s.unit === 'B' ? formatBytes(value) : String(value));
-  const parts = [s.label];
-  if (s.total !== undefined && s.total > 0) {
-    const fraction = Math.min(1, s.count / s.total);
-    const filled = Math.round(fraction * BAR_WIDTH);
-    parts.push(`${(fraction * 100).toFixed(0).padStart(3)}%`, `|${'█'.repeat(filled)}${' '.repeat(BAR_WIDTH - filled)}|`);
-    parts.push(`${amount(s.count)}/${amount(s.total)}${s.unit === 'B' ? '' : ` ${s.unit}`}`);
-  } else {
-    parts.push(`${amount(s.count)}${s.unit === 'B' ? '' : ` ${s.unit}`}`);
-  }
+  const unit = s.unit === 'B' ? '' : ` ${s.unit}`;
+  const hasTotal = s.total !== undefined && s.total > 0;
+  const fraction = hasTotal ? Math.min(1, s.count / s.total!) : 0;
+  const bar = (cells: number) => {
+    const filled = Math.round(fraction * cells);
+    return `|${'█'.repeat(filled)}${' '.repeat(cells - filled)}|`;
+  };
   const rate = s.unit === 'B' ? `${formatBytes(s.rate)}/s` : `${formatNumber(s.rate)} ${s.unit}/s`;
-  parts.push(`[${formatDuration(s.elapsedS)}${s.etaS !== undefined ? `<${formatDuration(s.etaS)}` : ''}, ${rate}]`);
-  for (const [key, value] of Object.entries(s.fields)) parts.push(`${key}=${typeof value === 'number' ? formatNumber(value) : value}`);
-  return parts.join(' ');
+  const time = `${formatDuration(s.elapsedS)}${s.etaS !== undefined ? `<${formatDuration(s.etaS)}` : ''}`;
+  const fields = Object.entries(s.fields).map(([key, value]) => `${key}=${formatValue(value)}`);
+  const render = (barCells: number, withRate: boolean, fieldCount: number) =>
+    [
+      s.label,
+      ...(hasTotal ? [`${(fraction * 100).toFixed(0).padStart(3)}%`] : []),
+      ...(hasTotal && barCells > 0 ? [bar(barCells)] : []),
+      hasTotal ? `${amount(s.count)}/${amount(s.total!)}${unit}` : `${amount(s.count)}${unit}`,
+      withRate ? `[${time}, ${rate}]` : `[${time}]`,
+      ...fields.slice(0, fieldCount),
+    ].join(' ');
+  let line = render(BAR_WIDTH, true, fields.length);
+  const over = line.length - width;
+  if (over <= 0) return line;
+  if (BAR_WIDTH - over >= MIN_BAR_WIDTH) return render(BAR_WIDTH - over, true, fields.length);
+  for (const withRate of [true, false]) {
+    line = render(0, withRate, fields.length);
+    if (line.length <= width) return line;
+  }
+  for (let count = fields.length - 1; count >= 0; count--) {
+    line = render(0, false, count);
+    if (line.length <= width) return line;
+  }
+  return line;
+}
+
+function formatValue(value: number | string): string {
+  return typeof value === 'number' ? formatNumber(value) : value;
 }
 
 /** Four significant digits, or exponent form for very small and large magnitudes (learning rates, token counts). */

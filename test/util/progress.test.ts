@@ -48,4 +48,26 @@ describe('progress', () => {
     bar.tick(3 * 1024 * 1024);
     expect(chunks[0]).toMatch(/^\rmodel\.safetensors 3\.0 MiB \[/);
   });
+
+  it('fits a training line into 80 columns without cutting a value: the bar narrows or goes first', () => {
+    const chunks: string[] = [];
+    const stream = { isTTY: true, columns: 80, write: (chunk: string) => chunks.push(chunk) };
+    const bar = progress({ label: 'train', total: 12_000, unit: 'step', stream, intervalMs: 0 });
+    bar.tick(3_456, { loss: 2.345678, lr: 4.99e-5, grad_norm: 1.2345 });
+    const line = chunks[0]!.replace(/^\r/, '').replace('\x1b[K', '');
+    expect(line.length).toBeLessThanOrEqual(79);
+    expect(line).toMatch(/ loss=2\.346 lr=4\.99e-5( grad_norm=1\.23\d)?$/);
+  });
+
+  it('prints a note (an evaluation) as its own line above the bar, or as a JSON record', () => {
+    const tty = capture(true);
+    const bar = progress({ label: 'train', total: 4, stream: tty.stream, intervalMs: 0 });
+    bar.tick(2, { loss: 1 });
+    bar.note('eval epoch 1', { eval_loss: 0.5, eval_accuracy: 0.875 });
+    expect(tty.chunks[1]).toBe('\r\x1b[Keval epoch 1 eval_loss=0.5 eval_accuracy=0.875\n');
+    expect(tty.chunks[2]).toMatch(/^\rtrain  50% /);
+    const plain = capture(false);
+    progress({ label: 'train', total: 4, stream: plain.stream }).note('eval epoch 1', { eval_loss: 0.5 });
+    expect(JSON.parse(plain.chunks[0]!)).toEqual({ label: 'train', note: 'eval epoch 1', eval_loss: 0.5 });
+  });
 });
