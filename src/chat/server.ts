@@ -5,7 +5,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LexicalEmbedder } from '../rag/lexical-embedder.js';
+import { LexicalEmbedder } from './lexical-embedder.js';
 import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../util/request-url.js';
 import { AttnChatModel, AttnEmbedder, DEFAULT_CHAT_MODEL, defaultEmbedderName } from './attn-models.js';
 import { EchoChatModel, wordPieces } from './echo-model.js';

@@ -5,7 +5,7 @@ import { ChatApiError, ChatClient, type ChatStreamChunk } from '../../src/chat/c
 import { EchoChatModel } from '../../src/chat/echo-model.js';
 import { startChatServer, type ChatServer } from '../../src/chat/server.js';
 import type { ChatModel, GenerateOptions, GenerateResult } from '../../src/chat/types.js';
-import { LexicalEmbedder } from '../../src/rag/lexical-embedder.js';
+import { LexicalEmbedder } from '../../src/chat/lexical-embedder.js';
 
 const SENTENCE = 'the quick brown fox jumps over the lazy dog';
 

@@ -8,7 +8,7 @@ import { startChatServer } from '../../src/chat/server.js';
 import { askDocuments, retrieve } from '../../src/rag/ask.js';
 import { chunkDocument } from '../../src/rag/chunk.js';
 import { indexFolder } from '../../src/rag/indexer.js';
-import { LexicalEmbedder } from '../../src/rag/lexical-embedder.js';
+import { LexicalEmbedder } from '../../src/chat/lexical-embedder.js';
 import { VectorStore } from '../../src/rag/store.js';
 import { DOCUMENTS, QUESTIONS, writeDocuments } from './fixtures.js';
 

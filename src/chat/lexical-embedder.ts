@@ -1,4 +1,4 @@
-import type { Embedder } from '../chat/types.js';
+import type { Embedder } from './types.js';
 import { porterStem } from '../metrics/porter.js';
 
 // Function words carry no topic, and would otherwise dominate the cosine between short texts.
