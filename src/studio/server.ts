@@ -21,7 +21,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { hubEndpoint } from '../hub/env.js';
-import { cachedModels, installedModels } from '../cli/commands/models.js';
+import { cachedModels, installedModels } from '../pipelines/available.js';
 import { DEFAULT_MODELS, TASKS } from '../pipelines/index.js';
 import { projectRoot } from '../util/paths.js';
 import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../util/request-url.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cachedModels, installedModels } from '../../src/cli/commands/models.js';
+import { cachedModels, installedModels } from '../../src/pipelines/available.js';
 import { runWith } from '../../src/cli/commands/run.js';
 import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
 import { tinyCausalLM, tinyClassifier, tinySeq2Seq } from '../pipelines/tiny-models.js';
