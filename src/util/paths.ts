@@ -13,8 +13,11 @@ export const projectRoot: string = (() => {
   return dir;
 })();
 
-/** `../shared` beside the project (data, goldens, tokenizers); read in place, never copied into the project. */
-export const sharedRoot: string = process.env.ATTN_SHARED ?? resolve(projectRoot, '..', 'shared');
+/**
+ * `../shared` beside the project (data, goldens, tokenizers); read in place, never copied into the project.
+ * ATTN_SHARED points elsewhere (CI points it at an empty folder to run the tests as on a bare clone).
+ */
+export const sharedRoot: string = resolve(process.env.ATTN_SHARED || resolve(projectRoot, '..', 'shared'));
 
 export function sharedPath(...parts: string[]): string {
   return resolve(sharedRoot, ...parts);
