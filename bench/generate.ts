@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { generate } from '../src/generation/utils.js';
-import { loadLlama2cModel } from '../src/io/llama2c.js';
+import { loadLlama2cModel } from '../src/models/llama/convert_llama2c.js';
 import type { CausalLM } from '../src/models/modeling_outputs.js';
 import { GPT2Config } from '../src/models/gpt2/configuration_gpt2.js';
 import { GPT2LMHeadModel } from '../src/models/gpt2/modeling_gpt2.js';

@@ -10,6 +10,7 @@ export * from './gpt2/configuration_gpt2.js';
 export * from './gpt2/modeling_gpt2.js';
 export * from './llama/configuration_llama.js';
 export * from './llama/modeling_llama.js';
+export * from './llama/convert_llama2c.js';
 export * from './mistral/configuration_mistral.js';
 export * from './mistral/modeling_mistral.js';
 export * from './qwen2/configuration_qwen2.js';

@@ -1,7 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { TextStreamer } from '../../src/generation/streamers.js';
 import { generate } from '../../src/generation/utils.js';
-import { loadLlama2cModel, loadLlama2cTokenizer } from '../../src/io/llama2c.js';
+import { loadLlama2cModel, loadLlama2cTokenizer } from '../../src/models/llama/convert_llama2c.js';
 import { describeWithShared, sharedPath } from '../helpers/shared.js';
 
 const KNOWN =

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it, expect } from 'vitest';
-import { loadLlama2cModel, loadLlama2cTokenizer } from '../../src/io/llama2c.js';
+import { loadLlama2cModel, loadLlama2cTokenizer } from '../../src/models/llama/convert_llama2c.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';

@@ -11,9 +11,9 @@
  * model computes the same thing in the half layout.
  */
 import { readFile } from 'node:fs/promises';
-import { Tensor } from '../tensor/tensor.js';
-import { LlamaConfig } from '../models/llama/configuration_llama.js';
-import { LlamaForCausalLM } from '../models/llama/modeling_llama.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { LlamaConfig } from './configuration_llama.js';
+import { LlamaForCausalLM } from './modeling_llama.js';
 
 export class Llama2cFormatError extends Error {}
 
@@ -21,7 +21,7 @@ const HEADER_INTS = 7;
 
 /** The HF Llama config a llama2.c header describes. */
 function configFromHeader(header: Int32Array, path: string): { config: LlamaConfig; sharedClassifier: boolean } {
-  const [dim, hiddenDim, layers, heads, kvHeads, signedVocab, seqLen] = header as unknown as number[];
+  const [dim, hiddenDim, layers, heads, kvHeads, signedVocab, seqLen] = Array.from(header);
   const fields = { dim, hidden_dim: hiddenDim, n_layers: layers, n_heads: heads, n_kv_heads: kvHeads, seq_len: seqLen };
   for (const [name, value] of Object.entries(fields)) {
     if (!(value! > 0)) throw new Llama2cFormatError(`${path}: header field ${name} is ${value}; expected a positive number (is this a llama2.c legacy checkpoint?)`);
