@@ -3,11 +3,16 @@
  * header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the raw little-endian
  * tensor bytes. Reading validates everything the header claims before a byte is interpreted; writing follows the
  * Rust library byte for byte (see ../shared/golden/README.md), so files written here are the files Python writes.
+ *
+ * Files are read through a file handle: the header first, then each tensor at its offset straight into the buffer
+ * it will live in, so checkpoints of any size load (no whole-file read, which Node caps at 2 GiB) and memory holds
+ * each weight once. F16/BF16 weights stay in half precision (tensor/half.ts) unless asked otherwise.
  */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
+import { narrowToHalf, widenHalfBits, type HalfFormat } from '../tensor/half.js';
 import { sizeOf, shapeString } from '../tensor/shape.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -27,6 +32,8 @@ const DTYPES: Record<SafetensorsDType, { bytes: number; rank: number }> = {
 const METADATA_KEY = '__metadata__';
 /** The Rust library refuses headers over 100 MB; so do we, before allocating. */
 const MAX_HEADER_BYTES = 100_000_000;
+/** Node reads at most 2 GiB per call; tensors larger than a chunk are read in several. */
+const READ_CHUNK_BYTES = 1 << 30;
 
 export class SafetensorsError extends Error {}
 
@@ -36,36 +43,61 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-interface HeaderEntry {
+/** One tensor as the header describes it; `begin`/`end` are byte offsets in its file. */
+export interface TensorEntry {
+  name: string;
   dtype: SafetensorsDType;
   shape: number[];
+  /** The file holding it (a shard of an index, or the single file). */
+  file: string;
   begin: number;
   end: number;
+}
+
+export interface ReadOptions {
+  /** Keep F16/BF16 tensors as half-precision bits (read as float32 all the same); default true. */
+  keepHalf?: boolean;
 }
 
 function isDType(value: unknown): value is SafetensorsDType {
   return typeof value === 'string' && Object.hasOwn(DTYPES, value);
 }
 
-/** Parses and checks the header: known dtypes, whole-number shapes, contiguous in-bounds offsets matching the sizes. */
-function parseHeader(bytes: Uint8Array, file: string): { entries: Map<string, HeaderEntry>; metadata: Record<string, string>; dataStart: number } {
-  if (bytes.length < 8) throw new SafetensorsError(`${file}: not a safetensors file: ${bytes.length} bytes, too short for the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw new SafetensorsError(`${file}: header length ${headerLength} exceeds the file (${bytes.length} bytes): truncated or not safetensors`);
+/** The tensor dtype a safetensors dtype is read as. */
+export function tensorDtypeOf(dtype: SafetensorsDType): Tensor['dtype'] {
+  return dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' ? 'float32' : dtype === 'BOOL' ? 'bool' : 'int32';
+}
+
+/** The 8-byte header length, checked against the file size before anything is allocated. */
+function headerLengthOf(first8: Uint8Array, fileSize: number, file: string): number {
+  if (fileSize < 8) throw new SafetensorsError(`${file}: not a safetensors file: ${fileSize} bytes, too short for the 8-byte header length`);
+  const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
+    throw new SafetensorsError(`${file}: header length ${headerLength} exceeds the file (${fileSize} bytes): truncated or not safetensors`);
   }
-  const dataStart = 8 + Number(headerLength);
+  return Number(headerLength);
+}
+
+/**
+ * Parses and checks the JSON header: known dtypes, whole-number shapes, contiguous offsets matching the sizes and
+ * tiling the `fileSize - dataStart` data bytes exactly. Entries get absolute file offsets.
+ */
+function parseHeaderJson(
+  json: Uint8Array,
+  dataStart: number,
+  fileSize: number,
+  file: string,
+): { entries: Map<string, TensorEntry>; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (err) {
     throw new SafetensorsError(`${file}: the header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new SafetensorsError(`${file}: the header must be a JSON object of tensors`);
   }
-  const entries = new Map<string, HeaderEntry>();
+  const entries = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
@@ -86,10 +118,14 @@ function parseHeader(bytes: Uint8Array, file: string): { entries: Map<string, He
     if (end - begin !== expected) {
       throw new SafetensorsError(`${where}: ${dtype} ${shapeString(shape)} needs ${expected} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
-    entries.set(name, { dtype, shape, begin, end });
+    entries.set(name, { name, dtype, shape, file, begin, end });
   }
-  checkContiguous(entries, bytes.length - dataStart, file);
-  return { entries, metadata, dataStart };
+  checkContiguous(entries, fileSize - dataStart, file);
+  for (const e of entries.values()) {
+    e.begin += dataStart;
+    e.end += dataStart;
+  }
+  return { entries, metadata };
 }
 
 function parseMetadata(raw: unknown, file: string): Record<string, string> {
@@ -100,15 +136,15 @@ function parseMetadata(raw: unknown, file: string): Record<string, string> {
 }
 
 /** The data section must be tiled exactly: no gaps, overlaps or bytes past the end (the Rust reader's rule). */
-function checkContiguous(entries: Map<string, HeaderEntry>, dataBytes: number, file: string): void {
-  const sorted = [...entries].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
+function checkContiguous(entries: Map<string, TensorEntry>, dataBytes: number, file: string): void {
+  const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let position = 0;
-  for (const [name, e] of sorted) {
+  for (const e of sorted) {
     if (e.begin !== position) {
-      throw new SafetensorsError(`${file}: tensor '${name}' starts at byte ${e.begin} of the data, expected ${position} (offsets must be contiguous)`);
+      throw new SafetensorsError(`${file}: tensor '${e.name}' starts at byte ${e.begin} of the data, expected ${position} (offsets must be contiguous)`);
     }
     if (e.end > dataBytes) {
-      throw new SafetensorsError(`${file}: tensor '${name}' ends at byte ${e.end} but the data holds ${dataBytes}: the file is truncated`);
+      throw new SafetensorsError(`${file}: tensor '${e.name}' ends at byte ${e.end} but the data holds ${dataBytes}: the file is truncated`);
     }
     position = e.end;
   }
@@ -117,41 +153,34 @@ function checkContiguous(entries: Map<string, HeaderEntry>, dataBytes: number, f
   }
 }
 
-/** Copies (alignment in the file is arbitrary) and converts to a Tensor dtype: floats → float32, integers → int32. */
-function decodeTensor(bytes: Uint8Array, e: HeaderEntry, where: string): Tensor {
+/**
+ * A Tensor from a tensor's exact bytes in a buffer of their own (which F32, I32, BOOL and kept F16/BF16 tensors
+ * adopt without a copy): floats → float32 (or half storage), integers → int32.
+ */
+function decodeTensor(raw: Uint8Array, e: TensorEntry, options: ReadOptions): Tensor {
   const n = sizeOf(e.shape);
-  // A fresh copy (Node's Buffer#slice would share the file's buffer, at an offset typed arrays cannot view).
-  const raw = new Uint8Array(e.end - e.begin);
-  raw.set(bytes.subarray(e.begin, e.end));
   const buffer = raw.buffer;
   switch (e.dtype) {
     case 'F32':
-      return new Tensor(new Float32Array(buffer), e.shape);
+      return new Tensor(new Float32Array(buffer, raw.byteOffset, n), e.shape);
     case 'I32':
-      return new Tensor(new Int32Array(buffer), e.shape);
+      return new Tensor(new Int32Array(buffer, raw.byteOffset, n), e.shape);
     case 'BOOL':
       return new Tensor(raw, e.shape);
     case 'U8':
       return new Tensor(Int32Array.from(raw), e.shape);
-    case 'F16': {
-      const halves = new Uint16Array(buffer);
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(halves[i]!);
-      return new Tensor(out, e.shape);
-    }
+    case 'F16':
     case 'BF16': {
-      const halves = new Uint16Array(buffer);
-      const bits = new Uint32Array(n);
-      for (let i = 0; i < n; i++) bits[i] = halves[i]! << 16;
-      return new Tensor(new Float32Array(bits.buffer), e.shape);
+      const half = { format: e.dtype, bits: new Uint16Array(buffer, raw.byteOffset, n) };
+      return new Tensor(options.keepHalf === false ? widenHalfBits(half) : half, e.shape);
     }
     case 'I64': {
-      const wide = new BigInt64Array(buffer);
+      const wide = new BigInt64Array(buffer, raw.byteOffset, n);
       const out = new Int32Array(n);
       for (let i = 0; i < n; i++) {
         const v = wide[i]!;
         if (v > 2147483647n || v < -2147483648n) {
-          throw new SafetensorsError(`${where}: I64 value ${v} at index ${i} does not fit in int32 (attn stores integers as int32)`);
+          throw new SafetensorsError(`${e.file}: tensor '${e.name}': I64 value ${v} at index ${i} does not fit in int32 (attn stores integers as int32)`);
         }
         out[i] = Number(v);
       }
@@ -160,91 +189,226 @@ function decodeTensor(bytes: Uint8Array, e: HeaderEntry, where: string): Tensor 
   }
 }
 
-/** IEEE half → float32. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 → IEEE half, round to nearest even (as torch's .half()). */
-function floatToHalf(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exponent = (x >>> 23) & 0xff;
-  let mantissa = x & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  let e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    const half = mantissa >>> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    const midpoint = 1 << (shift - 1);
-    return sign | (half + (rest > midpoint || (rest === midpoint && (half & 1)) ? 1 : 0));
-  }
-  let half = (e << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
-  e = half >>> 10;
-  return sign | (e >= 0x1f ? 0x7c00 : half);
-}
-
-/** float32 → bfloat16, round to nearest even. */
-function floatToBfloat16(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
-  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
-}
-
-/** Parses safetensors bytes; `file` names the source in errors. */
-export function parseSafetensors(bytes: Uint8Array, file = 'safetensors data'): SafetensorsFile {
-  const { entries, metadata, dataStart } = parseHeader(bytes, file);
-  const data = bytes.subarray(dataStart);
+/** Parses safetensors bytes already in memory; `file` names the source in errors. */
+export function parseSafetensors(bytes: Uint8Array, file = 'safetensors data', options: ReadOptions = {}): SafetensorsFile {
+  const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, file);
+  const dataStart = 8 + headerLength;
+  const { entries, metadata } = parseHeaderJson(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
   const tensors = new Map<string, Tensor>();
-  for (const [name, e] of entries) tensors.set(name, decodeTensor(data, e, `${file}: tensor '${name}'`));
+  // A fresh copy per tensor: alignment in the file is arbitrary, and typed arrays need aligned offsets.
+  for (const [name, e] of entries) tensors.set(name, decodeTensor(bytes.slice(e.begin, e.end), e, options));
   return { tensors, metadata };
 }
 
-export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
-  return parseSafetensors(await readFile(path), path);
+function describeNonRegular(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'a character device (such as /dev/zero)';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
-export function loadSafetensorsSync(path: string): SafetensorsFile {
-  return parseSafetensors(readFileSync(path), path);
+/**
+ * Opens `path` for reading only if it is a regular file (after symlinks). O_NONBLOCK keeps a FIFO from blocking
+ * the open until a writer appears; a device such as /dev/zero would never end. Both are refused at once.
+ */
+export async function openRegularFile(path: string, what = 'file'): Promise<{ handle: FileHandle; size: number }> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new SafetensorsError(`${path}: the ${what} is ${describeNonRegular(info)}; attn reads only regular files`);
+    return { handle, size: info.size };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** Fills `target` from `position`, in chunks; a file that ends early (changed while reading) is an error. */
+async function readFully(handle: FileHandle, target: Uint8Array, position: number, file: string, what: string): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const length = Math.min(READ_CHUNK_BYTES, target.length - done);
+    const { bytesRead } = await handle.read(target, done, length, position + done);
+    if (bytesRead === 0) {
+      throw new SafetensorsError(`${file}: ${what} ends after ${done} of ${target.length} bytes: the file shrank while it was read`);
+    }
+    done += bytesRead;
+  }
+}
+
+interface OpenFile {
+  handle: FileHandle;
+  size: number;
+}
+
+/**
+ * The tensors of a safetensors file, or of the shards a `model.safetensors.index.json` names, with only the
+ * headers read: callers check names, dtypes and shapes first, then read each tensor where it belongs. Close it.
+ */
+export class SafetensorsReader {
+  private constructor(
+    /** The file opened: the single file or the index. */
+    readonly file: string,
+    readonly entries: Map<string, TensorEntry>,
+    readonly metadata: Record<string, string>,
+    private readonly files: Map<string, OpenFile>,
+  ) {}
+
+  /** Opens one safetensors file and reads its header. */
+  static async open(path: string): Promise<SafetensorsReader> {
+    const files = new Map<string, OpenFile>();
+    try {
+      const { entries, metadata } = await openInto(files, path, 'safetensors file');
+      return new SafetensorsReader(path, entries, metadata, files);
+    } catch (err) {
+      await closeAll(files);
+      throw err;
+    }
+  }
+
+  /** Opens every shard an index names; a missing shard or a tensor not in its shard is an error naming both. */
+  static async openIndex(indexPath: string): Promise<SafetensorsReader> {
+    const weightMap = await readWeightMap(indexPath);
+    const byShard = new Map<string, string[]>();
+    for (const [name, shard] of Object.entries(weightMap)) byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
+    const files = new Map<string, OpenFile>();
+    const entries = new Map<string, TensorEntry>();
+    let metadata: Record<string, string> = {};
+    try {
+      for (const [shard, names] of byShard) {
+        const shardPath = join(dirname(indexPath), shard);
+        const part = await openInto(files, shardPath, 'shard').catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          throw new SafetensorsError(
+            `${indexPath}: shard '${shard}' is missing (expected ${shardPath}, holding ${names.length} tensor(s) such as '${names[0]}')`,
+          );
+        });
+        metadata = { ...metadata, ...part.metadata };
+        for (const [name, e] of part.entries) entries.set(name, e);
+      }
+      for (const [name, shard] of Object.entries(weightMap)) {
+        if (entries.get(name)?.file !== join(dirname(indexPath), shard)) {
+          throw new SafetensorsError(`${indexPath}: tensor '${name}' is mapped to ${shard}, which does not hold it`);
+        }
+      }
+      return new SafetensorsReader(indexPath, entries, metadata, files);
+    } catch (err) {
+      await closeAll(files);
+      throw err;
+    }
+  }
+
+  /** Values in all tensors (what a model built from a config should roughly hold). */
+  get totalElements(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += sizeOf(e.shape);
+    return n;
+  }
+
+  private entry(name: string): TensorEntry {
+    const e = this.entries.get(name);
+    if (e === undefined) throw new SafetensorsError(`${this.file}: no tensor named '${name}'`);
+    return e;
+  }
+
+  private async readBytes(e: TensorEntry, target: Uint8Array): Promise<void> {
+    await readFully(this.files.get(e.file)!.handle, target, e.begin, e.file, `tensor '${e.name}'`);
+  }
+
+  /** Reads one tensor into a buffer of its own. */
+  async read(name: string, options: ReadOptions = {}): Promise<Tensor> {
+    const e = this.entry(name);
+    const raw = new Uint8Array(e.end - e.begin);
+    await this.readBytes(e, raw);
+    return decodeTensor(raw, e, options);
+  }
+
+  /**
+   * Reads a tensor into `target` (a model's weight, same shape and dtype, checked by the caller): F32 bytes go
+   * straight into its buffer; F16/BF16 become its half storage (or are widened into it with `keepHalf: false`).
+   */
+  async readInto(name: string, target: Tensor, options: ReadOptions = {}): Promise<void> {
+    const e = this.entry(name);
+    const direct = (e.dtype === 'F32' || e.dtype === 'I32' || e.dtype === 'BOOL') && target.halfStorage === null;
+    if (direct) {
+      const data = target.data;
+      await this.readBytes(e, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return;
+    }
+    const t = await this.read(name, options);
+    const half = t.halfStorage;
+    if (half) target.replaceStorage(half);
+    else if (target.halfStorage) target.replaceStorage(t.data);
+    else target.data.set(t.data);
+  }
+
+  /** Reads every tensor. */
+  async readAll(options: ReadOptions = {}): Promise<SafetensorsFile> {
+    const tensors = new Map<string, Tensor>();
+    for (const name of this.entries.keys()) tensors.set(name, await this.read(name, options));
+    return { tensors, metadata: this.metadata };
+  }
+
+  async close(): Promise<void> {
+    await closeAll(this.files);
+  }
+}
+
+async function closeAll(files: Map<string, OpenFile>): Promise<void> {
+  await Promise.all([...files.values()].map((f) => f.handle.close()));
+  files.clear();
+}
+
+/** Opens `path` (a regular file), reads and checks its header, and records the handle in `files`. */
+async function openInto(files: Map<string, OpenFile>, path: string, what: string): Promise<{ entries: Map<string, TensorEntry>; metadata: Record<string, string> }> {
+  const opened = await openRegularFile(path, what);
+  files.set(path, opened);
+  const first8 = new Uint8Array(Math.min(8, opened.size));
+  await readFully(opened.handle, first8, 0, path, 'the header length');
+  const headerLength = headerLengthOf(first8, opened.size, path);
+  const json = new Uint8Array(headerLength);
+  await readFully(opened.handle, json, 8, path, 'the header');
+  return parseHeaderJson(json, 8 + headerLength, opened.size, path);
+}
+
+export async function loadSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
+  const reader = await SafetensorsReader.open(path);
+  try {
+    return await reader.readAll(options);
+  } finally {
+    await reader.close();
+  }
 }
 
 export interface SerializeOptions {
   metadata?: Record<string, string> | null;
-  /** Storage type for float32 tensors (default F32; F16 and BF16 round to nearest even). */
+  /**
+   * Storage type for float32 tensors (F16 and BF16 round to nearest even). Default: a tensor kept in half precision
+   * is written in its own format, bit for bit; others as F32.
+   */
   floatDtype?: 'F32' | 'F16' | 'BF16';
   /** Storage type for int32 tensors (default I32; I64 as PyTorch's token-id buffers). */
   intDtype?: 'I32' | 'I64';
 }
 
 function storageDtype(t: Tensor, options: SerializeOptions): SafetensorsDType {
-  if (t.dtype === 'float32') return options.floatDtype ?? 'F32';
+  if (t.dtype === 'float32') return options.floatDtype ?? t.halfStorage?.format ?? 'F32';
   if (t.dtype === 'int32') return options.intDtype ?? 'I32';
   return 'BOOL';
 }
 
 function encodeTensor(t: Tensor, dtype: SafetensorsDType): Uint8Array {
+  const half = t.halfStorage;
+  if (half !== null && half.format === dtype) return new Uint8Array(half.bits.buffer, half.bits.byteOffset, half.bits.byteLength);
   const values = t.data;
   switch (dtype) {
     case 'F16':
-      return new Uint8Array(Uint16Array.from(values as Float32Array, floatToHalf).buffer);
-    case 'BF16':
-      return new Uint8Array(Uint16Array.from(values as Float32Array, floatToBfloat16).buffer);
+    case 'BF16': {
+      const bits = narrowToHalf(values as Float32Array, dtype as HalfFormat).bits;
+      return new Uint8Array(bits.buffer);
+    }
     case 'I64':
       return new Uint8Array(BigInt64Array.from(values as Int32Array, (v) => BigInt(v)).buffer);
     default:
@@ -253,31 +417,40 @@ function encodeTensor(t: Tensor, dtype: SafetensorsDType): Uint8Array {
 }
 
 /**
- * Serializes as the Rust library does: compact JSON header with `__metadata__` first, tensors ordered by dtype
- * (descending enum order) then name, header padded with spaces to a multiple of 8.
+ * The file as a header and the tensors' bytes, encoded one at a time as the chunks are iterated (so a large file
+ * is written without a buffer holding all of it). Laid out as the Rust library does: compact JSON header with
+ * `__metadata__` first, tensors ordered by dtype (descending enum order) then name, header padded with spaces to a
+ * multiple of 8.
  */
-export function serializeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions = {}): Uint8Array {
+function safetensorsChunks(tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions): { byteLength: number; chunks: Iterable<Uint8Array> } {
   const list = [...(tensors instanceof Map ? tensors : Object.entries(tensors))].map(([name, t]) => ({ name, t, dtype: storageDtype(t, options) }));
   list.sort((a, b) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (options.metadata) header[METADATA_KEY] = Object.fromEntries(Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const { name, t, dtype } of list) {
     if (name === METADATA_KEY) throw new SafetensorsError(`serializeSafetensors: '${METADATA_KEY}' is reserved and cannot name a tensor`);
-    const bytes = encodeTensor(t, dtype);
-    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
-    chunks.push(bytes);
-    offset += bytes.length;
+    const bytes = t.size * DTYPES[dtype].bytes;
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
-  let json = JSON.stringify(header);
-  const headerBytes = new TextEncoder().encode(json);
-  const padded = Math.ceil(headerBytes.length / 8) * 8;
-  json += ' '.repeat(padded - headerBytes.length);
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(new TextEncoder().encode(json), 8);
-  let position = 8 + padded;
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const head = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  function* chunks(): Generator<Uint8Array> {
+    yield head;
+    for (const { t, dtype } of list) yield encodeTensor(t, dtype);
+  }
+  return { byteLength: head.length + offset, chunks: chunks() };
+}
+
+/** Serializes to one buffer (see `safetensorsChunks` for the layout). */
+export function serializeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions = {}): Uint8Array {
+  const { byteLength, chunks } = safetensorsChunks(tensors, options);
+  const out = new Uint8Array(byteLength);
+  let position = 0;
   for (const chunk of chunks) {
     out.set(chunk, position);
     position += chunk.length;
@@ -285,43 +458,49 @@ export function serializeSafetensors(tensors: Map<string, Tensor> | Record<strin
   return out;
 }
 
-/** Writes a safetensors file atomically (temporary name, then rename). */
+/** Writes a safetensors file atomically (temporary name, then rename), streaming one tensor at a time. */
 export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions = {}): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, options));
+  await writeFileAtomic(path, safetensorsChunks(tensors, options).chunks);
 }
 
 // ---- sharded checkpoints (model.safetensors.index.json) ----
 
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
 
-interface ShardIndex {
-  metadata?: { total_size?: number };
-  weight_map: Record<string, string>;
+/** The index's `weight_map`; each shard must be a file name in the index's own folder. */
+async function readWeightMap(indexPath: string): Promise<Record<string, string>> {
+  let index: { weight_map?: unknown };
+  try {
+    const { handle } = await openRegularFile(indexPath, 'shard index');
+    try {
+      index = JSON.parse(await handle.readFile('utf8')) as { weight_map?: unknown };
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if (err instanceof SafetensorsError) throw err;
+    throw new SafetensorsError(`${indexPath}: cannot read the shard index (${(err as Error).message})`);
+  }
+  const map = index.weight_map;
+  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+    throw new SafetensorsError(`${indexPath}: field 'weight_map' is missing; expected { tensor name: shard file }`);
+  }
+  for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof shard !== 'string' || shard === '' || basename(shard) !== shard || shard === '.' || shard === '..') {
+      throw new SafetensorsError(`${indexPath}: weight_map['${name}'] is ${JSON.stringify(shard)}; expected a shard file name in the same folder`);
+    }
+  }
+  return map as Record<string, string>;
 }
 
 /** Loads every shard an index names and merges them; a tensor in the wrong shard or missing is an error. */
-export async function loadShardedSafetensors(indexPath: string): Promise<SafetensorsFile> {
-  let index: ShardIndex;
+export async function loadShardedSafetensors(indexPath: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
+  const reader = await SafetensorsReader.openIndex(indexPath);
   try {
-    index = JSON.parse(await readFile(indexPath, 'utf8')) as ShardIndex;
-  } catch (err) {
-    throw new SafetensorsError(`${indexPath}: cannot read the shard index (${(err as Error).message})`);
+    return await reader.readAll(options);
+  } finally {
+    await reader.close();
   }
-  if (index.weight_map === null || typeof index.weight_map !== 'object') {
-    throw new SafetensorsError(`${indexPath}: field 'weight_map' is missing; expected { tensor name: shard file }`);
-  }
-  const tensors = new Map<string, Tensor>();
-  let metadata: Record<string, string> = {};
-  for (const shard of new Set(Object.values(index.weight_map))) {
-    const shardPath = join(dirname(indexPath), shard);
-    const part = await loadSafetensors(shardPath);
-    metadata = { ...metadata, ...part.metadata };
-    for (const [name, t] of part.tensors) tensors.set(name, t);
-  }
-  for (const [name, shard] of Object.entries(index.weight_map)) {
-    if (!tensors.has(name)) throw new SafetensorsError(`${indexPath}: tensor '${name}' is mapped to ${shard}, which does not hold it`);
-  }
-  return { tensors, metadata };
 }
 
 function shardName(i: number, n: number): string {

@@ -10,20 +10,15 @@ import { join } from 'node:path';
 import { generate, type GenerateOptions, type GenerateOutput, type GenerativeModel } from '../generation/utils.js';
 import { pushToHub, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
-import {
-  loadSafetensors,
-  loadShardedSafetensors,
-  saveShardedSafetensors,
-  SAFETENSORS_INDEX,
-  type SafetensorsFile,
-} from '../io/safetensors.js';
+import { saveShardedSafetensors, SafetensorsReader, SAFETENSORS_INDEX, tensorDtypeOf } from '../io/safetensors.js';
 import * as F from '../nn/functional.js';
 import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
+import type { DType } from '../tensor/dtype.js';
 import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { ConfigError, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
+import { ConfigError, snakeCase, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
 import type { CausalLMOutput } from './modeling_outputs.js';
 
@@ -43,6 +38,11 @@ export interface FromPretrainedOptions extends ResolveModelOptions {
   ignoreMismatchedSizes?: boolean;
   /** Where loading notes go (newly initialised / unused weights); default console.warn. */
   onWarning?: (message: string) => void;
+  /**
+   * 'auto' (default) keeps F16/BF16 weights in half precision in memory (computed in float32, half the memory);
+   * 'float32' widens them on load, as transformers' default torch_dtype does.
+   */
+  dtype?: 'auto' | 'float32';
 }
 
 export interface LoadingInfo {
@@ -52,6 +52,22 @@ export interface LoadingInfo {
   unexpectedKeys: string[];
   /** Weights re-initialised because the checkpoint's shape differed (only with `ignoreMismatchedSizes`). */
   mismatched: Array<{ name: string; checkpoint: Shape; model: Shape }>;
+}
+
+interface IncomingTensor {
+  /** The checkpoint's own name (before the base-model prefix was aligned), for errors. */
+  name: string;
+  file: string;
+  shape: Shape;
+  dtype: DType;
+  /** How the file stores it (F16, I64, ...). */
+  stored: string;
+}
+
+interface LoadPlan {
+  info: LoadingInfo;
+  /** Checkpoint name (aligned) → the model weight it fills. */
+  assignments: Array<[string, Tensor]>;
 }
 
 export interface SavePretrainedOptions {
@@ -84,12 +100,12 @@ async function readJson(path: string): Promise<JsonObject> {
   return value as JsonObject;
 }
 
-/** The model's weights from `dir`: model.safetensors, or the shards its index names. */
-export async function loadCheckpoint(dir: string): Promise<{ file: string; checkpoint: SafetensorsFile }> {
+/** The model's weights in `dir` (model.safetensors, or the shards its index names), headers read, tensors not yet. */
+export async function openCheckpoint(dir: string): Promise<SafetensorsReader> {
   const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return { file: single, checkpoint: await loadSafetensors(single) };
+  if (existsSync(single)) return SafetensorsReader.open(single);
   const index = join(dir, SAFETENSORS_INDEX);
-  if (existsSync(index)) return { file: index, checkpoint: await loadShardedSafetensors(index) };
+  if (existsSync(index)) return SafetensorsReader.openIndex(index);
   throw new CheckpointError(`${dir}: no model.safetensors or ${SAFETENSORS_INDEX} (attn reads safetensors checkpoints only; convert pytorch_model.bin with save_pretrained(safe_serialization=True))`);
 }
 
@@ -136,13 +152,14 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   }
 
   /**
-   * Copies checkpoint tensors into this model's weights by Hugging Face name, adding or removing the base-model
-   * prefix when a base checkpoint meets a head model or the reverse. A tied weight loads from whichever of its
-   * names the checkpoint has. Missing base-model weights and shape mismatches are errors naming the tensors.
+   * Matches checkpoint tensors (by shape and dtype, before any value is read) to this model's weights by Hugging
+   * Face name, adding or removing the base-model prefix when a base checkpoint meets a head model or the reverse. A
+   * tied weight loads from whichever of its names the checkpoint has. Missing base-model weights, shape and dtype
+   * mismatches are errors naming the file, the tensor and what was expected.
    */
-  loadCheckpointTensors(tensors: Map<string, Tensor>, file: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'> = {}): LoadingInfo {
-    const incoming = this.alignPrefix(tensors);
+  private planLoad(incoming: Map<string, IncomingTensor>, file: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'>): LoadPlan {
     const info: LoadingInfo = { newlyInitialized: [], unexpectedKeys: [], mismatched: [] };
+    const assignments: Array<[string, Tensor]> = [];
     const missing: string[] = [];
     const used = new Set<string>();
     for (const { names, tensor } of this.weightGroups()) {
@@ -157,7 +174,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
       if (!sameShape(source.shape, tensor.shape)) {
         if (!options.ignoreMismatchedSizes) {
           throw new CheckpointError(
-            `${file}: tensor '${found}' has shape ${shapeString(source.shape)}, but ${this.constructor.name} expects ${shapeString(tensor.shape)} (check config.json, or pass ignoreMismatchedSizes to re-initialise it)`,
+            `${source.file}: tensor '${source.name}' has shape ${shapeString(source.shape)}, but ${this.constructor.name} expects ${shapeString(tensor.shape)} (check config.json, or pass ignoreMismatchedSizes to re-initialise it)`,
           );
         }
         info.mismatched.push({ name: found, checkpoint: source.shape, model: tensor.shape });
@@ -165,9 +182,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
         continue;
       }
       if (source.dtype !== tensor.dtype) {
-        throw new CheckpointError(`${file}: tensor '${found}' is ${source.dtype}, but ${this.constructor.name} expects ${tensor.dtype}`);
+        throw new CheckpointError(
+          `${source.file}: tensor '${source.name}' is ${source.stored} (${source.dtype}), but ${this.constructor.name} expects ${tensor.dtype} ${shapeString(tensor.shape)}`,
+        );
       }
-      tensor.data.set(source.data);
+      assignments.push([found, tensor]);
     }
     if (missing.length > 0) {
       throw new CheckpointError(`${file}: the checkpoint lacks ${missing.length} tensor(s) that ${this.constructor.name} needs: ${listSome(missing)}`);
@@ -175,23 +194,60 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     // Another name of an already-loaded tied weight is not "unused".
     const own = this.stateDict();
     info.unexpectedKeys = [...incoming.keys()].filter((name) => !used.has(name) && !own.has(name));
+    return { info, assignments };
+  }
+
+  /**
+   * Copies in-memory checkpoint tensors into this model's weights by Hugging Face name (see `planLoad`); a tensor
+   * kept in half precision stays so.
+   */
+  loadCheckpointTensors(tensors: Map<string, Tensor>, file: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'> = {}): LoadingInfo {
+    const aligned = new Map([...this.alignedNames(tensors.keys())].map(([name, original]) => [name, tensors.get(original)!]));
+    const incoming = new Map([...aligned].map(([name, t]) => [name, { name, file, shape: t.shape, dtype: t.dtype, stored: t.dtype }]));
+    const { info, assignments } = this.planLoad(incoming, file, options);
+    for (const [name, target] of assignments) {
+      const source = aligned.get(name)!;
+      if (source.halfStorage) target.replaceStorage(source.halfStorage);
+      else if (target.halfStorage) target.replaceStorage(source.data.slice());
+      else target.data.set(source.data);
+    }
     return info;
   }
 
-  /** Adds `prefix.` to a base checkpoint loaded into a head model; strips it from a head checkpoint loaded into a base model. */
-  private alignPrefix(tensors: Map<string, Tensor>): Map<string, Tensor> {
+  /**
+   * Reads an opened checkpoint into this model's weights: every name, shape and dtype is checked against the
+   * headers first, then each tensor is read from its file straight into its weight (F16/BF16 kept in half precision
+   * unless `dtype: 'float32'`).
+   */
+  async loadCheckpointFrom(reader: SafetensorsReader, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'dtype'> = {}): Promise<LoadingInfo> {
+    const originals = this.alignedNames(reader.entries.keys());
+    const incoming = new Map<string, IncomingTensor>();
+    for (const [name, original] of originals) {
+      const e = reader.entries.get(original)!;
+      incoming.set(name, { name: original, file: e.file, shape: e.shape, dtype: tensorDtypeOf(e.dtype), stored: e.dtype });
+    }
+    const { info, assignments } = this.planLoad(incoming, reader.file, options);
+    for (const [name, target] of assignments) await reader.readInto(originals.get(name)!, target, { keepHalf: options.dtype !== 'float32' });
+    return info;
+  }
+
+  /**
+   * Checkpoint names as this model calls them (→ the checkpoint's own name): `prefix.` added to a base checkpoint
+   * loaded into a head model, stripped from a head checkpoint loaded into a base model.
+   */
+  private alignedNames(names: Iterable<string>): Map<string, string> {
+    const list = [...names];
     const prefix = (this.constructor as PreTrainedModelClass).baseModelPrefix;
-    if (prefix === '') return tensors;
     const dotted = `${prefix}.`;
-    const checkpointHasPrefix = [...tensors.keys()].some((k) => k.startsWith(dotted));
-    const modelHasPrefix = this.hasBaseModelField();
-    if (modelHasPrefix && !checkpointHasPrefix) {
-      return new Map([...tensors].map(([k, t]) => [`${dotted}${k}`, t]));
-    }
-    if (!modelHasPrefix && checkpointHasPrefix) {
-      return new Map([...tensors].map(([k, t]) => [k.startsWith(dotted) ? k.slice(dotted.length) : k, t]));
-    }
-    return tensors;
+    const checkpointHasPrefix = prefix !== '' && list.some((k) => k.startsWith(dotted));
+    const modelHasPrefix = prefix !== '' && this.hasBaseModelField();
+    const rename =
+      modelHasPrefix && !checkpointHasPrefix
+        ? (k: string) => `${dotted}${k}`
+        : !modelHasPrefix && checkpointHasPrefix
+          ? (k: string) => (k.startsWith(dotted) ? k.slice(dotted.length) : k)
+          : (k: string) => k;
+    return new Map(list.map((k) => [rename(k), k]));
   }
 
   /** The tensors to save: each weight once (tied weights under their first name, as transformers keeps them). */
@@ -246,10 +302,17 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   const configPath = join(dir, 'config.json');
   const baseConfig = options.config ?? new cls.configClass(await readJson(configPath), configPath);
   const config = applyConfigOptions(baseConfig, options);
-  const model = new cls(config as never);
-  const { file, checkpoint } = await loadCheckpoint(dir);
-  const info = model.loadCheckpointTensors(checkpoint.tensors, file, options);
-  model.loadingInfo = info;
+  const reader = await openCheckpoint(dir);
+  let model: M;
+  try {
+    checkConfigFitsCheckpoint(config, reader);
+    model = new cls(config as never);
+    const info = await model.loadCheckpointFrom(reader, options);
+    model.loadingInfo = info;
+  } finally {
+    await reader.close();
+  }
+  const info = model.loadingInfo!;
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
   if (info.newlyInitialized.length > 0) {
     warn(
@@ -263,6 +326,54 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   if (existsSync(generationPath)) model.generationConfig = await readJson(generationPath);
   model.eval();
   return model;
+}
+
+/** Config fields that size a model, by the property each configuration class reads them into. */
+const WIDTH_FIELDS = ['hiddenSize', 'nEmbd', 'dModel', 'dim'];
+const LAYER_FIELDS = ['numHiddenLayers', 'nLayer', 'numLayers', 'nLayers', 'encoderLayers', 'decoderLayers', 'numDecoderLayers'];
+/** Room for architectures whose layers hold less than hidden_size² each, and for tiny test models. */
+const PARAMETER_SLACK = 4;
+const PARAMETER_FLOOR = 1_000_000;
+
+/**
+ * Refuses a config whose model could not be the checkpoint's before anything is allocated: every transformer layer
+ * holds at least hidden_size² values and the embedding vocab_size × hidden_size, so a config implying far more
+ * than the file holds (`num_hidden_layers: 10000000`, `hidden_size: 1e9`) is an error naming the field.
+ */
+export function checkConfigFitsCheckpoint(config: PretrainedConfig, reader: SafetensorsReader): void {
+  const fields = config as unknown as Record<string, unknown>;
+  const pick = (names: string[]): Array<[string, number]> =>
+    names.filter((n) => typeof fields[n] === 'number' && Number.isFinite(fields[n])).map((n) => [n, fields[n] as number]);
+  const widths = pick(WIDTH_FIELDS);
+  if (widths.length === 0) return;
+  const [widthField, width] = widths[0]!;
+  const layers = pick(LAYER_FIELDS).reduce((n, [, v]) => n + v, 0);
+  const vocab = typeof fields['vocabSize'] === 'number' ? (fields['vocabSize'] as number) : 0;
+  const implied = layers * width * width + vocab * width;
+  const held = reader.totalElements;
+  if (implied <= PARAMETER_SLACK * held + PARAMETER_FLOOR) return;
+  const checkpointLayers = layerCount(reader.entries.keys());
+  const layerFields = pick(LAYER_FIELDS);
+  const culprit =
+    layerFields.length > 0 && checkpointLayers > 0 && layers > checkpointLayers
+      ? `field '${snakeCase(layerFields[0]![0])}' is ${layerFields[0]![1]} while the checkpoint holds ${checkpointLayers} layer(s)`
+      : vocab * width > layers * width * width
+        ? `fields 'vocab_size' ${vocab} × '${snakeCase(widthField)}' ${width} need ${(vocab * width).toExponential(2)} values`
+        : `field '${snakeCase(widthField)}' is ${width}`;
+  throw new ConfigError(
+    `${config.source}: ${culprit}: this config implies at least ${implied.toExponential(2)} parameters, but ${reader.file} holds ` +
+      `${held.toExponential(2)}; the config does not describe these weights`,
+  );
+}
+
+/** Layers in a checkpoint (all stacks), from names like `model.layers.11.…`, `encoder.layer.0.…`, `h.3.…`. */
+function layerCount(names: Iterable<string>): number {
+  const layers = new Set<string>();
+  for (const name of names) {
+    const match = /(?:^|\.)(?:layers?|h|block)\.(\d+)\./.exec(name);
+    if (match) layers.add(`${name.slice(0, match.index)}#${match[1]}`);
+  }
+  return layers.size;
 }
 
 /** The configuration with `fromPretrained`'s label options and overrides applied. */

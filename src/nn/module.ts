@@ -5,7 +5,7 @@ import { Tensor } from '../tensor/tensor.js';
 /** A trainable tensor owned by a module: requires grad, and no memory scope frees it. */
 export class Parameter extends Tensor {
   constructor(value: Tensor) {
-    super(value.data, value.shape);
+    super(value.halfStorage ?? value.data, value.shape);
     keep(this);
     this.requiresGrad = true;
   }

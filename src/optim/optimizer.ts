@@ -1,9 +1,14 @@
+import { stepScalar } from '../tensor/creation.js';
+import { keep, noGrad } from '../tensor/engine.js';
+import { zerosLike } from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import { shapeString } from '../tensor/shape.js';
 
 /**
- * Base of the optimizers. Updates run in place on each parameter's Float32Array in plain loops: no tensors are
- * allocated per step, and tensors sharing a parameter's buffer (tied weights, reshaped views) see the update.
+ * Base of the optimizers. An update is written with tensor ops, so a graph capture of a training step records it
+ * (capture.ts); the result is assigned into each parameter in place, so tensors sharing a parameter's buffer (tied
+ * weights, reshaped views) see it. Values that change between steps (learning rate, bias corrections) enter as
+ * `stepScalar`s named `optim.<param index>.<name>`: a replayed step feeds them from `nextStepScalars()`.
  */
 
 /** Hyperparameters every optimizer has; subclasses add their own. */
@@ -17,10 +22,10 @@ export type ParamGroup<H> = { params: Tensor[] } & Partial<H>;
 
 export type ParamsInput<H> = Tensor[] | ParamGroup<H>[];
 
-/** Per-parameter state: the step count and named Float32Array buffers (moments). */
+/** Per-parameter state: the step count and named buffers (moments), each of the parameter's shape. */
 export interface ParamState {
   step: number;
-  buffers: Record<string, Float32Array>;
+  buffers: Record<string, Tensor>;
 }
 
 /** A checkpointable snapshot, laid out as torch's `optimizer.state_dict()` (parameters by index). */
@@ -41,6 +46,8 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
       for (const p of g.params) {
         if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter ${shapeString(p.shape)} appears twice in the parameter groups`);
         if (p.dtype !== 'float32') throw new TypeError(`${this.constructor.name}: parameters must be float32, got ${p.dtype} ${shapeString(p.shape)}`);
+        // Updates are in place in float32; a weight loaded in half precision keeps float32 values from here on.
+        p.widenToFloat32();
         seen.add(p);
       }
     }
@@ -48,22 +55,117 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
 
   /** One update of every parameter that has a gradient. Parameters without one are skipped, as in torch. */
   step(): void {
-    for (const group of this.paramGroups) {
-      for (const p of group.params) {
-        if (!p.grad) continue;
-        let state = this.state.get(p);
-        if (!state) {
-          state = { step: 0, buffers: {} };
-          this.state.set(p, state);
+    const updated: Tensor[] = [];
+    noGrad(() => {
+      this.paramGroups.forEach((group) => {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          const index = this.indexOf(p);
+          const state = this.stateOf(p, group);
+          state.step++;
+          const scalars: Record<string, Tensor> = {};
+          for (const [name, value] of Object.entries(this.scalars(group, state.step))) {
+            scalars[name] = stepScalar(`optim.${index}.${name}`, value);
+          }
+          const next = this.update(p, p.grad, scalars, state.buffers, group);
+          p.assign(next.param);
+          for (const [name, b] of Object.entries(next.buffers)) state.buffers[name] = keep(b);
+          updated.push(p);
         }
-        state.step++;
-        this.update(p.data as Float32Array, p.grad.data as Float32Array, group, state);
-      }
-    }
+      });
+    });
+    this.lastUpdated = updated;
   }
 
-  /** Updates one parameter in place; `state.step` already counts this step (1 on the first). */
-  protected abstract update(param: Float32Array, grad: Float32Array, group: H, state: ParamState): void;
+  /** The parameters the last step() updated (a replayed step updates the same ones). */
+  lastUpdated: readonly Tensor[] = [];
+
+  /**
+   * The step scalars the next step() would feed, by graph input name, for every parameter in `params` (default:
+   * those of the last step): what replaying a captured step feeds.
+   */
+  nextStepScalars(params: readonly Tensor[] = this.lastUpdated): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of params) {
+      const group = this.groupOf(p);
+      const step = (this.state.get(p)?.step ?? 0) + 1;
+      for (const [name, value] of Object.entries(this.scalars(group, step))) out[`optim.${this.indexOf(p)}.${name}`] = value;
+    }
+    return out;
+  }
+
+  /** Counts a step taken outside step() (a replayed captured step) for `params`. */
+  countStep(params: readonly Tensor[]): void {
+    for (const p of params) this.stateOf(p, this.groupOf(p)).step++;
+  }
+
+  /** Creates every parameter's state (zero moments) now rather than on its first step, so a capture sees it. */
+  initializeState(): void {
+    for (const group of this.paramGroups) for (const p of group.params) this.stateOf(p, group);
+  }
+
+  /** Every state buffer by name `optim.<param index>.<buffer>`, in a fixed order (a captured step's inputs). */
+  stateTensors(): Map<string, { param: Tensor; name: string; tensor: Tensor }> {
+    const out = new Map<string, { param: Tensor; name: string; tensor: Tensor }>();
+    for (const p of this.paramGroups.flatMap((g) => g.params)) {
+      const state = this.state.get(p);
+      if (!state) continue;
+      for (const [name, tensor] of Object.entries(state.buffers)) out.set(`optim.${this.indexOf(p)}.${name}`, { param: p, name, tensor });
+    }
+    return out;
+  }
+
+  /** Replaces a state buffer (a replayed step's output). */
+  setStateTensor(param: Tensor, name: string, value: Tensor): void {
+    const state = this.state.get(param);
+    if (!state || !(name in state.buffers)) throw new RangeError(`${this.constructor.name}: no state buffer '${name}' for parameter ${shapeString(param.shape)}`);
+    state.buffers[name] = keep(value);
+  }
+
+  private indexOf(p: Tensor): number {
+    let index = 0;
+    for (const g of this.paramGroups) {
+      const i = g.params.indexOf(p);
+      if (i >= 0) return index + i;
+      index += g.params.length;
+    }
+    throw new RangeError(`${this.constructor.name}: parameter ${shapeString(p.shape)} is not in any parameter group`);
+  }
+
+  private groupOf(p: Tensor): H & { params: Tensor[] } {
+    const group = this.paramGroups.find((g) => g.params.includes(p));
+    if (!group) throw new RangeError(`${this.constructor.name}: parameter ${shapeString(p.shape)} is not in any parameter group`);
+    return group;
+  }
+
+  private stateOf(p: Tensor, group: H): ParamState {
+    let state = this.state.get(p);
+    if (!state) {
+      const buffers: Record<string, Tensor> = {};
+      for (const name of this.bufferNames(group)) buffers[name] = keep(zerosLike(p));
+      state = { step: 0, buffers };
+      this.state.set(p, state);
+    }
+    return state;
+  }
+
+  /** The state buffers a parameter of `group` has (zero-filled before its first step). */
+  protected abstract bufferNames(group: H): string[];
+
+  /** The values of this step that are not constants of the graph (learning rate, bias corrections), by name. */
+  protected abstract scalars(group: H, step: number): Record<string, number>;
+
+  /**
+   * The updated parameter and state buffers, with tensor ops. `scalars` holds `scalars()` as 0-d tensors;
+   * structural choices (is there weight decay, momentum) may read `group`.
+   */
+  protected abstract update(
+    param: Tensor,
+    grad: Tensor,
+    scalars: Record<string, Tensor>,
+    buffers: Readonly<Record<string, Tensor>>,
+    group: H,
+  ): { param: Tensor; buffers: Record<string, Tensor> };
 
   /** Drops every gradient (torch's `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
@@ -79,9 +181,10 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
       const indices: number[] = [];
       for (const p of params) {
         const s = this.state.get(p);
-        if (s) {
+        // State created ahead of a first step (initializeState) is not saved, as torch saves none before it.
+        if (s && s.step > 0) {
           const buffers: Record<string, Tensor> = {};
-          for (const [name, b] of Object.entries(s.buffers)) buffers[name] = new Tensor(b.slice(), p.shape);
+          for (const [name, b] of Object.entries(s.buffers)) buffers[name] = new Tensor(b.storage.slice(), p.shape);
           state[index] = { step: s.step, buffers };
         }
         indices.push(index++);
@@ -110,19 +213,14 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     for (const [key, saved] of Object.entries(dict.state)) {
       const p = params[Number(key)];
       if (!p) throw new RangeError(`${name}.loadStateDict: state for parameter ${key}, but there are only ${params.length}`);
-      const buffers: Record<string, Float32Array> = {};
+      const buffers: Record<string, Tensor> = {};
       for (const [bufferName, t] of Object.entries(saved.buffers)) {
         if (t.size !== p.size) {
           throw new RangeError(`${name}.loadStateDict: '${bufferName}' of parameter ${key} has shape ${shapeString(t.shape)}, the parameter ${shapeString(p.shape)}`);
         }
-        buffers[bufferName] = Float32Array.from(t.data);
+        buffers[bufferName] = keep(new Tensor(Float32Array.from(t.data), p.shape));
       }
       this.state.set(p, { step: saved.step, buffers });
     }
   }
-}
-
-/** The named state buffer, zero-filled on first use. */
-export function stateBuffer(state: ParamState, name: string, size: number): Float32Array {
-  return (state.buffers[name] ??= new Float32Array(size));
 }

@@ -1,4 +1,5 @@
 import { allocate, dtypeOf, type DType, type TypedArray } from './dtype.js';
+import { forgetWidened, isHalfStorage, widenHalf, widenHalfBits, type HalfStorage } from './half.js';
 import { activeTracer, isGradEnabled, noGrad, track } from './engine.js';
 import { shapeString, sizeOf, type Shape } from './shape.js';
 import * as ops from './ops.js';
@@ -24,18 +25,28 @@ export class Tensor {
   readonly shape: Shape;
   readonly dtype: DType;
   private _data: TypedArray;
+  /** Set when the float32 values are kept as F16/BF16 bits (weights loaded from a half checkpoint). */
+  private _half: HalfStorage | null = null;
   requiresGrad = false;
   grad: Tensor | null = null;
   gradNode: GradNode | null = null;
   private disposed = false;
 
-  constructor(data: TypedArray, shape: Shape) {
-    if (data.length !== sizeOf(shape)) {
-      throw new RangeError(`Tensor: ${data.length} values do not fill shape ${shapeString(shape)}`);
+  /** `data` is the values, or half-precision bits for a float32 tensor stored in half (see tensor/half.ts). */
+  constructor(data: TypedArray | HalfStorage, shape: Shape) {
+    const length = isHalfStorage(data) ? data.bits.length : data.length;
+    if (length !== sizeOf(shape)) {
+      throw new RangeError(`Tensor: ${length} values do not fill shape ${shapeString(shape)}`);
     }
-    this._data = data;
+    if (isHalfStorage(data)) {
+      this._half = data;
+      this._data = EMPTY.float32;
+      this.dtype = 'float32';
+    } else {
+      this._data = data;
+      this.dtype = dtypeOf(data);
+    }
     this.shape = Object.freeze([...shape]);
-    this.dtype = dtypeOf(data);
     track(this);
   }
 
@@ -47,17 +58,18 @@ export class Tensor {
     return new Tensor(data, shape ?? [n]);
   }
 
+  /** The values. A tensor stored in half precision widens them to float32 here (shared, read-only: do not write). */
   get data(): TypedArray {
     if (this.disposed) throw new Error(`Tensor ${shapeString(this.shape)} was disposed and cannot be read`);
     // A graph capture in progress sees JavaScript read values (see engine.ts `OpTracer`).
     if (activeTracer) activeTracer.hostRead(this);
-    return this._data;
+    return this._half === null ? this._data : widenHalf(this._half);
   }
 
   /** The float32 (or int32, bool) buffer without reading values: for ops that share it (reshape) and kernels. */
   get storage(): TypedArray {
     if (this.disposed) throw new Error(`Tensor ${shapeString(this.shape)} was disposed and cannot be read`);
-    return this._data;
+    return this._half === null ? this._data : widenHalf(this._half);
   }
 
   /**
@@ -68,13 +80,46 @@ export class Tensor {
     if (source.dtype !== this.dtype || source.size !== this.size) {
       throw new RangeError(`assign: ${source.dtype} ${shapeString(source.shape)} does not fit ${this.dtype} ${shapeString(this.shape)}`);
     }
+    this.widenToFloat32();
     if (source.storage !== this._data) this._data.set(source.storage);
     activeTracer?.assigned(this, source);
     return this;
   }
 
+  /**
+   * The F16/BF16 bits of a float32 tensor kept in half precision, else null: what a compiled graph feeds as a
+   * float16/bfloat16 input (with a Cast to float32 inside) instead of widening in JS.
+   */
+  get halfStorage(): HalfStorage | null {
+    return this._half;
+  }
+
   get size(): number {
-    return this._data.length;
+    return this._half?.bits.length ?? this._data.length;
+  }
+
+  /**
+   * Swaps in new values of the same size and dtype, keeping this object (so tied weights stay tied): a checkpoint
+   * loader adopts the buffer it read, or half bits, without another copy.
+   */
+  replaceStorage(data: TypedArray | HalfStorage): void {
+    const half = isHalfStorage(data) ? data : null;
+    const length = half?.bits.length ?? (data as TypedArray).length;
+    const dtype = half ? 'float32' : dtypeOf(data as TypedArray);
+    if (length !== this.size || dtype !== this.dtype) {
+      throw new TypeError(`replaceStorage: a ${this.dtype} ${shapeString(this.shape)} tensor cannot take ${length} ${dtype} values`);
+    }
+    if (this._half) forgetWidened(this._half);
+    this._half = half;
+    this._data = half ? EMPTY.float32 : (data as TypedArray);
+  }
+
+  /** Keeps the values as float32 from now on (before in-place updates, which half storage cannot take). */
+  widenToFloat32(): void {
+    if (this._half === null) return;
+    forgetWidened(this._half);
+    this._data = widenHalfBits(this._half);
+    this._half = null;
   }
 
   get rank(): number {
@@ -88,6 +133,8 @@ export class Tensor {
   /** Frees the data and the autograd graph behind this tensor (parameters are never disposed by `tidy`). */
   dispose(): void {
     this.disposed = true;
+    if (this._half) forgetWidened(this._half);
+    this._half = null;
     this._data = EMPTY[this.dtype];
     this.gradNode = null;
     this.grad = null;

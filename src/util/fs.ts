@@ -20,7 +20,8 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
   }
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** `data` may be chunks (a large file streamed from its parts without one buffer holding it all). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   try {

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { help, startFromArgs } from '../../src/cli/commands/studio.js';
 import { configFromJSON } from '../../src/models/configuration_utils.js';
-import { loadSafetensorsSync } from '../../src/io/safetensors.js';
+import { loadSafetensors } from '../../src/io/safetensors.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { positionTable } from '../../src/studio/positions.js';
 import { startStudioServer, type RunningStudio } from '../../src/studio/server.js';
@@ -96,7 +96,7 @@ describe('positional encodings', () => {
   it('reads a learned table from the weights (GPT-2 wpe)', async () => {
     const dir = await tinyCausalLM();
     const { body } = await api<{ kind: string; values: number[][]; totalDimensions: number }>(`/api/positions?model=${encodeURIComponent(dir)}&count=5`);
-    const saved = loadSafetensorsSync(join(dir, 'model.safetensors')).tensors;
+    const saved = (await loadSafetensors(join(dir, 'model.safetensors'))).tensors;
     const wpe = saved.get('transformer.wpe.weight') ?? saved.get('wpe.weight');
     expect(body.kind).toBe('learned');
     expect(body.values).toHaveLength(5);
