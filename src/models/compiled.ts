@@ -1,0 +1,528 @@
+/**
+ * Compiled inference: a model's forward pass as ONE onnxruntime graph, with the weights as initializers (so
+ * onnxruntime pre-packs them for its matmuls) and graph optimization 'all' (constant folding, LayerNorm / GELU /
+ * MatMul fusions). One graph serves every batch size and length:
+ *
+ *   1. The forward pass is captured (backends/onnx/capture.ts) at three shapes, A, B and C, whose symbolic sizes
+ *      (batch, sequence, …) take distinct values that are never 1 (an op that is a no-op at size 1, such as an
+ *      expand, would change the graph's structure).
+ *   2. The three graphs must agree node for node. Where a constant differs between them it is a function of the
+ *      sizes, and is rebuilt inside the graph from the inputs' shapes: shape operands (reshape, expand, slice
+ *      bounds) element by element as `a·∏ size^e + c` fitted on A and B and checked on C; position ranges
+ *      `start … start+n-1` as a Range; causal masks as a Trilu. A difference that fits none of these is an error
+ *      (GeneralizeError), never a guess.
+ *   3. The general graph runs on C's inputs and must reproduce C's eager outputs (the capture ran them) before it
+ *      is used: a wrong generalisation fails here, at compile time, instead of giving a silently wrong answer.
+ *
+ * Inputs whose values JavaScript reads while recording would make the graph valid for those values only; the
+ * capture guards them (GraphGuardError), and a model whose forward pass reads them cannot be compiled this way
+ * (attention masks are turned into biases with ops while capturing, see nn/attention.ts).
+ */
+import { capture, type CapturedGraph } from '../backends/onnx/capture.js';
+import { loadNative, OnnxBackend, sessionOptions, type NativeSession } from '../backends/onnx/index.js';
+import type { GraphSpec, NodeSpec, TensorInit, ValueSpec } from '../backends/onnx/protobuf.js';
+import { modelWithExternalWeights, type WeightInit } from '../backends/onnx/weights.js';
+import { allocate, type DType } from '../tensor/dtype.js';
+import { getBackend, noGrad } from '../tensor/engine.js';
+import { shapeString } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Module } from '../nn/module.js';
+
+export class GeneralizeError extends Error {}
+
+/** One axis of an input: a fixed size, or a symbolic size (`name`), optionally offset (`past = keys - 1`). */
+export type Axis = number | { size: string; offset?: number };
+
+export interface InputSpec {
+  dtype: DType;
+  axes: readonly Axis[];
+}
+
+export interface ForwardSpec {
+  /** The graph's inputs by name, in feed order. */
+  inputs: Record<string, InputSpec>;
+  /** The forward pass: named inputs → named outputs. */
+  forward(inputs: Record<string, Tensor>): Record<string, Tensor>;
+  /** Values to record with (default zeros; token ids must be in range, and zeros are). */
+  example?(name: string, shape: readonly number[]): Tensor | undefined;
+}
+
+/** Sizes each symbol takes in the three recordings: distinct, never 1, past the capture's 16-value constant cut. */
+const SAMPLE_SIZES: ReadonlyArray<readonly number[]> = [
+  [2, 17, 29],
+  [3, 19, 31],
+  [5, 23, 37],
+];
+
+function symbolsOf(spec: ForwardSpec): string[] {
+  const names: string[] = [];
+  for (const input of Object.values(spec.inputs)) {
+    for (const axis of input.axes) if (typeof axis !== 'number' && !names.includes(axis.size)) names.push(axis.size);
+  }
+  if (names.length > SAMPLE_SIZES[0]!.length) throw new GeneralizeError(`compile: at most ${SAMPLE_SIZES[0]!.length} symbolic sizes, got ${names.join(', ')}`);
+  return names;
+}
+
+function axisName(axis: Axis): string | number {
+  if (typeof axis === 'number') return axis;
+  return axis.offset ? `${axis.size}${axis.offset > 0 ? '+' : ''}${axis.offset}` : axis.size;
+}
+
+function concreteShape(axes: readonly Axis[], sizes: Record<string, number>): number[] {
+  return axes.map((a) => (typeof a === 'number' ? a : sizes[a.size]! + (a.offset ?? 0)));
+}
+
+// ---- fitting constants to the sizes ----
+
+/** `coefficient · ∏ size^exponent + constant`, over the symbols in order. */
+interface Expression {
+  coefficient: number;
+  exponents: number[];
+  constant: number;
+}
+
+const MAX_EXPONENT = 2;
+const MAX_CONSTANT = 4;
+
+function* exponentTuples(n: number): Generator<number[]> {
+  const total = (MAX_EXPONENT + 1) ** n;
+  for (let code = 0; code < total; code++) {
+    const e: number[] = [];
+    let c = code;
+    for (let i = 0; i < n; i++) {
+      e.push(c % (MAX_EXPONENT + 1));
+      c = Math.floor(c / (MAX_EXPONENT + 1));
+    }
+    yield e;
+  }
+}
+
+function monomial(exponents: number[], sizes: readonly number[]): number {
+  return exponents.reduce((p, e, i) => p * sizes[i]! ** e, 1);
+}
+
+function evaluate(x: Expression, sizes: readonly number[]): number {
+  return x.coefficient * monomial(x.exponents, sizes) + x.constant;
+}
+
+/** The simplest expression giving `values[k]` at `samples[k]` for every recording, or null. */
+function fit(values: readonly number[], samples: ReadonlyArray<readonly number[]>): Expression | null {
+  if (values.every((v) => v === values[0])) return { coefficient: 0, exponents: samples[0]!.map(() => 0), constant: values[0]! };
+  for (let constant = 0; Math.abs(constant) <= MAX_CONSTANT; constant = constant > 0 ? -constant : 1 - constant) {
+    for (const exponents of exponentTuples(samples[0]!.length)) {
+      if (exponents.every((e) => e === 0)) continue;
+      const m0 = monomial(exponents, samples[0]!);
+      const coefficient = (values[0]! - constant) / m0;
+      if (!Number.isInteger(coefficient) || coefficient === 0) continue;
+      const x = { coefficient, exponents, constant };
+      if (samples.every((s, k) => evaluate(x, s) === values[k])) return x;
+    }
+  }
+  return null;
+}
+
+/** Builds size expressions as nodes, each once. */
+class SizeNodes {
+  readonly nodes: NodeSpec[] = [];
+  readonly initializers: TensorInit[] = [];
+  private readonly made = new Map<string, string>();
+  private counter = 0;
+
+  constructor(private readonly symbolSources: ReadonlyArray<{ input: string; axis: number; offset: number }>) {}
+
+  private constantInt64(value: number): string {
+    return this.once(`c${value}`, (name) => this.initializers.push({ name, type: 'int64', dims: [], values: [value] }));
+  }
+
+  private once(key: string, build: (name: string) => void): string {
+    let name = this.made.get(key);
+    if (!name) {
+      name = `#size.${this.counter++}`;
+      build(name);
+      this.made.set(key, name);
+    }
+    return name;
+  }
+
+  /** The int64 scalar holding symbol `i`, read from the first input axis carrying it. */
+  private symbol(i: number): string {
+    return this.once(`s${i}`, (name) => {
+      const { input, axis, offset } = this.symbolSources[i]!;
+      const shape = `${name}.shape`;
+      const raw = offset === 0 ? name : `${name}.raw`;
+      this.nodes.push({ op: 'Shape', inputs: [input], outputs: [shape], attrs: { start: axis, end: axis + 1 } });
+      this.nodes.push({ op: 'Squeeze', inputs: [shape], outputs: [raw] });
+      if (offset !== 0) this.nodes.push({ op: 'Sub', inputs: [raw, this.constantInt64(offset)], outputs: [name] });
+    });
+  }
+
+  /** An int64 scalar computing `x`. */
+  scalar(x: Expression): string {
+    const key = `e${x.coefficient}|${x.exponents.join(',')}|${x.constant}`;
+    return this.once(key, (name) => {
+      let acc: string | null = null;
+      x.exponents.forEach((e, i) => {
+        for (let k = 0; k < e; k++) {
+          const s = this.symbol(i);
+          if (acc === null) acc = s;
+          else {
+            const product: string = `${name}.m${i}.${k}`;
+            this.nodes.push({ op: 'Mul', inputs: [acc, s], outputs: [product] });
+            acc = product;
+          }
+        }
+      });
+      if (acc === null) {
+        this.nodes.push({ op: 'Identity', inputs: [this.constantInt64(x.constant)], outputs: [name] });
+        return;
+      }
+      let value: string = acc;
+      if (x.coefficient !== 1) {
+        const scaled = `${name}.scaled`;
+        this.nodes.push({ op: 'Mul', inputs: [value, this.constantInt64(x.coefficient)], outputs: [scaled] });
+        value = scaled;
+      }
+      this.nodes.push({ op: x.constant === 0 ? 'Identity' : 'Add', inputs: x.constant === 0 ? [value] : [value, this.constantInt64(x.constant)], outputs: [name] });
+    });
+  }
+
+  /** A 1-D int64 vector computing each element (a shape operand). */
+  vector(elements: Expression[], out: string): void {
+    const axes = this.once('axes0', (name) => this.initializers.push({ name, type: 'int64', dims: [1], values: [0] }));
+    const parts = elements.map((x, k) => {
+      const part = `${out}.${k}`;
+      this.nodes.push({ op: 'Unsqueeze', inputs: [this.scalar(x), axes], outputs: [part] });
+      return part;
+    });
+    this.nodes.push({ op: 'Concat', inputs: parts, outputs: [out], attrs: { axis: 0 } });
+  }
+
+  cast(input: string, type: TensorInit['type'], out: string): void {
+    const code = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 }[type];
+    this.nodes.push({ op: 'Cast', inputs: [input], outputs: [out], attrs: { to: code } });
+  }
+}
+
+/** start, start+1, …: the arithmetic progression a 1-D constant holds, or null. */
+function progression(values: ArrayLike<number>): number | null {
+  for (let i = 1; i < values.length; i++) if (values[i] !== values[0]! + i) return null;
+  return values[0] ?? null;
+}
+
+const MASKED = -3.4028234663852886e38;
+
+/** Whether a (Tq, Tk) constant is a causal mask: MASKED exactly where key j is after query i's position. */
+function isCausalMask(init: TensorInit): boolean {
+  if (init.dims.length !== 2 || init.type !== 'float32') return false;
+  const [tq, tk] = init.dims as [number, number];
+  for (let i = 0; i < tq; i++) {
+    for (let j = 0; j < tk; j++) if (init.values[i * tk + j] !== (j > tk - tq + i ? MASKED : 0)) return false;
+  }
+  return true;
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a === b) return true; // a weight: the same buffer in every recording
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
+}
+
+function fitOrThrow(values: number[], samples: ReadonlyArray<readonly number[]>, what: string): Expression {
+  const x = fit(values, samples);
+  if (!x) throw new GeneralizeError(`compile: ${what} is ${values.join(' / ')} at the recorded sizes and fits no size expression`);
+  return x;
+}
+
+/**
+ * One graph from three recordings of the same forward pass at different sizes (see the file comment): inputs get
+ * symbolic dims, size-dependent constants are computed from the inputs' shapes.
+ */
+export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<readonly number[]>, inputs: Record<string, InputSpec>, symbols: string[]): GraphSpec {
+  const [first, ...others] = specs as [GraphSpec, ...GraphSpec[]];
+  for (const other of others) {
+    if (other.nodes.length !== first.nodes.length) {
+      throw new GeneralizeError(`compile: the forward pass ran ${first.nodes.length} and ${other.nodes.length} ops at two sizes; its ops depend on the sizes`);
+    }
+    first.nodes.forEach((node, i) => {
+      const o = other.nodes[i]!;
+      if (o.op !== node.op || JSON.stringify(o.attrs ?? {}) !== JSON.stringify(node.attrs ?? {}) || o.inputs.join() !== node.inputs.join()) {
+        throw new GeneralizeError(`compile: op ${i} differs between sizes (${node.op} ${JSON.stringify(node.attrs ?? {})} vs ${o.op} ${JSON.stringify(o.attrs ?? {})})`);
+      }
+    });
+  }
+  const sources = symbols.map((symbol) => {
+    for (const [name, spec] of Object.entries(inputs)) {
+      const axis = spec.axes.findIndex((a) => typeof a !== 'number' && a.size === symbol);
+      if (axis >= 0) return { input: name, axis, offset: (spec.axes[axis] as { offset?: number }).offset ?? 0 };
+    }
+    throw new GeneralizeError(`compile: no input carries the size '${symbol}'`);
+  });
+  const sizes = new SizeNodes(sources);
+  const byName = others.map((o) => new Map(o.initializers.map((init) => [init.name, init])));
+  const initializers: TensorInit[] = [];
+  const computed: NodeSpec[] = [];
+  for (const init of first.initializers) {
+    const versions = [init, ...byName.map((m) => m.get(init.name))];
+    if (versions.some((v) => v === undefined)) throw new GeneralizeError(`compile: constant '${init.name}' is missing at some sizes`);
+    const all = versions as TensorInit[];
+    if (all.every((v) => v.dims.join() === init.dims.join() && sameValues(v.values, init.values))) {
+      initializers.push(init);
+      continue;
+    }
+    const where = `constant '${init.name}' (${init.type} ${shapeString(init.dims)})`;
+    if (init.type === 'int64' && init.dims.length <= 1 && all.every((v) => v.values.length === init.values.length)) {
+      // A shape operand: each element a size expression.
+      const elements = Array.from(init.values, (_, k) => fitOrThrow(all.map((v) => v.values[k]!), samples, `element ${k} of ${where}`));
+      if (init.dims.length === 0) {
+        const s = sizes.scalar(elements[0]!);
+        computed.push({ op: 'Identity', inputs: [s], outputs: [init.name] });
+      } else sizes.vector(elements, init.name);
+      continue;
+    }
+    if (init.dims.length <= 1 && all.every((v) => v.values.length === init.values.length && v.values.length <= 4)) {
+      // A few numbers (a mean's count): computed in int64, then cast.
+      const elements = Array.from(init.values, (_, k) => fitOrThrow(all.map((v) => v.values[k]!), samples, `element ${k} of ${where}`));
+      const vector = `${init.name}.i64`;
+      if (init.dims.length === 0) computed.push({ op: 'Identity', inputs: [sizes.scalar(elements[0]!)], outputs: [vector] });
+      else sizes.vector(elements, vector);
+      sizes.cast(vector, init.type, init.name);
+      continue;
+    }
+    const starts = all.map((v) => (v.dims.length === 1 ? progression(v.values) : null));
+    if (starts.every((s) => s !== null)) {
+      // Positions start … start+n-1.
+      const start = sizes.scalar(fitOrThrow(starts as number[], samples, `the start of ${where}`));
+      const length = sizes.scalar(fitOrThrow(all.map((v) => v.dims[0]!), samples, `the length of ${where}`));
+      const end = `${init.name}.end`;
+      const one = `${init.name}.one`;
+      computed.push({ op: 'Add', inputs: [start, length], outputs: [end] });
+      initializers.push({ name: one, type: 'int64', dims: [], values: [1] });
+      computed.push({ op: 'Range', inputs: [start, end, one], outputs: [`${init.name}.i64`] });
+      sizes.cast(`${init.name}.i64`, init.type, init.name);
+      continue;
+    }
+    if (all.every(isCausalMask)) {
+      const tq = sizes.scalar(fitOrThrow(all.map((v) => v.dims[0]!), samples, `the queries of ${where}`));
+      const tk = sizes.scalar(fitOrThrow(all.map((v) => v.dims[1]!), samples, `the keys of ${where}`));
+      const n = init.name;
+      initializers.push({ name: `${n}.axis`, type: 'int64', dims: [1], values: [0] }, { name: `${n}.one`, type: 'int64', dims: [], values: [1] });
+      computed.push(
+        { op: 'Unsqueeze', inputs: [tq, `${n}.axis`], outputs: [`${n}.q`] },
+        { op: 'Unsqueeze', inputs: [tk, `${n}.axis`], outputs: [`${n}.k`] },
+        { op: 'Concat', inputs: [`${n}.q`, `${n}.k`], outputs: [`${n}.shape`], attrs: { axis: 0 } },
+        {
+          op: 'ConstantOfShape',
+          inputs: [`${n}.shape`],
+          outputs: [`${n}.full`],
+          attrs: { value: { name: '', type: 'float32', dims: [1], values: [MASKED] } },
+        },
+        { op: 'Sub', inputs: [tk, tq], outputs: [`${n}.offset`] },
+        { op: 'Add', inputs: [`${n}.offset`, `${n}.one`], outputs: [`${n}.diagonal`] },
+        { op: 'Trilu', inputs: [`${n}.full`, `${n}.diagonal`], outputs: [n], attrs: { upper: 1 } },
+      );
+      continue;
+    }
+    throw new GeneralizeError(`compile: ${where} depends on the input sizes in a way attn cannot rebuild in the graph`);
+  }
+  const nodes = [...sizes.nodes, ...computed, ...first.nodes];
+  // An input the outputs do not need (DistilBERT ignores token types) is dropped: callers may still feed it.
+  const used = new Set(nodes.flatMap((n) => n.inputs));
+  const inputSpecs: ValueSpec[] = first.inputs
+    .filter((v) => used.has(v.name))
+    .map((v) => {
+      const spec = inputs[v.name];
+      return spec ? { ...v, dims: spec.axes.map(axisName) } : v;
+    });
+  return {
+    nodes,
+    initializers: [...sizes.initializers, ...initializers],
+    inputs: inputSpecs,
+    outputs: first.outputs.map(({ name, type }) => ({ name, type })),
+  };
+}
+
+// ---- the compiled forward pass ----
+
+const TOLERANCE = 1e-4;
+
+function closeEnough(expected: Tensor, actual: Tensor): string | null {
+  if (expected.shape.join() !== actual.shape.join()) return `shape ${shapeString(actual.shape)} instead of ${shapeString(expected.shape)}`;
+  const a = expected.data;
+  const b = actual.data;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!));
+  for (let i = 0; i < a.length; i++) {
+    if (Math.abs(a[i]! - b[i]!) > TOLERANCE * Math.max(1, scale)) return `value ${i} is ${b[i]} instead of ${a[i]}`;
+  }
+  return null;
+}
+
+/** Every parameter and buffer of `model` by state-dict name (tied weights once): the graph's weights. */
+function weightsOf(model: Module): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  const seen = new Set<unknown>();
+  for (const [name, t] of model.stateDict()) {
+    if (seen.has(t.storage)) continue;
+    seen.add(t.storage);
+    out[name] = t;
+  }
+  return out;
+}
+
+export interface CompileOptions {
+  /** Intra-op threads (default: the onnx backend's, i.e. ATTN_NUM_THREADS or one per core). */
+  threads?: number;
+}
+
+/** A forward pass compiled to one onnxruntime session for every size (see the file comment). */
+export class CompiledForward {
+  private session: NativeSession | null;
+  readonly nodeCount: number;
+
+  private constructor(
+    readonly spec: GraphSpec,
+    private readonly inputs: Record<string, InputSpec>,
+    private readonly weights: WeightInit[],
+    threads: number,
+  ) {
+    const { model, externalData } = modelWithExternalWeights(spec, weights);
+    this.session = new (loadNative().binding.InferenceSession)();
+    this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { ...sessionOptions(threads, 'all'), externalData });
+    this.nodeCount = spec.nodes.length;
+  }
+
+  /** Records, generalises and checks `forward` on `model`'s weights; throws GeneralizeError / CaptureError. */
+  static compile(model: Module, forward: ForwardSpec, options: CompileOptions = {}): CompiledForward {
+    const symbols = symbolsOf(forward);
+    const samples = SAMPLE_SIZES.map((s) => s.slice(0, symbols.length));
+    const initializers = weightsOf(model);
+    const recordings: CapturedGraph[] = [];
+    const feeds: Array<Record<string, Tensor>> = [];
+    noGrad(() => {
+      for (const sample of samples) {
+        const sizes = Object.fromEntries(symbols.map((s, i) => [s, sample[i]!]));
+        const inputs: Record<string, Tensor> = {};
+        for (const [name, spec] of Object.entries(forward.inputs)) {
+          const shape = concreteShape(spec.axes, sizes);
+          inputs[name] = forward.example?.(name, shape) ?? new Tensor(allocate(spec.dtype, shape.reduce((n, d) => n * d, 1)), shape);
+        }
+        feeds.push(inputs);
+        recordings.push(capture(forward.forward, { inputs, initializers }));
+      }
+    });
+    try {
+      const guarded = recordings.flatMap((r) => [...r.guards.keys()]);
+      if (guarded.length > 0) {
+        throw new GeneralizeError(`compile: the forward pass reads the values of input(s) ${[...new Set(guarded)].join(', ')} in JavaScript, so one graph cannot serve every value`);
+      }
+      const spec = generalize(recordings.map((r) => r.spec), samples, forward.inputs, symbols);
+      const weightNames = new Set(Object.keys(initializers));
+      const weights: WeightInit[] = spec.initializers
+        .filter((init) => weightNames.has(init.name))
+        .map((init) => ({ name: init.name, dims: init.dims, data: initializers[init.name]!.storage }));
+      const small = { ...spec, initializers: spec.initializers.filter((init) => !weightNames.has(init.name)) };
+      const backend = getBackend();
+      const threads = options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0);
+      const kept = Object.fromEntries(Object.entries(forward.inputs).filter(([name]) => spec.inputs.some((i) => i.name === name)));
+      const compiled = new CompiledForward(small, kept, weights, threads);
+      const check = recordings[recordings.length - 1]!;
+      const got = compiled.run(feeds[feeds.length - 1]!);
+      for (const [name, expected] of Object.entries(check.firstOutputs)) {
+        const problem = closeEnough(expected, got[name]!);
+        if (problem) {
+          compiled.dispose();
+          throw new GeneralizeError(`compile: the general graph's output '${name}' disagrees with the eager forward pass (${problem})`);
+        }
+      }
+      return compiled;
+    } finally {
+      for (const r of recordings) r.dispose();
+    }
+  }
+
+  /** The weights by initializer name (export writes them inline). */
+  get weightInits(): readonly WeightInit[] {
+    return this.weights;
+  }
+
+  /** Runs the graph; feeds are checked against the input specs (dtype, rank, fixed sizes, shared sizes). */
+  run(feeds: Record<string, Tensor>): Record<string, Tensor> {
+    if (!this.session) throw new Error('CompiledForward: disposed');
+    const { OrtTensor } = loadNative();
+    const ortFeeds: Record<string, unknown> = {};
+    const sizes = new Map<string, { value: number; from: string }>();
+    for (const [name, spec] of Object.entries(this.inputs)) {
+      const t = feeds[name];
+      if (!t) throw new RangeError(`compiled forward: no feed for input '${name}'`);
+      const expected = `${spec.dtype} (${spec.axes.map(axisName).join(', ')})`;
+      if (t.dtype !== spec.dtype || t.rank !== spec.axes.length) {
+        throw new RangeError(`compiled forward: input '${name}' is ${t.dtype} ${shapeString(t.shape)}; the graph takes ${expected}`);
+      }
+      spec.axes.forEach((axis, i) => {
+        const d = t.shape[i]!;
+        if (typeof axis === 'number') {
+          if (d !== axis) throw new RangeError(`compiled forward: input '${name}' is ${shapeString(t.shape)}; the graph takes ${expected}`);
+          return;
+        }
+        const value = d - (axis.offset ?? 0);
+        const seen = sizes.get(axis.size);
+        if (seen && seen.value !== value) {
+          throw new RangeError(`compiled forward: input '${name}' ${shapeString(t.shape)} gives ${axis.size} = ${value}, but ${seen.from} gave ${seen.value}`);
+        }
+        sizes.set(axis.size, { value, from: `input '${name}' ${shapeString(t.shape)}` });
+      });
+      ortFeeds[name] = new OrtTensor(t.dtype, t.storage, t.shape);
+    }
+    const fetches: Record<string, null> = {};
+    for (const o of this.spec.outputs) fetches[o.name] = null;
+    const results = this.session.run(ortFeeds, fetches, {});
+    const out: Record<string, Tensor> = {};
+    for (const o of this.spec.outputs) {
+      const r = results[o.name]!;
+      out[o.name] = new Tensor(r.data, [...r.dims]);
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.session?.dispose();
+    this.session = null;
+  }
+}
+
+
+/** The tensors a tokenizer hands an encoder, (B, T) int32 each. */
+export interface EncoderFeeds {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+  tokenTypeIds: Tensor;
+}
+
+const ENCODER_AXES: readonly Axis[] = [{ size: 'batch' }, { size: 'sequence' }];
+
+/**
+ * The ForwardSpec of an encoder pass on tokenizer output (input_ids, attention_mask, token_type_ids), recorded
+ * with in-range ids and a mask that pads some rows, so the check in `compile` covers padding.
+ */
+export function encoderSpec(run: (feeds: EncoderFeeds) => Record<string, Tensor>): ForwardSpec {
+  return {
+    inputs: {
+      input_ids: { dtype: 'int32', axes: ENCODER_AXES },
+      attention_mask: { dtype: 'int32', axes: ENCODER_AXES },
+      token_type_ids: { dtype: 'int32', axes: ENCODER_AXES },
+    },
+    forward: (x) => run({ inputIds: x.input_ids!, attentionMask: x.attention_mask!, tokenTypeIds: x.token_type_ids! }),
+    example(name, shape) {
+      const [b, t] = shape as [number, number];
+      const data = new Int32Array(b * t);
+      for (let i = 0; i < b; i++) {
+        for (let j = 0; j < t; j++) {
+          if (name === 'input_ids') data[i * t + j] = 1 + ((i * 31 + j * 7) % 50);
+          else if (name === 'attention_mask') data[i * t + j] = i % 2 === 1 && j >= t - 2 ? 0 : 1;
+        }
+      }
+      return new Tensor(data, shape);
+    },
+  };
+}
