@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Tensor } from '../tensor/index.js';
+import { Callable } from '../util/callable.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { camelCaseOptions } from '../util/options.js';
 import { PostProcessor } from './post-process.js';
 import { SPECIAL_TOKEN_KEYS, specialTokenContent, type SpecialTokenKey } from './special-tokens.js';
 import { addedToken, type JsonObject, type TokenizerJson } from './tokenizer-json.js';
@@ -35,6 +37,19 @@ export interface Encoding<T> {
   attentionMask: T;
   tokenTypeIds: T;
 }
+
+/**
+ * What calling a tokenizer returns: Hugging Face's names, which dataset columns, the collators and the Trainer use
+ * (`dataset.map((batch) => tokenizer(batch.text, { truncation: true }), { batched: true })`). Rows of ids for a list
+ * of texts, one row for a single text, or (B, T) int32 tensors with `returnTensors`.
+ */
+export interface BatchEncoding<T> {
+  input_ids: T;
+  attention_mask: T;
+  token_type_ids: T;
+}
+
+type TokenizerInput = string | string[];
 
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
@@ -108,7 +123,14 @@ function toIdArray(ids: IdRows): number[] {
   return Array.from(ids);
 }
 
-export class PreTrainedTokenizer {
+/** Calling a tokenizer (as in transformers and transformers.js); options also by their snake_case names. */
+export interface PreTrainedTokenizer {
+  (text: string, options?: EncodeOptions & { returnTensors?: false }): BatchEncoding<number[]>;
+  (texts: string[], options?: EncodeOptions & { returnTensors?: false }): BatchEncoding<number[][]>;
+  (texts: TokenizerInput, options: EncodeOptions & { returnTensors: true }): BatchEncoding<Tensor>;
+}
+
+export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions?], BatchEncoding<unknown>> {
   /** The tokenizer.json this tokenizer runs; added tokens are kept in its `added_tokens`. */
   readonly json: TokenizerJson;
   /** tokenizer_config.json merged with special_tokens_map.json (which wins, as in transformers). */
@@ -129,6 +151,7 @@ export class PreTrainedTokenizer {
   private readonly decodeTokens: TokenDecoder | undefined;
 
   constructor(json: TokenizerJson, config: JsonObject = {}, options: TokenizerOptions = {}) {
+    super();
     this.json = structuredClone(json);
     this.config = { ...config };
     this.source = options.source ?? '(in memory)';
@@ -287,6 +310,15 @@ export class PreTrainedTokenizer {
   }
 
   // ---- batches ---------------------------------------------------------------------------------------------------
+
+  /** `tokenizer(texts, options)`: `encode` under Hugging Face's names (see BatchEncoding). */
+  protected invoke(texts: TokenizerInput, options: EncodeOptions = {}): BatchEncoding<unknown> {
+    const named = camelCaseOptions(options, 'tokenizer');
+    const { inputIds, attentionMask, tokenTypeIds } = this.encode(texts, named);
+    // One text gives one row, as transformers does; tensors stay (1, T).
+    const row = <T>(rows: T) => (typeof texts === 'string' && !named.returnTensors ? (rows as unknown[])[0] : rows);
+    return { input_ids: row(inputIds), attention_mask: row(attentionMask), token_type_ids: row(tokenTypeIds) };
+  }
 
   /**
    * Encodes a batch (a single string is a batch of one): special tokens, then truncation to `maxLength`, then
