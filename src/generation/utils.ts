@@ -7,6 +7,8 @@ import { BeamSearchScorer, topCandidates } from './beam_search.js';
 import { GENERATION_PARAM_NAMES, GenerationConfig, tokenIdList, type GenerationParams } from './configuration_utils.js';
 import * as P from './logits_process.js';
 import type { Decode, Streamer } from './streamers.js';
+import { camelCaseOptions } from '../util/options.js';
+import { didYouMean } from '../util/suggest.js';
 
 export type GenerativeModel = CausalLM | Seq2SeqLM;
 
@@ -53,9 +55,7 @@ const KNOWN_OPTIONS = new Set<string>([...GENERATION_PARAM_NAMES, ...CALL_OPTION
 function checkOptionNames(options: object): void {
   for (const key of Object.keys(options)) {
     if (KNOWN_OPTIONS.has(key)) continue;
-    const norm = key.replace(/_/g, '').toLowerCase();
-    const near = [...KNOWN_OPTIONS].find((k) => k.toLowerCase() === norm);
-    throw new RangeError(`generate: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+    throw new RangeError(`generate: unknown option '${key}'${didYouMean(key, KNOWN_OPTIONS)}; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
   }
 }
 
@@ -388,7 +388,9 @@ function* beamSearch(p: Plan, options: GenerateOptions): Generator<void, Generat
   return { sequences: result.sequences, sequencesScores: result.scores, ...(options.outputScores ? { scores } : {}) };
 }
 
-function* decodeSteps(model: GenerativeModel, inputIds: Tensor | number[][], options: GenerateOptions): Generator<void, GenerateOutput> {
+function* decodeSteps(model: GenerativeModel, inputIds: Tensor | number[][], callOptions: GenerateOptions): Generator<void, GenerateOutput> {
+  // `max_new_tokens` as Hugging Face users write it is `maxNewTokens`.
+  const options = camelCaseOptions(callOptions, 'generate');
   const p = plan(model, inputIds, options);
   if (options.streamer && p.sequences.length !== 1) throw new Error(`generate: a streamer needs a batch of one sequence, got ${p.sequences.length}`);
   return yield* p.config.numBeams > 1 ? beamSearch(p, options) : greedyOrSample(p, options);

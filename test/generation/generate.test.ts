@@ -196,8 +196,15 @@ describe('generate: bad input', () => {
   const model = new ToyCausalLM(7, 4, { context: 16 });
 
   it('rejects unknown options, naming a near match', () => {
-    expect(() => generate(model, [[1]], { top_k: 5 } as never)).toThrow(/unknown option 'top_k' \(did you mean 'topK'\?\)/);
+    expect(() => generate(model, [[1]], { topk: 5 } as never)).toThrow(/unknown option 'topk' \(did you mean 'topK'\?\)/);
     expect(() => generate(model, [[1]], { numbeams: 2 } as never)).toThrow(/did you mean 'numBeams'/);
+  });
+
+  it("takes Hugging Face's snake_case names for the same options", () => {
+    const snake = { max_new_tokens: 6, do_sample: true, top_k: 3, temperature: 0.7, seed: 5 };
+    const camel = { maxNewTokens: 6, doSample: true, topK: 3, temperature: 0.7, seed: 5 };
+    expect(generate(model, [[1, 2]], snake as never).sequences).toEqual(generate(model, [[1, 2]], camel).sequences);
+    expect(() => generate(model, [[1]], { maxNewTokens: 2, max_new_tokens: 3 } as never)).toThrow(/same option with different values/);
   });
 
   it('rejects bad values', () => {
