@@ -1,4 +1,5 @@
 /** Per-op dispatch overhead: a tiny elementwise op through Tensor, through the backend directly, and raw onnxruntime. */
+import '../src/backends/register.js';
 import { randn } from '../src/tensor/creation.js';
 import { getBackend, setBackend } from '../src/tensor/engine.js';
 

@@ -3,6 +3,7 @@
 // included), interleaved so both see the same machine load. CPU seconds are reported next to wall time: on a shared
 // machine they show whether a slow pass was waiting. Progress on stderr; the last stdout line is one JSON object.
 // Run: npm run bench -- encode [--repeats 2]
+import '../src/backends/register.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -5,6 +5,7 @@
  * Prints progress on stderr and one JSON line last; `ratio` = ours / PyTorch tokens/s with the cache.
  * Usage: npm run bench -- generate [--layers 12 --d 768 --heads 12 --vocab 50257 --prompt 16 --new 128 --threads 0]
  */
+import '../src/backends/register.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

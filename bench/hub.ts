@@ -3,6 +3,7 @@
  * file, through resolve → signed redirect → stream → sha256 check → cache) and cache-hit latency, online
  * (one HEAD request) and offline (no network). Prints one JSON line last.
  */
+import '../src/backends/register.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,6 +2,7 @@
  * Matmul GFLOPS through attn's onnx backend (Tensor.matmul: op dispatch, session cache, buffer copies) versus a raw
  * onnxruntime-node InferenceSession on the same shapes: the gap is attn's dispatch overhead.
  */
+import '../src/backends/register.js';
 import * as ort from 'onnxruntime-node';
 import { randn } from '../src/tensor/creation.js';
 import { setBackend } from '../src/tensor/engine.js';

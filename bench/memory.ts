@@ -2,6 +2,7 @@
  * Memory over a long training run: 1,000 AdamW steps of a small GPT-style model, each wrapped in `tidy`,
  * reporting RSS at steps 100 and 1,000 (target: growth under 5%). Usage: npm run bench -- memory [--steps 1000]
  */
+import '../src/backends/register.js';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
 import * as F from '../src/nn/functional.js';
 import { Embedding, LayerNorm, Linear } from '../src/nn/layers.js';

@@ -1,6 +1,7 @@
 // `npm run bench -- pipelines [--repeats N] [--tasks a,b]`: per task, on its default model, the first call's latency
 // (loading the model and tokenizer, then one input) and the warm latency of batches of 1 and 16 inputs (median of
 // N runs). Tasks whose default model is not installed are listed as skipped. Prints one JSON line last.
+import '../src/backends/register.js';
 import { parseArgs } from 'node:util';
 import { defaultModelDir, pipeline, TASKS, type Pipeline, type Task } from '../src/pipelines/index.js';
 

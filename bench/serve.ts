@@ -5,6 +5,7 @@
  *
  *   npm run bench -- serve [--requests 50] [--max-concurrent 16] [--tokens 64] [--token-delay-ms 2]
  */
+import '../src/backends/register.js';
 import { parseArgs } from 'node:util';
 import { ChatClient } from '../src/chat/client.js';
 import { EchoChatModel } from '../src/chat/echo-model.js';

@@ -2,6 +2,7 @@
 // @huggingface/tokenizers directly on the same tokenizer.json, one sentence at a time. Then the time to train a
 // byte-level BPE tokenizer on the ~10 MB of Korean NSMC reviews, and whether it round-trips them. Progress goes to
 // stderr; the last line on stdout is one JSON object.
+import '../src/backends/register.js';
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { AutoTokenizer, PreTrainedTokenizer, trainTokenizer } from '../src/tokenizers/index.js';

@@ -4,6 +4,7 @@
  * Prints one JSON line; when /usr/bin/python3 has torch, runs the PyTorch twin in the same run for `ratio`.
  * Usage: npm run bench -- train-step [--layers 4 --d 256 --heads 4 --ctx 128 --batch 16 --vocab 4096 --steps 10 --threads 0]
  */
+import '../src/backends/register.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { scaledDotProductAttention } from '../src/nn/attention.js';

@@ -10,6 +10,7 @@
  * trained on SST-2 and has no classification head, so fromPretrained adds a fresh one (and says so) and the run
  * shows real fine-tuning. A couple of thousand rows and one epoch keep it to minutes on a laptop CPU.
  */
+import '../src/backends/register.js';
 import { loadDataset } from '../src/data/index.js';
 import { AutoModelForSequenceClassification } from '../src/models/index.js';
 import { setNumThreads } from '../src/tensor/engine.js';

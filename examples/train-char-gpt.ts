@@ -6,6 +6,7 @@
  *
  * Prints the training progress, the final validation loss, a sample, and the wall time.
  */
+import '../src/backends/register.js';
 import { readFileSync } from 'node:fs';
 import { Generator, noGrad, Tensor, tidy, ops } from '../src/tensor/index.js';
 import { Embedding, F, LayerNorm, LearnedPositionalEmbedding, Module, ModuleList, TransformerDecoderLayer, defaultPositions } from '../src/nn/index.js';

@@ -3,6 +3,7 @@
 //   AG News: zero-shot, each text gets the label whose description embedding is most cosine-similar.
 // Run: npx tsc -p . && node dist/scripts/eval-use.js [--train 8000] [--sst2-dev 6735] [--agnews 10000]
 // Progress goes to stderr; the last stdout line is one JSON object.
+import '../src/backends/register.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';

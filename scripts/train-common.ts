@@ -2,6 +2,7 @@
  * What the scripts/train-*.ts share: command-line options (--threads, --out, --minutes), a wall-clock budget as a
  * Trainer callback, and the model card.
  */
+import '../src/backends/register.js';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { saveSafetensors } from '../src/io/safetensors.js';

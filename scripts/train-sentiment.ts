@@ -8,6 +8,7 @@
  *
  * Training stops at --epochs or when --minutes of wall time have passed, whichever is first.
  */
+import '../src/backends/register.js';
 import { loadDataset, type Dataset } from '../src/data/index.js';
 import { accuracy } from '../src/metrics/index.js';
 import { BertConfig, BertForSequenceClassification } from '../src/models/index.js';

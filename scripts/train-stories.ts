@@ -7,6 +7,7 @@
  *
  * Options: --hidden 128 --layers 4 --heads 4 --vocab 2048 --context 128 --batch 16 --lr 2e-3 --epochs 10.
  */
+import '../src/backends/register.js';
 import { DataCollatorForLanguageModeling, loadDataset, type Dataset } from '../src/data/index.js';
 import { generate } from '../src/generation/index.js';
 import { perplexity } from '../src/metrics/index.js';

@@ -10,6 +10,7 @@
  * with --threads intra-op threads. Options: --d-model 256 --layers 3 --ffn 1024 --heads 4 --vocab 10000 --batch 64
  * --lr 1e-3 --eval-every 500 --eval-rows 300 --beams 4.
  */
+import '../src/backends/register.js';
 import { Dataset, DataCollatorForSeq2Seq, loadDataset } from '../src/data/index.js';
 import { corpusBleu } from '../src/metrics/index.js';
 import { MarianConfig, MarianMTModel } from '../src/models/index.js';

@@ -1,6 +1,7 @@
 // The reference Universal Sentence Encoder Lite: the original TF.js graph model on tfjs-backend-cpu, fed exactly as
 // @energetic-ai/embeddings feeds it (its tokenizer, sparse [row, position] indices + token values). Dev-only: the
 // parity test and bench/encode.ts use it; nothing in src/ imports TF.js.
+import '../src/backends/register.js';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';

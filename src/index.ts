@@ -5,6 +5,7 @@
  *
  *   import { pipeline, AutoTokenizer, AutoModelForSequenceClassification, Trainer, TrainingArguments } from 'attn';
  */
+import './backends/register.js';
 export * as tensor from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

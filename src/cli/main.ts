@@ -4,6 +4,7 @@
  * `run(argv: string[]): Promise<number>` (the exit code) and `help: string`.
  * Exit codes: 0 success, 1 runtime failure, 2 usage error.
  */
+import '../backends/register.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { didYouMean } from './args.js';

@@ -1,31 +1,45 @@
 import type { Backend, KernelTensor, PrimitiveAttrs, PrimitiveOp } from '../backends/backend.js';
-import { OnnxBackend } from '../backends/onnx/index.js';
-import { referenceBackend } from '../backends/reference/index.js';
 
-/** Global engine state: the active backend, whether autograd records, and the open memory scopes. */
+/**
+ * Global engine state: the active backend, whether autograd records, and the open memory scopes. The tensor layer
+ * knows backends only by this interface: the concrete ones (src/backends/register.ts) are registered by the package
+ * entry (src/index.ts), the CLI, and each script or test setup that runs ops, so imports run tensor ← backends.
+ */
 
+export type BackendName = Backend['name'];
+
+const factories = new Map<BackendName, () => Backend>();
+const created = new Map<BackendName, Backend>();
 let active: Backend | undefined;
-let onnx: OnnxBackend | undefined;
 
-function createOnnx(): Backend {
-  try {
-    onnx ??= new OnnxBackend(Number(process.env.ATTN_NUM_THREADS ?? 0));
-    return onnx;
-  } catch (err) {
-    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    console.warn(`attn: onnxruntime-node could not load (${why}); using the reference backend`);
-    return referenceBackend;
-  }
+/** Makes a backend available by name; it is created on first use. */
+export function registerBackend(name: BackendName, create: () => Backend): void {
+  factories.set(name, create);
+  created.delete(name);
 }
 
-/** The backend ops run on: `onnx` by default, `reference` when ATTN_BACKEND=reference or onnx cannot load. */
+function backendNamed(name: BackendName): Backend {
+  let backend = created.get(name);
+  if (!backend) {
+    const create = factories.get(name);
+    if (!create) {
+      const known = factories.size > 0 ? `registered: ${[...factories.keys()].join(', ')}` : 'none is registered';
+      throw new Error(`attn: no '${name}' backend (${known}); import 'attn' or src/backends/register.js before running ops`);
+    }
+    backend = create();
+    created.set(name, backend);
+  }
+  return backend;
+}
+
+/** The backend ops run on: `onnx` by default, `reference` when ATTN_BACKEND=reference. */
 export function getBackend(): Backend {
-  active ??= process.env.ATTN_BACKEND === 'reference' ? referenceBackend : createOnnx();
+  active ??= backendNamed(process.env.ATTN_BACKEND === 'reference' ? 'reference' : 'onnx');
   return active;
 }
 
-export function setBackend(name: 'onnx' | 'reference'): Backend {
-  active = name === 'reference' ? referenceBackend : createOnnx();
+export function setBackend(name: BackendName): Backend {
+  active = backendNamed(name);
   return active;
 }
 
@@ -33,11 +47,11 @@ export function setBackend(name: 'onnx' | 'reference'): Backend {
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`setNumThreads: expected a whole number >= 0, got ${n}`);
   process.env.ATTN_NUM_THREADS = String(n);
-  onnx?.setNumThreads(n);
+  for (const backend of created.values()) backend.setNumThreads?.(n);
 }
 
 /** Runs `fn` with the given backend active, then restores the previous one (tests compare backends this way). */
-export function withBackend<T>(name: 'onnx' | 'reference', fn: () => T): T {
+export function withBackend<T>(name: BackendName, fn: () => T): T {
   const previous = getBackend();
   setBackend(name);
   try {
