@@ -3,7 +3,9 @@
  * (`await classifier('text')`, as in Hugging Face), input checks that name the bad value, batching, truncation
  * with a warning instead of a kernel error, and `dispose()`.
  */
-import { noGrad, tidy } from '../tensor/engine.js';
+import { CaptureError } from '../backends/onnx/capture.js';
+import { CompiledForward, encoderSpec, GeneralizeError, type EncoderFeeds } from '../models/compiled.js';
+import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
@@ -17,6 +19,11 @@ export interface PipelineOptions {
   batchSize?: number;
   /** Where notes go (a truncated input, a model loading note); default console.warn. */
   onWarning?: (message: string) => void;
+  /**
+   * Run the model as one compiled onnxruntime graph (default true; see models/compiled.ts): compiled on the first
+   * call, for every batch size and length. false runs it op by op (eager), as the reference backend always does.
+   */
+  compiled?: boolean;
 }
 
 /** The tensors a tokenizer hands a model, (B, T) int32 each. */
@@ -54,6 +61,7 @@ export abstract class Pipeline extends Function {
   declare readonly batchSize: number;
   declare protected readonly warn: (message: string) => void;
   declare private disposed: boolean;
+  declare private compiledForwards: Map<string, CompiledForward | null> | null;
 
   constructor(model: PreTrainedModel, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
     super();
@@ -62,7 +70,8 @@ export abstract class Pipeline extends Function {
     const closure = (...args: unknown[]): unknown => (closure as unknown as Pipeline).run(...args);
     Object.setPrototypeOf(closure, new.target.prototype);
     const warn = options.onWarning ?? ((message: string) => console.warn(message));
-    return Object.assign(closure, { model, tokenizer, batchSize, warn, disposed: false }) as unknown as this;
+    const compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
+    return Object.assign(closure, { model, tokenizer, batchSize, warn, disposed: false, compiledForwards }) as unknown as this;
   }
 
   /** The pipeline's work; calling the pipeline object calls this. */
@@ -72,11 +81,36 @@ export abstract class Pipeline extends Function {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const compiled of this.compiledForwards?.values() ?? []) compiled?.dispose();
     for (const [, tensor] of this.model.stateDict()) tensor.dispose();
   }
 
   protected checkUsable(): void {
     if (this.disposed) throw new PipelineInputError(`this ${this.task} pipeline was disposed; create a new one with pipeline('${this.task}')`);
+  }
+
+  /**
+   * `run` on tokenizer output through the compiled graph named `key` (compiled on first use), or eagerly when
+   * compilation is off, the backend is the reference one, or the model's forward pass cannot be compiled (said
+   * once). Results are the same either way: compilation checks the graph against the eager pass.
+   */
+  protected runEncoder(key: string, inputs: ModelInputs, run: (feeds: EncoderFeeds) => Record<string, Tensor>): Record<string, Tensor> {
+    const graphs = this.compiledForwards;
+    if (graphs === null || getBackend().name !== 'onnx') return run(inputs);
+    if (!graphs.has(key)) {
+      try {
+        const vocab = this.model.config.rawField('vocab_size');
+        // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
+        graphs.set(key, CompiledForward.compile(this.model, encoderSpec(typeof vocab === 'number' ? vocab : 2, run)));
+      } catch (err) {
+        if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
+        this.warn(`attn ${this.task}: running ${this.model.constructor.name} op by op: ${err.message}`);
+        graphs.set(key, null);
+      }
+    }
+    const compiled = graphs.get(key);
+    if (!compiled) return run(inputs);
+    return compiled.run({ input_ids: inputs.inputIds, attention_mask: inputs.attentionMask, token_type_ids: inputs.tokenTypeIds });
   }
 
   /** The longest token sequence the model takes: the smaller of the tokenizer's and the model's limits. */

@@ -33,7 +33,8 @@ export class TextClassificationPipeline extends Pipeline {
 
   /** The model's logits (B, numLabels) for tokenized inputs. */
   logits(inputs: ModelInputs): Tensor {
-    return (this.model as unknown as SequenceClassifier).forward(inputs).logits;
+    const model = this.model as unknown as SequenceClassifier;
+    return this.runEncoder('logits', inputs, (x) => ({ logits: model.forward(x).logits })).logits!;
   }
 
   /** The label probabilities of each text, in the model's label order. */

@@ -7,7 +7,7 @@ describe('compiled forward passes reproduce the HF goldens', () => {
   it('DistilBERT sequence classification (padded batch)', async () => {
     const { dir, inputs, expected } = goldenCase('distilbert_seqcls');
     const model = await DistilBertForSequenceClassification.fromPretrained(dir);
-    const compiled = CompiledForward.compile(model, encoderSpec((x) => ({ logits: model.forward(x).logits })));
+    const compiled = CompiledForward.compile(model, encoderSpec(model.config.vocabSize, (x) => ({ logits: model.forward(x).logits })));
     const inputIds = ids(inputs.input_ids);
     const out = compiled.run({ input_ids: inputIds, attention_mask: ids(inputs.attention_mask), token_type_ids: inputIds });
     expectClose(out.logits!, expected.logits);
