@@ -13,11 +13,13 @@ import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
 import { saveShardedSafetensors, SafetensorsReader, SAFETENSORS_INDEX, tensorDtypeOf } from '../io/safetensors.js';
 import * as F from '../nn/functional.js';
 import { Module } from '../nn/module.js';
+import { deferRandomInit } from '../tensor/creation.js';
 import * as ops from '../tensor/ops.js';
 import type { DType } from '../tensor/dtype.js';
 import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
 import { ConfigError, snakeCase, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
 import type { CausalLMOutput } from './modeling_outputs.js';
@@ -274,6 +276,14 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     return generate(this, inputIds, options);
   }
 
+  /**
+   * Writes the forward pass as one ONNX graph with the weights (onnx/model.onnx), config.json and, when given, the
+   * tokenizer: the folder transformers.js loads (see models/export_onnx.ts). Encoder models only.
+   */
+  exportOnnx(dir: string, options: ExportOnnxOptions = {}): Promise<string> {
+    return exportOnnx(this, dir, options);
+  }
+
   /** Saves the model to a temporary folder and commits it to a hub repo with a model card (see src/hub/push.ts). */
   async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
     const dir = await mkdtemp(join(tmpdir(), 'attn-push-'));
@@ -306,8 +316,13 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   let model: M;
   try {
     checkConfigFitsCheckpoint(config, reader);
-    model = new cls(config as never);
+    const deferred = deferRandomInit(() => new cls(config as never));
+    model = deferred.result;
+    // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
+    const buffers = new Map([...model.stateDict()].map(([name, t]) => [name, t.data]));
     const info = await model.loadCheckpointFrom(reader, options);
+    const fresh = new Set(info.newlyInitialized);
+    deferred.initialize(new Set([...buffers].filter(([name]) => !fresh.has(name)).map(([, data]) => data)));
     model.loadingInfo = info;
   } finally {
     await reader.close();

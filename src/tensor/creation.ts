@@ -67,6 +67,39 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   return finish(new Tensor(data, [n]), options);
 }
 
+/** Random fills postponed by `deferRandomInit`, keyed by the buffer they would fill. */
+let deferredFills: Map<Float32Array, () => void> | null = null;
+
+function fillOrDefer(data: Float32Array, fill: () => void): void {
+  if (deferredFills) deferredFills.set(data, fill);
+  else fill();
+}
+
+/**
+ * Runs `fn` (a model constructor) with `randn`/`rand` allocating zeroed buffers and postponing their random fill:
+ * loading a checkpoint overwrites nearly every weight, and drawing them first was most of a cold load. The
+ * returned `initialize(skip)` runs the postponed fills except for buffers in `skip` (those the checkpoint filled),
+ * so weights it lacks (a new task head) still start random.
+ */
+export function deferRandomInit<T>(fn: () => T): { result: T; initialize(skip: ReadonlySet<unknown>): void } {
+  const outer = deferredFills;
+  const fills = new Map<Float32Array, () => void>();
+  deferredFills = fills;
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    deferredFills = outer;
+  }
+  return {
+    result,
+    initialize(skip) {
+      for (const [data, fill] of fills) if (!skip.has(data)) fill();
+      fills.clear();
+    },
+  };
+}
+
 export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
@@ -76,7 +109,9 @@ export function randn(shape: Shape, options: RandomOptions & { mean?: number; st
   const g = options.generator ?? defaultGenerator;
   const { mean = 0, std = 1 } = options;
   const data = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = mean + std * g.normal();
+  fillOrDefer(data, () => {
+    for (let i = 0; i < data.length; i++) data[i] = mean + std * g.normal();
+  });
   return finish(new Tensor(data, shape), options);
 }
 
@@ -85,7 +120,9 @@ export function rand(shape: Shape, options: RandomOptions & { low?: number; high
   const g = options.generator ?? defaultGenerator;
   const { low = 0, high = 1 } = options;
   const data = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * g.random();
+  fillOrDefer(data, () => {
+    for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * g.random();
+  });
   return finish(new Tensor(data, shape), options);
 }
 
