@@ -21,6 +21,32 @@ describe('ROUGE (rouge_score)', () => {
     expect(scores.rougeL.fmeasure).toBeCloseTo(5 / 6, 12);
   });
 
+  it('uses the longest common subsequence, not overlap, for ROUGE-L (hand-computed)', () => {
+    // Prediction [a b c d e], reference [b a c e d f]: 5 shared unigrams, no shared bigram, LCS 3 (e.g. a c e).
+    const scores = rougeScores('a b c d e', 'b a c e d f');
+    expect(scores.rouge1).toEqual({ precision: 1, recall: 5 / 6, fmeasure: expect.closeTo(10 / 11, 12) });
+    expect(scores.rouge2).toEqual({ precision: 0, recall: 0, fmeasure: 0 });
+    expect(scores.rougeL.precision).toBeCloseTo(3 / 5, 12);
+    expect(scores.rougeL.recall).toBeCloseTo(3 / 6, 12);
+    expect(scores.rougeL.fmeasure).toBeCloseTo(6 / 11, 12);
+  });
+
+  it('clips repeated n-grams to their count in the reference (hand-computed)', () => {
+    // [the the the cat] against [the cat]: "the" counts once; bigrams {the the ×2, the cat} share one.
+    const scores = rougeScores('the the the cat', 'the cat');
+    expect(scores.rouge1).toEqual({ precision: 2 / 4, recall: 1, fmeasure: expect.closeTo(2 / 3, 12) });
+    expect(scores.rouge2).toEqual({ precision: 1 / 3, recall: 1, fmeasure: expect.closeTo(0.5, 12) });
+    expect(scores.rougeL.fmeasure).toBeCloseTo(2 / 3, 12);
+    // Fewer tokens than n: no n-grams, so zero rather than a division by zero.
+    expect(rougeScores('hello', 'hello').rouge2).toEqual({ precision: 0, recall: 0, fmeasure: 0 });
+  });
+
+  it("tokenizes DialogSum's speaker tags as rouge_score does: '#Person1#' is one token, 'Person 1' two", () => {
+    expect(tokenizeForRouge("#Person1# asks #Person2#'s mum.")).toEqual(['person1', 'asks', 'person2', 's', 'mum']);
+    expect(tokenizeForRouge('Person 1: Hi!')).toEqual(['person', '1', 'hi']);
+    expect(rougeScores('Person1: I will go.', '#Person1# will go.').rouge1.recall).toBe(1);
+  });
+
   it('tokenizes on non-alphanumerics after lowercasing, dropping non-Latin text', () => {
     expect(tokenizeForRouge("It's 2 o'clock — Größe!")).toEqual(['it', 's', '2', 'o', 'clock', 'gr', 'e']);
     expect(rougeScores('', 'something').rougeL).toEqual({ precision: 0, recall: 0, fmeasure: 0 });
