@@ -3,7 +3,7 @@
  * huggingface_hub's download and upload paths) use it. node:http only; storage in ./storage.ts.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,7 @@ import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../.
 import { cardFrontMatter, parseCardData } from '../card.js';
 import { HubError, isSafeRepoPath, isValidRepoId } from '../errors.js';
 import { TokenStore, canRead, canWrite, type Caller } from './auth.js';
-import { HubStorage, gitBlobOid, lfsPointer, type CommitChanges, type CommitRecord, type FileEntry, type RepoRecord } from './storage.js';
+import { HubStorage, assertBranchName, fileEntry, gitBlobOid, lfsPointer, type CommitChanges, type CommitRecord, type FileEntry, type RepoRecord } from './storage.js';
 
 export interface HubServerOptions {
   dataDir: string;
@@ -21,8 +21,16 @@ export interface HubServerOptions {
   host?: string;
   /** Largest accepted file (LFS object or inline file) and commit request, in bytes. Default 5 GiB. */
   maxUploadBytes?: number;
-  /** The URL clients reach this server at (behind a reverse proxy); default http://{Host header}. */
+  /**
+   * The URL clients reach this server at (behind a reverse proxy). Without it, signed URLs are built from the
+   * request's Host header, which is then only accepted when it names this machine's loopback or listen address.
+   */
   publicUrl?: string;
+  /**
+   * A connection that sends or takes no byte for this long is closed. Default 60 s. There is no limit on a
+   * request's total time: a large upload over a slow link may take hours as long as bytes keep coming.
+   */
+  idleTimeoutMs?: number;
   /** Refuse anonymous requests, even to public repos. */
   requireToken?: boolean;
   /** One line per request on stdout: method, path (no query: it may hold signatures), status. */
@@ -36,6 +44,7 @@ export interface RunningHubServer {
 }
 
 const JSON_BODY_LIMIT = 1 << 20;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const DISCARD_LIMIT = 4 << 20;
 /** Files above this size, or binary ones, go through LFS (the hub's own rule). */
 const LFS_THRESHOLD = 10 * 1024 * 1024;
@@ -44,6 +53,14 @@ const BINARY_EXTENSIONS = new RegExp(`\\.(${LFS_EXTENSIONS.join('|')})$`, 'i');
 const SIGNED_URL_SECONDS = 3600;
 /** The first commit's .gitattributes: what git clients need to see these files as LFS. */
 const GITATTRIBUTES = LFS_EXTENSIONS.map((ext) => `*.${ext} filter=lfs diff=lfs merge=lfs -text\n`).join('');
+/**
+ * The longest commit line: a file the preupload answer sends inline (at most LFS_THRESHOLD bytes), in base64, with
+ * room for its JSON. Larger lines are refused as they arrive, so one line cannot fill the memory.
+ */
+const MAX_COMMIT_LINE = Math.ceil((LFS_THRESHOLD * 4) / 3) + 64 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+const WILDCARD_HOSTS = ['0.0.0.0', '::', '[::]'];
 
 type Handler = () => Promise<void>;
 
@@ -108,18 +125,38 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function readJson<T>(req: IncomingMessage): Promise<T> {
+type JsonObject = Record<string, unknown>;
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A JSON object body; an empty body is `{}` when `emptyIsObject` (optional bodies). */
+async function readJsonObject(req: IncomingMessage, emptyIsObject = false): Promise<JsonObject> {
   const body = await readBody(req, JSON_BODY_LIMIT);
+  if (emptyIsObject && body.length === 0) return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(body.toString('utf8')) as T;
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new HubError('BadRequest', 'request body is not valid JSON');
   }
+  if (!isJsonObject(parsed)) throw new HubError('BadRequest', `request body must be a JSON object, got ${JSON.stringify(parsed)?.slice(0, 40)}`);
+  return parsed;
+}
+
+/** An optional string field: absent is undefined, anything but a string is the caller's mistake. */
+function optionalString(object: JsonObject, field: string, where: string): string | undefined {
+  const value = object[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new HubError('BadRequest', `${where}: field '${field}' must be a string`);
+  return value;
 }
 
 /** NDJSON objects one by one as the body streams in, so that inline files are stored as they arrive. */
 async function* ndjsonLines(req: IncomingMessage, limit: number): AsyncGenerator<unknown> {
   let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let total = 0;
   const parse = (line: Buffer): unknown => {
     try {
@@ -136,13 +173,27 @@ async function* ndjsonLines(req: IncomingMessage, limit: number): AsyncGenerator
       pending.push(chunk.subarray(start, newline));
       const line = Buffer.concat(pending);
       pending = [];
+      pendingBytes = 0;
       start = newline + 1;
+      if (line.length > MAX_COMMIT_LINE) throw lineTooLong();
       if (line.length > 0) yield parse(line);
     }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > MAX_COMMIT_LINE) throw lineTooLong();
+    }
   }
   const last = Buffer.concat(pending);
   if (last.length > 0) yield parse(last);
+}
+
+function lineTooLong(): HubError {
+  return new HubError(
+    'TooLarge',
+    `a commit line is over ${MAX_COMMIT_LINE} bytes: files over ${LFS_THRESHOLD} bytes must be uploaded through LFS ` +
+      '(the preupload answer says which)',
+  );
 }
 
 function requirePath(path: unknown, what: string): string {
@@ -240,9 +291,18 @@ export class HubServer {
 
   // ---- reading -------------------------------------------------------------------------------------
 
-  /** Sends an object, honouring `Range: bytes=a-b` (resumed downloads). */
-  private serveObject(request: HubRequest, sha256: string, size: number, headers: Record<string, string>): void {
+  /**
+   * Sends an object, honouring `Range: bytes=a-b` (resumed downloads). An object missing or damaged on disk (disk
+   * trouble, a manual clean-up) answers this request with a logged 500; a read failing midway cuts this response.
+   */
+  private serveObject(request: HubRequest, sha256: string, size: number, headers: Record<string, string>, what: string): void {
     const { req, res } = request;
+    const objectPath = this.storage.objectPath(sha256);
+    const stored = statSync(objectPath, { throwIfNoEntry: false });
+    if (stored?.isFile() !== true || stored.size !== size) {
+      const found = stored === undefined ? 'missing' : stored.isFile() ? `${stored.size} bytes` : 'not a file';
+      throw new HubError('Http', `${what}: its object ${sha256} is missing or damaged on the server's disk (${size} bytes expected, ${found})`, 500);
+    }
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     let start = 0;
     let end = size - 1;
@@ -263,19 +323,24 @@ export class HubServer {
       res.end();
       return;
     }
-    createReadStream(this.storage.objectPath(sha256), { start, end }).pipe(res);
+    createReadStream(objectPath, { start, end })
+      .on('error', (err) => {
+        console.error(`attn hub: ${what}: reading object ${sha256} failed: ${err.message}`);
+        res.destroy();
+      })
+      .pipe(res);
   }
 
   private async resolveFile(request: HubRequest, repoId: string, revision: string, path: string): Promise<void> {
     this.readableRepo(request.caller, repoId);
     const commit = this.revision(repoId, revision);
-    const entry = commit.files[requirePath(path, 'file path')];
+    const entry = fileEntry(commit, requirePath(path, 'file path'));
     if (entry === undefined) {
       throw new HubError('EntryNotFound', `file '${path}' not found in '${repoId}' at '${revision}'`);
     }
     const headers = { 'X-Repo-Commit': commit.id, ETag: `"${entry.gitOid}"` };
     if (!entry.lfs) {
-      this.serveObject(request, entry.sha256, entry.size, headers);
+      this.serveObject(request, entry.sha256, entry.size, headers, `file '${path}' of '${repoId}'`);
       return;
     }
     request.res.writeHead(302, {
@@ -289,7 +354,7 @@ export class HubServer {
   }
 
   private modelInfo(repo: RepoRecord, commit: CommitRecord, baseUrl: string): Record<string, unknown> {
-    const readme = commit.files['README.md'];
+    const readme = fileEntry(commit, 'README.md');
     const cardData = readme === undefined || readme.size > JSON_BODY_LIMIT ? undefined : parseCardData(readFileSync(this.storage.objectPath(readme.sha256), 'utf8'));
     return {
       _id: repo.id,
@@ -342,16 +407,19 @@ export class HubServer {
 
   private async createRepo(request: HubRequest): Promise<void> {
     const writer = this.requireWriter(request.caller);
-    const body = await readJson<{ name?: unknown; organization?: unknown; private?: unknown; license?: unknown; type?: unknown }>(request.req);
-    if (body.type !== undefined && body.type !== 'model') throw new HubError('BadRequest', `repo type '${String(body.type)}' is not served here: only model repos`);
-    if (typeof body.name !== 'string') throw new HubError('BadRequest', "field 'name' is missing");
-    const [namespace, name] = body.name.includes('/') ? body.name.split('/', 2) : [typeof body.organization === 'string' ? body.organization : writer.user, body.name];
-    const id = `${namespace}/${name}`;
-    if (!isValidRepoId(id)) throw new HubError('BadRequest', `invalid repo id '${id}'`);
+    const body = await readJsonObject(request.req);
+    const type = optionalString(body, 'type', 'create');
+    if (type !== undefined && type !== 'model') throw new HubError('BadRequest', `repo type '${type}' is not served here: only model repos`);
+    const given = optionalString(body, 'name', 'create');
+    if (given === undefined) throw new HubError('BadRequest', "field 'name' is missing");
+    // 'alice/x/y' must be refused whole, not cut to 'alice/x'.
+    const id = given.includes('/') ? given : `${optionalString(body, 'organization', 'create') ?? writer.user}/${given}`;
+    if (!isValidRepoId(id) || !id.includes('/')) throw new HubError('BadRequest', `invalid repo id '${id}': expected 'namespace/name'`);
+    const [namespace, name] = id.split('/');
     if (!canWrite(writer, namespace!)) throw new HubError('Forbidden', `'${writer.user}' may not create repos in '${namespace}'`);
-    if (body.license !== undefined && typeof body.license !== 'string') throw new HubError('BadRequest', "field 'license' must be a string");
+    const license = optionalString(body, 'license', 'create');
     const put = new Map<string, FileEntry>([['.gitattributes', await this.storeInline(Buffer.from(GITATTRIBUTES))]]);
-    if (body.license !== undefined) put.set('README.md', await this.storeInline(Buffer.from(cardFrontMatter({ license: body.license }))));
+    if (license !== undefined) put.set('README.md', await this.storeInline(Buffer.from(cardFrontMatter({ license }))));
     await this.storage.createRepo(
       { id, namespace: namespace!, name: name!, private: body.private === true, createdAt: new Date().toISOString() },
       { author: writer.user, summary: 'initial commit', description: '', put, deleted: [] },
@@ -362,22 +430,28 @@ export class HubServer {
   private async preupload(request: HubRequest, repoId: string, revision: string): Promise<void> {
     this.writableRepo(request.caller, repoId);
     const head = this.revision(repoId, revision);
-    const body = await readJson<{ files?: { path?: unknown; sample?: unknown; size?: unknown }[] }>(request.req);
-    if (!Array.isArray(body.files)) throw new HubError('BadRequest', "field 'files' must be a list of { path, sample, size }");
+    const body = await readJsonObject(request.req);
+    if (!Array.isArray(body.files) || !body.files.every(isJsonObject)) {
+      throw new HubError('BadRequest', "field 'files' must be a list of { path, sample, size }");
+    }
     const files = body.files.map((file) => {
       const path = requirePath(file.path, 'file path');
       const sample = typeof file.sample === 'string' ? Buffer.from(file.sample, 'base64') : Buffer.alloc(0);
       const lfs = Number(file.size) > LFS_THRESHOLD || sample.includes(0) || BINARY_EXTENSIONS.test(path);
-      return { path, uploadMode: lfs ? 'lfs' : 'regular', shouldIgnore: false, oid: head.files[path]?.gitOid };
+      return { path, uploadMode: lfs ? 'lfs' : 'regular', shouldIgnore: false, oid: fileEntry(head, path)?.gitOid };
     });
     sendJson(request.res, 200, { files, commitOid: head.id });
   }
 
   private async lfsBatch(request: HubRequest, repoId: string): Promise<void> {
     this.writableRepo(request.caller, repoId);
-    const body = await readJson<{ operation?: unknown; objects?: { oid?: unknown; size?: unknown }[] }>(request.req);
-    if (body.operation !== 'upload') throw new HubError('BadRequest', `LFS operation '${String(body.operation)}' is not served: only 'upload' (download with /resolve)`);
-    if (!Array.isArray(body.objects)) throw new HubError('BadRequest', "field 'objects' must be a list of { oid, size }");
+    const body = await readJsonObject(request.req);
+    if (body.operation !== 'upload') {
+      throw new HubError('BadRequest', `LFS operation ${JSON.stringify(body.operation)} is not served: only 'upload' (download with /resolve)`);
+    }
+    if (!Array.isArray(body.objects) || !body.objects.every(isJsonObject)) {
+      throw new HubError('BadRequest', "field 'objects' must be a list of { oid, size }");
+    }
     const objects = body.objects.map(({ oid, size }) => {
       if (typeof oid !== 'string' || !/^[0-9a-f]{64}$/.test(oid) || !Number.isSafeInteger(size) || (size as number) < 0) {
         return { oid, size, error: { code: 422, message: 'expected a sha256 oid and a size in bytes' } };
@@ -426,20 +500,26 @@ export class HubServer {
     const changes: CommitChanges = { author: writer.user, summary: '', description: '', put: new Map(), deleted: [] };
     let sawHeader = false;
     for await (const line of ndjsonLines(request.req, bodyLimit)) {
-      const { key, value } = (line ?? {}) as { key?: unknown; value?: Record<string, unknown> };
-      if (value === undefined || typeof value !== 'object') throw new HubError('BadRequest', `commit line '${String(key)}' has no 'value' object`);
+      const key = isJsonObject(line) && typeof line.key === 'string' ? line.key : undefined;
+      const value = isJsonObject(line) ? line.value : undefined;
+      if (key === undefined || !isJsonObject(value)) {
+        throw new HubError('BadRequest', `commit line ${JSON.stringify(line)?.slice(0, 80)}: expected { "key": string, "value": object }`);
+      }
       if (key === 'header') {
         sawHeader = true;
-        changes.summary = String(value.summary ?? '');
-        changes.description = String(value.description ?? '');
-        if (typeof value.parentCommit === 'string') changes.parentCommit = value.parentCommit;
+        changes.summary = optionalString(value, 'summary', 'commit header') ?? '';
+        changes.description = optionalString(value, 'description', 'commit header') ?? '';
+        changes.parentCommit = optionalString(value, 'parentCommit', 'commit header');
       } else if (key === 'file') {
         const path = requirePath(value.path, 'file path');
         if (value.encoding !== undefined && value.encoding !== 'base64') throw new HubError('BadRequest', `file '${path}': encoding must be base64`);
-        changes.put.set(path, await this.storeInline(Buffer.from(String(value.content ?? ''), 'base64')));
+        const content = optionalString(value, 'content', `file '${path}'`) ?? '';
+        // Buffer.from skips what is not base64, so a garbled file would be committed as a shorter (or empty) one.
+        if (content.length % 4 !== 0 || !BASE64.test(content)) throw new HubError('BadRequest', `file '${path}': content is not valid base64`);
+        changes.put.set(path, await this.storeInline(Buffer.from(content, 'base64')));
       } else if (key === 'lfsFile') {
         const path = requirePath(value.path, 'file path');
-        const oid = String(value.oid);
+        const oid = optionalString(value, 'oid', `file '${path}'`) ?? '';
         const size = this.storage.repoObjectSize(repoId, oid);
         if (size === undefined || (value.size !== undefined && Number(value.size) !== size)) {
           throw new HubError('BadRequest', `file '${path}': LFS object ${oid} was not uploaded to '${repoId}' (upload it through the LFS batch API first)`);
@@ -448,7 +528,7 @@ export class HubServer {
       } else if (key === 'deletedFile') {
         changes.deleted.push(requirePath(value.path, 'deleted path'));
       } else if (key === 'deletedFolder') {
-        const folder = requirePath(String(value.path).replace(/\/$/, ''), 'deleted folder');
+        const folder = requirePath((optionalString(value, 'path', 'deletedFolder') ?? '').replace(/\/$/, ''), 'deleted folder');
         const head = this.revision(repoId, branch);
         changes.deleted.push(...Object.keys(head.files).filter((path) => path.startsWith(`${folder}/`)));
       } else {
@@ -469,10 +549,32 @@ export class HubServer {
 
   private async createBranch(request: HubRequest, repoId: string, branch: string): Promise<void> {
     this.writableRepo(request.caller, repoId);
-    const body = await readBody(request.req, JSON_BODY_LIMIT);
-    const startingPoint = body.length === 0 ? 'main' : String((JSON.parse(body.toString('utf8')) as { startingPoint?: string }).startingPoint ?? 'main');
-    await this.storage.createBranch(repoId, requirePath(branch, 'branch name'), this.revision(repoId, startingPoint).id);
+    const startingPoint = optionalString(await readJsonObject(request.req, true), 'startingPoint', 'branch') ?? 'main';
+    assertBranchName(branch);
+    await this.storage.createBranch(repoId, branch, this.revision(repoId, startingPoint).id);
     sendJson(request.res, 200, {});
+  }
+
+  /**
+   * Where clients reach this server, for the signed URLs it hands out: --public-url, else the request's Host. A Host
+   * naming another machine would put that machine into the URLs (a poisoned cache, a phished upload), so without
+   * --public-url only loopback names and the listen address are taken, unless the server listens on every address
+   * (then start-up says that the Host header is trusted).
+   */
+  private baseUrl(req: IncomingMessage): string {
+    if (this.options.publicUrl !== undefined) return this.options.publicUrl.replace(/\/+$/, '');
+    const listen = this.options.host ?? '127.0.0.1';
+    const host = req.headers.host ?? listen;
+    const hostname = host.replace(/:\d+$/, '');
+    if (!WILDCARD_HOSTS.includes(listen) && !LOOPBACK_HOSTS.includes(hostname) && hostname !== listen && hostname !== `[${listen}]`) {
+      throw new HubError(
+        'BadRequest',
+        `requests for host '${host}' are not served: this hub listens on ${listen}; behind a proxy or another name, ` +
+          'start it with --public-url URL',
+        421,
+      );
+    }
+    return `http://${host}`;
   }
 
   // ---- routing -------------------------------------------------------------------------------------
@@ -542,7 +644,7 @@ export class HubServer {
       if (s[1] === 'objects' && read) {
         return async () => {
           const { size } = this.checkSignature(request, 'objects', oid);
-          this.serveObject(request, oid, size, { ETag: `"${oid}"` });
+          this.serveObject(request, oid, size, { ETag: `"${oid}"` }, `LFS object ${oid}`);
         };
       }
       if (s[1] === 'upload' && method === 'PUT') return () => this.lfsUpload(request, oid);
@@ -575,7 +677,7 @@ export class HubServer {
       if (this.options.requireToken === true && caller === undefined && !signed) {
         throw new HubError('Unauthorized', 'this hub needs a token for every request');
       }
-      const baseUrl = (this.options.publicUrl ?? `http://${req.headers.host ?? 'localhost'}`).replace(/\/+$/, '');
+      const baseUrl = this.baseUrl(req);
       const handler = this.route({ req, res, caller, segments, query: url.searchParams, baseUrl });
       if (handler === undefined) throw new HubError('EntryNotFound', `no route for ${req.method} ${url.pathname}`);
       await handler();
@@ -591,13 +693,22 @@ export class HubServer {
 export async function startHubServer(options: HubServerOptions): Promise<RunningHubServer> {
   const hub = new HubServer(options);
   await hub.open();
-  const server = createServer((req, res) => void hub.handle(req, res));
+  // No limit on a request's total time (Node's default cuts every request at 300 s, slow LFS uploads included);
+  // the idle timeout below closes connections that stop sending or reading instead.
+  const server = createServer({ requestTimeout: 0 }, (req, res) => void hub.handle(req, res));
+  server.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
+  if (options.publicUrl === undefined && WILDCARD_HOSTS.includes(options.host ?? '127.0.0.1')) {
+    console.warn(
+      `attn hub: listening on every address without --public-url: signed download and upload URLs are built from ` +
+        `each request's Host header. Pass --public-url URL (the address clients use) so no request can choose it.`,
+    );
+  }
   return {
     url: `http://${host}:${port}`,
     server,

@@ -13,12 +13,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../../util/fs.js';
-import { HubError, isSafeRepoPath } from '../errors.js';
+import { HubError } from '../errors.js';
 
 export interface FileEntry {
   sha256: string;
@@ -62,6 +62,30 @@ export function gitBlobOid(content: Uint8Array | string): string {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
+/**
+ * A file of a commit. File paths are data, so a path named `toString` or `__proto__` must not find (or set) an
+ * Object member: lookups go through own properties only.
+ */
+export function fileEntry(commit: CommitRecord, path: string): FileEntry | undefined {
+  return Object.hasOwn(commit.files, path) ? commit.files[path] : undefined;
+}
+
+/**
+ * Branch names: one path segment (a branch 'main/sub' would need 'main' to be a folder), at most 100 characters,
+ * not hidden and without git's forbidden forms ('..', a trailing '.lock').
+ */
+const BRANCH_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function isValidBranchName(name: string): boolean {
+  return BRANCH_NAME.test(name) && !name.includes('..') && !name.endsWith('.lock') && !name.endsWith('.');
+}
+
+export function assertBranchName(name: string): void {
+  if (!isValidBranchName(name)) {
+    throw new HubError('BadRequest', `invalid branch name '${name}': expected up to 100 letters, digits, '.', '_' or '-', not starting with '.' or '-'`);
+  }
+}
+
 export function lfsPointer(sha256: string, size: number): string {
   return `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${size}\n`;
 }
@@ -77,8 +101,13 @@ export class HubStorage {
 
   constructor(readonly dataDir: string) {}
 
-  /** Prepares the folder; leftovers of uploads cut off by a crash are dropped. */
+  /**
+   * Prepares the folder; leftovers of uploads cut off by a crash are dropped. The folder is made private to its
+   * owner (0700): it holds private repos and the token hashes, which other local users must not read.
+   */
   async open(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    await chmod(this.dataDir, 0o700);
     await rm(join(this.dataDir, 'tmp'), { recursive: true, force: true });
     await mkdir(join(this.dataDir, 'tmp'), { recursive: true });
     await mkdir(join(this.dataDir, 'objects'), { recursive: true });
@@ -180,7 +209,7 @@ export class HubStorage {
   }
 
   private refPath(repoId: string, branch: string): string {
-    if (!isSafeRepoPath(branch)) throw new HubError('BadRequest', `invalid branch name '${branch}'`);
+    assertBranchName(branch);
     return join(this.repoDir(repoId), 'refs', 'heads', branch);
   }
 
@@ -192,18 +221,13 @@ export class HubStorage {
     }
   }
 
+  /** Every branch; the temporary files of a ref being written are not branch names, so they are skipped. */
   branches(repoId: string): { name: string; commit: string }[] {
     const heads = join(this.repoDir(repoId), 'refs', 'heads');
-    const found: { name: string; commit: string }[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) walk(path);
-        else if (!entry.name.startsWith('.')) found.push({ name: relative(heads, path).split('\\').join('/'), commit: readFileSync(path, 'utf8').trim() });
-      }
-    };
-    if (statSync(heads, { throwIfNoEntry: false })?.isDirectory()) walk(heads);
-    return found;
+    if (!statSync(heads, { throwIfNoEntry: false })?.isDirectory()) return [];
+    return readdirSync(heads, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && isValidBranchName(entry.name))
+      .map((entry) => ({ name: entry.name, commit: readFileSync(join(heads, entry.name), 'utf8').trim() }));
   }
 
   commit(repoId: string, id: string): CommitRecord | undefined {
@@ -218,7 +242,7 @@ export class HubStorage {
   /** A branch name or a full commit id of this repo. */
   resolveRevision(repoId: string, revision: string): CommitRecord | undefined {
     if (COMMIT_ID.test(revision)) return this.commit(repoId, revision);
-    if (!isSafeRepoPath(revision)) return undefined;
+    if (!isValidBranchName(revision)) return undefined;
     const head = this.head(repoId, revision);
     return head === undefined ? undefined : this.commit(repoId, head);
   }
@@ -256,13 +280,13 @@ export class HubStorage {
       if (changes.parentCommit !== undefined && changes.parentCommit !== head.id) {
         throw new HubError('Conflict', `parent commit ${changes.parentCommit} is not the head of '${branch}' (${head.id}): pull and retry`, 412);
       }
-      const files = { ...head.files };
+      // A Map, not an object: a file named '__proto__' must be a file, not a prototype.
+      const files = new Map(Object.entries(head.files));
       for (const path of changes.deleted) {
-        if (!(path in files)) throw new HubError('EntryNotFound', `cannot delete '${path}': not in '${repoId}' at '${branch}'`, 404);
-        delete files[path];
+        if (!files.delete(path)) throw new HubError('EntryNotFound', `cannot delete '${path}': not in '${repoId}' at '${branch}'`, 404);
       }
-      for (const [path, entry] of changes.put) files[path] = entry;
-      return this.writeCommit(repoId, branch, head.id, changes, files);
+      for (const [path, entry] of changes.put) files.set(path, entry);
+      return this.writeCommit(repoId, branch, head.id, changes, Object.fromEntries(files));
     });
   }
 }
