@@ -113,5 +113,9 @@ export function floatToBfloat16(value: number): number {
 
 /** float32 values rounded to half bits (nearest even). */
 export function narrowToHalf(values: Float32Array, format: HalfFormat): HalfStorage {
-  return { format, bits: Uint16Array.from(values, format === 'F16' ? floatToHalf : floatToBfloat16) };
+  const narrow = format === 'F16' ? floatToHalf : floatToBfloat16;
+  const bits = new Uint16Array(values.length);
+  // A plain loop: Uint16Array.from with a map function is ~50x slower on large arrays.
+  for (let i = 0; i < values.length; i++) bits[i] = narrow(values[i]!);
+  return { format, bits };
 }
