@@ -1,5 +1,6 @@
 import type { DecoderCache, Seq2SeqCache } from '../nn/kv_cache.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { PreTrainedModel } from './modeling_utils.js';
 
 /**
  * The contract between models and generation. Shapes: B batch, T tokens, V vocabulary, C hidden size,
@@ -93,3 +94,51 @@ export interface QuestionAnsweringModelOutput {
   hiddenStates?: Tensor[];
   attentions?: Tensor[];
 }
+
+// ---- heads: one input type, and what a model loaded for each task can do ----
+
+/**
+ * The inputs of every forward pass that reads token ids without a decoder (encoders and their heads); causal and
+ * encoder–decoder models take CausalLMInputs / Seq2SeqLMInputs. BERT-style models also read tokenTypeIds.
+ */
+export interface ModelInputs {
+  inputIds: Tensor; // (B, T) int32
+  attentionMask?: Tensor | null; // (B, T) 1 = token, 0 = padding
+  tokenTypeIds?: Tensor | null; // (B, T); default all 0
+  positionIds?: Tensor | null; // (B, T) or (T); default arange(T)
+  labels?: Tensor | null;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+/** Inputs of an extractive QA head: `startPositions` / `endPositions` (B) int32 give the training loss. */
+export type QuestionAnsweringInputs = Omit<ModelInputs, 'labels'> & { startPositions?: Tensor | null; endPositions?: Tensor | null };
+
+export interface MaskedLMOutput {
+  logits: Tensor; // (B, T, V)
+  loss?: Tensor;
+  hiddenStates?: Tensor[];
+  attentions?: Tensor[];
+}
+
+/** A pretrained model with its task's forward pass: what the Auto classes, `loadForTask` and the pipelines hand on. */
+export type BaseModel = PreTrainedModel & { forward(inputs: ModelInputs): BaseModelOutput };
+export type SequenceClassificationModel = PreTrainedModel & { forward(inputs: ModelInputs): SequenceClassifierOutput };
+export type MaskedLMModel = PreTrainedModel & { forward(inputs: ModelInputs): MaskedLMOutput };
+export type QuestionAnsweringModel = PreTrainedModel & { forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput };
+export type TokenClassificationModel = PreTrainedModel & { forward(inputs: ModelInputs): TokenClassifierOutput };
+export type CausalLMModel = PreTrainedModel & CausalLM;
+export type Seq2SeqLMModel = PreTrainedModel & Seq2SeqLM;
+
+/** The head model of each task; the registry, `modelClassFor`, `loadForTask` and `Pipeline<M>` are typed by it. */
+export interface ModelForTask {
+  base: BaseModel;
+  causalLM: CausalLMModel;
+  seq2seqLM: Seq2SeqLMModel;
+  sequenceClassification: SequenceClassificationModel;
+  maskedLM: MaskedLMModel;
+  questionAnswering: QuestionAnsweringModel;
+  tokenClassification: TokenClassificationModel;
+}
+
+export type ModelTask = keyof ModelForTask;

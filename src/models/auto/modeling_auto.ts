@@ -16,17 +16,9 @@ import '../use/modeling_use.js';
 import { join } from 'node:path';
 import { resolveModelDir } from '../../hub/resolve.js';
 import { ConfigError, PretrainedConfig, knownModelTypes } from '../configuration_utils.js';
-import { loadPretrained, type FromPretrainedOptions, type PreTrainedModel, type PreTrainedModelClass } from '../modeling_utils.js';
-import { classByName, registrationFor, type ModelTask } from './registry.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import type {
-  BaseModelOutput,
-  CausalLM,
-  QuestionAnsweringModelOutput,
-  Seq2SeqLM,
-  SequenceClassifierOutput,
-  TokenClassifierOutput,
-} from '../modeling_outputs.js';
+import { loadPretrained, type FromPretrainedOptions, type PreTrainedModelClass } from '../modeling_utils.js';
+import { classByName, MODEL_TASKS, registrationFor, type ModelTask } from './registry.js';
+import type { ModelForTask } from '../modeling_outputs.js';
 
 const TASK_NAMES: Record<ModelTask, string> = {
   base: 'a base model (AutoModel)',
@@ -47,60 +39,53 @@ export class AutoConfig {
 }
 
 /** The class serving `task` for this configuration: the one `architectures` names if it fits, else the registered one. */
-export function modelClassFor(config: PretrainedConfig, task: ModelTask): PreTrainedModelClass {
+export function modelClassFor<T extends ModelTask>(config: PretrainedConfig, task: T): PreTrainedModelClass<ModelForTask[T]> {
   const registration = registrationFor(config.modelType);
   if (!registration) throw new ConfigError(`${config.source}: unknown model_type '${config.modelType}'; attn knows ${knownModelTypes().join(', ')}`);
-  const registered = registration[task];
-  const named = config.architectures?.map(classByName).find((cls) => cls !== undefined && cls === registered);
+  // TypeScript cannot relate a mapped type's entry to its key's type parameter: the registry's type guarantees it.
+  const registered = registration[task] as PreTrainedModelClass<ModelForTask[T]> | undefined;
+  const named = config.architectures?.map(classByName).find((cls) => cls !== undefined && cls === registered) as typeof registered;
   const cls = named ?? registered;
   if (!cls) {
-    const available = (Object.keys(registration) as Array<ModelTask | 'config'>).filter((k) => k !== 'config').map((k) => TASK_NAMES[k as ModelTask]);
+    const available = MODEL_TASKS.filter((k) => registration[k] !== undefined).map((k) => TASK_NAMES[k]);
     throw new ConfigError(`${config.source}: model_type '${config.modelType}' has no ${TASK_NAMES[task]}; it has ${available.join(', ')}`);
   }
   return cls;
 }
 
-/** Inputs every encoder head takes (BERT-style models also read tokenTypeIds). */
-export interface EncoderInputs {
-  inputIds: Tensor; // (B, T) int32
-  attentionMask?: Tensor | null;
-  tokenTypeIds?: Tensor | null;
-  labels?: Tensor | null;
-  outputHiddenStates?: boolean;
-  outputAttentions?: boolean;
-}
+export type {
+  BaseModel,
+  CausalLMModel,
+  MaskedLMModel,
+  ModelForTask,
+  ModelInputs,
+  QuestionAnsweringInputs,
+  QuestionAnsweringModel,
+  Seq2SeqLMModel,
+  SequenceClassificationModel,
+  TokenClassificationModel,
+} from '../modeling_outputs.js';
 
-/** What each Auto class returns: a PreTrainedModel with its task's forward pass. */
-export type BaseModel = PreTrainedModel & { forward(inputs: EncoderInputs): BaseModelOutput };
-export type SequenceClassificationModel = PreTrainedModel & { forward(inputs: EncoderInputs): SequenceClassifierOutput };
-export type MaskedLMModel = PreTrainedModel & { forward(inputs: EncoderInputs): { logits: Tensor; loss?: Tensor } };
-/** Inputs of a QA head: `startPositions` / `endPositions` (B) int32 give the training loss. */
-export type QuestionAnsweringInputs = Omit<EncoderInputs, 'labels'> & { startPositions?: Tensor | null; endPositions?: Tensor | null };
-export type QuestionAnsweringModel = PreTrainedModel & { forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput };
-export type TokenClassificationModel = PreTrainedModel & { forward(inputs: EncoderInputs): TokenClassifierOutput };
-export type CausalLMModel = PreTrainedModel & CausalLM;
-export type Seq2SeqLMModel = PreTrainedModel & Seq2SeqLM;
-
-function autoModel<M extends PreTrainedModel>(task: ModelTask) {
+function autoModel<T extends ModelTask>(task: T) {
   return {
     /** Loads the checkpoint at `nameOrDir` into the class registered for its config's model_type and this task. */
-    async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
+    async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<ModelForTask[T]> {
       const dir = await resolveModelDir(nameOrDir, options);
       const config = options.config ?? (await PretrainedConfig.fromFile(join(dir, 'config.json')));
-      return (await loadPretrained(modelClassFor(config, task), dir, { ...options, config })) as M;
+      return loadPretrained(modelClassFor(config, task), dir, { ...options, config });
     },
     /** A freshly initialised model for `config` (no weights loaded). */
-    fromConfig(config: PretrainedConfig): M {
+    fromConfig(config: PretrainedConfig): ModelForTask[T] {
       const cls = modelClassFor(config, task);
-      return new cls(config as never) as M;
+      return new cls(config as never);
     },
   };
 }
 
-export const AutoModel = autoModel<BaseModel>('base');
-export const AutoModelForCausalLM = autoModel<CausalLMModel>('causalLM');
-export const AutoModelForSeq2SeqLM = autoModel<Seq2SeqLMModel>('seq2seqLM');
-export const AutoModelForSequenceClassification = autoModel<SequenceClassificationModel>('sequenceClassification');
-export const AutoModelForMaskedLM = autoModel<MaskedLMModel>('maskedLM');
-export const AutoModelForQuestionAnswering = autoModel<QuestionAnsweringModel>('questionAnswering');
-export const AutoModelForTokenClassification = autoModel<TokenClassificationModel>('tokenClassification');
+export const AutoModel = autoModel('base');
+export const AutoModelForCausalLM = autoModel('causalLM');
+export const AutoModelForSeq2SeqLM = autoModel('seq2seqLM');
+export const AutoModelForSequenceClassification = autoModel('sequenceClassification');
+export const AutoModelForMaskedLM = autoModel('maskedLM');
+export const AutoModelForQuestionAnswering = autoModel('questionAnswering');
+export const AutoModelForTokenClassification = autoModel('tokenClassification');

@@ -3,23 +3,16 @@
  * is imported (src/models/auto/index.ts imports them all), so Auto classes and config parsing know it.
  */
 import { knownModelTypes, registerConfig, type ConfigClass } from '../configuration_utils.js';
+import type { ModelForTask, ModelTask } from '../modeling_outputs.js';
 import type { PreTrainedModelClass } from '../modeling_utils.js';
 
-export interface ModelRegistration {
-  config: ConfigClass;
-  /** The bare model (AutoModel). */
-  base?: PreTrainedModelClass;
-  causalLM?: PreTrainedModelClass;
-  seq2seqLM?: PreTrainedModelClass;
-  sequenceClassification?: PreTrainedModelClass;
-  maskedLM?: PreTrainedModelClass;
-  /** Extractive QA: start/end logits per token (…ForQuestionAnswering). */
-  questionAnswering?: PreTrainedModelClass;
-  /** NER-style labels per token (…ForTokenClassification). */
-  tokenClassification?: PreTrainedModelClass;
-}
+/** The config class of a `model_type` and the class serving each task it has (typed: a head must fit its task). */
+export type ModelRegistration = { config: ConfigClass } & { [T in ModelTask]?: PreTrainedModelClass<ModelForTask[T]> };
 
-export type ModelTask = Exclude<keyof ModelRegistration, 'config'>;
+export type { ModelTask };
+
+/** Every task a registration may serve, in a fixed order. */
+export const MODEL_TASKS: readonly ModelTask[] = ['base', 'causalLM', 'seq2seqLM', 'sequenceClassification', 'maskedLM', 'questionAnswering', 'tokenClassification'];
 
 const MODELS = new Map<string, ModelRegistration>();
 
@@ -38,8 +31,9 @@ export function registrationFor(modelType: string): ModelRegistration | undefine
 /** The registered class named `name` (a config.json `architectures` entry), if any. */
 export function classByName(name: string): PreTrainedModelClass | undefined {
   for (const registration of MODELS.values()) {
-    for (const [task, cls] of Object.entries(registration)) {
-      if (task !== 'config' && (cls as PreTrainedModelClass).name === name) return cls as PreTrainedModelClass;
+    for (const task of MODEL_TASKS) {
+      const cls = registration[task];
+      if (cls?.name === name) return cls;
     }
   }
   return undefined;

@@ -14,7 +14,7 @@ import * as ops from '../../tensor/ops.js';
 import { shapeString } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
-import type { Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
+import type { BaseModelOutput, ModelInputs, Seq2SeqLM, Seq2SeqLMInputs, Seq2SeqLMOutput } from '../modeling_outputs.js';
 import { checkContextWindow, defaultPositionIds, PreTrainedModel } from '../modeling_utils.js';
 import { BartConfig } from './configuration_bart.js';
 
@@ -279,6 +279,15 @@ export class BartModel extends PreTrainedModel<BartConfig> {
     this.shared = new Embedding(config.vocabSize, config.dModel, { std: config.initStd });
     this.encoder = new BartEncoder(config, this.shared, variant);
     this.decoder = new BartDecoder(config, this.shared, variant);
+  }
+
+  /**
+   * The encoder's states (B, S, C): what AutoModel and feature-extraction read from an encoder–decoder folder.
+   * (transformers' BartModel.forward also runs the decoder; in attn, decoding belongs to the seq2seq head.)
+   */
+  forward(inputs: ModelInputs): BaseModelOutput {
+    const out = this.encoder.forward(inputs.inputIds, inputs.attentionMask, inputs.outputHiddenStates);
+    return { lastHiddenState: out.lastHiddenState, hiddenStates: out.hiddenStates };
   }
 }
 

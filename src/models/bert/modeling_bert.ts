@@ -11,7 +11,14 @@ import * as ops from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
-import type { BaseModelOutput, QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput } from '../modeling_outputs.js';
+import type {
+  BaseModelOutput,
+  MaskedLMOutput,
+  ModelInputs,
+  QuestionAnsweringModelOutput,
+  SequenceClassifierOutput,
+  TokenClassifierOutput,
+} from '../modeling_outputs.js';
 import {
   checkContextWindow,
   defaultPositionIds,
@@ -21,23 +28,6 @@ import {
   type LayerOutput,
 } from '../modeling_utils.js';
 import { BertConfig } from './configuration_bert.js';
-
-export interface BertInputs {
-  inputIds: Tensor; // (B, T) int32
-  attentionMask?: Tensor | null; // (B, T) 1 = token, 0 = padding
-  tokenTypeIds?: Tensor | null; // (B, T); default all 0
-  positionIds?: Tensor | null; // (B, T) or (T); default arange(T)
-  labels?: Tensor | null;
-  outputHiddenStates?: boolean;
-  outputAttentions?: boolean;
-}
-
-export interface MaskedLMOutput {
-  logits: Tensor; // (B, T, V)
-  loss?: Tensor;
-  hiddenStates?: Tensor[];
-  attentions?: Tensor[];
-}
 
 export class BertEmbeddings extends Module {
   word_embeddings: Embedding;
@@ -198,7 +188,7 @@ export class BertModel extends BertPreTrainedModel {
     this.pooler = options.addPoolingLayer === false ? null : new BertPooler(config);
   }
 
-  forward(inputs: BertInputs): BaseModelOutput {
+  forward(inputs: ModelInputs): BaseModelOutput {
     const { inputIds, attentionMask, outputHiddenStates, outputAttentions } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'BertModel', 'max_position_embeddings');
@@ -221,7 +211,7 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     this.classifier = new Linear(config.hiddenSize, config.numLabels, { std: config.initializerRange });
   }
 
-  forward(inputs: BertInputs): SequenceClassifierOutput {
+  forward(inputs: ModelInputs): SequenceClassifierOutput {
     const out = this.bert.forward(inputs);
     const logits = this.classifier.forward(this.dropout.forward(out.poolerOutput!)); // (B, numLabels)
     return {
@@ -276,7 +266,7 @@ export class BertForTokenClassification extends BertPreTrainedModel {
     this.classifier = new Linear(config.hiddenSize, config.numLabels, { std: config.initializerRange });
   }
 
-  forward(inputs: BertInputs): TokenClassifierOutput {
+  forward(inputs: ModelInputs): TokenClassifierOutput {
     const out = this.bert.forward(inputs);
     return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
   }
@@ -293,7 +283,7 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
     this.qa_outputs = new Linear(config.hiddenSize, 2, { std: config.initializerRange });
   }
 
-  forward(inputs: BertInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }): QuestionAnsweringModelOutput {
+  forward(inputs: ModelInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }): QuestionAnsweringModelOutput {
     const out = this.bert.forward(inputs);
     return questionAnsweringOutput(out, this.qa_outputs.forward(out.lastHiddenState), inputs.startPositions, inputs.endPositions); // (B, T, 2)
   }
@@ -354,7 +344,7 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     this.cls = new BertOnlyMLMHead(config, this.bert.embeddings.word_embeddings);
   }
 
-  forward(inputs: BertInputs): MaskedLMOutput {
+  forward(inputs: ModelInputs): MaskedLMOutput {
     const out = this.bert.forward(inputs);
     const logits = this.cls.predictions.forward(out.lastHiddenState); // (B, T, V)
     let loss: Tensor | undefined;

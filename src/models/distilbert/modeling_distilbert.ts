@@ -9,7 +9,7 @@ import * as ops from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
-import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
+import type { BaseModelOutput, ModelInputs, SequenceClassifierOutput } from '../modeling_outputs.js';
 import {
   checkContextWindow,
   defaultPositionIds,
@@ -22,14 +22,6 @@ import { DistilBertConfig } from './configuration_distilbert.js';
 
 /** DistilBERT's LayerNorm epsilon is fixed in transformers' code, not read from the config. */
 const LAYER_NORM_EPS = 1e-12;
-
-export interface DistilBertInputs {
-  inputIds: Tensor; // (B, T) int32
-  attentionMask?: Tensor | null; // (B, T)
-  labels?: Tensor | null;
-  outputHiddenStates?: boolean;
-  outputAttentions?: boolean;
-}
 
 export class DistilBertEmbeddings extends Module {
   word_embeddings: Embedding;
@@ -139,7 +131,7 @@ export class DistilBertModel extends PreTrainedModel<DistilBertConfig> {
     this.transformer = new DistilBertTransformer(config);
   }
 
-  forward(inputs: DistilBertInputs): BaseModelOutput {
+  forward(inputs: ModelInputs): BaseModelOutput {
     const { inputIds, attentionMask, outputHiddenStates, outputAttentions } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'DistilBertModel', 'max_position_embeddings');
@@ -165,7 +157,7 @@ export class DistilBertForSequenceClassification extends PreTrainedModel<DistilB
     this.dropout = new Dropout(config.seqClassifDropout);
   }
 
-  forward(inputs: DistilBertInputs): SequenceClassifierOutput {
+  forward(inputs: ModelInputs): SequenceClassifierOutput {
     const out = this.distilbert.forward(inputs);
     const first = ops.squeeze(ops.slice(out.lastHiddenState, 1, 0, 1), 1); // (B, C)
     const pooled = this.dropout.forward(ops.relu(this.pre_classifier.forward(first)));

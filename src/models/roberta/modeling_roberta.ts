@@ -16,9 +16,14 @@ import {
   BertModel,
   questionAnsweringOutput,
   tokenClassifierOutput,
-  type BertInputs,
 } from '../bert/modeling_bert.js';
-import type { QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput } from '../modeling_outputs.js';
+import type {
+  ModelInputs,
+  QuestionAnsweringInputs,
+  QuestionAnsweringModelOutput,
+  SequenceClassifierOutput,
+  TokenClassifierOutput,
+} from '../modeling_outputs.js';
 import { PreTrainedModel, sequenceClassificationLoss } from '../modeling_utils.js';
 import { RobertaConfig } from './configuration_roberta.js';
 
@@ -103,7 +108,7 @@ export class RobertaForSequenceClassification extends RobertaPreTrainedModel {
     this.classifier = new RobertaClassificationHead(config);
   }
 
-  forward(inputs: BertInputs): SequenceClassifierOutput {
+  forward(inputs: ModelInputs): SequenceClassifierOutput {
     const out = this.roberta.forward(inputs);
     const logits = this.classifier.forward(out.lastHiddenState); // (B, numLabels)
     return {
@@ -127,7 +132,7 @@ export class RobertaForTokenClassification extends RobertaPreTrainedModel {
     this.classifier = new Linear(config.hiddenSize, config.numLabels, { std: config.initializerRange });
   }
 
-  forward(inputs: BertInputs): TokenClassifierOutput {
+  forward(inputs: ModelInputs): TokenClassifierOutput {
     const out = this.roberta.forward(inputs);
     return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
   }
@@ -143,7 +148,7 @@ export class RobertaForQuestionAnswering extends RobertaPreTrainedModel {
     this.qa_outputs = new Linear(config.hiddenSize, 2, { std: config.initializerRange });
   }
 
-  forward(inputs: BertInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }): QuestionAnsweringModelOutput {
+  forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput {
     const out = this.roberta.forward(inputs);
     return questionAnsweringOutput(out, this.qa_outputs.forward(out.lastHiddenState), inputs.startPositions, inputs.endPositions); // (B, T, 2)
   }

@@ -24,17 +24,9 @@ import { AutoTokenizer } from '../../tokenizers/auto.js';
 import type { PreTrainedTokenizer } from '../../tokenizers/tokenizer.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
-import type { BaseModelOutput, SequenceClassifierOutput } from '../modeling_outputs.js';
+import type { BaseModelOutput, ModelInputs, SequenceClassifierOutput } from '../modeling_outputs.js';
 import { checkContextWindow, PreTrainedModel, sequenceClassificationLoss } from '../modeling_utils.js';
 import { UseConfig } from './configuration_use.js';
-
-export interface UseInputs {
-  inputIds: Tensor; // (B, T) int32
-  attentionMask?: Tensor | null; // (B, T) int32, 1 = token, 0 = padding
-  labels?: Tensor | null;
-  outputHiddenStates?: boolean;
-  outputAttentions?: boolean;
-}
 
 export interface EncodeOptions {
   /** Divide each embedding by its L2 norm, as the published model's output is (default true). */
@@ -191,7 +183,7 @@ export class UseModel extends PreTrainedModel<UseConfig> {
   }
 
   /** lastHiddenState (B, T, C) and poolerOutput (B, C): the tanh layer's output before normalisation. */
-  forward(inputs: UseInputs): BaseModelOutput {
+  forward(inputs: ModelInputs): BaseModelOutput {
     const { inputIds, outputHiddenStates, outputAttentions } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'UseModel', 'max_position_embeddings');
@@ -291,7 +283,7 @@ export class UseForSequenceClassification extends PreTrainedModel<UseConfig> {
     this.classifier = new Linear(config.hiddenSize, config.numLabels, { std: config.initializerRange });
   }
 
-  forward(inputs: UseInputs): SequenceClassifierOutput {
+  forward(inputs: ModelInputs): SequenceClassifierOutput {
     const out = this.use.forward(inputs);
     const logits = this.classifier.forward(this.dropout.forward(out.poolerOutput!)); // (B, numLabels)
     return {
