@@ -47,7 +47,7 @@ try {
     const times: number[] = [];
     for (let call = 0; call < 50; call++) {
       const started = performance.now();
-      await hubDownload('bench/model', 'model.safetensors', { ...connection, cacheDir, offline });
+      await hubDownload('bench/model', 'model.safetensors', { ...connection, cacheDir, localFilesOnly: offline });
       times.push(performance.now() - started);
     }
     return median(times);

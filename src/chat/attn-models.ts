@@ -72,16 +72,25 @@ export class AttnChatModel implements ChatModel {
     let text = '';
     let completionTokens = 0;
     let lastToken: number | undefined;
-    const textStreamer = new TextStreamer(decode, (piece) => {
-      if (piece.length === 0) return;
-      text += piece;
-      onText?.(piece);
+    const textStreamer = new TextStreamer(tokenizer, {
+      skipSpecialTokens: true,
+      callback: (piece) => {
+        if (piece.length === 0) return;
+        text += piece;
+        onText?.(piece);
+      },
     });
     // Generation has no signal of its own: the streamer sees every token as it comes, so it is where an abort
     // (client gone, stop string seen by the server) ends the loop, one token at most after the signal.
+    let promptSeen = false;
     const streamer: Streamer = {
       put: (ids) => {
         if (opts.signal.aborted) throw new GenerationAborted();
+        // The first put is the prompt: it is neither completion text nor a completion token.
+        if (!promptSeen) {
+          promptSeen = true;
+          return;
+        }
         completionTokens += ids.length;
         lastToken = ids.at(-1);
         textStreamer.put(ids);

@@ -1,6 +1,7 @@
 /**
  * Streamers receive tokens as generation produces them (batch size 1, greedy or sampling), as Hugging Face's
- * BaseStreamer: `put` with each new token, `end` once.
+ * BaseStreamer: `put` first with the prompt (the decoder start for encoder–decoder models), then with each new
+ * token, and `end` once.
  */
 export interface Streamer {
   put(tokenIds: readonly number[]): void;
@@ -9,18 +10,45 @@ export interface Streamer {
 
 export type Decode = (tokenIds: readonly number[]) => string;
 
+/** What a TextStreamer decodes with: a tokenizer, or anything with its `decode`. */
+export interface StreamDecoder {
+  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
+}
+
+export interface TextStreamerOptions {
+  /** Leave the prompt out and stream only new text (transformers' `skip_prompt`). Default false. */
+  skipPrompt?: boolean;
+  /** Leave special tokens (</s>, <|endoftext|>) out of the text. Default false, as transformers. */
+  skipSpecialTokens?: boolean;
+  /** Gets each new piece of text, and `final` true once at the end. Default: writes the text to standard output. */
+  callback?: (text: string, final: boolean) => void;
+}
+
 /**
- * Turns tokens into text pieces: decodes the tokens since the last line break and hands on what is new, holding
- * back a trailing U+FFFD (a multi-byte character split across tokens) until the next token completes it. Starting
- * afresh after each line keeps the decoding cost per token flat, as transformers' TextStreamer does.
+ * Turns tokens into text pieces, as transformers' and transformers.js' TextStreamer:
+ * `new TextStreamer(tokenizer, { skipPrompt: true, callback })`. It decodes the tokens since the last line break
+ * and hands on what is new, holding back a trailing U+FFFD (a multi-byte character split across tokens) until the
+ * next token completes it; starting afresh after each line keeps the decoding cost per token flat.
  */
 export class TextStreamer implements Streamer {
   private tokens: number[] = [];
   private printedLength = 0;
+  private promptPending: boolean;
+  private readonly decode: Decode;
+  private readonly callback: (text: string, final: boolean) => void;
 
-  constructor(private readonly decode: Decode, private readonly onText: (text: string, final: boolean) => void) {}
+  constructor(tokenizer: StreamDecoder, options: TextStreamerOptions = {}) {
+    const skipSpecialTokens = options.skipSpecialTokens ?? false;
+    this.decode = (ids) => tokenizer.decode([...ids], { skipSpecialTokens });
+    this.callback = options.callback ?? ((text, final) => process.stdout.write(final ? `${text}\n` : text));
+    this.promptPending = options.skipPrompt ?? false;
+  }
 
   put(tokenIds: readonly number[]): void {
+    if (this.promptPending) {
+      this.promptPending = false;
+      return;
+    }
     this.tokens.push(...tokenIds);
     const text = this.decode(this.tokens);
     if (text.endsWith('\uFFFD')) return;
@@ -41,7 +69,7 @@ export class TextStreamer implements Streamer {
   }
 
   private emit(piece: string, final: boolean): void {
-    if (piece.length > 0 || final) this.onText(piece, final);
+    if (piece.length > 0 || final) this.callback(piece, final);
   }
 }
 
@@ -52,11 +80,14 @@ export class TextIteratorStreamer implements Streamer, AsyncIterable<string> {
   private wake: (() => void) | null = null;
   private readonly inner: TextStreamer;
 
-  constructor(decode: Decode) {
-    this.inner = new TextStreamer(decode, (text, final) => {
-      if (text) this.queue.push(text);
-      if (final) this.finished = true;
-      this.wake?.();
+  constructor(tokenizer: StreamDecoder, options: Omit<TextStreamerOptions, 'callback'> = {}) {
+    this.inner = new TextStreamer(tokenizer, {
+      ...options,
+      callback: (text, final) => {
+        if (text) this.queue.push(text);
+        if (final) this.finished = true;
+        this.wake?.();
+      },
     });
   }
 

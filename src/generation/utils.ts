@@ -321,6 +321,8 @@ function* greedyOrSample(p: Plan, options: GenerateOptions): Generator<void, Gen
   if (stopStrings.length && pad === null) throw new Error('generate: stopStrings needs padTokenId (or eosTokenId) to pad rows that stopped');
   const unfinished = sequences.map(() => true);
   const scores: Float32Array[] = [];
+  // As transformers: the streamer sees the prompt first (a TextStreamer with skipPrompt leaves it out).
+  options.streamer?.put(sequences[0]!.slice(0, p.promptLength));
   while (sequences[0]!.length < p.maxLength && unfinished.some(Boolean)) {
     const step = stepper.next(sequences);
     p.adjust(step);

@@ -24,8 +24,8 @@ export interface HubDownloadOptions extends HubConnectionOptions {
   revision?: string;
   /** Default `HF_HUB_CACHE`, else `HF_HOME/hub`, else ~/.cache/huggingface/hub. */
   cacheDir?: string;
-  /** Default from `HF_HUB_OFFLINE`. */
-  offline?: boolean;
+  /** Use only what the cache holds, never the network (transformers' `local_files_only`); default `HF_HUB_OFFLINE`. */
+  localFilesOnly?: boolean;
 }
 
 export function resolveUrl(endpoint: string, repoId: string, revision: string, path: string): string {
@@ -151,7 +151,7 @@ export async function hubDownload(repoId: string, path: string, options: HubDown
   assertRepoPath(path);
   const revision = options.revision ?? 'main';
   const cache = new RepoCache(hubCacheDir(options.cacheDir), repoId);
-  if (options.offline ?? isOfflineMode()) return fromCacheOnly(cache, revision, path, 'offline mode (HF_HUB_OFFLINE) is on');
+  if (options.localFilesOnly ?? isOfflineMode()) return fromCacheOnly(cache, revision, path, 'offline mode (HF_HUB_OFFLINE) is on');
 
   const connection = hubConnection(options);
   let metadata: FileMetadata;

@@ -92,7 +92,7 @@ export async function resolveModelDir(nameOrPath: string, options: ResolveModelO
   const repoId = nameOrPath;
   const revision = options.revision ?? 'main';
   const cache = new RepoCache(hubCacheDir(options.cacheDir), repoId);
-  if (options.offline ?? isOfflineMode()) return cachedSnapshot(cache, revision, options.files, 'offline mode (HF_HUB_OFFLINE) is on');
+  if (options.localFilesOnly ?? isOfflineMode()) return cachedSnapshot(cache, revision, options.files, 'offline mode (HF_HUB_OFFLINE) is on');
 
   let info;
   try {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { hubCacheDir } from '../hub/env.js';
 import { isValidRepoId } from '../hub/errors.js';
 import { resolveModelDir } from '../hub/resolve.js';
+import type { HubDownloadOptions } from '../hub/download.js';
 import { modelClassFor } from '../models/auto/modeling_auto.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import { PretrainedConfig } from '../models/configuration_utils.js';
@@ -44,13 +45,13 @@ function isDirectory(path: string): boolean {
  * The folder a model name stands for: a folder path as given, a model installed in models/, or a hub repo id
  * (downloaded, or found in the cache). Anything else is an error naming every place that was looked at.
  */
-export async function resolveModel(nameOrPath: string): Promise<string> {
+export async function resolveModel(nameOrPath: string, hub: HubDownloadOptions = {}): Promise<string> {
   if (isDirectory(nameOrPath)) return resolve(nameOrPath);
   const installed = join(installedModelsDir, nameOrPath);
   if (isDirectory(installed)) return installed;
   if (isValidRepoId(nameOrPath)) {
     try {
-      return await resolveModelDir(nameOrPath);
+      return await resolveModelDir(nameOrPath, hub);
     } catch (err) {
       throw new ModelLoadError(`model '${nameOrPath}': not a folder, not installed in ${installedModelsDir}, and the hub gave no copy: ${(err as Error).message}`);
     }

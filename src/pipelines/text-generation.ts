@@ -75,7 +75,7 @@ export class TextGenerationPipeline extends Pipeline {
           ...settings,
           attentionMask: inputs.attentionMask,
           padTokenId: settings.padTokenId ?? this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? null,
-          streamer: onText ? new TextStreamer(decode, (text) => text && onText(text)) : undefined,
+          streamer: onText ? new TextStreamer(this.tokenizer, { skipPrompt: true, skipSpecialTokens: true, callback: (text) => text && onText(text) }) : undefined,
         });
         const width = inputs.inputIds.shape[1]!;
         return out.sequences.map((row, r) => {

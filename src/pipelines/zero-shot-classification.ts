@@ -35,9 +35,12 @@ export const SIMILARITY_TEMPERATURE = 0.05;
 
 const DEFAULT_TEMPLATE = 'This example is {}.';
 
+/** The labels come in the options, or as the second argument (as transformers.js takes them) with options third. */
 export interface ZeroShotClassificationPipeline {
   (text: string, options: ZeroShotOptions): Promise<ZeroShotResult>;
   (texts: string[], options: ZeroShotOptions): Promise<ZeroShotResult[]>;
+  (text: string, labels: string[] | string, options?: Omit<ZeroShotOptions, 'candidateLabels'>): Promise<ZeroShotResult>;
+  (texts: string[], labels: string[] | string, options?: Omit<ZeroShotOptions, 'candidateLabels'>): Promise<ZeroShotResult[]>;
 }
 
 export class ZeroShotClassificationPipeline extends Pipeline {
@@ -60,7 +63,9 @@ export class ZeroShotClassificationPipeline extends Pipeline {
     return entry[1];
   }
 
-  protected async run(input: unknown, options?: ZeroShotOptions): Promise<ZeroShotResult | ZeroShotResult[]> {
+  protected async run(input: unknown, labelsOrOptions?: unknown, rest?: unknown): Promise<ZeroShotResult | ZeroShotResult[]> {
+    const byPosition = typeof labelsOrOptions === 'string' || Array.isArray(labelsOrOptions);
+    const options = (byPosition ? { ...(rest as object), candidateLabels: labelsOrOptions } : labelsOrOptions) as ZeroShotOptions | undefined;
     const { texts, single } = textBatch(input);
     const labels = candidateLabels(options?.candidateLabels);
     const template = options?.hypothesisTemplate ?? DEFAULT_TEMPLATE;

@@ -14,11 +14,10 @@ import { SPECIAL_TOKEN_KEYS } from './special-tokens.js';
 import { validateTokenizerJson, type JsonObject, type TokenizerJson } from './tokenizer-json.js';
 import { PreTrainedTokenizer, type TokenDecoder } from './tokenizer.js';
 
-export interface FromPretrainedOptions {
+/** Hub options (revision, cacheDir, localFilesOnly, endpoint, token) as models take them; a local folder is used as it is. */
+export interface FromPretrainedOptions extends ResolveModelOptions {
   /** Fields that override tokenizer_config.json (like keyword arguments to transformers' from_pretrained). */
   config?: JsonObject;
-  /** Where a repo id is looked up (endpoint, revision, cache); a local folder is used as it is. */
-  hub?: ResolveModelOptions;
 }
 
 export function readJsonFile(file: string): unknown {
@@ -111,7 +110,7 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
 export class AutoTokenizer {
   /** Loads the tokenizer of a model folder, or of a hub repo id (through the hub cache). */
   static async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    const dir = await resolveModelDir(nameOrDir, options.hub);
+    const dir = await resolveModelDir(nameOrDir, options);
     return AutoTokenizer.fromDirectory(dir, options);
   }
 

@@ -145,18 +145,22 @@ describe('generate: beam search', () => {
 
 describe('generate: streaming and stop strings', () => {
   const decode = (ids: readonly number[]): string => ids.map((id) => String.fromCharCode(97 + id)).join('');
+  const letters = { decode };
 
-  it('TextStreamer hands on the text as tokens arrive', () => {
+  it('TextStreamer(tokenizer, { skipPrompt, callback }) hands on the text as tokens arrive, the prompt first unless skipped', () => {
     const model = new ToyCausalLM();
     const pieces: string[] = [];
-    const out = generate(model, [[1]], { maxNewTokens: 5, streamer: new TextStreamer(decode, (t) => pieces.push(t)) });
-    expect(pieces.join('')).toBe(decode(out.sequences[0]!.slice(1)));
+    const out = generate(model, [[1, 2]], { maxNewTokens: 5, streamer: new TextStreamer(letters, { skipPrompt: true, callback: (t) => pieces.push(t) }) });
+    expect(pieces.join('')).toBe(decode(out.sequences[0]!.slice(2)));
     expect(pieces.filter(Boolean)).toHaveLength(5);
+    const withPrompt: string[] = [];
+    generate(model, [[1, 2]], { maxNewTokens: 5, streamer: new TextStreamer(letters, { callback: (t) => withPrompt.push(t) }) });
+    expect(withPrompt.join('')).toBe(decode(out.sequences[0]!));
   });
 
   it('TextStreamer holds back a split multi-byte character', () => {
     const pieces: string[] = [];
-    const s = new TextStreamer((ids) => (ids.length === 1 ? 'a\uFFFD' : 'aé'), (t) => pieces.push(t));
+    const s = new TextStreamer({ decode: (ids) => (ids.length === 1 ? 'a\uFFFD' : 'aé') }, { callback: (t) => pieces.push(t) });
     s.put([1]);
     s.put([2]);
     s.end();
@@ -166,7 +170,8 @@ describe('generate: streaming and stop strings', () => {
   it('TextStreamer starts afresh after a line break', () => {
     const decoded: number[][] = [];
     const pieces: string[] = [];
-    const s = new TextStreamer((ids) => (decoded.push([...ids]), ids.map((id) => (id === 0 ? '\n' : 'x')).join('')), (t) => pieces.push(t));
+    const lines = { decode: (ids: number[]) => (decoded.push([...ids]), ids.map((id) => (id === 0 ? '\n' : 'x')).join('')) };
+    const s = new TextStreamer(lines, { callback: (t) => pieces.push(t) });
     for (const id of [1, 0, 1, 1]) s.put([id]);
     s.end();
     expect(pieces.join('')).toBe('x\nxx');
@@ -175,7 +180,7 @@ describe('generate: streaming and stop strings', () => {
 
   it('TextIteratorStreamer yields pieces while generateAsync runs', async () => {
     const model = new ToyCausalLM();
-    const streamer = new TextIteratorStreamer(decode);
+    const streamer = new TextIteratorStreamer(letters, { skipPrompt: true });
     const running = generateAsync(model, [[1]], { maxNewTokens: 4, streamer });
     const seen: string[] = [];
     for await (const piece of streamer) seen.push(piece);

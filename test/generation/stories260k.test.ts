@@ -21,7 +21,7 @@ describeWithShared('stories260K generation', ['models/stories260K/stories260K.bi
   it('greedy decoding from BOS streams the known 60-token text', async () => {
     const [model, tokenizer] = await load;
     let streamed = '';
-    const out = generate(model, [[1]], { maxNewTokens: 60, eosTokenId: null, streamer: new TextStreamer((ids) => tokenizer.decode(ids), (text) => (streamed += text)) });
+    const out = generate(model, [[1]], { maxNewTokens: 60, eosTokenId: null, streamer: new TextStreamer(tokenizer, { skipPrompt: true, callback: (text) => (streamed += text) }) });
     expect(out.sequences[0]).toHaveLength(61);
     expect(tokenizer.decode(out.sequences[0]!.slice(1)).trim()).toBe(KNOWN);
     expect(streamed.trim()).toBe(KNOWN);

@@ -71,13 +71,13 @@ describe('hub end to end on 127.0.0.1', () => {
     await pushToHub(fakeModelFolder(1000), 'alice/offline', connection);
     const cache = tempDir('cache');
     const online = await resolveModelDir('alice/offline', { endpoint: hub.url, cacheDir: cache });
-    expect(await resolveModelDir('alice/offline', { cacheDir: cache, offline: true })).toBe(online);
+    expect(await resolveModelDir('alice/offline', { cacheDir: cache, localFilesOnly: true })).toBe(online);
     // An unreachable hub falls back to the cache too.
     expect(await resolveModelDir('alice/offline', { cacheDir: cache, endpoint: 'http://127.0.0.1:9' })).toBe(online);
 
-    const missing = resolveModelDir('alice/never-downloaded', { cacheDir: cache, offline: true });
+    const missing = resolveModelDir('alice/never-downloaded', { cacheDir: cache, localFilesOnly: true });
     await expect(missing).rejects.toThrow(/offline mode.*'alice\/never-downloaded'.*not in the cache/);
-    await expect(hubDownload('alice/offline', 'vocab.txt', { cacheDir: cache, offline: true })).rejects.toMatchObject({ code: 'OfflineCacheMiss' });
+    await expect(hubDownload('alice/offline', 'vocab.txt', { cacheDir: cache, localFilesOnly: true })).rejects.toMatchObject({ code: 'OfflineCacheMiss' });
   });
 
   it('names the repo, the endpoint and what to do when a repo does not exist', async () => {
