@@ -17,6 +17,7 @@ const COMMANDS: Record<string, string> = {
   serve: 'serve a model with the OpenAI-compatible API',
   rag: 'index documents and ask questions over them',
   studio: 'open attn studio in the browser',
+  export: 'write a model as ONNX for transformers.js (attn export onnx --model M --out DIR)',
 };
 
 interface CommandModule {

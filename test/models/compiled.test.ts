@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { CompiledForward, encoderSpec } from '../../src/models/compiled.js';
 import { DistilBertForSequenceClassification } from '../../src/models/distilbert/modeling_distilbert.js';
 import { expectClose, goldenCase, ids } from './golden.js';
