@@ -22,6 +22,8 @@ import { TextClassificationPipeline } from './text-classification.js';
 import { TextGenerationPipeline } from './text-generation.js';
 import { languagePair, TranslationPipeline } from './translation.js';
 import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
+import { QuestionAnsweringPipeline } from './question-answering.js';
+import { TokenClassificationPipeline } from './token-classification.js';
 
 export { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 export { ModelLoadError, installedModelsDir } from './load.js';
@@ -34,6 +36,8 @@ export type { GenerationOptions } from './text2text-generation.js';
 export * from './translation.js';
 export * from './zero-shot-classification.js';
 
+export * from './question-answering.js';
+export * from './token-classification.js';
 /** The tasks `pipeline()` knows, by their canonical names (aliases and translation_xx_to_yy resolve to these). */
 export const TASKS = [
   'text-classification',
@@ -44,9 +48,11 @@ export const TASKS = [
   'feature-extraction',
   'fill-mask',
 ] as const;
+  'question-answering',
+  'token-classification',
 export type Task = (typeof TASKS)[number];
 
-const ALIASES: Record<string, Task> = { 'sentiment-analysis': 'text-classification' };
+const ALIASES: Record<string, Task> = { 'sentiment-analysis': 'text-classification', ner: 'token-classification' };
 
 /**
  * The default model of each task, by language (or language pair): folders under models/ in the package, shipped
@@ -61,6 +67,8 @@ export const DEFAULT_MODELS: Readonly<Record<Task, Readonly<Record<string, strin
   'feature-extraction': { en: 'use-lite' },
   'fill-mask': {},
 };
+  'question-answering': {},
+  'token-classification': {},
 
 export type PipelineFactoryOptions = PipelineOptions & {
   /** Picks the default model for this language ('en', 'ko'); ignored when `model` is given. */
@@ -125,6 +133,8 @@ export function tasksFor(config: PretrainedConfig): Task[] {
     else if (head === 'maskedLM') tasks.add('fill-mask');
     else ['feature-extraction', 'zero-shot-classification', 'summarization'].forEach((t) => tasks.add(t as Task));
   }
+    else if (head === 'questionAnswering') tasks.add('question-answering');
+    else if (head === 'tokenClassification') tasks.add('token-classification');
   return TASKS.filter((task) => tasks.has(task));
 }
 
@@ -143,6 +153,8 @@ export function pipeline(task: 'feature-extraction', model?: string, options?: P
 export function pipeline(task: 'fill-mask', model?: string, options?: PipelineFactoryOptions): Promise<FillMaskPipeline>;
 export function pipeline(task: string, model?: string, options?: PipelineFactoryOptions): Promise<Pipeline>;
 export async function pipeline(taskName: string, model?: string, options: PipelineFactoryOptions = {}): Promise<Pipeline> {
+export function pipeline(task: 'question-answering', model?: string, options?: PipelineFactoryOptions): Promise<QuestionAnsweringPipeline>;
+export function pipeline(task: 'token-classification' | 'ner', model?: string, options?: PipelineFactoryOptions): Promise<TokenClassificationPipeline>;
   const { task, ...pair } = parseTask(taskName);
   const srcLang = options.srcLang ?? pair.srcLang;
   const tgtLang = options.tgtLang ?? pair.tgtLang;
@@ -180,3 +192,7 @@ export async function pipeline(taskName: string, model?: string, options: Pipeli
       return new FillMaskPipeline(...(await load('maskedLM')));
   }
 }
+    case 'question-answering':
+      return new QuestionAnsweringPipeline(...(await load('questionAnswering')));
+    case 'token-classification':
+      return new TokenClassificationPipeline(...(await load('tokenClassification')));

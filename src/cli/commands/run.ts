@@ -13,7 +13,10 @@ import {
   pipeline,
   TASKS,
   type ClassificationLabel,
+  type Answer,
   type FillMaskCandidate,
+  type GroupedEntity,
+  type TokenEntity,
   type Pipeline,
   type Task,
   type ZeroShotResult,
@@ -38,7 +41,9 @@ Options:
   --lang L             pick the default model for language L (sentiment: en, ko)
   --json               print one JSON object per input: {"input": …, "result": …} (results shaped as Hugging Face's)
   --batch-size N       inputs per model call when reading standard input (default 16)
-  --top-k N            text-classification, fill-mask: how many labels / tokens to show
+  --top-k N            text-classification, fill-mask, question-answering: how many labels / tokens / answers to show
+  --question Q         question-answering: the question to answer from each text (required)
+  --aggregation-strategy S   token-classification (ner): none, simple, first, average, max (default none)
   --labels a,b,c       zero-shot-classification: the candidate labels (required)
   --template T         zero-shot-classification: hypothesis template with {} for the label (default 'This example is {}.')
   --multi-label        zero-shot-classification: score each label on its own
@@ -60,6 +65,8 @@ const OPTIONS = {
   labels: { type: 'string' },
   template: { type: 'string' },
   'multi-label': { type: 'boolean' },
+  question: { type: 'string' },
+  'aggregation-strategy': { type: 'string' },
   'src-lang': { type: 'string' },
   'tgt-lang': { type: 'string' },
   'max-new-tokens': { type: 'string' },
@@ -87,6 +94,8 @@ const TASK_FLAGS: Record<Task, string[]> = {
   translation: DECODING_FLAGS,
   'text-generation': DECODING_FLAGS,
   'feature-extraction': ['pooling', 'normalize'],
+  'question-answering': ['question', 'top-k'],
+  'token-classification': ['aggregation-strategy'],
 };
 const COMMON_FLAGS = ['model', 'lang', 'json', 'batch-size', 'src-lang', 'tgt-lang'];
 
@@ -121,6 +130,11 @@ function callOptions(task: Task, flags: Flags): Record<string, unknown> {
     translation: () => decoding,
     'text-generation': () => decoding,
     'feature-extraction': () => ({ pooling: flags.pooling, normalize: flags.normalize }),
+    'question-answering': () => {
+      if (flags.question === undefined) throw new UsageError('question-answering needs --question, e.g. --question "Where does Sarah live?"');
+      return { question: flags.question, topK: integer('top-k') };
+    },
+    'token-classification': () => ({ aggregationStrategy: flags['aggregation-strategy'] }),
   };
   return Object.fromEntries(Object.entries(byTask[task]()).filter(([, value]) => value !== undefined));
 }
@@ -171,6 +185,10 @@ function plain(task: Task, result: unknown): string {
     }
     case 'feature-extraction':
       return JSON.stringify(result);
+    case 'question-answering':
+      return [result as Answer | Answer[]].flat().map((a) => `${a.answer} ${score(a.score)}`).join(' | ');
+    case 'token-classification':
+      return (result as Array<TokenEntity | GroupedEntity>).map((e) => `${e.word}/${'entity' in e ? e.entity : e.entity_group} ${score(e.score)}`).join(', ');
   }
 }
 
