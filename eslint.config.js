@@ -22,7 +22,7 @@ const LAYERS = {
   generation: ['nn', 'tensor', 'tokenizers', 'util'],
   models: ['generation', 'nn', 'io', 'hub', 'tokenizers', 'backends', 'tensor', 'util'],
   pipelines: ['models', 'generation', 'nn', 'io', 'hub', 'tokenizers', 'backends', 'tensor', 'util'],
-  training: ['models', 'generation', 'data', 'metrics', 'optim', 'nn', 'io', 'hub', 'tokenizers', 'tensor', 'util'],
+  training: ['models', 'generation', 'data', 'metrics', 'optim', 'nn', 'io', 'hub', 'tokenizers', 'backends', 'tensor', 'util'],
   chat: ['pipelines', 'models', 'generation', 'metrics', 'nn', 'tokenizers', 'tensor', 'util'],
   rag: ['chat', 'util'],
   studio: ['pipelines', 'training', 'models', 'generation', 'nn', 'hub', 'io', 'tokenizers', 'tensor', 'util'],

@@ -1,3 +1,5 @@
+import { randomTensor } from '../tensor/creation.js';
+import { untraced } from '../tensor/engine.js';
 import { defaultGenerator, type Generator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
@@ -29,10 +31,15 @@ export function rmsNorm(x: Tensor, weight?: Tensor | null, eps = 1e-6): Tensor {
 export function dropout(x: Tensor, p: number, training: boolean, generator: Generator = defaultGenerator): Tensor {
   if (p < 0 || p >= 1) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const keep = new Float32Array(x.size);
   const scale = 1 / (1 - p);
-  for (let i = 0; i < keep.length; i++) keep[i] = generator.random() < p ? 0 : scale;
-  return ops.mul(x, new Tensor(keep, x.shape));
+  // A random input: a captured training step draws a fresh mask on each replay, exactly as this eager call does.
+  const size = x.size;
+  const keep = randomTensor(x.shape, () => {
+    const mask = new Float32Array(size);
+    for (let i = 0; i < mask.length; i++) mask[i] = generator.random() < p ? 0 : scale;
+    return mask;
+  });
+  return ops.mul(x, keep);
 }
 
 export interface CrossEntropyOptions {
@@ -55,28 +62,26 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   if (targets.rank !== 1 || targets.shape[0] !== n) {
     throw new RangeError(`crossEntropy: targets ${shapeString(targets.shape)} do not match logits ${shapeString(logits.shape)}: expected (${n})`);
   }
-  const safe = new Int32Array(n);
-  const keepMask = new Float32Array(n);
-  let kept = 0;
-  targets.data.forEach((t, i) => {
-    if (t === ignoreIndex) return;
-    if (t < 0 || t >= c) throw new RangeError(`crossEntropy: target ${t} at position ${i} is outside [0, ${c})`);
-    safe[i] = t;
-    keepMask[i] = 1;
-    kept++;
+  // Checked in JS, computed with ops: a captured step then serves every batch of targets.
+  const ids = untraced(() => targets.data);
+  ids.forEach((t, i) => {
+    if (t !== ignoreIndex && (t < 0 || t >= c)) throw new RangeError(`crossEntropy: target ${t} at position ${i} is outside [0, ${c})`);
   });
+  const ignored = ops.eq(targets, ignoreIndex);
+  const safe = ops.where(ignored, 0, targets);
+  const keepMask = ops.cast(ops.logicalNot(ignored), 'float32');
   const logp = ops.logSoftmax(logits, -1);
-  const picked = ops.reshape(ops.gatherElements(logp, new Tensor(safe, [n, 1]), 1), [n]);
+  const picked = ops.reshape(ops.gatherElements(logp, ops.reshape(safe, [n, 1]), 1), [n]);
   let perRow = ops.neg(picked);
   if (labelSmoothing > 0) {
     const smooth = ops.neg(ops.mean(logp, -1));
     perRow = ops.add(ops.mul(perRow, 1 - labelSmoothing), ops.mul(smooth, labelSmoothing));
   }
-  perRow = ops.mul(perRow, new Tensor(keepMask, [n]));
+  perRow = ops.mul(perRow, keepMask);
   if (reduction === 'none') return perRow;
   const total = ops.sum(perRow);
   // torch returns NaN for a mean over zero targets; a clear 0 is kinder to training loops that log it.
-  return reduction === 'sum' ? total : ops.div(total, Math.max(kept, 1));
+  return reduction === 'sum' ? total : ops.div(total, ops.maximum(ops.sum(keepMask), 1));
 }
 
 export function mseLoss(input: Tensor, target: Tensor, reduction: 'mean' | 'sum' | 'none' = 'mean'): Tensor {

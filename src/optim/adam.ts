@@ -1,4 +1,5 @@
-import { Optimizer, stateBuffer, type BaseHyperparameters, type ParamState, type ParamsInput } from './optimizer.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type BaseHyperparameters, type ParamsInput } from './optimizer.js';
 
 export interface AdamHyperparameters extends BaseHyperparameters {
   betas: [number, number];
@@ -18,24 +19,40 @@ export class Adam extends Optimizer<AdamHyperparameters> {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...options });
   }
 
-  protected update(param: Float32Array, grad: Float32Array, group: AdamHyperparameters, state: ParamState): void {
+  protected bufferNames(): string[] {
+    return ['exp_avg', 'exp_avg_sq'];
+  }
+
+  protected scalars(group: AdamHyperparameters, step: number): Record<string, number> {
     const { lr, eps, weightDecay } = group;
     const [beta1, beta2] = group.betas;
-    const m = stateBuffer(state, 'exp_avg', param.length);
-    const v = stateBuffer(state, 'exp_avg_sq', param.length);
-    const stepSize = lr / (1 - Math.pow(beta1, state.step));
-    const bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, state.step));
-    const decay = this.decoupledWeightDecay ? 1 - lr * weightDecay : 1;
-    const l2 = this.decoupledWeightDecay ? 0 : weightDecay;
-    for (let i = 0; i < param.length; i++) {
-      const p = param[i]! * decay;
-      const g = grad[i]! + l2 * p;
-      const mi = beta1 * m[i]! + (1 - beta1) * g;
-      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      param[i] = p - (stepSize * mi) / (Math.sqrt(vi) / bias2Sqrt + eps);
-    }
+    return {
+      beta1,
+      oneMinusBeta1: 1 - beta1,
+      beta2,
+      oneMinusBeta2: 1 - beta2,
+      eps,
+      stepSize: lr / (1 - Math.pow(beta1, step)),
+      bias2Sqrt: Math.sqrt(1 - Math.pow(beta2, step)),
+      // Decoupled decay scales the weights; L2 adds weightDecay·p to the gradient.
+      decay: this.decoupledWeightDecay ? 1 - lr * weightDecay : 1,
+      l2: this.decoupledWeightDecay ? 0 : weightDecay,
+    };
+  }
+
+  protected update(
+    param: Tensor,
+    grad: Tensor,
+    s: Record<string, Tensor>,
+    buffers: Readonly<Record<string, Tensor>>,
+    group: AdamHyperparameters,
+  ): { param: Tensor; buffers: Record<string, Tensor> } {
+    const p = this.decoupledWeightDecay ? param.mul(s.decay!) : param;
+    const g = !this.decoupledWeightDecay && group.weightDecay !== 0 ? grad.add(p.mul(s.l2!)) : grad;
+    const m = buffers.exp_avg!.mul(s.beta1!).add(g.mul(s.oneMinusBeta1!));
+    const v = buffers.exp_avg_sq!.mul(s.beta2!).add(g.mul(g).mul(s.oneMinusBeta2!));
+    const denom = v.sqrt().div(s.bias2Sqrt!).add(s.eps!);
+    return { param: p.sub(m.div(denom).mul(s.stepSize!)), buffers: { exp_avg: m, exp_avg_sq: v } };
   }
 }
 

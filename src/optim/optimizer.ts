@@ -99,6 +99,14 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     for (const p of params) this.stateOf(p, this.groupOf(p)).step++;
   }
 
+  /** Saves every parameter's step count; the returned function puts them back (a step that is undone). */
+  saveStepCounts(): () => void {
+    const saved = new Map([...this.state].map(([p, s]) => [p, s.step]));
+    return () => {
+      for (const [p, s] of this.state) s.step = saved.get(p) ?? 0;
+    };
+  }
+
   /** Creates every parameter's state (zero moments) now rather than on its first step, so a capture sees it. */
   initializeState(): void {
     for (const group of this.paramGroups) for (const p of group.params) this.stateOf(p, group);

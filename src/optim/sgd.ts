@@ -1,4 +1,5 @@
-import { Optimizer, stateBuffer, type BaseHyperparameters, type ParamState, type ParamsInput } from './optimizer.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type BaseHyperparameters, type ParamsInput } from './optimizer.js';
 
 export interface SGDHyperparameters extends BaseHyperparameters {
   momentum: number;
@@ -21,18 +22,33 @@ export class SGD extends Optimizer<SGDHyperparameters> {
     }
   }
 
-  protected update(param: Float32Array, grad: Float32Array, group: SGDHyperparameters, state: ParamState): void {
-    const { lr, momentum, dampening, weightDecay, nesterov } = group;
-    const buf = momentum !== 0 ? stateBuffer(state, 'momentum_buffer', param.length) : null;
-    const first = state.step === 1;
-    for (let i = 0; i < param.length; i++) {
-      let g = grad[i]! + weightDecay * param[i]!;
-      if (buf) {
-        const b = first ? g : momentum * buf[i]! + (1 - dampening) * g;
-        buf[i] = b;
-        g = nesterov ? g + momentum * b : b;
-      }
-      param[i] = param[i]! - lr * g;
-    }
+  protected bufferNames(group: SGDHyperparameters): string[] {
+    return group.momentum !== 0 ? ['momentum_buffer'] : [];
+  }
+
+  protected scalars(group: SGDHyperparameters, step: number): Record<string, number> {
+    const first = step === 1;
+    // The first step sets buf ← g: the same formula with keep 0 and take 1, so one graph serves every step.
+    return {
+      lr: group.lr,
+      weightDecay: group.weightDecay,
+      momentum: group.momentum,
+      keep: first ? 0 : group.momentum,
+      take: first ? 1 : 1 - group.dampening,
+    };
+  }
+
+  protected update(
+    param: Tensor,
+    grad: Tensor,
+    s: Record<string, Tensor>,
+    buffers: Readonly<Record<string, Tensor>>,
+    group: SGDHyperparameters,
+  ): { param: Tensor; buffers: Record<string, Tensor> } {
+    let g = group.weightDecay !== 0 ? grad.add(param.mul(s.weightDecay!)) : grad;
+    if (group.momentum === 0) return { param: param.sub(g.mul(s.lr!)), buffers: {} };
+    const buf = buffers.momentum_buffer!.mul(s.keep!).add(g.mul(s.take!));
+    g = group.nesterov ? g.add(buf.mul(s.momentum!)) : buf;
+    return { param: param.sub(g.mul(s.lr!)), buffers: { momentum_buffer: buf } };
   }
 }

@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataCollatorForLanguageModeling, DataCollatorWithPadding, type Batch, type DataCollator, type Dataset, type Feature } from '../data/index.js';
 import type { Module } from '../nn/module.js';
-import { AdamW, clipGradNorm, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, LRScheduler, type AdamHyperparameters, type Optimizer } from '../optim/index.js';
-import { noGrad, tidy } from '../tensor/engine.js';
-import { manualSeed } from '../tensor/random.js';
+import { CompiledStep, type StateSlot, type StepRunKind } from '../backends/onnx/compiled_step.js';
+import { AdamW, clipGradients, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, LRScheduler, type AdamHyperparameters, type Optimizer } from '../optim/index.js';
+import { getBackend, noGrad, tidy } from '../tensor/engine.js';
+import { defaultGenerator, manualSeed } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { progress } from '../util/progress.js';
 import type { CallbackContext, LogEntry, TrainerCallback, TrainerControl, TrainerState } from './callbacks.js';
@@ -129,12 +130,18 @@ export class Trainer<P = EvalPrediction> {
   private optimizer?: Optimizer<AdamHyperparameters>;
   private scheduler?: LRScheduler;
   private epochOrder: { epoch: number; dataset: Dataset } | null = null;
+  /** The compiled training step of the running train() (null: eager). */
+  private compiled: CompiledStep | null = null;
+  /** How the last train()'s steps ran: recorded, replayed from a graph, or eagerly (null: it ran eager mode). */
+  lastStepModes: Record<StepRunKind, number> | null = null;
 
   constructor(options: TrainerOptions<P>) {
     this.model = options.model;
     this.args = options.args;
     // The collator first: preparing the datasets asks whether it makes the labels itself.
-    this.dataCollator = options.dataCollator ?? new DataCollatorWithPadding({ padTokenId: this.model.config?.padTokenId ?? 0 });
+    // Compiled steps keep one graph per batch shape: padding to multiples of 16 keeps the shapes few.
+    const padToMultipleOf = this.args.stepMode === 'compiled' ? 16 : undefined;
+    this.dataCollator = options.dataCollator ?? new DataCollatorWithPadding({ padTokenId: this.model.config?.padTokenId ?? 0, padToMultipleOf });
     this.trainDataset = options.trainDataset && this.prepareDataset(options.trainDataset, 'training');
     this.evalDataset = options.evalDataset && this.prepareDataset(options.evalDataset, 'evaluation');
     this.tokenizer = options.tokenizer;
@@ -198,6 +205,7 @@ export class Trainer<P = EvalPrediction> {
       this.state = freshState(maxSteps, numTrainEpochs);
     }
     Object.assign(this.control, { shouldTrainingStop: false });
+    this.compiled = args.stepMode === 'compiled' && getBackend().name === 'onnx' ? this.compileStep(optimizer) : null;
     this.fire('onTrainBegin');
     this.model.train();
     const bar = args.progress ? progress({ label: 'train', total: maxSteps - this.state.globalStep, unit: 'step' }) : null;
@@ -245,6 +253,9 @@ export class Trainer<P = EvalPrediction> {
       }
     } finally {
       bar?.done();
+      if (this.compiled) this.lastStepModes = { ...this.compiled.counts };
+      this.compiled?.dispose();
+      this.compiled = null;
     }
 
     if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint && existsSync(this.state.bestModelCheckpoint)) {
@@ -290,30 +301,94 @@ export class Trainer<P = EvalPrediction> {
   /**
    * One update: `gradientAccumulationSteps` micro-batches forward and backward (each loss scaled so the gradients
    * average), clipping, then the optimizer and schedule steps. A non-finite loss or gradient stops training before
-   * the weights change, so the last checkpoint stays good.
+   * the weights change, so the last checkpoint stays good. Compiled (the default on onnx), the micro-batches are the
+   * inputs of one captured graph per batch shape (see compileStep); eager, every op is dispatched on its own.
    */
   private optimizerStep(train: Dataset, batchesPerEpoch: number, optimizer: Optimizer<AdamHyperparameters>, scheduler: LRScheduler): { loss: number; gradNorm: number } {
-    const accumulation = this.args.gradientAccumulationSteps;
     return tidy(() => {
-      let loss = 0;
-      for (let micro = 0; micro < accumulation; micro++) {
+      const batches: Batch[] = [];
+      for (let micro = 0; micro < this.args.gradientAccumulationSteps; micro++) {
         const batch = this.dataCollator.collate(this.batchAt(train, this.state.batchesConsumed, batchesPerEpoch));
         this.state.batchesConsumed++;
         this.state.numInputTokensSeen += nonPaddingTokens(batch);
-        const output = this.model.forward(batchToInputs(batch));
-        if (!output.loss) throw new TrainingError(`${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`);
+        batches.push(batch);
+      }
+      let outputs: { loss: Tensor; gradNorm: Tensor };
+      if (this.compiled) {
+        const inputs: Record<string, Tensor> = {};
+        batches.forEach((batch, micro) => {
+          for (const [name, t] of Object.entries(batch)) if (name !== 'special_tokens_mask') inputs[`${micro}.${name}`] = t;
+        });
+        const run = this.compiled.run(inputs, (fed) => this.update(microBatches(fed, batches.length), optimizer, false));
+        outputs = run.outputs as typeof outputs;
+      } else {
+        outputs = this.update(batches, optimizer, true);
+      }
+      const loss = outputs.loss.item();
+      const gradNorm = outputs.gradNorm.item();
+      // A replayed graph left the weights alone when these are not finite (see compileStep's accept).
+      if (!Number.isFinite(loss)) this.failNonFinite('loss', loss);
+      if (!Number.isFinite(gradNorm)) this.failNonFinite('gradient norm', gradNorm);
+      scheduler.step();
+      return { loss, gradNorm };
+    });
+  }
+
+  /**
+   * Forward and backward over the micro-batches, clipping and the optimizer step, with tensor ops only, so that a
+   * graph capture records all of it. `checkEagerly` reads the loss and norm before the update (eager mode only: a
+   * captured step may not read computed values).
+   */
+  private update(batches: Batch[], optimizer: Optimizer<AdamHyperparameters>, checkEagerly: boolean): { loss: Tensor; gradNorm: Tensor } {
+    let total: Tensor | null = null;
+    for (const batch of batches) {
+      const output = this.model.forward(batchToInputs(batch));
+      if (!output.loss) throw new TrainingError(`${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`);
+      if (checkEagerly) {
         const value = output.loss.item();
         if (!Number.isFinite(value)) this.failNonFinite('loss', value);
-        output.loss.div(accumulation).backward();
-        loss += value / accumulation;
       }
-      // With clipping off, an infinite bound still measures the norm for the logs.
-      const gradNorm = clipGradNorm(this.model.parameters(), this.args.maxGradNorm > 0 ? this.args.maxGradNorm : Infinity);
-      if (!Number.isFinite(gradNorm)) this.failNonFinite('gradient norm', gradNorm);
-      optimizer.step();
-      scheduler.step();
-      optimizer.zeroGrad();
-      return { loss, gradNorm };
+      const scaled = output.loss.div(batches.length);
+      scaled.backward();
+      total = total ? total.add(scaled.detach()) : scaled.detach();
+    }
+    // With clipping off, an infinite bound still measures the norm for the logs.
+    const gradNorm = clipGradients(this.model.parameters(), this.args.maxGradNorm > 0 ? this.args.maxGradNorm : Infinity);
+    if (checkEagerly) {
+      const norm = gradNorm.item();
+      if (!Number.isFinite(norm)) this.failNonFinite('gradient norm', norm);
+    }
+    optimizer.step();
+    optimizer.zeroGrad();
+    return { loss: total!, gradNorm };
+  }
+
+  /**
+   * The compiled training step: its state is every parameter the optimizer updates and the optimizer's moments;
+   * its step scalars the learning rates and bias corrections. Each new batch shape is recorded once, undone, and
+   * replayed (so every step is computed by a graph and resuming is bit-identical); a replay whose loss or norm is
+   * not finite does not write its weights back.
+   */
+  private compileStep(optimizer: Optimizer<AdamHyperparameters>): CompiledStep {
+    optimizer.initializeState();
+    const params = optimizer.paramGroups.flatMap((g) => g.params);
+    return new CompiledStep({
+      state: () => {
+        const slots: StateSlot[] = params.map((p, i) => ({ name: `param.${i}`, tensor: p, set: (v) => void p.assign(v) }));
+        for (const [name, s] of optimizer.stateTensors()) slots.push({ name, tensor: s.tensor, set: (v) => optimizer.setStateTensor(s.param, s.name, v) });
+        return slots;
+      },
+      scalars: () => optimizer.nextStepScalars(),
+      accept: (outputs) => Number.isFinite(outputs.loss!.item()) && Number.isFinite(outputs.gradNorm!.item()),
+      afterReplay: () => optimizer.countStep(optimizer.lastUpdated),
+      snapshot: () => {
+        const restoreStepCounts = optimizer.saveStepCounts();
+        const random = defaultGenerator.getState();
+        return () => {
+          restoreStepCounts();
+          defaultGenerator.setState(random);
+        };
+      },
     });
   }
 
@@ -467,6 +542,16 @@ export class Trainer<P = EvalPrediction> {
   private fire(hook: 'onTrainBegin' | 'onStepEnd' | 'onEpochEnd' | 'onTrainEnd'): void {
     for (const cb of this.callbacks) cb[hook]?.(this.context());
   }
+}
+
+/** The micro-batches of a compiled step's inputs (named `<micro>.<column>`). */
+function microBatches(inputs: Record<string, Tensor>, count: number): Batch[] {
+  const batches: Batch[] = Array.from({ length: count }, () => ({}));
+  for (const [name, t] of Object.entries(inputs)) {
+    const dot = name.indexOf('.');
+    batches[Number(name.slice(0, dot))]![name.slice(dot + 1)] = t;
+  }
+  return batches;
 }
 
 function freshState(maxSteps: number, numTrainEpochs: number): TrainerState {

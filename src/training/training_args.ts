@@ -48,10 +48,18 @@ export interface TrainingArgumentsInit {
   greaterIsBetter?: boolean;
   /** Show a progress bar / JSON lines on stderr. Default true. */
   progress?: boolean;
+  /**
+   * 'compiled' (default): each training step runs as one onnxruntime graph per batch shape (recorded from an eager
+   * step, see src/backends/onnx/compiled_step.ts); 'eager': every op on its own, for debugging. The reference
+   * backend always runs eagerly.
+   */
+  stepMode?: StepMode;
   /** Continue from a checkpoint folder, or `true` for the latest complete one in outputDir (HF's field). */
   resumeFromCheckpoint?: string | boolean;
 }
 
+export type StepMode = 'compiled' | 'eager';
+const STEP_MODES: readonly StepMode[] = ['compiled', 'eager'];
 const SCHEDULERS: readonly LrSchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup', 'inverse_sqrt'];
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 
@@ -83,6 +91,7 @@ export class TrainingArguments {
   readonly metricForBestModel: string;
   readonly greaterIsBetter: boolean;
   readonly progress: boolean;
+  readonly stepMode: StepMode;
   readonly resumeFromCheckpoint: string | boolean;
 
   constructor(init: TrainingArgumentsInit) {
@@ -115,6 +124,7 @@ export class TrainingArguments {
     const metric = this.metricForBestModel.replace(/^eval_/, '');
     this.greaterIsBetter = init.greaterIsBetter ?? !(metric === 'loss' || metric.endsWith('_loss'));
     this.progress = init.progress ?? true;
+    this.stepMode = oneOf('stepMode', init.stepMode ?? 'compiled', STEP_MODES);
     this.resumeFromCheckpoint = init.resumeFromCheckpoint ?? false;
     if (this.loadBestModelAtEnd) {
       if (this.evalStrategy === 'no') throw new RangeError('TrainingArguments: loadBestModelAtEnd needs evalStrategy "steps" or "epoch", got "no"');

@@ -81,6 +81,7 @@ describe('clipGradNorm', () => {
     b.grad = shared;
     const norm = clipGradNorm([a, b], 1);
     expect(norm).toBeCloseTo(Math.sqrt(50), 6);
-    expect(shared.data[0]).toBeCloseTo(3 / Math.sqrt(50), 5);
+    expect(a.grad!.data[0]).toBeCloseTo(3 / Math.sqrt(50), 5);
+    expect(b.grad).toBe(a.grad);
   });
 });

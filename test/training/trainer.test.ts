@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dataset } from '../../src/data/index.js';
+import { DataCollatorWithPadding, Dataset } from '../../src/data/index.js';
 import { BertConfig, BertForSequenceClassification } from '../../src/models/index.js';
 import { manualSeed, Tensor } from '../../src/tensor/index.js';
 import {
@@ -154,11 +154,52 @@ describe('Trainer', () => {
       const out = forward(inputs as never);
       return ++calls === 7 ? { ...out, loss: out.loss!.mul(Tensor.from([Number.NaN])) } : out;
     };
-    const training = args({ maxSteps: 10, saveStrategy: 'steps', saveSteps: 5 });
+    // Eager: the patched forward counts calls in JS, which a compiled step replays without calling.
+    const training = args({ maxSteps: 10, saveStrategy: 'steps', saveSteps: 5, stepMode: 'eager' });
     const trainer = new Trainer({ model, args: training, trainDataset: toyData(40) });
     const error = await trainer.train().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingError);
     expect((error as Error).message).toMatch(/training stopped at step 7 .*the loss is NaN; the weights were not updated; the last good checkpoint is .*checkpoint-5/);
     expect(weights(model).every(Number.isFinite)).toBe(true);
+  });
+
+  it('compiled: a diverging step is not written back, and the error names it', async () => {
+    const model = tinyModel();
+    // A learning rate this large overflows the logits within a few steps.
+    const trainer = new Trainer({ model, args: args({ maxSteps: 10, learningRate: 1e30, warmupSteps: 0, maxGradNorm: 0 }), trainDataset: toyData(40) });
+    const error = await trainer.train().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainingError);
+    expect((error as Error).message).toMatch(/training stopped at step \d+ .*the (loss|gradient norm) is (NaN|Infinity); the weights were not updated/);
+    expect(weights(model).every(Number.isFinite)).toBe(true);
+  });
+
+  it('compiled and eager steps give the same losses and weights (1e-5) over 20 steps', async () => {
+    const run = async (stepMode: 'compiled' | 'eager'): Promise<{ losses: number[]; weights: number[] }> => {
+      const model = tinyModel();
+      const trainer = new Trainer({
+        model,
+        args: args({ maxSteps: 20, gradientAccumulationSteps: 2, loggingSteps: 1, warmupSteps: 2, weightDecay: 0.01, seed: 3, stepMode }),
+        trainDataset: toyData(30),
+        // One collator for both, so both see the same padded shapes.
+        dataCollator: new DataCollatorWithPadding({ padTokenId: 0, padToMultipleOf: 16 }),
+      });
+      await trainer.train();
+      if (stepMode === 'compiled') {
+        // Every step computed by a graph: each new shape recorded (then undone and replayed), the rest replayed.
+        const modes = trainer.lastStepModes!;
+        expect(modes.eager).toBe(0);
+        expect(modes.captured).toBeGreaterThan(0);
+        expect(modes.captured + modes.replayed).toBe(20);
+      }
+      const losses = trainer.state.logHistory.filter((e) => e.loss !== undefined).map((e) => e.loss!);
+      return { losses, weights: weights(model) };
+    };
+    const compiled = await run('compiled');
+    const eager = await run('eager');
+    expect(compiled.losses).toHaveLength(20);
+    compiled.losses.forEach((l, i) => expect(Math.abs(l - eager.losses[i]!)).toBeLessThan(1e-5));
+    let worst = 0;
+    compiled.weights.forEach((w, i) => (worst = Math.max(worst, Math.abs(w - eager.weights[i]!))));
+    expect(worst).toBeLessThan(1e-5);
   });
 });

@@ -289,10 +289,16 @@ export class CapturedGraph {
     readonly stepScalars: readonly string[],
     private readonly randoms: readonly RandomInput[],
     readonly guards: ReadonlyMap<string, TypedArray>,
-    readonly firstOutputs: Record<string, Tensor>,
+    /** fn's eager results from the recording run. */
+    public firstOutputs: Record<string, Tensor>,
     private readonly optimization: NonNullable<CaptureOptions['optimization']>,
   ) {
     this.modelOutputs = spec.outputs.map((o) => o.name);
+  }
+
+  /** Drops the reference to the recording run's results (they may hold large tensors). */
+  releaseFirstOutputs(): void {
+    this.firstOutputs = {};
   }
 
   /** Number of ONNX nodes in the graph (after dropping what the outputs do not need). */

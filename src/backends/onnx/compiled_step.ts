@@ -1,0 +1,171 @@
+/**
+ * CompiledStep: a stateful step (a training step: forward, backward, clipping, optimizer update) run as captured
+ * ONNX graphs, one per shape signature of its batch.
+ *
+ *   const step = new CompiledStep({ state, scalars, accept })
+ *   const { outputs, mode } = step.run(batch, fn)
+ *
+ * The first batch of a signature runs `fn(batch)` eagerly while capture.ts records it (mode 'captured'); later
+ * batches of that signature replay the graph (mode 'replayed'): feeds are the batch, the current state tensors and
+ * `scalars()`, and the state outputs are written back through each slot's `set` when `accept(outputs)` allows
+ * (a non-finite loss leaves the weights as they were). With `snapshot`, the recording run is undone (state values
+ * restored, plus whatever `snapshot` saved: RNG, step counts) and the batch is replayed, so every step is computed
+ * by a graph: a run resumed from a checkpoint is then bit-identical to one that was not interrupted. A batch of a new shape captures a new graph; keep their
+ * number small by padding batches to a few bucket lengths (the Trainer pads to multiples of 16 or powers of 2).
+ * A step that cannot be captured (JS reads computed values) or whose guarded inputs keep changing (JS reads an
+ * input's values, e.g. an attention mask, so the graph may depend on them) runs eagerly for that signature, with a
+ * one-line warning that says why (mode 'eager').
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { capture, CaptureError, GraphGuardError, type CapturedGraph, type CaptureOptions } from './capture.js';
+
+/** A piece of state fed to the graph and written back from its output of the same name. */
+export interface StateSlot {
+  name: string;
+  tensor: Tensor;
+  set(value: Tensor): void;
+}
+
+export interface CompiledStepOptions {
+  /** The state as it is now (called before each capture and each replay). */
+  state(): StateSlot[];
+  /** Values of the `stepScalar`s for the coming run, by name (a superset is fine). */
+  scalars(): Record<string, number>;
+  /** Whether a replay's state outputs are written back (default: always). */
+  accept?(outputs: Record<string, Tensor>): boolean;
+  /** Called after a replay's state was written back (e.g. to count the optimizer step). */
+  afterReplay?(): void;
+  /** Saves what a recording run changes besides the state slots (RNG, step counts); returns how to restore it. */
+  snapshot?(): () => void;
+  optimization?: CaptureOptions['optimization'];
+  /** Recaptures allowed after guard misses before a signature runs eagerly. Default 2. */
+  maxRecaptures?: number;
+}
+
+export type StepRunKind = 'captured' | 'replayed' | 'eager';
+
+interface Entry {
+  graph: CapturedGraph | null;
+  stateNames: string[];
+  recaptures: number;
+}
+
+/** `name:dtype[dims]` of every batch tensor, sorted by name. */
+export function shapeSignature(batch: Record<string, Tensor>): string {
+  return Object.keys(batch)
+    .sort()
+    .map((k) => `${k}:${batch[k]!.dtype}[${batch[k]!.shape.join(',')}]`)
+    .join(' ');
+}
+
+export class CompiledStep {
+  private readonly entries = new Map<string, Entry>();
+  private readonly warned = new Set<string>();
+  /** How many runs went each way (tests and diagnostics check that steps really replay). */
+  readonly counts: Record<StepRunKind, number> = { captured: 0, replayed: 0, eager: 0 };
+
+  constructor(private readonly options: CompiledStepOptions) {}
+
+  /** Graphs captured so far (one per shape signature). */
+  get graphCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.graph) n++;
+    return n;
+  }
+
+  run(batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>): { outputs: Record<string, Tensor>; mode: StepRunKind } {
+    const result = this.dispatch(batch, fn);
+    this.counts[result.mode]++;
+    return result;
+  }
+
+  private dispatch(batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>): { outputs: Record<string, Tensor>; mode: StepRunKind } {
+    const key = shapeSignature(batch);
+    const entry = this.entries.get(key);
+    if (entry && !entry.graph) return { outputs: fn(batch), mode: 'eager' };
+    if (entry?.graph) {
+      try {
+        return { outputs: this.replay(entry, entry.graph, batch), mode: 'replayed' };
+      } catch (err) {
+        if (!(err instanceof GraphGuardError)) throw err;
+        entry.graph.dispose();
+        entry.graph = null;
+        if (++entry.recaptures > (this.options.maxRecaptures ?? 2)) {
+          this.warnOnce(`attn: input '${err.input}' of the compiled step changes and JavaScript reads it, so the graph could depend on it; running batches of ${key} eagerly`);
+          return { outputs: fn(batch), mode: 'eager' };
+        }
+      }
+    }
+    return { outputs: this.capture(key, batch, fn, entry?.recaptures ?? 0), mode: 'captured' };
+  }
+
+  private capture(key: string, batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>, recaptures: number): Record<string, Tensor> {
+    const slots = this.options.state();
+    const inputs: Record<string, Tensor> = { ...batch };
+    for (const s of slots) inputs[s.name] = s.tensor;
+    const names = slots.map((s) => s.name);
+    const before = this.options.snapshot ? new Map(slots.map((s) => [s.name, new Tensor(s.tensor.storage.slice(), s.tensor.shape)])) : null;
+    const restore = this.options.snapshot?.();
+    let graph: CapturedGraph;
+    try {
+      graph = capture(() => {
+        const outputs = fn(batch);
+        // The slots again: the step replaced or updated their tensors.
+        const state = Object.fromEntries(this.options.state().map((s) => [s.name, s.tensor]));
+        return { ...outputs, ...state };
+      }, { inputs, optimization: this.options.optimization });
+    } catch (err) {
+      if (!(err instanceof CaptureError)) throw err;
+      this.entries.set(key, { graph: null, stateNames: names, recaptures });
+      this.warnOnce(`attn: the step cannot be compiled (${err.reason}); running batches of ${key} eagerly`);
+      return withoutState(err.outputs, names);
+    }
+    const entry = { graph, stateNames: names, recaptures };
+    this.entries.set(key, entry);
+    const first = withoutState(graph.firstOutputs, names);
+    graph.releaseFirstOutputs();
+    if (!before || !restore) return first;
+    // Undo the recording run and compute the step with the graph, as every later step will be.
+    for (const s of this.options.state()) s.set(before.get(s.name)!);
+    restore();
+    return this.replay(entry, graph, batch);
+  }
+
+  private replay(entry: Entry, graph: CapturedGraph, batch: Record<string, Tensor>): Record<string, Tensor> {
+    const slots = this.options.state();
+    const feeds: Record<string, Tensor | number> = { ...batch };
+    for (const s of slots) feeds[s.name] = s.tensor;
+    const scalars = this.options.scalars();
+    for (const name of graph.stepScalars) {
+      const value = scalars[name];
+      if (value === undefined) throw new RangeError(`compiled step: no value for the step scalar '${name}'`);
+      feeds[name] = value;
+    }
+    const outputs = graph.run(feeds);
+    if (this.options.accept?.(outputs) ?? true) {
+      for (const s of slots) {
+        const value = outputs[s.name];
+        if (value) s.set(value);
+      }
+      this.options.afterReplay?.();
+    }
+    return withoutState(outputs, entry.stateNames);
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    console.warn(message);
+  }
+
+  dispose(): void {
+    for (const e of this.entries.values()) e.graph?.dispose();
+    this.entries.clear();
+  }
+}
+
+function withoutState(outputs: Record<string, Tensor>, stateNames: readonly string[]): Record<string, Tensor> {
+  const out = { ...outputs };
+  for (const name of stateNames) delete out[name];
+  return out;
+}
