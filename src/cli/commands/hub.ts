@@ -9,8 +9,12 @@ export const help = `Usage:
   attn hub serve --data DIR [--port 8080] [--host 127.0.0.1] [--max-upload-mb 5120]
                  [--public-url URL] [--require-token] [--log]
       Serve the repos stored in DIR with the Hugging Face Hub API (HF_ENDPOINT=http://host:port).
-  attn hub token add --data DIR --user NAME [--write]
-      Make a token for NAME (read-only unless --write); it is printed once and stored hashed.
+  attn hub token add --data DIR --user NAME [--write] [--name LABEL]
+      Make a token (hf_…) for NAME (read-only unless --write); it is printed once and stored hashed.
+  attn hub token list --data DIR
+      Show the tokens (id, user, role, label, date; never the tokens themselves).
+  attn hub token revoke ID --data DIR
+      Remove the token with that id; it stops working at once, also in a running server.
   attn hub push FOLDER REPO_ID [--license ID] [--message TEXT] [--private]
       Commit a saved model folder to a repo (created if missing), with a model card.
   attn hub download REPO_ID [--revision REV]
@@ -57,14 +61,29 @@ async function serve(argv: string[]): Promise<number> {
 async function token(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags({
     args: argv,
-    options: { data: { type: 'string' }, user: { type: 'string' }, write: { type: 'boolean' } },
+    options: { data: { type: 'string' }, user: { type: 'string' }, write: { type: 'boolean' }, name: { type: 'string' } },
     allowPositionals: true,
   });
-  if (positionals[0] !== 'add' || positionals.length !== 1) throw new UsageError("expected 'attn hub token add --data DIR --user NAME [--write]'");
+  const [action, ...rest] = positionals;
+  const expectedArgs: Record<string, number> = { add: 0, list: 0, revoke: 1 };
+  if (action === undefined || expectedArgs[action] !== rest.length) {
+    throw new UsageError("expected 'attn hub token add --data DIR --user NAME [--write]', 'token list --data DIR' or 'token revoke ID --data DIR'");
+  }
   const store = new TokenStore(required(values.data, '--data DIR'));
+  if (action === 'list') {
+    for (const t of store.list()) console.log([t.id, t.user, t.role, t.name ?? '-', t.createdAt].join('\t'));
+    return 0;
+  }
+  if (action === 'revoke') {
+    const revoked = await store.revoke(rest[0]!).catch((err: Error) => {
+      throw new UsageError(err.message);
+    });
+    console.error(`attn hub: revoked the ${revoked.role} token ${revoked.id} of '${revoked.user}'`);
+    return 0;
+  }
   const role = values.write === true ? 'write' : 'read';
   const user = required(values.user, '--user NAME');
-  console.log(await store.add(user, role));
+  console.log(await store.add(user, role, values.name));
   console.error(`attn hub: ${role} token for '${user}' made; it is shown only this once`);
   return 0;
 }
