@@ -26,8 +26,8 @@ export interface PipelineOptions {
   compiled?: boolean;
 }
 
-/** The tensors a tokenizer hands a model, (B, T) int32 each. */
-export interface ModelInputs {
+/** The tensors a tokenizer hands a model, (B, T) int32 each (they fit models' ModelInputs). */
+export interface TokenizedBatch {
   inputIds: Tensor;
   attentionMask: Tensor;
   tokenTypeIds: Tensor;
@@ -53,17 +53,17 @@ const FALLBACK_MAX_TOKENS = 512;
  * prototype is the subclass's, so `pipe(input, options)` runs `call` and `pipe.dispose()` still works.
  * (Function objects have read-only `name` and `length`: pipelines must not use those as field names.)
  */
-export abstract class Pipeline extends Function {
+export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> extends Function {
   abstract readonly task: string;
   // `declare`d, not initialised: the constructor sets them on the function object it returns, not on `this`.
-  declare readonly model: PreTrainedModel;
+  declare readonly model: M;
   declare readonly tokenizer: PreTrainedTokenizer;
   declare readonly batchSize: number;
   declare protected readonly warn: (message: string) => void;
   declare private disposed: boolean;
   declare private compiledForwards: Map<string, CompiledForward | null> | null;
 
-  constructor(model: PreTrainedModel, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
+  constructor(model: M, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
     super();
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
@@ -94,7 +94,7 @@ export abstract class Pipeline extends Function {
    * compilation is off, the backend is the reference one, or the model's forward pass cannot be compiled (said
    * once). Results are the same either way: compilation checks the graph against the eager pass.
    */
-  protected runEncoder(key: string, inputs: ModelInputs, run: (feeds: EncoderFeeds) => Record<string, Tensor>): Record<string, Tensor> {
+  protected runEncoder(key: string, inputs: TokenizedBatch, run: (feeds: EncoderFeeds) => Record<string, Tensor>): Record<string, Tensor> {
     const graphs = this.compiledForwards;
     if (graphs === null || getBackend().name !== 'onnx') return run(inputs);
     if (!graphs.has(key)) {
@@ -128,7 +128,7 @@ export abstract class Pipeline extends Function {
    * Padding positions are masked out, so a tokenizer without a pad token pads with EOS (as transformers does for
    * GPT-2), or with id 0.
    */
-  protected encode(texts: string[], options: EncodeOptions = {}): ModelInputs {
+  protected encode(texts: string[], options: EncodeOptions = {}): TokenizedBatch {
     const maxLength = options.maxTokens ?? this.maxTokens;
     const tokenizer = this.tokenizer;
     const side = tokenizer.truncationSide;

@@ -2,9 +2,9 @@
  * feature-extraction: the hidden states of an encoder, per token or pooled into one vector per text. The same
  * pipeline is the sentence encoder behind zero-shot classification by similarity and extractive summarization.
  */
-import type { BaseModelOutput } from '../models/modeling_outputs.js';
+import type { BaseModel, BaseModelOutput } from '../models/modeling_outputs.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { inference, Pipeline, PipelineInputError, textBatch, type ModelInputs } from './base.js';
+import { inference, Pipeline, PipelineInputError, textBatch } from './base.js';
 
 /**
  * 'none': one vector per token (Hugging Face's default); 'mean': the mean over the tokens (padding excluded);
@@ -27,17 +27,13 @@ export interface FeatureExtractionOptions {
   normalize?: boolean;
 }
 
-interface Encoder {
-  forward(inputs: ModelInputs): BaseModelOutput;
-}
-
 export interface FeatureExtractionPipeline {
   /** Pooled: a vector; 'none': a vector per token. */
   (text: string, options?: FeatureExtractionOptions): Promise<number[] | number[][]>;
   (texts: string[], options?: FeatureExtractionOptions): Promise<number[][] | number[][][]>;
 }
 
-export class FeatureExtractionPipeline extends Pipeline {
+export class FeatureExtractionPipeline extends Pipeline<BaseModel> {
   readonly task: string = 'feature-extraction';
 
   /** The pooling used when the caller names none: a sentence encoder's own, else one vector per token. */
@@ -60,7 +56,7 @@ export class FeatureExtractionPipeline extends Pipeline {
     return this.inBatches(texts, (batch) =>
       inference(() => {
         const inputs = this.encode(batch);
-        const out = (this.model as unknown as Encoder).forward(inputs);
+        const out = this.model.forward(inputs);
         return batch.map((_, row) => {
           if (pooling === 'none') return tokenVectors(out.lastHiddenState, inputs.attentionMask, row);
           const vector = pooled(out, inputs.attentionMask, row, pooling);

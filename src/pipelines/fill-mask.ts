@@ -3,7 +3,8 @@
  * `[{ score, token, token_str, sequence }]`, as transformers. A text with several masks gets a list per mask.
  */
 import type { Tensor } from '../tensor/tensor.js';
-import { argsortDescending, inference, Pipeline, PipelineInputError, softmax, textBatch, type ModelInputs } from './base.js';
+import { argsortDescending, inference, Pipeline, PipelineInputError, softmax, textBatch } from './base.js';
+import type { MaskedLMModel } from '../models/modeling_outputs.js';
 
 export interface FillMaskCandidate {
   score: number;
@@ -18,10 +19,6 @@ export interface FillMaskOptions {
   topK?: number;
 }
 
-interface MaskedLM {
-  forward(inputs: ModelInputs): { logits: Tensor };
-}
-
 /** One mask: its candidates; several masks: a list of candidates per mask. */
 export type FillMaskOutput = FillMaskCandidate[] | FillMaskCandidate[][];
 
@@ -30,7 +27,7 @@ export interface FillMaskPipeline {
   (texts: string[], options?: FillMaskOptions): Promise<FillMaskOutput[]>;
 }
 
-export class FillMaskPipeline extends Pipeline {
+export class FillMaskPipeline extends Pipeline<MaskedLMModel> {
   readonly task: string = 'fill-mask';
 
   protected async run(input: unknown, options: FillMaskOptions = {}): Promise<FillMaskOutput | FillMaskOutput[]> {
@@ -47,7 +44,7 @@ export class FillMaskPipeline extends Pipeline {
     const results = await this.inBatches(texts, (batch) =>
       inference(() => {
         const inputs = this.encode(batch);
-        const logits = (this.model as unknown as MaskedLM).forward(inputs).logits; // (B, T, V)
+        const logits = this.model.forward(inputs).logits; // (B, T, V)
         const [, t, v] = logits.shape as [number, number, number];
         return batch.map((_, row) => {
           const ids = Array.from(inputs.inputIds.data.subarray(row * t, (row + 1) * t));

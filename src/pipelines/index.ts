@@ -160,7 +160,7 @@ export function pipeline(task: 'token-classification' | 'ner', model?: string, o
   const tgtLang = options.tgtLang ?? pair.tgtLang;
   const dir = model !== undefined ? await resolveModel(model) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
   const config = await readModelConfig(dir);
-  const load = async (head: ModelTask) => {
+  const load = async <T extends ModelTask>(head: T) => {
     const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config);
     return [loaded, tokenizer, options] as const;
   };

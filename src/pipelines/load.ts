@@ -11,6 +11,7 @@ import { resolveModelDir } from '../hub/resolve.js';
 import type { HubDownloadOptions } from '../hub/download.js';
 import { modelClassFor } from '../models/auto/modeling_auto.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
+import type { ModelForTask } from '../models/modeling_outputs.js';
 import { PretrainedConfig } from '../models/configuration_utils.js';
 import { loadPretrained, type PreTrainedModel } from '../models/modeling_utils.js';
 import { AutoTokenizer } from '../tokenizers/auto.js';
@@ -80,10 +81,10 @@ function kindOf(config: PretrainedConfig): string {
   return `a ${config.modelType} model${saved}`;
 }
 
-export interface LoadedModel {
+export interface LoadedModel<M extends PreTrainedModel = PreTrainedModel> {
   dir: string;
   config: PretrainedConfig;
-  model: PreTrainedModel;
+  model: M;
   tokenizer: PreTrainedTokenizer;
 }
 
@@ -91,7 +92,12 @@ export interface LoadedModel {
  * Loads the model with `head` and its tokenizer. A head the checkpoint does not hold (a base encoder handed
  * to text-classification, whose classifier would be random) is refused rather than answered with noise.
  */
-export async function loadForTask(task: string, dir: string, head: ModelTask, config?: PretrainedConfig): Promise<LoadedModel> {
+export async function loadForTask<T extends ModelTask>(
+  task: string,
+  dir: string,
+  head: T,
+  config?: PretrainedConfig,
+): Promise<LoadedModel<ModelForTask[T]>> {
   const cfg = config ?? (await readModelConfig(dir));
   const wrongKind = (why: string) => new ModelLoadError(`${task} needs ${HEAD_NAMES[head]}, but ${dir} holds ${kindOf(cfg)}${why}`);
   if (!hasHead(cfg, head)) throw wrongKind('');

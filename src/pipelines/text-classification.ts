@@ -3,9 +3,9 @@
  * Scores are a softmax over the labels, or a per-label sigmoid when the model is multi-label or has one output
  * (transformers' `function_to_apply` default).
  */
-import type { SequenceClassifierOutput } from '../models/modeling_outputs.js';
+import type { SequenceClassificationModel } from '../models/modeling_outputs.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { argsortDescending, inference, Pipeline, PipelineInputError, rowsOf, sigmoid, softmax, textBatch, type ModelInputs } from './base.js';
+import { argsortDescending, inference, Pipeline, PipelineInputError, rowsOf, sigmoid, softmax, textBatch, type TokenizedBatch } from './base.js';
 
 export interface ClassificationLabel {
   label: string;
@@ -17,10 +17,6 @@ export interface TextClassificationOptions {
   topK?: number | null;
 }
 
-interface SequenceClassifier {
-  forward(inputs: ModelInputs): SequenceClassifierOutput;
-}
-
 export interface TextClassificationPipeline {
   /** One text: its best `topK` labels. */
   (text: string, options?: TextClassificationOptions): Promise<ClassificationLabel[]>;
@@ -28,12 +24,12 @@ export interface TextClassificationPipeline {
   (texts: string[], options?: TextClassificationOptions): Promise<ClassificationLabel[] | ClassificationLabel[][]>;
 }
 
-export class TextClassificationPipeline extends Pipeline {
+export class TextClassificationPipeline extends Pipeline<SequenceClassificationModel> {
   readonly task: string = 'text-classification';
 
   /** The model's logits (B, numLabels) for tokenized inputs. */
-  logits(inputs: ModelInputs): Tensor {
-    const model = this.model as unknown as SequenceClassifier;
+  logits(inputs: TokenizedBatch): Tensor {
+    const model = this.model;
     return this.runEncoder('logits', inputs, (x) => ({ logits: model.forward(x).logits })).logits!;
   }
 

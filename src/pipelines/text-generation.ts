@@ -6,7 +6,7 @@
  */
 import { TextStreamer } from '../generation/streamers.js';
 import { generateAsync } from '../generation/utils.js';
-import type { CausalLM } from '../models/modeling_outputs.js';
+import type { CausalLMModel } from '../models/modeling_outputs.js';
 import type { ChatMessage } from '../tokenizers/tokenizer.js';
 import { describe, Pipeline, PipelineInputError, textBatch } from './base.js';
 import type { GenerationOptions } from './text2text-generation.js';
@@ -36,7 +36,7 @@ export interface TextGenerationPipeline {
 /** New tokens when neither the caller nor generation_config.json says (transformers' max_length 20 is too short to show anything). */
 const DEFAULT_NEW_TOKENS = 50;
 
-export class TextGenerationPipeline extends Pipeline {
+export class TextGenerationPipeline extends Pipeline<CausalLMModel> {
   readonly task: string = 'text-generation';
 
   protected async run(input: unknown, options: TextGenerationOptions = {}): Promise<unknown> {
@@ -71,7 +71,7 @@ export class TextGenerationPipeline extends Pipeline {
       const inputs = this.encode(batch, { paddingSide: 'left', cutFrom: 'start', addSpecialTokens, maxTokens: this.promptBudget(settings.maxNewTokens) });
       const decode = (ids: readonly number[]) => this.tokenizer.decode([...ids], { skipSpecialTokens: true });
       try {
-        const out = await generateAsync(this.model as unknown as CausalLM, inputs.inputIds, {
+        const out = await generateAsync(this.model, inputs.inputIds, {
           ...settings,
           attentionMask: inputs.attentionMask,
           padTokenId: settings.padTokenId ?? this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? null,

@@ -5,7 +5,7 @@
  */
 import type { GenerationParams } from '../generation/configuration_utils.js';
 import { generate } from '../generation/utils.js';
-import type { Seq2SeqLM } from '../models/modeling_outputs.js';
+import type { Seq2SeqLMModel } from '../models/modeling_outputs.js';
 import { noGrad } from '../tensor/engine.js';
 import { Pipeline, PipelineInputError } from './base.js';
 
@@ -30,7 +30,7 @@ export interface TaskSettings {
   generation: GenerationOptions;
 }
 
-export abstract class Text2TextPipeline extends Pipeline {
+export abstract class Text2TextPipeline extends Pipeline<Seq2SeqLMModel> {
   /** The prefix and generation defaults config.json's task_specific_params gives `key` (e.g. 'summarization'). */
   taskSettings(key: string): TaskSettings {
     const all = this.model.config.rawField('task_specific_params');
@@ -48,7 +48,7 @@ export abstract class Text2TextPipeline extends Pipeline {
     return this.inBatches(texts, (batch) => {
       const inputs = this.encode(batch.map((text) => settings.prefix + text));
       try {
-        const out = noGrad(() => generate(this.model as unknown as Seq2SeqLM, inputs.inputIds, { ...decoding, attentionMask: inputs.attentionMask }));
+        const out = noGrad(() => generate(this.model, inputs.inputIds, { ...decoding, attentionMask: inputs.attentionMask }));
         return this.tokenizer.batchDecode(out.sequences, { skipSpecialTokens: true }).map((text) => text.trim());
       } catch (err) {
         // Unknown or out-of-range decoding options are the caller's to fix; `generate` names them.
