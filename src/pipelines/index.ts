@@ -47,9 +47,9 @@ export const TASKS = [
   'text-generation',
   'feature-extraction',
   'fill-mask',
-] as const;
   'question-answering',
   'token-classification',
+] as const;
 export type Task = (typeof TASKS)[number];
 
 const ALIASES: Record<string, Task> = { 'sentiment-analysis': 'text-classification', ner: 'token-classification' };
@@ -66,9 +66,9 @@ export const DEFAULT_MODELS: Readonly<Record<Task, Readonly<Record<string, strin
   'text-generation': { en: 'tinystories-llama' },
   'feature-extraction': { en: 'use-lite' },
   'fill-mask': {},
-};
   'question-answering': {},
   'token-classification': {},
+};
 
 export type PipelineFactoryOptions = PipelineOptions & {
   /** Picks the default model for this language ('en', 'ko'); ignored when `model` is given. */
@@ -131,10 +131,10 @@ export function tasksFor(config: PretrainedConfig): Task[] {
     } else if (head === 'causalLM') tasks.add('text-generation');
     else if (head === 'seq2seqLM') ['summarization', 'translation'].forEach((t) => tasks.add(t as Task));
     else if (head === 'maskedLM') tasks.add('fill-mask');
-    else ['feature-extraction', 'zero-shot-classification', 'summarization'].forEach((t) => tasks.add(t as Task));
-  }
     else if (head === 'questionAnswering') tasks.add('question-answering');
     else if (head === 'tokenClassification') tasks.add('token-classification');
+    else ['feature-extraction', 'zero-shot-classification', 'summarization'].forEach((t) => tasks.add(t as Task));
+  }
   return TASKS.filter((task) => tasks.has(task));
 }
 
@@ -151,10 +151,10 @@ export function pipeline(task: 'translation' | `translation_${string}_to_${strin
 export function pipeline(task: 'text-generation', model?: string, options?: PipelineFactoryOptions): Promise<TextGenerationPipeline>;
 export function pipeline(task: 'feature-extraction', model?: string, options?: PipelineFactoryOptions): Promise<FeatureExtractionPipeline>;
 export function pipeline(task: 'fill-mask', model?: string, options?: PipelineFactoryOptions): Promise<FillMaskPipeline>;
-export function pipeline(task: string, model?: string, options?: PipelineFactoryOptions): Promise<Pipeline>;
-export async function pipeline(taskName: string, model?: string, options: PipelineFactoryOptions = {}): Promise<Pipeline> {
 export function pipeline(task: 'question-answering', model?: string, options?: PipelineFactoryOptions): Promise<QuestionAnsweringPipeline>;
 export function pipeline(task: 'token-classification' | 'ner', model?: string, options?: PipelineFactoryOptions): Promise<TokenClassificationPipeline>;
+export function pipeline(task: string, model?: string, options?: PipelineFactoryOptions): Promise<Pipeline>;
+export async function pipeline(taskName: string, model?: string, options: PipelineFactoryOptions = {}): Promise<Pipeline> {
   const { task, ...pair } = parseTask(taskName);
   const srcLang = options.srcLang ?? pair.srcLang;
   const tgtLang = options.tgtLang ?? pair.tgtLang;
@@ -190,9 +190,9 @@ export function pipeline(task: 'token-classification' | 'ner', model?: string, o
       return new FeatureExtractionPipeline(...(await load('base')));
     case 'fill-mask':
       return new FillMaskPipeline(...(await load('maskedLM')));
-  }
-}
     case 'question-answering':
       return new QuestionAnsweringPipeline(...(await load('questionAnswering')));
     case 'token-classification':
       return new TokenClassificationPipeline(...(await load('tokenClassification')));
+  }
+}

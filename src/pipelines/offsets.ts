@@ -10,7 +10,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { CHAR_TO_BYTE } from '../tokenizers/bytes.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
-import type { ModelInputs } from './base.js';
+import type { TokenizedBatch } from './base.js';
 
 export interface AlignedToken {
   id: number;
@@ -172,7 +172,7 @@ function lastIndexOf(haystack: number[], needle: number[]): number {
 }
 
 /** Rows padded on the right to the longest into (B, T) int32 model inputs; padding is masked out. */
-export function paddedInputs(rows: TemplateRow[], padId: number): ModelInputs {
+export function paddedInputs(rows: TemplateRow[], padId: number): TokenizedBatch {
   const width = Math.max(...rows.map((row) => row.ids.length));
   const ids = new Int32Array(rows.length * width).fill(padId);
   const mask = new Int32Array(rows.length * width);

@@ -10,8 +10,8 @@
  * - the answer is widened to whole words (`alignToWords`), and the best `topK` spans over all windows are returned
  *   (with `handleImpossibleAnswer`, also the empty answer scored P([CLS] start) · P([CLS] end)).
  */
-import type { QuestionAnsweringModelOutput } from '../models/modeling_outputs.js';
-import { describe, inference, Pipeline, PipelineInputError, rowsOf, softmax, type ModelInputs } from './base.js';
+import type { QuestionAnsweringModel } from '../models/modeling_outputs.js';
+import { describe, inference, Pipeline, PipelineInputError, rowsOf, softmax } from './base.js';
 import { alignTokens, paddedInputs, SequenceTemplate, type AlignedToken, type TemplateRow } from './offsets.js';
 
 export interface QuestionAnsweringInput {
@@ -44,10 +44,6 @@ export interface Answer {
   answer: string;
 }
 
-interface QuestionAnsweringModel {
-  forward(inputs: ModelInputs): QuestionAnsweringModelOutput;
-}
-
 /** One model input: a window of the context framed with the question. */
 interface Feature {
   row: TemplateRow;
@@ -66,7 +62,7 @@ export interface QuestionAnsweringPipeline {
   (contexts: string[], options: QuestionAnsweringOptions & { question: string }): Promise<Array<Answer | Answer[]>>;
 }
 
-export class QuestionAnsweringPipeline extends Pipeline {
+export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> {
   readonly task: string = 'question-answering';
 
   protected async run(input: unknown, options: QuestionAnsweringOptions = {}): Promise<Answer | Answer[] | Array<Answer | Answer[]>> {
@@ -126,7 +122,7 @@ export class QuestionAnsweringPipeline extends Pipeline {
     let nullScore = Infinity;
     await this.inBatches(features, (batch) => {
       const logits = inference(() => {
-        const out = (this.model as unknown as QuestionAnsweringModel).forward(paddedInputs(batch.map((f) => f.row), padId));
+        const out = this.model.forward(paddedInputs(batch.map((f) => f.row), padId));
         return { start: rowsOf(out.startLogits), end: rowsOf(out.endLogits) }; // each (B) rows of T
       });
       batch.forEach((feature, b) => {

@@ -10,8 +10,8 @@
  *   space precedes it, transformers' fallback.
  * Entities labelled with `ignoreLabels` (default ['O']) are left out.
  */
-import type { TokenClassifierOutput } from '../models/modeling_outputs.js';
-import { argsortDescending, inference, Pipeline, PipelineInputError, softmax, textBatch, type ModelInputs } from './base.js';
+import type { TokenClassificationModel } from '../models/modeling_outputs.js';
+import { argsortDescending, inference, Pipeline, PipelineInputError, softmax, textBatch } from './base.js';
 import { alignTokens, paddedInputs, SequenceTemplate, type AlignedToken } from './offsets.js';
 
 export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
@@ -46,10 +46,6 @@ export interface GroupedEntity {
 
 export type TokenClassificationResult = TokenEntity[] | GroupedEntity[];
 
-interface TokenClassifier {
-  forward(inputs: ModelInputs): TokenClassifierOutput;
-}
-
 /** A token of the text with its label probabilities. */
 interface ScoredToken extends AlignedToken {
   index: number;
@@ -71,7 +67,7 @@ export interface TokenClassificationPipeline {
   (texts: string[], options?: TokenClassificationOptions): Promise<TokenClassificationResult[]>;
 }
 
-export class TokenClassificationPipeline extends Pipeline {
+export class TokenClassificationPipeline extends Pipeline<TokenClassificationModel> {
   readonly task: string = 'token-classification';
 
   protected async run(input: unknown, options: TokenClassificationOptions = {}): Promise<TokenClassificationResult | TokenClassificationResult[]> {
@@ -107,7 +103,7 @@ export class TokenClassificationPipeline extends Pipeline {
     });
     const padId = this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? 0;
     const logits = inference(() => {
-      const out = (this.model as unknown as TokenClassifier).forward(paddedInputs(prepared.map((p) => p.row), padId));
+      const out = this.model.forward(paddedInputs(prepared.map((p) => p.row), padId));
       return { data: Float32Array.from(out.logits.data), shape: out.logits.shape as number[] }; // (B, T, numLabels)
     });
     const [, width, numLabels] = logits.shape as [number, number, number];
