@@ -1,7 +1,9 @@
 /**
- * Model cards: README.md with YAML front matter, the metadata the hub indexes (license, pipeline_tag, ...).
- * Written here for pushToHub; read back (top-level scalars and lists only) for the server's `cardData`.
+ * Model cards: README.md with YAML front matter, the metadata the hub indexes (license, pipeline_tag, model-index,
+ * widget, ...). Written here for pushToHub and read back for the server's `cardData`, through a YAML library, so
+ * nested metadata (`model-index` results, `widget` examples) survives a push unchanged.
  */
+import { parse, stringify } from 'yaml';
 
 export interface ModelCardData {
   license?: string;
@@ -12,25 +14,19 @@ export interface ModelCardData {
   metrics?: string[];
   language?: string | string[];
   tags?: string[];
-  [key: string]: string | string[] | undefined;
+  [key: string]: unknown;
 }
 
-const PLAIN_SCALAR = /^[A-Za-z0-9][A-Za-z0-9._/+-]*$/;
+const FRONT_MATTER = /^---\r?\n(?:([\s\S]*?)\r?\n)?---(?:\r?\n|$)/;
 
-/** Plain when YAML reads it back as the same string; otherwise a JSON string, which YAML reads as double-quoted. */
-function yamlScalar(value: string): string {
-  return PLAIN_SCALAR.test(value) && !/^(true|false|yes|no|on|off|null|~|[0-9.+-]+)$/i.test(value) ? value : JSON.stringify(value);
-}
+export class ModelCardError extends Error {}
 
+/** `---`, the metadata as YAML (undefined values and empty lists left out), `---`. */
 export function cardFrontMatter(data: ModelCardData): string {
-  const lines: string[] = [];
-  for (const [key, value] of Object.entries(data)) {
-    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) throw new Error(`model card: invalid metadata key '${key}'`);
-    if (Array.isArray(value)) lines.push(`${key}:`, ...value.map((item) => `- ${yamlScalar(item)}`));
-    else lines.push(`${key}: ${yamlScalar(value)}`);
-  }
-  return `---\n${lines.join('\n')}\n---\n`;
+  const kept = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
+  if (Object.keys(kept).length === 0) return '---\n---\n';
+  // lineWidth 0: long strings stay on one line, as huggingface_hub writes them.
+  return `---\n${stringify(kept, { lineWidth: 0 })}---\n`;
 }
 
 /** README.md: front matter, then `body` (default: a title and how to load the model with attn). */
@@ -43,37 +39,30 @@ export function modelCard(repoId: string, data: ModelCardData, body?: string): s
   return `${cardFrontMatter(data)}\n${text}`;
 }
 
-function unquote(value: string): string {
-  const trimmed = value.trim();
-  if (trimmed.startsWith('"')) {
-    try {
-      return JSON.parse(trimmed) as string;
-    } catch {
-      return trimmed;
-    }
+/**
+ * The front matter's metadata, or undefined when there is none. Malformed YAML (or YAML that is not a mapping) is
+ * an error naming `source` when one is given (a card about to be pushed); without one it reads as no metadata, as
+ * the hub treats it.
+ */
+export function parseCardData(readme: string, source?: string): ModelCardData | undefined {
+  const match = FRONT_MATTER.exec(readme);
+  if (match === null) return undefined;
+  let value: unknown;
+  try {
+    value = parse(match[1] ?? '');
+  } catch (err) {
+    if (source === undefined) return undefined;
+    throw new ModelCardError(`${source}: the YAML front matter cannot be read (${(err as Error).message.split('\n')[0]})`);
   }
-  return trimmed.startsWith("'") && trimmed.endsWith("'") ? trimmed.slice(1, -1).replaceAll("''", "'") : trimmed;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    if (source === undefined) return undefined;
+    throw new ModelCardError(`${source}: the YAML front matter is ${Array.isArray(value) ? 'a list' : typeof value}; expected a mapping of metadata`);
+  }
+  return value as ModelCardData;
 }
 
-/** The front matter's top-level `key: value` and `key:` + `- item` entries; keys holding maps are left out. */
-export function parseCardData(readme: string): ModelCardData | undefined {
-  const match = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(readme);
-  if (match === null) return undefined;
-  const data: ModelCardData = {};
-  const nested = new Set<string>();
-  let blockKey: string | undefined;
-  for (const line of match[1]!.split(/\r?\n/)) {
-    const entry = /^([A-Za-z_][A-Za-z0-9_-]*):\s*(.*)$/.exec(line);
-    const item = /^\s*- (.*)$/.exec(line);
-    if (entry !== null) {
-      blockKey = entry[2] === '' ? entry[1] : undefined;
-      data[entry[1]!] = entry[2] === '' ? [] : unquote(entry[2]!);
-    } else if (blockKey !== undefined && item !== null && !/^[A-Za-z_][\w-]*:(\s|$)/.test(item[1]!)) {
-      (data[blockKey] as string[]).push(unquote(item[1]!));
-    } else if (blockKey !== undefined && line.trim() !== '') {
-      nested.add(blockKey);
-    }
-  }
-  for (const key of nested) delete data[key];
-  return data;
+/** The card's text below the front matter. */
+export function cardBody(readme: string): string {
+  return readme.replace(FRONT_MATTER, '').replace(/^\r?\n/, '');
 }

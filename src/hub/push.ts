@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRepo, modelInfo } from './api.js';
-import { modelCard, parseCardData, type ModelCardData } from './card.js';
+import { cardBody, modelCard, parseCardData, type ModelCardData } from './card.js';
 import type { HubConnectionOptions } from './http.js';
 import { commit, folderFiles, type CommitInfo, type CommitOperation } from './upload.js';
 
@@ -60,12 +60,11 @@ async function cardFor(folder: string, repoId: string, options: PushToHubOptions
     pipeline_tag: await pipelineTagOf(folder),
     library_name: 'attn',
     ...onHub,
-    ...(existing === undefined ? {} : parseCardData(existing)),
+    ...(existing === undefined ? {} : parseCardData(existing, readmePath)),
     ...options.cardData,
   };
   if (options.license !== undefined) data.license = options.license;
-  const existingBody = existing?.replace(/^---\r?\n[\s\S]*?\r?\n---\r?\n?/, '').replace(/^\n/, '');
-  return modelCard(repoId, data, options.cardBody ?? existingBody);
+  return modelCard(repoId, data, options.cardBody ?? (existing === undefined ? undefined : cardBody(existing)));
 }
 
 export async function pushToHub(folder: string, repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
