@@ -2,6 +2,7 @@
 // writes it. Component objects (normalizer, pre_tokenizer, ...) are kept as plain JSON: @huggingface/tokenizers
 // interprets them, and they must survive a load/save round trip unchanged.
 import { TokenizerFileError } from './errors.js';
+import { checkTokenizerRegexes } from './regex-guard.js';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -74,17 +75,20 @@ export function validateTokenizerJson(value: unknown, file: string): TokenizerJs
     const ok = kind === 'array' ? Array.isArray(v) : isObject(v);
     if (!ok) throw new TokenizerFileError(file, `model.${field}`, `missing or not an ${kind} (model type ${type})`);
   }
+  checkVocabulary(model['vocab'] as JsonObject | unknown[], file);
   const added = value['added_tokens'] ?? [];
   if (!Array.isArray(added)) throw new TokenizerFileError(file, 'added_tokens', 'expected an array');
   added.forEach((token, i) => {
-    if (!isObject(token) || typeof token['id'] !== 'number' || typeof token['content'] !== 'string') {
-      throw new TokenizerFileError(file, `added_tokens[${i}]`, 'expected an object with a numeric "id" and a string "content"');
+    if (!isObject(token) || !isTokenId(token['id']) || typeof token['content'] !== 'string') {
+      const expected = 'expected an object with a numeric "id" (a non-negative integer) and a string "content"';
+      throw new TokenizerFileError(file, `added_tokens[${i}]`, expected);
     }
   });
   for (const field of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'] as const) {
     const v = value[field] ?? null;
     if (v !== null && !isObject(v)) throw new TokenizerFileError(file, field, 'expected an object or null');
   }
+  checkTokenizerRegexes(value, file);
   return {
     version: typeof value['version'] === 'string' ? value['version'] : '1.0',
     truncation: (value['truncation'] as JsonObject | null) ?? null,
@@ -96,6 +100,22 @@ export function validateTokenizerJson(value: unknown, file: string): TokenizerJs
     decoder: (value['decoder'] as JsonObject | null) ?? null,
     model: { ...model, type },
   };
+}
+
+function isTokenId(id: unknown): id is number {
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;
+}
+
+/** A vocabulary must have tokens, and ids that can index an embedding table (token → id objects; Unigram lists). */
+function checkVocabulary(vocab: JsonObject | unknown[], file: string): void {
+  const size = Array.isArray(vocab) ? vocab.length : Object.keys(vocab).length;
+  if (size === 0) throw new TokenizerFileError(file, 'model.vocab', 'is empty: a tokenizer needs at least one token');
+  if (Array.isArray(vocab)) return;
+  for (const [token, id] of Object.entries(vocab)) {
+    if (!isTokenId(id)) {
+      throw new TokenizerFileError(file, `model.vocab[${JSON.stringify(token)}]`, `id ${JSON.stringify(id)} is not a non-negative integer`);
+    }
+  }
 }
 
 /** Files written before the `type` tag existed are recognised by their fields, as the Rust library does. */
