@@ -3,9 +3,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/generation/utils.js';
 import { AutoModelForCausalLM, AutoModelForSeq2SeqLM } from '../../src/models/auto/index.js';
-import { pipeline, splitSentences, type SummarizationResult, type TextGenerationResult } from '../../src/pipelines/index.js';
+import { pipeline, type TextGenerationResult } from '../../src/pipelines/index.js';
 import { AutoTokenizer } from '../../src/tokenizers/auto.js';
-import { tinyCausalLM, tinyEncoder, tinySeq2Seq } from './tiny-models.js';
+import { tinyCausalLM, tinySeq2Seq } from './tiny-models.js';
 
 async function directSeq2Seq(dir: string, text: string, options: Record<string, unknown>): Promise<string> {
   const [model, tokenizer] = await Promise.all([AutoModelForSeq2SeqLM.fromPretrained(dir), AutoTokenizer.fromPretrained(dir)]);
@@ -46,37 +46,6 @@ describe('summarization and translation with an encoder–decoder', () => {
     expect(await generic(texts[0]!, { maxLength: 10 })).toEqual([batch[0]]);
     const wrongPair = await pipeline('translation_de_to_en', dir);
     await expect(wrongPair('x')).rejects.toThrow('this model translates en→de; asked for de→en');
-  });
-});
-
-describe('extractive summarization with a sentence encoder', () => {
-  it('keeps the most central sentences in their original order and says it is extractive', async () => {
-    const encoder = await tinyEncoder();
-    const summarize = await pipeline('summarization', encoder);
-    const text = 'the cat sat on the mat. the dog sat on the mat! i love music. the cat and the dog sat on the mat? the vote on the law was lost.';
-    const [result] = (await summarize(text, { numSentences: 2 })) as SummarizationResult[];
-    const sentences = splitSentences(text);
-    // The reference: unit mean-pooled sentence vectors, ranked by their dot product with their mean.
-    const vectors = (await (await pipeline('feature-extraction', encoder))(sentences, { pooling: 'mean', normalize: true })) as number[][];
-    const centre = vectors[0]!.map((_, j) => vectors.reduce((s, v) => s + v[j]!, 0) / vectors.length);
-    const scores = vectors.map((v) => v.reduce((s, x, j) => s + x * centre[j]!, 0));
-    const topTwo = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!).slice(0, 2).sort((a, b) => a - b);
-    expect(result!.method).toBe('extractive');
-    expect(result!.sentences).toEqual(topTwo);
-    expect(result!.summary_text).toBe(result!.sentences!.map((i) => sentences[i]).join(' '));
-    const [one] = await summarize('just one sentence here');
-    expect(one).toEqual({ summary_text: 'just one sentence here', method: 'extractive', sentences: [0] });
-    await expect(summarize(text, { numSentences: 0 })).rejects.toThrow('numSentences must be a whole number >= 1');
-  });
-
-  it('splits sentences at end punctuation and line breaks, not after abbreviations or initials', () => {
-    expect(splitSentences('Dr. Smith met J. Doe. They talked!  Then "Why?" she asked.\nNew line')).toEqual([
-      'Dr. Smith met J. Doe.',
-      'They talked!',
-      'Then "Why?" she asked.',
-      'New line',
-    ]);
-    expect(splitSentences('오늘은 좋다. 내일은?')).toEqual(['오늘은 좋다.', '내일은?']);
   });
 });
 
