@@ -28,6 +28,11 @@ export const DEFAULT_MODEL_FILES: readonly string[] = [
   'tokenizer.model',
   'sentencepiece.bpe.model',
   'spiece.model',
+  // Marian / opus-mt: separate source and target SentencePiece models over one vocab.json.
+  'source.spm',
+  'target.spm',
+  // Recent checkpoints keep the chat template beside tokenizer_config.json.
+  'chat_template.jinja',
   'model.safetensors',
   'model.safetensors.index.json',
 ];

@@ -3,6 +3,7 @@
 //   vocab.txt                               → WordPiece (BERT), converted to tokenizer.json
 //   vocab.json|encoder.json + merges.txt|vocab.bpe → byte-level BPE (GPT-2), converted
 //   tokenizer.model|spiece.model            → SentencePiece protobuf, parsed and converted (BPE or Unigram)
+//   source.spm + target.spm + vocab.json    → Marian / opus-mt (see marian.ts)
 import { existsSync, readFileSync } from 'node:fs';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { byteLevelBpeToTokenizerJson, parseMergesTxt, parseVocabJson } from './c
 import { parseSentencePieceModel, sentencePieceToTokenizerJson, slowSentencePieceDecoder } from './convert/sentencepiece.js';
 import { parseVocabTxt, wordPieceToTokenizerJson } from './convert/wordpiece.js';
 import { TokenizerFileError } from './errors.js';
+import { isMarianFolder, MARIAN_DEFAULTS, marianToTokenizerJson } from './marian.js';
 import { SPECIAL_TOKEN_KEYS } from './special-tokens.js';
 import { validateTokenizerJson, type JsonObject, type TokenizerJson } from './tokenizer-json.js';
 import { PreTrainedTokenizer, type TokenDecoder } from './tokenizer.js';
@@ -67,6 +69,7 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
   if (existsSync(tokenizerJson)) {
     return { json: validateTokenizerJson(readJsonFile(tokenizerJson), tokenizerJson), defaults: {} };
   }
+  if (isMarianFolder(dir)) return { json: marianToTokenizerJson(dir, config), defaults: MARIAN_DEFAULTS };
   const vocabTxt = join(dir, 'vocab.txt');
   if (existsSync(vocabTxt)) {
     const vocab = parseVocabTxt(readFileSync(vocabTxt, 'utf8'), vocabTxt);
@@ -76,7 +79,7 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
   if (vocabJson) {
     const mergesFile = firstExisting(dir, ['merges.txt', 'vocab.bpe']);
     if (!mergesFile) {
-      throw new TokenizerFileError(join(dir, 'merges.txt'), undefined, `missing: ${vocabJson} needs its BPE merges (merges.txt or vocab.bpe)`);
+      throw new TokenizerFileError(join(dir, 'merges.txt'), undefined, `missing: ${vocabJson} needs its BPE merges (merges.txt or vocab.bpe), or source.spm and target.spm beside it (Marian)`);
     }
     const vocab = parseVocabJson(readJsonFile(vocabJson), vocabJson);
     const merges = parseMergesTxt(readFileSync(mergesFile, 'utf8'), mergesFile);
@@ -103,7 +106,7 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
   throw new TokenizerFileError(
     dir,
     undefined,
-    'no tokenizer found: expected tokenizer.json, vocab.txt, vocab.json + merges.txt, or tokenizer.model',
+    'no tokenizer found: expected tokenizer.json, vocab.txt, vocab.json + merges.txt, tokenizer.model, or source.spm + target.spm + vocab.json (Marian / opus-mt)',
   );
 }
 
