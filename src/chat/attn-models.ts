@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TextStreamer, type Streamer } from '../generation/streamers.js';
 import { generateAsync } from '../generation/utils.js';
-import type { CausalLM } from '../models/modeling_outputs.js';
 import { defaultModelName, installedModelsDir, pipeline, type FeatureExtractionPipeline, type TextGenerationPipeline } from '../pipelines/index.js';
 import type { ChatMessage, ChatModel, Embedder, GenerateOptions, GenerateResult } from './types.js';
 
@@ -102,7 +101,7 @@ export class AttnChatModel implements ChatModel {
 
     const sampling = opts.temperature > 0;
     try {
-      await generateAsync(this.generator.model as unknown as CausalLM, [promptIds], {
+      await generateAsync(this.generator.model, [promptIds], {
         maxNewTokens,
         doSample: sampling,
         ...(sampling ? { temperature: opts.temperature, topP: opts.topP, seed: opts.seed } : {}),

@@ -48,6 +48,11 @@ export interface EncodeOptions {
 /** The longest input a Transformer without relative positions would accept when neither file says (BERT's). */
 const FALLBACK_MAX_TOKENS = 512;
 
+/** Every pipeline is callable: `await pipe(input, options)` runs `run`; each subclass declares its exact signatures. */
+export interface Pipeline<M extends PreTrainedModel = PreTrainedModel> {
+  (input: unknown, options?: object): Promise<unknown>;
+}
+
 /**
  * The base of the pipelines. Subclasses implement `call`; the constructor returns a function object whose
  * prototype is the subclass's, so `pipe(input, options)` runs `call` and `pipe.dispose()` still works.

@@ -7,6 +7,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { inference, PipelineInputError, type Pipeline } from '../pipelines/base.js';
 import { pipeline, type TextGenerationPipeline } from '../pipelines/index.js';
+import type { BaseModel } from '../models/modeling_outputs.js';
 import { loadForTask, ModelLoadError, readModelConfig, resolveModel, type LoadedModel } from '../pipelines/load.js';
 import { positionTable, type PositionTable } from './positions.js';
 
@@ -79,7 +80,7 @@ const rounded = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export class ModelHost {
   private readonly pipelines = new RecentlyUsed<Promise<Pipeline>>(3, (p) => void p.then((loaded) => loaded.dispose(), () => {}));
-  private readonly baseModels = new RecentlyUsed<Promise<LoadedModel>>(2, (p) => void p.then(freeWeights, () => {}));
+  private readonly baseModels = new RecentlyUsed<Promise<LoadedModel<BaseModel>>>(2, (p) => void p.then(freeWeights, () => {}));
   private queue: Promise<unknown> = Promise.resolve();
 
   /** Runs `work` after every earlier request's work has finished. */
@@ -104,7 +105,7 @@ export class ModelHost {
   run(task: string, model: string | undefined, text: string, options: Record<string, unknown>): Promise<unknown> {
     return this.exclusive(async () => {
       const pipe = await this.pipelineFor(task, model);
-      return (pipe as unknown as (input: string, options: Record<string, unknown>) => Promise<unknown>)(text, options);
+      return pipe(text, options);
     });
   }
 
@@ -118,7 +119,7 @@ export class ModelHost {
   }
 
   /** The base model (no head) of a folder, installed name or hub repo id, with its tokenizer. */
-  private baseModel(name: string): Promise<LoadedModel> {
+  private baseModel(name: string): Promise<LoadedModel<BaseModel>> {
     return this.cached(this.baseModels, name, async () => {
       const dir = await resolveModel(name);
       return loadForTask('attention maps', dir, 'base', await readModelConfig(dir));
@@ -142,7 +143,7 @@ export class ModelHost {
       const perLayer = inference(() => {
         const inputIds = Tensor.from(ids, [1, t], 'int32');
         const attentionMask = Tensor.from(new Array<number>(t).fill(1), [1, t], 'int32');
-        const out = (model as unknown as AttentionModel).forward({ inputIds, attentionMask, outputAttentions: true });
+        const out = model.forward({ inputIds, attentionMask, outputAttentions: true });
         return out.attentions?.map((layer) => ({ heads: layer.shape[1]!, values: Array.from(layer.data, rounded) }));
       });
       if (perLayer === undefined || perLayer.length === 0) throw noMaps;

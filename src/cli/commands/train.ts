@@ -174,23 +174,25 @@ export async function run(argv: string[]): Promise<number> {
       const labels = [...new Set(train.column('label' as never) as unknown[])].map(String).sort();
       const numeric = labels.every((l) => /^\d+$/.test(l));
       const id2label = numeric ? undefined : Object.fromEntries(labels.map((l, i) => [i, l]));
-      model = (await AutoModelForSequenceClassification.fromPretrained(config.model, id2label ? { id2label } : { numLabels: config.numLabels ?? labels.length })) as unknown as TrainableModel;
+      model = await AutoModelForSequenceClassification.fromPretrained(config.model, id2label ? { id2label } : { numLabels: config.numLabels ?? labels.length });
       collator = new DataCollatorWithPadding({ padTokenId });
       break;
     }
     case 'causal-lm':
-      model = (await AutoModelForCausalLM.fromPretrained(config.model)) as unknown as TrainableModel;
+      model = await AutoModelForCausalLM.fromPretrained(config.model);
       collator = new DataCollatorForLanguageModeling({ padTokenId, mlm: false });
       break;
     case 'masked-lm': {
       const maskTokenId = tokenizer.getSpecialTokenId('mask_token');
       if (maskTokenId === undefined) throw new UsageError(`${config.tokenizer ?? config.model}: the tokenizer has no mask token, which masked-lm needs`);
-      model = (await AutoModelForMaskedLM.fromPretrained(config.model)) as unknown as TrainableModel;
+      model = await AutoModelForMaskedLM.fromPretrained(config.model);
       collator = new DataCollatorForLanguageModeling({ padTokenId, maskTokenId, vocabSize: tokenizer.vocabSize, specialTokenIds: tokenizer.allSpecialIds, seed: config.args.seed ?? 42 });
       break;
     }
     case 'seq2seq': {
       const seq2seq = await AutoModelForSeq2SeqLM.fromPretrained(config.model);
+      // Seq2SeqLMInputs requires decoderInputIds, which the Trainer's batch type leaves optional (the seq2seq collator
+      // always supplies them): the one place the head and the Trainer's contract differ.
       model = seq2seq as unknown as TrainableModel;
       collator = new DataCollatorForSeq2Seq({ padTokenId, decoderStartTokenId: seq2seq.config.decoderStartTokenId ?? padTokenId });
       break;
