@@ -110,6 +110,17 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
   );
 }
 
+/** Recent checkpoints keep the chat template in chat_template.jinja, which wins over tokenizer_config.json's (as in transformers). */
+function chatTemplateFile(dir: string): JsonObject {
+  const file = join(dir, 'chat_template.jinja');
+  if (!existsSync(file)) return {};
+  try {
+    return { chat_template: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new TokenizerFileError(file, undefined, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 export class AutoTokenizer {
   /** Loads the tokenizer of a model folder, or of a hub repo id (through the hub cache). */
   static async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
@@ -124,7 +135,7 @@ export class AutoTokenizer {
     const specialOnly = Object.fromEntries(
       Object.entries(specialMap).filter(([k]) => (SPECIAL_TOKEN_KEYS as readonly string[]).includes(k) || k === 'additional_special_tokens'),
     );
-    const config = { ...fileConfig, ...specialOnly, ...options.config };
+    const config = { ...fileConfig, ...specialOnly, ...chatTemplateFile(dir), ...options.config };
     const { json, defaults, decodeTokens } = buildTokenizerJson(dir, config);
     return new PreTrainedTokenizer(json, { ...defaults, ...config }, { source: dir, decodeTokens });
   }
