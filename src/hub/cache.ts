@@ -5,10 +5,11 @@
  *   {cache}/models--{org}--{name}/snapshots/{commit}/{path}     relative symlinks into blobs/
  *   {cache}/models--{org}--{name}/refs/{revision}               the commit a branch or tag pointed at
  *   {cache}/models--{org}--{name}/.no_exist/{commit}/{path}     empty: the hub said this file does not exist
+ *   {cache}/.locks/models--{org}--{name}/{etag}.lock             held while blobs/{etag}.incomplete is written
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/fs.js';
 import { assertRepoId, assertRepoPath } from './errors.js';
@@ -33,6 +34,12 @@ export class RepoCache {
   blobPath(etag: string): string {
     if (!/^[A-Za-z0-9._-]+$/.test(etag)) throw new Error(`hub: unusable ETag '${etag}' for ${this.repoId}`);
     return join(this.root, 'blobs', etag);
+  }
+
+  /** Where huggingface_hub locks a blob's download: beside the repo folders, not inside blobs/. */
+  lockPath(etag: string): string {
+    const blob = this.blobPath(etag);
+    return join(dirname(this.root), '.locks', basename(this.root), `${basename(blob)}.lock`);
   }
 
   snapshotDir(commit: string): string {

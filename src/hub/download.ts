@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -167,10 +168,13 @@ export async function hubDownload(repoId: string, path: string, options: HubDown
 
   const blob = cache.blobPath(metadata.etag);
   const what = `'${path}' of '${repoId}'`;
-  await withFileLock(`${blob}.lock`, async () => {
+  const partial = `${blob}.incomplete`;
+  // huggingface_hub's lock path, so attn and Python filling one cache take turns on a blob; a download still
+  // writing to the .incomplete file keeps its lock alive even when its holder does not touch the lock file.
+  await withFileLock(cache.lockPath(metadata.etag), { activity: partial }, async () => {
     // Another process may have finished this blob while we waited for the lock.
     if (existsSync(blob)) return;
-    const partial = `${blob}.incomplete`;
+    await mkdir(dirname(blob), { recursive: true });
     await downloadResumable(connection, metadata, partial, what);
     await verifyDownload(partial, metadata, what);
     await rename(partial, blob);

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -96,7 +96,8 @@ describe('hub faults', () => {
       const tokens = await makeTokens(data);
       hub = await startHubServer({ dataDir: data });
       await startSlowProxy(hub.url);
-      cleanup.push(() => hub.close(), () => new Promise((resolve) => proxy.close(() => resolve())));
+      const slow = proxy;
+      cleanup.push(() => hub.close(), () => new Promise((resolve) => slow.close(() => resolve())));
       const folder = fakeModelFolder(2 * 1024 * 1024);
       await pushToHub(folder, 'alice/big', { endpoint: hub.url, token: tokens.alice });
       const expected = readFileSync(join(folder, 'model.safetensors'));
@@ -125,6 +126,56 @@ describe('hub faults', () => {
       expect(objectRequests[0]).toBeUndefined();
       expect(Number(/^bytes=(\d+)-$/.exec(objectRequests[1]!)?.[1])).toBeGreaterThanOrEqual(killedAt);
       expect(readdirSync(blobs).filter((name) => name.endsWith('.incomplete') || name.endsWith('.lock'))).toEqual([]);
+    });
+
+    it('shares one download between two processes started at once, locked where huggingface_hub locks', async () => {
+      const data = tempDir('data');
+      const tokens = await makeTokens(data);
+      const server = await startHubServer({ dataDir: data });
+      await startSlowProxy(server.url);
+      const slow = proxy;
+      cleanup.push(() => server.close(), () => new Promise((resolve) => slow.close(() => resolve())));
+      const folder = fakeModelFolder(3 * 1024 * 1024);
+      await pushToHub(folder, 'alice/twice', { endpoint: server.url, token: tokens.alice });
+      const expected = readFileSync(join(folder, 'model.safetensors'));
+      const etag = createHash('sha256').update(expected).digest('hex');
+
+      const cache = tempDir('cache');
+      const go = join(cache, 'go');
+      const requestsBefore = objectRequests.length;
+      const children = [0, 1].map(() => spawnScript('./download-child.mjs', [proxyUrl, cache, 'alice/twice', 'model.safetensors', go]));
+      for (const child of children) cleanup.push(() => killHard(child));
+      const outputs = children.map((child) => {
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+        child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        return { stdout: () => stdout, stderr: () => stderr, exited };
+      });
+      await waitFor(() => outputs.every((o) => o.stderr().includes('ready')), 'both download processes to load');
+      writeFileSync(go, '');
+
+      const lock = join(cache, '.locks', 'models--alice--twice', `${etag}.lock`);
+      const blobs = join(cache, 'models--alice--twice', 'blobs');
+      let sawLock = false;
+      let sawLockInBlobs = false;
+      const watch = setInterval(() => {
+        sawLock ||= existsSync(lock);
+        sawLockInBlobs ||= existsSync(blobs) && readdirSync(blobs).some((name) => name.endsWith('.lock'));
+      }, 5);
+      const codes = await Promise.all(outputs.map((o) => o.exited));
+      clearInterval(watch);
+      expect(codes, outputs.map((o) => o.stderr()).join('\n')).toEqual([0, 0]);
+      const [first, second] = outputs.map((o) => o.stdout().trim());
+      expect(second).toBe(first);
+      expect(readFileSync(first!).equals(expected)).toBe(true);
+      // One object download for two processes: the second waited on the lock, then found the blob.
+      expect(objectRequests.length - requestsBefore).toBe(1);
+      expect(sawLock).toBe(true);
+      expect(sawLockInBlobs).toBe(false);
+      expect(existsSync(lock)).toBe(false);
+      expect(readdirSync(blobs)).toEqual([etag]);
     });
   });
 });
