@@ -1,12 +1,13 @@
 /**
  * GPT training step and forward pass, the twin of ../shared/reference/torch_gpt_bench.py (same defaults: 4 layers,
  * d 256, 4 heads, context 128, batch 16, vocab 4096, AdamW, tied embeddings, learned positions, GELU MLP).
- * Prints one JSON line; when /usr/bin/python3 has torch, runs the PyTorch twin in the same run for `ratio`.
- * Usage: npm run bench -- train-step [--layers 4 --d 256 --heads 4 --ctx 128 --batch 16 --vocab 4096 --steps 10 --threads 0]
+ * Prints one JSON line; when /usr/bin/python3 has torch, runs the PyTorch twin in the same run (at 1 and 2 threads,
+ * the faster kept) for `ratio`. The step is compiled (one onnxruntime graph, as the Trainer runs it) unless
+ * `--eager`. The twin reports the mean of its timed steps, so `ratio` compares means; the median is printed too.
+ * Usage: npm run bench -- train-step [--layers 4 --d 256 --heads 4 --ctx 128 --batch 16 --vocab 4096 --steps 10
+ *        --threads 0 --eager]
  */
 import '../src/backends/register.js';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
 import * as F from '../src/nn/functional.js';
 import { Embedding, LayerNorm, Linear } from '../src/nn/layers.js';
@@ -17,7 +18,8 @@ import { noGrad, setNumThreads, tidy } from '../src/tensor/engine.js';
 import { manualSeed } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { arange } from '../src/tensor/creation.js';
-import { sharedPath } from '../src/util/paths.js';
+import { compileOptimizerStep } from '../src/training/compiled_step.js';
+import { runTwin } from './_twin.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -93,23 +95,31 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+const eager = process.argv.includes('--eager');
 if (cfg.threads > 0) setNumThreads(cfg.threads);
 manualSeed(0);
 const model = new GPT(cfg.vocab, cfg.ctx, cfg.d, cfg.heads, cfg.layers);
 const opt = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
 const idx = randint(0, cfg.vocab, [cfg.batch, cfg.ctx]);
 const tgt = randint(0, cfg.vocab, [cfg.batch, cfg.ctx]);
+const compiled = eager ? null : compileOptimizerStep(opt);
 
-const step = (): number =>
-  tidy(() => {
-    const loss = model.forward(idx, tgt);
-    opt.zeroGrad();
-    loss.backward();
-    opt.step();
-    return loss.item();
-  });
+const update = (batch: Record<string, Tensor>): Record<string, Tensor> => {
+  const loss = model.forward(batch.idx!, batch.tgt!);
+  opt.zeroGrad();
+  loss.backward();
+  opt.step();
+  return { loss };
+};
+const step = (): number => tidy(() => (compiled ? compiled.run({ idx, tgt }, update).outputs : update({ idx, tgt })).loss!.item());
 
+const firstStart = performance.now();
 for (let i = 0; i < cfg.warmup; i++) step();
+const warmupMs = performance.now() - firstStart;
 const stepTimes: number[] = [];
 for (let i = 0; i < cfg.steps; i++) {
   const t0 = performance.now();
@@ -123,35 +133,30 @@ for (let i = 0; i < cfg.steps; i++) {
   tidy(() => noGrad(() => model.forward(idx, tgt).item()));
   forwardTimes.push(performance.now() - t0);
 }
-const stepMs = median(stepTimes);
+const stepMs = mean(stepTimes);
+const tokens = cfg.batch * cfg.ctx;
 const result: Record<string, unknown> = {
   bench: 'train-step',
   impl: 'attn',
+  mode: eager ? 'eager' : 'compiled',
   params: model.numParameters(),
   config: cfg,
   step_ms: +stepMs.toFixed(2),
-  tokens_per_s: +((cfg.batch * cfg.ctx) / (stepMs / 1000)).toFixed(1),
-  forward_ms: +median(forwardTimes).toFixed(2),
+  step_ms_median: +median(stepTimes).toFixed(2),
+  tokens_per_s: +(tokens / (stepMs / 1000)).toFixed(1),
+  // The warm-up steps include recording the step and building its onnxruntime session.
+  warmup_ms: +warmupMs.toFixed(0),
+  forward_ms_eager: +median(forwardTimes).toFixed(2),
+  graphs: compiled?.graphCount ?? 0,
 };
 
-const twin = sharedPath('reference', 'torch_gpt_bench.py');
-if (existsSync('/usr/bin/python3') && existsSync(twin) && spawnSync('/usr/bin/python3', ['-c', 'import torch']).status === 0) {
-  // PyTorch's best thread setting on this machine: try 1 and 2 threads.
-  let best: Record<string, number> | undefined;
-  for (const threads of [1, 2]) {
-    const args = [twin, ...['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]), '--threads', String(threads)];
-    const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
-    const line = run.stdout.trim().split('\n').pop();
-    if (run.status !== 0 || !line) continue;
-    const torch = JSON.parse(line) as Record<string, number>;
-    if (!best || torch.tokens_per_s! > best.tokens_per_s!) best = { ...torch, threads };
-  }
-  if (best) {
-    result.torch_tokens_per_s = best.tokens_per_s;
-    result.torch_step_ms = best.step_ms;
-    result.torch_forward_ms = best.forward_ms;
-    result.torch_threads = best.threads;
-    result.ratio = +((result.tokens_per_s as number) / best.tokens_per_s!).toFixed(3);
-  }
+const twin = runTwin('torch_gpt_bench.py', ['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]), 'tokens_per_s');
+if (twin) {
+  result.torch_tokens_per_s = twin.best.tokens_per_s;
+  result.torch_step_ms = twin.best.step_ms;
+  result.torch_forward_ms = twin.best.forward_ms;
+  result.torch_threads = twin.best.threads;
+  result.torch_runs = twin.runs;
+  result.ratio = +((result.tokens_per_s as number) / twin.best.tokens_per_s!).toFixed(3);
 }
 console.log(JSON.stringify(result));

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataCollatorForLanguageModeling, DataCollatorWithPadding, type Batch, type DataCollator, type Dataset, type Feature } from '../data/index.js';
 import type { Module } from '../nn/module.js';
-import { CompiledStep, type StateSlot, type StepRunKind } from '../backends/onnx/compiled_step.js';
+import type { CompiledStep, StepRunKind } from '../backends/onnx/compiled_step.js';
 import { AdamW, clipGradients, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, LRScheduler, type AdamHyperparameters, type Optimizer } from '../optim/index.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
-import { defaultGenerator, manualSeed } from '../tensor/random.js';
+import { manualSeed } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { progress } from '../util/progress.js';
 import type { CallbackContext, LogEntry, TrainerCallback, TrainerControl, TrainerState } from './callbacks.js';
@@ -28,6 +28,7 @@ import {
   type StatefulCollator,
   type TrainingSnapshot,
 } from './checkpoint.js';
+import { compileOptimizerStep } from './compiled_step.js';
 import type { IntervalStrategy, TrainingArguments } from './training_args.js';
 
 /** The model inputs a collated batch can carry (snake_case batch keys become these camelCase fields). */
@@ -205,7 +206,7 @@ export class Trainer<P = EvalPrediction> {
       this.state = freshState(maxSteps, numTrainEpochs);
     }
     Object.assign(this.control, { shouldTrainingStop: false });
-    this.compiled = args.stepMode === 'compiled' && getBackend().name === 'onnx' ? this.compileStep(optimizer) : null;
+    this.compiled = args.stepMode === 'compiled' && getBackend().name === 'onnx' ? compileOptimizerStep(optimizer) : null;
     this.fire('onTrainBegin');
     this.model.train();
     const bar = args.progress ? progress({ label: 'train', total: maxSteps - this.state.globalStep, unit: 'step' }) : null;
@@ -326,7 +327,7 @@ export class Trainer<P = EvalPrediction> {
       }
       const loss = outputs.loss.item();
       const gradNorm = outputs.gradNorm.item();
-      // A replayed graph left the weights alone when these are not finite (see compileStep's accept).
+      // A replayed graph left the weights alone when these are not finite (see compileOptimizerStep).
       if (!Number.isFinite(loss)) this.failNonFinite('loss', loss);
       if (!Number.isFinite(gradNorm)) this.failNonFinite('gradient norm', gradNorm);
       scheduler.step();
@@ -361,35 +362,6 @@ export class Trainer<P = EvalPrediction> {
     optimizer.step();
     optimizer.zeroGrad();
     return { loss: total!, gradNorm };
-  }
-
-  /**
-   * The compiled training step: its state is every parameter the optimizer updates and the optimizer's moments;
-   * its step scalars the learning rates and bias corrections. Each new batch shape is recorded once, undone, and
-   * replayed (so every step is computed by a graph and resuming is bit-identical); a replay whose loss or norm is
-   * not finite does not write its weights back.
-   */
-  private compileStep(optimizer: Optimizer<AdamHyperparameters>): CompiledStep {
-    optimizer.initializeState();
-    const params = optimizer.paramGroups.flatMap((g) => g.params);
-    return new CompiledStep({
-      state: () => {
-        const slots: StateSlot[] = params.map((p, i) => ({ name: `param.${i}`, tensor: p, set: (v) => void p.assign(v) }));
-        for (const [name, s] of optimizer.stateTensors()) slots.push({ name, tensor: s.tensor, set: (v) => optimizer.setStateTensor(s.param, s.name, v) });
-        return slots;
-      },
-      scalars: () => optimizer.nextStepScalars(),
-      accept: (outputs) => Number.isFinite(outputs.loss!.item()) && Number.isFinite(outputs.gradNorm!.item()),
-      afterReplay: () => optimizer.countStep(optimizer.lastUpdated),
-      snapshot: () => {
-        const restoreStepCounts = optimizer.saveStepCounts();
-        const random = defaultGenerator.getState();
-        return () => {
-          restoreStepCounts();
-          defaultGenerator.setState(random);
-        };
-      },
-    });
   }
 
   private failNonFinite(what: string, value: number): never {

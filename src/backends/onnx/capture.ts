@@ -186,7 +186,9 @@ class Recorder implements OpTracer {
     const rename = (n: string): string => {
       if (n === 'y') return y;
       const i = /^x(\d+)$/.exec(n);
-      return i ? names[Number(i[1])]! : prefix + n;
+      const input = i ? names[Number(i[1])] : undefined;
+      if (i && input === undefined) throw new Error(`capture: the lowering of '${op}' names '${n}', which is not one of its ${names.length} inputs`);
+      return input ?? prefix + n;
     };
     const lowered = lower(op, inputs.length, attrs);
     for (const node of lowered.nodes) this.nodes.push({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) });

@@ -4,7 +4,7 @@ import type { GraphSpec, NodeSpec, TensorInit } from './protobuf.js';
 
 /**
  * Lowers one primitive op to ONNX nodes with static attributes (constants become initializers). Inputs are named
- * x0, x1, …; the result is `y`. Every primitive lowers this way, so a sequence of them can be stitched into one
+ * x0, x1, …; the result is `y`; no other name may look like an input. Every primitive lowers this way, so a sequence of them can be stitched into one
  * graph by renaming.
  */
 export interface Lowered {
@@ -45,9 +45,9 @@ function geluErf(): Lowered {
 function geluTanh(): Lowered {
   return {
     nodes: [
-      { op: 'Mul', inputs: ['x0', 'x0'], outputs: ['x2'] },
-      { op: 'Mul', inputs: ['x2', 'x0'], outputs: ['x3'] },
-      { op: 'Mul', inputs: ['x3', 'coeff'], outputs: ['cubic'] },
+      { op: 'Mul', inputs: ['x0', 'x0'], outputs: ['square'] },
+      { op: 'Mul', inputs: ['square', 'x0'], outputs: ['cube'] },
+      { op: 'Mul', inputs: ['cube', 'coeff'], outputs: ['cubic'] },
       { op: 'Add', inputs: ['x0', 'cubic'], outputs: ['inner'] },
       { op: 'Mul', inputs: ['inner', 'sqrt2OverPi'], outputs: ['scaled'] },
       { op: 'Tanh', inputs: ['scaled'], outputs: ['tanh'] },
