@@ -12,7 +12,7 @@ describe('pipeline() model resolution and bad input', () => {
     expect(parseTask('sentiment-analysis')).toEqual({ task: 'text-classification' });
     expect(parseTask('translation_de_to_en')).toEqual({ task: 'translation', srcLang: 'de', tgtLang: 'en' });
     expect(() => parseTask('sentiment')).toThrow(PipelineInputError);
-    expect(() => parseTask('sentiment')).toThrow(/unknown task 'sentiment'; attn knows text-classification, zero-shot-classification, .*sentiment-analysis, translation_xx_to_yy/);
+    expect(() => parseTask('sentiment')).toThrow(/unknown task 'sentiment'; attn knows text-classification, zero-shot-classification, .*sentiment-analysis, ner, translation_xx_to_yy/);
     for (const task of TASKS) expect(DEFAULT_MODELS[task]).toBeDefined();
   });
 
