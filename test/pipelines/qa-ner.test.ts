@@ -2,24 +2,19 @@
 // a stand-in whose logits are set per token (so the probabilities, spans, words and entity groups transformers'
 // rules give can be worked out on paper), on the real bert-base-uncased and GPT-2 vocabularies. A tiny random BERT
 // QA checkpoint then runs through pipeline() end to end and agrees with a brute-force span search over its logits.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AutoModelForQuestionAnswering, AutoModelForTokenClassification } from '../../src/models/auto/index.js';
+import { AutoModelForQuestionAnswering } from '../../src/models/auto/index.js';
 import { BertConfig } from '../../src/models/bert/configuration_bert.js';
-import { configFromJSON } from '../../src/models/configuration_utils.js';
 import { PreTrainedModel } from '../../src/models/modeling_utils.js';
 import { noGrad } from '../../src/tensor/engine.js';
-import { manualSeed } from '../../src/tensor/random.js';
 import { pipeline, QuestionAnsweringPipeline, TokenClassificationPipeline, type Answer, type GroupedEntity, type TokenEntity } from '../../src/pipelines/index.js';
 import { alignTokens } from '../../src/pipelines/offsets.js';
-import type { ModelInputs } from '../../src/pipelines/base.js';
+import type { TokenizedBatch } from '../../src/pipelines/base.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { AutoTokenizer } from '../../src/tokenizers/auto.js';
 import type { PreTrainedTokenizer } from '../../src/tokenizers/tokenizer.js';
 import { goldenPath } from '../models/golden.js';
-import { WORDPIECE_VOCAB } from './tiny-models.js';
+import { tinyQuestionAnswering, tinyTokenClassifier } from './tiny-heads.js';
 
 const bert = (): PreTrainedTokenizer => AutoTokenizer.fromDirectory(goldenPath('tokenizers', 'bert-base-uncased'));
 const gpt2 = (): PreTrainedTokenizer => AutoTokenizer.fromDirectory(goldenPath('tokenizers', 'gpt2'));
@@ -34,13 +29,13 @@ class StandIn extends PreTrainedModel<BertConfig> {
     super(config);
   }
 
-  private logits({ inputIds }: ModelInputs): { data: Float32Array; b: number; t: number; k: number } {
+  private logits({ inputIds }: TokenizedBatch): { data: Float32Array; b: number; t: number; k: number } {
     const [b, t] = inputIds.shape as [number, number];
     const rows = Array.from(inputIds.data, (id) => this.perToken(this.tokenizer.convertIdsToTokens(id)));
     return { data: Float32Array.from(rows.flat()), b, t, k: rows[0]!.length };
   }
 
-  forward(inputs: ModelInputs) {
+  forward(inputs: TokenizedBatch) {
     const { data, b, t, k } = this.logits(inputs);
     if (k === 2) {
       const pick = (j: number) => new Tensor(Float32Array.from({ length: b * t }, (_, i) => data[i * 2 + j]!), [b, t]);
@@ -48,17 +43,6 @@ class StandIn extends PreTrainedModel<BertConfig> {
     }
     return { logits: new Tensor(data, [b, t, k]) };
   }
-}
-
-/** A random tiny BERT with a task head, saved as a checkpoint folder with a WordPiece vocabulary. */
-async function tinyModelFolder(auto: { fromConfig(c: never): PreTrainedModel }, extra: Record<string, unknown>): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'attn-qa-ner-'));
-  const json = { model_type: 'bert', vocab_size: WORDPIECE_VOCAB.length, hidden_size: 16, num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 24, max_position_embeddings: 48, ...extra };
-  manualSeed(7);
-  await auto.fromConfig(configFromJSON(json, join(dir, 'config.json')) as never).savePretrained(dir);
-  writeFileSync(join(dir, 'vocab.txt'), WORDPIECE_VOCAB.join('\n') + '\n');
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, model_max_length: 48 }));
-  return dir;
 }
 
 function softmaxAt(values: number[], i: number): number {
@@ -235,7 +219,7 @@ describe('token-classification (NER)', () => {
 
 describe('pipelines from checkpoint folders', () => {
   it("pipeline('question-answering', folder) answers with the span a brute-force search over the model's logits picks", async () => {
-    const dir = await tinyModelFolder(AutoModelForQuestionAnswering as never, {});
+    const dir = await tinyQuestionAnswering();
     const qa = await pipeline('question-answering', dir);
     const [question, context] = ['the movie was good ?', 'i love this film , it was great fun and not boring .'];
     const answer = (await qa({ question, context })) as Answer;
@@ -259,7 +243,7 @@ describe('pipelines from checkpoint folders', () => {
   });
 
   it("pipeline('ner', folder) labels tokens with the folder's labels", async () => {
-    const dir = await tinyModelFolder(AutoModelForTokenClassification as never, { id2label: { 0: 'O', 1: 'B-X', 2: 'I-X' }, label2id: { O: 0, 'B-X': 1, 'I-X': 2 } });
+    const dir = await tinyTokenClassifier();
     const ner = await pipeline('ner', dir);
     const entities = (await ner('the cat sat on the mat', { ignoreLabels: [] })) as TokenEntity[];
     expect(entities.map((e) => e.word)).toEqual(['the', 'cat', 'sat', 'on', 'the', 'mat']);
