@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TextStreamer, type Streamer } from '../generation/streamers.js';
 import { generateAsync } from '../generation/utils.js';
 import { defaultModelName, installedModelsDir, pipeline, type FeatureExtractionPipeline, type TextGenerationPipeline } from '../pipelines/index.js';
-import type { ChatMessage, ChatModel, Embedder, GenerateOptions, GenerateResult } from './types.js';
+import type { ChatMessage, ChatModel, Embedder, ChatGenerateOptions, GenerateResult } from './types.js';
 
 /** The model `attn serve` serves when given none: the installed text-generation default (models/tinystories-llama). */
 export const DEFAULT_CHAT_MODEL: string = defaultModelName('text-generation')!;
@@ -61,7 +61,7 @@ export class AttnChatModel implements ChatModel {
     return { text: messages.map((m) => `${m.role}: ${m.content}\n`).join('') + 'assistant:', addSpecialTokens: true };
   }
 
-  async generate(prompt: string | ChatMessage[], opts: GenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+  async generate(prompt: string | ChatMessage[], opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
     const { text: promptText, addSpecialTokens } = typeof prompt === 'string' ? { text: prompt, addSpecialTokens: true } : this.promptFor(prompt);
     const tokenizer = this.generator.tokenizer;
     const { promptIds, maxNewTokens } = fitContextWindow(tokenizer.encodeIds(promptText, { addSpecialTokens }), opts.maxTokens, this.generator.maxTokens);

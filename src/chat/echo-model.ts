@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatModel, GenerateOptions, GenerateResult } from './types.js';
+import type { ChatMessage, ChatModel, ChatGenerateOptions, GenerateResult } from './types.js';
 
 /** Word pieces with their leading whitespace, so that pieces concatenate back to the text. */
 export function wordPieces(text: string): string[] {
@@ -46,7 +46,7 @@ export class EchoChatModel implements ChatModel {
 
   async generate(
     prompt: string | ChatMessage[],
-    opts: GenerateOptions,
+    opts: ChatGenerateOptions,
     onText?: (delta: string) => void,
   ): Promise<GenerateResult> {
     const source = typeof prompt === 'string' ? prompt : lastUserText(prompt);

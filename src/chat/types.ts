@@ -21,7 +21,7 @@ export interface ChatMessage {
   name?: string;
 }
 
-export interface GenerateOptions {
+export interface ChatGenerateOptions {
   maxTokens: number;
   /** 0 means greedy. */
   temperature: number;
@@ -57,7 +57,7 @@ export interface ChatModel {
    * A string prompt is raw completion; messages are formatted with the model's own chat template.
    * `onText` receives the text as it is produced, in order; the deltas concatenate to `text`.
    */
-  generate(prompt: string | ChatMessage[], opts: GenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult>;
+  generate(prompt: string | ChatMessage[], opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult>;
 }
 
 export interface Embedder {

@@ -33,7 +33,7 @@ export interface TokenizedBatch {
   tokenTypeIds: Tensor;
 }
 
-export interface EncodeOptions {
+export interface BatchEncodeOptions {
   /** Second texts (NLI hypotheses): truncation then cuts only the first text. */
   pairs?: string[];
   /** Default true; false for text that already holds them (a rendered chat template). */
@@ -133,7 +133,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
    * Padding positions are masked out, so a tokenizer without a pad token pads with EOS (as transformers does for
    * GPT-2), or with id 0.
    */
-  protected encode(texts: string[], options: EncodeOptions = {}): TokenizedBatch {
+  protected encode(texts: string[], options: BatchEncodeOptions = {}): TokenizedBatch {
     const maxLength = options.maxTokens ?? this.maxTokens;
     const tokenizer = this.tokenizer;
     const side = tokenizer.truncationSide;
@@ -166,7 +166,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     };
   }
 
-  private warnAboutCuts(texts: string[], rows: number[][], maxLength: number, options: EncodeOptions): void {
+  private warnAboutCuts(texts: string[], rows: number[][], maxLength: number, options: BatchEncodeOptions): void {
     texts.forEach((text, i) => {
       if (rows[i]!.length < maxLength) return;
       const full = this.tokenizer.encodeIds(text, { textPair: options.pairs?.[i], addSpecialTokens: options.addSpecialTokens }).length;

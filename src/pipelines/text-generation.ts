@@ -7,7 +7,7 @@
 import { TextStreamer } from '../generation/streamers.js';
 import { generateAsync } from '../generation/utils.js';
 import type { CausalLMModel } from '../models/modeling_outputs.js';
-import type { ChatMessage } from '../tokenizers/tokenizer.js';
+import type { ChatTemplateMessage } from '../tokenizers/tokenizer.js';
 import { describe, Pipeline, PipelineInputError, textBatch } from './base.js';
 import type { GenerationOptions } from './text2text-generation.js';
 
@@ -24,13 +24,13 @@ export interface TextGenerationResult {
 
 export interface ChatGenerationResult {
   /** The conversation with the assistant's reply appended, or (returnFullText false) the reply's text. */
-  generated_text: ChatMessage[] | string;
+  generated_text: ChatTemplateMessage[] | string;
 }
 
 export interface TextGenerationPipeline {
   (prompt: string, options?: TextGenerationOptions): Promise<TextGenerationResult[]>;
   (prompts: string[], options?: TextGenerationOptions): Promise<TextGenerationResult[][]>;
-  (conversation: ChatMessage[], options?: TextGenerationOptions): Promise<ChatGenerationResult[]>;
+  (conversation: ChatTemplateMessage[], options?: TextGenerationOptions): Promise<ChatGenerationResult[]>;
 }
 
 /** New tokens when neither the caller nor generation_config.json says (transformers' max_length 20 is too short to show anything). */
@@ -54,7 +54,7 @@ export class TextGenerationPipeline extends Pipeline<CausalLMModel> {
     return single ? results[0] : results;
   }
 
-  private chatPrompt(messages: ChatMessage[]): string {
+  private chatPrompt(messages: ChatTemplateMessage[]): string {
     if (typeof this.tokenizer.config['chat_template'] !== 'string' && !Array.isArray(this.tokenizer.config['chat_template'])) {
       throw new PipelineInputError(`this model's tokenizer (${this.tokenizer.source}) has no chat template, so it takes text prompts, not messages`);
     }
@@ -102,10 +102,10 @@ export class TextGenerationPipeline extends Pipeline<CausalLMModel> {
   }
 }
 
-function isConversation(input: unknown): input is ChatMessage[] {
+function isConversation(input: unknown): input is ChatTemplateMessage[] {
   if (!Array.isArray(input) || input.length === 0 || typeof input[0] !== 'object' || input[0] === null) return false;
   input.forEach((message: unknown, i) => {
-    const m = message as Partial<ChatMessage> | null;
+    const m = message as Partial<ChatTemplateMessage> | null;
     if (typeof m?.role !== 'string' || typeof m.content !== 'string') {
       throw new PipelineInputError(`message ${i} is ${describe(message)}; expected { role: string, content: string }`);
     }

@@ -2,7 +2,7 @@ export { AutoTokenizer, type FromPretrainedOptions } from './auto.js';
 export {
   PreTrainedTokenizer,
   type AddedTokenSpec,
-  type ChatMessage,
+  type ChatTemplateMessage,
   type ChatTemplateOptions,
   type DecodeOptions,
   type EncodeOptions,

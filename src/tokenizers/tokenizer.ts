@@ -57,7 +57,7 @@ export interface DecodeOptions {
   cleanUpTokenizationSpaces?: boolean;
 }
 
-export interface ChatMessage {
+export interface ChatTemplateMessage {
   role: string;
   content: string;
   [key: string]: unknown;
@@ -494,9 +494,9 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
   // ---- chat ------------------------------------------------------------------------------------------------------
 
   /** Renders a conversation with the config's Jinja `chat_template` (or `options.chatTemplate`). */
-  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions & { tokenize: true }): number[];
-  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions & { tokenize?: false }): string;
-  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string | number[] {
+  applyChatTemplate(messages: ChatTemplateMessage[], options: ChatTemplateOptions & { tokenize: true }): number[];
+  applyChatTemplate(messages: ChatTemplateMessage[], options?: ChatTemplateOptions & { tokenize?: false }): string;
+  applyChatTemplate(messages: ChatTemplateMessage[], options: ChatTemplateOptions = {}): string | number[] {
     const source = this.chatTemplateSource(options.chatTemplate);
     let template: Template;
     try {

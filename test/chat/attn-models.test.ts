@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttnChatModel, AttnEmbedder, defaultEmbedderName, fitContextWindow } from '../../src/chat/attn-models.js';
 import { ChatClient } from '../../src/chat/client.js';
 import { loadChatModel, loadEmbedder, startChatServer, type ChatServer } from '../../src/chat/server.js';
-import type { ChatMessage, ChatModel, GenerateOptions, GenerateResult } from '../../src/chat/types.js';
+import type { ChatMessage, ChatModel, ChatGenerateOptions, GenerateResult } from '../../src/chat/types.js';
 import { UseModel } from '../../src/models/use/modeling_use.js';
 import { installedModelsDir, pipeline, type TextGenerationPipeline } from '../../src/pipelines/index.js';
 import { retrieve } from '../../src/rag/ask.js';
@@ -26,8 +26,8 @@ const USE_LITE_DIR = join(installedModelsDir, 'use-lite');
 
 /** A describe block that needs an installed model: skipped, with a message naming the folder, where it is missing. */
 function describeWithModel(name: string, dir: string, fn: () => void): void {
-  if (existsSync(join(dir, 'config.json'))) return describe(name, fn);
-  describe.skip(`${name} (skipped: no model at ${dir})`, fn);
+  if (existsSync(join(dir, 'config.json'))) describe(name, fn);
+  else describe.skip(`${name} (skipped: no model at ${dir})`, fn);
   console.warn(`[attn tests] skipping "${name}": no model at ${dir}`);
 }
 
@@ -38,17 +38,18 @@ class RecordingModel implements ChatModel {
   get id(): string {
     return this.inner.id;
   }
-  async generate(prompt: string | ChatMessage[], opts: GenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+  async generate(prompt: string | ChatMessage[], opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
     const result = await this.inner.generate(prompt, opts, onText);
     this.results.push(result);
     return result;
   }
 }
 
-const STORY: ChatMessage[] = [
+// Roles as literal types, so the same messages type-check as attn's ChatMessage[] and as the openai package's params.
+const STORY = [
   { role: 'system', content: 'You tell short stories for children.' },
   { role: 'user', content: 'Once upon a time there was a cat' },
-];
+] satisfies ChatMessage[];
 
 describe('fitContextWindow', () => {
   it('keeps the newest prompt tokens and at least half the window for the prompt', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatApiError, ChatClient, type ChatStreamChunk } from '../../src/chat/client.js';
 import { EchoChatModel } from '../../src/chat/echo-model.js';
 import { startChatServer, type ChatServer } from '../../src/chat/server.js';
-import type { ChatModel, GenerateOptions, GenerateResult } from '../../src/chat/types.js';
+import type { ChatModel, ChatGenerateOptions, GenerateResult } from '../../src/chat/types.js';
 import { LexicalEmbedder } from '../../src/chat/lexical-embedder.js';
 
 const SENTENCE = 'the quick brown fox jumps over the lazy dog';
@@ -170,7 +170,7 @@ describe('attn serve API with ChatClient', () => {
 /** A model that fails after producing some text, as a real model might (out of memory, a bad weight file). */
 class BreakingModel implements ChatModel {
   readonly id = 'breaking';
-  async generate(_prompt: unknown, _opts: GenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+  async generate(_prompt: unknown, _opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
     onText?.('partial');
     await new Promise((resolve) => setTimeout(resolve, 5));
     throw new Error('weights went missing');

@@ -28,7 +28,7 @@ import type { BaseModelOutput, ModelInputs, SequenceClassifierOutput } from '../
 import { checkContextWindow, PreTrainedModel, sequenceClassificationLoss } from '../modeling_utils.js';
 import { UseConfig } from './configuration_use.js';
 
-export interface EncodeOptions {
+export interface SentenceEncodeOptions {
   /** Divide each embedding by its L2 norm, as the published model's output is (default true). */
   normalize?: boolean;
   /** Sentences per forward pass (default 32); texts are grouped by token length so little padding is computed. */
@@ -210,7 +210,7 @@ export class UseModel extends PreTrainedModel<UseConfig> {
    * Sentence embeddings (N, C) for `texts`, batched with padding. Tokens past max_position_embeddings are dropped,
    * as the original graph does. Differentiable when autograd is on: wrap in `noGrad` for inference.
    */
-  encode(texts: string[], options: EncodeOptions = {}): Tensor {
+  encode(texts: string[], options: SentenceEncodeOptions = {}): Tensor {
     const { normalize = true, batchSize = 32 } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`UseModel.encode: batchSize must be a whole number >= 1, got ${batchSize}`);
     if (texts.length === 0) return new Tensor(new Float32Array(0), [0, this.config.hiddenSize]);
