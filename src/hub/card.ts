@@ -25,8 +25,8 @@ export class ModelCardError extends Error {}
 export function cardFrontMatter(data: ModelCardData): string {
   const kept = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
   if (Object.keys(kept).length === 0) return '---\n---\n';
-  // lineWidth 0: long strings stay on one line, as huggingface_hub writes them.
-  return `---\n${stringify(kept, { lineWidth: 0 })}---\n`;
+  // As huggingface_hub (PyYAML) writes them: long strings on one line, list items level with their key.
+  return `---\n${stringify(kept, { lineWidth: 0, indentSeq: false })}---\n`;
 }
 
 /** README.md: front matter, then `body` (default: a title and how to load the model with attn). */

@@ -4,11 +4,10 @@
  * format.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate, type GenerateOptions, type GenerateOutput, type GenerativeModel } from '../generation/utils.js';
-import { pushToHub, type PushResult, type PushToHubOptions } from '../hub/push.js';
+import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
 import { saveShardedSafetensors, SafetensorsReader, SAFETENSORS_INDEX, tensorDtypeOf } from '../io/safetensors.js';
 import * as F from '../nn/functional.js';
@@ -72,6 +71,11 @@ interface LoadPlan {
   assignments: Array<[string, Tensor]>;
 }
 
+export interface ModelPushOptions extends PushToHubOptions {
+  /** The tokenizer to push beside the model; default: the tokenizer files of `sourceDir`; null: none. */
+  tokenizer?: { savePretrained(dir: string): Promise<void> } | null;
+}
+
 export interface SavePretrainedOptions {
   /** Split model.safetensors into shards of at most this many bytes, with model.safetensors.index.json. */
   maxShardBytes?: number;
@@ -122,6 +126,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   generationConfig: JsonObject | null = null;
   /** What `fromPretrained` found: newly initialised and unused weights. */
   loadingInfo: LoadingInfo | null = null;
+  /** The folder `fromPretrained` read (a local folder or a hub snapshot); `pushToHub` takes the tokenizer from it. */
+  sourceDir: string | null = null;
 
   constructor(config: C) {
     super();
@@ -284,15 +290,22 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     return exportOnnx(this, dir, options);
   }
 
-  /** Saves the model to a temporary folder and commits it to a hub repo with a model card (see src/hub/push.ts). */
-  async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
-    const dir = await mkdtemp(join(tmpdir(), 'attn-push-'));
-    try {
-      await this.savePretrained(dir);
-      return await pushToHub(dir, repoId, options);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  /**
+   * Commits the model to a hub repo with a model card (see src/hub/push.ts): config, weights and generation config,
+   * and beside them the tokenizer (`options.tokenizer`, else the tokenizer files of the folder the model was loaded
+   * from), so that `pipeline(task, repoId)` runs from the repo alone. `tokenizer: null` pushes no tokenizer.
+   */
+  async pushToHub(repoId: string, options: ModelPushOptions = {}): Promise<PushResult> {
+    const { tokenizer, ...pushOptions } = options;
+    return pushSaved(
+      repoId,
+      async (dir) => {
+        await this.savePretrained(dir);
+        if (tokenizer) await tokenizer.savePretrained(dir);
+        else if (tokenizer === undefined && this.sourceDir !== null) await copyTokenizerFiles(this.sourceDir, dir);
+      },
+      pushOptions,
+    );
   }
 
   /** Loads a model from a local folder or a hub repo id (see `loadPretrained`). */
@@ -324,6 +337,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const fresh = new Set(info.newlyInitialized);
     deferred.initialize(new Set([...buffers].filter(([name]) => !fresh.has(name)).map(([, data]) => data)));
     model.loadingInfo = info;
+    model.sourceDir = dir;
   } finally {
     await reader.close();
   }

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { Tensor } from '../tensor/index.js';
 import { Callable } from '../util/callable.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -556,5 +557,10 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     await writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(this.json, null, 2));
     await writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
     await writeFileAtomic(join(dir, 'special_tokens_map.json'), JSON.stringify(specialMap, null, 2));
+  }
+
+  /** Commits the tokenizer's files to a hub repo (created if missing), as transformers' `push_to_hub` does. */
+  async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
+    return pushSaved(repoId, (dir) => this.savePretrained(dir), { commitMessage: 'Upload tokenizer with attn', ...options });
   }
 }

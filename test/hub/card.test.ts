@@ -32,7 +32,7 @@ describe('model cards', () => {
     expect(card.startsWith('---\nlicense: apache-2.0\npipeline_tag: text-classification\n')).toBe(true);
     // Values YAML would read as something else (a map, a boolean, a number) are quoted.
     expect(card).toContain('- "glue: sst-2"\n');
-    expect(card).toContain('- "true"\n  - "1.0"\n');
+    expect(card).toContain('- "true"\n- "1.0"\n');
     expect(card).toContain("fromPretrained('alice/m')");
     expect(parseCardData(card)).toEqual(data);
   });

@@ -1,5 +1,9 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushToHub, resolveModelDir } from '../../src/hub/index.js';
+import { listRepoFiles, modelInfo, pushToHub, resolveModelDir } from '../../src/hub/index.js';
+import { AutoModelForSequenceClassification } from '../../src/models/auto/index.js';
+import { AutoTokenizer } from '../../src/tokenizers/index.js';
 import { startHubServer, type RunningHubServer } from '../../src/hub/server/server.js';
 import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
 import { tinyClassifier } from '../pipelines/tiny-models.js';
@@ -45,5 +49,42 @@ describe('a model pushed to the hub runs in a pipeline by its name', () => {
     expect(latest).toEqual(await classify(v2));
     expect(latest).not.toEqual(await classify(v1));
     expect(await classify(await resolveModelDir('alice/sentiment', { revision: first.commitOid }))).toEqual(await classify(v1));
+  });
+
+  it("runs the README's hub snippet: model.pushToHub carries the tokenizer, and the card's nested metadata stays", async () => {
+    // The repo exists with only a card, carrying evaluation results and widget examples.
+    const carded = tempDir('card');
+    const modelIndex = [{ name: 'sentiment', results: [{ task: { type: 'text-classification' }, metrics: [{ type: 'accuracy', value: 0.91 }] }] }];
+    writeFileSync(join(carded, 'README.md'), `---\nmodel-index:\n- name: sentiment\n  results:\n  - task:\n      type: text-classification\n    metrics:\n    - type: accuracy\n      value: 0.91\nwidget:\n- text: "I love it: 10/10"\n---\n# Sentiment\n`);
+    await pushToHub(carded, 'alice/readme-sentiment', { license: 'apache-2.0' });
+    const folder = await tinyClassifier(LABELS, 13);
+    // The snippet, as the README has it (endpoint and token from HF_ENDPOINT / HF_TOKEN).
+    const model = await AutoModelForSequenceClassification.fromPretrained(folder);
+    await model.pushToHub('alice/readme-sentiment', { license: 'apache-2.0', commitMessage: 'First version' });
+    const files = (await listRepoFiles('alice/readme-sentiment')).map((entry) => entry.path);
+    expect(files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'README.md']));
+    expect(await classify('alice/readme-sentiment')).toEqual(await classify(folder));
+    const card = (await modelInfo('alice/readme-sentiment')).cardData!;
+    expect(card['model-index']).toEqual(modelIndex);
+    expect(card.widget).toEqual([{ text: 'I love it: 10/10' }]);
+    expect(card.license).toBe('apache-2.0');
+
+    // A second push from the downloaded copy (no README in it) keeps what the hub's card holds.
+    const again = await AutoModelForSequenceClassification.fromPretrained('alice/readme-sentiment');
+    await again.pushToHub('alice/readme-sentiment', { commitMessage: 'Second version' });
+    const after = (await modelInfo('alice/readme-sentiment')).cardData!;
+    expect(after['model-index']).toEqual(modelIndex);
+    expect(after.license).toBe('apache-2.0');
+    const readme = readFileSync(join(await resolveModelDir('alice/readme-sentiment', { files: ['README.md'] }), 'README.md'), 'utf8');
+    expect(readme).toContain('# Sentiment');
+  });
+
+  it('tokenizer.pushToHub commits a tokenizer that loads back by name and encodes the same', async () => {
+    const folder = await tinyClassifier(LABELS, 14);
+    const tokenizer = await AutoTokenizer.fromPretrained(folder);
+    await tokenizer.pushToHub('alice/tokenizer-only');
+    expect((await listRepoFiles('alice/tokenizer-only')).map((entry) => entry.path)).toEqual(expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']));
+    const back = await AutoTokenizer.fromPretrained('alice/tokenizer-only');
+    expect(back.encode(TEXTS[0]!)).toEqual(tokenizer.encode(TEXTS[0]!));
   });
 });
