@@ -21,6 +21,11 @@ const WORKLOAD: Record<Task, { text: string; options: Record<string, unknown> }>
   'text-generation': { text: 'Once upon a time', options: { maxNewTokens: 20 } },
   'feature-extraction': { text: 'A cat sleeps on the sofa in the afternoon sun.', options: { pooling: 'pooler' } },
   'fill-mask': { text: 'The cat sat on the [MASK].', options: {} },
+  'token-classification': { text: 'Angela Merkel met Emmanuel Macron in Paris on Tuesday.', options: {} },
+  'question-answering': {
+    text: 'The Eiffel Tower was finished in 1889 for the World Fair in Paris.',
+    options: { question: 'When was the Eiffel Tower finished?' },
+  },
 };
 
 function median(values: number[]): number {

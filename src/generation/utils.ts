@@ -4,6 +4,7 @@ import * as ops from '../tensor/ops.js';
 import { defaultGenerator, Generator as RandomGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { BeamSearchScorer, topCandidates } from './beam_search.js';
+import { CompiledDecoding } from './compiled_decoding.js';
 import { GENERATION_PARAM_NAMES, GenerationConfig, tokenIdList, type GenerationParams } from './configuration_utils.js';
 import * as P from './logits_process.js';
 import type { Decode, Streamer } from './streamers.js';
@@ -38,6 +39,11 @@ export interface GenerateOptions extends Partial<GenerationParams> {
   generationConfig?: GenerationConfig;
   /** Extra processors, run after the built-in ones (before sampling warpers). */
   logitsProcessors?: P.LogitsProcessor[];
+  /**
+   * Causal LMs: run each one-token step with the cache as one compiled graph (default true; see
+   * compiled_decoding.ts); false runs every step op by op.
+   */
+  compiled?: boolean;
 }
 
 export interface GenerateOutput {
@@ -49,7 +55,7 @@ export interface GenerateOutput {
   sequencesScores?: number[];
 }
 
-const CALL_OPTION_NAMES = ['attentionMask', 'stopStrings', 'decode', 'seed', 'generator', 'streamer', 'outputScores', 'generationConfig', 'logitsProcessors'];
+const CALL_OPTION_NAMES = ['attentionMask', 'stopStrings', 'decode', 'seed', 'generator', 'streamer', 'outputScores', 'generationConfig', 'logitsProcessors', 'compiled'];
 const KNOWN_OPTIONS = new Set<string>([...GENERATION_PARAM_NAMES, ...CALL_OPTION_NAMES]);
 
 function checkOptionNames(options: object): void {
@@ -264,7 +270,8 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
       throw new RangeError('generate: decoder-only batches must be padded on the left (an attentionMask row ends with 0)');
     }
     sequences = repeatRows(prompt, rowsPerInput);
-    stepper = new CausalStepper(model, repeatRows(rowsMask, rowsPerInput), config.useCache);
+    const decoder = options.compiled === false ? model : new CompiledDecoding(model);
+    stepper = new CausalStepper(decoder, repeatRows(rowsMask, rowsPerInput), config.useCache);
   }
   const promptLength = sequences[0]!.length;
   const maxLength = config.maxNewTokens !== null ? promptLength + config.maxNewTokens : config.maxLength;
