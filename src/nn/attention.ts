@@ -7,7 +7,7 @@ import * as F from './functional.js';
 import { extendKV, type LayerKV } from './kv_cache.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
-import type { RotaryEmbedding } from './positional.js';
+import type { RotaryEmbedding } from './rotary.js';
 
 /**
  * Attention: the one implementation that every model in src/models, the nn stacks, the char-GPT example and the
@@ -200,7 +200,7 @@ export interface MultiHeadAttentionOptions {
   bias?: boolean;
   /** Dropout on the attention weights while training. */
   dropout?: number;
-  /** Rotary position embedding applied to queries and keys (Llama, GPT-NeoX); self-attention only. */
+  /** Rotary position embedding (nn/rotary.ts, any rope_scaling) applied to queries and keys; self-attention only. */
   rotary?: RotaryEmbedding;
   std?: number;
   generator?: Generator;
@@ -295,7 +295,7 @@ export class MultiHeadAttention extends Module {
       if (this.rotary && !cross) {
         const pastLength = past ? past.key.shape[2]! : 0;
         const positions = call.positionIds ?? defaultPositions(b, tq, pastLength);
-        [q, k] = this.rotary.applyRotary(q, k, positions);
+        [q, k] = this.rotary.applyRotary(q, k, positions, pastLength + tq);
       }
       kv = cross ? { key: k, value: v } : extendKV(past, k, v);
     }

@@ -1,12 +1,11 @@
 import type { Generator } from '../tensor/random.js';
 import { randn } from '../tensor/creation.js';
 import { Tensor } from '../tensor/tensor.js';
-import * as ops from '../tensor/ops.js';
 import * as F from './functional.js';
 import { Module, Parameter } from './module.js';
 
 /**
- * Position information for transformers: fixed sinusoids, a learned table, and rotary embeddings. Each takes
+ * Position information for transformers: fixed sinusoids and a learned table (rotary embeddings: nn/rotary.ts). Each takes
  * int32 position ids (any shape, usually (B, T)) so cached decoding passes the absolute positions of new tokens.
  */
 
@@ -79,65 +78,4 @@ export class LearnedPositionalEmbedding extends Module {
     checkPositions(positionIds, this.maxPositions, 'LearnedPositionalEmbedding');
     return F.embedding(positionIds, this.weight);
   }
-}
-
-/**
- * Rotary position embedding (RoFormer) in Hugging Face's `rotate_half` layout: the head dim is split in two halves
- * that rotate as (x1, x2) pairs, frequency i = base^(-2i/dim). cos/sin tables (maxPositions, dim) are buffers that
- * are not saved (HF recomputes them too); they grow when a longer position is asked for.
- */
-export class RotaryEmbedding extends Module {
-  readonly base: number;
-  private cachedPositions = 0;
-
-  constructor(readonly dim: number, options: { maxPositions?: number; base?: number } = {}) {
-    super();
-    if (dim % 2 !== 0) throw new RangeError(`RotaryEmbedding: dim must be even, got ${dim}`);
-    this.base = options.base ?? 10000;
-    this.buildTables(options.maxPositions ?? 2048);
-  }
-
-  private buildTables(numPositions: number): void {
-    const half = this.dim / 2;
-    const cos = new Float32Array(numPositions * this.dim);
-    const sin = new Float32Array(numPositions * this.dim);
-    for (let pos = 0; pos < numPositions; pos++) {
-      for (let i = 0; i < half; i++) {
-        // Math.fround mirrors HF's float32 inv_freq and float32 outer product, so long positions match its angles.
-        const invFreq = Math.fround(1 / Math.pow(this.base, (2 * i) / this.dim));
-        const angle = Math.fround(pos * invFreq);
-        const at = pos * this.dim + i;
-        cos[at] = cos[at + half] = Math.cos(angle);
-        sin[at] = sin[at + half] = Math.sin(angle);
-      }
-    }
-    this.registerBuffer('cos', new Tensor(cos, [numPositions, this.dim]), false);
-    this.registerBuffer('sin', new Tensor(sin, [numPositions, this.dim]), false);
-    this.cachedPositions = numPositions;
-  }
-
-  /** cos and sin at `positionIds` (B, T): each (B, 1, T, dim), to broadcast over heads. */
-  cosSin(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
-    if (positionIds.dtype !== 'int32') throw new TypeError(`RotaryEmbedding: position ids must be int32, got ${positionIds.dtype}`);
-    let largest = -1;
-    for (const p of positionIds.data) largest = Math.max(largest, p);
-    if (largest >= this.cachedPositions) this.buildTables(Math.max(largest + 1, 2 * this.cachedPositions));
-    const lookup = (name: string): Tensor => ops.unsqueeze(F.embedding(positionIds, this.buffer(name)), 1);
-    return { cos: lookup('cos'), sin: lookup('sin') };
-  }
-
-  /** Rotates queries (B, H, T, dim) and keys (B, Hkv, T, dim) by their positions (B, T). */
-  applyRotary(q: Tensor, k: Tensor, positionIds: Tensor): [Tensor, Tensor] {
-    const { cos, sin } = this.cosSin(positionIds);
-    const rotate = (x: Tensor): Tensor => ops.add(ops.mul(x, cos), ops.mul(rotateHalf(x), sin));
-    return [rotate(q), rotate(k)];
-  }
-}
-
-/** (x1, x2) → (-x2, x1) over the two halves of the last dim. */
-export function rotateHalf(x: Tensor): Tensor {
-  const half = x.shape[x.rank - 1]! / 2;
-  const x1 = ops.slice(x, -1, 0, half);
-  const x2 = ops.slice(x, -1, half);
-  return ops.concat([ops.neg(x2), x1], -1);
 }

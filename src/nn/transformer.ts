@@ -7,7 +7,7 @@ import { MultiHeadAttention, paddingMask } from './attention.js';
 import { createFeedForward, type FeedForward, type GatedFeedForward } from './feedforward.js';
 import { LayerNorm, RMSNorm } from './layers.js';
 import { Module, ModuleList } from './module.js';
-import type { RotaryEmbedding } from './positional.js';
+import type { RotaryEmbedding } from './rotary.js';
 
 /**
  * Transformer encoder and decoder layers, their stacks, and a full encoder–decoder `Transformer` (as

@@ -7,7 +7,8 @@ import { LlamaConfig } from '../models/llama/configuration_llama.js';
 import { MarianConfig } from '../models/marian/configuration_marian.js';
 import type { PretrainedConfig } from '../models/configuration_utils.js';
 import type { Module } from '../nn/module.js';
-import { RotaryEmbedding, sinusoidalTable } from '../nn/positional.js';
+import { sinusoidalTable } from '../nn/positional.js';
+import { RotaryEmbedding } from '../nn/rotary.js';
 import { T5Config } from '../models/t5/configuration_t5.js';
 import { UseConfig } from '../models/use/configuration_use.js';
 import { timingSignal } from '../models/use/modeling_use.js';
@@ -49,9 +50,10 @@ function rows(table: Tensor, count: number): { values: number[][]; totalDimensio
  */
 export async function positionTable(config: PretrainedConfig, loadModel: () => Promise<Module>, count: number): Promise<PositionTable> {
   if (config instanceof LlamaConfig) {
-    const rotary = new RotaryEmbedding(config.headDim, { maxPositions: count, base: config.ropeTheta });
-    const positionIds = Tensor.from(Array.from({ length: count }, (_, i) => i), [1, count], 'int32');
-    const { cos } = rotary.cosSin(positionIds); // (1, 1, count, headDim): the two halves repeat each other
+    // The model's own rotary, rope_scaling included (a linear or llama3 scaling changes the angles shown).
+    const rotary = new RotaryEmbedding(config.headDim, { theta: config.ropeTheta, scaling: config.rope });
+    const positionIds = Tensor.from(Array.from({ length: count }, (_, i) => i), [count], 'int32');
+    const { cos } = rotary.angles(positionIds, count); // (1, 1, count, headDim): the two halves repeat each other
     const half = config.headDim / 2;
     const firstHalf = new Tensor(Float32Array.from({ length: count * half }, (_, i) => cos.data[Math.floor(i / half) * config.headDim + (i % half)]!), [count, half]);
     return {

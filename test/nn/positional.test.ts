@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ops, Tensor, tensor } from '../../src/tensor/index.js';
-import { LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding, defaultPositions, rotateHalf, sinusoidalTable } from '../../src/nn/index.js';
+import { LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding, defaultPositions, sinusoidalTable } from '../../src/nn/index.js';
 import { expectClose, seeded } from './helpers.js';
 
 describe('sinusoidal positions', () => {
@@ -53,7 +53,7 @@ describe('learned positions', () => {
 
 describe('rotary embedding', () => {
   const D = 8;
-  const rope = new RotaryEmbedding(D, { maxPositions: 16 });
+  const rope = new RotaryEmbedding(D);
 
   /** One vector (D) rotated to `position`, through applyRotary on a (1, 1, 1, D) tensor. */
   function rotated(v: Tensor, position: number): Tensor {
@@ -61,10 +61,6 @@ describe('rotary embedding', () => {
     return q.reshape([D]);
   }
   const dot = (a: Tensor, b: Tensor): number => ops.sum(ops.mul(a, b)).item();
-
-  it('rotate_half: (x1, x2) → (−x2, x1)', () => {
-    expect(rotateHalf(tensor([1, 2, 3, 4])).toArray()).toEqual([-3, -4, 1, 2]);
-  });
 
   it('is the identity at position 0 and rotates pair (i, i + D/2) by pos·θ_i', () => {
     const v = seeded([D], 1);
@@ -93,11 +89,11 @@ describe('rotary embedding', () => {
     expect(Math.abs(at(5, 2) - at(5, 3))).toBeGreaterThan(1e-3);
   });
 
-  it('rotates (B, H, T, D) queries and (B, Hkv, T, D) keys by per-row positions, growing its tables past maxPositions', () => {
+  it('rotates (B, H, T, D) queries and (B, Hkv, T, D) keys by per-row positions', () => {
     const q = seeded([2, 4, 3, D], 5);
     const k = seeded([2, 2, 3, D], 6);
     const positions = tensor([[0, 1, 2], [30, 31, 32]], { dtype: 'int32' });
-    const [qr, kr] = new RotaryEmbedding(D, { maxPositions: 4 }).applyRotary(q, k, positions);
+    const [qr, kr] = rope.applyRotary(q, k, positions, 33);
     expect(qr.shape).toEqual([2, 4, 3, D]);
     expect(kr.shape).toEqual([2, 2, 3, D]);
     // Batch row 1, head 3, time 2 was rotated to position 32.
