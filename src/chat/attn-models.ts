@@ -149,4 +149,9 @@ export class AttnEmbedder implements Embedder {
   embed(texts: string[]): Promise<Float32Array[]> {
     return texts.length === 0 ? Promise.resolve([]) : this.encoder.embed(texts, true);
   }
+
+  get tokenWindow(): NonNullable<Embedder['tokenWindow']> {
+    const { tokenizer, maxTokens } = this.encoder;
+    return { maxTokens, countTokens: (text) => tokenizer.encodeIds(text).length };
+  }
 }

@@ -65,4 +65,9 @@ export interface Embedder {
   dimension: number;
   /** One vector of `dimension` values per text, in order. */
   embed(texts: string[]): Promise<Float32Array[]>;
+  /**
+   * For embedders that read at most `maxTokens` tokens of a text (a transformer's window; the rest is cut): how
+   * many tokens a text is, so that RAG makes chunks the embedder reads whole.
+   */
+  tokenWindow?: { maxTokens: number; countTokens(text: string): number };
 }

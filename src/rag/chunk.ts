@@ -4,6 +4,9 @@
  * then sentence, then word boundaries.
  */
 
+/** The shortest chunk `chunkToFit` splits down to. */
+const MIN_CHUNK_CHARS = 50;
+
 export interface ChunkOptions {
   /** Longest chunk, in characters. Default 1000. */
   maxChars?: number;
@@ -104,7 +107,7 @@ function markdownSections(text: string): Section[] {
 export function chunkDocument(text: string, options: ChunkOptions = {}): Chunk[] {
   const maxChars = options.maxChars ?? 1000;
   const overlapChars = options.overlapChars ?? 200;
-  if (!(maxChars >= 50)) throw new Error(`chunkDocument: maxChars must be at least 50, got ${maxChars}`);
+  if (!(maxChars >= MIN_CHUNK_CHARS)) throw new Error(`chunkDocument: maxChars must be at least ${MIN_CHUNK_CHARS}, got ${maxChars}`);
   if (!(overlapChars >= 0 && overlapChars < maxChars)) {
     throw new Error(`chunkDocument: overlapChars must be from 0 to below maxChars (${maxChars}), got ${overlapChars}`);
   }
@@ -147,4 +150,28 @@ export function chunkDocument(text: string, options: ChunkOptions = {}): Chunk[]
     }
   }
   return chunks;
+}
+
+/**
+ * `chunkDocument`, then every chunk that `fits` refuses (an embedder's token window: text past it would never be
+ * embedded) is chunked again at half the size, until it fits or reaches 50 characters. Sizes are thus checked in
+ * the embedder's own tokens, while chunk boundaries stay at paragraphs, sentences and words.
+ */
+export function chunkToFit(text: string, options: ChunkOptions, fits: (chunk: Chunk) => boolean): Chunk[] {
+  const out: Chunk[] = [];
+  const refine = (chunk: Chunk, maxChars: number, overlapChars: number): void => {
+    if (maxChars <= MIN_CHUNK_CHARS || fits(chunk)) {
+      out.push(chunk);
+      return;
+    }
+    const smaller = Math.max(MIN_CHUNK_CHARS, Math.floor(maxChars / 2));
+    const overlap = Math.min(Math.floor(overlapChars / 2), smaller - 1);
+    for (const part of chunkDocument(chunk.text, { maxChars: smaller, overlapChars: overlap })) {
+      const startLine = chunk.startLine + part.startLine - 1;
+      const endLine = chunk.startLine + part.endLine - 1;
+      refine({ ...part, startLine, endLine, ...(chunk.heading === undefined ? {} : { heading: chunk.heading }) }, smaller, overlap);
+    }
+  };
+  for (const chunk of chunkDocument(text, options)) refine(chunk, options.maxChars ?? 1000, options.overlapChars ?? 200);
+  return out;
 }

@@ -1,10 +1,11 @@
 /**
  * The persisted RAG index: one SQLite database file (via sql.js, SQLite compiled to WebAssembly, so it installs
  * from the npm registry with no native build) holding the indexed files' fingerprints and their chunks with
- * embeddings. The database lives in memory while open and `save()` writes it back atomically.
+ * embeddings. The database lives in memory while open and `save()` writes it back atomically. Nothing else grows
+ * with the index: chunks arrive in batches, and a search streams the rows, keeping only the best `k`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import initSqlJs, { type Database, type SqlValue } from 'sql.js';
+import initSqlJs, { type Database } from 'sql.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Chunk } from './chunk.js';
 
@@ -62,16 +63,13 @@ function norm(vector: Float32Array): number {
   return Math.sqrt(sum);
 }
 
-/** A chunk row with its vector, kept in memory for search between writes. */
-interface LoadedChunk {
-  chunk: StoredChunk;
-  vector: Float32Array;
-  vectorNorm: number;
+/** Chunks of one file with their embeddings, in order: what `replaceFile` stores as they are made. */
+export interface EmbeddedBatch {
+  chunks: Chunk[];
+  embeddings: Float32Array[];
 }
 
 export class VectorStore {
-  private loaded: LoadedChunk[] | undefined;
-
   private constructor(
     readonly path: string,
     private readonly db: Database,
@@ -148,41 +146,74 @@ export class VectorStore {
     this.db.run('UPDATE files SET size = ?, mtime_ms = ?, sha256 = ? WHERE path = ?', [fingerprint.size, fingerprint.mtimeMs, fingerprint.sha256, path]);
   }
 
-  /** Replaces everything stored for `path` with these chunks and their embeddings, in one transaction. */
-  replaceFile(path: string, fingerprint: FileFingerprint, chunks: Chunk[], embeddings: Float32Array[]): void {
-    if (chunks.length !== embeddings.length) throw new Error(`replaceFile ${path}: ${chunks.length} chunks but ${embeddings.length} embeddings`);
-    const bad = embeddings.find((e) => e.length !== this.identity.dimension);
-    if (bad) throw new Error(`replaceFile ${path}: an embedding has ${bad.length} values, the index holds ${this.identity.dimension}`);
-    this.transaction(() => {
+  /**
+   * Replaces everything stored for `path` with the chunks and embeddings of `batches`, in one transaction, storing
+   * each batch as it comes (so a large file's embeddings are never all in memory at once). Returns the chunk count.
+   */
+  async replaceFile(path: string, fingerprint: FileFingerprint, batches: AsyncIterable<EmbeddedBatch>): Promise<number> {
+    let ordinal = 0;
+    await this.transaction(async () => {
       this.db.run('DELETE FROM files WHERE path = ?', [path]);
       this.db.run('INSERT INTO files (path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?)', [path, fingerprint.size, fingerprint.mtimeMs, fingerprint.sha256]);
       const insert = this.db.prepare('INSERT INTO chunks (path, ordinal, heading, start_line, end_line, text, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)');
       try {
-        chunks.forEach((chunk, i) => {
-          const vector = embeddings[i]!;
-          const blob = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
-          insert.run([path, i, chunk.heading ?? null, chunk.startLine, chunk.endLine, chunk.text, blob]);
-        });
+        for await (const { chunks, embeddings } of batches) {
+          if (chunks.length !== embeddings.length) throw new Error(`replaceFile ${path}: ${chunks.length} chunks but ${embeddings.length} embeddings`);
+          chunks.forEach((chunk, i) => {
+            const vector = embeddings[i]!;
+            if (vector.length !== this.identity.dimension) {
+              throw new Error(`replaceFile ${path}: an embedding has ${vector.length} values, the index holds ${this.identity.dimension}`);
+            }
+            const blob = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+            insert.run([path, ordinal++, chunk.heading ?? null, chunk.startLine, chunk.endLine, chunk.text, blob]);
+          });
+        }
       } finally {
         insert.free();
       }
     });
+    return ordinal;
   }
 
-  removeFile(path: string): void {
-    this.transaction(() => this.db.run('DELETE FROM files WHERE path = ?', [path]));
+  async removeFile(path: string): Promise<void> {
+    await this.transaction(() => {
+      this.db.run('DELETE FROM files WHERE path = ?', [path]);
+    });
   }
 
-  /** The `k` chunks most similar to `query` (cosine; stored vectors need not be normalised), best first. */
+  /**
+   * The `k` chunks most similar to `query` (cosine; stored vectors need not be normalised), best first. The vectors
+   * are streamed from the database and only the best `k` kept, so a search needs no memory beyond the index.
+   */
   search(query: Float32Array, k: number): SearchHit[] {
     if (query.length !== this.identity.dimension) throw new Error(`search: query has ${query.length} values, the index holds ${this.identity.dimension}`);
     const queryNorm = norm(query) || 1;
-    const hits = this.loadChunks().map(({ chunk, vector, vectorNorm }) => {
-      let dot = 0;
-      for (let i = 0; i < vector.length; i++) dot += vector[i]! * query[i]!;
-      return { ...chunk, score: dot / (queryNorm * vectorNorm) };
-    });
-    return hits.sort((a, b) => b.score - a.score).slice(0, k);
+    const best: { id: number; score: number }[] = [];
+    const rows = this.db.prepare('SELECT id, embedding FROM chunks');
+    try {
+      while (rows.step()) {
+        const [id, blob] = rows.get() as [number, Uint8Array];
+        // Copy: a Float32Array view needs 4-byte alignment, which a BLOB's bytes need not have.
+        const vector = new Float32Array(blob.slice().buffer);
+        let dot = 0;
+        for (let i = 0; i < vector.length; i++) dot += vector[i]! * query[i]!;
+        const score = dot / (queryNorm * (norm(vector) || 1));
+        if (best.length < k || score > best[best.length - 1]!.score) {
+          best.splice(sortedIndex(best, score), 0, { id, score });
+          if (best.length > k) best.pop();
+        }
+      }
+    } finally {
+      rows.free();
+    }
+    return best.map(({ id, score }) => ({ ...this.chunkById(id), score }));
+  }
+
+  private chunkById(id: number): StoredChunk {
+    const [path, heading, startLine, endLine, text] = this.db.exec('SELECT path, heading, start_line, end_line, text FROM chunks WHERE id = ?', [id])[0]!.values[0]!;
+    const chunk: StoredChunk = { path: String(path), text: String(text), startLine: Number(startLine), endLine: Number(endLine) };
+    if (heading !== null) chunk.heading = String(heading);
+    return chunk;
   }
 
   /** Writes the database file (temporary name, then rename). */
@@ -196,29 +227,26 @@ export class VectorStore {
     this.db.close();
   }
 
-  private transaction(work: () => void): void {
-    this.loaded = undefined;
+  private async transaction(work: () => Promise<void> | void): Promise<void> {
     this.db.run('BEGIN');
     try {
-      work();
+      await work();
       this.db.run('COMMIT');
     } catch (err) {
       this.db.run('ROLLBACK');
       throw err;
     }
   }
+}
 
-  private loadChunks(): LoadedChunk[] {
-    if (this.loaded) return this.loaded;
-    const rows = this.db.exec('SELECT path, heading, start_line, end_line, text, embedding FROM chunks ORDER BY path, ordinal')[0]?.values ?? [];
-    this.loaded = rows.map((row: SqlValue[]) => {
-      const [path, heading, startLine, endLine, text, blob] = row;
-      // Copy: a Float32Array view needs 4-byte alignment, which a BLOB's bytes need not have.
-      const vector = new Float32Array((blob as Uint8Array).slice().buffer);
-      const chunk: StoredChunk = { path: String(path), text: String(text), startLine: Number(startLine), endLine: Number(endLine) };
-      if (heading !== null) chunk.heading = String(heading);
-      return { chunk, vector, vectorNorm: norm(vector) || 1 };
-    });
-    return this.loaded;
+/** Where `score` goes in `best` (sorted best first) so that equal scores keep their earlier order. */
+function sortedIndex(best: { score: number }[], score: number): number {
+  let lo = 0;
+  let hi = best.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (best[mid]!.score >= score) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }

@@ -11,8 +11,11 @@ import { integerFlag, parseFlags, UsageError, usageLine } from '../args.js';
 const DEFAULT_INDEX = '.attn/rag-index.sqlite';
 
 export const help = `Usage:
-  attn rag index FOLDER [--index FILE] [--embedder E (default use-lite when installed, else lexical)] [--chunk-chars 1000] [--overlap-chars 200]
+  attn rag index FOLDER [--index FILE] [--embedder E (default use-lite when installed, else lexical)]
+                 [--chunk-chars N] [--overlap-chars N]
       Index the .md / .txt / .rst files under FOLDER (again: only new, changed and deleted files are redone).
+      Chunks fit the embedder's token window (use-lite: 128 tokens); without one they are 1000 characters
+      (overlap 200). Files that are not UTF-8 text are skipped.
   attn rag ask "QUESTION" [--index FILE] [--k 4] [--model M] [--base-url URL] [--retrieve-only] [--json]
       Retrieve the K best chunks and ask a chat model to answer from them, citing its sources.
       The model is any OpenAI-compatible API: --base-url / $OPENAI_BASE_URL (e.g. attn serve's
@@ -47,11 +50,12 @@ async function index(argv: string[]): Promise<number> {
   try {
     const report = await indexFolder(store, embedder, {
       chunk: {
-        maxChars: integerFlag(values['chunk-chars'], '--chunk-chars', 1000),
-        overlapChars: integerFlag(values['overlap-chars'], '--overlap-chars', 200),
+        maxChars: values['chunk-chars'] === undefined ? undefined : integerFlag(values['chunk-chars'], '--chunk-chars', 0),
+        overlapChars: values['overlap-chars'] === undefined ? undefined : integerFlag(values['overlap-chars'], '--overlap-chars', 0),
       },
       onFile: (path, chunks) => console.error(`indexed ${path} (${chunks} chunks)`),
     });
+    for (const { path, reason } of report.skipped) console.error(`skipped ${JSON.stringify(path)}: ${reason}`);
     console.log(
       `${store.path}: ${report.files} files, ${report.chunks} chunks ` +
         `(${report.added.length} added, ${report.updated.length} updated, ${report.removed.length} removed, ${report.unchanged} unchanged)`,
