@@ -9,6 +9,7 @@ import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
+import { camelCaseOptions, isPlainObject } from '../util/options.js';
 
 /** A bad argument to a pipeline (empty text, no candidate labels, unknown option): the caller's to fix. */
 export class PipelineInputError extends Error {}
@@ -72,7 +73,11 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     super();
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
-    const closure = (...args: unknown[]): unknown => (closure as unknown as Pipeline).run(...args);
+    // Options also come by Hugging Face's snake_case names (`max_new_tokens`, `candidate_labels`, `top_k`).
+    const closure = (...args: unknown[]): unknown => {
+      const pipe = closure as unknown as Pipeline;
+      return pipe.run(...args.map((arg) => (isPlainObject(arg) ? camelCaseOptions(arg, pipe.task) : arg)));
+    };
     Object.setPrototypeOf(closure, new.target.prototype);
     const warn = options.onWarning ?? ((message: string) => console.warn(message));
     const compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();

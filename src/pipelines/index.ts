@@ -11,6 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { HubDownloadOptions } from '../hub/download.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import type { PretrainedConfig } from '../models/configuration_utils.js';
 import { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
@@ -21,9 +22,9 @@ import { ExtractiveSummarizationPipeline, SummarizationPipeline } from './summar
 import { TextClassificationPipeline } from './text-classification.js';
 import { TextGenerationPipeline } from './text-generation.js';
 import { languagePair, TranslationPipeline } from './translation.js';
-import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
 import { QuestionAnsweringPipeline } from './question-answering.js';
 import { TokenClassificationPipeline } from './token-classification.js';
+import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
 
 export { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 export { ModelLoadError, installedModelsDir } from './load.js';
@@ -35,9 +36,9 @@ export * from './text-generation.js';
 export type { GenerationOptions } from './text2text-generation.js';
 export * from './translation.js';
 export * from './zero-shot-classification.js';
-
 export * from './question-answering.js';
 export * from './token-classification.js';
+
 /** The tasks `pipeline()` knows, by their canonical names (aliases and translation_xx_to_yy resolve to these). */
 export const TASKS = [
   'text-classification',
@@ -70,7 +71,8 @@ export const DEFAULT_MODELS: Readonly<Record<Task, Readonly<Record<string, strin
   'token-classification': {},
 };
 
-export type PipelineFactoryOptions = PipelineOptions & {
+/** Hub options as models and tokenizers take them: revision, cacheDir, localFilesOnly, endpoint, token. */
+export type PipelineFactoryOptions = PipelineOptions & HubDownloadOptions & {
   /** Picks the default model for this language ('en', 'ko'); ignored when `model` is given. */
   lang?: string;
   /** translation: the language pair (also read from task names like 'translation_de_to_en'). */
@@ -158,7 +160,7 @@ export async function pipeline(taskName: string, model?: string, options: Pipeli
   const { task, ...pair } = parseTask(taskName);
   const srcLang = options.srcLang ?? pair.srcLang;
   const tgtLang = options.tgtLang ?? pair.tgtLang;
-  const dir = model !== undefined ? await resolveModel(model) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
+  const dir = model !== undefined ? await resolveModel(model, options) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
     const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config);
