@@ -4,7 +4,6 @@ import * as ops from '../tensor/ops.js';
 import { defaultGenerator, Generator as RandomGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { BeamSearchScorer, topCandidates } from './beam_search.js';
-import { CompiledDecoding } from './compiled_decoding.js';
 import { GENERATION_PARAM_NAMES, GenerationConfig, tokenIdList, type GenerationParams } from './configuration_utils.js';
 import * as P from './logits_process.js';
 import type { Decode, Streamer } from './streamers.js';
@@ -40,8 +39,8 @@ export interface GenerateOptions extends Partial<GenerationParams> {
   /** Extra processors, run after the built-in ones (before sampling warpers). */
   logitsProcessors?: P.LogitsProcessor[];
   /**
-   * Causal LMs: run each one-token step with the cache as one compiled graph (default true; see
-   * compiled_decoding.ts); false runs every step op by op.
+   * Causal LMs: run each one-token step with the cache as one compiled graph when the model offers one (default
+   * true; see models/compiled_decoding.ts); false runs every step op by op.
    */
   compiled?: boolean;
 }
@@ -270,7 +269,7 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
       throw new RangeError('generate: decoder-only batches must be padded on the left (an attentionMask row ends with 0)');
     }
     sequences = repeatRows(prompt, rowsPerInput);
-    const decoder = options.compiled === false ? model : new CompiledDecoding(model);
+    const decoder = options.compiled === false ? model : (model.compiledDecoding?.() ?? model);
     stepper = new CausalStepper(decoder, repeatRows(rowsMask, rowsPerInput), config.useCache);
   }
   const promptLength = sequences[0]!.length;

@@ -7,8 +7,8 @@
  * compiled on the first step of a model and kept for the model's lifetime.
  */
 import { CaptureError } from '../backends/onnx/capture.js';
-import { CompiledForward, GeneralizeError, type Axis, type ForwardSpec } from '../models/compiled.js';
-import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from '../models/modeling_outputs.js';
+import { CompiledForward, GeneralizeError, type Axis, type ForwardSpec } from './compiled.js';
+import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from './modeling_outputs.js';
 import { Module } from '../nn/module.js';
 import { getBackend } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';

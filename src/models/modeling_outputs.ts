@@ -69,6 +69,8 @@ export interface BaseModelOutput {
 export interface CausalLM {
   readonly config: { vocabSize: number; maxPositionEmbeddings?: number; eosTokenId?: number | number[] | null; padTokenId?: number | null };
   forward(inputs: CausalLMInputs): CausalLMOutput;
+  /** This model with its one-token cached steps compiled to one graph (models/compiled_decoding.ts), if offered. */
+  compiledDecoding?(): CausalLM;
 }
 
 /** What generation needs from an encoder–decoder model. */

@@ -18,10 +18,11 @@ import type { DType } from '../tensor/dtype.js';
 import { sameShape, shapeString, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
 import { ConfigError, snakeCase, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
-import type { CausalLMOutput } from './modeling_outputs.js';
+import type { CausalLM, CausalLMOutput } from './modeling_outputs.js';
 
 export class CheckpointError extends Error {}
 
@@ -288,6 +289,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    */
   exportOnnx(dir: string, options: ExportOnnxOptions = {}): Promise<string> {
     return exportOnnx(this, dir, options);
+  }
+
+  /** For generation: this model with its one-token cached decode steps compiled (see models/compiled_decoding.ts). */
+  compiledDecoding(this: PreTrainedModel & CausalLM): CausalLM {
+    return new CompiledDecoding(this);
   }
 
   /**

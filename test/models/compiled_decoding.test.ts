@@ -1,12 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CompiledDecoding, decodesCompiled } from '../../src/generation/compiled_decoding.js';
+import { CompiledDecoding, decodesCompiled } from '../../src/models/compiled_decoding.js';
 import { generate } from '../../src/generation/utils.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import type { CausalLM } from '../../src/models/modeling_outputs.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
-import { goldenCase, ids } from '../models/golden.js';
+import { goldenCase, ids } from './golden.js';
 
 /** Greedy decoding of the golden prompt, checking the golden top-5 logits at every step. */
 function decodeGolden(model: CausalLM, inputs: ReturnType<typeof goldenCase>['inputs'], expected: ReturnType<typeof goldenCase>['expected']): number[] {
