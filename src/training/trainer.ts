@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DataCollatorForLanguageModeling, DataCollatorWithPadding, type Batch, type DataCollator, type Dataset, type Feature } from '../data/index.js';
 import type { Module } from '../nn/module.js';
 import type { CompiledStep, StepRunKind } from '../backends/onnx/compiled_step.js';
+import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { AdamW, clipGradients, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, LRScheduler, type AdamHyperparameters, type Optimizer } from '../optim/index.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { manualSeed } from '../tensor/random.js';
@@ -272,6 +273,7 @@ export class Trainer<P = EvalPrediction> {
     };
     await this.log(metrics);
     this.fire('onTrainEnd');
+    if (args.pushToHub) await this.pushToHub();
     return { globalStep: this.state.globalStep, trainingLoss: metrics.train_loss!, metrics };
   }
 
@@ -496,6 +498,28 @@ export class Trainer<P = EvalPrediction> {
   /** Writes the model (and tokenizer) as a Hugging Face folder: `outputDir` by default. */
   async saveModel(dir = this.args.outputDir): Promise<void> {
     await saveModel(dir, this.model, this.tokenizer);
+  }
+
+  /**
+   * Commits the model and tokenizer, as saveModel() writes them, to the repo `args.hubModelId` (HF's
+   * Trainer.push_to_hub; train() calls it at the end with `pushToHub: true`). The card is tagged as HF tags it.
+   */
+  async pushToHub(options: PushToHubOptions = {}): Promise<PushResult> {
+    const repoId = this.args.hubModelId;
+    if (repoId === null) throw new RangeError("Trainer.pushToHub: set TrainingArguments.hubModelId ('namespace/name')");
+    // Without a tokenizer given, one loaded with the model (fromPretrained's folder) travels with it.
+    const source = (this.model as { sourceDir?: string | null }).sourceDir;
+    const save = async (dir: string): Promise<void> => {
+      await this.saveModel(dir);
+      if (this.tokenizer === undefined && typeof source === 'string') await copyTokenizerFiles(source, dir);
+    };
+    return pushSaved(repoId, save, {
+      private: this.args.hubPrivateRepo,
+      commitMessage: 'End of training',
+      cardData: { tags: ['generated_from_trainer'] },
+      ...(this.args.hubToken === null ? {} : { token: this.args.hubToken }),
+      ...options,
+    });
   }
 
   /** The optimizer of the last train() (for inspection and tests). */

@@ -56,6 +56,14 @@ export interface TrainingArgumentsInit {
   stepMode?: StepMode;
   /** Continue from a checkpoint folder, or `true` for the latest complete one in outputDir (HF's field). */
   resumeFromCheckpoint?: string | boolean;
+  /** Commit the model (and tokenizer) to the hub repo `hubModelId` when training ends (HF's push_to_hub). */
+  pushToHub?: boolean;
+  /** 'namespace/name' of the repo pushToHub commits to (created if missing). */
+  hubModelId?: string | null;
+  /** Token for the push; default HF_TOKEN (endpoint: HF_ENDPOINT). */
+  hubToken?: string | null;
+  /** Create the repo private. */
+  hubPrivateRepo?: boolean;
 }
 
 export type StepMode = 'compiled' | 'eager';
@@ -93,6 +101,10 @@ export class TrainingArguments {
   readonly progress: boolean;
   readonly stepMode: StepMode;
   readonly resumeFromCheckpoint: string | boolean;
+  readonly pushToHub: boolean;
+  readonly hubModelId: string | null;
+  readonly hubToken: string | null;
+  readonly hubPrivateRepo: boolean;
 
   constructor(init: TrainingArgumentsInit) {
     if (typeof init.outputDir !== 'string' || init.outputDir === '') throw new TypeError('TrainingArguments.outputDir: expected a folder path');
@@ -126,6 +138,13 @@ export class TrainingArguments {
     this.progress = init.progress ?? true;
     this.stepMode = oneOf('stepMode', init.stepMode ?? 'compiled', STEP_MODES);
     this.resumeFromCheckpoint = init.resumeFromCheckpoint ?? false;
+    this.pushToHub = init.pushToHub ?? false;
+    this.hubModelId = init.hubModelId ?? null;
+    this.hubToken = init.hubToken ?? null;
+    this.hubPrivateRepo = init.hubPrivateRepo ?? false;
+    if (this.pushToHub && (this.hubModelId === null || !/^[^/\s]+\/[^/\s]+$/.test(this.hubModelId))) {
+      throw new RangeError(`TrainingArguments: pushToHub needs hubModelId as 'namespace/name', got ${JSON.stringify(this.hubModelId)}`);
+    }
     if (this.loadBestModelAtEnd) {
       if (this.evalStrategy === 'no') throw new RangeError('TrainingArguments: loadBestModelAtEnd needs evalStrategy "steps" or "epoch", got "no"');
       if (this.saveStrategy !== this.evalStrategy) {
