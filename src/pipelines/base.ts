@@ -50,6 +50,7 @@ export interface BatchEncodeOptions {
 const FALLBACK_MAX_TOKENS = 512;
 
 /** Every pipeline is callable: `await pipe(input, options)` runs `run`; each subclass declares its exact signatures. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- a merged declaration repeats the class's type parameters
 export interface Pipeline<M extends PreTrainedModel = PreTrainedModel> {
   (input: unknown, options?: object): Promise<unknown>;
 }

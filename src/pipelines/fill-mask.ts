@@ -2,7 +2,6 @@
  * fill-mask with a masked language model (BERT): the likeliest tokens for the mask token in each text,
  * `[{ score, token, token_str, sequence }]`, as transformers. A text with several masks gets a list per mask.
  */
-import type { Tensor } from '../tensor/tensor.js';
 import { argsortDescending, inference, Pipeline, PipelineInputError, softmax, textBatch } from './base.js';
 import type { MaskedLMModel } from '../models/modeling_outputs.js';
 
