@@ -102,12 +102,12 @@ export function alignTokens(tokenizer: PreTrainedTokenizer, text: string): Align
     const token = tokens[i]!;
     const continuesWord = scheme.kind === 'wordpiece' && i > 0 && token.startsWith(scheme.prefix);
     const previous = placed[i - 1];
+    // Words as each pre-tokenizer splits: WordPiece at whitespace and every punctuation mark (## continues one),
+    // GPT-2's byte-level regex between letters/digits and punctuation, SentencePiece at whitespace only.
+    const contiguous = previous !== undefined && previous[1] === start && start > 0;
+    const sameClass = PUNCTUATION.test(text[start - 1] ?? '') === PUNCTUATION.test(text[start] ?? '');
     const joined =
-      previous !== undefined &&
-      previous[1] === start &&
-      start > 0 &&
-      !(scheme.kind === 'wordpiece' && !continuesWord) &&
-      PUNCTUATION.test(text[start - 1]!) === PUNCTUATION.test(text[start]!);
+      contiguous && (scheme.kind === 'wordpiece' ? continuesWord : scheme.kind === 'byte-level' ? sameClass : true);
     if (!joined) word++;
     return { id: ids[i]!, token, start, end, word, continuesWord };
   });

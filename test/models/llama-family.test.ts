@@ -85,3 +85,22 @@ describe('qwen2 gradient golden', () => {
     expect(Math.abs(adamw - expected.grad.loss_after_adamw_step.loss) / expected.grad.loss_after_adamw_step.loss).toBeLessThan(1e-4);
   });
 });
+
+describe('Qwen2 sliding window', () => {
+  it('applies only with use_sliding_window, and only in layers max_window_layers and up', async () => {
+    const { dir } = goldenCase('qwen2');
+    const load = (overrides: Record<string, unknown>) => Qwen2ForCausalLM.fromPretrained(dir, { configOverrides: overrides });
+    const [full, upper, all] = [
+      await load({}),
+      await load({ useSlidingWindow: true, slidingWindow: 2, maxWindowLayers: 1 }),
+      await load({ useSlidingWindow: true, slidingWindow: 2, maxWindowLayers: 0 }),
+    ];
+    const tokens = ids([[5, 17, 33, 9, 71, 12, 40]]);
+    const run = (m: Qwen2ForCausalLM) => noGrad(() => m.forward({ inputIds: tokens, outputHiddenStates: true }));
+    const [a, b, c] = [run(full), run(upper), run(all)];
+    const diff = (x: { data: Float32Array }, y: { data: Float32Array }) => Math.max(...x.data.map((v, i) => Math.abs(v - y.data[i]!)));
+    expect(diff(b.hiddenStates![1]!, a.hiddenStates![1]!)).toBe(0); // layer 0 attends to everything
+    expect(diff(c.hiddenStates![1]!, a.hiddenStates![1]!)).toBeGreaterThan(1e-3);
+    expect(diff(b.logits, a.logits)).toBeGreaterThan(1e-3);
+  });
+});

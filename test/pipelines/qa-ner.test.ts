@@ -2,6 +2,7 @@
 // a stand-in whose logits are set per token (so the probabilities, spans, words and entity groups transformers'
 // rules give can be worked out on paper), on the real bert-base-uncased and GPT-2 vocabularies. A tiny random BERT
 // QA checkpoint then runs through pipeline() end to end and agrees with a brute-force span search over its logits.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AutoModelForQuestionAnswering } from '../../src/models/auto/index.js';
 import { BertConfig } from '../../src/models/bert/configuration_bert.js';
@@ -12,7 +13,8 @@ import { alignTokens } from '../../src/pipelines/offsets.js';
 import type { TokenizedBatch } from '../../src/pipelines/base.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { AutoTokenizer } from '../../src/tokenizers/auto.js';
-import type { PreTrainedTokenizer } from '../../src/tokenizers/tokenizer.js';
+import { PreTrainedTokenizer } from '../../src/tokenizers/tokenizer.js';
+import { describeWithShared, sharedPath } from '../helpers/shared.js';
 import { goldenPath } from '../models/golden.js';
 import { tinyQuestionAnswering, tinyTokenClassifier } from './tiny-heads.js';
 
@@ -80,6 +82,18 @@ describe('offsets of tokens in the text', () => {
       ['a', 10, 11],
       ['lot', 12, 15],
     ]);
+  });
+});
+
+describeWithShared('offsets with a SentencePiece (Metaspace) tokenizer', ['tokenizers/t5-small/tokenizer.json'], () => {
+  it('words split at whitespace only, as the Metaspace pre-tokenizer does', () => {
+    const t5 = new PreTrainedTokenizer(JSON.parse(readFileSync(sharedPath('tokenizers', 't5-small', 'tokenizer.json'), 'utf8')), {});
+    const text = 'Sarah lives in Paris, France.';
+    const tokens = alignTokens(t5, text);
+    expect(tokens.map((t) => text.slice(t.start, t.end)).join('|')).toBe(tokens.map((t) => t.token.replace('▁', '')).join('|'));
+    const wordOf = (piece: string) => tokens.find((t) => text.slice(t.start, t.end) === piece)!.word;
+    expect(wordOf(',')).toBe(wordOf('Paris'));
+    expect(wordOf('France')).toBe(wordOf('Paris') + 1);
   });
 });
 

@@ -38,8 +38,8 @@ export class LlamaConfig extends PretrainedConfig {
     return this.attentionBias;
   }
 
-  /** Keys a query may see behind itself (itself included), or null for full causal attention (Mistral's window). */
-  get activeSlidingWindow(): number | null {
+  /** Keys a query of layer `layer` may see, itself included, or null for full causal attention (Mistral's window). */
+  slidingWindowOf(_layer: number): number | null {
     return null;
   }
 

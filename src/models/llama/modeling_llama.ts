@@ -138,19 +138,20 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     const window = this.config.contextWindow;
     if (window !== null) checkContextWindow(pastLength + t, window, this.constructor.name, 'max_position_embeddings');
     const positions = inputs.positionIds ?? defaultPositionIds(t, pastLength);
-    const step: LlamaStepContext = {
-      angles: this.rotary.angles(positions, pastLength + t),
-      bias: attentionBias(attentionMask, {
-        batch: b,
-        queryLength: t,
-        keyLength: pastLength + t,
-        causal: true,
-        slidingWindow: this.config.activeSlidingWindow,
-      }),
-      useCache,
+    const angles = this.rotary.angles(positions, pastLength + t);
+    // One mask per distinct window (Qwen2 windows only its upper layers), shared by the layers that use it.
+    const biases = new Map<number | null, Tensor | null>();
+    const biasFor = (slidingWindow: number | null): Tensor | null => {
+      if (!biases.has(slidingWindow)) {
+        const options = { batch: b, queryLength: t, keyLength: pastLength + t, causal: true, slidingWindow };
+        biases.set(slidingWindow, attentionBias(attentionMask, options));
+      }
+      return biases.get(slidingWindow)!;
     };
     const hidden = this.embed_tokens.forward(inputIds); // (B, T, C)
-    const run = (layer: LlamaDecoderLayer, h: Tensor, past: LayerKV | null): LayerOutput => layer.forward(h, step, past);
+    let index = 0;
+    const run = (layer: LlamaDecoderLayer, h: Tensor, past: LayerKV | null): LayerOutput =>
+      layer.forward(h, { angles, bias: biasFor(this.config.slidingWindowOf(index++)), useCache }, past);
     return runLayers(this.layers, hidden, run, inputs, (h) => this.norm.forward(h));
   }
 }

@@ -10,7 +10,7 @@ export class MistralConfig extends LlamaConfig {
   /** Keys each query sees, itself included (null: no window, as Mistral v0.2 onwards). */
   slidingWindow = this.optNum('sliding_window', 4096);
 
-  override get activeSlidingWindow(): number | null {
+  override slidingWindowOf(): number | null {
     return this.slidingWindow;
   }
 }

@@ -2,7 +2,8 @@ import { LlamaConfig } from '../llama/configuration_llama.js';
 
 /**
  * Qwen2's config.json (Qwen2, Qwen2.5). The fields are Llama's with Qwen's defaults, plus the sliding window,
- * which transformers applies only when `use_sliding_window` is true (Qwen2.5 checkpoints ship it false).
+ * which transformers applies only when `use_sliding_window` is true (Qwen2.5 checkpoints ship it false), and then
+ * only in layers max_window_layers and up.
  */
 export class Qwen2Config extends LlamaConfig {
   static override readonly modelType: string = 'qwen2';
@@ -16,15 +17,15 @@ export class Qwen2Config extends LlamaConfig {
   override eosTokenId = this.tokenIds('eos_token_id', null);
   useSlidingWindow = this.bool('use_sliding_window', false);
   slidingWindow = this.optNum('sliding_window', 4096);
-  /** transformers ≥ 4.41 uses the window only in layers from this index on; attn applies it to all (see notes). */
-  maxWindowLayers = this.size('max_window_layers', 28);
+  /** With the window on, layers from this index up use it; the lower ones attend to everything. */
+  maxWindowLayers = this.num('max_window_layers', 28);
 
   /** o_proj has no bias in Qwen2. */
   override get attentionOutputBias(): boolean {
     return false;
   }
 
-  override get activeSlidingWindow(): number | null {
-    return this.useSlidingWindow ? this.slidingWindow : null;
+  override slidingWindowOf(layer: number): number | null {
+    return this.useSlidingWindow && layer >= this.maxWindowLayers ? this.slidingWindow : null;
   }
 }
