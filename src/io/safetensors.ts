@@ -373,13 +373,17 @@ async function openInto(files: Map<string, OpenFile>, path: string, what: string
   return parseHeaderJson(json, 8 + headerLength, opened.size, path);
 }
 
-export async function loadSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
-  const reader = await SafetensorsReader.open(path);
+async function readAllAndClose(opening: Promise<SafetensorsReader>, options: ReadOptions): Promise<SafetensorsFile> {
+  const reader = await opening;
   try {
     return await reader.readAll(options);
   } finally {
     await reader.close();
   }
+}
+
+export async function loadSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
+  return readAllAndClose(SafetensorsReader.open(path), options);
 }
 
 export interface SerializeOptions {
@@ -495,12 +499,7 @@ async function readWeightMap(indexPath: string): Promise<Record<string, string>>
 
 /** Loads every shard an index names and merges them; a tensor in the wrong shard or missing is an error. */
 export async function loadShardedSafetensors(indexPath: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
-  const reader = await SafetensorsReader.openIndex(indexPath);
-  try {
-    return await reader.readAll(options);
-  } finally {
-    await reader.close();
-  }
+  return readAllAndClose(SafetensorsReader.openIndex(indexPath), options);
 }
 
 function shardName(i: number, n: number): string {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hubDownload, modelInfo, pushToHub, resolveModelDir } from '../../src/hub/index.js';
-import { startHubServer, type RunningHubServer } from '../../src/hub/server/server.js';
+import { startHubServer } from '../../src/hub/server/server.js';
 import { fakeModelFolder, killHard, makeTokens, spawnHubServer, spawnScript, tempDir, waitFor, type ChildHub } from './helpers.js';
 
 function objectCount(dataDir: string): number {
@@ -58,7 +58,6 @@ describe('hub faults', () => {
   });
 
   describe('downloads through a slow link', () => {
-    let hub: RunningHubServer;
     let proxy: Server;
     let proxyUrl: string;
     const objectRequests: (string | undefined)[] = [];
@@ -91,16 +90,21 @@ describe('hub faults', () => {
       proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     }
 
-    it('resumes a download whose process was killed midway, and shares one download between concurrent callers', async () => {
+    /** A hub behind the slow proxy holding `repoId`, a model folder with `bytes` of weights; returns those bytes. */
+    async function slowHubWithRepo(repoId: string, bytes: number): Promise<Buffer> {
       const data = tempDir('data');
       const tokens = await makeTokens(data);
-      hub = await startHubServer({ dataDir: data });
-      await startSlowProxy(hub.url);
+      const server = await startHubServer({ dataDir: data });
+      await startSlowProxy(server.url);
       const slow = proxy;
-      cleanup.push(() => hub.close(), () => new Promise((resolve) => slow.close(() => resolve())));
-      const folder = fakeModelFolder(2 * 1024 * 1024);
-      await pushToHub(folder, 'alice/big', { endpoint: hub.url, token: tokens.alice });
-      const expected = readFileSync(join(folder, 'model.safetensors'));
+      cleanup.push(() => server.close(), () => new Promise((resolve) => slow.close(() => resolve())));
+      const folder = fakeModelFolder(bytes);
+      await pushToHub(folder, repoId, { endpoint: server.url, token: tokens.alice });
+      return readFileSync(join(folder, 'model.safetensors'));
+    }
+
+    it('resumes a download whose process was killed midway, and shares one download between concurrent callers', async () => {
+      const expected = await slowHubWithRepo('alice/big', 2 * 1024 * 1024);
 
       const cache = tempDir('cache');
       const blobs = join(cache, 'models--alice--big', 'blobs');
@@ -129,15 +133,7 @@ describe('hub faults', () => {
     });
 
     it('shares one download between two processes started at once, locked where huggingface_hub locks', async () => {
-      const data = tempDir('data');
-      const tokens = await makeTokens(data);
-      const server = await startHubServer({ dataDir: data });
-      await startSlowProxy(server.url);
-      const slow = proxy;
-      cleanup.push(() => server.close(), () => new Promise((resolve) => slow.close(() => resolve())));
-      const folder = fakeModelFolder(3 * 1024 * 1024);
-      await pushToHub(folder, 'alice/twice', { endpoint: server.url, token: tokens.alice });
-      const expected = readFileSync(join(folder, 'model.safetensors'));
+      const expected = await slowHubWithRepo('alice/twice', 3 * 1024 * 1024);
       const etag = createHash('sha256').update(expected).digest('hex');
 
       const cache = tempDir('cache');
