@@ -2,21 +2,18 @@
 // SentencePiece protobufs encoded by the test, and a vocab.json whose ids differ from the SentencePiece ids. Checked
 // against the same vocabulary's own tokenizer (t5-small's Unigram from ../shared, re-packed as source.spm), against
 // hand-worked segmentations, through pipeline('translation', …) from a folder and from a hub repo id on 127.0.0.1.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generation/utils.js';
-import { createRepo } from '../../src/hub/api.js';
-import { TokenStore } from '../../src/hub/server/auth.js';
-import { startHubServer } from '../../src/hub/server/server.js';
-import { uploadFiles } from '../../src/hub/upload.js';
 import { AutoModelForSeq2SeqLM } from '../../src/models/auto/index.js';
 import { configFromJSON } from '../../src/models/configuration_utils.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { manualSeed } from '../../src/tensor/random.js';
 import { AutoTokenizer } from '../../src/tokenizers/auto.js';
 import { PreTrainedTokenizer } from '../../src/tokenizers/tokenizer.js';
+import { publishToLocalHub } from '../helpers/hub.js';
 import { describeWithShared, sharedPath } from '../helpers/shared.js';
 
 // ---- a SentencePiece ModelProto writer (field numbers from sentencepiece_model.proto) ----
@@ -123,15 +120,6 @@ describeWithShared('Marian layout over a real Unigram vocabulary', ['tokenizers/
 });
 
 describe('translation with an opus-mt folder', () => {
-  const ENV_KEYS = ['HF_ENDPOINT', 'HF_TOKEN', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE'] as const;
-  const saved = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
-  afterEach(() => {
-    for (const key of ENV_KEYS) {
-      if (saved[key] === undefined) delete process.env[key];
-      else process.env[key] = saved[key];
-    }
-  });
-
   async function opusModel(): Promise<string> {
     const dir = opusFolder(GERMAN, ENGLISH, VOCAB);
     const pad = VOCAB.indexOf('<pad>');
@@ -154,15 +142,8 @@ describe('translation with an opus-mt folder', () => {
     const translator = await pipeline('translation', dir);
     expect(await translator('hallo welt', { maxNewTokens: 6 })).toEqual(expected);
 
-    const work = mkdtempSync(join(tmpdir(), 'attn-opus-hub-'));
-    const token = await new TokenStore(join(work, 'data')).add('Helsinki-NLP', 'write');
-    const hub = await startHubServer({ dataDir: join(work, 'data') });
+    const hub = await publishToLocalHub(dir, 'Helsinki-NLP/opus-mt-de-en');
     try {
-      const connection = { endpoint: hub.url, token };
-      await createRepo('Helsinki-NLP/opus-mt-de-en', connection);
-      const files = Object.fromEntries(readdirSync(dir).map((file) => [file, join(dir, file)]));
-      await uploadFiles('Helsinki-NLP/opus-mt-de-en', files, { ...connection, commitMessage: 'opus-mt layout' });
-      Object.assign(process.env, { HF_ENDPOINT: hub.url, HF_TOKEN: token, HF_HUB_CACHE: join(work, 'cache') });
       const fromHub = await pipeline('translation_de_to_en', 'Helsinki-NLP/opus-mt-de-en');
       expect(await fromHub('hallo welt', { maxNewTokens: 6 })).toEqual(expected);
     } finally {
