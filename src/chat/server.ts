@@ -323,6 +323,20 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     if (!timingSafeEqual(digest(match[1]!.trim()), expectedKey)) throw new ApiError(401, 'Incorrect API key provided.', 'invalid_api_key');
   }
 
+  /**
+   * A web page elsewhere can make a browser POST here (a form, a no-CORS fetch) and spend this server's compute or
+   * an API key the browser does not hold: requests that change or cost something must come from no page (API
+   * clients send no Origin) or from this server's own host.
+   */
+  function checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin === undefined || req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    const originHost = URL.canParse(origin) ? new URL(origin).host : undefined;
+    if (originHost !== req.headers.host) {
+      throw new ApiError(403, `requests from web pages at ${origin} are not served: call the API from a program, or from a page on this host`, 'forbidden_origin');
+    }
+  }
+
   function findModel(body: Body): ChatModel {
     const name = body.model;
     if (typeof name !== 'string') throw new ApiError(400, `'model' must be a string naming one of: ${[...models.keys()].join(', ')}`, 'invalid_value', 'model');
@@ -454,6 +468,7 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     const path = url.pathname.replace(/\/+$/, '');
     if (!path.startsWith('/v1/')) throw new ApiError(404, `Unknown path ${path}: the API lives under /v1/`, 'unknown_url');
     checkApiKey(req);
+    checkOrigin(req);
     const failure = injectedFailures.shift();
     if (failure) {
       const headers: Record<string, string> = failure.retryAfterSeconds === undefined ? {} : { 'retry-after': String(failure.retryAfterSeconds) };

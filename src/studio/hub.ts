@@ -38,10 +38,16 @@ export interface HubStatus {
   problem?: string;
 }
 
+/** Default largest uploaded file: model weights of a few hundred million parameters, not a full disk. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+
 export class HubDesk {
   private stagingRoot: Promise<string> | undefined;
 
-  constructor(readonly endpoint: string) {}
+  constructor(
+    readonly endpoint: string,
+    readonly maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES,
+  ) {}
 
   private connection(token: string | undefined) {
     return { endpoint: this.endpoint, token };
@@ -74,12 +80,38 @@ export class HubDesk {
     return join(await this.stagingRoot, session);
   }
 
-  /** Streams one file of an upload session into the staging folder. */
+  /**
+   * Streams one file of an upload session into the staging folder, up to `maxUploadBytes`. A path that clashes with
+   * a staged file ('a' then 'a/b', or the reverse) is the page's mistake (409), not the server's.
+   */
   async stageFile(session: string, pathInRepo: string, body: IncomingMessage): Promise<void> {
     if (!isSafeRepoPath(pathInRepo)) throw new StudioRequestError(`file path '${pathInRepo}' is not a relative repo path without '.' or '..' segments`);
+    const limit = this.maxUploadBytes;
+    const tooLarge = () => new StudioRequestError(`'${pathInRepo}' is larger than the upload limit of ${limit} bytes (attn studio --max-upload-mb)`, 413);
+    if (Number(body.headers['content-length'] ?? 0) > limit) throw tooLarge();
     const target = join(await this.sessionDir(session), pathInRepo);
-    await mkdir(dirname(target), { recursive: true });
-    await pipeline(body, createWriteStream(target));
+    let size = 0;
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await pipeline(
+        body,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            size += chunk.length;
+            if (size > limit) throw tooLarge();
+            yield chunk;
+          }
+        },
+        createWriteStream(target),
+      );
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
+        throw new StudioRequestError(`'${pathInRepo}' clashes with a file or folder already staged for this commit (a path cannot be both)`, 409);
+      }
+      if (err instanceof StudioRequestError) await rm(target, { force: true });
+      throw err;
+    }
   }
 
   /** Commits every staged file of `session` to `repoId` in one commit, then forgets them. */

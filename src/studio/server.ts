@@ -24,6 +24,7 @@ import { hubEndpoint } from '../hub/env.js';
 import { cachedModels, installedModels } from '../pipelines/available.js';
 import { DEFAULT_MODELS, TASKS } from '../pipelines/index.js';
 import { projectRoot } from '../util/paths.js';
+import { discardBody } from '../util/discard-body.js';
 import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../util/request-url.js';
 import { HubDesk } from './hub.js';
 import { eventStream, readJsonBody, sendError, sendJson, stringField, StudioRequestError } from './http.js';
@@ -39,6 +40,8 @@ export interface StudioOptions {
   runs?: string[];
   /** The built web app; default dist/studio in the project. */
   appDir?: string;
+  /** Largest file the Hub page may upload (staged in a temporary folder before the commit). Default 2 GiB. */
+  maxUploadBytes?: number;
 }
 
 export interface RunningStudio {
@@ -91,8 +94,9 @@ function foreignRequest(req: IncomingMessage, listenHost: string): string | unde
   if (!anyName && !LOOPBACK_NAMES.includes(hostname) && hostname !== listenHost) return `requests for host '${host}' are not served: open the studio at its own address`;
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
-  const originHost = URL.canParse(origin) ? new URL(origin).host : undefined;
-  return originHost === host ? undefined : `requests from ${origin} are not served: the studio answers only its own pages`;
+  // The whole origin, scheme included: the studio serves plain http only.
+  const originOwn = URL.canParse(origin) && new URL(origin).origin === new URL(`http://${host}`).origin;
+  return originOwn ? undefined : `requests from ${origin} are not served: the studio answers only its own pages`;
 }
 
 function typedToken(req: IncomingMessage): string | undefined {
@@ -128,7 +132,7 @@ function serveStatic(appDir: string, pathname: string, res: ServerResponse): voi
 export async function startStudioServer(options: StudioOptions = {}): Promise<RunningStudio> {
   const appDir = options.appDir ?? DEFAULT_APP_DIR;
   const models = new ModelHost();
-  const hub = new HubDesk(hubEndpoint(options.hubEndpoint));
+  const hub = new HubDesk(hubEndpoint(options.hubEndpoint), options.maxUploadBytes);
   const runs = (options.runs ?? []).map((dir) => resolve(dir));
   const streams = new Set<ServerResponse>();
 
@@ -217,7 +221,10 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
         else sendJson(res, 405, { error: `${req.method} is not served here` });
         return;
       }
-      route(req, res, url.searchParams).catch((err: unknown) => sendError(res, err));
+      route(req, res, url.searchParams).catch((err: unknown) => {
+        if (!req.complete) discardBody(req, res);
+        sendError(res, err);
+      });
     } catch (err) {
       sendError(res, err);
     }

@@ -16,13 +16,17 @@ Options:
   --embedder E         an embedder for /v1/embeddings (repeatable; default use-lite when installed);
                        'lexical' is built in
   --port P             default 8000 (0: any free port)
-  --host H             default 127.0.0.1
+  --host H             default 127.0.0.1 (this machine only); another address needs $ATTN_API_KEY set,
+                       or --insecure to serve everyone who can reach it without a key
+  --insecure           serve beyond this machine without an API key (anyone reaching it can use it)
   --max-concurrent N   generations at once, default 4; more requests queue
   --max-queued N       waiting requests before answering 429, default 256
   --max-body-kb N      largest request body, default 1024
   --max-tokens N       largest max_tokens a request may ask for, default 2048
 
 The API key, when required, is read from $ATTN_API_KEY (never from the command line, which others can see).`;
+
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 
 /** Parses the command line and starts the server (without waiting for a signal), for `run` and tests. */
 export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChatServer> {
@@ -37,8 +41,20 @@ export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = pro
       'max-queued': { type: 'string' },
       'max-body-kb': { type: 'string' },
       'max-tokens': { type: 'string' },
+      insecure: { type: 'boolean' },
     },
   });
+  const host = values.host ?? '127.0.0.1';
+  const apiKey = env.ATTN_API_KEY || undefined;
+  if (apiKey === undefined && !LOOPBACK_HOSTS.includes(host)) {
+    if (values.insecure !== true) {
+      throw new UsageError(
+        `--host ${host} serves other machines, and without $ATTN_API_KEY anyone who reaches it could use it: ` +
+          'set ATTN_API_KEY, or pass --insecure if that is what you want',
+      );
+    }
+    console.warn(`attn serve: WARNING: serving on ${host} WITHOUT an API key (--insecure): anyone who can reach this port can use it`);
+  }
   const maxConcurrent = integerFlag(values['max-concurrent'], '--max-concurrent', 4);
   const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 2048);
   if (maxConcurrent < 1 || maxTokens < 1) throw new UsageError('--max-concurrent and --max-tokens must be at least 1');
@@ -46,8 +62,8 @@ export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = pro
     models: await Promise.all((values.model?.length ? values.model : [undefined]).map((m) => loadChatModel(m))),
     embedders: await Promise.all((values.embedder ?? []).map(loadEmbedder)),
     port: integerFlag(values.port, '--port', 8000),
-    host: values.host ?? '127.0.0.1',
-    apiKey: env.ATTN_API_KEY || undefined,
+    host,
+    apiKey,
     maxConcurrent,
     maxQueued: integerFlag(values['max-queued'], '--max-queued', 256),
     maxBodyBytes: integerFlag(values['max-body-kb'], '--max-body-kb', 1024) * 1024,

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { discardBody } from '../../util/discard-body.js';
 import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../../util/request-url.js';
 import { cardFrontMatter, parseCardData } from '../card.js';
 import { HubError, isSafeRepoPath, isValidRepoId } from '../errors.js';
@@ -45,7 +46,6 @@ export interface RunningHubServer {
 
 const JSON_BODY_LIMIT = 1 << 20;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
-const DISCARD_LIMIT = 4 << 20;
 /** Files above this size, or binary ones, go through LFS (the hub's own rule). */
 const LFS_THRESHOLD = 10 * 1024 * 1024;
 const LFS_EXTENSIONS = ['safetensors', 'bin', 'onnx', 'pt', 'pth', 'ckpt', 'h5', 'msgpack', 'gguf', 'model', 'npy', 'npz', 'zip', 'gz', 'tar', 'zst', 'parquet', 'arrow'];
@@ -96,20 +96,6 @@ function sendError(res: ServerResponse, error: HubError): void {
     return;
   }
   sendJson(res, statusOf(error), { error: error.message }, headers);
-}
-
-/**
- * After refusing a request whose body was not read: read and drop a little of it so the client receives the
- * answer (closing a socket with unread data resets it, and the answer is lost), then close the connection.
- */
-function discardBody(req: IncomingMessage, res: ServerResponse): void {
-  res.setHeader('Connection', 'close');
-  let dropped = 0;
-  req.on('data', (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > DISCARD_LIMIT) req.destroy();
-  });
-  req.resume();
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
