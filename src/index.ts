@@ -24,8 +24,10 @@ export {
   AutoModel,
   AutoModelForCausalLM,
   AutoModelForMaskedLM,
+  AutoModelForQuestionAnswering,
   AutoModelForSeq2SeqLM,
   AutoModelForSequenceClassification,
+  AutoModelForTokenClassification,
   PreTrainedModel,
   PretrainedConfig,
 } from './models/index.js';
