@@ -163,7 +163,7 @@ export async function pipeline(taskName: string, model?: string, options: Pipeli
   const dir = model !== undefined ? await resolveModel(model, options) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
-    const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config);
+    const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config, options.onWarning);
     return [loaded, tokenizer, options] as const;
   };
   switch (task) {

@@ -13,6 +13,8 @@ import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import { AdamW } from '../../src/optim/adam.js';
 import { manualSeed } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { pipeline } from '../../src/pipelines/index.js';
+import { tinyClassifier } from '../pipelines/tiny-models.js';
 
 const LLAMA = {
   model_type: 'llama', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
@@ -82,6 +84,15 @@ describe('loading checkpoints', () => {
     await LlamaForCausalLM.fromPretrained(extra, { onWarning: (m) => warnings.push(m) });
     expect(warnings.join('\n')).toMatch(/were not used when initializing LlamaForCausalLM: model\.secret_adapter\.weight/);
     await rm(extra, { recursive: true });
+
+    // Pipelines load through their own path, and say it too.
+    const classifier = await tinyClassifier(['NEGATIVE', 'POSITIVE']);
+    const weights = join(classifier, 'model.safetensors');
+    await saveSafetensors(weights, new Map([...(await loadSafetensors(weights)).tensors, ['bert.pooler.extra', Tensor.from([1], [1])]]));
+    const notes: string[] = [];
+    const pipe = await pipeline('text-classification', classifier, { onWarning: (m) => notes.push(m) });
+    pipe.dispose();
+    expect(notes.join('\n')).toContain(`${classifier}: the checkpoint holds tensor(s) BertForSequenceClassification does not use: bert.pooler.extra`);
   });
 
   it('names the shard and what was expected for a wrong dtype, a wrong shape and a missing shard', async () => {
