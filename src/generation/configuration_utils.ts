@@ -106,13 +106,19 @@ export class GenerationConfig implements GenerationParams {
   forcedBosTokenId = DEFAULTS.forcedBosTokenId;
   forcedEosTokenId = DEFAULTS.forcedEosTokenId;
 
-  constructor(params: Partial<GenerationParams> = {}) {
+  /** Keys of the file this library does not act on (`transformers_version`, …), written back by `toJSON`. */
+  private readonly otherFields: Record<string, unknown>;
+
+  constructor(params: Partial<GenerationParams> = {}, otherFields: Record<string, unknown> = {}) {
     Object.assign(this, params);
+    this.otherFields = otherFields;
   }
 
-  /** From a parsed `generation_config.json` (snake_case keys, as HF writes them). */
+  /** From a parsed `generation_config.json` (snake_case keys, as HF writes them): parsed once, when a model loads. */
   static fromJSON(record: Record<string, unknown>): GenerationConfig {
-    return new GenerationConfig(fromJsonRecord(record));
+    const known = new Set(GENERATION_PARAM_NAMES.flatMap((name) => [name, toSnakeCase(name)]));
+    const others = Object.fromEntries(Object.entries(record).filter(([key]) => !known.has(key)));
+    return new GenerationConfig(fromJsonRecord(record), others);
   }
 
   /** Token ids of a model's `config.json` (snake_case or camelCase keys), for checkpoints without a generation config. */
@@ -141,14 +147,13 @@ export class GenerationConfig implements GenerationParams {
 
   /** A copy with `overrides` applied (undefined values leave a field alone). */
   with(overrides: Partial<GenerationParams>): GenerationConfig {
-    const merged = new GenerationConfig(this);
-    for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
-    return merged;
+    const merged = new GenerationConfig(this, this.otherFields);
+    return Object.assign(merged, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
   }
 
   /** snake_case record for `generation_config.json`. */
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
+    const out: Record<string, unknown> = { ...this.otherFields };
     for (const name of GENERATION_PARAM_NAMES) {
       if (this[name] !== DEFAULTS[name]) out[toSnakeCase(name)] = this[name];
     }

@@ -14,8 +14,8 @@ export type GenerativeModel = CausalLM | Seq2SeqLM;
 
 /** Optional model hooks generation looks for. */
 interface GenerationHooks {
-  /** Defaults from the checkpoint's generation_config.json (fromPretrained keeps the parsed snake_case JSON). */
-  generationConfig?: GenerationConfig | Record<string, unknown> | null;
+  /** Defaults from the checkpoint's generation_config.json, parsed once when the model loaded. */
+  generationConfig?: GenerationConfig | null;
   /** Edits each step's scores (N, V) before the processors, as HF's adjust_logits_during_generation (Marian bans its pad id). */
   adjustLogitsDuringGeneration?(logits: Float32Array, vocabSize: number): void;
 }
@@ -201,9 +201,7 @@ class Seq2SeqStepper extends Stepper<Seq2SeqCache> {
 
 /** Model defaults, then the call's generationConfig, then the call's options. */
 function resolveConfig(model: GenerativeModel & GenerationHooks, options: GenerateOptions): GenerationConfig {
-  const own = model.generationConfig;
-  const fromModel = own instanceof GenerationConfig ? own : own ? GenerationConfig.fromJSON(own) : GenerationConfig.fromModelConfig(model.config);
-  const base = options.generationConfig ?? fromModel;
+  const base = options.generationConfig ?? model.generationConfig ?? GenerationConfig.fromModelConfig(model.config);
   const overrides: Partial<GenerationParams> = {};
   for (const name of GENERATION_PARAM_NAMES) {
     if (options[name] !== undefined) (overrides as Record<string, unknown>)[name] = options[name];

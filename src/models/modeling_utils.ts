@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GenerationConfig } from '../generation/configuration_utils.js';
 import { generate, type GenerateOptions, type GenerateOutput, type GenerativeModel } from '../generation/utils.js';
 import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
@@ -124,7 +125,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
 
   readonly config: C;
   /** generation_config.json as read (snake_case), or null; generation reads its defaults from it. */
-  generationConfig: JsonObject | null = null;
+  generationConfig: GenerationConfig | null = null;
   /** What `fromPretrained` found: newly initialised and unused weights. */
   loadingInfo: LoadingInfo | null = null;
   /** The folder `fromPretrained` read (a local folder or a hub snapshot); `pushToHub` takes the tokenizer from it. */
@@ -272,7 +273,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     const config = this.config.withOverrides({ architectures: [this.constructor.name] });
     await config.saveTo(dir);
     await saveShardedSafetensors(dir, this.checkpointTensors(), { metadata: { format: 'pt' }, maxShardBytes: options.maxShardBytes });
-    if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig, null, 2) + '\n');
+    if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig.toJSON(), null, 2) + '\n');
   }
 
   /**
@@ -358,7 +359,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     warn(`Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${cls.name}: ${listSome(info.unexpectedKeys)}`);
   }
   const generationPath = join(dir, GENERATION_CONFIG);
-  if (existsSync(generationPath)) model.generationConfig = await readJson(generationPath);
+  if (existsSync(generationPath)) model.generationConfig = GenerationConfig.fromJSON(await readJson(generationPath));
   model.eval();
   return model;
 }

@@ -64,7 +64,7 @@ export class TextGenerationPipeline extends Pipeline<CausalLMModel> {
   private async complete(prompts: string[], options: TextGenerationOptions, addSpecialTokens = true): Promise<TextGenerationResult[][]> {
     const { returnFullText = true, onText, ...decoding } = options;
     if (onText && prompts.length > 1) throw new PipelineInputError(`onText streams one prompt at a time; got ${prompts.length} prompts`);
-    const hasOwnLength = decoding.maxLength !== undefined || this.model.generationConfig?.['max_new_tokens'] != null;
+    const hasOwnLength = decoding.maxLength !== undefined || this.model.generationConfig?.maxNewTokens != null;
     const settings = { maxNewTokens: hasOwnLength ? undefined : DEFAULT_NEW_TOKENS, ...decoding };
     const perPrompt = settings.numReturnSequences ?? 1;
     const results = await this.inBatches(prompts, async (batch) => {

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttnChatModel } from '../../src/chat/attn-models.js';
 import { ChatClient } from '../../src/chat/client.js';
 import type { ChatServer } from '../../src/chat/server.js';
+import type { ChatMessage } from '../../src/chat/types.js';
 import { startFromArgs } from '../../src/cli/commands/serve.js';
+import { GenerationConfig } from '../../src/generation/configuration_utils.js';
 import { generate } from '../../src/generation/utils.js';
 import { AutoModelForCausalLM } from '../../src/models/auto/index.js';
 import { configFromJSON } from '../../src/models/configuration_utils.js';
@@ -44,7 +46,7 @@ async function tinyQwen2Folder(): Promise<string> {
   };
   manualSeed(2024);
   const model = AutoModelForCausalLM.fromConfig(configFromJSON(config, join(dir, 'config.json')));
-  model.generationConfig = { bos_token_id: 256, eos_token_id: [258, 256], pad_token_id: 256 };
+  model.generationConfig = GenerationConfig.fromJSON({ bos_token_id: 256, eos_token_id: [258, 256], pad_token_id: 256 });
   await model.savePretrained(dir);
   return dir;
 }
@@ -52,7 +54,7 @@ async function tinyQwen2Folder(): Promise<string> {
 const CHAT = [
   { role: 'system', content: 'You are a terse assistant.' },
   { role: 'user', content: 'Name a colour.' },
-];
+] satisfies ChatMessage[];
 
 describe('attn serve with a Qwen2 checkpoint and its chat_template.jinja', () => {
   let dir: string;

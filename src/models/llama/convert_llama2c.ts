@@ -11,6 +11,7 @@
  * model computes the same thing in the half layout.
  */
 import { readFile } from 'node:fs/promises';
+import { GenerationConfig } from '../../generation/configuration_utils.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { LlamaConfig } from './configuration_llama.js';
 import { LlamaForCausalLM } from './modeling_llama.js';
@@ -132,7 +133,7 @@ export async function loadLlama2cModel(path: string): Promise<LlamaForCausalLM> 
 
   const model = new LlamaForCausalLM(config);
   model.loadingInfo = model.loadCheckpointTensors(tensors, path);
-  model.generationConfig = { bos_token_id: 1, eos_token_id: 2 };
+  model.generationConfig = new GenerationConfig({ bosTokenId: 1, eosTokenId: 2 });
   return model.eval();
 }
 
