@@ -211,14 +211,6 @@ function resolveConfig(model: GenerativeModel & GenerationHooks, options: Genera
   return config;
 }
 
-function contextWindow(model: GenerativeModel): number | null {
-  // A config may say it has no fixed window (contextWindow null: Llama with dynamic NTK rope scaling).
-  const config = model.config as { contextWindow?: number | null; maxPositionEmbeddings?: number | null };
-  if (config.contextWindow !== undefined) return config.contextWindow;
-  const n = config.maxPositionEmbeddings;
-  return typeof n === 'number' && n > 0 ? n : null;
-}
-
 interface Plan {
   config: GenerationConfig;
   stepper: Stepper<unknown>;
@@ -248,14 +240,14 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
   for (const row of prompt) {
     for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`generate: token id ${id} in inputIds is outside the vocabulary [0, ${vocabSize})`);
   }
-  const window = contextWindow(model);
+  const window = model.config.contextWindow ?? null; // null: nothing bounds the length (T5, dynamic NTK)
   let stepper: Stepper<unknown>;
   let sequences: number[][];
   if (isSeq2Seq(model)) {
     const start = config.decoderStartTokenId ?? config.bosTokenId;
     if (start === null) throw new Error('generate: an encoder–decoder model needs decoderStartTokenId (or bosTokenId) in its generation config');
     if (window !== null && prompt[0]!.length > window) {
-      throw new RangeError(`generate: the input has ${prompt[0]!.length} tokens, more than the model's context window of ${window} (maxPositionEmbeddings)`);
+      throw new RangeError(`generate: the input has ${prompt[0]!.length} tokens, more than the model's context window of ${window} (config contextWindow)`);
     }
     sequences = repeatRows(prompt.map(() => [start]), rowsPerInput);
     stepper = new Seq2SeqStepper(model, prompt, masks ?? prompt.map((r) => r.map(() => 1)), rowsPerInput, config.useCache);
@@ -274,7 +266,7 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
   const maxLength = config.maxNewTokens !== null ? promptLength + config.maxNewTokens : config.maxLength;
   if (!isSeq2Seq(model) && window !== null) {
     if (promptLength > window) {
-      throw new RangeError(`generate: the prompt has ${promptLength} tokens, more than the model's context window of ${window} (maxPositionEmbeddings)`);
+      throw new RangeError(`generate: the prompt has ${promptLength} tokens, more than the model's context window of ${window} (config contextWindow)`);
     }
     if (maxLength > window) {
       throw new RangeError(`generate: prompt (${promptLength}) + new tokens would reach length ${maxLength}, past the context window of ${window}; lower maxNewTokens to at most ${window - promptLength}`);

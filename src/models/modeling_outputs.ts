@@ -67,7 +67,7 @@ export interface BaseModelOutput {
 
 /** What generation needs from a decoder-only model. */
 export interface CausalLM {
-  readonly config: { vocabSize: number; maxPositionEmbeddings?: number; eosTokenId?: number | number[] | null; padTokenId?: number | null };
+  readonly config: { vocabSize: number; contextWindow?: number | null; eosTokenId?: number | number[] | null; padTokenId?: number | null };
   forward(inputs: CausalLMInputs): CausalLMOutput;
   /** This model with its one-token cached steps compiled to one graph (models/compiled_decoding.ts), if offered. */
   compiledDecoding?(): CausalLM;
@@ -75,7 +75,13 @@ export interface CausalLM {
 
 /** What generation needs from an encoder–decoder model. */
 export interface Seq2SeqLM {
-  readonly config: { vocabSize: number; decoderStartTokenId?: number | null; eosTokenId?: number | number[] | null; padTokenId?: number | null };
+  readonly config: {
+    vocabSize: number;
+    contextWindow?: number | null;
+    decoderStartTokenId?: number | null;
+    eosTokenId?: number | number[] | null;
+    padTokenId?: number | null;
+  };
   encode(inputIds: Tensor, attentionMask?: Tensor | null): Tensor; // (B, S, C)
   forward(inputs: Seq2SeqLMInputs): Seq2SeqLMOutput;
 }

@@ -126,8 +126,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
 
   /** The longest token sequence the model takes: the smaller of the tokenizer's and the model's limits. */
   get maxTokens(): number {
-    const raw = (key: string) => this.model.config.rawField(key);
-    const positions = [raw('max_position_embeddings'), raw('n_positions'), this.tokenizer.modelMaxLength].filter(
+    const positions = [this.model.config.contextWindow, this.tokenizer.modelMaxLength].filter(
       (n): n is number => typeof n === 'number' && n > 0,
     );
     return positions.length > 0 ? Math.min(...positions) : FALLBACK_MAX_TOKENS;

@@ -8,7 +8,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
  * position id (so position ids matter). It records the length of every forward call.
  */
 export class ToyCausalLM implements CausalLM {
-  readonly config: { vocabSize: number; maxPositionEmbeddings: number; eosTokenId: number | null; padTokenId: number | null };
+  readonly config: { vocabSize: number; contextWindow: number; eosTokenId: number | null; padTokenId: number | null };
   readonly calls: number[] = [];
   private readonly embed: Float32Array;
   private readonly positions: Float32Array;
@@ -17,7 +17,7 @@ export class ToyCausalLM implements CausalLM {
   constructor(readonly vocabSize = 7, readonly dim = 4, options: { eosTokenId?: number | null; padTokenId?: number | null; seed?: number; context?: number } = {}) {
     const g = new Generator(options.seed ?? 1);
     const context = options.context ?? 64;
-    this.config = { vocabSize, maxPositionEmbeddings: context, eosTokenId: options.eosTokenId ?? null, padTokenId: options.padTokenId ?? null };
+    this.config = { vocabSize, contextWindow: context, eosTokenId: options.eosTokenId ?? null, padTokenId: options.padTokenId ?? null };
     const randn = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => std * g.normal());
     this.embed = randn(vocabSize * dim, 1);
     this.positions = randn(context * dim, 0.5);

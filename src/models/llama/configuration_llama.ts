@@ -47,7 +47,7 @@ export class LlamaConfig extends PretrainedConfig {
    * The longest sequence the model takes: max_position_embeddings, or none with dynamic NTK scaling, whose point is
    * to run past it.
    */
-  get contextWindow(): number | null {
+  override get contextWindow(): number | null {
     return this.rope.type === 'dynamic' ? null : this.maxPositionEmbeddings;
   }
 }
