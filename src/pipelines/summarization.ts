@@ -4,8 +4,8 @@
  *   `numBeams` / `noRepeatNgramSize` / `lengthPenalty` … over the checkpoint's task_specific_params.summarization;
  * - extractive (the offline default, a sentence encoder): sentences of the text chosen for being central (near the
  *   mean embedding), early, and unlike the sentences already chosen (maximal marginal relevance), within a length
- *   budget, kept in their original order. A dialogue is read by turns: centrality is measured against whole turns
- *   and each kept sentence is attributed to its speaker by name. Nothing is rewritten; each result says
+ *   budget, kept in their original order. A dialogue is read by turns: centrality is measured against whole turns,
+ *   a kept question brings the start of its answer, and each kept sentence is attributed to its speaker by name. Nothing is rewritten; each result says
  *   `method: 'extractive'` and which units it kept, with their character spans in the input.
  */
 import { Pipeline, PipelineInputError, textBatch } from './base.js';
@@ -69,6 +69,8 @@ const POSITION_WEIGHT = 0.3;
  * score, so a megabyte of text costs a bounded number of encoder passes.
  */
 export const MAX_CANDIDATES = 200;
+/** Sentences shorter than this are chosen only when every sentence is (or to give a kept one its antecedent). */
+export const MIN_WORDS = 4;
 
 const EXTRACTIVE_OPTIONS = new Set(['numSentences', 'ratio', 'minLength', 'maxLength']);
 
@@ -87,6 +89,10 @@ export interface Candidates {
   lengths: number[];
   /** Whether each sentence would leave a pronoun dangling if a summary opened with it. */
   leansBack: boolean[];
+  /** Words per sentence: those under MIN_WORDS ("Yes!", "Great.") say little alone and are not chosen for themselves. */
+  words: number[];
+  /** Dialogue: for a question that ends its turn, the candidate that opens the reply (another speaker's next turn). */
+  replies?: Array<number | undefined>;
 }
 
 export interface LengthBudget {
@@ -105,8 +111,9 @@ export interface LengthBudget {
  * is dropped. Empty only when no sentence fits in `maxLength`.
  */
 export function selectSentences(candidates: Candidates, budget: LengthBudget): number[] {
-  const { vectors, centre, positions, lengths, leansBack } = candidates;
+  const { vectors, centre, positions, lengths, leansBack, words } = candidates;
   const relevance = vectors.map((v, i) => dot(v, centre) + POSITION_WEIGHT * (1 - positions[i]!));
+  const minWords = Math.min(MIN_WORDS, Math.max(...words));
   const kept = new Set<number>();
   let used = 0;
   const limit = budget.count !== undefined ? budget.maxLength : budget.target;
@@ -114,7 +121,7 @@ export function selectSentences(candidates: Candidates, budget: LengthBudget): n
     let best = -1;
     let bestScore = -Infinity;
     for (let i = 0; i < vectors.length; i++) {
-      if (kept.has(i) || !fits(i)) continue;
+      if (kept.has(i) || words[i]! < minWords || !fits(i)) continue;
       let redundancy = 0;
       for (const j of kept) redundancy = Math.max(redundancy, dot(vectors[i]!, vectors[j]!));
       const score = RELEVANCE_WEIGHT * relevance[i]! - (1 - RELEVANCE_WEIGHT) * redundancy;
@@ -131,6 +138,14 @@ export function selectSentences(candidates: Candidates, budget: LengthBudget): n
     if (!pick((i) => used + lengths[i]! <= (kept.size === 0 ? budget.maxLength : limit))) break;
   }
   while (used < budget.minLength && budget.count === undefined && pick((i) => used + lengths[i]! <= budget.maxLength));
+  // A question is kept with the start of its answer, room permitting ("Are we still on tonight?" "Yes! …").
+  for (const i of [...kept].sort((a, b) => a - b)) {
+    const reply = candidates.replies?.[i];
+    if (reply !== undefined && !kept.has(reply) && used + lengths[reply]! <= budget.maxLength) {
+      kept.add(reply);
+      used += lengths[reply]!;
+    }
+  }
 
   // Antecedents: bring in the sentence before a leading one that leans back (in a long text's candidates, the
   // nearest earlier candidate), or give the leaning one up when that cannot fit; if nothing is left, take the best
@@ -196,7 +211,9 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
 
   private summarize(split: SplitText, chosen: number[], vectorOf: Map<string, Float32Array>, settings: ExtractiveSettings): SummarizationResult {
     const units = chosen.map((i) => split.units[i]!);
-    const lengths = units.map((u) => this.tokenizer.encodeIds(u.text, { addSpecialTokens: false }).length);
+    // In a dialogue the summary also spells out who speaks ("Person1: …"), which the budget pays for.
+    const tokens = (text: string) => this.tokenizer.encodeIds(text, { addSpecialTokens: false }).length;
+    const lengths = units.map((u) => tokens(u.text) + (split.dialogue ? tokens(`${split.blocks[u.block]!.speaker}:`) : 0));
     const contexts = this.contexts(split, chosen).map((text) => vectorOf.get(text)!);
     const centre = contexts.reduce((sum, v) => sum.map((x, j) => x + v[j]! / contexts.length), new Float32Array(contexts[0]!.length));
     const total = sum(lengths);
@@ -213,6 +230,8 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
         positions: units.map((u) => u.block / Math.max(split.blocks.length - 1, 1)),
         lengths,
         leansBack: units.map((u) => leansOnEarlierText(u.text)),
+        words: units.map((u) => u.text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0),
+        replies: split.dialogue ? units.map((_, k) => replyTo(split, chosen, k)) : undefined,
       },
       budget,
     );
@@ -254,12 +273,29 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
     return [...new Set(candidates.map((i) => split.units[i]!.block))].map((b) => split.blocks[b]!.text);
   }
 
-  /** A text cut to what the encoder reads (its position limit), so long turns are embedded by their beginning, silently. */
+  /**
+   * A text cut to what the encoder reads (its position limit), so long turns are embedded by their beginning,
+   * silently. Characters are cut first (8 per token is more than any tokenizer's average) so a huge turn is never
+   * tokenized whole.
+   */
   private fitEncoder(text: string): string {
     const room = this.encoder.maxTokens - 8; // special tokens, and slack for re-tokenizing the decoded text
-    const ids = this.tokenizer.encodeIds(text, { addSpecialTokens: false });
-    return ids.length <= room ? text : this.tokenizer.decode(ids.slice(0, room), { skipSpecialTokens: true });
+    const head = text.slice(0, room * 8);
+    const ids = this.tokenizer.encodeIds(head, { addSpecialTokens: false });
+    return ids.length <= room ? head : this.tokenizer.decode(ids.slice(0, room), { skipSpecialTokens: true });
   }
+}
+
+/**
+ * For candidate `k` of a dialogue: when it is a question that ends its turn, the candidate opening the next turn if
+ * another speaker takes it (the answer); else undefined.
+ */
+function replyTo(split: SplitText, chosen: number[], k: number): number | undefined {
+  const index = chosen[k]!;
+  const [unit, next] = [split.units[index]!, split.units[index + 1]];
+  if (!/[?？]["'”’)\]]*$/.test(unit.text) || next === undefined || next.block === unit.block) return undefined;
+  if (split.blocks[next.block]!.speaker === split.blocks[unit.block]!.speaker || chosen[k + 1] !== index + 1) return undefined;
+  return k + 1;
 }
 
 interface ExtractiveSettings {

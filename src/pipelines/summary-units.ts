@@ -36,24 +36,37 @@ export interface SplitText {
  */
 const SPEAKER_LINE = /^[ \t]*(#[^#\n:]{1,40}#|\p{Lu}[\p{L}\p{N}_.'-]*(?: [\p{L}\p{N}_.'-]+){0,3})[ \t]*:[ \t]+(?=\S)/u;
 
+/**
+ * The longest sentence kept whole, in characters. Longer runs (text without end punctuation) are cut at a space
+ * before this, so no one piece is too long to tokenize and embed (a megabyte without a period is ~1,000 pieces).
+ */
+export const MAX_SENTENCE_CHARS = 1000;
+
 /** A period after one of these (or after a single capital letter, an initial) does not end a sentence. */
 const ABBREVIATION_BEFORE = /(?:^|\s)(?:[A-Z]|Mr|Mrs|Ms|Dr|Prof|St|vs|etc|e\.g|i\.e)\.$/;
 
 /**
  * Sentences of a text: split after . ! ? (and their full-width forms, 。) followed by white space, and at line
  * breaks. A period after a single capital letter or a common abbreviation, or a mark followed by a lower-case
- * word (`"Why?" she asked`), does not end a sentence.
+ * word (`"Why?" she asked`), does not end a sentence. Runs longer than MAX_SENTENCE_CHARS are cut at a space.
  */
 export function splitSentences(text: string): string[] {
   return sentenceSpans(text).map(({ start, end }) => text.slice(start, end));
 }
 
-/** The spans of `splitSentences`'s sentences within text[from, to), trimmed of white space. */
+/** The spans of `splitSentences`'s sentences within text[from, to), trimmed of white space, none over MAX_SENTENCE_CHARS. */
 export function sentenceSpans(text: string, from = 0, to = text.length): Span[] {
   const spans: Span[] = [];
   const push = (start: number, end: number) => {
-    while (start < end && /\s/.test(text[start]!)) start++;
-    while (end > start && /\s/.test(text[end - 1]!)) end--;
+    for (;;) {
+      while (start < end && /\s/.test(text[start]!)) start++;
+      while (end > start && /\s/.test(text[end - 1]!)) end--;
+      if (end - start <= MAX_SENTENCE_CHARS) break;
+      const space = text.lastIndexOf(' ', start + MAX_SENTENCE_CHARS);
+      const cut = space > start ? space : start + MAX_SENTENCE_CHARS;
+      spans.push({ start, end: cut });
+      start = cut;
+    }
     if (end > start) spans.push({ start, end });
   };
   for (const line of text.slice(from, to).matchAll(/[^\n]+/g)) {

@@ -71,6 +71,11 @@ describe('splitting a text into sentences and turns', () => {
       'New line',
     ]);
     expect(splitSentences('오늘은 좋다. 내일은?')).toEqual(['오늘은 좋다.', '내일은?']);
+    // A run without end punctuation is cut at spaces into pieces of at most MAX_SENTENCE_CHARS.
+    const run = 'abcdefghi '.repeat(250).trim();
+    const pieces = splitSentences(run);
+    expect(pieces.map((p) => p.length)).toEqual([999, 999, 499]);
+    expect(pieces.join(' ')).toBe(run);
   });
 
   it('knows which sentences lean on an earlier one', () => {
@@ -92,6 +97,7 @@ describe('choosing sentences (maximal marginal relevance within a length budget)
     positions: [0, 1 / 3, 2 / 3, 1],
     lengths: [5, 5, 5, 5],
     leansBack: [false, false, false, false],
+    words: [5, 5, 5, 5],
   };
 
   it('takes the most relevant sentence, then trades relevance against redundancy (hand-computed)', () => {
@@ -100,7 +106,7 @@ describe('choosing sentences (maximal marginal relevance within a length budget)
     expect(selectSentences(base, { target: 10, minLength: 1, maxLength: 20 })).toEqual([0, 1]);
     // Three equally relevant sentences at +20°, +20°, −20°: after the first, its duplicate scores 0.868 − 0.3 and
     // the one at −20° 0.868 − 0.3·cos 40° = 0.638, so redundancy decides.
-    const mirrored = { ...base, vectors: plane(20, 20, -20), positions: [0, 0, 0], lengths: [5, 5, 5], leansBack: [false, false, false] };
+    const mirrored = { ...base, vectors: plane(20, 20, -20), positions: [0, 0, 0], lengths: [5, 5, 5], leansBack: [false, false, false], words: [5, 5, 5] };
     expect(selectSentences(mirrored, { target: 10, minLength: 1, maxLength: 20 })).toEqual([0, 2]);
   });
 
@@ -111,6 +117,15 @@ describe('choosing sentences (maximal marginal relevance within a length budget)
     expect(selectSentences(sized, { target: 3, minLength: 10, maxLength: 40 })).toEqual([0, 1]); // filled up to 10
     expect(selectSentences(sized, { target: 3, minLength: 1, maxLength: 40, count: 3 })).toEqual([0, 1, 3]);
     expect(selectSentences({ ...sized, lengths: [50, 50, 50, 50] }, { target: 3, minLength: 1, maxLength: 40 })).toEqual([]);
+    // Sentences of fewer than four words ("Yes!") are passed over; when all are that short, the longest qualify.
+    expect(selectSentences({ ...base, words: [5, 2, 5, 5] }, { target: 10, minLength: 1, maxLength: 20 })).toEqual([0, 3]);
+    expect(selectSentences({ ...base, words: [1, 2, 1, 2] }, { target: 10, minLength: 1, maxLength: 20 })).toEqual([1, 3]);
+  });
+
+  it('keeps a question with the start of its answer when it fits in maxLength', () => {
+    const replies = [2, undefined, undefined, undefined];
+    expect(selectSentences({ ...base, replies }, { target: 5, minLength: 1, maxLength: 20 })).toEqual([0, 2]);
+    expect(selectSentences({ ...base, replies }, { target: 5, minLength: 1, maxLength: 9 })).toEqual([0]);
   });
 
   it('never opens with a sentence that leans on one it left out: brings that one in, or gives the leaner up', () => {

@@ -55,6 +55,12 @@ function renderResult(task: string, result: unknown): HTMLElement {
     return h('p', {}, `A vector of ${vector.length} numbers: [${shown}${vector.length > 8 ? ', …' : ''}]`);
   }
   const text = (first as Record<string, unknown> | undefined)?.['translation_text'] ?? (first as Record<string, unknown> | undefined)?.['summary_text'];
+  if (task === 'summarization' && typeof text === 'string') {
+    // Extractive summaries (the default) quote the input; a BART/T5 model writes its own: say which this is.
+    const { method, units } = first as { method?: string; units?: unknown[] };
+    const how = method === 'extractive' ? `Extractive: ${units?.length ?? 0} sentences of the text, in their order.` : 'Abstractive: written by the model.';
+    return h('div', {}, h('p', { class: 'generated' }, text), h('small', { class: 'hint' }, how));
+  }
   if (typeof text === 'string') return h('p', { class: 'generated' }, text);
   return h('pre', {}, JSON.stringify(result, null, 2));
 }
