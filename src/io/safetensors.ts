@@ -8,13 +8,13 @@
  * it will live in, so checkpoints of any size load (no whole-file read, which Node caps at 2 GiB) and memory holds
  * each weight once. F16/BF16 weights stay in half precision (tensor/half.ts) unless asked otherwise.
  */
-import { constants, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { narrowToHalf, widenHalfBits, type HalfFormat } from '../tensor/half.js';
 import { sizeOf, shapeString } from '../tensor/shape.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { FileKindError, openRegularFile, readRegularTextFile } from './files.js';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
 
@@ -198,31 +198,6 @@ export function parseSafetensors(bytes: Uint8Array, file = 'safetensors data', o
   // A fresh copy per tensor: alignment in the file is arbitrary, and typed arrays need aligned offsets.
   for (const [name, e] of entries) tensors.set(name, decodeTensor(bytes.slice(e.begin, e.end), e, options));
   return { tensors, metadata };
-}
-
-function describeNonRegular(info: Stats): string {
-  if (info.isDirectory()) return 'a directory';
-  if (info.isFIFO()) return 'a FIFO (named pipe)';
-  if (info.isCharacterDevice()) return 'a character device (such as /dev/zero)';
-  if (info.isBlockDevice()) return 'a block device';
-  if (info.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-/**
- * Opens `path` for reading only if it is a regular file (after symlinks). O_NONBLOCK keeps a FIFO from blocking
- * the open until a writer appears; a device such as /dev/zero would never end. Both are refused at once.
- */
-export async function openRegularFile(path: string, what = 'file'): Promise<{ handle: FileHandle; size: number }> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new SafetensorsError(`${path}: the ${what} is ${describeNonRegular(info)}; attn reads only regular files`);
-    return { handle, size: info.size };
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
 }
 
 /** Fills `target` from `position`, in chunks; a file that ends early (changed while reading) is an error. */
@@ -475,14 +450,9 @@ export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
 async function readWeightMap(indexPath: string): Promise<Record<string, string>> {
   let index: { weight_map?: unknown };
   try {
-    const { handle } = await openRegularFile(indexPath, 'shard index');
-    try {
-      index = JSON.parse(await handle.readFile('utf8')) as { weight_map?: unknown };
-    } finally {
-      await handle.close();
-    }
+    index = JSON.parse(await readRegularTextFile(indexPath, 'shard index')) as { weight_map?: unknown };
   } catch (err) {
-    if (err instanceof SafetensorsError) throw err;
+    if (err instanceof FileKindError) throw err;
     throw new SafetensorsError(`${indexPath}: cannot read the shard index (${(err as Error).message})`);
   }
   const map = index.weight_map;

@@ -4,7 +4,7 @@
  * file and field when one is wrong. The JSON that was read is kept, so `toJSON()` writes it back with only the
  * changed (or newly set) properties replaced: a model saved by attn keeps every field attn does not know.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularTextFile } from '../io/files.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -106,16 +106,6 @@ export class PretrainedConfig {
     if (n === this.numLabels) return;
     this.id2label = defaultLabels(n);
     this.label2id = invert(this.id2label);
-  }
-
-  /**
-   * The longest sequence (prompt, cached and new tokens) the model takes: the size of its position table, or null
-   * when nothing bounds it (T5's relative positions; Llama overrides it for dynamic NTK rope scaling). Generation,
-   * the pipelines and the chat server read the window here and nowhere else.
-   */
-  get contextWindow(): number | null {
-    const positions: unknown = (this as { maxPositionEmbeddings?: unknown }).maxPositionEmbeddings;
-    return typeof positions === 'number' && positions > 0 ? positions : null;
   }
 
   /** A field of the JSON that no property reads (e.g. `torch_dtype`). */
@@ -223,15 +213,20 @@ export class PretrainedConfig {
    * an unknown `model_type` is an error naming the file and the known types.
    */
   static async fromFile(path: string): Promise<PretrainedConfig> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readFile(path, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(`${path}: cannot read the model configuration (${(err as Error).message})`);
-    }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${path}: expected a JSON object`);
-    return configFromJSON(raw as JsonObject, path);
+    return configFromJSON(await readJsonObject(path, 'model configuration'), path);
   }
+}
+
+/** A JSON object file (config.json, generation_config.json): a regular file of sane size, else an error naming it. */
+export async function readJsonObject(path: string, what: string): Promise<JsonObject> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readRegularTextFile(path, what));
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read the ${what} (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${path}: expected a JSON object`);
+  return value as JsonObject;
 }
 
 /** The registered configuration class for `raw.model_type`. */

@@ -4,7 +4,6 @@
  * format.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GenerationConfig } from '../generation/configuration_utils.js';
 import { generate, type GenerateOptions, type GenerateOutput, type GenerativeModel } from '../generation/utils.js';
@@ -21,15 +20,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
-import { ConfigError, snakeCase, type ConfigClass, type JsonObject, type PretrainedConfig } from './configuration_utils.js';
+import { ConfigError, readJsonObject, snakeCase, type ConfigClass, type PretrainedConfig } from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
-import type {
-  BaseModelOutput,
-  CausalLM,
-  CausalLMOutput,
-  QuestionAnsweringModelOutput,
-  TokenClassifierOutput,
-} from './modeling_outputs.js';
+import type { CausalLM, CausalLMOutput } from './modeling_outputs.js';
 
 export class CheckpointError extends Error {}
 
@@ -103,16 +96,6 @@ function listSome(names: string[]): string {
   return names.length <= LISTED ? names.join(', ') : `${names.slice(0, LISTED).join(', ')} and ${names.length - LISTED} more`;
 }
 
-async function readJson(path: string): Promise<JsonObject> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot read (${(err as Error).message})`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${path}: expected a JSON object`);
-  return value as JsonObject;
-}
 
 /** The model's weights in `dir` (model.safetensors, or the shards its index names), headers read, tensors not yet. */
 export async function openCheckpoint(dir: string): Promise<SafetensorsReader> {
@@ -336,7 +319,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
 export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
   const dir = await resolveModelDir(nameOrDir, options);
   const configPath = join(dir, 'config.json');
-  const baseConfig = options.config ?? new cls.configClass(await readJson(configPath), configPath);
+  const baseConfig = options.config ?? new cls.configClass(await readJsonObject(configPath, 'model configuration'), configPath);
   const config = applyConfigOptions(baseConfig, options);
   const reader = await openCheckpoint(dir);
   let model: M;
@@ -365,7 +348,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     warn(`Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${cls.name}: ${listSome(info.unexpectedKeys)}`);
   }
   const generationPath = join(dir, GENERATION_CONFIG);
-  if (existsSync(generationPath)) model.generationConfig = GenerationConfig.fromJSON(await readJson(generationPath));
+  if (existsSync(generationPath)) model.generationConfig = GenerationConfig.fromJSON(await readJsonObject(generationPath, 'generation configuration'));
   model.eval();
   return model;
 }
@@ -546,36 +529,6 @@ export function runLayers<L>(
   };
 }
 
-
-/** A token classifier's output from per-token logits (B, T, numLabels): mean cross-entropy over labels != -100. */
-export function tokenClassifierOutput(base: BaseModelOutput, logits: Tensor, labels?: Tensor | null): TokenClassifierOutput {
-  const numLabels = logits.shape[2]!;
-  const loss = labels ? F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]), { ignoreIndex: -100 }) : undefined;
-  return { logits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
-}
-
-/**
- * An extractive QA head's output from per-token (start, end) logits (B, T, 2). The loss is transformers': the mean
- * of the start and end cross-entropies, positions clamped to [0, T] and T ignored (an answer cut off by truncation).
- */
-export function questionAnsweringOutput(
-  base: BaseModelOutput,
-  logits: Tensor,
-  startPositions?: Tensor | null,
-  endPositions?: Tensor | null,
-): QuestionAnsweringModelOutput {
-  const t = logits.shape[1]!;
-  const startLogits = ops.squeeze(ops.slice(logits, -1, 0, 1), -1); // (B, T)
-  const endLogits = ops.squeeze(ops.slice(logits, -1, 1, 2), -1); // (B, T)
-  let loss: Tensor | undefined;
-  if (startPositions && endPositions) {
-    const clamped = (positions: Tensor) => new Tensor(Int32Array.from(positions.data, (p) => Math.min(Math.max(p, 0), t)), [positions.shape[0]!]);
-    const startLoss = F.crossEntropy(startLogits, clamped(startPositions), { ignoreIndex: t });
-    const endLoss = F.crossEntropy(endLogits, clamped(endPositions), { ignoreIndex: t });
-    loss = ops.mul(ops.add(startLoss, endLoss), 0.5);
-  }
-  return { startLogits, endLogits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
-}
 /** A causal LM's output from its base model's: logits from the LM head, and the shifted loss when labels are given. */
 export function causalLMOutput(base: StackOutput, lmHead: { forward(x: Tensor): Tensor }, labels?: Tensor | null): CausalLMOutput {
   const logits = lmHead.forward(base.lastHiddenState); // (B, T, V)

@@ -1,10 +1,12 @@
 // Loading checkpoints into models: half-precision weights kept as half, checks made against the headers before any
 // tensor is read, and errors that name the file and what was expected.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_JSON_BYTES } from '../../src/io/files.js';
 import { loadSafetensors, saveSafetensors, saveShardedSafetensors } from '../../src/io/safetensors.js';
 import { AutoModelForCausalLM } from '../../src/models/auto/index.js';
 import { configFromJSON } from '../../src/models/configuration_utils.js';
@@ -120,6 +122,19 @@ describe('loading checkpoints', () => {
     writeFileSync(join(sharded, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': '../model.safetensors' } }));
     await expect(LlamaForCausalLM.fromPretrained(sharded)).rejects.toThrow(/weight_map\['model\.norm\.weight'\] is "\.\.\/model\.safetensors"; expected a shard file name in the same folder/);
     await rm(sharded, { recursive: true });
+  });
+
+  it('refuses a config.json that is a FIFO or a device at once, and one too large to be a config', async () => {
+    const odd = mkdtempSync(join(tmpdir(), 'attn-checkpoint-'));
+    execFileSync('mkfifo', [join(odd, 'config.json')]);
+    await expect(LlamaForCausalLM.fromPretrained(odd)).rejects.toThrow(`${join(odd, 'config.json')}: cannot read the model configuration (${join(odd, 'config.json')}: the model configuration is a FIFO (named pipe); attn reads only regular files)`);
+    await rm(join(odd, 'config.json'));
+    symlinkSync('/dev/zero', join(odd, 'config.json'));
+    await expect(LlamaForCausalLM.fromPretrained(odd)).rejects.toThrow(/the model configuration is a character device \(such as \/dev\/zero\)/);
+    await rm(join(odd, 'config.json'));
+    writeFileSync(join(odd, 'config.json'), Buffer.alloc(MAX_JSON_BYTES + 1, 0x20));
+    await expect(LlamaForCausalLM.fromPretrained(odd)).rejects.toThrow(`the model configuration is ${MAX_JSON_BYTES + 1} bytes; attn reads at most ${MAX_JSON_BYTES} bytes of it`);
+    await rm(odd, { recursive: true });
   });
 
   it('refuses a config that implies far more parameters than the weights file holds, before allocating', async () => {
