@@ -7,6 +7,7 @@ import { CaptureError } from '../backends/onnx/capture.js';
 import { CompiledForward, encoderSpec, GeneralizeError, type EncoderFeeds } from '../models/compiled.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkFiniteOutputs } from './finite-outputs.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 import { camelCaseOptions, isPlainObject } from '../util/options.js';
@@ -107,7 +108,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
    */
   protected runEncoder(key: string, inputs: TokenizedBatch, run: (feeds: EncoderFeeds) => Record<string, Tensor>): Record<string, Tensor> {
     const graphs = this.compiledForwards;
-    if (graphs === null || getBackend().name !== 'onnx') return run(inputs);
+    if (graphs === null || getBackend().name !== 'onnx') return this.finite(run(inputs));
     if (!graphs.has(key)) {
       try {
         const vocab = this.model.config.rawField('vocab_size');
@@ -120,8 +121,13 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
       }
     }
     const compiled = graphs.get(key);
-    if (!compiled) return run(inputs);
-    return compiled.run({ input_ids: inputs.inputIds, attention_mask: inputs.attentionMask, token_type_ids: inputs.tokenTypeIds });
+    if (!compiled) return this.finite(run(inputs));
+    return this.finite(compiled.run({ input_ids: inputs.inputIds, attention_mask: inputs.attentionMask, token_type_ids: inputs.tokenTypeIds }));
+  }
+
+  /** NaN or infinite outputs are an error naming the model, never an answer (see finite-outputs.ts). */
+  protected finite<T extends object>(outputs: T): T {
+    return checkFiniteOutputs(this.task, this.model.sourceDir ?? '', outputs);
   }
 
   /** The longest token sequence the model takes: the smaller of the tokenizer's and the model's limits. */
@@ -141,20 +147,14 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   protected encode(texts: string[], options: BatchEncodeOptions = {}): TokenizedBatch {
     const maxLength = options.maxTokens ?? this.maxTokens;
     const tokenizer = this.tokenizer;
-    const side = tokenizer.truncationSide;
-    tokenizer.truncationSide = options.cutFrom === 'start' ? 'left' : 'right';
-    let rows: number[][];
-    let typeRows: number[][];
-    try {
-      ({ inputIds: rows, tokenTypeIds: typeRows } = tokenizer.encode(texts, {
-        textPair: options.pairs,
-        addSpecialTokens: options.addSpecialTokens,
-        truncation: options.pairs ? 'only_first' : true,
-        maxLength,
-      }));
-    } finally {
-      tokenizer.truncationSide = side;
-    }
+    // The side is an option of this call: the tokenizer is shared (a pipeline may serve several requests at once).
+    const { inputIds: rows, tokenTypeIds: typeRows } = tokenizer.encode(texts, {
+      textPair: options.pairs,
+      addSpecialTokens: options.addSpecialTokens,
+      truncation: options.pairs ? 'only_first' : true,
+      truncationSide: options.cutFrom === 'start' ? 'left' : 'right',
+      maxLength,
+    });
     this.warnAboutCuts(texts, rows, maxLength, options);
     const width = Math.max(...rows.map((row) => row.length));
     const left = (options.paddingSide ?? tokenizer.paddingSide) === 'left';

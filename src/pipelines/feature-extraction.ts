@@ -56,7 +56,7 @@ export class FeatureExtractionPipeline extends Pipeline<BaseModel> {
     return this.inBatches(texts, (batch) =>
       inference(() => {
         const inputs = this.encode(batch);
-        const out = this.model.forward(inputs);
+        const out = this.finite(this.model.forward(inputs));
         return batch.map((_, row) => {
           if (pooling === 'none') return tokenVectors(out.lastHiddenState, inputs.attentionMask, row);
           const vector = pooled(out, inputs.attentionMask, row, pooling);

@@ -122,7 +122,7 @@ export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> 
     let nullScore = Infinity;
     await this.inBatches(features, (batch) => {
       const logits = inference(() => {
-        const out = this.model.forward(paddedInputs(batch.map((f) => f.row), padId));
+        const out = this.finite(this.model.forward(paddedInputs(batch.map((f) => f.row), padId)));
         return { start: rowsOf(out.startLogits), end: rowsOf(out.endLogits) }; // each (B) rows of T
       });
       batch.forEach((feature, b) => {

@@ -103,7 +103,7 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
     });
     const padId = this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? 0;
     const logits = inference(() => {
-      const out = this.model.forward(paddedInputs(prepared.map((p) => p.row), padId));
+      const out = this.finite(this.model.forward(paddedInputs(prepared.map((p) => p.row), padId)));
       return { data: Float32Array.from(out.logits.data), shape: out.logits.shape as number[] }; // (B, T, numLabels)
     });
     const [, width, numLabels] = logits.shape as [number, number, number];
