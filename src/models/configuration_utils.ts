@@ -108,6 +108,16 @@ export class PretrainedConfig {
     this.label2id = invert(this.id2label);
   }
 
+  /**
+   * The longest sequence (prompt, cached and new tokens) the model takes: the size of its position table, or null
+   * when nothing bounds it (T5's relative positions; Llama overrides it for dynamic NTK rope scaling). Generation,
+   * the pipelines and the chat server read the window here and nowhere else.
+   */
+  get contextWindow(): number | null {
+    const positions: unknown = (this as { maxPositionEmbeddings?: unknown }).maxPositionEmbeddings;
+    return typeof positions === 'number' && positions > 0 ? positions : null;
+  }
+
   /** A field of the JSON that no property reads (e.g. `torch_dtype`). */
   rawField(key: string): unknown {
     return this.#raw[key];
