@@ -31,6 +31,8 @@ export interface EncodeOptions {
   /** Return int32 attn tensors of shape (B, T) instead of number[][]; rows must then be of equal length. */
   returnTensors?: boolean;
   paddingSide?: Side;
+  /** Which end a truncated sequence loses: 'right' keeps its beginning (default: the tokenizer's truncationSide). */
+  truncationSide?: Side;
 }
 
 export interface Encoding<T> {
@@ -351,7 +353,7 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
             `encode: text ${i} is ${length} tokens long, more than maxLength ${maxLength}; pass truncation: true to cut it`,
           );
         }
-        [a, b] = this.truncatePair(a, b, length - maxLength, truncation, i);
+        [a, b] = this.truncatePair(a, b, length - maxLength, truncation, i, options.truncationSide ?? this.truncationSide);
       } else if (maxLength === undefined && this.modelMaxLength !== undefined && length > this.modelMaxLength && !this.warnedLongInput) {
         this.warnedLongInput = true;
         console.warn(
@@ -375,9 +377,10 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     excess: number,
     strategy: Exclude<Truncation, boolean>,
     row: number,
+    side: Side,
   ): [number[], number[] | null] {
     const cut = (ids: number[], n: number) =>
-      this.truncationSide === 'left' ? ids.slice(Math.min(n, ids.length)) : ids.slice(0, Math.max(0, ids.length - n));
+      side === 'left' ? ids.slice(Math.min(n, ids.length)) : ids.slice(0, Math.max(0, ids.length - n));
     let removeA = 0;
     let removeB = 0;
     if (b === null || strategy === 'only_first') removeA = excess;

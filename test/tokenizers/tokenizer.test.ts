@@ -41,6 +41,15 @@ describe('BERT (vocab.txt) batching', () => {
     expect(out.tokenTypeIds[0]).toEqual([0, 0, 0, 0, 1, 1]);
   });
 
+  it('truncates from the side a call asks for, leaving the shared tokenizer as it was', () => {
+    const side = bert.truncationSide;
+    const out = bert.encode(['one two three four five'], { truncation: true, maxLength: 4, truncationSide: 'left' });
+    expect(bert.convertIdsToTokens(out.inputIds[0]!)).toEqual(['[CLS]', 'four', 'five', '[SEP]']);
+    expect(bert.truncationSide).toBe(side);
+    const kept = bert.encode(['one two three four five'], { truncation: true, maxLength: 4 });
+    expect(bert.convertIdsToTokens(kept.inputIds[0]!)).toEqual(side === 'left' ? ['[CLS]', 'four', 'five', '[SEP]'] : ['[CLS]', 'one', 'two', '[SEP]']);
+  });
+
   it('refuses a text longer than maxLength without truncation instead of cutting it', () => {
     expect(() => bert.encode(['one two three four five'], { maxLength: 4 })).toThrow(/text 0 is 7 tokens long, more than maxLength 4; pass truncation: true/);
   });
