@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../../src/models/auto/index.js';
 import { BertForQuestionAnswering, BertForTokenClassification } from '../../src/models/bert/modeling_bert.js';
+import { DistilBertForQuestionAnswering, DistilBertForTokenClassification, DistilBertModel } from '../../src/models/distilbert/modeling_distilbert.js';
 import { RobertaForSequenceClassification, robertaPositionIds } from '../../src/models/roberta/modeling_roberta.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import { expectClose, goldenCase, ids } from './golden.js';
@@ -94,5 +95,32 @@ describe('bert_tokcls golden', () => {
     expect(Math.abs(out.loss!.item() - expected.loss)).toBeLessThan(1e-4);
     out.hiddenStates!.forEach((h, i) => expectClose(h, expected.hidden_states[i]));
     expect((await AutoModelForTokenClassification.fromPretrained(dir)).constructor).toBe(BertForTokenClassification);
+  });
+});
+
+describe('DistilBERT QA and token-classification heads (no golden: the head over the golden base model)', () => {
+  const { dir, inputs } = goldenCase('distilbert_seqcls');
+
+  it('apply qa_outputs / classifier to the last hidden state of the base model, by hand', async () => {
+    const base = await DistilBertModel.fromPretrained(dir);
+    const qa = await DistilBertForQuestionAnswering.fromPretrained(dir, { onWarning: () => {} });
+    const ner = await DistilBertForTokenClassification.fromPretrained(dir, { onWarning: () => {} });
+    expect(qa.loadingInfo!.newlyInitialized).toEqual(['qa_outputs.weight', 'qa_outputs.bias']);
+    const batch = { inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask) };
+    const hidden = noGrad(() => base.forward(batch).lastHiddenState); // (B, T, C)
+    const [b, t, c] = hidden.shape as [number, number, number];
+    const byHand = (w: Float32Array, bias: Float32Array, out: number) =>
+      Array.from({ length: b * t * out }, (_, i) => {
+        const [row, k] = [Math.floor(i / out), i % out];
+        let sum = bias[k]!;
+        for (let j = 0; j < c; j++) sum += hidden.data[row * c + j]! * w[k * c + j]!;
+        return sum;
+      });
+    const spans = noGrad(() => qa.forward(batch));
+    const qaByHand = byHand(qa.qa_outputs.weight.data as Float32Array, qa.qa_outputs.bias!.data as Float32Array, 2);
+    qaByHand.forEach((v, i) => expect(Math.abs((i % 2 === 0 ? spans.startLogits : spans.endLogits).data[i >> 1]! - v)).toBeLessThan(1e-4));
+    const labels = noGrad(() => ner.forward(batch)).logits;
+    byHand(ner.classifier.weight.data as Float32Array, ner.classifier.bias!.data as Float32Array, 3).forEach((v, i) => expect(Math.abs(labels.data[i]! - v)).toBeLessThan(1e-4));
+    expect((await AutoModelForQuestionAnswering.fromConfig(qa.config)).constructor).toBe(DistilBertForQuestionAnswering);
   });
 });

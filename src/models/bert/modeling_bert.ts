@@ -23,8 +23,10 @@ import {
   checkContextWindow,
   defaultPositionIds,
   PreTrainedModel,
+  questionAnsweringOutput,
   runLayers,
   sequenceClassificationLoss,
+  tokenClassifierOutput,
   type LayerOutput,
 } from '../modeling_utils.js';
 import { BertConfig } from './configuration_bert.js';
@@ -221,36 +223,6 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
       attentions: out.attentions,
     };
   }
-}
-
-/** A token classifier's output from per-token logits (B, T, numLabels): mean cross-entropy over labels != -100. */
-export function tokenClassifierOutput(base: BaseModelOutput, logits: Tensor, labels?: Tensor | null): TokenClassifierOutput {
-  const numLabels = logits.shape[2]!;
-  const loss = labels ? F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]), { ignoreIndex: -100 }) : undefined;
-  return { logits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
-}
-
-/**
- * An extractive QA head's output from per-token (start, end) logits (B, T, 2). The loss is transformers': the mean
- * of the start and end cross-entropies, positions clamped to [0, T] and T ignored (an answer cut off by truncation).
- */
-export function questionAnsweringOutput(
-  base: BaseModelOutput,
-  logits: Tensor,
-  startPositions?: Tensor | null,
-  endPositions?: Tensor | null,
-): QuestionAnsweringModelOutput {
-  const t = logits.shape[1]!;
-  const startLogits = ops.squeeze(ops.slice(logits, -1, 0, 1), -1); // (B, T)
-  const endLogits = ops.squeeze(ops.slice(logits, -1, 1, 2), -1); // (B, T)
-  let loss: Tensor | undefined;
-  if (startPositions && endPositions) {
-    const clamped = (positions: Tensor) => new Tensor(Int32Array.from(positions.data, (p) => Math.min(Math.max(p, 0), t)), [positions.shape[0]!]);
-    const startLoss = F.crossEntropy(startLogits, clamped(startPositions), { ignoreIndex: t });
-    const endLoss = F.crossEntropy(endLogits, clamped(endPositions), { ignoreIndex: t });
-    loss = ops.mul(ops.add(startLoss, endLoss), 0.5);
-  }
-  return { startLogits, endLogits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
 }
 
 /** BERT with a label per token (NER, POS): dropout, then a linear classifier on every hidden state. */

@@ -9,13 +9,22 @@ import * as ops from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
 import { ConfigError } from '../configuration_utils.js';
-import type { BaseModelOutput, ModelInputs, SequenceClassifierOutput } from '../modeling_outputs.js';
+import type {
+  BaseModelOutput,
+  ModelInputs,
+  QuestionAnsweringInputs,
+  QuestionAnsweringModelOutput,
+  SequenceClassifierOutput,
+  TokenClassifierOutput,
+} from '../modeling_outputs.js';
 import {
   checkContextWindow,
   defaultPositionIds,
   PreTrainedModel,
+  questionAnsweringOutput,
   runLayers,
   sequenceClassificationLoss,
+  tokenClassifierOutput,
   type LayerOutput,
 } from '../modeling_utils.js';
 import { DistilBertConfig } from './configuration_distilbert.js';
@@ -171,4 +180,54 @@ export class DistilBertForSequenceClassification extends PreTrainedModel<DistilB
   }
 }
 
-registerModel('distilbert', { config: DistilBertConfig, base: DistilBertModel, sequenceClassification: DistilBertForSequenceClassification });
+/** DistilBERT with a label per token (NER): dropout, then a linear classifier on every hidden state. */
+export class DistilBertForTokenClassification extends PreTrainedModel<DistilBertConfig> {
+  static override readonly configClass = DistilBertConfig;
+  static override readonly baseModelPrefix = 'distilbert';
+
+  distilbert: DistilBertModel;
+  dropout: Dropout;
+  classifier: Linear;
+
+  constructor(config: DistilBertConfig) {
+    super(config);
+    this.distilbert = new DistilBertModel(config);
+    this.dropout = new Dropout(config.dropout);
+    this.classifier = new Linear(config.dim, config.numLabels, { std: config.initializerRange });
+  }
+
+  forward(inputs: ModelInputs): TokenClassifierOutput {
+    const out = this.distilbert.forward(inputs);
+    return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
+  }
+}
+
+/** DistilBERT for extractive QA (distilbert-base-cased-distilled-squad): qa_dropout, then start/end logits per token. */
+export class DistilBertForQuestionAnswering extends PreTrainedModel<DistilBertConfig> {
+  static override readonly configClass = DistilBertConfig;
+  static override readonly baseModelPrefix = 'distilbert';
+
+  distilbert: DistilBertModel;
+  qa_outputs: Linear;
+  dropout: Dropout;
+
+  constructor(config: DistilBertConfig) {
+    super(config);
+    this.distilbert = new DistilBertModel(config);
+    this.qa_outputs = new Linear(config.dim, 2, { std: config.initializerRange });
+    this.dropout = new Dropout(config.qaDropout);
+  }
+
+  forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput {
+    const out = this.distilbert.forward(inputs);
+    return questionAnsweringOutput(out, this.qa_outputs.forward(this.dropout.forward(out.lastHiddenState)), inputs.startPositions, inputs.endPositions); // (B, T, 2)
+  }
+}
+
+registerModel('distilbert', {
+  config: DistilBertConfig,
+  base: DistilBertModel,
+  sequenceClassification: DistilBertForSequenceClassification,
+  tokenClassification: DistilBertForTokenClassification,
+  questionAnswering: DistilBertForQuestionAnswering,
+});

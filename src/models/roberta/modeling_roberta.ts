@@ -11,12 +11,7 @@ import { Module } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
-import {
-  BertEmbeddings,
-  BertModel,
-  questionAnsweringOutput,
-  tokenClassifierOutput,
-} from '../bert/modeling_bert.js';
+import { BertEmbeddings, BertModel } from '../bert/modeling_bert.js';
 import type {
   ModelInputs,
   QuestionAnsweringInputs,
@@ -24,7 +19,7 @@ import type {
   SequenceClassifierOutput,
   TokenClassifierOutput,
 } from '../modeling_outputs.js';
-import { PreTrainedModel, sequenceClassificationLoss } from '../modeling_utils.js';
+import { PreTrainedModel, questionAnsweringOutput, sequenceClassificationLoss, tokenClassifierOutput } from '../modeling_utils.js';
 import { RobertaConfig } from './configuration_roberta.js';
 
 /** transformers' create_position_ids_from_input_ids: cumsum(ids ≠ pad) · (ids ≠ pad) + pad, per row. (B, T) int32. */
