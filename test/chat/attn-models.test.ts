@@ -4,7 +4,7 @@
  * use-lite sentence encoder behind /v1/embeddings and RAG retrieval. References are computed independently:
  * greedy text from the text-generation pipeline, vectors from UseModel.encode.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -19,6 +19,7 @@ import { retrieve } from '../../src/rag/ask.js';
 import { indexFolder } from '../../src/rag/indexer.js';
 import { VectorStore } from '../../src/rag/store.js';
 import { noGrad } from '../../src/tensor/engine.js';
+import { describeWithFiles } from '../helpers/shared.js';
 import { QUESTIONS, writeDocuments } from '../rag/fixtures.js';
 
 const LLAMA_DIR = join(installedModelsDir, 'tinystories-llama');
@@ -26,9 +27,7 @@ const USE_LITE_DIR = join(installedModelsDir, 'use-lite');
 
 /** A describe block that needs an installed model: skipped, with a message naming the folder, where it is missing. */
 function describeWithModel(name: string, dir: string, fn: () => void): void {
-  if (existsSync(join(dir, 'config.json'))) describe(name, fn);
-  else describe.skip(`${name} (skipped: no model at ${dir})`, fn);
-  console.warn(`[attn tests] skipping "${name}": no model at ${dir}`);
+  describeWithFiles(name, [join(dir, 'config.json')], fn);
 }
 
 /** Forwards to a real model and keeps each generation's result, so a test can see what the server's abort did. */
