@@ -323,7 +323,16 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
  * listed in a warning and in `loadingInfo`.
  */
 export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
-  const dir = await resolveModelDir(nameOrDir, options);
+  return loadFromDir(cls, await resolveModelDir(nameOrDir, options), options, nameOrDir);
+}
+
+/** `loadPretrained` for a folder already resolved (the Auto classes and pipelines resolve a name once per load). */
+export async function loadFromDir<M extends PreTrainedModel>(
+  cls: PreTrainedModelClass<M>,
+  dir: string,
+  options: FromPretrainedOptions = {},
+  nameOrDir: string = dir,
+): Promise<M> {
   const configPath = join(dir, 'config.json');
   const baseConfig = options.config ?? new cls.configClass(await readJsonObject(configPath, 'model configuration'), configPath);
   const config = applyConfigOptions(baseConfig, options);

@@ -13,7 +13,7 @@ import { modelClassFor } from '../models/auto/modeling_auto.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import type { ModelForTask } from '../models/modeling_outputs.js';
 import { PretrainedConfig } from '../models/configuration_utils.js';
-import { loadPretrained, type PreTrainedModel } from '../models/modeling_utils.js';
+import { loadFromDir, type PreTrainedModel } from '../models/modeling_utils.js';
 import { AutoTokenizer } from '../tokenizers/auto.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 import { projectRoot } from '../util/paths.js';
@@ -103,7 +103,7 @@ export async function loadForTask<T extends ModelTask>(
   const wrongKind = (why: string) => new ModelLoadError(`${task} needs ${HEAD_NAMES[head]}, but ${dir} holds ${kindOf(cfg)}${why}`);
   if (!hasHead(cfg, head)) throw wrongKind('');
   // Weights left random make it the wrong kind of model (below); unused checkpoint tensors are worth a warning.
-  const model = await loadPretrained(modelClassFor(cfg, head), dir, { config: cfg, onWarning: () => undefined });
+  const model = await loadFromDir(modelClassFor(cfg, head), dir, { config: cfg, onWarning: () => undefined });
   if (head !== 'base' && (model.loadingInfo?.newlyInitialized.length ?? 0) > 0) {
     throw wrongKind(`: its checkpoint lacks ${model.loadingInfo!.newlyInitialized.join(', ')}, which would be left random`);
   }

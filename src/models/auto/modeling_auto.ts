@@ -16,7 +16,7 @@ import '../use/modeling_use.js';
 import { join } from 'node:path';
 import { resolveModelDir } from '../../hub/resolve.js';
 import { ConfigError, PretrainedConfig, knownModelTypes } from '../configuration_utils.js';
-import { loadPretrained, type FromPretrainedOptions, type PreTrainedModelClass } from '../modeling_utils.js';
+import { loadFromDir, type FromPretrainedOptions, type PreTrainedModelClass } from '../modeling_utils.js';
 import { classByName, MODEL_TASKS, registrationFor, type ModelTask } from './registry.js';
 import type { ModelForTask } from '../modeling_outputs.js';
 
@@ -72,7 +72,7 @@ function autoModel<T extends ModelTask>(task: T) {
     async fromPretrained(nameOrDir: string, options: FromPretrainedOptions = {}): Promise<ModelForTask[T]> {
       const dir = await resolveModelDir(nameOrDir, options);
       const config = options.config ?? (await PretrainedConfig.fromFile(join(dir, 'config.json')));
-      return loadPretrained(modelClassFor(config, task), dir, { ...options, config });
+      return loadFromDir(modelClassFor(config, task), dir, { ...options, config }, nameOrDir);
     },
     /** A freshly initialised model for `config` (no weights loaded). */
     fromConfig(config: PretrainedConfig): ModelForTask[T] {
