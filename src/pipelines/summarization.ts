@@ -30,7 +30,10 @@ export interface SummarizationResult {
 }
 
 export type SummarizationOptions = GenerationOptions & {
-  /** Extractive: exactly this many sentences (fewer if `maxLength` says so), instead of a length budget. */
+  /**
+   * Extractive: this many sentences (fewer if `maxLength` says so, or the text has fewer), instead of a length
+   * budget; a kept sentence's antecedent then takes the place of the least relevant other.
+   */
   numSentences?: number;
   /**
    * Extractive: the summary's length as a share of the text's, in tokens, kept within `minLength`..`maxLength`.
@@ -138,8 +141,9 @@ export function selectSentences(candidates: Candidates, budget: LengthBudget): n
     if (!pick((i) => used + lengths[i]! <= (kept.size === 0 ? budget.maxLength : limit))) break;
   }
   while (used < budget.minLength && budget.count === undefined && pick((i) => used + lengths[i]! <= budget.maxLength));
-  // A question is kept with the start of its answer, room permitting ("Are we still on tonight?" "Yes! …").
-  for (const i of [...kept].sort((a, b) => a - b)) {
+  // A question is kept with the start of its answer, room permitting ("Are we still on tonight?" "Yes! …"), unless
+  // the caller asked for a number of sentences.
+  for (const i of budget.count === undefined ? [...kept].sort((a, b) => a - b) : []) {
     const reply = candidates.replies?.[i];
     if (reply !== undefined && !kept.has(reply) && used + lengths[reply]! <= budget.maxLength) {
       kept.add(reply);
@@ -162,12 +166,11 @@ export function selectSentences(candidates: Candidates, budget: LengthBudget): n
     const before = lead - 1;
     const droppable = [...kept].filter((i) => i !== lead && !anchored.has(i)).sort((a, b) => relevance[a]! - relevance[b]!);
     const dropped: number[] = [];
-    let room = budget.maxLength - used;
-    while (room < lengths[before]! && droppable.length > 0) {
-      dropped.push(droppable.shift()!);
-      room += lengths[dropped[dropped.length - 1]!]!;
-    }
-    if (!givenUp.has(before) && room >= lengths[before]!) {
+    const fits = () =>
+      used - sum(dropped.map((i) => lengths[i]!)) + lengths[before]! <= budget.maxLength &&
+      (budget.count === undefined || kept.size - dropped.length < budget.count);
+    while (!fits() && droppable.length > 0) dropped.push(droppable.shift()!);
+    if (!givenUp.has(before) && fits()) {
       for (const i of dropped) kept.delete(i);
       kept.add(before);
       used += lengths[before]! - sum(dropped.map((i) => lengths[i]!));

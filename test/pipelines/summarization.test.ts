@@ -126,6 +126,7 @@ describe('choosing sentences (maximal marginal relevance within a length budget)
     const replies = [2, undefined, undefined, undefined];
     expect(selectSentences({ ...base, replies }, { target: 5, minLength: 1, maxLength: 20 })).toEqual([0, 2]);
     expect(selectSentences({ ...base, replies }, { target: 5, minLength: 1, maxLength: 9 })).toEqual([0]);
+    expect(selectSentences({ ...base, replies }, { target: 5, minLength: 1, maxLength: 20, count: 1 })).toEqual([0]);
   });
 
   it('never opens with a sentence that leans on one it left out: brings that one in, or gives the leaner up', () => {
@@ -134,6 +135,7 @@ describe('choosing sentences (maximal marginal relevance within a length budget)
     expect(selectSentences(leaning, { target: 10, minLength: 1, maxLength: 20 })).toEqual([0, 1, 2]);
     // With no room for sentence 0 beside 1, the least relevant other sentence (2) makes room for it.
     expect(selectSentences(leaning, { target: 10, minLength: 1, maxLength: 10 })).toEqual([0, 1]);
+    expect(selectSentences(leaning, { target: 10, minLength: 1, maxLength: Infinity, count: 2 })).toEqual([0, 1]);
     // When sentence 0 cannot fit at all, sentence 1 is given up, then 2 (leaning on 1); 3 leans on nothing.
     const longFirst = { ...leaning, lengths: [30, 5, 5, 5] };
     expect(selectSentences(longFirst, { target: 10, minLength: 1, maxLength: 10 })).toEqual([3]);
