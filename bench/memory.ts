@@ -1,6 +1,7 @@
 /**
  * Memory over a long training run: 1,000 AdamW steps of a small GPT-style model, each wrapped in `tidy`,
- * reporting RSS at steps 100 and 1,000 (target: growth under 5%). Usage: npm run bench -- memory [--steps 1000]
+ * reporting RSS at steps 100 and 1,000 (target: growth under 5%). Steps are compiled (one onnxruntime graph, as the
+ * Trainer runs them) unless `--eager`. Usage: npm run bench -- memory [--steps 1000] [--eager]
  */
 import '../src/backends/register.js';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
@@ -10,6 +11,7 @@ import { Module } from '../src/nn/module.js';
 import { AdamW } from '../src/optim/index.js';
 import { arange, randint } from '../src/tensor/creation.js';
 import { tidy } from '../src/tensor/engine.js';
+import { compileOptimizerStep } from '../src/training/compiled_step.js';
 import { manualSeed } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
@@ -39,6 +41,15 @@ class TinyLM extends Module {
 manualSeed(0);
 const model = new TinyLM();
 const opt = new AdamW(model.parameters(), { lr: 1e-3 });
+const eager = process.argv.includes('--eager');
+const compiled = eager ? null : compileOptimizerStep(opt);
+const update = (batch: Record<string, Tensor>): Record<string, Tensor> => {
+  const l = model.forward(batch.idx!, batch.targets!);
+  opt.zeroGrad();
+  l.backward();
+  opt.step();
+  return { loss: l };
+};
 const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
 const marks: Record<string, number> = {};
 let loss = 0;
@@ -46,11 +57,8 @@ for (let step = 1; step <= steps; step++) {
   loss = tidy(() => {
     const idx = randint(0, 256, [8, 33]);
     // Next-token targets over random text: the loss stays near ln 256, so every step does full work.
-    const l = model.forward(idx.slice(1, 0, 32), idx.slice(1, 1, 33));
-    opt.zeroGrad();
-    l.backward();
-    opt.step();
-    return l.item();
+    const batch = { idx: idx.slice(1, 0, 32), targets: idx.slice(1, 1, 33) };
+    return (compiled ? compiled.run(batch, update).outputs : update(batch)).loss!.item();
   });
   if (step === 100 || step === steps) {
     marks[`rss_mib_step_${step}`] = +rssMiB().toFixed(1);
@@ -58,4 +66,5 @@ for (let step = 1; step <= steps; step++) {
   }
 }
 const growth = (marks[`rss_mib_step_${steps}`]! - marks.rss_mib_step_100!) / marks.rss_mib_step_100!;
-console.log(JSON.stringify({ bench: 'memory', steps, ...marks, growth_pct: +(growth * 100).toFixed(2), final_loss: +loss.toFixed(4) }));
+compiled?.dispose();
+console.log(JSON.stringify({ bench: 'memory', mode: eager ? 'eager' : 'compiled', steps, ...marks, growth_pct: +(growth * 100).toFixed(2), final_loss: +loss.toFixed(4) }));

@@ -5,7 +5,7 @@
  * the faster kept) for `ratio`. The step is compiled (one onnxruntime graph, as the Trainer runs it) unless
  * `--eager`. The twin reports the mean of its timed steps, so `ratio` compares means; the median is printed too.
  * Usage: npm run bench -- train-step [--layers 4 --d 256 --heads 4 --ctx 128 --batch 16 --vocab 4096 --steps 10
- *        --threads 0 --eager]
+ *        --threads 0 --eager --no-torch]
  */
 import '../src/backends/register.js';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
@@ -133,6 +133,7 @@ for (let i = 0; i < cfg.steps; i++) {
   tidy(() => noGrad(() => model.forward(idx, tgt).item()));
   forwardTimes.push(performance.now() - t0);
 }
+compiled?.dispose();
 const stepMs = mean(stepTimes);
 const tokens = cfg.batch * cfg.ctx;
 const result: Record<string, unknown> = {
@@ -150,7 +151,7 @@ const result: Record<string, unknown> = {
   graphs: compiled?.graphCount ?? 0,
 };
 
-const twin = runTwin('torch_gpt_bench.py', ['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]), 'tokens_per_s');
+const twin = process.argv.includes('--no-torch') ? null : runTwin('torch_gpt_bench.py', ['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]), 'tokens_per_s');
 if (twin) {
   result.torch_tokens_per_s = twin.best.tokens_per_s;
   result.torch_step_ms = twin.best.step_ms;

@@ -280,6 +280,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new RangeError(`matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)}`);
   }
   broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
+  if (a.rank > 2 && b.rank === 2) {
+    // (…, M, K) @ (K, N) is one (…·M, K) @ (K, N) product: one GEMM, and b's gradient is one GEMM too instead of
+    // a batched product summed over the batch.
+    const k = a.shape[a.rank - 1]!;
+    return reshape(matmul(reshape(a, [-1, k]), b), [...a.shape.slice(0, -1), b.shape[1]!]);
+  }
   return withGrad(prim('matmul', [a, b], NO_ATTRS), 'matmul', [a, b], (g) => [
     a.requiresGrad ? sumTo(matmul(g, transpose(b, -1, -2)), a.shape) : null,
     b.requiresGrad ? sumTo(matmul(transpose(a, -1, -2), g), b.shape) : null,

@@ -72,7 +72,10 @@ export function loadNative(): { binding: NativeBinding; OrtTensor: OrtTensorCtor
  * gradients hit subnormal floats, whose slow path made late training steps several times slower than early ones.
  */
 export function sessionOptions(threads: number, optimization: 'basic' | 'extended' | 'all'): object {
+  // ATTN_ORT_PROFILE=<prefix>: onnxruntime writes a JSON trace of every node per session (for finding hot spots).
+  const profile = process.env.ATTN_ORT_PROFILE;
   return {
+    ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
