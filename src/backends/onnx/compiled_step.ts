@@ -96,10 +96,15 @@ export class CompiledStep {
         }
       }
     }
-    return { outputs: this.capture(key, batch, fn, entry?.recaptures ?? 0), mode: 'captured' };
+    return this.capture(key, batch, fn, entry?.recaptures ?? 0);
   }
 
-  private capture(key: string, batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>, recaptures: number): Record<string, Tensor> {
+  private capture(
+    key: string,
+    batch: Record<string, Tensor>,
+    fn: (batch: Record<string, Tensor>) => Record<string, Tensor>,
+    recaptures: number,
+  ): { outputs: Record<string, Tensor>; mode: StepRunKind } {
     const slots = this.options.state();
     const inputs: Record<string, Tensor> = { ...batch };
     for (const s of slots) inputs[s.name] = s.tensor;
@@ -118,17 +123,17 @@ export class CompiledStep {
       if (!(err instanceof CaptureError)) throw err;
       this.entries.set(key, { graph: null, stateNames: names, recaptures });
       this.warnOnce(`attn: the step cannot be compiled (${err.reason}); running batches of ${key} eagerly`);
-      return withoutState(err.outputs, names);
+      return { outputs: withoutState(err.outputs, names), mode: 'eager' };
     }
     const entry = { graph, stateNames: names, recaptures };
     this.entries.set(key, entry);
     const first = withoutState(graph.firstOutputs, names);
     graph.releaseFirstOutputs();
-    if (!before || !restore) return first;
+    if (!before || !restore) return { outputs: first, mode: 'captured' };
     // Undo the recording run and compute the step with the graph, as every later step will be.
     for (const s of this.options.state()) s.set(before.get(s.name)!);
     restore();
-    return this.replay(entry, graph, batch);
+    return { outputs: this.replay(entry, graph, batch), mode: 'captured' };
   }
 
   private replay(entry: Entry, graph: CapturedGraph, batch: Record<string, Tensor>): Record<string, Tensor> {
