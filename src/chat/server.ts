@@ -75,11 +75,6 @@ export interface ChatServer {
   readonly baseURL: string;
   readonly port: number;
   stats(): ChatServerStats;
-  /**
-   * Test hook: the next request to /v1/... is answered with this error status (e.g. 429 or 503) instead of being
-   * served, with a Retry-After header when `retryAfterSeconds` is given. Queued hooks are used in order.
-   */
-  failNext(status: number, retryAfterSeconds?: number): void;
   close(): Promise<void>;
 }
 
@@ -311,7 +306,6 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
   const maxTokensLimit = options.maxTokensLimit ?? 2048;
   const maxUnreadBytes = options.maxUnreadBytes ?? 4 * 1024 * 1024;
   const expectedKey = options.apiKey === undefined ? undefined : digest(options.apiKey);
-  const injectedFailures: { status: number; retryAfterSeconds?: number }[] = [];
   const counters = { completed: 0, cancelled: 0, failed: 0 };
 
   function checkApiKey(req: IncomingMessage): void {
@@ -469,11 +463,6 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     if (!path.startsWith('/v1/')) throw new ApiError(404, `Unknown path ${path}: the API lives under /v1/`, 'unknown_url');
     checkApiKey(req);
     checkOrigin(req);
-    const failure = injectedFailures.shift();
-    if (failure) {
-      const headers: Record<string, string> = failure.retryAfterSeconds === undefined ? {} : { 'retry-after': String(failure.retryAfterSeconds) };
-      throw new ApiError(failure.status, `injected failure (status ${failure.status}) for testing`, 'injected_failure', null, headers);
-    }
     const endpoint = `${req.method} ${path}`;
     if (endpoint === 'GET /v1/models') {
       sendJson(res, 200, { object: 'list', data: [...models.keys(), ...embedders.keys()].map(modelObject) });
@@ -525,10 +514,6 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     baseURL: `http://${hostForUrl}:${address.port}/v1`,
     port: address.port,
     stats: () => ({ active: limiter.active, queued: limiter.queued, ...counters }),
-    failNext(status, retryAfterSeconds) {
-      if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`failNext: status must be an HTTP error status (400-599), got ${status}`);
-      injectedFailures.push({ status, retryAfterSeconds });
-    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -6,6 +6,7 @@ import { EchoChatModel } from '../../src/chat/echo-model.js';
 import { startChatServer, type ChatServer } from '../../src/chat/server.js';
 import type { ChatModel, ChatGenerateOptions, GenerateResult } from '../../src/chat/types.js';
 import { LexicalEmbedder } from '../../src/chat/lexical-embedder.js';
+import { startFailingProxy } from './failing-proxy.js';
 
 const SENTENCE = 'the quick brown fox jumps over the lazy dog';
 
@@ -121,21 +122,27 @@ describe('attn serve API with ChatClient', () => {
   });
 
   it('retries a 429 after its Retry-After and a 503 with backoff', async () => {
-    const retrying = new ChatClient({ baseURL: server.baseURL, model: 'echo', maxRetries: 2, retryBaseDelayMs: 10 });
-    server.failNext(429, 0.2);
-    const started = Date.now();
-    const result = await retrying.chat({ messages: [{ role: 'user', content: 'again' }] });
-    expect(result.text).toBe('again');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    const proxy = await startFailingProxy(server.baseURL);
+    try {
+      const retrying = new ChatClient({ baseURL: proxy.baseURL, model: 'echo', maxRetries: 2, retryBaseDelayMs: 10 });
+      proxy.failNext(429, 0.2);
+      const started = Date.now();
+      const result = await retrying.chat({ messages: [{ role: 'user', content: 'again' }] });
+      expect(result.text).toBe('again');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
 
-    server.failNext(503);
-    server.failNext(503);
-    expect((await retrying.chat({ messages: [{ role: 'user', content: 'twice' }] })).text).toBe('twice');
+      proxy.failNext(503);
+      proxy.failNext(503);
+      expect((await retrying.chat({ messages: [{ role: 'user', content: 'twice' }] })).text).toBe('twice');
 
-    server.failNext(429, 0);
-    const noRetries = await rejection(client.chat({ messages: [{ role: 'user', content: 'once' }] }));
-    expect(noRetries.status).toBe(429);
-    expect(noRetries.code).toBe('injected_failure');
+      proxy.failNext(429, 0);
+      const once = new ChatClient({ baseURL: proxy.baseURL, model: 'echo', maxRetries: 0 });
+      const noRetries = await rejection(once.chat({ messages: [{ role: 'user', content: 'once' }] }));
+      expect(noRetries.status).toBe(429);
+      expect(noRetries.code).toBe('injected_failure');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('times out a call that takes too long', async () => {

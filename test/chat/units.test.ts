@@ -5,6 +5,7 @@ import { EchoChatModel } from '../../src/chat/echo-model.js';
 import { ConcurrencyLimiter, QueueFullError } from '../../src/chat/limiter.js';
 import { startChatServer } from '../../src/chat/server.js';
 import { StopStringFilter } from '../../src/chat/stop-filter.js';
+import { startFailingProxy } from './failing-proxy.js';
 
 describe('StopStringFilter', () => {
   it('holds back a possible stop string until the next delta decides it', () => {
@@ -91,15 +92,17 @@ describe('Conversation', () => {
 
   it('sends through a client and records the answer, or takes the message back on failure', async () => {
     const server = await startChatServer({ models: [new EchoChatModel()] });
+    const proxy = await startFailingProxy(server.baseURL);
     try {
-      const client = new ChatClient({ baseURL: server.baseURL, model: 'echo', maxRetries: 0 });
+      const client = new ChatClient({ baseURL: proxy.baseURL, model: 'echo', maxRetries: 0 });
       const conversation = new Conversation({ system: 'echo me', maxTokens: 1000 });
       expect((await conversation.send(client, 'hello there')).text).toBe('hello there');
       expect(conversation.all.map((m) => m.role)).toEqual(['user', 'assistant']);
-      server.failNext(500);
+      proxy.failNext(500);
       await expect(conversation.send(client, 'lost')).rejects.toThrow('500');
       expect(conversation.all.length).toBe(2);
     } finally {
+      await proxy.close();
       await server.close();
     }
   });
