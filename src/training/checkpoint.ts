@@ -19,7 +19,7 @@ import { PreTrainedModel } from '../models/modeling_utils.js';
 import type { AdamHyperparameters, LRScheduler, Optimizer, OptimizerStateDict } from '../optim/index.js';
 import { defaultGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { syncDirectory, writeFileAtomic } from '../util/fs.js';
 import type { TrainerState } from './callbacks.js';
 import type { TrainingArguments } from './training_args.js';
 
@@ -75,11 +75,38 @@ export async function loadModelWeights(dir: string, model: Module): Promise<void
   else model.loadStateDict(tensors);
 }
 
+/** Staging folders: `.tmp-checkpoint-<step>-<pid of the writer>`. */
+const STAGING = new RegExp(`^\\.tmp-${CHECKPOINT_PREFIX}\\d+-(\\d+)$`);
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the staging folders of checkpoints whose writing never finished: those of processes that are gone (a
+ * crash, a kill) and this process's own earlier failed attempts. A living process's staging is left alone (two runs
+ * may share an output folder). Returns the folders removed.
+ */
+export async function removeStaleStaging(outputDir: string): Promise<string[]> {
+  if (!existsSync(outputDir)) return [];
+  const stale = readdirSync(outputDir).filter((name) => {
+    const pid = STAGING.exec(name)?.[1];
+    return pid !== undefined && (Number(pid) === process.pid || !processAlive(Number(pid)));
+  });
+  for (const name of stale) await rm(join(outputDir, name), { recursive: true, force: true });
+  return stale.map((name) => join(outputDir, name));
+}
+
 export async function saveCheckpoint(dir: string, snapshot: TrainingSnapshot): Promise<void> {
   const { model, optimizer, scheduler, state, args, collator, tokenizer } = snapshot;
   const parent = join(dir, '..');
   const staging = join(parent, `.tmp-${dir.split(/[\\/]/).pop()}-${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
+  await removeStaleStaging(parent);
   await mkdir(staging, { recursive: true });
   await saveModel(staging, model, tokenizer);
   const { state: moments, paramGroups } = optimizer.stateDict();
@@ -99,6 +126,8 @@ export async function saveCheckpoint(dir: string, snapshot: TrainingSnapshot): P
   await writeJson(join(staging, 'training_args.json'), args.toJSON());
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
+  // The files inside were flushed as they were written; this makes the rename itself survive a power cut.
+  await syncDirectory(parent);
 }
 
 /** Restores model, optimizer, scheduler and RNG state in place; returns the saved TrainerState. */

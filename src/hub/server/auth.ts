@@ -7,7 +7,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../util/fs.js';
 
 export type TokenRole = 'read' | 'write';
@@ -90,7 +91,9 @@ export class TokenStore {
   }
 
   private async writeAll(tokens: StoredToken[]): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify({ tokens }, null, 2) + '\n');
+    // Owner only: the hashes of tokens to private repos are no business of other local users.
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.path, JSON.stringify({ tokens }, null, 2) + '\n', { mode: 0o600 });
   }
 
   list(): TokenSummary[] {
