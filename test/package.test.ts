@@ -27,7 +27,8 @@ describe('the npm package', () => {
     }
     expect(paths).toContain('dist/src/cli/main.js');
     for (const model of readdirSync(join(projectRoot, 'models'))) {
-      if (existsSync(join(projectRoot, 'models', model, 'config.json'))) expect(paths).toContain(`models/${model}/config.json`);
+      if (existsSync(join(projectRoot, 'models', model, 'config.json')))
+        expect(paths).toContain(`models/${model}/config.json`);
     }
   });
 
@@ -36,7 +37,10 @@ describe('the npm package', () => {
       "import { pipeline, Tensor } from 'attn';",
       "console.log(JSON.stringify({ url: import.meta.resolve('attn'), pipeline: typeof pipeline, tensor: typeof Tensor }));",
     ].join('\n');
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: projectRoot, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    });
     const { url, pipeline, tensor } = JSON.parse(out) as { url: string; pipeline: string; tensor: string };
     expect(url).toMatch(/\/dist\/src\/index\.js$/);
     expect([pipeline, tensor]).toEqual(['function', 'function']);

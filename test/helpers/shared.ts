@@ -22,7 +22,11 @@ export function describeWithFiles(name: string, paths: string[], fn: () => void)
  * are vendored (`goldenPath` in test/models/golden.ts).
  */
 export function describeWithShared(name: string, relPaths: string[], fn: () => void): void {
-  describeWithFiles(name, relPaths.map((p) => sharedPath(p)), fn);
+  describeWithFiles(
+    name,
+    relPaths.map((p) => sharedPath(p)),
+    fn,
+  );
 }
 
 export { sharedPath };
