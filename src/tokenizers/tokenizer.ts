@@ -46,11 +46,12 @@ export interface Encoding<T> {
  * (`dataset.map((batch) => tokenizer(batch.text, { truncation: true }), { batched: true })`). Rows of ids for a list
  * of texts, one row for a single text, or (B, T) int32 tensors with `returnTensors`.
  */
-export interface BatchEncoding<T> {
+// A type, not an interface: it must fit `Record<string, unknown>`, as a Dataset.map result does.
+export type BatchEncoding<T> = {
   input_ids: T;
   attention_mask: T;
   token_type_ids: T;
-}
+};
 
 type TokenizerInput = string | string[];
 
