@@ -4,6 +4,7 @@
  * with a warning instead of a kernel error, and `dispose()`.
  */
 import { CaptureError } from '../backends/onnx/capture.js';
+import type { PushResult, PushToHubOptions } from '../hub/push.js';
 import { CompiledForward, encoderSpec, GeneralizeError, type EncoderFeeds } from '../models/compiled.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -95,6 +96,12 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     this.disposed = true;
     for (const compiled of this.compiledForwards?.values() ?? []) compiled?.dispose();
     for (const [, tensor] of this.model.stateDict()) tensor.dispose();
+  }
+
+  /** Commits the pipeline's model and tokenizer to a hub repo, so `pipeline(task, repoId)` gives this pipeline back. */
+  async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
+    this.checkUsable();
+    return this.model.pushToHub(repoId, { ...options, tokenizer: this.tokenizer });
   }
 
   protected checkUsable(): void {

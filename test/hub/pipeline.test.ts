@@ -79,6 +79,14 @@ describe('a model pushed to the hub runs in a pipeline by its name', () => {
     expect(readme).toContain('# Sentiment');
   });
 
+  it('pipeline.pushToHub commits its model and tokenizer, and the pipeline loads back by name', async () => {
+    const folder = await tinyClassifier(LABELS, 16);
+    const local = await pipeline('text-classification', folder);
+    await local.pushToHub('alice/from-pipeline');
+    local.dispose();
+    expect(await classify('alice/from-pipeline')).toEqual(await classify(folder));
+  });
+
   it('tokenizer.pushToHub commits a tokenizer that loads back by name and encodes the same', async () => {
     const folder = await tinyClassifier(LABELS, 14);
     const tokenizer = await AutoTokenizer.fromPretrained(folder);
