@@ -7,13 +7,14 @@
  *
  * Without `model`, the task's default model installed with attn (models/<name> in the package) is used; `lang`
  * picks among defaults in several languages (sentiment: 'en', 'ko'). `model` is a folder, the name of an
- * installed model, or a hub repo id.
+ * installed model, a hub repo id, or (text-generation) a llama2.c checkpoint file with its tokenizer beside it.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { HubDownloadOptions } from '../hub/download.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import type { PretrainedConfig } from '../models/configuration_utils.js';
+import { llama2cToPreTrainedTokenizer, loadLlama2cModel, loadLlama2cTokenizer } from '../models/llama/convert_llama2c.js';
 import { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 import { FeatureExtractionPipeline } from './feature-extraction.js';
 import { FillMaskPipeline } from './fill-mask.js';
@@ -146,6 +147,30 @@ function defaultLang(task: Task, options: PipelineFactoryOptions): string | unde
   return options.srcLang !== undefined && options.tgtLang !== undefined ? `${options.srcLang}-${options.tgtLang}` : undefined;
 }
 
+/** A llama2.c checkpoint file (`.bin`, e.g. karpathy's stories260K.bin) rather than a model folder or repo id. */
+function isLlama2cCheckpoint(model: string): boolean {
+  try {
+    return model.endsWith('.bin') && statSync(model).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** text-generation from a llama2.c checkpoint, with the tokenizer beside it (tokenizer.bin, or the one tok*.bin). */
+async function llama2cPipeline(task: Task, file: string, options: PipelineFactoryOptions): Promise<TextGenerationPipeline> {
+  if (task !== 'text-generation') throw new ModelLoadError(`${file} is a llama2.c checkpoint: it serves text-generation, not ${task}`);
+  const dir = dirname(file);
+  const tokenizers = readdirSync(dir).filter((name) => name === 'tokenizer.bin' || /^tok.*\.bin$/.test(name));
+  const tokenizerFile = tokenizers.includes('tokenizer.bin') ? 'tokenizer.bin' : tokenizers.length === 1 ? tokenizers[0] : undefined;
+  if (tokenizerFile === undefined) {
+    const found = tokenizers.length > 0 ? `found ${tokenizers.join(', ')}` : 'found none';
+    throw new ModelLoadError(`${file}: a llama2.c checkpoint needs its tokenizer beside it (tokenizer.bin, or a single tok*.bin); ${found}`);
+  }
+  const model = await loadLlama2cModel(file);
+  const tokenizer = await loadLlama2cTokenizer(join(dir, tokenizerFile), model.config.vocabSize);
+  return new TextGenerationPipeline(model, llama2cToPreTrainedTokenizer(tokenizer, join(dir, tokenizerFile)), options);
+}
+
 export function pipeline(task: 'sentiment-analysis' | 'text-classification', model?: string, options?: PipelineFactoryOptions): Promise<TextClassificationPipeline>;
 export function pipeline(task: 'zero-shot-classification', model?: string, options?: PipelineFactoryOptions): Promise<ZeroShotClassificationPipeline>;
 export function pipeline(task: 'summarization', model?: string, options?: PipelineFactoryOptions): Promise<SummarizationPipeline | ExtractiveSummarizationPipeline>;
@@ -158,6 +183,7 @@ export function pipeline(task: 'token-classification' | 'ner', model?: string, o
 export function pipeline(task: string, model?: string, options?: PipelineFactoryOptions): Promise<Pipeline>;
 export async function pipeline(taskName: string, model?: string, options: PipelineFactoryOptions = {}): Promise<Pipeline> {
   const { task, ...pair } = parseTask(taskName);
+  if (model !== undefined && isLlama2cCheckpoint(model)) return llama2cPipeline(task, model, options);
   const srcLang = options.srcLang ?? pair.srcLang;
   const tgtLang = options.tgtLang ?? pair.tgtLang;
   const dir = model !== undefined ? await resolveModel(model, options) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));

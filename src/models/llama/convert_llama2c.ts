@@ -13,6 +13,8 @@
 import { readFile } from 'node:fs/promises';
 import { GenerationConfig } from '../../generation/configuration_utils.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { PieceType, sentencePieceToTokenizerJson, slowSentencePieceDecoder, type SentencePieceModel } from '../../tokenizers/convert/sentencepiece.js';
+import { PreTrainedTokenizer } from '../../tokenizers/tokenizer.js';
 import { LlamaConfig } from './configuration_llama.js';
 import { LlamaForCausalLM } from './modeling_llama.js';
 
@@ -194,4 +196,36 @@ export async function loadLlama2cTokenizer(path: string, vocabSize?: number): Pr
       return utf8.decode(joined);
     },
   };
+}
+
+/**
+ * A llama2.c tokenizer as a PreTrainedTokenizer: the SentencePiece BPE model it was exported from (scores as merge
+ * ranks, byte fallback, a dummy prefix space), converted as transformers' LlamaConverter does. llama2.c stores '▁' as
+ * a space and BOS/EOS as '\n<s>\n' / '\n</s>\n'; ids 0, 1, 2 are <unk>, <s>, </s> as in the Llama vocabulary.
+ */
+export function llama2cToPreTrainedTokenizer(tokenizer: Llama2cTokenizer, source: string): PreTrainedTokenizer {
+  const special = ['<unk>', '<s>', '</s>'];
+  const pieces = tokenizer.pieces.map((text, id) => {
+    const score = tokenizer.scores[id]!;
+    if (id < special.length) return { piece: special[id]!, score, type: id === 0 ? PieceType.Unknown : PieceType.Control };
+    if (/^<0x[0-9A-Fa-f]{2}>$/.test(text)) return { piece: text, score, type: PieceType.Byte };
+    return { piece: text.replaceAll(' ', '\u2581'), score, type: PieceType.Normal };
+  });
+  const model: SentencePieceModel = {
+    pieces,
+    modelType: 'bpe',
+    byteFallback: true,
+    bosId: 1,
+    eosId: 2,
+    padId: -1,
+    unkId: 0,
+    addDummyPrefix: true,
+    removeExtraWhitespaces: false,
+    precompiledCharsmap: '',
+  };
+  const config = { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', clean_up_tokenization_spaces: false, legacy: true };
+  return new PreTrainedTokenizer(sentencePieceToTokenizerJson(model, config), config, {
+    source,
+    decodeTokens: slowSentencePieceDecoder({ legacy: true, addDummyPrefix: true }),
+  });
 }
