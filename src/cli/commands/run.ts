@@ -33,8 +33,8 @@ Example: attn run sentiment-analysis "I love this movie" "The plot was dull"
 Tasks: ${TASKS.join(', ')}, sentiment-analysis, translation_<src>_to_<tgt>
 Without --model each task uses the default model installed with attn (models/ in the package):
 ${TASKS.map((task) => `  ${task.padEnd(25)} ${Object.entries(DEFAULT_MODELS[task]).map(([lang, name]) => `${name} (${lang})`).join(', ') || 'none: pass --model'}`).join('\n')}
-The default summarizer is extractive (it keeps the text's most central sentences); pass a BART or T5 model
-for written summaries.
+The default summarizer is extractive (it keeps central, early, non-redundant sentences in their order; in a
+dialogue, by speaker); pass a BART or T5 model for written summaries.
 
 Options:
   --model M            a model folder, the name of a model in models/, or a hub repo id
@@ -51,6 +51,8 @@ Options:
   --max-new-tokens N, --max-length N, --min-length N, --num-beams N, --sample, --temperature T, --top-p P, --seed N
                        text-generation, summarization, translation: decoding
   --num-sentences N    summarization with a sentence encoder (extractive): sentences to keep
+  --ratio R            extractive summarization: length as a share of the text's tokens (default 0.3), within
+                       --min-length (12) and --max-length (80)
   --pooling P          feature-extraction: mean, cls, pooler (default: the model's own, else mean)
   --normalize          feature-extraction: unit-length vectors
 
@@ -78,6 +80,7 @@ const OPTIONS = {
   'top-p': { type: 'string' },
   seed: { type: 'string' },
   'num-sentences': { type: 'string' },
+  ratio: { type: 'string' },
   pooling: { type: 'string' },
   normalize: { type: 'boolean' },
 } as const;
@@ -90,7 +93,7 @@ const TASK_FLAGS: Record<Task, string[]> = {
   'text-classification': ['top-k'],
   'fill-mask': ['top-k'],
   'zero-shot-classification': ['labels', 'template', 'multi-label'],
-  summarization: [...DECODING_FLAGS, 'num-sentences'],
+  summarization: [...DECODING_FLAGS, 'num-sentences', 'ratio'],
   translation: DECODING_FLAGS,
   'text-generation': DECODING_FLAGS,
   'feature-extraction': ['pooling', 'normalize'],
@@ -126,7 +129,7 @@ function callOptions(task: Task, flags: Flags): Record<string, unknown> {
     'text-classification': () => ({ topK: integer('top-k') }),
     'fill-mask': () => ({ topK: integer('top-k') }),
     'zero-shot-classification': () => ({ candidateLabels: zeroShotLabels(flags.labels), hypothesisTemplate: flags.template, multiLabel: flags['multi-label'] }),
-    summarization: () => ({ ...decoding, numSentences: integer('num-sentences') }),
+    summarization: () => ({ ...decoding, numSentences: integer('num-sentences'), ratio: numberFlag(flags.ratio, '--ratio') }),
     translation: () => decoding,
     'text-generation': () => decoding,
     'feature-extraction': () => ({ pooling: flags.pooling, normalize: flags.normalize }),
