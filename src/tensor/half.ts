@@ -58,8 +58,34 @@ export function widenHalfBits(storage: HalfStorage): Float32Array {
 const recentlyWidened: Array<[HalfStorage, Float32Array]> = [];
 const RECENT_LIMIT = 2;
 
+/** Widened buffers kept for the length of a `withPinnedWidening` scope, one per half tensor. */
+let pinned: Map<HalfStorage, Float32Array> | null = null;
+
+/**
+ * Runs `fn` with every half tensor widening to the same buffer each time it is read: a graph capture identifies
+ * values by their buffer, so a weight read twice must not look like two constants. The copies live until `fn`
+ * returns (a captured graph keeps those it baked in anyway).
+ */
+export function withPinnedWidening<T>(fn: () => T): T {
+  const outer = pinned;
+  pinned ??= new Map();
+  try {
+    return fn();
+  } finally {
+    pinned = outer;
+  }
+}
+
 /** The float32 values of `storage`, shared with the last few reads: read-only. */
 export function widenHalf(storage: HalfStorage): Float32Array {
+  const kept = pinned?.get(storage);
+  if (kept) return kept;
+  const wide = widenRecent(storage);
+  pinned?.set(storage, wide);
+  return wide;
+}
+
+function widenRecent(storage: HalfStorage): Float32Array {
   const hit = recentlyWidened.find(([s]) => s === storage);
   if (hit) return hit[1];
   const wide = widenHalfBits(storage);

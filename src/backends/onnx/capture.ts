@@ -36,6 +36,7 @@
  * signature, recaptures on a new one and writes a step's state outputs back.
  */
 import { dtypeOf, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { withPinnedWidening } from '../../tensor/half.js';
 import { getBackend, withTracer, type OpTracer, type TracedTensor } from '../../tensor/engine.js';
 import { sameShape, shapeString, type Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -391,8 +392,11 @@ function modelOutputName(name: string, inputNames: ReadonlySet<string>): string 
 
 /** Records `fn(inputs)` as one ONNX graph; see the file comment. Throws CaptureError when it cannot be captured. */
 export function capture(fn: (inputs: Record<string, Tensor>) => Record<string, Tensor>, options: CaptureOptions): CapturedGraph {
-  const recorder = new Recorder(options.inputs, options.initializers ?? {});
-  const results = withTracer(recorder, () => fn(options.inputs));
+  // Half-precision weights are widened on each read: pinned, each keeps one buffer, which is how the recorder knows it.
+  const { recorder, results } = withPinnedWidening(() => {
+    const recorder = new Recorder(options.inputs, options.initializers ?? {});
+    return { recorder, results: withTracer(recorder, () => fn(options.inputs)) };
+  });
   if (recorder.problem) throw new CaptureError(recorder.problem, results);
   const outputs: GraphValueInfo[] = [];
   const identities: NodeSpec[] = [];
