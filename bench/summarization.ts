@@ -35,6 +35,11 @@ function readExamples(path: string): Example[] {
     });
 }
 
+/** ROUGE-1 F1 of each prediction against its best-matching reference. */
+function rouge1PerExample(predictions: string[], examples: Example[]): number[] {
+  return predictions.map((prediction, i) => Math.max(...examples[i]!.references.map((r) => rougeScores(prediction, r).rouge1.fmeasure)));
+}
+
 /** Mean over examples of each ROUGE F1 (×100), each example scored against its best-matching reference. */
 function corpusRouge(predictions: string[], examples: Example[]): RougeSummary {
   const sums = { rouge1: 0, rouge2: 0, rougeL: 0 };
@@ -44,6 +49,14 @@ function corpusRouge(predictions: string[], examples: Example[]): RougeSummary {
   });
   const mean = (x: number) => Number(((100 * x) / predictions.length).toFixed(2));
   return { rouge1: mean(sums.rouge1), rouge2: mean(sums.rouge2), rougeL: mean(sums.rougeL) };
+}
+
+/** The mean per-example ROUGE-1 gain over LEAD-2 (×100) and its standard error: how sure the gap is. */
+function pairedGain(ours: number[], baseline: number[]): { mean: number; standard_error: number } {
+  const gains = ours.map((x, i) => 100 * (x - baseline[i]!));
+  const mean = gains.reduce((a, b) => a + b, 0) / gains.length;
+  const variance = gains.reduce((s, g) => s + (g - mean) ** 2, 0) / (gains.length - 1);
+  return { mean: Number(mean.toFixed(2)), standard_error: Number(Math.sqrt(variance / gains.length).toFixed(2)) };
 }
 
 const all = readExamples(values.data!);
@@ -69,10 +82,12 @@ const halves = (predictions: string[]) => {
   };
 };
 const scores = { default: halves(summaries), lead2: halves(lead2) };
+const gain = pairedGain(rouge1PerExample(summaries, examples), rouge1PerExample(lead2, examples));
 const words = (texts: string[]) => Number((texts.reduce((s, t) => s + t.split(/\s+/).length, 0) / texts.length).toFixed(1));
 for (const [name, s] of Object.entries(scores)) {
   console.error(`${name.padEnd(8)} ROUGE-1/2/L ${s.all.rouge1} / ${s.all.rouge2} / ${s.all.rougeL}  (even ${s.even_tuned.rouge1}, odd ${s.odd_unseen.rouge1})`);
 }
+console.error(`ROUGE-1 gain over LEAD-2: ${gain.mean} ± ${gain.standard_error} (standard error over dialogues)`);
 console.error(`example: ${summaries[0]}`);
 console.log(
   JSON.stringify({
@@ -82,6 +97,7 @@ console.log(
     method: results[0]?.method,
     rouge: scores,
     rouge1_over_lead2: Number((scores.default.all.rouge1 / scores.lead2.all.rouge1).toFixed(3)),
+    rouge1_gain: gain,
     mean_words: { default: words(summaries), lead2: words(lead2) },
     seconds: Number(seconds.toFixed(1)),
   }),
