@@ -11,6 +11,6 @@ describe('bart bad input', () => {
     const model = await BartForConditionalGeneration.fromPretrained(goldenPath('bart', 'model'));
     const long = [Array.from({ length: 65 }, () => 5)];
     expect(() => generate(model, long, { maxNewTokens: 2 })).toThrow(/input has 65 tokens, more than the model's context window of 64/);
-    expect(() => generate(model, [[0, 5, 2]], { max_new_tokens: 2 } as never)).toThrow(/unknown option 'max_new_tokens' \(did you mean 'maxNewTokens'\?\)/);
+    expect(() => generate(model, [[0, 5, 2]], { maxNewTokenz: 2 } as never)).toThrow(/unknown option 'maxNewTokenz' \(did you mean 'maxNewTokens'\?\)/);
   });
 });
