@@ -213,7 +213,7 @@ export class PretrainedConfig {
     const copy = new (this.constructor as ConfigClass<this>)(this.toJSON(), this.#source);
     for (const [k, v] of Object.entries(overrides)) {
       if (v === undefined) continue;
-      (copy as unknown as Record<string, unknown>)[k] = v;
+      Object.assign(copy, { [k]: v });
     }
     return copy;
   }

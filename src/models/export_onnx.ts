@@ -52,13 +52,18 @@ function withInt64Inputs(spec: GraphSpec): GraphSpec {
   };
 }
 
+function hasForward(model: PreTrainedModel): model is PreTrainedModel & EncoderModel {
+  return typeof (model as Partial<EncoderModel>).forward === 'function';
+}
+
 /** Writes `model` as onnx/model.onnx + config.json (+ tokenizer files) into `dir`; returns the .onnx path. */
 export async function exportOnnx(model: PreTrainedModel, dir: string, options: ExportOnnxOptions = {}): Promise<string> {
   const name = model.constructor.name;
   if (model.config.isEncoderDecoder || DECODER_SUFFIXES.some((s) => name.endsWith(s))) {
     throw new ExportError(`exportOnnx: ${name} is a decoder; attn exports encoder models (BERT, DistilBERT, RoBERTa, … with or without a task head)`);
   }
-  const encoder = model as unknown as EncoderModel;
+  if (!hasForward(model)) throw new ExportError(`exportOnnx: ${name} has no forward pass of its own to export`);
+  const encoder = model;
   const output = (x: EncoderFeeds): Record<string, Tensor> => {
     const out = encoder.forward(x);
     if (out.logits) return { logits: out.logits };
@@ -80,4 +85,3 @@ export async function exportOnnx(model: PreTrainedModel, dir: string, options: E
     model.train(wasTraining);
   }
 }
-

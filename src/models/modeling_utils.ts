@@ -381,14 +381,17 @@ const PARAMETER_FLOOR = 1_000_000;
  * than the file holds (`num_hidden_layers: 10000000`, `hidden_size: 1e9`) is an error naming the field.
  */
 export function checkConfigFitsCheckpoint(config: PretrainedConfig, reader: SafetensorsReader): void {
-  const fields = config as unknown as Record<string, unknown>;
+  const numberField = (name: string): number | undefined => {
+    const value: unknown = Reflect.get(config, name);
+    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  };
   const pick = (names: string[]): Array<[string, number]> =>
-    names.filter((n) => typeof fields[n] === 'number' && Number.isFinite(fields[n])).map((n) => [n, fields[n] as number]);
+    names.flatMap((n): Array<[string, number]> => (numberField(n) === undefined ? [] : [[n, numberField(n)!]]));
   const widths = pick(WIDTH_FIELDS);
   if (widths.length === 0) return;
   const [widthField, width] = widths[0]!;
   const layers = pick(LAYER_FIELDS).reduce((n, [, v]) => n + v, 0);
-  const vocab = typeof fields['vocabSize'] === 'number' ? (fields['vocabSize'] as number) : 0;
+  const vocab = numberField('vocabSize') ?? 0;
   const implied = layers * width * width + vocab * width;
   const held = reader.totalElements;
   if (implied <= PARAMETER_SLACK * held + PARAMETER_FLOOR) return;

@@ -40,9 +40,20 @@ export class Seq2SeqTrainingArguments extends TrainingArguments {
  * With predictWithGenerate, `predictions` are the generated ids (decoder start token dropped) and `labelIds` the
  * reference ids (padding -100 dropped): decode both with the tokenizer to score text.
  */
+function isSeq2SeqLM(model: object): model is Seq2SeqLM {
+  return typeof (model as Partial<Seq2SeqLM>).encode === 'function';
+}
+
 export class Seq2SeqTrainer extends Trainer {
   constructor(options: TrainerOptions & { args: Seq2SeqTrainingArguments }) {
     super(options);
+  }
+
+  /** The model as generation sees it: predictWithGenerate needs an encoder–decoder model (one with `encode`). */
+  private seq2seqModel(): Seq2SeqLM {
+    const model = this.model;
+    if (!isSeq2SeqLM(model)) throw new Error(`Seq2SeqTrainer: predictWithGenerate needs an encoder–decoder model, got ${model.constructor.name}`);
+    return model;
   }
 
   private get seq2seqArgs(): Seq2SeqTrainingArguments {
@@ -63,7 +74,7 @@ export class Seq2SeqTrainer extends Trainer {
       for (const rows of dataset.batches(args.perDeviceEvalBatchSize)) {
         tidy(() => {
           const batch = this.dataCollator.collate(rows);
-          const output = generate(this.model as unknown as Seq2SeqLM, batch['input_ids']!, {
+          const output = generate(this.seq2seqModel(), batch['input_ids']!, {
             attentionMask: batch['attention_mask'] ?? null,
             maxNewTokens: args.generationMaxNewTokens,
             numBeams: args.generationNumBeams,

@@ -33,8 +33,8 @@ import { compileOptimizerStep } from './compiled_step.js';
 import type { IntervalStrategy, TrainingArguments } from './training_args.js';
 
 /** The model inputs a collated batch can carry (snake_case batch keys become these camelCase fields). */
-export interface ModelInputs {
-  inputIds?: Tensor;
+export interface TrainingInputs {
+  inputIds?: Tensor | null;
   attentionMask?: Tensor | null;
   tokenTypeIds?: Tensor | null;
   positionIds?: Tensor | null;
@@ -45,7 +45,7 @@ export interface ModelInputs {
 
 /** What the Trainer needs of a model: a forward pass that computes the loss when given labels. */
 export interface TrainableModel extends Module {
-  forward(inputs: ModelInputs): { loss?: Tensor; logits: Tensor };
+  forward(inputs: TrainingInputs): { loss?: Tensor; logits: Tensor };
   readonly config?: { padTokenId?: number | null; id2label?: Record<number, string>; label2id?: Record<string, number>; problemType?: string | null };
 }
 
@@ -91,10 +91,10 @@ function camelCase(name: string): string {
 }
 
 /** A collated batch as model inputs; `special_tokens_mask` is for collators only. */
-export function batchToInputs(batch: Batch): ModelInputs {
+export function batchToInputs(batch: Batch): TrainingInputs {
   const inputs: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(batch)) if (name !== 'special_tokens_mask') inputs[camelCase(name)] = t;
-  return inputs as ModelInputs;
+  return inputs as TrainingInputs;
 }
 
 /** Rows of a (B, …) tensor, each flattened. */

@@ -11,7 +11,7 @@ import {
   Trainer,
   TrainingArguments,
   TrainingError,
-  type ModelInputs,
+  type TrainingInputs,
   type TrainingArgumentsInit,
 } from '../../src/training/index.js';
 
@@ -150,7 +150,7 @@ describe('Trainer', () => {
     const forward = model.forward.bind(model);
     let calls = 0;
     // The loss turns NaN on the 7th update.
-    model.forward = (inputs: ModelInputs) => {
+    model.forward = (inputs: TrainingInputs) => {
       const out = forward(inputs as never);
       return ++calls === 7 ? { ...out, loss: out.loss!.mul(Tensor.from([Number.NaN])) } : out;
     };

@@ -191,9 +191,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'seq2seq': {
       const seq2seq = await AutoModelForSeq2SeqLM.fromPretrained(config.model);
-      // Seq2SeqLMInputs requires decoderInputIds, which the Trainer's batch type leaves optional (the seq2seq collator
-      // always supplies them): the one place the head and the Trainer's contract differ.
-      model = seq2seq as unknown as TrainableModel;
+      model = seq2seq;
       collator = new DataCollatorForSeq2Seq({ padTokenId, decoderStartTokenId: seq2seq.config.decoderStartTokenId ?? padTokenId });
       break;
     }
