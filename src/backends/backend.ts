@@ -79,6 +79,11 @@ export interface PrimitiveAttrs {
   /** Keeps the upper (or lower) triangle of the last two dims, diagonal offset k. */
   trilu: { upper: boolean; k: number };
   cumsum: { axis: number };
+  /**
+   * x (…, K) times a quantized (N, K) weight, transposed: onnxruntime's integer kernels (layouts in
+   * backends/reference/quantized.ts). Inputs x, q (int32 codes), scale[, bias (N)].
+   */
+  quantizedMatmul: { scheme: 'int8' | 'q4'; blockSize: number; inFeatures: number; outFeatures: number };
 }
 
 export type PrimitiveOp = keyof PrimitiveAttrs;

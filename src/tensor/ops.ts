@@ -1,6 +1,6 @@
 import type { KernelTensor, PrimitiveAttrs, PrimitiveOp } from '../backends/backend.js';
 import { allocate, type DType } from './dtype.js';
-import { activeTracer, getBackend, noGrad, untraced } from './engine.js';
+import { activeTracer, getBackend, isGradEnabled, noGrad, untraced } from './engine.js';
 import { broadcastShapes, normalizeAxis, sameShape, shapeString, sizeOf, type Shape } from './shape.js';
 import { Tensor, withGrad, type TensorLike } from './tensor.js';
 
@@ -564,4 +564,17 @@ export function gelu(t: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
     const d = add(mul(add(th, 1), 0.5), mul(mul(mul(t, 0.5), sub(1, mul(th, th))), dInner));
     return [mul(g, d)];
   });
+}
+
+/**
+ * x (…, K) times a quantized weight (N, K), transposed, plus bias: see backends/reference/quantized.ts for the
+ * schemes. Inference only: quantized codes have no gradient, and backpropagating into x is refused rather than
+ * silently treating the layer as constant.
+ */
+export function quantizedMatmul(x: Tensor, codes: Tensor, scale: Tensor, bias: Tensor | null, attrs: PrimitiveAttrs['quantizedMatmul']): Tensor {
+  requireFloat(x, 'quantizedMatmul');
+  if (x.requiresGrad && isGradEnabled()) {
+    throw new TypeError('quantizedMatmul: quantized layers are inference-only; run under noGrad() or train the float model');
+  }
+  return prim('quantizedMatmul', bias ? [x, codes, scale, bias] : [x, codes, scale], attrs);
 }

@@ -154,9 +154,45 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
         nodes: [{ op: 'CumSum', inputs: ['x0', 'axis'], outputs: ['y'] }],
         initializers: [{ name: 'axis', type: 'int32', dims: [], values: [a.axis as number] }],
       };
+    case 'quantizedMatmul':
+      return quantizedMatmul(attrs as PrimitiveAttrs['quantizedMatmul'], arity === 4);
     default:
       throw new Error(`onnx backend: no lowering for primitive '${op}'`);
   }
+}
+
+const MICROSOFT = 'com.microsoft';
+
+/**
+ * onnxruntime's contrib kernels. The codes arrive as int32 (attn's tensors have no 8-bit dtype) and are cast and
+ * laid out inside the graph: for weights that are initializers, constant folding does that once at session load.
+ */
+function quantizedMatmul(a: PrimitiveAttrs['quantizedMatmul'], withBias: boolean): Lowered {
+  const nodes: NodeSpec[] = [];
+  const initializers: TensorInit[] = [];
+  const product = withBias ? 'product' : 'y';
+  if (a.scheme === 'int8') {
+    nodes.push(
+      { op: 'Cast', inputs: ['x1'], outputs: ['codes'], attrs: { to: 3 } }, // int8
+      { op: 'Transpose', inputs: ['codes'], outputs: ['codesKN'], attrs: { perm: [1, 0] } },
+      { op: 'DynamicQuantizeMatMul', domain: MICROSOFT, inputs: ['x0', 'codesKN', 'x2'], outputs: [product] },
+    );
+  } else {
+    nodes.push(
+      { op: 'Cast', inputs: ['x1'], outputs: ['packed'], attrs: { to: 2 } }, // uint8
+      { op: 'Reshape', inputs: ['x2', 'flat'], outputs: ['scales'] },
+      {
+        op: 'MatMulNBits',
+        domain: MICROSOFT,
+        inputs: ['x0', 'packed', 'scales'],
+        outputs: [product],
+        attrs: { K: a.inFeatures, N: a.outFeatures, bits: 4, block_size: a.blockSize },
+      },
+    );
+    initializers.push(int64s('flat', [-1]));
+  }
+  if (withBias) nodes.push({ op: 'Add', inputs: ['product', 'x3'], outputs: ['y'] });
+  return { nodes, initializers };
 }
 
 /**

@@ -94,6 +94,8 @@ export type AttrValue = number | number[] | string | { float: number } | { float
 
 export interface NodeSpec {
   op: string;
+  /** The operator set the op comes from; absent: the default ONNX domain. */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   attrs?: Record<string, AttrValue>;
@@ -188,6 +190,7 @@ export function encodeModel(graph: GraphSpec): Uint8Array {
     for (const x of n.inputs) node.string(1, x);
     for (const y of n.outputs) node.string(2, y);
     node.string(3, `n${i}`).string(4, n.op);
+    if (n.domain) node.string(7, n.domain);
     for (const [k, v] of Object.entries(n.attrs ?? {})) node.message(5, attributeProto(k, v));
     g.message(1, node);
   });
@@ -195,10 +198,14 @@ export function encodeModel(graph: GraphSpec): Uint8Array {
   for (const init of graph.initializers) g.message(5, tensorProto(init));
   for (const v of graph.inputs) g.message(11, valueInfo(v));
   for (const v of graph.outputs) g.message(12, valueInfo(v));
-  return new ProtoWriter()
+  const model = new ProtoWriter()
     .int(1, 8) // ir_version 8 goes with opset 18
     .string(2, 'attn')
     .message(7, g)
-    .message(8, new ProtoWriter().string(1, '').int(2, OPSET_VERSION))
-    .finish();
+    .message(8, new ProtoWriter().string(1, '').int(2, OPSET_VERSION));
+  // onnxruntime's contrib ops (quantized matmuls) are version 1 of their domain.
+  for (const domain of new Set(graph.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))) {
+    model.message(8, new ProtoWriter().string(1, domain).int(2, 1));
+  }
+  return model.finish();
 }

@@ -20,6 +20,7 @@ import {
 import { gemm, matmul } from './matmul.js';
 import { concat, cumsum, expand, pad, gather, gatherElements, scatterAdd, slice, transpose, trilu } from './movement.js';
 import { geluErf, geluTanh, layerNorm, softmax } from './nn.js';
+import { quantizedMatmul } from './quantized.js';
 import { argMax, MAX, MIN, reduce, SUM } from './reduce.js';
 
 type Kernel<K extends PrimitiveOp> = (inputs: KernelTensor[], attrs: PrimitiveAttrs[K]) => KernelTensor;
@@ -31,7 +32,7 @@ const ARITY: Record<PrimitiveOp, number | 'variadic'> = {
   equal: 2, less: 2, lessEqual: 2, greater: 2, greaterEqual: 2, and: 2, or: 2, not: 1, where: 3,
   cast: 1, reduceSum: 1, reduceMax: 1, reduceMin: 1, argMax: 1, matmul: 2, gemm: 'variadic', layerNorm: 3, gelu: 1,
   transpose: 1, slice: 1, concat: 'variadic', pad: 1, expand: 1, gather: 2, gatherElements: 2, scatterAdd: 3,
-  softmax: 1, logSoftmax: 1, trilu: 1, cumsum: 1,
+  softmax: 1, logSoftmax: 1, trilu: 1, cumsum: 1, quantizedMatmul: 'variadic',
 };
 
 const SIGNED: ['float32', 'int32'] = ['float32', 'int32'];
@@ -91,6 +92,7 @@ const KERNELS: { [K in PrimitiveOp]: Kernel<K> } = {
   logSoftmax: ([x], { axis }) => softmax('logSoftmax', x!, axis),
   trilu: ([x], { upper, k }) => trilu(x!, upper, k),
   cumsum: ([x], { axis }) => cumsum(x!, axis),
+  quantizedMatmul: (inputs, attrs) => quantizedMatmul(inputs, attrs),
 };
 
 export const referenceBackend: Backend = {
