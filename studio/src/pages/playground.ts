@@ -41,8 +41,19 @@ function scoreList(items: Scored[]): HTMLElement {
   );
 }
 
+/** The input with the spans an extractive summary kept marked, so the reader sees where each sentence came from. */
+function keptInInput(input: string, units: Array<{ start: number; end: number }>): HTMLElement {
+  const pieces: Array<string | HTMLElement> = [];
+  let at = 0;
+  for (const { start, end } of units) {
+    pieces.push(input.slice(at, start), h('mark', {}, input.slice(start, end)));
+    at = end;
+  }
+  return h('p', { class: 'generated' }, ...pieces, input.slice(at));
+}
+
 /** The answer in the form that reads best: score bars, the produced text, a vector's size, else JSON. */
-function renderResult(task: string, result: unknown): HTMLElement {
+function renderResult(task: string, result: unknown, input: string): HTMLElement {
   const first = Array.isArray(result) ? result[0] : result;
   if (task === 'zero-shot-classification') {
     const { labels, scores } = first as { labels: string[]; scores: number[] };
@@ -57,9 +68,10 @@ function renderResult(task: string, result: unknown): HTMLElement {
   const text = (first as Record<string, unknown> | undefined)?.['translation_text'] ?? (first as Record<string, unknown> | undefined)?.['summary_text'];
   if (task === 'summarization' && typeof text === 'string') {
     // Extractive summaries (the default) quote the input; a BART/T5 model writes its own: say which this is.
-    const { method, units } = first as { method?: string; units?: unknown[] };
-    const how = method === 'extractive' ? `Extractive: ${units?.length ?? 0} sentences of the text, in their order.` : 'Abstractive: written by the model.';
-    return h('div', {}, h('p', { class: 'generated' }, text), h('small', { class: 'hint' }, how));
+    const { method, units } = first as { method?: string; units?: Array<{ start: number; end: number }> };
+    if (method !== 'extractive' || units === undefined) return h('div', {}, h('p', { class: 'generated' }, text), h('small', { class: 'hint' }, 'Abstractive: written by the model.'));
+    const how = `Extractive: ${units.length} sentences of the text, in their order, marked below.`;
+    return h('div', {}, h('p', { class: 'generated' }, text), h('small', { class: 'hint' }, how), keptInInput(input, units));
   }
   if (typeof text === 'string') return h('p', { class: 'generated' }, text);
   return h('pre', {}, JSON.stringify(result, null, 2));
@@ -140,7 +152,7 @@ export function playgroundPage(params: URLSearchParams): Page {
     try {
       const taskOptions = task.value === 'zero-shot-classification' ? { candidateLabels: labels.value.split(',').map((l) => l.trim()).filter(Boolean) } : {};
       const { result } = await postJson<{ result: unknown }>('/api/run', { task: task.value, model: model.value.trim() || undefined, text: input, options: taskOptions });
-      output.replaceChildren(renderResult(task.value, result));
+      output.replaceChildren(renderResult(task.value, result, input));
       notice.show('success', 'Done.');
     } catch (err) {
       notice.show('error', (err as Error).message);
