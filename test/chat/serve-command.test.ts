@@ -26,7 +26,7 @@ describe('attn serve command', () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       expect(await run(['--model', 'echo', '--bogus'])).toBe(2);
-      expect(String(errors.mock.calls[0]?.[0])).toContain("Unknown option '--bogus'");
+      expect(String(errors.mock.calls[0]?.[0])).toBe("attn serve: unknown option '--bogus'; see 'attn serve --help'");
     } finally {
       errors.mockRestore();
     }
