@@ -343,10 +343,12 @@ export async function loadFromDir<M extends PreTrainedModel>(
     const deferred = deferRandomInit(() => new cls(config as never));
     model = deferred.result;
     // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
-    const buffers = new Map([...model.stateDict()].map(([name, t]) => [name, t.data]));
+    const state = model.stateDict();
+    const buffers = new Map([...state.values()].map((t) => [t, t.data]));
     const info = await model.loadCheckpointFrom(reader, options);
-    const fresh = new Set(info.newlyInitialized);
-    deferred.initialize(new Set([...buffers].filter(([name]) => !fresh.has(name)).map(([, data]) => data)));
+    // By weight, not by name: a tied weight has several names and one buffer.
+    const fresh = new Set(info.newlyInitialized.map((name) => state.get(name)));
+    deferred.initialize(new Set([...buffers].filter(([t]) => !fresh.has(t)).map(([, data]) => data)));
     model.loadingInfo = info;
     model.sourceDir = dir;
   } finally {
