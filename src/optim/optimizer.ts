@@ -197,6 +197,7 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
         }
         indices.push(index++);
       }
+      // A group minus its params is its hyperparameters H; TypeScript cannot simplify Omit<H & {params}, 'params'> to H.
       paramGroups.push({ ...(hyper as unknown as H), params: indices });
     }
     return { state, paramGroups };

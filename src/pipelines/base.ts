@@ -78,12 +78,14 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
     // Options also come by Hugging Face's snake_case names (`max_new_tokens`, `candidate_labels`, `top_k`).
     const closure = (...args: unknown[]): unknown => {
+      // The closure is this pipeline: its prototype is set to the subclass's just below (TypeScript cannot follow).
       const pipe = closure as unknown as Pipeline;
       return pipe.run(...args.map((arg) => (isPlainObject(arg) ? camelCaseOptions(arg, pipe.task) : arg)));
     };
     Object.setPrototypeOf(closure, new.target.prototype);
     const warn = options.onWarning ?? ((message: string) => console.warn(message));
     const compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
+    // A constructor that returns an object makes it `this`: the function object, now carrying the fields.
     return Object.assign(closure, { model, tokenizer, batchSize, warn, disposed: false, compiledForwards }) as unknown as this;
   }
 

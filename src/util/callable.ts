@@ -9,6 +9,7 @@
 export abstract class Callable<Args extends unknown[], Result> extends Function {
   constructor() {
     super();
+    // The closure becomes the instance (its prototype is set to the subclass's below), which TypeScript cannot follow.
     const closure = (...args: Args): Result => (closure as unknown as Callable<Args, Result>).invoke(...args);
     return Object.setPrototypeOf(closure, new.target.prototype) as this;
   }

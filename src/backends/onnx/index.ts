@@ -28,7 +28,7 @@ interface NativeBinding {
   InferenceSession: new () => NativeSession;
 }
 
-type OrtTensorCtor = new (type: string, data: TypedArray, dims: readonly number[]) => unknown;
+type OrtTensorCtor = new (type: string, data: TypedArray | BigInt64Array, dims: readonly number[]) => unknown;
 
 const ORT_TYPE: Record<DType, string> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 
@@ -143,7 +143,7 @@ export class OnnxBackend implements Backend {
       feeds[`x${i}`] = new OrtTensor(ORT_TYPE[dtypeOf(x.data)], x.data, x.shape);
     });
     for (const [name, values] of Object.entries(runtimeOperands(op, attrs) ?? {})) {
-      feeds[name] = new OrtTensor('int64', BigInt64Array.from(values, BigInt) as unknown as TypedArray, [values.length]);
+      feeds[name] = new OrtTensor('int64', BigInt64Array.from(values, BigInt), [values.length]);
     }
     const out = session.run(feeds, { y: null }, {}).y!;
     return { data: out.data, shape: [...out.dims] };
