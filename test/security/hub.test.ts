@@ -19,7 +19,7 @@ const connection = () => ({ endpoint: hub.url, token: alice });
 beforeAll(async () => {
   data = scratchDir('hub');
   alice = await new TokenStore(data).add('alice', 'write');
-  hub = await startHubServer({ dataDir: data, idleTimeoutMs: 1500 });
+  hub = await startHubServer({ dataDir: data });
   await createRepo('alice/r', connection());
 });
 afterAll(() => hub.close());
@@ -63,9 +63,20 @@ describe('hub server: the disk', () => {
 });
 
 describe('hub server: uploads time out on idleness, not on total time', () => {
+  // A server of its own: a 1.5 s idle timeout would also cut the other tests' pooled connections.
+  let impatient: RunningHubServer;
+  beforeAll(async () => {
+    impatient = await startHubServer({ dataDir: data, idleTimeoutMs: 1500 });
+  });
+  afterAll(() => impatient.close());
+
   async function uploadHref(bytes: number, fill: number): Promise<string> {
     const oid = createHash('sha256').update(Buffer.alloc(bytes, fill)).digest('hex');
-    const batch = await send('POST', '/alice/r.git/info/lfs/objects/batch', JSON.stringify({ operation: 'upload', objects: [{ oid, size: bytes }] }));
+    const batch = await fetch(`${impatient.url}/alice/r.git/info/lfs/objects/batch`, {
+      method: 'POST',
+      headers: { ...auth(), Connection: 'close' },
+      body: JSON.stringify({ operation: 'upload', objects: [{ oid, size: bytes }] }),
+    }).then(async (response) => ({ status: response.status, text: await response.text() }));
     return (JSON.parse(batch.text) as { objects: { actions: { upload: { href: string } } }[] }).objects[0]!.actions.upload.href;
   }
 
@@ -91,6 +102,7 @@ describe('hub server: uploads time out on idleness, not on total time', () => {
 
   it('has no total request time limit (Node cuts requests at 300 s by default)', () => {
     expect(hub.server.requestTimeout).toBe(0);
+    expect(impatient.server.requestTimeout).toBe(0);
   });
 
   it('takes an upload that lasts longer than the idle timeout while bytes keep coming', async () => {

@@ -669,7 +669,12 @@ export class HubServer {
       await handler();
     } catch (err) {
       const error = err instanceof HubError ? err : new HubError('Http', `internal error: ${(err as Error).message}`, 500);
-      if (error.status === 500) console.error(`attn hub: ${req.method} ${req.url?.split('?')[0]}: ${(err as Error).stack}`);
+      // A client gone mid-request (disconnect, idle timeout) is not a server fault: one line, no stack.
+      const clientGone = (err as Error).message === 'aborted' || (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+      if (error.status === 500) {
+        const detail = clientGone ? `client gone (${(err as Error).message})` : (err as Error).stack;
+        console.error(`attn hub: ${req.method} ${req.url?.split('?')[0]}: ${detail}`);
+      }
       if (!req.complete) discardBody(req, res);
       sendError(res, error);
     }
