@@ -12,6 +12,7 @@ import { Generator, noGrad, Tensor, tidy, ops } from '../src/tensor/index.js';
 import { Embedding, F, LayerNorm, LearnedPositionalEmbedding, Module, ModuleList, TransformerDecoderLayer, defaultPositions } from '../src/nn/index.js';
 import { AdamW, clipGradNorm, cosineScheduleWithWarmup } from '../src/optim/index.js';
 import { sharedPath } from '../src/util/paths.js';
+import { progress } from '../src/util/progress.js';
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -151,6 +152,8 @@ const schedule = cosineScheduleWithWarmup(optimizer, config.warmupSteps, config.
 
 console.log(`char-GPT: ${chars.length} characters, ${data.train.length} train / ${data.val.length} val tokens, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${config.steps} steps`);
 const started = performance.now();
+// A bar on a terminal (JSON lines otherwise) from the first step; each evaluation stays as a line of its own.
+const bar = progress({ label: 'train', total: config.steps, unit: 'step' });
 let trainLoss: number;
 for (let step = 1; step <= config.steps; step++) {
   // tidy frees every tensor the step makes (activations, gradients) once the update has been applied.
@@ -163,13 +166,15 @@ for (let step = 1; step <= config.steps; step++) {
     optimizer.zeroGrad();
     return loss.item();
   });
+  bar.tick(1, { loss: Number(trainLoss.toFixed(4)), lr: schedule.lastLr[0]! });
   schedule.step();
   if (step % config.evalEvery === 0 || step === config.steps) {
     const seconds = (performance.now() - started) / 1000;
     const val = estimateLoss(data.val, config.evalBatches);
-    console.log(`step ${step}: train loss ${trainLoss.toFixed(4)}, val loss ${val.toFixed(4)}, ${(seconds / step * 1000).toFixed(0)} ms/step, ${seconds.toFixed(0)} s`);
+    bar.note(`step ${step}: train loss ${trainLoss.toFixed(4)}, val loss ${val.toFixed(4)}, ${(seconds / step * 1000).toFixed(0)} ms/step, ${seconds.toFixed(0)} s`);
   }
 }
+bar.done();
 const trainSeconds = (performance.now() - started) / 1000;
 const finalVal = estimateLoss(data.val, config.finalEvalBatches);
 console.log(`final val loss ${finalVal.toFixed(4)} (mean of ${config.finalEvalBatches} batches)`);
