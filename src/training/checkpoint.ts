@@ -15,7 +15,7 @@ import { readFile, rename, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
-import { PreTrainedModel } from '../models/modeling_utils.js';
+import { CheckpointError, PreTrainedModel } from '../models/modeling_utils.js';
 import type { AdamHyperparameters, LRScheduler, Optimizer, OptimizerStateDict } from '../optim/index.js';
 import { defaultGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -26,7 +26,8 @@ import type { TrainingArguments } from './training_args.js';
 export const CHECKPOINT_PREFIX = 'checkpoint-';
 export const TRAINER_STATE = 'trainer_state.json';
 
-export class CheckpointError extends Error {}
+// A bad training checkpoint is the same error as a bad model checkpoint: one class (models/modeling_utils.ts).
+export { CheckpointError };
 
 /** A collator whose randomness (MLM masking) must resume too. */
 export interface StatefulCollator {
