@@ -8,18 +8,10 @@
 import { hostname } from 'node:os';
 import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { processIsAlive } from '../util/process.js';
 
 const HEARTBEAT_MS = 2_000;
 const STALE_MS = 30_000;
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function recentlyModified(path: string | undefined): Promise<boolean> {
   const info = path === undefined ? undefined : await stat(path).catch(() => undefined);

@@ -20,6 +20,7 @@ import type { AdamHyperparameters, LRScheduler, Optimizer, OptimizerStateDict } 
 import { defaultGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { syncDirectory, writeFileAtomic } from '../util/fs.js';
+import { processIsAlive } from '../util/process.js';
 import type { TrainerState } from './callbacks.js';
 import type { TrainingArguments } from './training_args.js';
 
@@ -79,15 +80,6 @@ export async function loadModelWeights(dir: string, model: Module): Promise<void
 /** Staging folders: `.tmp-checkpoint-<step>-<pid of the writer>`. */
 const STAGING = new RegExp(`^\\.tmp-${CHECKPOINT_PREFIX}\\d+-(\\d+)$`);
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes the staging folders of checkpoints whose writing never finished: those of processes that are gone (a
  * crash, a kill) and this process's own earlier failed attempts. A living process's staging is left alone (two runs
@@ -97,7 +89,7 @@ export async function removeStaleStaging(outputDir: string): Promise<string[]> {
   if (!existsSync(outputDir)) return [];
   const stale = readdirSync(outputDir).filter((name) => {
     const pid = STAGING.exec(name)?.[1];
-    return pid !== undefined && (Number(pid) === process.pid || !processAlive(Number(pid)));
+    return pid !== undefined && (Number(pid) === process.pid || !processIsAlive(Number(pid)));
   });
   for (const name of stale) await rm(join(outputDir, name), { recursive: true, force: true });
   return stale.map((name) => join(outputDir, name));
