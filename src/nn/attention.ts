@@ -320,13 +320,3 @@ export function defaultPositions(batch: number, length: number, pastLength = 0):
   for (let i = 0; i < data.length; i++) data[i] = pastLength + (i % length);
   return new Tensor(data, [batch, length]);
 }
-
-/**
- * A padding mask (B, S) with 1 (or true) for tokens and 0 for padding, as HF's `attention_mask`, turned into a
- * bool mask (B, 1, 1, S) that broadcasts over heads and queries.
- */
-export function paddingMask(mask: Tensor): Tensor {
-  if (mask.rank !== 2) throw new RangeError(`paddingMask: expected a (batch, length) mask, got ${shapeString(mask.shape)}`);
-  const keep = mask.dtype === 'bool' ? mask : ops.logicalNot(ops.eq(mask, 0));
-  return ops.reshape(keep, [mask.shape[0]!, 1, 1, mask.shape[1]!]);
-}

@@ -1,9 +1,9 @@
-import type { LayerKV, Seq2SeqCache } from './kv_cache.js';
+import { cachedLength, type LayerKV, type Seq2SeqCache } from './kv_cache.js';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
 import * as F from './functional.js';
-import { MultiHeadAttention, paddingMask } from './attention.js';
+import { attentionBias, MultiHeadAttention } from './attention.js';
 import { createFeedForward, type FeedForward, type GatedFeedForward } from './feedforward.js';
 import { LayerNorm, RMSNorm } from './layers.js';
 import { Module, ModuleList } from './module.js';
@@ -79,7 +79,7 @@ abstract class ResidualLayer extends Module {
 }
 
 export interface EncoderLayerCall {
-  /** Bool (true = attend) or additive mask broadcastable to (B, heads, T, T); `paddingMask` builds one. */
+  /** Bool (true = attend) or additive mask broadcastable to (B, heads, T, T); `attentionBias` builds one. */
   mask?: Tensor | null;
   outputAttentions?: boolean;
   positionIds?: Tensor | null;
@@ -126,9 +126,9 @@ export interface DecoderLayerCache {
 export interface DecoderLayerCall {
   /** (B, S, C) encoder output; required when the layer has cross-attention. */
   encoderHiddenStates?: Tensor | null;
-  /** Self-attention mask broadcastable to (B, heads, T, Tpast + T), e.g. `paddingMask` of the decoder tokens. */
+  /** Self-attention mask broadcastable to (B, heads, T, Tpast + T), e.g. `attentionBias` of the decoder tokens. */
   mask?: Tensor | null;
-  /** Cross-attention mask broadcastable to (B, heads, T, S), e.g. `paddingMask` of the encoder tokens. */
+  /** Cross-attention mask broadcastable to (B, heads, T, S), e.g. `attentionBias` of the encoder tokens. */
   encoderMask?: Tensor | null;
   /** Causal self-attention (default true). */
   causal?: boolean;
@@ -241,7 +241,8 @@ export class TransformerEncoder extends Module {
   }
 
   forward(x: Tensor, call: EncoderCall = {}): EncoderOutput {
-    const mask = call.attentionMask ? paddingMask(call.attentionMask) : null;
+    const [b, s] = x.shape as [number, number, number];
+    const mask = attentionBias(call.attentionMask, { batch: b, queryLength: s, keyLength: s, causal: false }); // built once for all layers
     const hiddenStates: Tensor[] = [];
     const attentions: Tensor[] = [];
     let h = x;
@@ -296,9 +297,12 @@ export class TransformerDecoder extends Module {
   }
 
   forward(x: Tensor, call: DecoderCall = {}): DecoderOutput {
-    const mask = call.attentionMask ? paddingMask(call.attentionMask) : null;
-    const encoderMask = call.encoderAttentionMask ? paddingMask(call.encoderAttentionMask) : null;
+    const [b, t] = x.shape as [number, number, number];
     const past = call.pastKeyValues ?? null;
+    // Causal and padding in one additive bias (built once for all layers), so the layers run with causal off.
+    const mask = attentionBias(call.attentionMask, { batch: b, queryLength: t, keyLength: cachedLength(past?.self) + t, causal: true });
+    const sourceMask = call.encoderAttentionMask;
+    const encoderMask = sourceMask ? attentionBias(sourceMask, { batch: b, queryLength: t, keyLength: sourceMask.shape[1]!, causal: false }) : null;
     const cache: Seq2SeqCache = { self: [], cross: [] };
     const hiddenStates: Tensor[] = [];
     const selfAttentions: Tensor[] = [];
@@ -311,6 +315,7 @@ export class TransformerDecoder extends Module {
       const out = layer.forward(h, {
         encoderHiddenStates: call.encoderHiddenStates,
         mask,
+        causal: false,
         encoderMask,
         pastKeyValue: layerPast,
         useCache: call.useCache,

@@ -5,7 +5,6 @@ import {
   MASKED,
   MultiHeadAttention,
   RotaryEmbedding,
-  paddingMask,
   scaledDotProductAttention,
   type LayerKV,
   type Linear,
@@ -65,6 +64,11 @@ function referenceAttention(mha: MultiHeadAttention, x: Tensor, kvSource: Tensor
   return out;
 }
 
+/** HF's (B, S) 1/0 mask as the additive bias every query shares. */
+function padding(mask: Tensor): Tensor {
+  return attentionBias(mask, { batch: mask.shape[0]!, queryLength: 1, keyLength: mask.shape[1]!, causal: false })!;
+}
+
 describe('MultiHeadAttention', () => {
   const x = seeded([B, T, C], 10);
 
@@ -91,7 +95,7 @@ describe('MultiHeadAttention', () => {
   it('padding mask: padded keys get zero weight', () => {
     const mha = attention();
     const pad = tensor([[1, 1, 1, 1], [1, 1, 0, 0]], { dtype: 'int32' });
-    const { output, weights } = mha.forward(x, { mask: paddingMask(pad), outputAttentions: true });
+    const { output, weights } = mha.forward(x, { mask: padding(pad), outputAttentions: true });
     expectClose(output, referenceAttention(mha, x, x, (b, _i, j) => b === 0 || j < 2), 1e-5);
     const w = weights!.toArray() as number[][][][];
     for (const row of w[1]!.flat()) expect(row.slice(2)).toEqual([0, 0]);
@@ -106,7 +110,7 @@ describe('MultiHeadAttention', () => {
     const memory = seeded([B, 6, 5], 11);
     const mha = attention({ crossAttention: true, keyValueDim: 5 });
     const pad = tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]], { dtype: 'int32' });
-    const { output } = mha.forward(x, { keyValueStates: memory, mask: paddingMask(pad) });
+    const { output } = mha.forward(x, { keyValueStates: memory, mask: padding(pad) });
     expectClose(output, referenceAttention(mha, x, memory, (b, _i, j) => b === 0 || j < 3), 1e-5);
     expect(() => mha.forward(x)).toThrow(/cross-attention needs keyValueStates/);
     expect(() => attention().forward(x, { keyValueStates: memory })).toThrow(/crossAttention: true/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, noGrad, ops, Tensor, tensor } from '../../src/tensor/index.js';
-import { Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoderLayer, paddingMask, type DecoderLayerCache, type Parameter, type TransformerLayerOptions } from '../../src/nn/index.js';
+import { Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoderLayer, attentionBias, type DecoderLayerCache, type Parameter, type TransformerLayerOptions } from '../../src/nn/index.js';
 import { expectClose, seeded, timeSlice } from './helpers.js';
 
 const layerOptions = (extra: Partial<TransformerLayerOptions> = {}): TransformerLayerOptions => ({
@@ -21,6 +21,11 @@ function rowStats(t: Tensor, width: number): Array<{ mean: number; variance: num
     out.push({ mean, variance: row.reduce((a, b) => a + (b - mean) ** 2, 0) / width });
   }
   return out;
+}
+
+/** HF's (B, S) 1/0 mask as the additive bias every query shares. */
+function padding(mask: Tensor): Tensor {
+  return attentionBias(mask, { batch: mask.shape[0]!, queryLength: 1, keyLength: mask.shape[1]!, causal: false })!;
 }
 
 describe('TransformerEncoderLayer', () => {
@@ -62,7 +67,7 @@ describe('TransformerEncoderLayer', () => {
 
   it('padding: outputs at real tokens do not depend on padded ones', () => {
     const layer = new TransformerEncoderLayer(layerOptions());
-    const mask = paddingMask(tensor([[1, 1, 1, 0, 0], [1, 1, 1, 0, 0]], { dtype: 'int32' }));
+    const mask = padding(tensor([[1, 1, 1, 0, 0], [1, 1, 1, 0, 0]], { dtype: 'int32' }));
     const a = layer.forward(x, { mask }).hidden;
     const changed = ops.concat([ops.slice(x, 1, 0, 3), seeded([2, 2, 8], 9)], 1);
     expectClose(timeSlice(layer.forward(changed, { mask }).hidden, 0, 3), timeSlice(a, 0, 3), 1e-5);
@@ -73,7 +78,7 @@ describe('TransformerEncoderLayer', () => {
     const layer = new TransformerEncoderLayer({ dModel: 4, numHeads: 2, dFF: 8, dropout: 0, activation: 'gelu', normFirst, std: 0.5, generator: new Generator(2) });
     const input = seeded([1, 3, 4], 3).requireGrad();
     const probe = seeded([1, 3, 4], 4);
-    const mask = paddingMask(tensor([[1, 1, 0]], { dtype: 'int32' }));
+    const mask = padding(tensor([[1, 1, 0]], { dtype: 'int32' }));
     const loss = (): Tensor => ops.sum(ops.mul(layer.forward(input, { mask }).hidden, probe));
     loss().backward();
     const eps = 1e-2;
@@ -100,7 +105,7 @@ describe('TransformerEncoderLayer', () => {
 describe('TransformerDecoderLayer', () => {
   const tgt = seeded([2, 4, 8], 11);
   const memory = seeded([2, 3, 8], 12);
-  const memoryMask = paddingMask(tensor([[1, 1, 1], [1, 1, 0]], { dtype: 'int32' }));
+  const memoryMask = padding(tensor([[1, 1, 1], [1, 1, 0]], { dtype: 'int32' }));
 
   it.each([false, true])('cached step-by-step decoding equals the full pass (normFirst %s)', (normFirst) => {
     noGrad(() => {
