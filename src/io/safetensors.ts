@@ -16,12 +16,13 @@ import { sizeOf, shapeString } from '../tensor/shape.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { FileKindError, openRegularFile, readRegularTextFile } from './files.js';
 
-export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
+export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'I8' | 'BOOL';
 
 /** Bytes per element, in the Rust library's enum order (the writer sorts by it). */
 const DTYPES: Record<SafetensorsDType, { bytes: number; rank: number }> = {
   BOOL: { bytes: 1, rank: 0 },
   U8: { bytes: 1, rank: 1 },
+  I8: { bytes: 1, rank: 2 },
   F16: { bytes: 2, rank: 7 },
   BF16: { bytes: 2, rank: 8 },
   I32: { bytes: 4, rank: 9 },
@@ -169,6 +170,8 @@ function decodeTensor(raw: Uint8Array, e: TensorEntry, options: ReadOptions): Te
       return new Tensor(raw, e.shape);
     case 'U8':
       return new Tensor(Int32Array.from(raw), e.shape);
+    case 'I8':
+      return new Tensor(Int32Array.from(new Int8Array(buffer, raw.byteOffset, n)), e.shape);
     case 'F16':
     case 'BF16': {
       const half = { format: e.dtype, bits: new Uint16Array(buffer, raw.byteOffset, n) };
@@ -370,6 +373,8 @@ export interface SerializeOptions {
   floatDtype?: 'F32' | 'F16' | 'BF16';
   /** Storage type for int32 tensors (default I32; I64 as PyTorch's token-id buffers). */
   intDtype?: 'I32' | 'I64';
+  /** Storage type of named int32 tensors holding 8-bit values (quantized weights' codes, see nn/quantized.ts). */
+  tensorDtypes?: Readonly<Record<string, 'I8' | 'U8'>>;
 }
 
 function storageDtype(t: Tensor, options: SerializeOptions): SafetensorsDType {
@@ -390,6 +395,10 @@ function encodeTensor(t: Tensor, dtype: SafetensorsDType): Uint8Array {
     }
     case 'I64':
       return new Uint8Array(BigInt64Array.from(values as Int32Array, (v) => BigInt(v)).buffer);
+    case 'I8':
+      return new Uint8Array(Int8Array.from(values).buffer);
+    case 'U8':
+      return Uint8Array.from(values);
     default:
       return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   }
@@ -402,7 +411,7 @@ function encodeTensor(t: Tensor, dtype: SafetensorsDType): Uint8Array {
  * multiple of 8.
  */
 function safetensorsChunks(tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions): { byteLength: number; chunks: Iterable<Uint8Array> } {
-  const list = [...(tensors instanceof Map ? tensors : Object.entries(tensors))].map(([name, t]) => ({ name, t, dtype: storageDtype(t, options) }));
+  const list = [...(tensors instanceof Map ? tensors : Object.entries(tensors))].map(([name, t]) => ({ name, t, dtype: options.tensorDtypes?.[name] ?? storageDtype(t, options) }));
   list.sort((a, b) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (options.metadata) header[METADATA_KEY] = Object.fromEntries(Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -487,18 +496,18 @@ export async function saveShardedSafetensors(
   options: SerializeOptions & { maxShardBytes?: number } = {},
 ): Promise<string[]> {
   const maxBytes = options.maxShardBytes ?? Infinity;
-  const byteSize = (t: Tensor): number => t.size * DTYPES[storageDtype(t, options)].bytes;
+  const byteSize = (name: string, t: Tensor): number => t.size * DTYPES[options.tensorDtypes?.[name] ?? storageDtype(t, options)].bytes;
   const shards: Array<Map<string, Tensor>> = [];
   let current = new Map<string, Tensor>();
   let currentBytes = 0;
   for (const [name, t] of tensors) {
-    if (current.size > 0 && currentBytes + byteSize(t) > maxBytes) {
+    if (current.size > 0 && currentBytes + byteSize(name, t) > maxBytes) {
       shards.push(current);
       current = new Map();
       currentBytes = 0;
     }
     current.set(name, t);
-    currentBytes += byteSize(t);
+    currentBytes += byteSize(name, t);
   }
   shards.push(current);
   if (shards.length === 1) {
@@ -512,7 +521,7 @@ export async function saveShardedSafetensors(
     await saveSafetensors(join(dir, names[i]!), shard, options);
     for (const [name, t] of shard) {
       weightMap[name] = names[i]!;
-      totalSize += byteSize(t);
+      totalSize += byteSize(name, t);
     }
   }
   const sortedMap = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));

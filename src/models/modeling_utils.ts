@@ -20,6 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
+import { prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
 import { ConfigError, readJsonObject, snakeCase, type ConfigClass, type PretrainedConfig } from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
 import type {
@@ -265,9 +266,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * `dir`, each atomically. `fromPretrained(dir)` gives back bit-identical weights.
    */
   async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-    const config = this.config.withOverrides({ architectures: [this.constructor.name] });
+    const config = this.config.withOverrides({ architectures: [this.constructor.name], quantizationConfig: quantizationConfigOf(this) ?? undefined });
     await config.saveTo(dir);
-    await saveShardedSafetensors(dir, this.checkpointTensors(), { metadata: { format: 'pt' }, maxShardBytes: options.maxShardBytes });
+    const tensors = this.checkpointTensors();
+    const tensorDtypes = quantizedTensorDtypes(this, tensors);
+    await saveShardedSafetensors(dir, tensors, { metadata: { format: 'pt' }, maxShardBytes: options.maxShardBytes, tensorDtypes });
     if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig.toJSON(), null, 2) + '\n');
   }
 
@@ -342,6 +345,7 @@ export async function loadFromDir<M extends PreTrainedModel>(
     checkConfigFitsCheckpoint(config, reader);
     const deferred = deferRandomInit(() => new cls(config as never));
     model = deferred.result;
+    prepareQuantizedModel(model, config, cls.baseModelPrefix);
     // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
     const state = model.stateDict();
     const buffers = new Map([...state.values()].map((t) => [t, t.data]));

@@ -1,0 +1,265 @@
+/**
+ * Quantizing a model's weights, and reading and writing quantized checkpoints.
+ *
+ *   quantize(model, { dtype: 'int8' })  every Linear → int8 codes with one scale per output channel, run by
+ *                                       onnxruntime's DynamicQuantizeMatMul (activations quantized per call); every
+ *                                       Embedding → int8 codes with one scale per row (dequantized on lookup).
+ *   quantize(model, { dtype: 'q4' })    Linear layers whose input width is a whole number of 32-wide blocks → 4-bit
+ *                                       weight-only codes (MatMulNBits); the rest and embeddings as int8. For causal
+ *                                       LMs, whose matmuls are weight-bound.
+ *
+ * A LM head tied to the token embedding stays tied: it reads the embedding's int8 codes (a row scale of the table
+ * is an output-channel scale of the head), and the checkpoint holds them once.
+ *
+ * The checkpoint is the float one with each quantized layer's `weight` replaced by its codes (I8 for int8, U8 for
+ * q4's packed bytes) and `weight_scale` added (F32); see nn/quantized.ts for the layouts. config.json records
+ *
+ *   "quantization_config": { "quant_method": "attn", "dtype": "int8" | "q4", "block_size": 32,
+ *                            "modules": { "<layer name>": "int8" | "q4", … } }
+ *
+ * and `fromPretrained` rebuilds those layers before reading the weights (`prepareQuantizedModel`).
+ */
+import { createRequire } from 'node:module';
+import { graphFor } from '../backends/onnx/lowering.js';
+import { encodeModel } from '../backends/onnx/protobuf.js';
+import { loadNative } from '../backends/onnx/index.js';
+import { Embedding, Linear } from '../nn/layers.js';
+import type { Module, Parameter } from '../nn/module.js';
+import { Q4_BLOCK, QuantizedEmbedding, QuantizedLinear, quantizedTensors, type QuantScheme } from '../nn/quantized.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { JsonObject, PretrainedConfig } from './configuration_utils.js';
+
+export class QuantizationError extends Error {}
+
+export interface QuantizeOptions {
+  dtype: QuantScheme;
+  /** Layer names to quantize (as in the state dict, without `.weight`); default every Linear and Embedding. */
+  modules?: string[];
+}
+
+/** A model's quantization as config.json records it. */
+export interface QuantizationConfig {
+  dtype: QuantScheme;
+  modules: Record<string, QuantScheme>;
+}
+
+/** The onnxruntime kernel each scheme's layers run on. */
+export const QUANTIZED_OPS: Readonly<Record<QuantScheme, string>> = {
+  int8: 'com.microsoft.DynamicQuantizeMatMul',
+  q4: 'com.microsoft.MatMulNBits',
+};
+
+interface Slot {
+  parent: Module;
+  field: string;
+  module: Module;
+}
+
+/** Every module with its parent and field name, by state-dict path. */
+function slots(model: Module): Map<string, Slot> {
+  const out = new Map<string, Slot>();
+  for (const [path, parent] of model.namedModules()) {
+    for (const [field, module] of parent.children()) out.set(path ? `${path}.${field}` : field, { parent, field, module });
+  }
+  return out;
+}
+
+function replace(slot: Slot, module: Module): void {
+  (slot.parent as unknown as Record<string, unknown>)[slot.field] = module;
+}
+
+function isQuantized(module: Module): boolean {
+  return module instanceof QuantizedLinear || module instanceof QuantizedEmbedding;
+}
+
+/** Exactly these classes: a subclass may read `.weight` itself, which codes would not survive. */
+function isPlainLinear(m: Module): m is Linear {
+  return m.constructor === Linear;
+}
+
+function isPlainEmbedding(m: Module): m is Embedding {
+  return m.constructor === Embedding;
+}
+
+/** The scheme each chosen layer gets (see the file comment), or an error naming a layer that cannot take it. */
+function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<string, QuantScheme> {
+  const plan = new Map<string, QuantScheme>();
+  const chosen = options.modules ?? [...all].filter(([, s]) => isPlainLinear(s.module) || isPlainEmbedding(s.module)).map(([name]) => name);
+  for (const name of chosen) {
+    const slot = all.get(name);
+    if (!slot) throw new QuantizationError(`quantize: the model has no layer named '${name}'`);
+    const m = slot.module;
+    if (isQuantized(m)) throw new QuantizationError(`quantize: layer '${name}' is already quantized`);
+    if (isPlainEmbedding(m)) {
+      plan.set(name, 'int8');
+    } else if (isPlainLinear(m)) {
+      const fitsBlocks = m.inFeatures % Q4_BLOCK === 0;
+      if (options.dtype === 'q4' && !fitsBlocks && options.modules) {
+        throw new QuantizationError(`quantize: layer '${name}' has ${m.inFeatures} input features, not a multiple of the q4 block size ${Q4_BLOCK}`);
+      }
+      plan.set(name, options.dtype === 'q4' && fitsBlocks ? 'q4' : 'int8');
+    } else {
+      throw new QuantizationError(
+        `quantize: layer '${name}' is a ${m.constructor.name}; attn quantizes Linear and Embedding layers (a subclass may read its float weight directly)`,
+      );
+    }
+  }
+  return plan;
+}
+
+/**
+ * Swaps the planned layers for quantized ones: from the float weights (`fromWeights`), or empty, to be filled by
+ * a checkpoint. A Linear sharing its weight with a quantized Embedding (a tied LM head) shares its codes.
+ */
+function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, fromWeights: boolean): void {
+  const tables = new Map<Parameter, QuantizedEmbedding>();
+  const ordered = [...plan].sort(([a], [b]) => Number(isPlainLinear(all.get(a)!.module)) - Number(isPlainLinear(all.get(b)!.module)));
+  for (const [name, scheme] of ordered) {
+    const slot = all.get(name)!;
+    const m = slot.module;
+    if (isPlainEmbedding(m)) {
+      const weights = quantizedTensors('int8', m.numEmbeddings, m.embeddingDim, fromWeights ? (m.weight.data as Float32Array) : undefined);
+      const q = new QuantizedEmbedding(m.numEmbeddings, m.embeddingDim, weights);
+      tables.set(m.weight, q);
+      replace(slot, q);
+      continue;
+    }
+    const linear = m as Linear;
+    // A head tied to a quantized table reads its int8 codes, whatever the plan said.
+    const table = tables.get(linear.weight);
+    const weights = table
+      ? { codes: table.codes, scales: table.scales }
+      : quantizedTensors(scheme, linear.outFeatures, linear.inFeatures, fromWeights ? (linear.weight.data as Float32Array) : undefined);
+    replace(slot, new QuantizedLinear(table ? 'int8' : scheme, linear.inFeatures, linear.outFeatures, weights, linear.bias));
+  }
+}
+
+/**
+ * Quantizes `model` in place (see the file comment) and returns it, in eval mode: quantized layers are inference
+ * only. Save it with `savePretrained`; `fromPretrained` loads it back quantized.
+ */
+export function quantize<M extends Module>(model: M, options: QuantizeOptions): M {
+  if (options.dtype !== 'int8' && options.dtype !== 'q4') {
+    throw new QuantizationError(`quantize: dtype '${String(options.dtype)}' is not one of int8, q4`);
+  }
+  const all = slots(model);
+  const plan = planSchemes(all, options);
+  if (plan.size === 0) throw new QuantizationError(`quantize: ${model.constructor.name} has no Linear or Embedding layer to quantize`);
+  swapLayers(all, plan, true);
+  model.eval();
+  return model;
+}
+
+/** The model's quantization (null when it has none), as config.json records it. */
+export function quantizationConfigOf(model: Module): JsonObject | null {
+  const modules: Record<string, QuantScheme> = {};
+  for (const [name, slot] of slots(model)) {
+    if (slot.module instanceof QuantizedLinear) modules[name] = slot.module.scheme;
+    else if (slot.module instanceof QuantizedEmbedding) modules[name] = 'int8';
+  }
+  const schemes = new Set(Object.values(modules));
+  if (schemes.size === 0) return null;
+  return { quant_method: 'attn', dtype: schemes.has('q4') ? 'q4' : 'int8', block_size: Q4_BLOCK, modules };
+}
+
+/** safetensors storage types of the quantized codes, by checkpoint name (I8 for int8, U8 for q4's bytes). */
+export function quantizedTensorDtypes(model: Module, names: Iterable<[string, Tensor]>): Record<string, 'I8' | 'U8'> {
+  const kinds = new Map<Tensor, 'I8' | 'U8'>();
+  for (const [, slot] of slots(model)) {
+    const m = slot.module;
+    if (m instanceof QuantizedLinear) kinds.set(m.codes, m.scheme === 'q4' ? 'U8' : 'I8');
+    else if (m instanceof QuantizedEmbedding) kinds.set(m.codes, 'I8');
+  }
+  const out: Record<string, 'I8' | 'U8'> = {};
+  for (const [name, t] of names) {
+    const kind = kinds.get(t);
+    if (kind) out[name] = kind;
+  }
+  return out;
+}
+
+/** config.json's quantization_config, checked, or null when the model is not quantized. */
+export function readQuantizationConfig(config: PretrainedConfig): QuantizationConfig | null {
+  const raw = config.rawField('quantization_config');
+  if (raw === undefined || raw === null) return null;
+  const where = `${config.source}: quantization_config`;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new QuantizationError(`${where} is ${JSON.stringify(raw)}; expected an object`);
+  const q = raw as JsonObject;
+  if (q.quant_method !== 'attn') {
+    throw new QuantizationError(`${where}.quant_method is ${JSON.stringify(q.quant_method)}; attn reads only its own ('attn') quantized checkpoints`);
+  }
+  if (q.dtype !== 'int8' && q.dtype !== 'q4') throw new QuantizationError(`${where}.dtype is ${JSON.stringify(q.dtype)}; expected "int8" or "q4"`);
+  if (q.block_size !== undefined && q.block_size !== Q4_BLOCK) {
+    throw new QuantizationError(`${where}.block_size is ${JSON.stringify(q.block_size)}; attn reads block size ${Q4_BLOCK}`);
+  }
+  const modules = q.modules;
+  if (typeof modules !== 'object' || modules === null || Array.isArray(modules)) {
+    throw new QuantizationError(`${where}.modules is ${JSON.stringify(modules)}; expected an object { "<layer>": "int8" | "q4" }`);
+  }
+  for (const [name, scheme] of Object.entries(modules)) {
+    if (scheme !== 'int8' && scheme !== 'q4') throw new QuantizationError(`${where}.modules['${name}'] is ${JSON.stringify(scheme)}; expected "int8" or "q4"`);
+  }
+  return { dtype: q.dtype, modules: modules as Record<string, QuantScheme> };
+}
+
+const runtimeChecked = new Map<string, string | null>();
+
+/** Why onnxruntime cannot build a session with `scheme`'s kernel, or null when it can. */
+function runtimeProblem(scheme: QuantScheme): string | null {
+  let problem = runtimeChecked.get(scheme);
+  if (problem !== undefined) return problem;
+  try {
+    const attrs = { scheme, blockSize: Q4_BLOCK, inFeatures: Q4_BLOCK, outFeatures: 1 };
+    const model = encodeModel(graphFor('quantizedMatmul', ['float32', 'int32', 'float32'], [2, scheme === 'int8' ? 2 : 3, scheme === 'int8' ? 1 : 2], attrs));
+    const session = new (loadNative().binding.InferenceSession)();
+    session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {});
+    session.dispose();
+    problem = null;
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  runtimeChecked.set(scheme, problem);
+  return problem;
+}
+
+function onnxruntimeVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Throws naming the missing kernel when the installed onnxruntime cannot run `scheme`'s layers. */
+export function checkQuantizedRuntime(scheme: QuantScheme, source: string, problem = runtimeProblem(scheme)): void {
+  if (problem === null) return;
+  throw new QuantizationError(
+    `${source}: this checkpoint is quantized (${scheme}) and needs onnxruntime's ${QUANTIZED_OPS[scheme]} kernel, which the installed ` +
+      `onnxruntime-node ${onnxruntimeVersion()} cannot run (${problem.split('\n')[0]}); install onnxruntime-node >= 1.17 or load a float checkpoint`,
+  );
+}
+
+/**
+ * Rebuilds the quantized layers config.json names (empty, before the checkpoint is read into them), after checking
+ * that onnxruntime has their kernels. A model whose config has no quantization_config is left as it is.
+ */
+export function prepareQuantizedModel(model: Module, config: PretrainedConfig, baseModelPrefix: string): void {
+  const q = readQuantizationConfig(config);
+  if (!q) return;
+  for (const scheme of new Set(Object.values(q.modules))) checkQuantizedRuntime(scheme, config.source);
+  const all = slots(model);
+  const plan = new Map<string, QuantScheme>();
+  const dotted = `${baseModelPrefix}.`;
+  for (const [name, scheme] of Object.entries(q.modules)) {
+    // A base model's checkpoint in a head model, or the reverse: the names differ by the base prefix.
+    const candidates = [name, `${dotted}${name}`, name.startsWith(dotted) ? name.slice(dotted.length) : name];
+    const found = candidates.find((n) => all.has(n));
+    if (found === undefined) continue; // a layer of another head (an LM head loaded as a base model)
+    const m = all.get(found)!.module;
+    if (!(isPlainLinear(m) || isPlainEmbedding(m)) || (scheme === 'q4' && !isPlainLinear(m))) {
+      throw new QuantizationError(`${config.source}: quantization_config.modules['${name}'] is ${scheme}, but that layer is a ${m.constructor.name}`);
+    }
+    plan.set(found, scheme);
+  }
+  swapLayers(all, plan, false);
+}
