@@ -5,6 +5,7 @@ import { defaultGenerator, Generator as RandomGenerator } from '../tensor/random
 import { Tensor } from '../tensor/tensor.js';
 import { BeamSearchScorer, topCandidates } from './beam_search.js';
 import { GENERATION_PARAM_NAMES, GenerationConfig, tokenIdList, type GenerationParams } from './configuration_utils.js';
+import { NonFiniteOutputError } from '../models/finite-outputs.js';
 import * as P from './logits_process.js';
 import type { Decode, Streamer } from './streamers.js';
 import { camelCaseOptions } from '../util/options.js';
@@ -131,6 +132,8 @@ abstract class Stepper<Cache> {
       const out = this.forward(sequences, start);
       return { logits: lastPositionLogits(out.logits), cache: out.pastKeyValues ?? null };
     });
+    // NaN scores would pick token 0 (or any) forever; -Infinity may be a model's own ban, so only NaN is refused.
+    if (logits.some(Number.isNaN)) throw new NonFiniteOutputError('generate', 'logits', Number.NaN, this.modelName);
     if (this.useCache) {
       if (!cache) throw new Error(`generate: ${this.modelName}.forward returned no pastKeyValues with useCache`);
       this.cache = cache;

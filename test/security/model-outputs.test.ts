@@ -4,9 +4,9 @@ import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runWith } from '../../src/cli/commands/run.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
-import { NonFiniteOutputError } from '../../src/pipelines/finite-outputs.js';
+import { NonFiniteOutputError } from '../../src/models/finite-outputs.js';
 import { pipeline } from '../../src/pipelines/index.js';
-import { tinyClassifier, tinyEncoder } from '../pipelines/tiny-models.js';
+import { tinyCausalLM, tinyClassifier, tinyEncoder } from '../pipelines/tiny-models.js';
 
 /** Sets every value of the tensors whose names match `pattern` to `value` in the folder's model.safetensors. */
 async function poison(dir: string, pattern: RegExp, value: number): Promise<void> {
@@ -61,6 +61,17 @@ describe('non-finite model outputs', () => {
       await expect(embed('the cat sat')).rejects.toThrow(NonFiniteOutputError);
     } finally {
       embed.dispose();
+    }
+  });
+
+  it('text generation with NaN weights is an error, not token 0 repeated', async () => {
+    const dir = await tinyCausalLM();
+    await poison(dir, /ln_f\.weight$/, Number.NaN);
+    const generate = await pipeline('text-generation', dir);
+    try {
+      await expect(generate('the cat', { maxNewTokens: 4 })).rejects.toThrow(/generate: .* produced NaN in its 'logits' output/);
+    } finally {
+      generate.dispose();
     }
   });
 });

@@ -5,6 +5,7 @@ import { Tensor } from '../tensor/tensor.js';
  * from them would be noise presented as a result ("negative, score NaN"), so the pipeline stops instead.
  */
 export class NonFiniteOutputError extends Error {
+  /** `source`: the model's folder, or its class name when it has none. */
   constructor(
     readonly task: string,
     readonly output: string,
@@ -12,7 +13,7 @@ export class NonFiniteOutputError extends Error {
     source: string,
   ) {
     super(
-      `${task}: the model${source === '' ? '' : ` at ${source}`} produced ${value} in its '${output}' output: its weights ` +
+      `${task}: ${source === '' ? 'the model' : source} produced ${value} in its '${output}' output: its weights ` +
         'hold NaN or infinite values, or overflow (check model.safetensors and its dtype)',
     );
     this.name = 'NonFiniteOutputError';
