@@ -10,6 +10,7 @@ import { checkFiniteOutputs } from '../models/finite-outputs.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
+import type { WeightDtype } from '../models/quantization.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 import { camelCaseOptions, isPlainObject } from '../util/options.js';
 
@@ -27,6 +28,11 @@ export interface PipelineOptions {
    * call, for every batch size and length. false runs it op by op (eager), as the reference backend always does.
    */
   compiled?: boolean;
+  /**
+   * Weight type, as transformers.js names it: 'q8' / 'q4' quantize a float model on load (int8, or 4-bit for
+   * causal LMs; see models/quantization.ts), 'fp32' refuses a quantized checkpoint; default: as saved.
+   */
+  dtype?: WeightDtype;
 }
 
 /** The tensors a tokenizer hands a model, (B, T) int32 each (they fit models' ModelInputs). */
@@ -122,7 +128,8 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
       try {
         const vocab = this.model.config.rawField('vocab_size');
         // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
-        graphs.set(key, CompiledForward.compile(this.model, encoderSpec(typeof vocab === 'number' ? vocab : 2, run)));
+        const spec = encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
+        graphs.set(key, CompiledForward.compile(this.model, spec, { cacheKey: `pipeline/${this.task}/${key}` }));
       } catch (err) {
         if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
         this.warn(`attn ${this.task}: running ${this.model.constructor.name} op by op: ${err.message}`);
