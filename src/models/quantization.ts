@@ -263,3 +263,24 @@ export function prepareQuantizedModel(model: Module, config: PretrainedConfig, b
   }
   swapLayers(all, plan, false);
 }
+
+/** Weight types as transformers.js names them (its `dtype` option). */
+export type WeightDtype = 'fp32' | 'q8' | 'q4';
+
+const SCHEME_OF: Record<Exclude<WeightDtype, 'fp32'>, QuantScheme> = { q8: 'int8', q4: 'q4' };
+
+/**
+ * Brings a loaded model (in place) to the weight type a caller asked for: 'q8' / 'q4' quantize a float checkpoint on load (a
+ * quantized one stays as saved), 'fp32' refuses a quantized checkpoint (its float weights are gone), none keeps it.
+ */
+export function applyWeightDtype(model: Module, dtype: WeightDtype | undefined, source: string): void {
+  if (dtype === undefined) return;
+  const current = quantizationConfigOf(model);
+  if (dtype === 'fp32') {
+    if (current) throw new QuantizationError(`${source} holds ${String(current.dtype)}-quantized weights; dtype 'fp32' needs a float checkpoint`);
+    return;
+  }
+  const scheme = SCHEME_OF[dtype];
+  if (scheme === undefined) throw new QuantizationError(`${source}: dtype '${String(dtype)}' is not one of fp32, q8, q4`);
+  if (!current) quantize(model, { dtype: scheme });
+}

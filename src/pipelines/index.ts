@@ -26,6 +26,7 @@ import { languagePair, TranslationPipeline } from './translation.js';
 import { QuestionAnsweringPipeline } from './question-answering.js';
 import { TokenClassificationPipeline } from './token-classification.js';
 import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
+import { applyWeightDtype } from '../models/quantization.js';
 
 export { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 export { ModelLoadError, installedModelsDir } from './load.js';
@@ -167,6 +168,7 @@ async function llama2cPipeline(task: Task, file: string, options: PipelineFactor
     throw new ModelLoadError(`${file}: a llama2.c checkpoint needs its tokenizer beside it (tokenizer.bin, or a single tok*.bin); ${found}`);
   }
   const model = await loadLlama2cModel(file);
+  applyWeightDtype(model, options.dtype, file);
   const tokenizer = await loadLlama2cTokenizer(join(dir, tokenizerFile), model.config.vocabSize);
   return new TextGenerationPipeline(model, llama2cToPreTrainedTokenizer(tokenizer, join(dir, tokenizerFile)), options);
 }
@@ -190,6 +192,7 @@ export async function pipeline(taskName: string, model?: string, options: Pipeli
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
     const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config, options.onWarning);
+    applyWeightDtype(loaded, options.dtype, dir);
     return [loaded, tokenizer, options] as const;
   };
   switch (task) {

@@ -1,0 +1,37 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pipeline } from '../../src/pipelines/index.js';
+import { QuantizedLinear } from '../../src/nn/quantized.js';
+import { projectRoot } from '../../src/util/paths.js';
+
+const SENTENCES = [
+  'a gorgeous, witty, seductive movie.',
+  'the plot is nothing but boilerplate clichés from start to finish.',
+  'it is a sweet, funny film.',
+  'an ugly, pointless mess.',
+];
+
+describe("pipelines take transformers.js' dtype option", () => {
+  it("sentiment-en with dtype 'q8' runs int8 layers and agrees with fp32 on these sentences", async () => {
+    const dir = join(projectRoot, 'models/sentiment-en');
+    const fp32 = await pipeline('sentiment-analysis', dir, { dtype: 'fp32' });
+    const q8 = await pipeline('sentiment-analysis', dir, { dtype: 'q8' });
+    expect(q8.model.bert.encoder.layer[0]!.attention.self.query).toBeInstanceOf(QuantizedLinear);
+    const want = await fp32(SENTENCES);
+    const got = await q8(SENTENCES);
+    for (let i = 0; i < SENTENCES.length; i++) {
+      expect(got[i]!.label).toBe(want[i]!.label);
+      expect(Math.abs(got[i]!.score - want[i]!.score)).toBeLessThan(0.05);
+    }
+  });
+
+  it("the stories model with dtype 'q4' writes the same first 20 greedy tokens as fp32", async () => {
+    const dir = join(projectRoot, 'models/tinystories-llama');
+    const fp32 = await pipeline('text-generation', dir);
+    const q4 = await pipeline('text-generation', dir, { dtype: 'q4' });
+    const prompt = 'Once upon a time';
+    const [want] = await fp32(prompt, { maxNewTokens: 20 });
+    const [got] = await q4(prompt, { maxNewTokens: 20 });
+    expect(got!.generated_text).toBe(want!.generated_text);
+  });
+});
