@@ -297,6 +297,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 
 export async function startChatServer(options: ChatServerOptions): Promise<ChatServer> {
   const models = new Map(options.models.map((m) => [m.id, m]));
@@ -306,6 +307,7 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
   const maxTokensLimit = options.maxTokensLimit ?? 2048;
   const maxUnreadBytes = options.maxUnreadBytes ?? 4 * 1024 * 1024;
   const expectedKey = options.apiKey === undefined ? undefined : digest(options.apiKey);
+  const listensOnLoopback = LOOPBACK_NAMES.includes(options.host ?? '127.0.0.1');
   const counters = { completed: 0, cancelled: 0, failed: 0 };
 
   function checkApiKey(req: IncomingMessage): void {
@@ -326,7 +328,10 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     const origin = req.headers.origin;
     if (origin === undefined || req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     const originHost = URL.canParse(origin) ? new URL(origin).host : undefined;
-    if (originHost !== req.headers.host) {
+    // DNS rebinding: a foreign name resolved to 127.0.0.1 makes Origin and Host agree, so a server bound to this
+    // machine only also wants a Host that names this machine.
+    const hostname = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (originHost !== req.headers.host || (listensOnLoopback && !LOOPBACK_NAMES.includes(hostname))) {
       throw new ApiError(403, `requests from web pages at ${origin} are not served: call the API from a program, or from a page on this host`, 'forbidden_origin');
     }
   }

@@ -6,6 +6,7 @@ import { startChatServer, type ChatServer } from '../../src/chat/server.js';
 import { UsageError } from '../../src/cli/args.js';
 import { startFromArgs } from '../../src/cli/commands/serve.js';
 import { startStudioServer, type RunningStudio } from '../../src/studio/server.js';
+import { rawRequest } from './helpers.js';
 
 describe('attn serve --host beyond this machine', () => {
   it('refuses to serve everyone without an API key unless told --insecure, and then warns', async () => {
@@ -33,11 +34,12 @@ describe('attn serve and Origin', () => {
   });
   afterAll(() => chat.close());
 
+  const BODY = JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'hi there' }] });
   const complete = (origin?: string) =>
     fetch(`${chat.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { 'Content-Type': 'text/plain', ...(origin === undefined ? {} : { Origin: origin }) },
-      body: JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'hi there' }] }),
+      body: BODY,
     });
 
   it('refuses a generation asked by a page of another site, serves API clients and its own host', async () => {
@@ -47,6 +49,15 @@ describe('attn serve and Origin', () => {
     expect(chat.stats().completed).toBe(0);
     expect((await complete()).status).toBe(200);
     expect((await complete(new URL(chat.baseURL).origin)).status).toBe(200);
+    // DNS rebinding: a foreign name that resolves to 127.0.0.1, whose page then calls "its own" host.
+    const { port } = new URL(chat.baseURL);
+    const rebound = await rawRequest(
+      chat.baseURL,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: evil.example:${port}\r\nOrigin: http://evil.example:${port}\r\n` +
+        `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(BODY)}`,
+      BODY,
+    );
+    expect(rebound.status).toBe(403);
     // Reading the model list changes nothing.
     expect((await fetch(`${chat.baseURL}/models`, { headers: { Origin: 'https://evil.example' } })).status).toBe(200);
   });
