@@ -9,7 +9,7 @@
 import '../src/backends/register.js';
 import { readFileSync } from 'node:fs';
 import { Generator, noGrad, Tensor, tidy, ops } from '../src/tensor/index.js';
-import { Embedding, F, LayerNorm, LearnedPositionalEmbedding, Module, ModuleList, TransformerDecoderLayer, defaultPositions } from '../src/nn/index.js';
+import { Embedding, F, LayerNorm, LearnedPositionalEmbedding, Module, ModuleList, TransformerDecoderLayer, defaultPositionIds } from '../src/nn/index.js';
 import { AdamW, clipGradNorm, cosineScheduleWithWarmup } from '../src/optim/index.js';
 import { sharedPath } from '../src/util/paths.js';
 import { progress } from '../src/util/progress.js';
@@ -88,8 +88,8 @@ class GPT extends Module {
 
   /** Token ids (B, T) → next-character logits (B, T, V); the output layer shares the token embedding (weight tying). */
   forward(idx: Tensor): Tensor {
-    const [B, T] = idx.shape as [number, number];
-    let x = ops.add(this.wte.forward(idx), this.wpe.forward(defaultPositions(B, T))); // (B, T, C)
+    const T = idx.shape[1]!;
+    let x = ops.add(this.wte.forward(idx), this.wpe.forward(defaultPositionIds(T))); // (B, T, C) + (T, C)
     for (const block of this.h) x = block.forward(x).hidden;
     return F.linear(this.ln_f.forward(x), this.wte.weight); // (B, T, V)
   }

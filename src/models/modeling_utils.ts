@@ -457,12 +457,8 @@ export function checkContextWindow(length: number, maxPositions: number, model: 
   }
 }
 
-/** Default positions pastLength … pastLength+T-1, as a (T) vector that broadcasts over the batch. */
-export function defaultPositionIds(length: number, pastLength: number): Tensor {
-  const ids = new Int32Array(length);
-  for (let i = 0; i < length; i++) ids[i] = pastLength + i;
-  return new Tensor(ids, [length]);
-}
+/** Default positions (nn/positional.ts), re-exported where the model files have always found them. */
+export { defaultPositionIds } from '../nn/positional.js';
 
 /** transformers' causal LM loss: logits[:, :-1] against labels[:, 1:], mean cross-entropy over labels != -100. */
 export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {

@@ -7,6 +7,7 @@ import * as F from './functional.js';
 import { extendKV, type LayerKV } from './kv_cache.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
+import { defaultPositionIds } from './positional.js';
 import type { RotaryEmbedding } from './rotary.js';
 
 /**
@@ -219,7 +220,7 @@ export interface AttentionCall {
   useCache?: boolean;
   /** Return the attention weights (B, heads, Tq, Tk). */
   outputAttentions?: boolean;
-  /** (B, T) int32 positions for rotary embeddings; default past length + arange(T). */
+  /** (T) or (B, T) int32 positions for rotary embeddings; default past length + arange(T). */
   positionIds?: Tensor | null;
 }
 
@@ -273,7 +274,7 @@ export class MultiHeadAttention extends Module {
     if (hidden.rank !== 3 || hidden.shape[2] !== this.embedDim) {
       throw new RangeError(`MultiHeadAttention: expected input (batch, length, ${this.embedDim}), got ${shapeString(hidden.shape)}`);
     }
-    const [b, tq] = hidden.shape as [number, number, number];
+    const tq = hidden.shape[1]!;
     const cross = this.isCrossAttention;
     const past = call.pastKeyValue ?? null;
     if (cross && !past && !call.keyValueStates) {
@@ -294,7 +295,7 @@ export class MultiHeadAttention extends Module {
       const v = splitHeads(this.v_proj.forward(source), this.numKeyValueHeads);
       if (this.rotary && !cross) {
         const pastLength = past ? past.key.shape[2]! : 0;
-        const positions = call.positionIds ?? defaultPositions(b, tq, pastLength);
+        const positions = call.positionIds ?? defaultPositionIds(tq, pastLength);
         [q, k] = this.rotary.applyRotary(q, k, positions, pastLength + tq);
       }
       kv = cross ? { key: k, value: v } : extendKV(past, k, v);
@@ -312,11 +313,4 @@ export class MultiHeadAttention extends Module {
       presentKeyValue: call.useCache ? kv : undefined,
     };
   }
-}
-
-/** (B, T) int32: past length + 0..T-1 in every row. */
-export function defaultPositions(batch: number, length: number, pastLength = 0): Tensor {
-  const data = new Int32Array(batch * length);
-  for (let i = 0; i < data.length; i++) data[i] = pastLength + (i % length);
-  return new Tensor(data, [batch, length]);
 }

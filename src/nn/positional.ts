@@ -51,6 +51,13 @@ function checkPositions(positionIds: Tensor, limit: number, owner: string): void
   }
 }
 
+/** Default positions pastLength … pastLength+T-1, as a (T) vector that broadcasts over the batch. */
+export function defaultPositionIds(length: number, pastLength = 0): Tensor {
+  const ids = new Int32Array(length);
+  for (let i = 0; i < length; i++) ids[i] = pastLength + i;
+  return new Tensor(ids, [length]);
+}
+
 /** Fixed sinusoids looked up by position: (...positionIds.shape, dim). The table is a non-trainable buffer. */
 export class SinusoidalPositionalEmbedding extends Module {
   constructor(readonly maxPositions: number, readonly dim: number, readonly layout: SinusoidLayout = 'interleaved', options: { persistent?: boolean } = {}) {

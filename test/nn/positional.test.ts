@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ops, Tensor, tensor } from '../../src/tensor/index.js';
-import { LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding, defaultPositions, sinusoidalTable } from '../../src/nn/index.js';
+import { LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding, defaultPositionIds, sinusoidalTable } from '../../src/nn/index.js';
 import { expectClose, seeded } from './helpers.js';
 
 describe('sinusoidal positions', () => {
@@ -44,10 +44,10 @@ describe('learned positions', () => {
   it('is a trainable table indexed by position', () => {
     const wpe = new LearnedPositionalEmbedding(8, 3);
     expect(wpe.namedParameters().map(([n, p]) => [n, p.shape])).toEqual([['weight', [8, 3]]]);
-    const out = wpe.forward(defaultPositions(2, 3, 5));
-    expect(out.shape).toEqual([2, 3, 3]);
+    const out = wpe.forward(defaultPositionIds(3, 5));
+    expect(out.shape).toEqual([3, 3]);
     expectClose(out.data.subarray(0, 3), wpe.weight.data.subarray(15, 18), 0);
-    expect(() => wpe.forward(defaultPositions(1, 4, 5))).toThrow(/LearnedPositionalEmbedding: position 8 is outside \[0, 8\)/);
+    expect(() => wpe.forward(defaultPositionIds(4, 5))).toThrow(/LearnedPositionalEmbedding: position 8 is outside \[0, 8\)/);
   });
 });
 
