@@ -18,6 +18,7 @@ const COMMANDS: Record<string, string> = {
   rag: 'index documents and ask questions over them',
   studio: 'open attn studio in the browser',
   export: 'write a model as ONNX for transformers.js (attn export onnx --model M --out DIR)',
+  quantize: 'write a model with int8 or 4-bit weights (attn quantize --model M --dtype int8 --out DIR)',
 };
 
 interface CommandModule {

@@ -1,0 +1,36 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { run } from '../../src/cli/commands/quantize.js';
+import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
+import { tinyClassifier } from '../pipelines/tiny-models.js';
+
+const out = mkdtempSync(join(tmpdir(), 'attn-cli-quantize-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+describe('attn quantize', () => {
+  it('writes an int8 folder that pipelines load and that labels as the float model does', async () => {
+    const model = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 13);
+    const target = join(out, 'classifier-int8');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    expect(await run(['--model', model, '--dtype', 'int8', '--out', target])).toBe(0);
+    expect(String(log.mock.calls[0]![0])).toMatch(/weights \d+ bytes, \d+\.\d% of the \d+ bytes of/);
+    expect(JSON.parse(readFileSync(join(target, 'config.json'), 'utf8')).quantization_config.dtype).toBe('int8');
+    const texts = ['i love this movie', 'the plot was dull and the acting awful'];
+    const float = (await (await pipeline('text-classification', model))(texts)) as ClassificationLabel[];
+    const int8 = (await (await pipeline('text-classification', target))(texts)) as ClassificationLabel[];
+    expect(int8.map((r) => r.label)).toEqual(float.map((r) => r.label));
+  });
+
+  it('refuses a missing or unknown dtype with a usage error (exit 2)', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await run(['--model', 'x', '--out', 'y'])).toBe(2);
+    expect(await run(['--model', 'x', '--dtype', 'int4', '--out', 'y'])).toBe(2);
+    expect(error.mock.calls.map((c) => String(c[0]))).toEqual([
+      expect.stringContaining('--dtype is required (int8 or q4)'),
+      expect.stringContaining("--dtype is 'int4'; expected int8 or q4"),
+    ]);
+  });
+});
