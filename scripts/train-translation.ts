@@ -13,6 +13,7 @@
 import '../src/backends/register.js';
 import { Dataset, DataCollatorForSeq2Seq, loadDataset } from '../src/data/index.js';
 import { corpusBleu } from '../src/metrics/index.js';
+import { GenerationConfig } from '../src/generation/configuration_utils.js';
 import { MarianConfig, MarianMTModel } from '../src/models/index.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { PreTrainedTokenizer, trainTokenizer } from '../src/tokenizers/index.js';
@@ -84,7 +85,7 @@ const config = new MarianConfig({
   bos_token_id: null,
 });
 const model = new MarianMTModel(config);
-model.generationConfig = { max_new_tokens: maxLength, num_beams: beams, decoder_start_token_id: pad, eos_token_id: eos, pad_token_id: pad, forced_eos_token_id: eos };
+model.generationConfig = new GenerationConfig({ maxNewTokens: maxLength, numBeams: beams, decoderStartTokenId: pad, eosTokenId: eos, padTokenId: pad, forcedEosTokenId: eos });
 
 const computeBleu = ({ predictions, labelIds }: EvalPrediction): Record<string, number> => {
   const hypotheses = tokenizer.batchDecode(predictions, { skipSpecialTokens: true });
