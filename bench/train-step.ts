@@ -5,7 +5,7 @@
  * the faster kept) for `ratio`. The step is compiled (one onnxruntime graph, as the Trainer runs it) unless
  * `--eager`. The twin reports the mean of its timed steps, so `ratio` compares means; the median is printed too.
  * Usage: npm run bench -- train-step [--layers 4 --d 256 --heads 4 --ctx 128 --batch 16 --vocab 4096 --steps 10
- *        --threads 0 --eager --no-torch]
+ *        --threads 0 --eager --optimization all|extended|basic --no-torch]
  */
 import '../src/backends/register.js';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
@@ -106,7 +106,9 @@ const model = new GPT(cfg.vocab, cfg.ctx, cfg.d, cfg.heads, cfg.layers);
 const opt = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
 const idx = randint(0, cfg.vocab, [cfg.batch, cfg.ctx]);
 const tgt = randint(0, cfg.vocab, [cfg.batch, cfg.ctx]);
-const compiled = eager ? null : compileOptimizerStep(opt);
+const optimizationFlag = process.argv.indexOf('--optimization');
+const optimization = optimizationFlag >= 0 ? (process.argv[optimizationFlag + 1] as 'basic' | 'extended' | 'all') : 'all';
+const compiled = eager ? null : compileOptimizerStep(opt, { optimization });
 
 const update = (batch: Record<string, Tensor>): Record<string, Tensor> => {
   const loss = model.forward(batch.idx!, batch.tgt!);
@@ -121,12 +123,16 @@ const firstStart = performance.now();
 for (let i = 0; i < cfg.warmup; i++) step();
 const warmupMs = performance.now() - firstStart;
 const stepTimes: number[] = [];
+// CPU time (all threads) of the timed steps: the work done, which the machine's load inflates less than the wall.
+const cpuBefore = process.cpuUsage();
 for (let i = 0; i < cfg.steps; i++) {
   const t0 = performance.now();
   const loss = step();
   stepTimes.push(performance.now() - t0);
   console.error(JSON.stringify({ step: i, loss: +loss.toFixed(4), ms: +stepTimes[i]!.toFixed(1) }));
 }
+const cpu = process.cpuUsage(cpuBefore);
+const graphs = compiled?.graphCount ?? 0;
 const forwardTimes: number[] = [];
 for (let i = 0; i < cfg.steps; i++) {
   const t0 = performance.now();
@@ -148,7 +154,9 @@ const result: Record<string, unknown> = {
   // The warm-up steps include recording the step and building its onnxruntime session.
   warmup_ms: +warmupMs.toFixed(0),
   forward_ms_eager: +median(forwardTimes).toFixed(2),
-  graphs: compiled?.graphCount ?? 0,
+  cpu_ms_per_step: +((cpu.user + cpu.system) / 1000 / cfg.steps).toFixed(1),
+  optimization: eager ? null : optimization,
+  graphs,
 };
 
 const twin = process.argv.includes('--no-torch') ? null : runTwin('torch_gpt_bench.py', ['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]), 'tokens_per_s');

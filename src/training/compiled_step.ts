@@ -5,14 +5,18 @@
  * so every step is computed by a graph (a resumed run is bit-identical to an uninterrupted one); a replay whose
  * `loss` (or `gradNorm`, when the step returns one) is not finite does not write its weights back.
  */
-import { CompiledStep, type StateSlot } from '../backends/onnx/compiled_step.js';
+import { CompiledStep, type CompiledStepOptions, type StateSlot } from '../backends/onnx/compiled_step.js';
 import type { BaseHyperparameters, Optimizer } from '../optim/optimizer.js';
 import { defaultGenerator } from '../tensor/random.js';
 
-export function compileOptimizerStep<H extends BaseHyperparameters>(optimizer: Optimizer<H>): CompiledStep {
+export function compileOptimizerStep<H extends BaseHyperparameters>(
+  optimizer: Optimizer<H>,
+  options: Pick<CompiledStepOptions, 'optimization'> = {},
+): CompiledStep {
   optimizer.initializeState();
   const params = optimizer.paramGroups.flatMap((g) => g.params);
   return new CompiledStep({
+    ...options,
     state: () => {
       const slots: StateSlot[] = params.map((p, i) => ({ name: `param.${i}`, tensor: p, set: (v) => void p.assign(v) }));
       for (const [name, s] of optimizer.stateTensors()) slots.push({ name, tensor: s.tensor, set: (v) => optimizer.setStateTensor(s.param, s.name, v) });
