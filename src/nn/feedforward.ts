@@ -5,7 +5,35 @@ import * as F from './functional.js';
 import { activation, Linear } from './layers.js';
 import { Module } from './module.js';
 
-/** The position-wise feed-forward block of a transformer layer. */
+/**
+ * The position-wise feed-forward block of a transformer layer, (B, T, C) → (B, T, hidden) → (B, T, C). The functions
+ * take the model's own projections (whatever their names and layout: Linear, GPT-2's Conv1D), so every model file
+ * composes the same two blocks; the modules below are them with BART's and Llama's field names.
+ */
+
+/** Anything that maps (…, in) → (…, out): a Linear, GPT-2's Conv1D. */
+export interface Projection {
+  forward(x: Tensor): Tensor;
+}
+
+export interface FeedForwardCall {
+  activation: (x: Tensor) => Tensor;
+  /** Dropout on the hidden activations (applied only when `training`). */
+  dropout?: number;
+  training?: boolean;
+}
+
+/** down(dropout(act(up(x)))): the classic block (GPT-2, BERT-style encoders, BART, T5). */
+export function feedForward(x: Tensor, up: Projection, down: Projection, call: FeedForwardCall): Tensor {
+  const hidden = call.activation(up.forward(x)); // (B, T, hidden)
+  return down.forward(F.dropout(hidden, call.dropout ?? 0, call.training ?? false));
+}
+
+/** down(dropout(act(gate(x)) · up(x))): the gated block (GLU variants: SwiGLU in Llama, GeGLU in T5 v1.1). */
+export function gatedFeedForward(x: Tensor, gate: Projection, up: Projection, down: Projection, call: FeedForwardCall): Tensor {
+  const gated = ops.mul(call.activation(gate.forward(x)), up.forward(x)); // (B, T, hidden)
+  return down.forward(F.dropout(gated, call.dropout ?? 0, call.training ?? false));
+}
 
 export interface FeedForwardOptions {
   /** An HF activation name ('relu', 'gelu', 'gelu_new', 'silu', …) or 'swiglu' for Llama's gated block. */
@@ -32,8 +60,7 @@ export class FeedForward extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.act(this.fc1.forward(x)); // (B, T, hidden)
-    return this.fc2.forward(F.dropout(h, this.options.dropout ?? 0, this.training));
+    return feedForward(x, this.fc1, this.fc2, { activation: this.act, dropout: this.options.dropout, training: this.training });
   }
 }
 
@@ -52,8 +79,8 @@ export class GatedFeedForward extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const gated = ops.mul(ops.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)); // (B, T, hidden)
-    return this.down_proj.forward(F.dropout(gated, this.options.dropout ?? 0, this.training));
+    const call = { activation: ops.silu, dropout: this.options.dropout, training: this.training };
+    return gatedFeedForward(x, this.gate_proj, this.up_proj, this.down_proj, call);
   }
 }
 

@@ -5,6 +5,7 @@
  * with its own positions (modeling_marian.ts).
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
+import { feedForward } from '../../nn/feedforward.js';
 import * as F from '../../nn/functional.js';
 import { attentionKeyValues, type LayerKV, type Seq2SeqCache } from '../../nn/kv_cache.js';
 import { activation, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
@@ -79,9 +80,9 @@ export class BartAttention extends Module {
 }
 
 /** fc1 → activation → fc2, with the dropouts BART applies between them. */
-function feedForward(x: Tensor, layer: { fc1: Linear; fc2: Linear; training: boolean }, act: (x: Tensor) => Tensor, config: BartConfig): Tensor {
-  const inner = F.dropout(act(layer.fc1.forward(x)), config.activationDropout, layer.training);
-  return F.dropout(layer.fc2.forward(inner), config.dropout, layer.training);
+function layerFeedForward(x: Tensor, layer: { fc1: Linear; fc2: Linear; training: boolean }, act: (x: Tensor) => Tensor, config: BartConfig): Tensor {
+  const out = feedForward(x, layer.fc1, layer.fc2, { activation: act, dropout: config.activationDropout, training: layer.training });
+  return F.dropout(out, config.dropout, layer.training);
 }
 
 export class BartEncoderLayer extends Module {
@@ -106,7 +107,7 @@ export class BartEncoderLayer extends Module {
   forward(x: Tensor, bias: Tensor | null): Tensor {
     const attended = F.dropout(this.self_attn.forward(x, null, bias, null).hidden, this.config.dropout, this.training);
     const h = this.self_attn_layer_norm.forward(ops.add(x, attended));
-    return this.final_layer_norm.forward(ops.add(h, feedForward(h, this, this.act, this.config)));
+    return this.final_layer_norm.forward(ops.add(h, layerFeedForward(h, this, this.act, this.config)));
   }
 }
 
@@ -146,7 +147,7 @@ export class BartDecoderLayer extends Module {
     let h = this.self_attn_layer_norm.forward(ops.add(x, F.dropout(selfOut.hidden, p, this.training)));
     const crossOut = this.encoder_attn.forward(h, encoder, crossBias, past?.cross ?? null);
     h = this.encoder_attn_layer_norm.forward(ops.add(h, F.dropout(crossOut.hidden, p, this.training)));
-    h = this.final_layer_norm.forward(ops.add(h, feedForward(h, this, this.act, this.config)));
+    h = this.final_layer_norm.forward(ops.add(h, layerFeedForward(h, this, this.act, this.config)));
     return { hidden: h, self: selfOut.present, cross: crossOut.present, crossWeights: crossOut.weights };
   }
 }

@@ -3,6 +3,7 @@
  * pooler; classification reads the first token through `pre_classifier` → ReLU → `classifier`.
  */
 import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
+import { feedForward } from '../../nn/feedforward.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
@@ -92,7 +93,7 @@ export class FFN extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.dropout.forward(this.lin2.forward(this.act(this.lin1.forward(x))));
+    return this.dropout.forward(feedForward(x, this.lin1, this.lin2, { activation: this.act }));
   }
 }
 

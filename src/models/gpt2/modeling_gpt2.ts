@@ -3,6 +3,7 @@
  * Pre-LN decoder blocks, learned positions, `Conv1D` projections stored [in, out], LM head tied to `wte`.
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention } from '../../nn/attention.js';
+import { feedForward } from '../../nn/feedforward.js';
 import { extendKV, type LayerKV } from '../../nn/kv_cache.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList, Parameter } from '../../nn/module.js';
@@ -93,7 +94,7 @@ export class GPT2MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x))));
+    return this.dropout.forward(feedForward(x, this.c_fc, this.c_proj, { activation: this.act }));
   }
 }
 

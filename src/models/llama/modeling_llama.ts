@@ -8,6 +8,7 @@
  * D head size (config head_dim), V vocabulary.
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
+import { gatedFeedForward } from '../../nn/feedforward.js';
 import { extendKV, type LayerKV } from '../../nn/kv_cache.js';
 import { activation, Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
@@ -89,7 +90,7 @@ export class LlamaMLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(ops.mul(this.act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    return gatedFeedForward(x, this.gate_proj, this.up_proj, this.down_proj, { activation: this.act });
   }
 }
 

@@ -5,6 +5,7 @@
  * d_model ** -0.5.
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
+import { feedForward, gatedFeedForward } from '../../nn/feedforward.js';
 import * as F from '../../nn/functional.js';
 import { attentionKeyValues, type LayerKV, type Seq2SeqCache } from '../../nn/kv_cache.js';
 import { activation, Embedding, Linear, RMSNorm } from '../../nn/layers.js';
@@ -140,7 +141,7 @@ export class T5DenseActDense extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.wo.forward(F.dropout(this.act(this.wi.forward(x)), this.config.dropoutRate, this.training));
+    return feedForward(x, this.wi, this.wo, { activation: this.act, dropout: this.config.dropoutRate, training: this.training });
   }
 }
 
@@ -161,8 +162,8 @@ export class T5DenseGatedActDense extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const gated = ops.mul(this.act(this.wi_0.forward(x)), this.wi_1.forward(x));
-    return this.wo.forward(F.dropout(gated, this.config.dropoutRate, this.training));
+    const call = { activation: this.act, dropout: this.config.dropoutRate, training: this.training };
+    return gatedFeedForward(x, this.wi_0, this.wi_1, this.wo, call);
   }
 }
 

@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
+import { feedForward } from '../../nn/feedforward.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { sinusoidalTable } from '../../nn/positional.js';
@@ -111,7 +112,7 @@ export class UseFeedForward extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.output.forward(this.act(this.intermediate.forward(x)));
+    return feedForward(x, this.intermediate, this.output, { activation: this.act });
   }
 }
 
