@@ -3,6 +3,9 @@
  * post-LN encoder and decoder layers, learned positions offset by 2, `layernorm_embedding`, token embeddings shared
  * by encoder, decoder and LM head (`model.shared`), and a `final_logits_bias` buffer. Marian reuses this stack
  * with its own positions (modeling_marian.ts).
+ *
+ * Shapes: B batch, S source tokens, T target tokens (Tk cached + new in the decoder), C d_model, H heads,
+ * D = C / H head size, V vocabulary.
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
 import { feedForward } from '../../nn/feedforward.js';

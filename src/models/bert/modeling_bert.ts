@@ -1,6 +1,9 @@
 /**
  * BERT (Devlin et al. 2019) with transformers' parameter names: post-LN encoder layers, learned absolute and
  * token-type embeddings, a tanh pooler on the first token, and the masked-LM head tied to the word embeddings.
+ *
+ * Shapes: B batch, T tokens, C hidden_size, H attention heads, D = C / H head size, I intermediate_size,
+ * V vocabulary.
  */
 import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
 import * as F from '../../nn/functional.js';

@@ -1,6 +1,8 @@
 /**
  * DistilBERT (Sanh et al. 2019) with transformers' parameter names: BERT's post-LN encoder without token types or
  * pooler; classification reads the first token through `pre_classifier` → ReLU → `classifier`.
+ *
+ * Shapes: B batch, T tokens, C dim, H n_heads, D = C / H head size, I hidden_dim (feed-forward), V vocabulary.
  */
 import { attentionBias, multiHeadAttention } from '../../nn/attention.js';
 import { feedForward } from '../../nn/feedforward.js';

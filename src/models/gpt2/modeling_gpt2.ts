@@ -1,6 +1,8 @@
 /**
  * GPT-2 (Radford et al. 2019) with transformers' parameter names, so a Hugging Face model.safetensors loads as is.
  * Pre-LN decoder blocks, learned positions, `Conv1D` projections stored [in, out], LM head tied to `wte`.
+ *
+ * Shapes: B batch, T new tokens, Tk cached + new tokens, C n_embd, H n_head, D = C / H head size, V vocabulary.
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention } from '../../nn/attention.js';
 import { feedForward } from '../../nn/feedforward.js';

@@ -1,6 +1,8 @@
 /**
  * MarianMT: BART's post-LN encoder–decoder (modeling_bart.ts) with fixed sinusoidal positions (not saved in
  * checkpoints), no `layernorm_embedding`, and a pad token that generation may never produce.
+ *
+ * Shapes as in modeling_bart.ts: B batch, S source tokens, T target tokens, C d_model, V vocabulary.
  */
 import { SinusoidalPositionalEmbedding } from '../../nn/positional.js';
 import { BartForConditionalGeneration, BartModel, type PositionalEmbedding, type StackVariant } from '../bart/modeling_bart.js';

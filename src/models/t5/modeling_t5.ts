@@ -3,6 +3,9 @@
  * with a learned relative position bias (bucketed distances; only block 0 of each stack owns the table, the other
  * blocks reuse its bias), head size d_kv independent of d_model, and a tied head that scales the decoder output by
  * d_model ** -0.5.
+ *
+ * Shapes: B batch, S encoder tokens, T decoder tokens (Tk cached + new), C d_model, H num_heads, D d_kv (head
+ * size, independent of C), F d_ff, V vocabulary.
  */
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from '../../nn/attention.js';
 import { feedForward, gatedFeedForward } from '../../nn/feedforward.js';

@@ -11,6 +11,8 @@
  *
  * The graph gathers real tokens before each FFN and scatters them back; running every position densely instead
  * gives the same real-token values, because padding keys are masked out of attention and out of the mean.
+ *
+ * Shapes: B batch, T tokens, E embedding_size, C hidden_size, I intermediate_size, H attention heads.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
