@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it, expect } from 'vitest';
 import { llama2cToPreTrainedTokenizer, loadLlama2cModel, loadLlama2cTokenizer } from '../../src/models/llama/convert_llama2c.js';
+import type { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
@@ -12,6 +13,20 @@ import { describeWithShared, sharedPath } from '../helpers/shared.js';
 const KNOWN =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high';
 
+/** `steps` greedy tokens after BOS, through the model's forward pass and KV cache. */
+function greedyFromBos(model: LlamaForCausalLM, steps: number): number[] {
+  const generated: number[] = [];
+  noGrad(() => {
+    let out = model.forward({ inputIds: Tensor.from([1], [1, 1], 'int32'), useCache: true });
+    for (let step = 0; step < steps; step++) {
+      const next = ops.argmax(ops.slice(out.logits, 1, -1), -1).data[0]!;
+      generated.push(next);
+      out = model.forward({ inputIds: Tensor.from([next], [1, 1], 'int32'), pastKeyValues: out.pastKeyValues, useCache: true });
+    }
+  });
+  return generated;
+}
+
 describeWithShared('llama2.c stories260K', ['models/stories260K/stories260K.bin', 'models/stories260K/tok512.bin'], () => {
   const modelPath = sharedPath('models/stories260K/stories260K.bin');
   const tokenizerPath = sharedPath('models/stories260K/tok512.bin');
@@ -20,15 +35,7 @@ describeWithShared('llama2.c stories260K', ['models/stories260K/stories260K.bin'
     const model = await loadLlama2cModel(modelPath);
     const tokenizer = await loadLlama2cTokenizer(tokenizerPath, model.config.vocabSize);
     expect(model.config).toMatchObject({ hiddenSize: 64, numHiddenLayers: 5, numAttentionHeads: 8, numKeyValueHeads: 4, vocabSize: 512 });
-    const generated: number[] = [];
-    noGrad(() => {
-      let out = model.forward({ inputIds: Tensor.from([1], [1, 1], 'int32'), useCache: true });
-      for (let step = 0; step < 60; step++) {
-        const next = ops.argmax(ops.slice(out.logits, 1, -1), -1).data[0]!;
-        generated.push(next);
-        out = model.forward({ inputIds: Tensor.from([next], [1, 1], 'int32'), pastKeyValues: out.pastKeyValues, useCache: true });
-      }
-    });
+    const generated = greedyFromBos(model, 60);
     expect(tokenizer.decode(generated)).toBe(KNOWN);
   });
 
@@ -36,15 +43,7 @@ describeWithShared('llama2.c stories260K', ['models/stories260K/stories260K.bin'
     const model = await loadLlama2cModel(modelPath);
     const raw = await loadLlama2cTokenizer(tokenizerPath, model.config.vocabSize);
     const tokenizer = llama2cToPreTrainedTokenizer(raw, tokenizerPath);
-    const generated: number[] = [];
-    noGrad(() => {
-      let out = model.forward({ inputIds: Tensor.from([1], [1, 1], 'int32'), useCache: true });
-      for (let step = 0; step < 20; step++) {
-        const next = ops.argmax(ops.slice(out.logits, 1, -1), -1).data[0]!;
-        generated.push(next);
-        out = model.forward({ inputIds: Tensor.from([next], [1, 1], 'int32'), pastKeyValues: out.pastKeyValues, useCache: true });
-      }
-    });
+    const generated = greedyFromBos(model, 20);
     // BOS, then the very ids the model chose for the text: llama2.c's encoding and the converted one agree.
     const text = raw.decode(generated);
     expect(tokenizer.encodeIds(text)).toEqual([1, ...generated]);
