@@ -299,17 +299,20 @@ export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<r
       sizes.cast(vector, init.type, init.name);
       continue;
     }
-    const starts = all.map((v) => (v.dims.length === 1 ? progression(v.values) : null));
+    // A vector (every axis but one of size 1: (T), (T, 1), …) holding start, start+1, …: a range of positions.
+    const vectorLike = all.every((v) => v.dims.length === init.dims.length && v.dims.filter((d) => d !== 1).length <= 1);
+    const starts = all.map((v) => (vectorLike ? progression(v.values) : null));
     if (starts.every((s) => s !== null)) {
-      // Positions start … start+n-1.
       const start = sizes.scalar(fitOrThrow(starts as number[], samples, `the start of ${where}`));
-      const length = sizes.scalar(fitOrThrow(all.map((v) => v.dims[0]!), samples, `the length of ${where}`));
-      const end = `${init.name}.end`;
-      const one = `${init.name}.one`;
-      computed.push({ op: 'Add', inputs: [start, length], outputs: [end] });
-      initializers.push({ name: one, type: 'int64', dims: [], values: [1] });
-      computed.push({ op: 'Range', inputs: [start, end, one], outputs: [`${init.name}.i64`] });
-      sizes.cast(`${init.name}.i64`, init.type, init.name);
+      const length = sizes.scalar(fitOrThrow(all.map((v) => v.values.length), samples, `the length of ${where}`));
+      const n = init.name;
+      initializers.push({ name: `${n}.one`, type: 'int64', dims: [], values: [1] });
+      computed.push({ op: 'Add', inputs: [start, length], outputs: [`${n}.end`] });
+      computed.push({ op: 'Range', inputs: [start, `${n}.end`, `${n}.one`], outputs: [`${n}.i64`] });
+      sizes.cast(`${n}.i64`, init.type, `${n}.flat`);
+      const dims = init.dims.map((_, axis) => fitOrThrow(all.map((v) => v.dims[axis]!), samples, `dim ${axis} of ${where}`));
+      sizes.vector(dims, `${n}.shape`);
+      computed.push({ op: 'Reshape', inputs: [`${n}.flat`, `${n}.shape`], outputs: [n] });
       continue;
     }
     if (all.every(isCausalMask)) {

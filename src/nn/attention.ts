@@ -1,5 +1,5 @@
 import type { Generator } from '../tensor/random.js';
-import { keep } from '../tensor/engine.js';
+import { activeTracer, keep } from '../tensor/engine.js';
 import { shapeString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
@@ -102,6 +102,9 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
       throw new RangeError(`attentionMask has shape ${shapeString(attentionMask.shape)}; expected (batch, past + new tokens) = [${batch}, ${tk}]`);
     }
   }
+  // While a graph is being captured the mask is a graph input: the bias is built with ops (always, padding or not,
+  // and the causal part whatever the sizes), so the graph serves every mask and length instead of baking in these.
+  if (activeTracer) return attentionBiasOps(attentionMask ?? null, options, causal && (tq > 1 || window !== null), window);
   const keys = attentionMask?.data;
   const hasPadding = keys !== undefined && keys.some((v) => v === 0);
   if (!hasPadding) return needsCausal ? causalMask(tq, tk, window) : null;
@@ -120,6 +123,24 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
     }
   }
   return new Tensor(bias, [batch, 1, tq, tk]);
+}
+
+/**
+ * `attentionBias` from ops, for graph capture: MASKED on padding keys and, when `causal`, on keys after each query
+ * or behind its sliding window. Positions are ranges (which a compiled graph rebuilds for any length), not a
+ * precomputed table.
+ */
+function attentionBiasOps(attentionMask: Tensor | null, options: AttentionBiasOptions, causal: boolean, window: number | null): Tensor | null {
+  const { batch, queryLength: tq, keyLength: tk } = options;
+  const padding = attentionMask ? ops.reshape(ops.where(ops.eq(attentionMask, 0), ops.scalar(MASKED), 0), [batch, 1, 1, tk]) : null;
+  if (!causal) return padding;
+  const keys = new Tensor(Int32Array.from({ length: tk }, (_, j) => j), [tk]); // (Tk)
+  const queries = ops.reshape(new Tensor(Int32Array.from({ length: tq }, (_, i) => tk - tq + i), [tq]), [tq, 1]); // (Tq, 1)
+  let visible = ops.le(keys, queries); // (Tq, Tk)
+  if (window !== null) visible = ops.logicalAnd(visible, ops.gt(keys, ops.sub(queries, window)));
+  const future = ops.where(visible, 0, ops.scalar(MASKED));
+  // Both hold only 0 and MASKED: the minimum masks once where either does, as the eager bias does.
+  return padding ? ops.minimum(padding, future) : future;
 }
 
 export interface AttentionOptions {

@@ -11,6 +11,7 @@
  * would be 134 MB), in float32 steps as transformers does, so angles at long positions round as HF's do.
  * Shapes: B batch, H heads, T tokens, D head size.
  */
+import { activeTracer } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -98,6 +99,20 @@ export interface RotaryOptions {
   scaling?: RopeScaling;
 }
 
+/** RotaryEmbedding.angles with ops: the same float32 steps (position / scale, times invFreq), then Cos and Sin. */
+function anglesFromOps(positions: Tensor, invFreq: Float32Array, positionScale: number): RotaryAngles {
+  const half = invFreq.length;
+  const scaled = ops.cast(positions, 'float32');
+  const position = positionScale === 1 ? scaled : ops.div(scaled, positionScale);
+  const angle = ops.mul(ops.unsqueeze(position, -1), new Tensor(invFreq, [half])); // (…, T, D/2)
+  const [cos, sin] = [ops.cos(angle), ops.sin(angle)];
+  const shape = positions.rank === 2 ? [positions.shape[0]!, 1, positions.shape[1]!, 2 * half] : [1, 1, positions.size, 2 * half];
+  return {
+    cos: ops.reshape(ops.concat([cos, cos], -1), shape),
+    signedSin: ops.reshape(ops.concat([ops.neg(sin), sin], -1), shape),
+  };
+}
+
 /** cos and sign-folded sin at given positions, each (1 or B, 1, T, D), to broadcast over heads. */
 export interface RotaryAngles {
   cos: Tensor;
@@ -140,6 +155,10 @@ export class RotaryEmbedding {
     if (positions.dtype !== 'int32') throw new TypeError(`RotaryEmbedding: positions must be int32, got ${positions.dtype}`);
     const invFreq = this.frequencies(keyLength);
     const positionScale = this.scaling.type === 'linear' ? this.scaling.factor : 1;
+    // While a graph is being captured, positions may be a graph input: the angles come from ops, so the graph
+    // serves every position. (Dynamic NTK's frequencies depend on the length: it stays in JS, reads the
+    // positions, and a capture of it is refused rather than baked in.)
+    if (activeTracer && this.scaling.type !== 'dynamic') return anglesFromOps(positions, invFreq, positionScale);
     const d = this.headDim;
     const half = d / 2;
     const count = positions.data.length;

@@ -32,8 +32,8 @@ function decodeGolden(model: CausalLM, inputs: ReturnType<typeof goldenCase>['in
 }
 
 describe('compiled decode steps', () => {
-  // Llama's rotary embedding reads position ids in JavaScript, so its steps stay eager (and say so).
-  for (const [name, cls, compiled] of [['gpt2', GPT2LMHeadModel, true], ['llama', LlamaForCausalLM, false]] as const) {
+  // Llama with dynamic NTK rope scaling would stay eager (its frequencies depend on the length) and say so.
+  for (const [name, cls, compiled] of [['gpt2', GPT2LMHeadModel, true], ['llama', LlamaForCausalLM, true], ['llama_rope_dynamic', LlamaForCausalLM, false]] as const) {
     it(`${name}: every one-token step matches the HF golden logits and greedy ids (compiled: ${compiled})`, async () => {
       const { dir, inputs, expected } = goldenCase(name);
       const model = await cls.fromPretrained(dir);

@@ -8,6 +8,7 @@
  */
 import { Dropout, Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
+import { activeTracer, untraced } from '../../tensor/engine.js';
 import * as ops from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
@@ -24,6 +25,11 @@ import { RobertaConfig } from './configuration_roberta.js';
 
 /** transformers' create_position_ids_from_input_ids: cumsum(ids ≠ pad) · (ids ≠ pad) + pad, per row. (B, T) int32. */
 export function robertaPositionIds(inputIds: Tensor, paddingIdx: number): Tensor {
+  if (activeTracer) {
+    // While a graph is being captured the ids are a graph input: the same rule with ops serves every batch.
+    const real = ops.cast(ops.logicalNot(ops.eq(inputIds, paddingIdx)), 'int32');
+    return ops.add(ops.mul(ops.cumsum(real, 1), real), paddingIdx);
+  }
   const [b, t] = inputIds.shape as [number, number];
   const positions = new Int32Array(b * t);
   for (let row = 0; row < b; row++) {
@@ -46,7 +52,8 @@ export class RobertaEmbeddings extends BertEmbeddings {
   override forward(inputIds: Tensor, tokenTypeIds: Tensor | null | undefined, positionIds: Tensor | null | undefined): Tensor {
     const padding = this.config.padTokenId ?? 1;
     const positions = positionIds ?? robertaPositionIds(inputIds, padding);
-    const largest = Math.max(...positions.data);
+    // A check only (a captured graph checks nothing here; its Gather refuses an index past the table).
+    const largest = Math.max(...untraced(() => positions.data));
     if (largest >= this.config.maxPositionEmbeddings) {
       throw new RangeError(
         `RobertaModel: ${inputIds.shape[1]} tokens need position ${largest}, past the table of ${this.config.maxPositionEmbeddings} ` +
