@@ -18,6 +18,12 @@ export function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** `pruned_heads`: whole-number layer keys, each a list of whole-number heads. */
+function isHeadLists(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  return Object.entries(v).every(([k, heads]) => /^\d+$/.test(k) && Array.isArray(heads) && heads.every((h) => Number.isInteger(h) && h >= 0));
+}
+
 function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -62,6 +68,8 @@ export class PretrainedConfig {
   tieWordEmbeddings: boolean;
   isEncoderDecoder: boolean;
   useCache: boolean;
+  /** Attention heads removed, by layer (transformers' pruned_heads; see models/pruning.ts). */
+  prunedHeads: Record<number, number[]>;
 
   /** `source` names the file the values came from, in every error. */
   constructor(raw: JsonObject = {}, source = 'config') {
@@ -89,6 +97,8 @@ export class PretrainedConfig {
     this.tieWordEmbeddings = this.bool('tie_word_embeddings', true);
     this.isEncoderDecoder = this.bool('is_encoder_decoder', false);
     this.useCache = this.bool('use_cache', true);
+    const pruned = this.read('pruned_heads', {}, isHeadLists, 'an object { "<layer>": [<head>, …] }') as Record<string, number[]>;
+    this.prunedHeads = Object.fromEntries(Object.entries(pruned).map(([layer, heads]) => [Number(layer), [...heads]]));
   }
 
   /** The file (or description) this configuration was read from. */

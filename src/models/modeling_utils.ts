@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
 import { prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
+import { applyHeadPruning, pruneHeads, type HeadsToPrune } from './pruning.js';
 import { ConfigError, readJsonObject, snakeCase, type ConfigClass, type PretrainedConfig } from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
 import type {
@@ -283,6 +284,14 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   }
 
   /**
+   * Removes attention heads by layer, as transformers' `prune_heads` (`{ 0: [1, 2] }`): the layers shrink and
+   * config.json records `pruned_heads` on save, so transformers and attn load the smaller model (models/pruning.ts).
+   */
+  pruneHeads(heads: HeadsToPrune): void {
+    pruneHeads(this, heads);
+  }
+
+  /**
    * Writes the forward pass as one ONNX graph with the weights (onnx/model.onnx), config.json and, when given, the
    * tokenizer: the folder transformers.js loads (see models/export_onnx.ts). Encoder models only.
    */
@@ -345,6 +354,7 @@ export async function loadFromDir<M extends PreTrainedModel>(
     checkConfigFitsCheckpoint(config, reader);
     const deferred = deferRandomInit(() => new cls(config as never));
     model = deferred.result;
+    if (Object.keys(config.prunedHeads).length > 0) applyHeadPruning(model, config.prunedHeads);
     prepareQuantizedModel(model, config, cls.baseModelPrefix);
     // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
     const state = model.stateDict();

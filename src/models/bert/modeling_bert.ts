@@ -13,6 +13,7 @@ import { zeros } from '../../tensor/creation.js';
 import * as ops from '../../tensor/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
+import { pruneAttentionHeads } from '../pruning.js';
 import { ConfigError } from '../configuration_utils.js';
 import type {
   BaseModelOutput,
@@ -66,7 +67,7 @@ export class BertSelfAttention extends Module {
   value: Linear;
   dropout: Dropout;
 
-  constructor(config: BertConfig, private readonly heads = config.numAttentionHeads) {
+  constructor(config: BertConfig, public heads = config.numAttentionHeads) {
     super();
     const { hiddenSize: c, initializerRange: std } = config;
     if (c % heads !== 0) throw new ConfigError(`${config.source}: hidden_size ${c} is not divisible by num_attention_heads ${heads}`);
@@ -108,6 +109,20 @@ export class BertAttention extends Module {
     super();
     this.self = new BertSelfAttention(config);
     this.output = new BertResidualOutput(config, config.hiddenSize);
+  }
+
+  /** Heads removed so far, by original index (see models/pruning.ts). */
+  readonly prunedHeads = new Set<number>();
+
+  /** transformers' prune_heads: the heads' query/key/value rows and output columns go. */
+  pruneHeads(heads: readonly number[]): void {
+    const { self } = this;
+    const layout = { heads: self.heads, projections: [self.query, self.key, self.value], output: this.output.dense };
+    const pruned = pruneAttentionHeads(heads, this.prunedHeads, layout);
+    if (!pruned) return;
+    [self.query, self.key, self.value] = pruned.projections as [Linear, Linear, Linear];
+    this.output.dense = pruned.output;
+    self.heads = pruned.heads;
   }
 }
 

@@ -11,6 +11,7 @@ import { Module, ModuleList } from '../../nn/module.js';
 import * as ops from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerModel } from '../auto/registry.js';
+import { pruneAttentionHeads } from '../pruning.js';
 import { ConfigError } from '../configuration_utils.js';
 import type {
   BaseModelOutput,
@@ -62,7 +63,7 @@ export class MultiHeadSelfAttention extends Module {
   out_lin: Linear;
   dropout: Dropout;
 
-  constructor(config: DistilBertConfig, private readonly heads = config.nHeads) {
+  constructor(config: DistilBertConfig, private heads = config.nHeads) {
     super();
     const { dim, initializerRange: std } = config;
     if (dim % heads !== 0) throw new ConfigError(`${config.source}: dim ${dim} is not divisible by n_heads ${heads}`);
@@ -77,6 +78,19 @@ export class MultiHeadSelfAttention extends Module {
     const [q, k, v] = [this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x)]; // each (B, T, C)
     const { context, weights } = multiHeadAttention(q, k, v, this.heads, { mask: bias, dropoutP: this.dropout.p, training: this.training });
     return { output: this.out_lin.forward(context), weights };
+  }
+
+  /** Heads removed so far, by original index (see models/pruning.ts). */
+  readonly prunedHeads = new Set<number>();
+
+  /** transformers' prune_heads: the heads' query/key/value rows and output columns go. */
+  pruneHeads(heads: readonly number[]): void {
+    const layout = { heads: this.heads, projections: [this.q_lin, this.k_lin, this.v_lin], output: this.out_lin };
+    const pruned = pruneAttentionHeads(heads, this.prunedHeads, layout);
+    if (!pruned) return;
+    [this.q_lin, this.k_lin, this.v_lin] = pruned.projections as [Linear, Linear, Linear];
+    this.out_lin = pruned.output;
+    this.heads = pruned.heads;
   }
 }
 
