@@ -5,7 +5,7 @@ import { defaultGenerator, Generator as RandomGenerator } from '../tensor/random
 import { Tensor } from '../tensor/tensor.js';
 import { BeamSearchScorer, topCandidates } from './beam_search.js';
 import { GENERATION_PARAM_NAMES, GenerationConfig, tokenIdList, type GenerationParams } from './configuration_utils.js';
-import { NonFiniteOutputError } from '../models/finite-outputs.js';
+import { NonFiniteOutputError } from './finite-outputs.js';
 import * as P from './logits_process.js';
 import type { Decode, Streamer } from './streamers.js';
 import { camelCaseOptions } from '../util/options.js';

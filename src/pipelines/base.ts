@@ -6,7 +6,7 @@
 import { CaptureError } from '../backends/onnx/capture.js';
 import type { PushResult, PushToHubOptions } from '../hub/push.js';
 import { CompiledForward, encoderSpec, GeneralizeError, type EncoderFeeds } from '../models/compiled.js';
-import { checkFiniteOutputs } from '../models/finite-outputs.js';
+import { checkFiniteOutputs } from '../generation/finite-outputs.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';

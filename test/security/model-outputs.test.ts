@@ -4,7 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runWith } from '../../src/cli/commands/run.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
-import { NonFiniteOutputError } from '../../src/models/finite-outputs.js';
+import { NonFiniteOutputError } from '../../src/generation/finite-outputs.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { tinyCausalLM, tinyClassifier, tinyEncoder } from '../pipelines/tiny-models.js';
 
