@@ -123,11 +123,14 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     return out;
   }
 
-  /** Replaces a state buffer (a replayed step's output). */
+  /**
+   * Sets a state buffer to `value` (a replayed step's output) by adopting its storage: no copy, and no new
+   * long-lived tensor per step (which made V8's heap grow over long compiled runs).
+   */
   setStateTensor(param: Tensor, name: string, value: Tensor): void {
-    const state = this.state.get(param);
-    if (!state || !(name in state.buffers)) throw new RangeError(`${this.constructor.name}: no state buffer '${name}' for parameter ${shapeString(param.shape)}`);
-    state.buffers[name] = keep(value);
+    const buffer = this.state.get(param)?.buffers[name];
+    if (!buffer) throw new RangeError(`${this.constructor.name}: no state buffer '${name}' for parameter ${shapeString(param.shape)}`);
+    buffer.replaceStorage(value.storage);
   }
 
   private indexOf(p: Tensor): number {
