@@ -57,12 +57,6 @@ export interface BatchEncodeOptions {
 /** The longest input a Transformer without relative positions would accept when neither file says (BERT's). */
 const FALLBACK_MAX_TOKENS = 512;
 
-/** Every pipeline is callable: `await pipe(input, options)` runs `run`; each subclass declares its exact signatures. */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- a merged declaration repeats the class's type parameters
-export interface Pipeline<M extends PreTrainedModel = PreTrainedModel> {
-  (input: unknown, options?: object): Promise<unknown>;
-}
-
 /**
  * The base of the pipelines. Subclasses implement `call`; the constructor returns a function object whose
  * prototype is the subclass's, so `pipe(input, options)` runs `call` and `pipe.dispose()` still works.
@@ -82,17 +76,22 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     super();
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
-    // Options also come by Hugging Face's snake_case names (`max_new_tokens`, `candidate_labels`, `top_k`).
-    const closure = (...args: unknown[]): unknown => {
-      // The closure is this pipeline: its prototype is set to the subclass's just below (TypeScript cannot follow).
-      const pipe = closure as unknown as Pipeline;
-      return pipe.run(...args.map((arg) => (isPlainObject(arg) ? camelCaseOptions(arg, pipe.task) : arg)));
-    };
+    // The closure is this pipeline: its prototype is set to the subclass's just below (TypeScript cannot follow).
+    const closure = (...args: unknown[]): unknown => (closure as unknown as Pipeline).invoke(...args);
     Object.setPrototypeOf(closure, new.target.prototype);
     const warn = options.onWarning ?? ((message: string) => console.warn(message));
     const compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
     // A constructor that returns an object makes it `this`: the function object, now carrying the fields.
     return Object.assign(closure, { model, tokenizer, batchSize, warn, disposed: false, compiledForwards }) as unknown as this;
+  }
+
+  /**
+   * What calling the pipeline does, for callers that know the arguments' types only at run time (the CLI, the
+   * studio); typed callers call the pipeline itself, whose signatures each subclass declares. Options also come by
+   * Hugging Face's snake_case names (`max_new_tokens`, `candidate_labels`, `top_k`).
+   */
+  invoke(...args: unknown[]): Promise<unknown> {
+    return this.run(...args.map((arg) => (isPlainObject(arg) ? camelCaseOptions(arg, this.task) : arg)));
   }
 
   /** The pipeline's work; calling the pipeline object calls this. */

@@ -105,7 +105,7 @@ export class ModelHost {
   run(task: string, model: string | undefined, text: string, options: Record<string, unknown>): Promise<unknown> {
     return this.exclusive(async () => {
       const pipe = await this.pipelineFor(task, model);
-      return pipe(text, options);
+      return pipe.invoke(text, options);
     });
   }
 

@@ -4,6 +4,7 @@ import { generate } from '../../src/generation/utils.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import type { CausalLM } from '../../src/models/modeling_outputs.js';
+import { loadPretrained } from '../../src/models/modeling_utils.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
 import { goldenCase, ids } from './golden.js';
@@ -36,7 +37,7 @@ describe('compiled decode steps', () => {
   for (const [name, cls, compiled] of [['gpt2', GPT2LMHeadModel, true], ['llama', LlamaForCausalLM, true], ['llama_rope_dynamic', LlamaForCausalLM, false]] as const) {
     it(`${name}: every one-token step matches the HF golden logits and greedy ids (compiled: ${compiled})`, async () => {
       const { dir, inputs, expected } = goldenCase(name);
-      const model = await cls.fromPretrained(dir);
+      const model = await loadPretrained<GPT2LMHeadModel | LlamaForCausalLM>(cls, dir);
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
       expect(decodeGolden(new CompiledDecoding(model), inputs, expected)).toEqual(expected.generate.sequences[0]);
       expect(decodesCompiled(model)).toBe(compiled);

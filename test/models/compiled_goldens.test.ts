@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/models/index.js';
 import { classByName } from '../../src/models/auto/registry.js';
+import { loadPretrained } from '../../src/models/modeling_utils.js';
 import { CompiledForward, encoderSpec, GeneralizeError, type Axis, type ForwardSpec } from '../../src/models/compiled.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose, goldenCase, ids, type Json } from './golden.js';
@@ -60,7 +61,7 @@ describe('every HF golden forward pass, compiled to one graph', () => {
     it(`${name}${REFUSED[name] ? ' (refused with a clear error)' : ''}`, async () => {
       const { dir, inputs, expected } = goldenCase(name);
       const cls = classByName(expected.model_class)!;
-      const model = await cls.fromPretrained(dir);
+      const model = await loadPretrained(cls, dir);
       const outputs = OUTPUT_KEYS.filter((k) => expected[k] !== undefined);
       const forward = (x: Record<string, Tensor | undefined>) => (model as unknown as { forward(x: object): Outputs }).forward(x);
       const forwardSpec = spec(kind, model.config.rawField('vocab_size') as number, forward, outputs);

@@ -12,6 +12,7 @@ import { AdamW } from '../../src/optim/adam.js';
 import { SGD } from '../../src/optim/sgd.js';
 import type { Optimizer } from '../../src/optim/optimizer.js';
 import { noGrad } from '../../src/tensor/engine.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectGreedyGolden } from '../generation/seq2seq-golden.js';
 import { expectClose, expectRelClose, goldenCase, ids, type Json } from './golden.js';
 
@@ -98,7 +99,7 @@ describe('Qwen2 sliding window', () => {
     const tokens = ids([[5, 17, 33, 9, 71, 12, 40]]);
     const run = (m: Qwen2ForCausalLM) => noGrad(() => m.forward({ inputIds: tokens, outputHiddenStates: true }));
     const [a, b, c] = [run(full), run(upper), run(all)];
-    const diff = (x: { data: Float32Array }, y: { data: Float32Array }) => Math.max(...x.data.map((v, i) => Math.abs(v - y.data[i]!)));
+    const diff = (x: Tensor, y: Tensor) => Math.max(...Array.from(x.data, (v, i) => Math.abs(Number(v) - Number(y.data[i]))));
     expect(diff(b.hiddenStates![1]!, a.hiddenStates![1]!)).toBe(0); // layer 0 attends to everything
     expect(diff(c.hiddenStates![1]!, a.hiddenStates![1]!)).toBeGreaterThan(1e-3);
     expect(diff(b.logits, a.logits)).toBeGreaterThan(1e-3);

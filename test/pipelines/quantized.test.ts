@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pipeline } from '../../src/pipelines/index.js';
+import type { BertForSequenceClassification } from '../../src/models/bert/modeling_bert.js';
+import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
 import { QuantizedLinear } from '../../src/nn/quantized.js';
 import { projectRoot } from '../../src/util/paths.js';
 
@@ -16,9 +17,10 @@ describe("pipelines take transformers.js' dtype option", () => {
     const dir = join(projectRoot, 'models/sentiment-en');
     const fp32 = await pipeline('sentiment-analysis', dir, { dtype: 'fp32' });
     const q8 = await pipeline('sentiment-analysis', dir, { dtype: 'q8' });
-    expect(q8.model.bert.encoder.layer[0]!.attention.self.query).toBeInstanceOf(QuantizedLinear);
-    const want = await fp32(SENTENCES);
-    const got = await q8(SENTENCES);
+    expect((q8.model as BertForSequenceClassification).bert.encoder.layer[0]!.attention.self.query).toBeInstanceOf(QuantizedLinear);
+    // One label per sentence (topK 1).
+    const want = (await fp32(SENTENCES)) as ClassificationLabel[];
+    const got = (await q8(SENTENCES)) as ClassificationLabel[];
     for (let i = 0; i < SENTENCES.length; i++) {
       expect(got[i]!.label).toBe(want[i]!.label);
       expect(Math.abs(got[i]!.score - want[i]!.score)).toBeLessThan(0.05);

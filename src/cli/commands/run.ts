@@ -264,7 +264,7 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     if (texts.length > 0 && task === 'text-generation' && !flags.json) {
       for (const text of texts) {
         await write(io.stdout, text);
-        await pipe(text, { ...options, returnFullText: false, onText: (piece: string) => io.stdout.write(piece) });
+        await pipe.invoke(text, { ...options, returnFullText: false, onText: (piece: string) => io.stdout.write(piece) });
         await write(io.stdout, '\n');
       }
       return 0;
@@ -274,7 +274,7 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     if (fromStdin && io.stdin.isTTY) io.stderr.write('attn run: reading one input per line from standard input (end with Ctrl-D)\n');
     const bar = loud && fromStdin ? progress({ label: `attn run ${task}`, unit: 'lines', stream: io.stderr }) : undefined;
     for await (const batch of batches(fromStdin ? inputLines(io) : texts, batchSize)) {
-      const results = perInput(task, await pipe(batch, options), batch.length);
+      const results = perInput(task, await pipe.invoke(batch, options), batch.length);
       for (let i = 0; i < batch.length; i++) await emit(batch[i]!, results[i]);
       bar?.tick(batch.length);
     }
