@@ -74,7 +74,7 @@ export class CompiledStep {
   }
 
   run(batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>): { outputs: Record<string, Tensor>; mode: StepRunKind } {
-    const result = this.dispatch(batch, fn);
+    const result = this.dispatch(distinctStorage(batch), fn);
     this.counts[result.mode]++;
     return result;
   }
@@ -167,6 +167,17 @@ export class CompiledStep {
     for (const e of this.entries.values()) e.graph?.dispose();
     this.entries.clear();
   }
+}
+
+/** Graph inputs need storage of their own: a collator may hand the same tensor as two columns (labels = ids). */
+function distinctStorage(batch: Record<string, Tensor>): Record<string, Tensor> {
+  const seen = new Set<unknown>();
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(batch)) {
+    out[name] = seen.has(t.storage) ? t.clone() : t;
+    seen.add(t.storage);
+  }
+  return out;
 }
 
 function withoutState(outputs: Record<string, Tensor>, stateNames: readonly string[]): Record<string, Tensor> {

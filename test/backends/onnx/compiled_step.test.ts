@@ -38,6 +38,14 @@ describe('CompiledStep', () => {
     step.dispose();
   });
 
+  it('takes two batch columns that are one tensor', () => {
+    const { step } = accumulator();
+    const x = tensor([1, 2]);
+    const fn = (batch: Record<string, Tensor>): Record<string, Tensor> => ({ y: batch.a!.mul(batch.b!) });
+    for (let i = 0; i < 2; i++) expect(Array.from(tidy(() => step.run({ a: x, b: x }, fn).outputs.y!.data))).toEqual([1, 4]);
+    expect(step.counts).toEqual({ captured: 1, replayed: 1, eager: 0 });
+  });
+
   it('runs eagerly, with a warning that says why, when the step reads computed values', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const { step, acc } = accumulator();
