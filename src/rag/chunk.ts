@@ -153,19 +153,22 @@ export function chunkDocument(text: string, options: ChunkOptions = {}): Chunk[]
 }
 
 /**
- * `chunkDocument`, then every chunk that `fits` refuses (an embedder's token window: text past it would never be
- * embedded) is chunked again at half the size, until it fits or reaches 50 characters. Sizes are thus checked in
- * the embedder's own tokens, while chunk boundaries stay at paragraphs, sentences and words.
+ * `chunkDocument`, then every chunk whose `size` (an embedder's token count: text past its window would never be
+ * embedded) is over `limit` is chunked again, smaller in proportion to how far over it is, until it fits or reaches
+ * 50 characters. Sizes are thus checked in the embedder's own tokens, while chunk boundaries stay at paragraphs,
+ * sentences and words.
  */
-export function chunkToFit(text: string, options: ChunkOptions, fits: (chunk: Chunk) => boolean): Chunk[] {
+export function chunkToFit(text: string, options: ChunkOptions, size: (chunk: Chunk) => number, limit: number): Chunk[] {
   const out: Chunk[] = [];
   const refine = (chunk: Chunk, maxChars: number, overlapChars: number): void => {
-    if (maxChars <= MIN_CHUNK_CHARS || fits(chunk)) {
+    const measured = maxChars <= MIN_CHUNK_CHARS ? 0 : size(chunk);
+    if (measured <= limit) {
       out.push(chunk);
       return;
     }
-    const smaller = Math.max(MIN_CHUNK_CHARS, Math.floor(maxChars / 2));
-    const overlap = Math.min(Math.floor(overlapChars / 2), smaller - 1);
+    // A tenth below the proportional size, and always at least a tenth smaller: token counts do not scale exactly.
+    const smaller = Math.max(MIN_CHUNK_CHARS, Math.floor(Math.min(chunk.text.length * (limit / measured), maxChars) * 0.9));
+    const overlap = Math.min(Math.floor((overlapChars * smaller) / maxChars), smaller - 1);
     for (const part of chunkDocument(chunk.text, { maxChars: smaller, overlapChars: overlap })) {
       const startLine = chunk.startLine + part.startLine - 1;
       const endLine = chunk.startLine + part.endLine - 1;

@@ -92,7 +92,7 @@ function chunksFor(embedder: Embedder, text: string, options: ChunkOptions): Chu
   if (window === undefined) return chunkDocument(text, options);
   const maxChars = options.maxChars ?? Math.max(100, window.maxTokens * CHARS_PER_TOKEN);
   const sized = { ...options, maxChars, overlapChars: options.overlapChars ?? Math.floor(maxChars / 5) };
-  return chunkToFit(text, sized, (chunk) => window.countTokens(embeddingText(chunk)) <= window.maxTokens);
+  return chunkToFit(text, sized, (chunk) => window.countTokens(embeddingText(chunk)), window.maxTokens);
 }
 
 async function* embedInBatches(embedder: Embedder, chunks: Chunk[], batchSize: number): AsyncGenerator<EmbeddedBatch> {

@@ -2,6 +2,7 @@
 // indexes FOLDER (or, with `ask`, retrieves from INDEX) in a process of its own and prints one JSON line with its
 // peak resident memory, so a test can hold memory to a bound.
 const [folder, indexPath, embedderName, mode, question] = process.argv.slice(2);
+await import('../../src/backends/register.ts');
 const { loadEmbedder } = await import('../../src/chat/server.ts');
 const { VectorStore } = await import('../../src/rag/store.ts');
 const embedder = await loadEmbedder(embedderName);
