@@ -30,12 +30,14 @@ export {
   AutoModelForTokenClassification,
   PreTrainedModel,
   PretrainedConfig,
+  quantize,
+  magnitudePrune,
 } from './models/index.js';
 export { AutoTokenizer, PreTrainedTokenizer, trainTokenizer } from './tokenizers/index.js';
 export { generate, generateAsync, GenerationConfig, TextStreamer, TextIteratorStreamer } from './generation/index.js';
 export { pipeline, type Task } from './pipelines/index.js';
 export { Dataset, loadDataset } from './data/index.js';
-export { Trainer, TrainingArguments, Seq2SeqTrainer, Seq2SeqTrainingArguments } from './training/index.js';
+export { Trainer, TrainingArguments, Seq2SeqTrainer, Seq2SeqTrainingArguments, DistillationTrainer } from './training/index.js';
 export { resolveModelDir, pushToHub, hubDownload } from './hub/index.js';
 
 // The chat client and the OpenAI-compatible server (src/chat has no index of its own).

@@ -25,3 +25,21 @@ export * from './t5/configuration_t5.js';
 export * from './t5/modeling_t5.js';
 export * from './use/configuration_use.js';
 export * from './use/modeling_use.js';
+export {
+  quantize,
+  QuantizationError,
+  readQuantizationConfig,
+  QUANTIZED_OPS,
+  type QuantizeOptions,
+  type QuantizationConfig,
+  type WeightDtype,
+} from './quantization.js';
+export {
+  magnitudePrune,
+  sparsityReport,
+  PruningError,
+  type HeadsToPrune,
+  type MagnitudePruneOptions,
+  type SparsityReport,
+  type LayerSparsity,
+} from './pruning.js';

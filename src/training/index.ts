@@ -5,3 +5,12 @@ export { CheckpointError, listCheckpoints, loadModelWeights, type StatefulCollat
 export { Trainer, TrainingError, batchToInputs, type TrainableModel, type TrainingInputs, type EvalPrediction, type ComputeMetrics, type TrainerOptions, type TrainOptions, type TrainOutput } from './trainer.js';
 export { Seq2SeqTrainer, Seq2SeqTrainingArguments, type Seq2SeqTrainingArgumentsInit } from './seq2seq_trainer.js';
 export { classificationMetrics } from './metrics.js';
+export {
+  DistillationTrainer,
+  distillationLoss,
+  teacherLogits,
+  TEACHER_LOGITS,
+  type DistillationOptions,
+  type DistillationLossOptions,
+  type DistillationTrainerOptions,
+} from './distillation.js';

@@ -345,13 +345,12 @@ export class Trainer<P = EvalPrediction> {
   private update(batches: Batch[], optimizer: Optimizer<AdamHyperparameters>, checkEagerly: boolean): { loss: Tensor; gradNorm: Tensor } {
     let total: Tensor | null = null;
     for (const batch of batches) {
-      const output = this.model.forward(batchToInputs(batch));
-      if (!output.loss) throw new TrainingError(`${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`);
+      const loss = this.computeLoss(batch);
       if (checkEagerly) {
-        const value = output.loss.item();
+        const value = loss.item();
         if (!Number.isFinite(value)) this.failNonFinite('loss', value);
       }
-      const scaled = output.loss.div(batches.length);
+      const scaled = loss.div(batches.length);
       scaled.backward();
       total = total ? total.add(scaled.detach()) : scaled.detach();
     }
@@ -364,6 +363,16 @@ export class Trainer<P = EvalPrediction> {
     optimizer.step();
     optimizer.zeroGrad();
     return { loss: total!, gradNorm };
+  }
+
+  /**
+   * The training loss of one collated batch (transformers' compute_loss): the model's own, from its labels.
+   * Subclasses change the objective here (DistillationTrainer); it runs inside the captured step, so tensor ops only.
+   */
+  protected computeLoss(batch: Batch): Tensor {
+    const output = this.model.forward(batchToInputs(batch));
+    if (!output.loss) throw new TrainingError(`${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`);
+    return output.loss;
   }
 
   private failNonFinite(what: string, value: number): never {
