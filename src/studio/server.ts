@@ -95,7 +95,8 @@ function foreignRequest(req: IncomingMessage, listenHost: string): string | unde
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
   // The whole origin, scheme included: the studio serves plain http only.
-  const originOwn = URL.canParse(origin) && new URL(origin).origin === new URL(`http://${host}`).origin;
+  const own = `http://${host}`;
+  const originOwn = URL.canParse(origin) && URL.canParse(own) && new URL(origin).origin === new URL(own).origin;
   return originOwn ? undefined : `requests from ${origin} are not served: the studio answers only its own pages`;
 }
 

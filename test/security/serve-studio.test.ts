@@ -95,6 +95,15 @@ describe('studio: Origin and uploads', () => {
       expect([origin, answer.status]).toEqual([origin, 403]);
     }
     expect((await fetch(`${studio.url}/api/training/runs`, { headers: { Origin: `http://${host}` } })).status).toBe(200);
+    // A Host no URL can hold, behind a studio that takes any name (0.0.0.0): refused, not a 500.
+    const anyName = await startStudioServer({ hubEndpoint: 'http://127.0.0.1:9', host: '0.0.0.0' });
+    try {
+      const { port } = new URL(anyName.url);
+      const odd = await rawRequest(`http://127.0.0.1:${port}`, `GET /api/training/runs HTTP/1.1\r\nHost: a^b\r\nOrigin: http://a`);
+      expect(odd.status).toBe(403);
+    } finally {
+      await anyName.close();
+    }
   });
 
   it("answers 409 for a file 'a' then 'a/b' (and the reverse), not 500", async () => {
