@@ -9,6 +9,7 @@ import { AutoTokenizer } from '../../tokenizers/index.js';
 import type { PreTrainedTokenizer } from '../../tokenizers/tokenizer.js';
 import {
   classificationMetrics,
+  DistillationTrainer,
   EarlyStoppingCallback,
   listCheckpoints,
   Seq2SeqTrainer,
@@ -44,6 +45,9 @@ Fields:
   args                   every TrainingArguments field (camelCase, see src/training/training_args.ts); for
                          seq2seq also predictWithGenerate, generationMaxNewTokens and generationNumBeams
   earlyStoppingPatience  stop after this many evaluations without improvement
+  distillation           sequence-classification: { "teacher": a classifier using the same tokenizer,
+                         "temperature": 2, "alpha": 0.5 } trains the model on the teacher's soft targets
+                         (DistillationTrainer); rows with an empty label learn from the teacher alone
 
 --resume     continue from the last complete checkpoint in args.outputDir (same as "resumeFromCheckpoint": true)
 --overwrite  start again from step 0 although args.outputDir holds checkpoints`;
@@ -59,9 +63,11 @@ interface TrainConfig {
   data: { train: string; eval?: string; evalFraction?: number; textColumn?: string; labelColumn?: string; targetColumn?: string; maxLength?: number };
   args: Seq2SeqTrainingArgumentsInit;
   earlyStoppingPatience?: number;
+  distillation?: { teacher: string; temperature?: number; alpha?: number };
 }
 
-const CONFIG_FIELDS = ['task', 'model', 'tokenizer', 'numLabels', 'data', 'args', 'earlyStoppingPatience'];
+const CONFIG_FIELDS = ['task', 'model', 'tokenizer', 'numLabels', 'data', 'args', 'earlyStoppingPatience', 'distillation'];
+const DISTILLATION_FIELDS = ['teacher', 'temperature', 'alpha'];
 const DATA_FIELDS = ['train', 'eval', 'evalFraction', 'textColumn', 'labelColumn', 'targetColumn', 'maxLength'];
 
 /** Reads and checks the config; every mistake names the file and the field. */
@@ -97,6 +103,16 @@ export function readTrainConfig(file: string): TrainConfig {
   } catch (err) {
     throw new UsageError(`${file}: args: ${(err as Error).message}`);
   }
+  const distillation = config.distillation;
+  if (distillation !== undefined) {
+    if (config.task !== 'sequence-classification') fail('distillation', 'absent unless task is sequence-classification', distillation);
+    if (!distillation || typeof distillation !== 'object') fail('distillation', 'an object { "teacher": …, "temperature": …, "alpha": … }', distillation);
+    rejectUnknown(distillation, DISTILLATION_FIELDS, 'distillation.');
+    if (typeof distillation.teacher !== 'string') fail('distillation.teacher', 'a model folder or hub id', distillation.teacher);
+    const { temperature, alpha } = distillation;
+    if (temperature !== undefined && !(typeof temperature === 'number' && temperature > 0)) fail('distillation.temperature', 'a number > 0', temperature);
+    if (alpha !== undefined && !(typeof alpha === 'number' && alpha >= 0 && alpha <= 1)) fail('distillation.alpha', 'a number between 0 and 1', alpha);
+  }
   // Relative paths are the file's, so a config works from any current folder.
   const base = dirname(resolve(file));
   const local = (p: string): string => (p.startsWith('.') || existsSync(resolve(base, p)) ? resolve(base, p) : p);
@@ -104,6 +120,7 @@ export function readTrainConfig(file: string): TrainConfig {
     ...(config as TrainConfig),
     model: local(config.model!),
     tokenizer: config.tokenizer && local(config.tokenizer),
+    distillation: distillation && { ...distillation, teacher: local(distillation.teacher) },
     data: { ...data, train: resolve(base, data.train), eval: data.eval && resolve(base, data.eval) },
     args: { ...config.args!, outputDir: resolve(base, config.args!.outputDir) },
   };
@@ -169,8 +186,16 @@ export async function run(argv: string[]): Promise<number> {
   const padTokenId = tokenizer.getSpecialTokenId('pad_token') ?? tokenizer.getSpecialTokenId('eos_token') ?? 0;
   let model: TrainableModel;
   let collator: DataCollator;
+  // A student takes its teacher's label set, so the soft targets line up class for class.
+  const teacher = config.distillation && (await AutoModelForSequenceClassification.fromPretrained(await resolveModel(config.distillation.teacher)));
   switch (config.task) {
     case 'sequence-classification': {
+      if (teacher) {
+        const { id2label, label2id } = teacher.config;
+        model = await AutoModelForSequenceClassification.fromPretrained(config.model, { id2label, label2id });
+        collator = new DataCollatorWithPadding({ padTokenId });
+        break;
+      }
       const labels = [...new Set(train.column('label' as never) as unknown[])].map(String).sort();
       const numeric = labels.every((l) => /^\d+$/.test(l));
       const id2label = numeric ? undefined : Object.fromEntries(labels.map((l, i) => [i, l]));
@@ -200,10 +225,13 @@ export async function run(argv: string[]): Promise<number> {
   const args = new Seq2SeqTrainingArguments(config.args);
   const callbacks = config.earlyStoppingPatience ? [new EarlyStoppingCallback({ patience: config.earlyStoppingPatience })] : [];
   const options = { model, args, trainDataset: train, evalDataset, dataCollator: collator, tokenizer, callbacks };
+  const distillation = teacher && { teacher, temperature: config.distillation!.temperature, alpha: config.distillation!.alpha };
   const trainer =
     config.task === 'seq2seq'
       ? new Seq2SeqTrainer(options)
-      : new Trainer({ ...options, computeMetrics: config.task === 'sequence-classification' ? classificationMetrics : undefined });
+      : distillation
+        ? new DistillationTrainer({ ...options, computeMetrics: classificationMetrics, distillation })
+        : new Trainer({ ...options, computeMetrics: config.task === 'sequence-classification' ? classificationMetrics : undefined });
   const result = await trainer.train();
   const metrics = await trainer.evaluate();
   await trainer.saveModel();
