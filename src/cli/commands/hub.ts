@@ -7,8 +7,9 @@ import { resolveModelDir } from '../../hub/resolve.js';
 
 export const help = `Usage:
   attn hub serve --data DIR [--port 8080] [--host 127.0.0.1] [--max-upload-mb 5120]
-                 [--public-url URL] [--require-token] [--log]
-      Serve the repos stored in DIR with the Hugging Face Hub API (HF_ENDPOINT=http://host:port).
+                 [--public-url URL] [--require-token] [--idle-timeout-s 60] [--log]
+      Serve the repos stored in DIR with the Hugging Face Hub API (HF_ENDPOINT=http://host:port). A connection
+      that sends nothing for --idle-timeout-s seconds is closed; a slow upload that keeps sending is never cut.
   attn hub token add --data DIR --user NAME [--write] [--name LABEL]
       Make a token (hf_…) for NAME (read-only unless --write); it is printed once and stored hashed.
   attn hub token list --data DIR
@@ -36,6 +37,7 @@ async function serve(argv: string[]): Promise<number> {
       'max-upload-mb': { type: 'string' },
       'public-url': { type: 'string' },
       'require-token': { type: 'boolean' },
+      'idle-timeout-s': { type: 'string' },
       log: { type: 'boolean' },
     },
   });
@@ -47,6 +49,7 @@ async function serve(argv: string[]): Promise<number> {
     maxUploadBytes: integerFlag(values['max-upload-mb'], '--max-upload-mb', 5120) * 1024 * 1024,
     publicUrl: values['public-url'],
     requireToken: values['require-token'] === true,
+    idleTimeoutMs: integerFlag(values['idle-timeout-s'], '--idle-timeout-s', 60) * 1000,
     log: values.log === true,
   });
   console.log(`attn hub: serving ${dataDir} at ${hub.url}`);
