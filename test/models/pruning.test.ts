@@ -9,12 +9,7 @@ import type { Linear } from '../../src/nn/layers.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { goldenCase, ids } from './golden.js';
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
-  return m;
-}
+import { maxTensorDiff } from '../helpers/tensors.js';
 
 /** Zeroes the value rows (and bias) of `heads`: those heads then add nothing, which is what pruning them means. */
 function silenceHeads(value: Linear, heads: number[], headSize: number): void {
@@ -62,7 +57,7 @@ describe('pruneHeads', () => {
     expect(pruned.distilbert.transformer.layer[0]!.attention.out_lin.weight.shape).toEqual([32, 16]);
     expect(pruned.numParameters()).toBe(before - 3 * (4 * 8 * 32 + 3 * 8));
     const [want, got] = noGrad(() => [silenced.forward(feeds).logits, pruned.forward(feeds).logits]);
-    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+    expect(maxTensorDiff(got, want)).toBeLessThan(1e-5);
 
     pruned.pruneHeads({ 0: [1, 2] }); // 1 is already gone: only 2 goes
     expect(pruned.config.prunedHeads).toEqual({ 0: [1, 2, 3], 1: [0] });
@@ -73,7 +68,7 @@ describe('pruneHeads', () => {
     const loaded = await DistilBertForSequenceClassification.fromPretrained(out);
     expect(loaded.distilbert.transformer.layer[0]!.attention.v_lin.weight.shape).toEqual([8, 32]);
     const [a, b] = noGrad(() => [pruned.forward(feeds).logits, loaded.forward(feeds).logits]);
-    expect(maxAbsDiff(a, b)).toBe(0);
+    expect(maxTensorDiff(a, b)).toBe(0);
   });
 
   it('BERT: equals silencing those heads', async () => {
@@ -87,7 +82,7 @@ describe('pruneHeads', () => {
     pruned.pruneHeads({ 1: [0, heads - 1] });
     expect(pruned.bert.encoder.layer[1]!.attention.self.query.outFeatures).toBe((heads - 2) * headSize);
     const [want, got] = noGrad(() => [silenced.forward(feeds).logits, pruned.forward(feeds).logits]);
-    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+    expect(maxTensorDiff(got, want)).toBeLessThan(1e-5);
   });
 
   it('names a bad layer or head, and refuses to remove every head of a layer', async () => {

@@ -14,21 +14,9 @@ import {
 } from '../../src/models/quantization.js';
 import { QuantizedEmbedding, QuantizedLinear } from '../../src/nn/quantized.js';
 import { noGrad } from '../../src/tensor/engine.js';
-import type { Tensor } from '../../src/tensor/tensor.js';
 import { projectRoot } from '../../src/util/paths.js';
 import { goldenCase, ids } from './golden.js';
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
-  return m;
-}
-
-function maxAbs(a: Tensor): number {
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]!));
-  return m;
-}
+import { maxMagnitude, maxTensorDiff } from '../helpers/tensors.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -48,7 +36,7 @@ describe('int8 DistilBERT classifier', () => {
     const feeds = { inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask) };
     const [want, got] = noGrad(() => [float.forward(feeds).logits, model.forward(feeds).logits]);
     // Random tiny weights amplify the 8-bit rounding; accuracy on real data is scripts/eval-quantized.ts' job.
-    expect(maxAbsDiff(got, want)).toBeLessThan(0.15 * maxAbs(want));
+    expect(maxTensorDiff(got, want)).toBeLessThan(0.15 * maxMagnitude(want));
 
     const out = join(tmp, 'distilbert-int8');
     await model.savePretrained(out);
@@ -64,12 +52,12 @@ describe('int8 DistilBERT classifier', () => {
     const loaded = await DistilBertForSequenceClassification.fromPretrained(out);
     expect(loaded.distilbert.transformer.layer[1]!.ffn.lin2).toBeInstanceOf(QuantizedLinear);
     const again = noGrad(() => loaded.forward(feeds).logits);
-    expect(maxAbsDiff(again, got)).toBe(0);
+    expect(maxTensorDiff(again, got)).toBe(0);
 
     const compiled = CompiledForward.compile(loaded, encoderSpec(loaded.config.vocabSize, (x) => ({ logits: loaded.forward(x).logits })));
     const fromGraph = compiled.run({ input_ids: feeds.inputIds, attention_mask: feeds.attentionMask, token_type_ids: feeds.inputIds });
     expect(compiled.spec.nodes.some((n) => n.op === 'DynamicQuantizeMatMul' && n.domain === 'com.microsoft')).toBe(true);
-    expect(maxAbsDiff(fromGraph.logits!, got)).toBeLessThan(1e-4 * Math.max(1, maxAbs(got)));
+    expect(maxTensorDiff(fromGraph.logits!, got)).toBeLessThan(1e-4 * Math.max(1, maxMagnitude(got)));
     compiled.dispose();
   });
 });
@@ -97,7 +85,7 @@ describe('q4 causal LM', () => {
     const loaded = await LlamaForCausalLM.fromPretrained(out);
     const tokens = ids([[1, 50, 300, 7]]);
     const [a, b] = noGrad(() => [model.forward({ inputIds: tokens }).logits, loaded.forward({ inputIds: tokens }).logits]);
-    expect(maxAbsDiff(a, b)).toBe(0);
+    expect(maxTensorDiff(a, b)).toBe(0);
   });
 
   it('falls back to int8 for a width that is not whole blocks, and refuses it when asked by name', async () => {

@@ -13,18 +13,7 @@ import {
   type QuantScheme,
 } from '../../src/nn/quantized.js';
 import { dequantizeQ4 } from '../../src/backends/reference/quantized.js';
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
-  return m;
-}
-
-function maxAbs(a: Tensor): number {
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]!));
-  return m;
-}
+import { maxMagnitude, maxTensorDiff } from '../helpers/tensors.js';
 
 function quantizedCopy(layer: Linear, scheme: QuantScheme): QuantizedLinear {
   const weights = quantizedTensors(scheme, layer.outFeatures, layer.inFeatures, layer.weight.data as Float32Array);
@@ -68,9 +57,9 @@ describe('quantizedMatmul: onnxruntime kernels against the reference', () => {
         const reference = withBackend('reference', () => q.forward(x));
         const onnx = withBackend('onnx', () => q.forward(x));
         expect(onnx.shape).toEqual([2, 5, 48]);
-        expect(maxAbsDiff(onnx, reference)).toBeLessThan(1e-4 * maxAbs(exact));
+        expect(maxTensorDiff(onnx, reference)).toBeLessThan(1e-4 * maxMagnitude(exact));
         // int8 loses about 1% (8-bit activations and weights), q4 about 10% (16 levels per block).
-        expect(maxAbsDiff(reference, exact)).toBeLessThan((scheme === 'int8' ? 0.03 : 0.25) * maxAbs(exact));
+        expect(maxTensorDiff(reference, exact)).toBeLessThan((scheme === 'int8' ? 0.03 : 0.25) * maxMagnitude(exact));
       });
     });
   }
@@ -94,7 +83,7 @@ describe('QuantizedEmbedding', () => {
       const got = q.forward(ids);
       const want = table.forward(ids);
       expect(got.shape).toEqual([1, 3, 8]);
-      expect(maxAbsDiff(got, want)).toBeLessThan(maxAbs(want) / 127);
+      expect(maxTensorDiff(got, want)).toBeLessThan(maxMagnitude(want) / 127);
       // row 7, column 2: code × scale exactly
       const row = 7;
       expect(got.data[8 + 2]).toBeCloseTo(codes.data[row * 8 + 2]! * scales.data[row]!, 6);
