@@ -25,9 +25,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capture, type CapturedGraph } from '../backends/onnx/capture.js';
 import { loadNative, OnnxBackend, sessionOptions, type NativeSession } from '../backends/onnx/index.js';
-import type { GraphSpec, NodeSpec, TensorInit, ValueSpec } from '../backends/onnx/protobuf.js';
+import { encodeModel, type GraphSpec, type NodeSpec, type TensorInit, type ValueSpec } from '../backends/onnx/protobuf.js';
 import { modelWithExternalWeights, type WeightInit } from '../backends/onnx/weights.js';
-import { allocate, type DType } from '../tensor/dtype.js';
+import { allocate, dtypeOf, type DType } from '../tensor/dtype.js';
 import { getBackend, noGrad } from '../tensor/engine.js';
 import { shapeString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -456,11 +456,13 @@ export interface CompileOptions {
   /** Intra-op threads (default: the onnx backend's, i.e. ATTN_NUM_THREADS or one per core). */
   threads?: number;
   /**
-   * Let onnxruntime pre-pack the weights for its GEMM kernels (default true): faster matmuls over many rows, at
-   * the cost of a second copy of the matrices. One-token decode steps are matrix–vector products bound by memory
-   * reads, where the packed copy measured 7% slower (GPT-2 small, 1 thread, CPU time per token) besides the memory.
+   * How the session holds the weights. 'packed' (default): as initializers, which onnxruntime copies and pre-packs
+   * for its GEMM kernels (fastest matmuls over many rows; at load the weights exist in JS, in onnxruntime's copy
+   * and packed). 'shared': fed from attn's own buffers on every run (zero-copy on the CPU), no copy and no packing.
+   * One-token decode steps are matrix–vector products bound by memory reads, where packing measured 7% more CPU
+   * per token (GPT-2 small, 1 thread) besides its memory; they use 'shared'.
    */
-  prepackWeights?: boolean;
+  weights?: 'packed' | 'shared';
   /**
    * Names what `forward` computes (e.g. 'sequence-classification/logits'); with it the general graph is cached on
    * disk (see the compile cache above). Two different computations must never share a name.
@@ -472,19 +474,28 @@ export interface CompileOptions {
 export class CompiledForward {
   private session: NativeSession | null;
   readonly nodeCount: number;
+  /** With weights 'shared': the weights as onnxruntime tensors over attn's buffers, fed with every run. */
+  private readonly weightFeeds: Record<string, unknown> = {};
 
   private constructor(
     readonly spec: GraphSpec,
     readonly inputs: Record<string, InputSpec>,
     private readonly weights: WeightInit[],
     threads: number,
-    prepackWeights: boolean,
+    mode: 'packed' | 'shared',
   ) {
-    const { model, externalData } = modelWithExternalWeights(spec, weights);
-    const options = sessionOptions(threads, 'all') as { extra: { session: Record<string, unknown> } };
-    if (!prepackWeights) options.extra.session['disable_prepacking'] = '1';
+    const options = sessionOptions(threads, 'all');
     this.session = new (loadNative().binding.InferenceSession)();
-    this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { ...options, externalData });
+    if (mode === 'packed') {
+      const { model, externalData } = modelWithExternalWeights(spec, weights);
+      this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { ...options, externalData });
+    } else {
+      const weightInputs = weights.map((w) => ({ name: w.name, type: dtypeOf(w.data), dims: [...w.dims] }));
+      const model = encodeModel({ ...spec, inputs: [...spec.inputs, ...weightInputs] });
+      this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
+      const { OrtTensor } = loadNative();
+      for (const w of weights) this.weightFeeds[w.name] = new OrtTensor(dtypeOf(w.data), w.data, w.dims);
+    }
     this.nodeCount = spec.nodes.length;
   }
 
@@ -496,7 +507,7 @@ export class CompiledForward {
     const initializers = weightsOf(model);
     const backend = getBackend();
     const threads = options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0);
-    const prepack = options.prepackWeights ?? true;
+    const mode = options.weights ?? 'packed';
     const file = options.cacheKey === undefined ? null : cacheFile(cacheKeyOf(model, forward, initializers, options.cacheKey));
     const cached = file ? readCached(file) : null;
     if (cached) {
@@ -505,9 +516,9 @@ export class CompiledForward {
       const weights = Object.entries(initializers)
         .filter(([name]) => used.has(name))
         .map(([name, t]) => ({ name, dims: t.shape, data: t.storage }));
-      return new CompiledForward(cached.spec, cached.inputs, weights, threads, prepack);
+      return new CompiledForward(cached.spec, cached.inputs, weights, threads, mode);
     }
-    const compiled = CompiledForward.record(model, forward, initializers, threads, prepack);
+    const compiled = CompiledForward.record(model, forward, initializers, threads, mode);
     if (file) {
       const entry: CachedGraph = { format: CACHE_FORMAT, spec: toJson(compiled.spec), inputs: compiled.inputs };
       try {
@@ -519,7 +530,13 @@ export class CompiledForward {
     return compiled;
   }
 
-  private static record(model: Module, forward: ForwardSpec, initializers: Record<string, Tensor>, threads: number, prepack: boolean): CompiledForward {
+  private static record(
+    model: Module,
+    forward: ForwardSpec,
+    initializers: Record<string, Tensor>,
+    threads: number,
+    mode: 'packed' | 'shared',
+  ): CompiledForward {
     const symbols = symbolsOf(forward);
     const samples = SAMPLE_SIZES.map((s) => s.slice(0, symbols.length));
     const recordings: CapturedGraph[] = [];
@@ -548,7 +565,7 @@ export class CompiledForward {
         .map((init) => ({ name: init.name, dims: init.dims, data: initializers[init.name]!.storage }));
       const small = { ...spec, initializers: spec.initializers.filter((init) => !weightNames.has(init.name)) };
       const kept = Object.fromEntries(Object.entries(forward.inputs).filter(([name]) => spec.inputs.some((i) => i.name === name)));
-      const compiled = new CompiledForward(small, kept, weights, threads, prepack);
+      const compiled = new CompiledForward(small, kept, weights, threads, mode);
       const check = recordings[recordings.length - 1]!;
       const got = compiled.run(feeds[feeds.length - 1]!);
       for (const [name, expected] of Object.entries(check.firstOutputs)) {
@@ -573,7 +590,7 @@ export class CompiledForward {
   run(feeds: Record<string, Tensor>): Record<string, Tensor> {
     if (!this.session) throw new Error('CompiledForward: disposed');
     const { OrtTensor } = loadNative();
-    const ortFeeds: Record<string, unknown> = {};
+    const ortFeeds: Record<string, unknown> = { ...this.weightFeeds };
     const sizes = new Map<string, { value: number; from: string }>();
     for (const [name, spec] of Object.entries(this.inputs)) {
       const t = feeds[name];
