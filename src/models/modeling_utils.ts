@@ -354,15 +354,19 @@ export async function loadFromDir<M extends PreTrainedModel>(
     checkConfigFitsCheckpoint(config, reader);
     const deferred = deferRandomInit(() => new cls(config as never));
     model = deferred.result;
+    const built = [...model.stateDict().values()].map((t) => t.data);
     if (Object.keys(config.prunedHeads).length > 0) applyHeadPruning(model, config.prunedHeads);
     prepareQuantizedModel(model, config, cls.baseModelPrefix);
+    // Float weights that pruning or quantization replaced are never drawn (nor touched, so never resident).
+    const current = new Set([...model.stateDict().values()].map((t) => t.data));
+    const replaced = built.filter((data) => !current.has(data));
     // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
     const state = model.stateDict();
     const buffers = new Map([...state.values()].map((t) => [t, t.data]));
     const info = await model.loadCheckpointFrom(reader, options);
     // By weight, not by name: a tied weight has several names and one buffer.
     const fresh = new Set(info.newlyInitialized.map((name) => state.get(name)));
-    deferred.initialize(new Set([...buffers].filter(([t]) => !fresh.has(t)).map(([, data]) => data)));
+    deferred.initialize(new Set([...[...buffers].filter(([t]) => !fresh.has(t)).map(([, data]) => data), ...replaced]));
     model.loadingInfo = info;
     model.sourceDir = dir;
   } finally {
