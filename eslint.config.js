@@ -22,7 +22,20 @@ const LAYERS = {
   generation: ['nn', 'tensor', 'tokenizers', 'util'],
   models: ['generation', 'nn', 'io', 'hub', 'tokenizers', 'backends', 'tensor', 'util'],
   pipelines: ['models', 'generation', 'nn', 'io', 'hub', 'tokenizers', 'backends', 'tensor', 'util'],
-  training: ['models', 'generation', 'data', 'metrics', 'optim', 'nn', 'io', 'hub', 'tokenizers', 'backends', 'tensor', 'util'],
+  training: [
+    'models',
+    'generation',
+    'data',
+    'metrics',
+    'optim',
+    'nn',
+    'io',
+    'hub',
+    'tokenizers',
+    'backends',
+    'tensor',
+    'util',
+  ],
   chat: ['pipelines', 'models', 'generation', 'metrics', 'nn', 'tokenizers', 'tensor', 'util'],
   rag: ['chat', 'util'],
   studio: ['pipelines', 'training', 'models', 'generation', 'nn', 'hub', 'io', 'tokenizers', 'tensor', 'util'],
@@ -32,18 +45,34 @@ const LAYERS = {
 function layerRules(folder, allowed) {
   // tensor → backends and generation → models are narrowed below rather than forbidden outright.
   const narrowed = { tensor: 'backends', generation: 'models' }[folder];
-  const forbidden = Object.keys(LAYERS).filter((other) => other !== folder && other !== narrowed && !allowed.includes(other));
+  const forbidden = Object.keys(LAYERS).filter(
+    (other) => other !== folder && other !== narrowed && !allowed.includes(other),
+  );
   const patterns = forbidden.map((other) => ({
     regex: `^(\\.\\./)+${other}/`,
     message: `src/${folder} may import only ${allowed.join(', ') || 'nothing else in src'} (layer order, CONTRIBUTING.md)`,
   }));
   if (folder === 'tensor') {
-    patterns.push({ regex: '^\\.\\./backends/(?!backend\\.js$)', message: 'tensor sees backends only as types of backends/backend.ts' });
-    patterns.push({ regex: '^\\.\\./backends/backend\\.js$', allowTypeImports: true, message: 'tensor imports backends/backend.ts as types only' });
+    patterns.push({
+      regex: '^\\.\\./backends/(?!backend\\.js$)',
+      message: 'tensor sees backends only as types of backends/backend.ts',
+    });
+    patterns.push({
+      regex: '^\\.\\./backends/backend\\.js$',
+      allowTypeImports: true,
+      message: 'tensor imports backends/backend.ts as types only',
+    });
   }
   if (folder === 'generation') {
-    patterns.push({ regex: '^\\.\\./models/(?!modeling_outputs\\.js$)', message: 'generation sees models only through models/modeling_outputs.ts' });
-    patterns.push({ regex: '^\\.\\./models/modeling_outputs\\.js$', allowTypeImports: true, message: 'generation imports the model contract as types only' });
+    patterns.push({
+      regex: '^\\.\\./models/(?!modeling_outputs\\.js$)',
+      message: 'generation sees models only through models/modeling_outputs.ts',
+    });
+    patterns.push({
+      regex: '^\\.\\./models/modeling_outputs\\.js$',
+      allowTypeImports: true,
+      message: 'generation imports the model contract as types only',
+    });
   }
   return { files: [`src/${folder}/**/*.ts`], rules: { 'no-restricted-imports': ['error', { patterns }] } };
 }

@@ -37,11 +37,30 @@ export { AutoTokenizer, PreTrainedTokenizer, trainTokenizer } from './tokenizers
 export { generate, generateAsync, GenerationConfig, TextStreamer, TextIteratorStreamer } from './generation/index.js';
 export { pipeline, type Task } from './pipelines/index.js';
 export { Dataset, loadDataset } from './data/index.js';
-export { Trainer, TrainingArguments, Seq2SeqTrainer, Seq2SeqTrainingArguments, DistillationTrainer } from './training/index.js';
+export {
+  Trainer,
+  TrainingArguments,
+  Seq2SeqTrainer,
+  Seq2SeqTrainingArguments,
+  DistillationTrainer,
+} from './training/index.js';
 export { resolveModelDir, pushToHub, hubDownload } from './hub/index.js';
 
 // The chat client and the OpenAI-compatible server (src/chat has no index of its own).
-export { ChatClient, ChatApiError, type ChatClientOptions, type ChatRequest, type ChatResult, type ChatStreamChunk } from './chat/client.js';
-export { startChatServer, loadChatModel, loadEmbedder, type ChatServer, type ChatServerOptions } from './chat/server.js';
+export {
+  ChatClient,
+  ChatApiError,
+  type ChatClientOptions,
+  type ChatRequest,
+  type ChatResult,
+  type ChatStreamChunk,
+} from './chat/client.js';
+export {
+  startChatServer,
+  loadChatModel,
+  loadEmbedder,
+  type ChatServer,
+  type ChatServerOptions,
+} from './chat/server.js';
 export { Conversation, type ConversationOptions } from './chat/conversation.js';
 export type { ChatModel, Embedder, ChatRole } from './chat/types.js';

@@ -2,7 +2,19 @@ import { expect, it } from 'vitest';
 import * as attn from '../src/index.js';
 
 it('exports every part of the library as a namespace, and the common entry points at the top level', () => {
-  for (const part of ['tensor', 'nn', 'optim', 'models', 'tokenizers', 'generation', 'pipelines', 'data', 'metrics', 'training', 'hub'] as const) {
+  for (const part of [
+    'tensor',
+    'nn',
+    'optim',
+    'models',
+    'tokenizers',
+    'generation',
+    'pipelines',
+    'data',
+    'metrics',
+    'training',
+    'hub',
+  ] as const) {
     expect(Object.keys(attn[part]).length, part).toBeGreaterThan(0);
   }
   expect(attn.pipeline).toBe(attn.pipelines.pipeline);

@@ -27,7 +27,10 @@ function extractCommands(markdown: string): string[] {
     for (const raw of lines) {
       const line = raw.trim();
       if (prompted && !line.startsWith('$ ')) continue; // output shown after a prompt line
-      const command = line.replace(/^\$ /, '').replace(/\s+#.*$/, '').trim();
+      const command = line
+        .replace(/^\$ /, '')
+        .replace(/\s+#.*$/, '')
+        .trim();
       if (command !== '' && !command.startsWith('#') && ATTN_COMMAND.test(command)) commands.push(command);
     }
   }
@@ -44,7 +47,9 @@ function missingDefault(command: string): string | undefined {
   } catch {
     return undefined; // a bad task: the command itself will say so, and fail
   }
-  const lang = parsed.srcLang ? `${parsed.srcLang}-${parsed.tgtLang}` : /--lang[ =](\S+)/.exec(command)?.[1]?.replace(/['"]/g, '');
+  const lang = parsed.srcLang
+    ? `${parsed.srcLang}-${parsed.tgtLang}`
+    : /--lang[ =](\S+)/.exec(command)?.[1]?.replace(/['"]/g, '');
   const name = defaultModelName(parsed.task, lang);
   if (name === undefined || existsSync(join(installedModelsDir, name, 'config.json'))) return undefined;
   return `needs the default model ${join(installedModelsDir, name)}, which is not installed`;
@@ -54,8 +59,14 @@ function missingDefault(command: string): string | undefined {
 function shims(): string {
   const dir = mkdtempSync(join(tmpdir(), 'attn-readme-bin-'));
   const attn = join(dir, 'attn');
-  writeFileSync(attn, `#!/bin/sh\nexec "${process.execPath}" --import "${join(projectRoot, 'test/hub/register-ts.mjs')}" "${join(projectRoot, 'src/cli/main.ts')}" "$@"\n`);
-  writeFileSync(join(dir, 'npx'), `#!/bin/sh\nif [ "$1" = attn ]; then shift; exec "${attn}" "$@"; fi\nPATH="${process.env.PATH}" exec npx "$@"\n`);
+  writeFileSync(
+    attn,
+    `#!/bin/sh\nexec "${process.execPath}" --import "${join(projectRoot, 'test/hub/register-ts.mjs')}" "${join(projectRoot, 'src/cli/main.ts')}" "$@"\n`,
+  );
+  writeFileSync(
+    join(dir, 'npx'),
+    `#!/bin/sh\nif [ "$1" = attn ]; then shift; exec "${attn}" "$@"; fi\nPATH="${process.env.PATH}" exec npx "$@"\n`,
+  );
   chmodSync(attn, 0o755);
   chmodSync(join(dir, 'npx'), 0o755);
   return dir;
@@ -134,7 +145,10 @@ describe('README.md commands', () => {
   }
   const commands = extractCommands(readFileSync(README, 'utf8'));
   it('has attn commands to run, the first result among them', () => {
-    expect(commands.some((c) => /attn run sentiment-analysis/.test(c)), `commands found: ${JSON.stringify(commands)}`).toBe(true);
+    expect(
+      commands.some((c) => /attn run sentiment-analysis/.test(c)),
+      `commands found: ${JSON.stringify(commands)}`,
+    ).toBe(true);
   });
   const bin = shims();
   for (const command of commands) {

@@ -7,7 +7,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TextStreamer, type Streamer } from '../generation/streamers.js';
 import { generateAsync } from '../generation/utils.js';
-import { defaultModelName, installedModelsDir, pipeline, type FeatureExtractionPipeline, type TextGenerationPipeline } from '../pipelines/index.js';
+import {
+  defaultModelName,
+  installedModelsDir,
+  pipeline,
+  type FeatureExtractionPipeline,
+  type TextGenerationPipeline,
+} from '../pipelines/index.js';
 import type { ChatMessage, ChatModel, Embedder, ChatGenerateOptions, GenerateResult } from './types.js';
 
 /** The model `attn serve` serves when given none: the installed text-generation default (models/tinystories-llama). */
@@ -18,7 +24,9 @@ export const DEFAULT_SENTENCE_ENCODER: string = defaultModelName('feature-extrac
 
 /** The embedder used when none is named: the installed sentence encoder, or the built-in lexical one without it. */
 export function defaultEmbedderName(): string {
-  return existsSync(join(installedModelsDir, DEFAULT_SENTENCE_ENCODER, 'config.json')) ? DEFAULT_SENTENCE_ENCODER : 'lexical';
+  return existsSync(join(installedModelsDir, DEFAULT_SENTENCE_ENCODER, 'config.json'))
+    ? DEFAULT_SENTENCE_ENCODER
+    : 'lexical';
 }
 
 /** Thrown from inside generation to end it between two tokens once the caller's signal aborts. */
@@ -61,10 +69,19 @@ export class AttnChatModel implements ChatModel {
     return { text: messages.map((m) => `${m.role}: ${m.content}\n`).join('') + 'assistant:', addSpecialTokens: true };
   }
 
-  async generate(prompt: string | ChatMessage[], opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
-    const { text: promptText, addSpecialTokens } = typeof prompt === 'string' ? { text: prompt, addSpecialTokens: true } : this.promptFor(prompt);
+  async generate(
+    prompt: string | ChatMessage[],
+    opts: ChatGenerateOptions,
+    onText?: (delta: string) => void,
+  ): Promise<GenerateResult> {
+    const { text: promptText, addSpecialTokens } =
+      typeof prompt === 'string' ? { text: prompt, addSpecialTokens: true } : this.promptFor(prompt);
     const tokenizer = this.generator.tokenizer;
-    const { promptIds, maxNewTokens } = fitContextWindow(tokenizer.encodeIds(promptText, { addSpecialTokens }), opts.maxTokens, this.generator.maxTokens);
+    const { promptIds, maxNewTokens } = fitContextWindow(
+      tokenizer.encodeIds(promptText, { addSpecialTokens }),
+      opts.maxTokens,
+      this.generator.maxTokens,
+    );
     const eosTokenId = tokenizer.eosTokenId;
     const decode = (ids: readonly number[]) => tokenizer.decode([...ids], { skipSpecialTokens: true });
 
@@ -114,7 +131,11 @@ export class AttnChatModel implements ChatModel {
       throw err;
     }
     const endedByModel = lastToken === eosTokenId || opts.stop.some((s) => text.includes(s));
-    return { text, finishReason: completionTokens >= maxNewTokens && !endedByModel ? 'length' : 'stop', usage: usage() };
+    return {
+      text,
+      finishReason: completionTokens >= maxNewTokens && !endedByModel ? 'length' : 'stop',
+      usage: usage(),
+    };
   }
 }
 
@@ -123,10 +144,17 @@ export class AttnChatModel implements ChatModel {
  * (a request's max_tokens defaults to the server's limit, far beyond a small model's window, and must not crowd
  * the prompt out); the new tokens get the rest, up to what was asked.
  */
-export function fitContextWindow(promptIds: number[], maxTokens: number, contextWindow: number): { promptIds: number[]; maxNewTokens: number } {
+export function fitContextWindow(
+  promptIds: number[],
+  maxTokens: number,
+  contextWindow: number,
+): { promptIds: number[]; maxNewTokens: number } {
   const promptRoom = contextWindow - Math.min(maxTokens, Math.floor(contextWindow / 2));
   const kept = promptIds.length > promptRoom ? promptIds.slice(promptIds.length - promptRoom) : promptIds;
-  if (kept.length === 0) throw new RangeError('the prompt is empty and the tokenizer adds no BOS token to start from; give some prompt text');
+  if (kept.length === 0)
+    throw new RangeError(
+      'the prompt is empty and the tokenizer adds no BOS token to start from; give some prompt text',
+    );
   return { promptIds: kept, maxNewTokens: Math.min(maxTokens, contextWindow - kept.length) };
 }
 

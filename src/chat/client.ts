@@ -205,7 +205,14 @@ export class ChatClient {
     if (!choice) throw new ChatApiError(`${this.baseURL}/chat/completions answered without choices`, 200);
     const message: ChatMessage = { role: 'assistant', content: choice.message.content ?? '' };
     if (choice.message.tool_calls) message.tool_calls = choice.message.tool_calls;
-    return { id: json.id, model: json.model, text: message.content, message, finishReason: choice.finish_reason, usage: toUsage(json.usage) };
+    return {
+      id: json.id,
+      model: json.model,
+      text: message.content,
+      message,
+      finishReason: choice.finish_reason,
+      usage: toUsage(json.usage),
+    };
   }
 
   /**
@@ -224,10 +231,18 @@ export class ChatClient {
           error?: { message?: string; code?: string };
         };
         if (event.error) {
-          throw new ChatApiError(this.redact(`stream from ${this.baseURL} failed: ${event.error.message}`), undefined, event.error.message, event.error.code);
+          throw new ChatApiError(
+            this.redact(`stream from ${this.baseURL} failed: ${event.error.message}`),
+            undefined,
+            event.error.message,
+            event.error.code,
+          );
         }
         const choice = event.choices?.[0];
-        const chunk: ChatStreamChunk = { delta: choice?.delta?.content ?? '', finishReason: choice?.finish_reason ?? null };
+        const chunk: ChatStreamChunk = {
+          delta: choice?.delta?.content ?? '',
+          finishReason: choice?.finish_reason ?? null,
+        };
         const usage = toUsage(event.usage);
         if (usage) chunk.usage = usage;
         if (chunk.delta !== '' || chunk.finishReason !== null || usage) yield chunk;
@@ -251,20 +266,30 @@ export class ChatClient {
   }
 
   /** Embeddings (/v1/embeddings), one vector per text, in order. */
-  async embed(texts: string[], options: { model?: string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Float32Array[]> {
+  async embed(
+    texts: string[],
+    options: { model?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<Float32Array[]> {
     const body = { model: this.modelFor(options.model), input: texts, encoding_format: 'float' };
-    const json = (await this.postJson('/embeddings', body, options)) as { data: { index: number; embedding: number[] }[] };
+    const json = (await this.postJson('/embeddings', body, options)) as {
+      data: { index: number; embedding: number[] }[];
+    };
     return [...json.data].sort((a, b) => a.index - b.index).map((d) => Float32Array.from(d.embedding));
   }
 
   async listModels(options: { signal?: AbortSignal } = {}): Promise<string[]> {
-    const json = (await this.readJson(await this.send('/models', undefined, options), '/models')) as { data: { id: string }[] };
+    const json = (await this.readJson(await this.send('/models', undefined, options), '/models')) as {
+      data: { id: string }[];
+    };
     return json.data.map((m) => m.id);
   }
 
   private modelFor(model: string | undefined): string {
     const chosen = model ?? this.model;
-    if (!chosen) throw new Error('ChatClient: no model given: pass `model` in the request or the client options, or set OPENAI_MODEL');
+    if (!chosen)
+      throw new Error(
+        'ChatClient: no model given: pass `model` in the request or the client options, or set OPENAI_MODEL',
+      );
     return chosen;
   }
 
@@ -283,7 +308,11 @@ export class ChatClient {
     return { ...this.samplingBody(request), messages: request.messages, tools: request.tools, stream };
   }
 
-  private async postJson(path: string, body: unknown, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown> {
+  private async postJson(
+    path: string,
+    body: unknown,
+    options: { signal?: AbortSignal; timeoutMs?: number },
+  ): Promise<unknown> {
     return this.readJson(await this.send(path, body, options), path);
   }
 
@@ -324,7 +353,11 @@ export class ChatClient {
         });
         if (response.ok) return { response, deadline, controller };
         const error = await this.httpError(response, path);
-        outcome = { error, retryable: RETRYABLE_STATUS.has(response.status), retryAfterMs: retryAfterMs(response.headers) };
+        outcome = {
+          error,
+          retryable: RETRYABLE_STATUS.has(response.status),
+          retryAfterMs: retryAfterMs(response.headers),
+        };
       } catch (err) {
         // Network errors and timeouts are worth another try; the caller's own abort is not.
         outcome = { error: this.failure(err, options.signal, deadline, path), retryable: !options.signal?.aborted };
@@ -352,7 +385,12 @@ export class ChatClient {
     }
     const hint = HINTS[response.status];
     const message = `${path} failed with ${response.status} ${response.statusText}${providerMessage ? `: ${providerMessage}` : ''}${hint ? ` (${hint})` : ''}`;
-    return new ChatApiError(this.redact(message), response.status, providerMessage && this.redact(providerMessage), code);
+    return new ChatApiError(
+      this.redact(message),
+      response.status,
+      providerMessage && this.redact(providerMessage),
+      code,
+    );
   }
 
   /** What to throw for a failure without an HTTP answer: the caller's abort as is, else a ChatApiError. */
@@ -360,11 +398,21 @@ export class ChatClient {
     if (err instanceof ChatApiError) return err;
     if (signal?.aborted) return signal.reason;
     if (deadline.signal.aborted) {
-      return new ChatApiError(`${this.baseURL}${path}: timed out (${(deadline.signal.reason as Error).message})`, undefined, undefined, 'timeout');
+      return new ChatApiError(
+        `${this.baseURL}${path}: timed out (${(deadline.signal.reason as Error).message})`,
+        undefined,
+        undefined,
+        'timeout',
+      );
     }
     const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
     const reason = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
-    return new ChatApiError(this.redact(`cannot reach ${this.baseURL}${path}: ${reason}`), undefined, undefined, 'network');
+    return new ChatApiError(
+      this.redact(`cannot reach ${this.baseURL}${path}: ${reason}`),
+      undefined,
+      undefined,
+      'network',
+    );
   }
 
   /** Providers sometimes echo the key back ("Incorrect API key provided: sk-..."): it must not reach an error. */

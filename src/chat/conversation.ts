@@ -39,7 +39,8 @@ export class Conversation {
   }
 
   add(message: ChatMessage): this {
-    if (message.role === 'system') throw new Error('Conversation: the system message is pinned; pass it as the `system` option');
+    if (message.role === 'system')
+      throw new Error('Conversation: the system message is pinned; pass it as the `system` option');
     this.history.push(message);
     return this;
   }

@@ -18,7 +18,8 @@ function seededRandom(seed: number): () => number {
 }
 
 /** Waits `ms`, or at least one event-loop turn, so that a long generation never starves other requests. */
-const pause = (ms: number): Promise<void> => new Promise((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
+const pause = (ms: number): Promise<void> =>
+  new Promise((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 
 export interface EchoModelOptions {
   id?: string;
@@ -51,7 +52,9 @@ export class EchoChatModel implements ChatModel {
   ): Promise<GenerateResult> {
     const source = typeof prompt === 'string' ? prompt : lastUserText(prompt);
     const promptTokens =
-      typeof prompt === 'string' ? wordPieces(prompt).length : prompt.reduce((n, m) => n + wordPieces(m.content).length, 0);
+      typeof prompt === 'string'
+        ? wordPieces(prompt).length
+        : prompt.reduce((n, m) => n + wordPieces(m.content).length, 0);
     const pieces = wordPieces(source.trimStart());
     const random = seededRandom(opts.seed ?? 0);
     const sampling = opts.seed !== undefined && opts.temperature > 0 && pieces.length > 0;

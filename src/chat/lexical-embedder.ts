@@ -39,7 +39,8 @@ export class LexicalEmbedder implements Embedder {
   readonly id: string;
 
   constructor(readonly dimension = 4096) {
-    if (!Number.isInteger(dimension) || dimension < 16) throw new Error(`LexicalEmbedder: dimension must be an integer >= 16, got ${dimension}`);
+    if (!Number.isInteger(dimension) || dimension < 16)
+      throw new Error(`LexicalEmbedder: dimension must be an integer >= 16, got ${dimension}`);
     this.id = `attn-lexical-${dimension}`;
   }
 

@@ -23,8 +23,10 @@ export class ConcurrencyLimiter {
     readonly maxActive: number,
     readonly maxQueued: number,
   ) {
-    if (!Number.isInteger(maxActive) || maxActive < 1) throw new Error(`maxActive must be an integer >= 1, got ${maxActive}`);
-    if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new Error(`maxQueued must be an integer >= 0, got ${maxQueued}`);
+    if (!Number.isInteger(maxActive) || maxActive < 1)
+      throw new Error(`maxActive must be an integer >= 1, got ${maxActive}`);
+    if (!Number.isInteger(maxQueued) || maxQueued < 0)
+      throw new Error(`maxQueued must be an integer >= 0, got ${maxQueued}`);
   }
 
   get active(): number {

@@ -116,9 +116,20 @@ type Body = Record<string, unknown>;
 function optionalNumber(body: Body, field: string, min: number, max: number, integer = false): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (integer && !Number.isInteger(value))
+  ) {
     const kind = integer ? 'an integer' : 'a number';
-    throw new ApiError(400, `'${field}' must be ${kind} from ${min} to ${max}, got ${JSON.stringify(value)}`, 'invalid_value', field);
+    throw new ApiError(
+      400,
+      `'${field}' must be ${kind} from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      'invalid_value',
+      field,
+    );
   }
   return value;
 }
@@ -132,14 +143,29 @@ function readSampling(body: Body, defaultMaxTokens: number, maxTokensLimit: numb
   const stopField = body.stop;
   let stop: string[] = [];
   if (typeof stopField === 'string') stop = [stopField];
-  else if (Array.isArray(stopField) && stopField.length <= MAX_STOP_STRINGS && stopField.every((s) => typeof s === 'string')) {
+  else if (
+    Array.isArray(stopField) &&
+    stopField.length <= MAX_STOP_STRINGS &&
+    stopField.every((s) => typeof s === 'string')
+  ) {
     stop = stopField as string[];
   } else if (stopField !== undefined && stopField !== null) {
-    throw new ApiError(400, `'stop' must be a string or an array of up to ${MAX_STOP_STRINGS} strings`, 'invalid_value', 'stop');
+    throw new ApiError(
+      400,
+      `'stop' must be a string or an array of up to ${MAX_STOP_STRINGS} strings`,
+      'invalid_value',
+      'stop',
+    );
   }
-  if (stop.some((s) => s.length === 0)) throw new ApiError(400, `'stop' strings must not be empty`, 'invalid_value', 'stop');
+  if (stop.some((s) => s.length === 0))
+    throw new ApiError(400, `'stop' strings must not be empty`, 'invalid_value', 'stop');
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
-    throw new ApiError(400, `'stream' must be a boolean, got ${JSON.stringify(body.stream)}`, 'invalid_value', 'stream');
+    throw new ApiError(
+      400,
+      `'stream' must be a boolean, got ${JSON.stringify(body.stream)}`,
+      'invalid_value',
+      'stream',
+    );
   }
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined | null;
   return {
@@ -162,7 +188,12 @@ function contentText(content: unknown, param: string): string {
       .map((part: unknown, i) => {
         const p = part as { type?: unknown; text?: unknown };
         if (p?.type === 'text' && typeof p.text === 'string') return p.text;
-        throw new ApiError(400, `${param}[${i}]: only {type: "text"} content parts are supported`, 'invalid_value', `${param}[${i}]`);
+        throw new ApiError(
+          400,
+          `${param}[${i}]: only {type: "text"} content parts are supported`,
+          'invalid_value',
+          `${param}[${i}]`,
+        );
       })
       .join('');
   }
@@ -184,7 +215,10 @@ function readMessages(body: Body): ChatMessage[] {
         `messages[${i}].role`,
       );
     }
-    const out: ChatMessage = { role: message.role as ChatRole, content: contentText(message.content, `messages[${i}].content`) };
+    const out: ChatMessage = {
+      role: message.role as ChatRole,
+      content: contentText(message.content, `messages[${i}].content`),
+    };
     if (typeof message.tool_call_id === 'string') out.tool_call_id = message.tool_call_id;
     if (Array.isArray(message.tool_calls)) out.tool_calls = message.tool_calls as ChatMessage['tool_calls'];
     if (typeof message.name === 'string') out.name = message.name;
@@ -203,7 +237,12 @@ function readInputs(body: Body): string[] {
   const input = body.input;
   if (typeof input === 'string') return [input];
   if (Array.isArray(input) && input.length > 0 && input.every((s) => typeof s === 'string')) return input as string[];
-  throw new ApiError(400, `'input' must be a string or a non-empty array of strings (token arrays are not supported)`, 'invalid_value', 'input');
+  throw new ApiError(
+    400,
+    `'input' must be a string or a non-empty array of strings (token arrays are not supported)`,
+    'invalid_value',
+    'input',
+  );
 }
 
 /** How one endpoint's responses and stream chunks look: chat completions and text completions differ only here. */
@@ -264,7 +303,9 @@ function errorBody(err: ApiError): object {
 
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
   const tooLarge = (): ApiError =>
-    new ApiError(413, `request body is larger than the ${maxBytes}-byte limit`, 'request_too_large', null, { connection: 'close' });
+    new ApiError(413, `request body is larger than the ${maxBytes}-byte limit`, 'request_too_large', null, {
+      connection: 'close',
+    });
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
@@ -314,9 +355,11 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     if (expectedKey === undefined) return;
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match) throw new ApiError(401, 'Missing API key: send it as "Authorization: Bearer <key>".', 'missing_api_key');
+    if (!match)
+      throw new ApiError(401, 'Missing API key: send it as "Authorization: Bearer <key>".', 'missing_api_key');
     // Compare digests: equal length, constant time, and the key itself never reaches an error message.
-    if (!timingSafeEqual(digest(match[1]!.trim()), expectedKey)) throw new ApiError(401, 'Incorrect API key provided.', 'invalid_api_key');
+    if (!timingSafeEqual(digest(match[1]!.trim()), expectedKey))
+      throw new ApiError(401, 'Incorrect API key provided.', 'invalid_api_key');
   }
 
   /**
@@ -332,15 +375,31 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     // machine only also wants a Host that names this machine.
     const hostname = (req.headers.host ?? '').replace(/:\d+$/, '');
     if (originHost !== req.headers.host || (listensOnLoopback && !LOOPBACK_NAMES.includes(hostname))) {
-      throw new ApiError(403, `requests from web pages at ${origin} are not served: call the API from a program, or from a page on this host`, 'forbidden_origin');
+      throw new ApiError(
+        403,
+        `requests from web pages at ${origin} are not served: call the API from a program, or from a page on this host`,
+        'forbidden_origin',
+      );
     }
   }
 
   function findModel(body: Body): ChatModel {
     const name = body.model;
-    if (typeof name !== 'string') throw new ApiError(400, `'model' must be a string naming one of: ${[...models.keys()].join(', ')}`, 'invalid_value', 'model');
+    if (typeof name !== 'string')
+      throw new ApiError(
+        400,
+        `'model' must be a string naming one of: ${[...models.keys()].join(', ')}`,
+        'invalid_value',
+        'model',
+      );
     const model = models.get(name);
-    if (!model) throw new ApiError(404, `The model '${name}' does not exist; this server has: ${[...models.keys()].join(', ')}`, 'model_not_found', 'model');
+    if (!model)
+      throw new ApiError(
+        404,
+        `The model '${name}' does not exist; this server has: ${[...models.keys()].join(', ')}`,
+        'model_not_found',
+        'model',
+      );
     return model;
   }
 
@@ -357,12 +416,19 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     try {
       return await limiter.acquire(signal);
     } catch (err) {
-      if (err instanceof QueueFullError) throw new ApiError(429, `${err.message}; retry shortly`, 'server_busy', null, { 'retry-after': '1' });
+      if (err instanceof QueueFullError)
+        throw new ApiError(429, `${err.message}; retry shortly`, 'server_busy', null, { 'retry-after': '1' });
       throw err;
     }
   }
 
-  async function serveGeneration(res: ServerResponse, model: ChatModel, prompt: string | ChatMessage[], params: SamplingParams, shape: ResponseShape): Promise<void> {
+  async function serveGeneration(
+    res: ServerResponse,
+    model: ChatModel,
+    prompt: string | ChatMessage[],
+    params: SamplingParams,
+    shape: ResponseShape,
+  ): Promise<void> {
     const client = clientGone(res);
     let release: () => void;
     try {
@@ -374,7 +440,9 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     const id = `${shape.idPrefix}${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
     const writeChunk = (choices: object[], extra: object = {}): void => {
-      res.write(`data: ${JSON.stringify({ id, object: shape.chunkObject, created, model: model.id, system_fingerprint: null, choices, ...extra })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id, object: shape.chunkObject, created, model: model.id, system_fingerprint: null, choices, ...extra })}\n\n`,
+      );
       if (res.writableLength > maxUnreadBytes) client.abort(new Error('client reads too slowly'));
     };
     const stopSeen = new AbortController();
@@ -387,7 +455,11 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     };
     try {
       if (params.stream) {
-        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
         if (shape.firstChunkChoice) writeChunk([shape.firstChunkChoice]);
       }
       const result = await model.generate(
@@ -411,7 +483,15 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
         if (params.includeUsage) writeChunk([], { usage: usageJson(result.usage) });
         res.end('data: [DONE]\n\n');
       } else {
-        sendJson(res, 200, { id, object: shape.object, created, model: model.id, system_fingerprint: null, choices: [shape.choice(text, finishReason)], usage: usageJson(result.usage) });
+        sendJson(res, 200, {
+          id,
+          object: shape.object,
+          created,
+          model: model.id,
+          system_fingerprint: null,
+          choices: [shape.choice(text, finishReason)],
+          usage: usageJson(result.usage),
+        });
       }
     } catch (err) {
       if (client.signal.aborted) {
@@ -420,7 +500,9 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
       } else if (res.headersSent) {
         // Mid-stream the status is already 200: report the failure as an error event, as OpenAI does.
         counters.failed++;
-        res.end(`data: ${JSON.stringify(errorBody(new ApiError(500, `generation failed: ${(err as Error).message}`)))}\n\n`);
+        res.end(
+          `data: ${JSON.stringify(errorBody(new ApiError(500, `generation failed: ${(err as Error).message}`)))}\n\n`,
+        );
       } else throw err;
     } finally {
       release();
@@ -432,12 +514,22 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     const embedder = typeof name === 'string' ? embedders.get(name) : undefined;
     if (!embedder) {
       const have = [...embedders.keys()].join(', ') || '(none)';
-      throw new ApiError(404, `The embedding model ${JSON.stringify(name)} does not exist; this server has: ${have}`, 'model_not_found', 'model');
+      throw new ApiError(
+        404,
+        `The embedding model ${JSON.stringify(name)} does not exist; this server has: ${have}`,
+        'model_not_found',
+        'model',
+      );
     }
     const inputs = readInputs(body);
     const format = body.encoding_format ?? 'float';
     if (format !== 'float' && format !== 'base64') {
-      throw new ApiError(400, `'encoding_format' must be 'float' or 'base64', got ${JSON.stringify(format)}`, 'invalid_value', 'encoding_format');
+      throw new ApiError(
+        400,
+        `'encoding_format' must be 'float' or 'base64', got ${JSON.stringify(format)}`,
+        'invalid_value',
+        'encoding_format',
+      );
     }
     const client = clientGone(res);
     const release = await acquireSlot(client.signal);
@@ -447,11 +539,19 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
         object: 'embedding',
         index,
         // base64 is little-endian float32 bytes, which is what the openai client asks for by default.
-        embedding: format === 'base64' ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') : Array.from(vector),
+        embedding:
+          format === 'base64'
+            ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64')
+            : Array.from(vector),
       }));
       const promptTokens = inputs.reduce((n, text) => n + wordPieces(text).length, 0);
       counters.completed++;
-      sendJson(res, 200, { object: 'list', data, model: embedder.id, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+      sendJson(res, 200, {
+        object: 'list',
+        data,
+        model: embedder.id,
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      });
     } finally {
       release();
     }
@@ -465,7 +565,8 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     const url = parseRequestUrl(req.url);
     if (url === undefined) throw new ApiError(400, MALFORMED_URL_MESSAGE, 'invalid_url');
     const path = url.pathname.replace(/\/+$/, '');
-    if (!path.startsWith('/v1/')) throw new ApiError(404, `Unknown path ${path}: the API lives under /v1/`, 'unknown_url');
+    if (!path.startsWith('/v1/'))
+      throw new ApiError(404, `Unknown path ${path}: the API lives under /v1/`, 'unknown_url');
     checkApiKey(req);
     checkOrigin(req);
     const endpoint = `${req.method} ${path}`;
@@ -477,7 +578,8 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     if (modelPath) {
       const id = decodeUrlComponent(modelPath[1]!);
       if (id === undefined) throw new ApiError(400, MALFORMED_URL_MESSAGE, 'invalid_url');
-      if (!models.has(id) && !embedders.has(id)) throw new ApiError(404, `The model '${id}' does not exist`, 'model_not_found', 'model');
+      if (!models.has(id) && !embedders.has(id))
+        throw new ApiError(404, `The model '${id}' does not exist`, 'model_not_found', 'model');
       sendJson(res, 200, modelObject(id));
       return;
     }
@@ -486,13 +588,25 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
     if (endpoint === post.chat) {
       const body = await readBody(req, maxBodyBytes);
       const model = findModel(body);
-      return serveGeneration(res, model, readMessages(body), readSampling(body, maxTokensLimit, maxTokensLimit), CHAT_SHAPE);
+      return serveGeneration(
+        res,
+        model,
+        readMessages(body),
+        readSampling(body, maxTokensLimit, maxTokensLimit),
+        CHAT_SHAPE,
+      );
     }
     if (endpoint === post.text) {
       const body = await readBody(req, maxBodyBytes);
       const model = findModel(body);
       // OpenAI's legacy completions default to 16 tokens.
-      return serveGeneration(res, model, readPrompt(body), readSampling(body, Math.min(16, maxTokensLimit), maxTokensLimit), TEXT_SHAPE);
+      return serveGeneration(
+        res,
+        model,
+        readPrompt(body),
+        readSampling(body, Math.min(16, maxTokensLimit), maxTokensLimit),
+        TEXT_SHAPE,
+      );
     }
     const known = Object.values(post).find((e) => e.endsWith(` ${path}`));
     if (known) throw new ApiError(405, `${path} takes ${known.split(' ')[0]}, not ${req.method}`, 'method_not_allowed');
@@ -501,7 +615,8 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
 
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      const apiError = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`);
+      const apiError =
+        err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`);
       counters.failed++;
       if (res.headersSent) res.destroy();
       else sendJson(res, apiError.status, errorBody(apiError), apiError.headers);

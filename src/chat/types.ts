@@ -57,7 +57,11 @@ export interface ChatModel {
    * A string prompt is raw completion; messages are formatted with the model's own chat template.
    * `onText` receives the text as it is produced, in order; the deltas concatenate to `text`.
    */
-  generate(prompt: string | ChatMessage[], opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult>;
+  generate(
+    prompt: string | ChatMessage[],
+    opts: ChatGenerateOptions,
+    onText?: (delta: string) => void,
+  ): Promise<GenerateResult>;
 }
 
 export interface Embedder {

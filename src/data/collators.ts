@@ -34,7 +34,8 @@ export const IGNORE_INDEX = -100;
  */
 export class DataCollatorWithPadding implements DataCollator {
   constructor(protected readonly options: PaddingOptions) {
-    if (!Number.isInteger(options.padTokenId)) throw new TypeError(`padTokenId must be an integer, got ${options.padTokenId}`);
+    if (!Number.isInteger(options.padTokenId))
+      throw new TypeError(`padTokenId must be an integer, got ${options.padTokenId}`);
     const multiple = options.padToMultipleOf;
     if (multiple !== undefined && (!Number.isInteger(multiple) || multiple <= 0)) {
       throw new RangeError(`padToMultipleOf must be a positive integer, got ${multiple}`);
@@ -123,9 +124,12 @@ export class DataCollatorForLanguageModeling extends DataCollatorWithPadding {
     super(lmOptions);
     const mlm = lmOptions.mlm ?? true;
     if (mlm) {
-      if (!Number.isInteger(lmOptions.maskTokenId)) throw new TypeError('DataCollatorForLanguageModeling: mlm needs maskTokenId');
+      if (!Number.isInteger(lmOptions.maskTokenId))
+        throw new TypeError('DataCollatorForLanguageModeling: mlm needs maskTokenId');
       if (!Number.isInteger(lmOptions.vocabSize) || lmOptions.vocabSize! <= 0) {
-        throw new TypeError('DataCollatorForLanguageModeling: mlm needs vocabSize (random replacement tokens come from [0, vocabSize))');
+        throw new TypeError(
+          'DataCollatorForLanguageModeling: mlm needs vocabSize (random replacement tokens come from [0, vocabSize))',
+        );
       }
     }
     const p = lmOptions.mlmProbability ?? 0.15;
@@ -146,7 +150,10 @@ export class DataCollatorForLanguageModeling extends DataCollatorWithPadding {
   override collate(features: readonly Feature[]): Batch {
     const batch = super.collate(features.map(({ labels: _labels, label: _label, ...rest }) => rest));
     const inputIds = batch.input_ids;
-    if (!inputIds) throw new Error(`DataCollatorForLanguageModeling: examples need 'input_ids' (they have ${Object.keys(features[0]!).join(', ')})`);
+    if (!inputIds)
+      throw new Error(
+        `DataCollatorForLanguageModeling: examples need 'input_ids' (they have ${Object.keys(features[0]!).join(', ')})`,
+      );
     const ids = inputIds.data;
     const attention = batch.attention_mask!.data;
     const specialMask = batch.special_tokens_mask?.data;
@@ -161,7 +168,11 @@ export class DataCollatorForLanguageModeling extends DataCollatorWithPadding {
     return batch;
   }
 
-  private mask(ids: Float32Array | Int32Array | Uint8Array, labels: Int32Array, isSpecial: (i: number) => boolean): void {
+  private mask(
+    ids: Float32Array | Int32Array | Uint8Array,
+    labels: Int32Array,
+    isSpecial: (i: number) => boolean,
+  ): void {
     const p = this.lmOptions.mlmProbability ?? 0.15;
     const rng = this.rng;
     for (let i = 0; i < ids.length; i++) {

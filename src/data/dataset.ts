@@ -65,7 +65,9 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
     const seen = new Set<string>();
     for (const record of records) {
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-        throw new TypeError(`Dataset.fromRecords (${description}): each record must be an object of column values, got ${JSON.stringify(record)}`);
+        throw new TypeError(
+          `Dataset.fromRecords (${description}): each record must be an object of column values, got ${JSON.stringify(record)}`,
+        );
       }
       for (const key of Object.keys(record)) {
         if (!seen.has(key)) {
@@ -75,7 +77,11 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
       }
     }
     const storage = new Map<string, unknown[]>();
-    for (const name of names) storage.set(name, records.map((record) => (name in record ? record[name] : null)));
+    for (const name of names)
+      storage.set(
+        name,
+        records.map((record) => (name in record ? record[name] : null)),
+      );
     return new Dataset<R>(storage, null, description);
   }
 
@@ -83,7 +89,10 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
   static fromColumns<R extends Row>(columns: Columns<R>, description = 'columns'): Dataset<R> {
     const entries = Object.entries(columns) as [string, unknown[]][];
     for (const [name, values] of entries) {
-      if (!Array.isArray(values)) throw new TypeError(`Dataset.fromColumns (${description}): column '${name}' must be an array, got ${typeof values}`);
+      if (!Array.isArray(values))
+        throw new TypeError(
+          `Dataset.fromColumns (${description}): column '${name}' must be an array, got ${typeof values}`,
+        );
     }
     const lengths = entries.map(([name, values]) => `${name}: ${values.length}`);
     if (new Set(entries.map(([, values]) => values.length)).size > 1) {
@@ -165,7 +174,7 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
   ): Dataset<Merge<Omit<R, K>, S>>;
   map(
     fn: ((row: R, index: number) => Row) | ((batch: Columns<R>, indices: number[]) => Columns<Row>),
-    options: (MapOptions<string> & { batched?: boolean; batchSize?: number }) = {},
+    options: MapOptions<string> & { batched?: boolean; batchSize?: number } = {},
   ): Dataset<Row> {
     const removed = new Set(options.removeColumns ?? []);
     for (const name of removed) this.storageOf(name);
@@ -246,7 +255,8 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
 
   /** Throws unless the dataset has at least one row (an empty split would train or evaluate on nothing). */
   requireRows(purpose?: string): this {
-    if (this.numRows === 0) throw new Error(`${this.description}: has no rows${purpose ? ` (needed for ${purpose})` : ''}`);
+    if (this.numRows === 0)
+      throw new Error(`${this.description}: has no rows${purpose ? ` (needed for ${purpose})` : ''}`);
     return this;
   }
 
@@ -266,7 +276,9 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
       if (!Object.hasOwn(label2id, name)) {
         throw new Error(
           `${this.description}: row ${row} has ${column} ${JSON.stringify(label)}, which is not in label2id ` +
-            `(known: ${Object.keys(label2id).map((k) => JSON.stringify(k)).join(', ')})`,
+            `(known: ${Object.keys(label2id)
+              .map((k) => JSON.stringify(k))
+              .join(', ')})`,
         );
       }
       return label2id[name]!;
@@ -277,7 +289,9 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
   /** This dataset with `values` as column `name` (added, or replacing a column of that name). */
   addColumn<K extends string, V>(name: K, values: readonly V[]): Dataset<Merge<R, Record<K, V>>> {
     if (values.length !== this.numRows) {
-      throw new RangeError(`${this.description}: addColumn '${name}' has ${values.length} values for ${this.numRows} rows`);
+      throw new RangeError(
+        `${this.description}: addColumn '${name}' has ${values.length} values for ${this.numRows} rows`,
+      );
     }
     return this.withColumns(new Map([[name, values]])) as Dataset<Merge<R, Record<K, V>>>;
   }
@@ -288,9 +302,13 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
     return new Dataset<Omit<R, K>>(storage, this.rowIndices, this.description);
   }
 
-  renameColumn<From extends keyof R & string, To extends string>(from: From, to: To): Dataset<Merge<Omit<R, From>, Record<To, R[From]>>> {
+  renameColumn<From extends keyof R & string, To extends string>(
+    from: From,
+    to: To,
+  ): Dataset<Merge<Omit<R, From>, Record<To, R[From]>>> {
     this.storageOf(from);
-    if ((from as string) !== to && this.storage.has(to)) throw new Error(`${this.description}: cannot rename '${from}' to '${to}': '${to}' exists`);
+    if ((from as string) !== to && this.storage.has(to))
+      throw new Error(`${this.description}: cannot rename '${from}' to '${to}': '${to}' exists`);
     const storage = new Map([...this.storage].map(([name, values]) => [name === from ? to : name, values] as const));
     return new Dataset(storage, this.rowIndices, this.description);
   }
@@ -308,7 +326,10 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
    * Adds or replaces (in place) columns given in row order, dropping `removed`; the other columns are gathered so
    * that all share one row order.
    */
-  private withColumns(columns: ReadonlyMap<string, readonly unknown[]>, removed: ReadonlySet<string> = new Set()): Dataset<Row> {
+  private withColumns(
+    columns: ReadonlyMap<string, readonly unknown[]>,
+    removed: ReadonlySet<string> = new Set(),
+  ): Dataset<Row> {
     const storage = new Map<string, readonly unknown[]>();
     for (const name of this.columnNames) {
       if (!removed.has(name) || columns.has(name)) storage.set(name, columns.get(name) ?? this.column(name));
@@ -343,9 +364,16 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
   }
 
   /** Appends one batch of `map` output to `outputs`, checking that every batch names the same columns. */
-  private appendBatch(outputs: Map<string, unknown[]>, produced: Columns<Row>, indices: number[], rowsSoFar: number): number {
+  private appendBatch(
+    outputs: Map<string, unknown[]>,
+    produced: Columns<Row>,
+    indices: number[],
+    rowsSoFar: number,
+  ): number {
     if (produced === null || typeof produced !== 'object') {
-      throw new TypeError(`${this.description}: map must return an object of columns, got ${JSON.stringify(produced)} for rows from ${indices[0]}`);
+      throw new TypeError(
+        `${this.description}: map must return an object of columns, got ${JSON.stringify(produced)} for rows from ${indices[0]}`,
+      );
     }
     const names = Object.keys(produced);
     if (rowsSoFar > 0 || outputs.size > 0) {
@@ -361,10 +389,14 @@ export class Dataset<R extends Row = Row> implements Iterable<R> {
     for (const name of names) {
       const values = produced[name]!;
       if (!Array.isArray(values)) {
-        throw new TypeError(`${this.description}: batched map must return arrays, column '${name}' is ${typeof values}`);
+        throw new TypeError(
+          `${this.description}: batched map must return arrays, column '${name}' is ${typeof values}`,
+        );
       }
       if (count !== undefined && values.length !== count) {
-        throw new RangeError(`${this.description}: map returned columns of different lengths for rows from ${indices[0]}`);
+        throw new RangeError(
+          `${this.description}: map returned columns of different lengths for rows from ${indices[0]}`,
+        );
       }
       count = values.length;
       let column = outputs.get(name);
@@ -399,7 +431,10 @@ export class DatasetDict<S extends string = string, R extends Row = Row> {
     fn: (batch: Columns<R>, indices: number[]) => Columns<T>,
     options: BatchedMapOptions<K>,
   ): DatasetDict<S, Merge<Omit<R, K>, T>>;
-  map(fn: (input: never, index: never) => Row, options?: BatchedMapOptions<string> | MapOptions<string>): DatasetDict<S, Row> {
+  map(
+    fn: (input: never, index: never) => Row,
+    options?: BatchedMapOptions<string> | MapOptions<string>,
+  ): DatasetDict<S, Row> {
     return this.each((dataset) => (dataset.map as (f: unknown, o: unknown) => Dataset<Row>).call(dataset, fn, options));
   }
 
@@ -422,7 +457,10 @@ export class DatasetDict<S extends string = string, R extends Row = Row> {
     return this.each((dataset) => dataset.removeColumns(names));
   }
 
-  renameColumn<From extends keyof R & string, To extends string>(from: From, to: To): DatasetDict<S, Merge<Omit<R, From>, Record<To, R[From]>>> {
+  renameColumn<From extends keyof R & string, To extends string>(
+    from: From,
+    to: To,
+  ): DatasetDict<S, Merge<Omit<R, From>, Record<To, R[From]>>> {
     return this.each((dataset) => dataset.renameColumn(from, to));
   }
 
@@ -436,7 +474,9 @@ export class DatasetDict<S extends string = string, R extends Row = Row> {
 
 function toColumns(row: Row, index: number, description: string): Columns<Row> {
   if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-    throw new TypeError(`${description}: map must return an object of column values, got ${JSON.stringify(row)} for row ${index}`);
+    throw new TypeError(
+      `${description}: map must return an object of column values, got ${JSON.stringify(row)} for row ${index}`,
+    );
   }
   const columns: Columns<Row> = {};
   for (const [name, value] of Object.entries(row)) columns[name] = [value];
@@ -467,7 +507,9 @@ function stratifiedSplit(labels: readonly unknown[], testCount: number, rng: Rng
   const exact = members.map((group) => (group.length * testCount) / labels.length);
   const counts = exact.map(Math.floor);
   // Largest remainders take the rows left over by rounding down, so the counts sum to testCount exactly.
-  const byRemainder = range(0, members.length).sort((a, b) => exact[b]! - counts[b]! - (exact[a]! - counts[a]!) || a - b);
+  const byRemainder = range(0, members.length).sort(
+    (a, b) => exact[b]! - counts[b]! - (exact[a]! - counts[a]!) || a - b,
+  );
   for (let k = 0, left = testCount - counts.reduce((a, b) => a + b, 0); k < left; k++) counts[byRemainder[k]!]!++;
   const train: number[] = [];
   const test: number[] = [];
@@ -489,7 +531,8 @@ function columnToTensor(values: readonly unknown[], dtype: DType | undefined, wh
   values.forEach((value, row) => {
     offset = flatten(value, rowShape, 0, flat, offset, what, row);
   });
-  const chosen = dtype ?? (flat.every((v) => Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) ? 'int32' : 'float32');
+  const chosen =
+    dtype ?? (flat.every((v) => Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) ? 'int32' : 'float32');
   return Tensor.from(flat, [values.length, ...rowShape], chosen);
 }
 
@@ -502,7 +545,15 @@ function shapeOf(value: unknown, what: string, row: number): number[] {
   );
 }
 
-function flatten(value: unknown, shape: number[], axis: number, out: number[], offset: number, what: string, row: number): number {
+function flatten(
+  value: unknown,
+  shape: number[],
+  axis: number,
+  out: number[],
+  offset: number,
+  what: string,
+  row: number,
+): number {
   if (axis === shape.length) {
     if (typeof value === 'boolean') value = value ? 1 : 0;
     if (typeof value !== 'number') shapeOf(value, what, row);

@@ -30,7 +30,9 @@ const RETURN = 0x0d;
 /** Splits `text` into records of fields. Blank lines are skipped; a leading byte-order mark is ignored. */
 export function parseDelimited(text: string, options: DelimitedOptions): DelimitedRecords {
   if (options.delimiter.length !== 1) {
-    throw new RangeError(`${options.source}: delimiter must be one character, got ${JSON.stringify(options.delimiter)}`);
+    throw new RangeError(
+      `${options.source}: delimiter must be one character, got ${JSON.stringify(options.delimiter)}`,
+    );
   }
   return new Scanner(text, options).scan();
 }
@@ -99,7 +101,8 @@ class Scanner {
     }
     this.pos = end;
     // A CRLF file leaves '\r' before the '\n' (or before the end of the text).
-    if (end > start && text.charCodeAt(end - 1) === RETURN && (end === text.length || text.charCodeAt(end) === NEWLINE)) end--;
+    if (end > start && text.charCodeAt(end - 1) === RETURN && (end === text.length || text.charCodeAt(end) === NEWLINE))
+      end--;
     return text.slice(start, end);
   }
 
@@ -119,7 +122,9 @@ class Scanner {
       if (!strict && spansLine) return undefined;
       if (close === -1) {
         if (!strict) return undefined;
-        throw new SyntaxError(`${this.options.source} line ${openLine}: quoted field is never closed (a '"' opens it and no '"' ends it)`);
+        throw new SyntaxError(
+          `${this.options.source} line ${openLine}: quoted field is never closed (a '"' opens it and no '"' ends it)`,
+        );
       }
       if (text.charCodeAt(close + 1) === QUOTE) {
         search = close + 2;

@@ -43,8 +43,11 @@ export async function loadDataset(
 ): Promise<Dataset | DatasetDict> {
   if (typeof pathOrFiles === 'string') return loadFile(pathOrFiles, options, pathOrFiles);
   const names = Object.keys(pathOrFiles);
-  if (names.length === 0) throw new Error('loadDataset: no splits given (expected e.g. { train: "train.tsv", test: "dev.tsv" })');
-  const loaded = await Promise.all(names.map((name) => loadFile(pathOrFiles[name]!, options, `${pathOrFiles[name]} (split '${name}')`)));
+  if (names.length === 0)
+    throw new Error('loadDataset: no splits given (expected e.g. { train: "train.tsv", test: "dev.tsv" })');
+  const loaded = await Promise.all(
+    names.map((name) => loadFile(pathOrFiles[name]!, options, `${pathOrFiles[name]} (split '${name}')`)),
+  );
   return new DatasetDict(Object.fromEntries(names.map((name, i) => [name, loaded[i]!])));
 }
 
@@ -63,7 +66,9 @@ export function parseDataset(text: string, format: DataFormat, options: LoadData
     case 'tsv':
       return parseTable(text, format, options, source);
     case 'json':
-      return text.trimStart().startsWith('[') || options.field !== undefined ? parseJsonArray(text, options.field, source) : parseJsonLines(text, source);
+      return text.trimStart().startsWith('[') || options.field !== undefined
+        ? parseJsonArray(text, options.field, source)
+        : parseJsonLines(text, source);
     case 'jsonl':
       return parseJsonLines(text, source);
     case 'text':
@@ -73,10 +78,19 @@ export function parseDataset(text: string, format: DataFormat, options: LoadData
 
 function formatFromExtension(path: string): DataFormat {
   const ext = extname(path).toLowerCase();
-  const byExtension: Record<string, DataFormat> = { '.csv': 'csv', '.tsv': 'tsv', '.json': 'json', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.txt': 'text' };
+  const byExtension: Record<string, DataFormat> = {
+    '.csv': 'csv',
+    '.tsv': 'tsv',
+    '.json': 'json',
+    '.jsonl': 'jsonl',
+    '.ndjson': 'jsonl',
+    '.txt': 'text',
+  };
   const format = byExtension[ext];
   if (!format) {
-    throw new Error(`${path}: cannot tell the format from the extension '${ext}'; pass { format: 'csv' | 'tsv' | 'json' | 'jsonl' | 'text' }`);
+    throw new Error(
+      `${path}: cannot tell the format from the extension '${ext}'; pass { format: 'csv' | 'tsv' | 'json' | 'jsonl' | 'text' }`,
+    );
   }
   return format;
 }
@@ -93,7 +107,9 @@ function parseTable(text: string, format: 'csv' | 'tsv', options: LoadDatasetOpt
   }
   const names = options.columnNames ?? records[0] ?? [];
   if (header && options.columnNames && records[0] && records[0].length !== names.length) {
-    throw new Error(`${source} line ${lines[0]}: the header has ${records[0].length} fields but columnNames gives ${names.length}`);
+    throw new Error(
+      `${source} line ${lines[0]}: the header has ${records[0].length} fields but columnNames gives ${names.length}`,
+    );
   }
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) throw new Error(`${source}: column name '${duplicate}' appears twice`);
@@ -137,7 +153,9 @@ function parseJsonLines(text: string, source: string): Dataset {
       throw new SyntaxError(`${source} line ${i + 1}: invalid JSON (${(err as Error).message})`);
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new TypeError(`${source} line ${i + 1}: expected a JSON object per line, got ${JSON.stringify(value).slice(0, 80)}`);
+      throw new TypeError(
+        `${source} line ${i + 1}: expected a JSON object per line, got ${JSON.stringify(value).slice(0, 80)}`,
+      );
     }
     records.push(value as Row);
   });
@@ -152,10 +170,12 @@ function parseJsonArray(text: string, field: string | undefined, source: string)
     throw new SyntaxError(`${source}: invalid JSON (${(err as Error).message})`);
   }
   if (field !== undefined) {
-    if (value === null || typeof value !== 'object' || !(field in value)) throw new Error(`${source}: no field '${field}' at the top level`);
+    if (value === null || typeof value !== 'object' || !(field in value))
+      throw new Error(`${source}: no field '${field}' at the top level`);
     value = (value as Record<string, unknown>)[field];
   }
-  if (!Array.isArray(value)) throw new TypeError(`${source}${field ? ` field '${field}'` : ''}: expected an array of records`);
+  if (!Array.isArray(value))
+    throw new TypeError(`${source}${field ? ` field '${field}'` : ''}: expected an array of records`);
   return Dataset.fromRecords(value as Row[], source);
 }
 
@@ -169,7 +189,10 @@ function parseText(text: string, options: LoadDatasetOptions, source: string): D
       samples = normalized === '' ? [] : normalized.split('\n');
       break;
     case 'paragraph':
-      samples = normalized.split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p !== '');
+      samples = normalized
+        .split(/\n\s*\n/)
+        .map((p) => p.trim())
+        .filter((p) => p !== '');
       break;
     case 'document':
       samples = normalized === '' ? [] : [normalized];

@@ -21,9 +21,16 @@ async function getJson<T>(repoId: string, apiPath: string, options: RevisionOpti
   assertRepoId(repoId);
   const connection = hubConnection(options);
   const url = `${connection.endpoint}/api/models/${repoId}${apiPath}`;
-  const response = await hubFetch(connection, url, { headers: requestHeaders(connection, url, { Accept: 'application/json' }) });
+  const response = await hubFetch(connection, url, {
+    headers: requestHeaders(connection, url, { Accept: 'application/json' }),
+  });
   if (!response.ok) {
-    throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision: options.revision, action });
+    throw await errorFromResponse(response, {
+      repoId,
+      endpoint: connection.endpoint,
+      revision: options.revision,
+      action,
+    });
   }
   return (await response.json()) as T;
 }
@@ -32,7 +39,10 @@ export async function modelInfo(repoId: string, options: RevisionOptions = {}): 
   const suffix = options.revision === undefined ? '' : `/revision/${encodeURIComponent(options.revision)}`;
   const info = await getJson<ModelInfo>(repoId, suffix, options, 'reading the model info');
   if (typeof info.sha !== 'string' || !Array.isArray(info.siblings)) {
-    throw new HubError('Http', `the model info of '${repoId}' lacks 'sha' or 'siblings': is the endpoint a Hugging Face compatible hub?`);
+    throw new HubError(
+      'Http',
+      `the model info of '${repoId}' lacks 'sha' or 'siblings': is the endpoint a Hugging Face compatible hub?`,
+    );
   }
   return info;
 }
@@ -54,13 +64,20 @@ export async function createRepo(repoId: string, options: CreateRepoOptions = {}
   const response = await hubFetch(connection, url, {
     method: 'POST',
     headers: requestHeaders(connection, url, { 'Content-Type': 'application/json' }),
-    body: JSON.stringify({ name, organization: namespace, private: options.private ?? false, license: options.license, type: 'model' }),
+    body: JSON.stringify({
+      name,
+      organization: namespace,
+      private: options.private ?? false,
+      license: options.license,
+      type: 'model',
+    }),
   });
   if (response.status === 409 && options.existOk === true) {
     await response.body?.cancel();
     return { url: `${connection.endpoint}/${repoId}` };
   }
-  if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, action: 'creating the repo' });
+  if (!response.ok)
+    throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, action: 'creating the repo' });
   const created = (await response.json()) as { url?: string };
   return { url: created.url ?? `${connection.endpoint}/${repoId}` };
 }
@@ -89,7 +106,11 @@ export async function listRepoFiles(repoId: string, options: RevisionOptions = {
 }
 
 /** Creates branch `branch` at `startingPoint` (a branch or commit id; default the head of main). */
-export async function createBranch(repoId: string, branch: string, options: HubConnectionOptions & { startingPoint?: string } = {}): Promise<void> {
+export async function createBranch(
+  repoId: string,
+  branch: string,
+  options: HubConnectionOptions & { startingPoint?: string } = {},
+): Promise<void> {
   assertRepoId(repoId);
   const connection = hubConnection(options);
   const url = `${connection.endpoint}/api/models/${repoId}/branch/${encodeURIComponent(branch)}`;
@@ -98,6 +119,12 @@ export async function createBranch(repoId: string, branch: string, options: HubC
     headers: requestHeaders(connection, url, { 'Content-Type': 'application/json' }),
     body: JSON.stringify(options.startingPoint === undefined ? {} : { startingPoint: options.startingPoint }),
   });
-  if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision: branch, action: `creating branch '${branch}'` });
+  if (!response.ok)
+    throw await errorFromResponse(response, {
+      repoId,
+      endpoint: connection.endpoint,
+      revision: branch,
+      action: `creating branch '${branch}'`,
+    });
   await response.body?.cancel();
 }

@@ -65,7 +65,10 @@ export class RepoCache {
   /** The commit a revision resolves to from the cache alone: a commit id is itself, a branch is its ref file. */
   async commitFor(revision: string): Promise<string | undefined> {
     if (isCommitId(revision)) return revision;
-    const commit = await readFile(this.refPath(revision), 'utf8').then((text) => text.trim(), () => undefined);
+    const commit = await readFile(this.refPath(revision), 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    );
     return commit !== undefined && isCommitId(commit) ? commit : undefined;
   }
 

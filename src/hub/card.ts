@@ -23,7 +23,9 @@ export class ModelCardError extends Error {}
 
 /** `---`, the metadata as YAML (undefined values and empty lists left out), `---`. */
 export function cardFrontMatter(data: ModelCardData): string {
-  const kept = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
+  const kept = Object.fromEntries(
+    Object.entries(data).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
+  );
   if (Object.keys(kept).length === 0) return '---\n---\n';
   // As huggingface_hub (PyYAML) writes them: long strings on one line, list items level with their key.
   return `---\n${stringify(kept, { lineWidth: 0, indentSeq: false })}---\n`;
@@ -52,12 +54,16 @@ export function parseCardData(readme: string, source?: string): ModelCardData | 
     value = parse(match[1] ?? '');
   } catch (err) {
     if (source === undefined) return undefined;
-    throw new ModelCardError(`${source}: the YAML front matter cannot be read (${(err as Error).message.split('\n')[0]})`);
+    throw new ModelCardError(
+      `${source}: the YAML front matter cannot be read (${(err as Error).message.split('\n')[0]})`,
+    );
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     if (source === undefined) return undefined;
-    throw new ModelCardError(`${source}: the YAML front matter is ${Array.isArray(value) ? 'a list' : typeof value}; expected a mapping of metadata`);
+    throw new ModelCardError(
+      `${source}: the YAML front matter is ${Array.isArray(value) ? 'a list' : typeof value}; expected a mapping of metadata`,
+    );
   }
   return value as ModelCardData;
 }

@@ -12,7 +12,14 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { hubCacheDir, isOfflineMode } from './env.js';
 import { HubError, assertRepoPath } from './errors.js';
-import { errorFromResponse, hubConnection, hubFetch, requestHeaders, type HubConnection, type HubConnectionOptions } from './http.js';
+import {
+  errorFromResponse,
+  hubConnection,
+  hubFetch,
+  requestHeaders,
+  type HubConnection,
+  type HubConnectionOptions,
+} from './http.js';
 import { RepoCache } from './cache.js';
 import { withFileLock } from './lock.js';
 import { progress } from '../util/progress.js';
@@ -51,7 +58,12 @@ function normalizeEtag(etag: string | null): string | undefined {
  * HEAD on the resolve URL. Relative redirects (a renamed repo) are followed; an absolute one points at
  * storage, and the metadata is read from the redirect itself, as huggingface_hub does.
  */
-async function fetchFileMetadata(connection: HubConnection, repoId: string, revision: string, path: string): Promise<FileMetadata> {
+async function fetchFileMetadata(
+  connection: HubConnection,
+  repoId: string,
+  revision: string,
+  path: string,
+): Promise<FileMetadata> {
   let url = resolveUrl(connection.endpoint, repoId, revision, path);
   for (let hop = 0; hop < 10; hop++) {
     const response = await hubFetch(connection, url, {
@@ -66,7 +78,13 @@ async function fetchFileMetadata(connection: HubConnection, repoId: string, revi
       continue;
     }
     if (!isRedirect && !response.ok) {
-      throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision, path, action: 'download' });
+      throw await errorFromResponse(response, {
+        repoId,
+        endpoint: connection.endpoint,
+        revision,
+        path,
+        action: 'download',
+      });
     }
     const commit = response.headers.get('x-repo-commit');
     const etag = normalizeEtag(response.headers.get('x-linked-etag') ?? response.headers.get('etag'));
@@ -89,7 +107,12 @@ async function sha256OfFile(path: string): Promise<string> {
 }
 
 /** Downloads into `partial`, continuing from what an interrupted run left there (HTTP Range). */
-async function downloadResumable(connection: HubConnection, metadata: FileMetadata, partial: string, what: string): Promise<void> {
+async function downloadResumable(
+  connection: HubConnection,
+  metadata: FileMetadata,
+  partial: string,
+  what: string,
+): Promise<void> {
   let resumeFrom = (await stat(partial).catch(() => undefined))?.size ?? 0;
   if (resumeFrom > metadata.size) {
     await rm(partial);
@@ -103,11 +126,18 @@ async function downloadResumable(connection: HubConnection, metadata: FileMetada
     headers: requestHeaders(connection, metadata.location, extra),
   });
   if (!response.ok || response.body === null) {
-    throw new HubError('Http', `downloading ${what} from ${new URL(metadata.location).origin} failed with HTTP ${response.status}`, response.status);
+    throw new HubError(
+      'Http',
+      `downloading ${what} from ${new URL(metadata.location).origin} failed with HTTP ${response.status}`,
+      response.status,
+    );
   }
   // A server that ignores Range sends everything again (200): start the file over.
   const append = response.status === 206;
-  const bar = metadata.size >= PROGRESS_MIN_BYTES ? progress({ label: `download ${what}`, total: metadata.size, unit: 'B' }) : undefined;
+  const bar =
+    metadata.size >= PROGRESS_MIN_BYTES
+      ? progress({ label: `download ${what}`, total: metadata.size, unit: 'B' })
+      : undefined;
   bar?.tick(append ? resumeFrom : 0);
   await pipeline(
     Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
@@ -152,7 +182,8 @@ export async function hubDownload(repoId: string, path: string, options: HubDown
   assertRepoPath(path);
   const revision = options.revision ?? 'main';
   const cache = new RepoCache(hubCacheDir(options.cacheDir), repoId);
-  if (options.localFilesOnly ?? isOfflineMode()) return fromCacheOnly(cache, revision, path, 'offline mode (HF_HUB_OFFLINE) is on');
+  if (options.localFilesOnly ?? isOfflineMode())
+    return fromCacheOnly(cache, revision, path, 'offline mode (HF_HUB_OFFLINE) is on');
 
   const connection = hubConnection(options);
   let metadata: FileMetadata;

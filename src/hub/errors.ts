@@ -51,6 +51,9 @@ export function isSafeRepoPath(path: string): boolean {
 
 export function assertRepoPath(path: string, what = 'file path'): void {
   if (!isSafeRepoPath(path)) {
-    throw new HubError('BadRequest', `invalid ${what} '${path}': expected a relative path without '.' or '..' segments`);
+    throw new HubError(
+      'BadRequest',
+      `invalid ${what} '${path}': expected a relative path without '.' or '..' segments`,
+    );
   }
 }

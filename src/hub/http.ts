@@ -21,7 +21,11 @@ export function hubConnection(options: HubConnectionOptions = {}): HubConnection
 export const USER_AGENT = 'attn/0.1 (node)';
 
 /** Headers for a request to `url`: the token is sent to the hub itself, never to a CDN or storage it redirects to. */
-export function requestHeaders(connection: HubConnection, url: string, extra: Record<string, string> = {}): Record<string, string> {
+export function requestHeaders(
+  connection: HubConnection,
+  url: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const headers: Record<string, string> = { 'User-Agent': USER_AGENT, ...extra };
   if (connection.token !== undefined && new URL(url).origin === new URL(connection.endpoint).origin) {
     headers.Authorization = `Bearer ${connection.token}`;
@@ -34,7 +38,10 @@ export async function hubFetch(connection: HubConnection, url: string, init: Req
     return await fetch(url, init);
   } catch (err) {
     const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    throw new HubError('Unreachable', `cannot reach the hub at ${connection.endpoint} (${cause}) for ${new URL(url).pathname}`);
+    throw new HubError(
+      'Unreachable',
+      `cannot reach the hub at ${connection.endpoint} (${cause}) for ${new URL(url).pathname}`,
+    );
   }
 }
 
@@ -74,7 +81,10 @@ export async function errorFromResponse(response: Response, context: RequestCont
     );
   }
   if (errorCode === 'RevisionNotFound') {
-    return fail('RevisionNotFound', `revision '${context.revision}' not found in ${where}: use a branch name or a full commit id`);
+    return fail(
+      'RevisionNotFound',
+      `revision '${context.revision}' not found in ${where}: use a branch name or a full commit id`,
+    );
   }
   if (errorCode === 'EntryNotFound' || status === 404) {
     return fail('EntryNotFound', `file '${context.path}' not found in ${where} at revision '${context.revision}'`);
@@ -84,10 +94,15 @@ export async function errorFromResponse(response: Response, context: RequestCont
     return fail('Unauthorized', `${action} on ${where} needs a token (HTTP 401): set HF_TOKEN or pass a token`);
   }
   if (status === 403) {
-    return fail('Forbidden', `the token lacks the rights for ${action} on ${where} (HTTP 403): use a token with write access to this repo`);
+    return fail(
+      'Forbidden',
+      `the token lacks the rights for ${action} on ${where} (HTTP 403): use a token with write access to this repo`,
+    );
   }
-  if (status === 409 || status === 412) return fail('Conflict', `${action} on ${where} conflicts with the repo's state (HTTP ${status})`);
+  if (status === 409 || status === 412)
+    return fail('Conflict', `${action} on ${where} conflicts with the repo's state (HTTP ${status})`);
   if (status === 413) return fail('TooLarge', `${action} on ${where} was refused as too large (HTTP 413)`);
-  if (status === 400 || status === 422) return fail('BadRequest', `${action} on ${where} was refused as malformed (HTTP ${status})`);
+  if (status === 400 || status === 422)
+    return fail('BadRequest', `${action} on ${where} was refused as malformed (HTTP ${status})`);
   return fail('Http', `${action} on ${where} failed with HTTP ${status}`);
 }

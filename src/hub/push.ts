@@ -46,7 +46,8 @@ const PIPELINE_TAGS: [RegExp, string][] = [
 async function pipelineTagOf(folder: string): Promise<string | undefined> {
   const configPath = join(folder, 'config.json');
   if (!existsSync(configPath)) return undefined;
-  const architecture = (JSON.parse(await readFile(configPath, 'utf8')) as { architectures?: string[] }).architectures?.[0];
+  const architecture = (JSON.parse(await readFile(configPath, 'utf8')) as { architectures?: string[] })
+    .architectures?.[0];
   return architecture === undefined ? undefined : PIPELINE_TAGS.find(([pattern]) => pattern.test(architecture))?.[1];
 }
 
@@ -57,7 +58,14 @@ async function readmeOnHub(repoId: string, options: PushToHubOptions): Promise<s
   const url = resolveUrl(connection.endpoint, repoId, revision, 'README.md');
   const response = await hubFetch(connection, url, { headers: requestHeaders(connection, url) });
   if (response.status === 404) return undefined;
-  if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision, path: 'README.md', action: 'download' });
+  if (!response.ok)
+    throw await errorFromResponse(response, {
+      repoId,
+      endpoint: connection.endpoint,
+      revision,
+      path: 'README.md',
+      action: 'download',
+    });
   return response.text();
 }
 
@@ -66,7 +74,12 @@ async function readmeOnHub(repoId: string, options: PushToHubOptions): Promise<s
  * the folder's README's metadata and text if it has one, then `options`, with `library_name: attn` and a
  * pipeline tag read from config.json when not given. A push of new weights thus keeps a hand-written card.
  */
-async function cardFor(folder: string, repoId: string, options: PushToHubOptions, onHub: string | undefined): Promise<string> {
+async function cardFor(
+  folder: string,
+  repoId: string,
+  options: PushToHubOptions,
+  onHub: string | undefined,
+): Promise<string> {
   const readmePath = join(folder, 'README.md');
   const existing = existsSync(readmePath) ? await readFile(readmePath, 'utf8') : undefined;
   const data: ModelCardData = {
@@ -89,11 +102,16 @@ export const TOKENIZER_FILES: readonly string[] = DEFAULT_MODEL_FILES.filter(
 
 /** Copies the tokenizer files `from` holds into `to` (as they are: a hub snapshot's links become plain files). */
 export async function copyTokenizerFiles(from: string, to: string): Promise<void> {
-  for (const file of TOKENIZER_FILES) if (existsSync(join(from, file))) await copyFile(join(from, file), join(to, file));
+  for (const file of TOKENIZER_FILES)
+    if (existsSync(join(from, file))) await copyFile(join(from, file), join(to, file));
 }
 
 /** Writes what `save` writes into a temporary folder and pushes that folder; the folder is removed afterwards. */
-export async function pushSaved(repoId: string, save: (dir: string) => Promise<void>, options: PushToHubOptions = {}): Promise<PushResult> {
+export async function pushSaved(
+  repoId: string,
+  save: (dir: string) => Promise<void>,
+  options: PushToHubOptions = {},
+): Promise<PushResult> {
   const dir = await mkdtemp(join(tmpdir(), 'attn-push-'));
   try {
     await save(dir);
@@ -112,6 +130,9 @@ export async function pushToHub(folder: string, repoId: string, options: PushToH
     .filter((file) => file.pathInRepo !== 'README.md')
     .map((file) => ({ kind: 'add', ...file }));
   operations.push({ kind: 'add', pathInRepo: 'README.md', content: await cardFor(folder, repoId, options, onHub) });
-  const result = await commit(repoId, operations, { ...options, commitMessage: options.commitMessage ?? 'Upload model with attn' });
+  const result = await commit(repoId, operations, {
+    ...options,
+    commitMessage: options.commitMessage ?? 'Upload model with attn',
+  });
   return { ...result, repoUrl };
 }

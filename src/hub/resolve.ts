@@ -53,7 +53,11 @@ function isDirectory(path: string): boolean {
   }
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<unknown>,
+): Promise<void> {
   const queue = [...items];
   const worker = async (): Promise<void> => {
     for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
@@ -64,22 +68,38 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
 async function shardsOf(indexPath: string): Promise<string[]> {
   const index = JSON.parse(await readFile(indexPath, 'utf8')) as { weight_map?: Record<string, string> };
   if (index.weight_map === undefined || typeof index.weight_map !== 'object') {
-    throw new HubError('BadRequest', `${indexPath}: field 'weight_map' is missing; expected { tensor name: shard file }`);
+    throw new HubError(
+      'BadRequest',
+      `${indexPath}: field 'weight_map' is missing; expected { tensor name: shard file }`,
+    );
   }
   return [...new Set(Object.values(index.weight_map))];
 }
 
 /** The snapshot folder a revision points at, from the cache alone. */
-async function cachedSnapshot(cache: RepoCache, revision: string, files: string[] | undefined, why: string): Promise<string> {
+async function cachedSnapshot(
+  cache: RepoCache,
+  revision: string,
+  files: string[] | undefined,
+  why: string,
+): Promise<string> {
   const commit = await cache.commitFor(revision);
   const snapshot = commit === undefined ? undefined : cache.snapshotDir(commit);
   const howToFix = 'download it once while online (unset HF_HUB_OFFLINE), or pass a local model folder';
   if (commit === undefined || snapshot === undefined || !existsSync(snapshot)) {
-    throw new HubError('OfflineCacheMiss', `${why}, and '${cache.repoId}' at revision '${revision}' is not in the cache ${cache.root}: ${howToFix}`);
+    throw new HubError(
+      'OfflineCacheMiss',
+      `${why}, and '${cache.repoId}' at revision '${revision}' is not in the cache ${cache.root}: ${howToFix}`,
+    );
   }
-  const missing = (files ?? []).filter((file) => !existsSync(join(snapshot, file)) && !existsSync(cache.noExistPath(commit, file)));
+  const missing = (files ?? []).filter(
+    (file) => !existsSync(join(snapshot, file)) && !existsSync(cache.noExistPath(commit, file)),
+  );
   if (missing.length > 0) {
-    throw new HubError('OfflineCacheMiss', `${why}, and ${missing.join(', ')} of '${cache.repoId}' are not in the cache ${snapshot}: ${howToFix}`);
+    throw new HubError(
+      'OfflineCacheMiss',
+      `${why}, and ${missing.join(', ')} of '${cache.repoId}' are not in the cache ${snapshot}: ${howToFix}`,
+    );
   }
   return snapshot;
 }
@@ -92,18 +112,23 @@ async function cachedSnapshot(cache: RepoCache, revision: string, files: string[
 export async function resolveModelDir(nameOrPath: string, options: ResolveModelOptions = {}): Promise<string> {
   if (isDirectory(nameOrPath)) return resolve(nameOrPath);
   if (!isValidRepoId(nameOrPath)) {
-    throw new HubError('BadRequest', `'${nameOrPath}' is neither a local model folder nor a hub repo id like 'org/name'`);
+    throw new HubError(
+      'BadRequest',
+      `'${nameOrPath}' is neither a local model folder nor a hub repo id like 'org/name'`,
+    );
   }
   const repoId = nameOrPath;
   const revision = options.revision ?? 'main';
   const cache = new RepoCache(hubCacheDir(options.cacheDir), repoId);
-  if (options.localFilesOnly ?? isOfflineMode()) return cachedSnapshot(cache, revision, options.files, 'offline mode (HF_HUB_OFFLINE) is on');
+  if (options.localFilesOnly ?? isOfflineMode())
+    return cachedSnapshot(cache, revision, options.files, 'offline mode (HF_HUB_OFFLINE) is on');
 
   let info;
   try {
     info = await modelInfo(repoId, { ...options, revision });
   } catch (err) {
-    if (err instanceof HubError && err.code === 'Unreachable') return cachedSnapshot(cache, revision, options.files, err.message);
+    if (err instanceof HubError && err.code === 'Unreachable')
+      return cachedSnapshot(cache, revision, options.files, err.message);
     throw err;
   }
   const onHub = new Set(info.siblings.map((sibling) => sibling.rfilename));
@@ -123,7 +148,10 @@ export async function resolveModelDir(nameOrPath: string, options: ResolveModelO
     const shards = await shardsOf(join(cache.snapshotDir(info.sha), SHARD_INDEX));
     const absent = shards.filter((shard) => !onHub.has(shard));
     if (absent.length > 0) {
-      throw new HubError('EntryNotFound', `${SHARD_INDEX} of '${repoId}' names shards the repo lacks: ${absent.join(', ')}`);
+      throw new HubError(
+        'EntryNotFound',
+        `${SHARD_INDEX} of '${repoId}' names shards the repo lacks: ${absent.join(', ')}`,
+      );
     }
     await forEachLimited(shards, PARALLEL_DOWNLOADS, (shard) => hubDownload(repoId, shard, pinned));
   }

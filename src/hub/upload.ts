@@ -10,7 +10,14 @@ import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertRepoId, assertRepoPath, HubError } from './errors.js';
-import { errorFromResponse, hubConnection, hubFetch, requestHeaders, type HubConnection, type HubConnectionOptions } from './http.js';
+import {
+  errorFromResponse,
+  hubConnection,
+  hubFetch,
+  requestHeaders,
+  type HubConnection,
+  type HubConnectionOptions,
+} from './http.js';
 
 /** A file to add (from bytes or a local path) or a path to delete. */
 export type CommitOperation =
@@ -73,7 +80,13 @@ async function bytesOf(operation: AddOperation): Promise<Buffer> {
   return readFile(operation.localPath);
 }
 
-async function postJson<T>(connection: HubConnection, url: string, body: unknown, context: { repoId: string; action: string }, contentType = 'application/json'): Promise<T> {
+async function postJson<T>(
+  connection: HubConnection,
+  url: string,
+  body: unknown,
+  context: { repoId: string; action: string },
+  contentType = 'application/json',
+): Promise<T> {
   const response = await hubFetch(connection, url, {
     method: 'POST',
     headers: requestHeaders(connection, url, { 'Content-Type': contentType, Accept: contentType }),
@@ -84,7 +97,12 @@ async function postJson<T>(connection: HubConnection, url: string, body: unknown
 }
 
 /** Which files the hub wants through LFS. */
-async function lfsPaths(connection: HubConnection, repoId: string, revision: string, files: PreparedFile[]): Promise<Set<string>> {
+async function lfsPaths(
+  connection: HubConnection,
+  repoId: string,
+  revision: string,
+  files: PreparedFile[],
+): Promise<Set<string>> {
   const url = `${connection.endpoint}/api/models/${repoId}/preupload/${encodeURIComponent(revision)}`;
   const lfs = new Set<string>();
   for (let start = 0; start < files.length; start += PREUPLOAD_CHUNK) {
@@ -112,13 +130,24 @@ interface LfsBatchObject {
   error?: { code: number; message: string };
 }
 
-async function uploadLfsObjects(connection: HubConnection, repoId: string, revision: string, files: PreparedFile[]): Promise<void> {
+async function uploadLfsObjects(
+  connection: HubConnection,
+  repoId: string,
+  revision: string,
+  files: PreparedFile[],
+): Promise<void> {
   if (files.length === 0) return;
   const bySha = new Map(files.map((file) => [file.sha256, file]));
   const batch = await postJson<{ objects: LfsBatchObject[] }>(
     connection,
     `${connection.endpoint}/${repoId}.git/info/lfs/objects/batch`,
-    { operation: 'upload', transfers: ['basic'], hash_algo: 'sha256', ref: { name: revision }, objects: [...bySha.values()].map(({ sha256, size }) => ({ oid: sha256, size })) },
+    {
+      operation: 'upload',
+      transfers: ['basic'],
+      hash_algo: 'sha256',
+      ref: { name: revision },
+      objects: [...bySha.values()].map(({ sha256, size }) => ({ oid: sha256, size })),
+    },
     { repoId, action: 'LFS batch upload' },
     LFS_JSON,
   );
@@ -126,19 +155,27 @@ async function uploadLfsObjects(connection: HubConnection, repoId: string, revis
     const file = bySha.get(object.oid);
     const name = `'${file?.operation.pathInRepo ?? object.oid}'`;
     if (object.error !== undefined) {
-      throw new HubError(object.error.code === 413 ? 'TooLarge' : 'BadRequest', `the hub refused to store ${name} of '${repoId}': ${object.error.message}`, object.error.code);
+      throw new HubError(
+        object.error.code === 413 ? 'TooLarge' : 'BadRequest',
+        `the hub refused to store ${name} of '${repoId}': ${object.error.message}`,
+        object.error.code,
+      );
     }
     // No actions: the hub already holds this object for the repo.
     const upload = object.actions?.upload;
     if (file === undefined || upload === undefined) continue;
-    const body = 'content' in file.operation ? Buffer.from(file.operation.content) : Readable.toWeb(createReadStream(file.operation.localPath));
+    const body =
+      'content' in file.operation
+        ? Buffer.from(file.operation.content)
+        : Readable.toWeb(createReadStream(file.operation.localPath));
     const response = await hubFetch(connection, upload.href, {
       method: 'PUT',
       headers: requestHeaders(connection, upload.href, { ...upload.header, 'Content-Length': String(file.size) }),
       body: body as RequestInit['body'],
       duplex: 'half',
     } as RequestInit);
-    if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, action: `uploading ${name}` });
+    if (!response.ok)
+      throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, action: `uploading ${name}` });
     await response.body?.cancel();
     const verify = object.actions?.verify;
     if (verify !== undefined) {
@@ -147,34 +184,55 @@ async function uploadLfsObjects(connection: HubConnection, repoId: string, revis
         headers: requestHeaders(connection, verify.href, { ...verify.header, 'Content-Type': LFS_JSON }),
         body: JSON.stringify({ oid: object.oid, size: object.size }),
       });
-      if (!verified.ok) throw await errorFromResponse(verified, { repoId, endpoint: connection.endpoint, action: `verifying ${name}` });
+      if (!verified.ok)
+        throw await errorFromResponse(verified, { repoId, endpoint: connection.endpoint, action: `verifying ${name}` });
       await verified.body?.cancel();
     }
   }
 }
 
 /** Applies `operations` to branch `revision` of `repoId` in one commit. */
-export async function commit(repoId: string, operations: CommitOperation[], options: CommitOptions): Promise<CommitInfo> {
+export async function commit(
+  repoId: string,
+  operations: CommitOperation[],
+  options: CommitOptions,
+): Promise<CommitInfo> {
   assertRepoId(repoId);
   for (const operation of operations) assertRepoPath(operation.pathInRepo);
   const connection = hubConnection(options);
   const revision = options.revision ?? 'main';
   const adds = await Promise.all(operations.filter((op): op is AddOperation => op.kind === 'add').map(prepare));
   const lfs = adds.length === 0 ? new Set<string>() : await lfsPaths(connection, repoId, revision, adds);
-  await uploadLfsObjects(connection, repoId, revision, adds.filter((file) => lfs.has(file.operation.pathInRepo)));
+  await uploadLfsObjects(
+    connection,
+    repoId,
+    revision,
+    adds.filter((file) => lfs.has(file.operation.pathInRepo)),
+  );
 
   const lines: unknown[] = [
-    { key: 'header', value: { summary: options.commitMessage, description: options.commitDescription ?? '', parentCommit: options.parentCommit } },
+    {
+      key: 'header',
+      value: {
+        summary: options.commitMessage,
+        description: options.commitDescription ?? '',
+        parentCommit: options.parentCommit,
+      },
+    },
   ];
   for (const file of adds) {
     const path = file.operation.pathInRepo;
     lines.push(
       lfs.has(path)
         ? { key: 'lfsFile', value: { path, algo: 'sha256', oid: file.sha256 } }
-        : { key: 'file', value: { path, encoding: 'base64', content: (await bytesOf(file.operation)).toString('base64') } },
+        : {
+            key: 'file',
+            value: { path, encoding: 'base64', content: (await bytesOf(file.operation)).toString('base64') },
+          },
     );
   }
-  for (const operation of operations) if (operation.kind === 'delete') lines.push({ key: 'deletedFile', value: { path: operation.pathInRepo } });
+  for (const operation of operations)
+    if (operation.kind === 'delete') lines.push({ key: 'deletedFile', value: { path: operation.pathInRepo } });
 
   const url = `${connection.endpoint}/api/models/${repoId}/commit/${encodeURIComponent(revision)}`;
   const response = await hubFetch(connection, url, {
@@ -182,7 +240,8 @@ export async function commit(repoId: string, operations: CommitOperation[], opti
     headers: requestHeaders(connection, url, { 'Content-Type': 'application/x-ndjson' }),
     body: lines.map((line) => JSON.stringify(line)).join('\n') + '\n',
   });
-  if (!response.ok) throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision, action: 'the commit' });
+  if (!response.ok)
+    throw await errorFromResponse(response, { repoId, endpoint: connection.endpoint, revision, action: 'the commit' });
   const result = (await response.json()) as { commitOid: string; commitUrl: string };
   return { commitOid: result.commitOid, commitUrl: result.commitUrl };
 }
@@ -201,9 +260,15 @@ export async function folderFiles(folder: string): Promise<{ pathInRepo: string;
 }
 
 /** Uploads local files and/or bytes (keyed by their path in the repo) in one commit. */
-export async function uploadFiles(repoId: string, files: Record<string, string | Uint8Array>, options: CommitOptions): Promise<CommitInfo> {
+export async function uploadFiles(
+  repoId: string,
+  files: Record<string, string | Uint8Array>,
+  options: CommitOptions,
+): Promise<CommitInfo> {
   const operations: CommitOperation[] = Object.entries(files).map(([pathInRepo, source]) =>
-    typeof source === 'string' ? { kind: 'add', pathInRepo, localPath: source } : { kind: 'add', pathInRepo, content: source },
+    typeof source === 'string'
+      ? { kind: 'add', pathInRepo, localPath: source }
+      : { kind: 'add', pathInRepo, content: source },
   );
   return commit(repoId, operations, options);
 }

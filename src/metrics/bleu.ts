@@ -36,7 +36,11 @@ export interface BleuScore {
  * `references` holds, per hypothesis, one reference or a list of references (the Hugging Face `evaluate` layout,
  * not sacreBLEU's list of reference streams).
  */
-export function corpusBleu(hypotheses: readonly string[], references: readonly (string | readonly string[])[], options: BleuOptions = {}): BleuScore {
+export function corpusBleu(
+  hypotheses: readonly string[],
+  references: readonly (string | readonly string[])[],
+  options: BleuOptions = {},
+): BleuScore {
   checkPaired(hypotheses, references, 'corpusBleu');
   const maxOrder = options.maxNgramOrder ?? 4;
   const prepare = (text: string): string[] => {
@@ -54,12 +58,16 @@ export function corpusBleu(hypotheses: readonly string[], references: readonly (
     const hypTokens = prepare(hypothesis);
     const refTokens = refs.map(prepare);
     sysLen += hypTokens.length;
-    refLen += closestLength(hypTokens.length, refTokens.map((r) => r.length));
+    refLen += closestLength(
+      hypTokens.length,
+      refTokens.map((r) => r.length),
+    );
     // A hypothesis n-gram matches at most as often as it occurs in the reference that has it most often.
     for (let n = 1; n <= maxOrder; n++) {
       const maxRefCounts = new Map<string, number>();
       for (const ref of refTokens) {
-        for (const [gram, count] of ngramCounts(ref, n)) maxRefCounts.set(gram, Math.max(maxRefCounts.get(gram) ?? 0, count));
+        for (const [gram, count] of ngramCounts(ref, n))
+          maxRefCounts.set(gram, Math.max(maxRefCounts.get(gram) ?? 0, count));
       }
       for (const [gram, count] of ngramCounts(hypTokens, n)) {
         totals[n - 1] += count;
@@ -71,7 +79,13 @@ export function corpusBleu(hypotheses: readonly string[], references: readonly (
 }
 
 /** sacreBLEU's `compute_bleu` on summed statistics. */
-function bleuFromStatistics(counts: number[], totals: number[], sysLen: number, refLen: number, options: BleuOptions): BleuScore {
+function bleuFromStatistics(
+  counts: number[],
+  totals: number[],
+  sysLen: number,
+  refLen: number,
+  options: BleuOptions,
+): BleuScore {
   const method = options.smoothMethod ?? 'exp';
   const smoothValue = options.smoothValue ?? (method === 'floor' ? 0.1 : 1);
   const bp = sysLen < refLen ? (sysLen > 0 ? Math.exp(1 - refLen / sysLen) : 0) : 1;
@@ -92,8 +106,7 @@ function bleuFromStatistics(counts: number[], totals: number[], sysLen: number, 
     else if (method === 'exp') {
       expDivisor *= 2;
       precisions[n] = 100 / (expDivisor * total);
-    }
-    else if (method === 'floor') precisions[n] = (100 * smoothValue) / total;
+    } else if (method === 'floor') precisions[n] = (100 * smoothValue) / total;
   }
   // sacreBLEU takes log(0) as -9999999999, so an unsmoothed zero precision makes the score 0.
   const logSum = precisions.reduce((sum, p) => sum + (p === 0 ? -9999999999 : Math.log(p)), 0);

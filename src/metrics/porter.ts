@@ -76,7 +76,11 @@ function endsDoubleConsonant(word: string): boolean {
 function endsCvc(word: string): boolean {
   const n = word.length;
   return (
-    (n >= 3 && isConsonant(word, n - 3) && !isConsonant(word, n - 2) && isConsonant(word, n - 1) && !'wxy'.includes(word[n - 1]!)) ||
+    (n >= 3 &&
+      isConsonant(word, n - 3) &&
+      !isConsonant(word, n - 2) &&
+      isConsonant(word, n - 1) &&
+      !'wxy'.includes(word[n - 1]!)) ||
     (n === 2 && !isConsonant(word, 0) && isConsonant(word, 1))
   );
 }
@@ -124,10 +128,27 @@ function step2(word: string): string {
   if (word.endsWith('alli') && hasPositiveMeasure(word.slice(0, -4))) return step2(word.slice(0, -4) + 'al');
   return applyFirstMatch(word, [
     ...whenMeasurePositive([
-      ['ational', 'ate'], ['tional', 'tion'], ['enci', 'ence'], ['anci', 'ance'], ['izer', 'ize'], ['bli', 'ble'],
-      ['alli', 'al'], ['entli', 'ent'], ['eli', 'e'], ['ousli', 'ous'], ['ization', 'ize'], ['ation', 'ate'],
-      ['ator', 'ate'], ['alism', 'al'], ['iveness', 'ive'], ['fulness', 'ful'], ['ousness', 'ous'], ['aliti', 'al'],
-      ['iviti', 'ive'], ['biliti', 'ble'], ['fulli', 'ful'],
+      ['ational', 'ate'],
+      ['tional', 'tion'],
+      ['enci', 'ence'],
+      ['anci', 'ance'],
+      ['izer', 'ize'],
+      ['bli', 'ble'],
+      ['alli', 'al'],
+      ['entli', 'ent'],
+      ['eli', 'e'],
+      ['ousli', 'ous'],
+      ['ization', 'ize'],
+      ['ation', 'ate'],
+      ['ator', 'ate'],
+      ['alism', 'al'],
+      ['iveness', 'ive'],
+      ['fulness', 'ful'],
+      ['ousness', 'ous'],
+      ['aliti', 'al'],
+      ['iviti', 'ive'],
+      ['biliti', 'ble'],
+      ['fulli', 'ful'],
     ]),
     // The 'l' stays with the stem for the measure, so short stems (geo-, theo-) work like long ones.
     ['logi', 'log', () => hasPositiveMeasure(word.slice(0, -3))],
@@ -137,7 +158,15 @@ function step2(word: string): string {
 function step3(word: string): string {
   return applyFirstMatch(
     word,
-    whenMeasurePositive([['icate', 'ic'], ['ative', ''], ['alize', 'al'], ['iciti', 'ic'], ['ical', 'ic'], ['ful', ''], ['ness', '']]),
+    whenMeasurePositive([
+      ['icate', 'ic'],
+      ['ative', ''],
+      ['alize', 'al'],
+      ['iciti', 'ic'],
+      ['ical', 'ic'],
+      ['ful', ''],
+      ['ness', ''],
+    ]),
   );
 }
 

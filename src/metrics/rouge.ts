@@ -42,7 +42,11 @@ export function rougeScores(prediction: string, reference: string, options: Roug
 }
 
 /** The mean over pairs of each ROUGE F-measure. */
-export function rouge(predictions: readonly string[], references: readonly string[], options: RougeOptions = {}): RougeSummary {
+export function rouge(
+  predictions: readonly string[],
+  references: readonly string[],
+  options: RougeOptions = {},
+): RougeSummary {
   checkPaired(predictions, references, 'rouge');
   const sums = { rouge1: 0, rouge2: 0, rougeL: 0 };
   predictions.forEach((prediction, i) => {
@@ -56,7 +60,10 @@ export function rouge(predictions: readonly string[], references: readonly strin
 }
 
 export function tokenizeForRouge(text: string, options: RougeOptions = {}): string[] {
-  const tokens = text.toLowerCase().replace(/[^a-z0-9]+/g, ' ').split(/\s+/);
+  const tokens = text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .split(/\s+/);
   const stemmed = options.useStemmer ? tokens.map((t) => (t.length > 3 ? porterStem(t) : t)) : tokens;
   return stemmed.filter((t) => /^[a-z0-9]+$/.test(t));
 }

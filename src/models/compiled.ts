@@ -390,6 +390,8 @@ function weightsOf(model: Module): Record<string, Tensor> {
   return out;
 }
 
+export type WeightMode = 'packed' | 'unpacked' | 'shared';
+
 // ---- the compile cache ----
 
 /**
@@ -458,11 +460,12 @@ export interface CompileOptions {
   /**
    * How the session holds the weights. 'packed' (default): as initializers, which onnxruntime copies and pre-packs
    * for its GEMM kernels (fastest matmuls over many rows; at load the weights exist in JS, in onnxruntime's copy
-   * and packed). 'shared': fed from attn's own buffers on every run (zero-copy on the CPU), no copy and no packing.
-   * One-token decode steps are matrix–vector products bound by memory reads, where packing measured 7% more CPU
-   * per token (GPT-2 small, 1 thread) besides its memory; they use 'shared'.
+   * and packed). 'unpacked': initializers without pre-packing. 'shared': fed from attn's own buffers on every run
+   * (zero-copy on the CPU): one copy in memory, no packing. Measured CPU time per run (1 thread): DistilBERT-base
+   * 12 tokens packed 14.6–15.3 ms, shared 18.5–19.4 (128 tokens and batches: +7%); GPT-2-small one-token decode
+   * step unpacked 21.4–22.8 ms, packed 23.1–24.3, shared 27.4–27.9.
    */
-  weights?: 'packed' | 'shared';
+  weights?: WeightMode;
   /**
    * Names what `forward` computes (e.g. 'sequence-classification/logits'); with it the general graph is cached on
    * disk (see the compile cache above). Two different computations must never share a name.
@@ -482,11 +485,12 @@ export class CompiledForward {
     readonly inputs: Record<string, InputSpec>,
     private readonly weights: WeightInit[],
     threads: number,
-    mode: 'packed' | 'shared',
+    mode: WeightMode,
   ) {
-    const options = sessionOptions(threads, 'all');
+    const options = sessionOptions(threads, 'all') as { extra: { session: Record<string, unknown> } };
+    if (mode === 'unpacked') options.extra.session['disable_prepacking'] = '1';
     this.session = new (loadNative().binding.InferenceSession)();
-    if (mode === 'packed') {
+    if (mode !== 'shared') {
       const { model, externalData } = modelWithExternalWeights(spec, weights);
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { ...options, externalData });
     } else {
@@ -535,7 +539,7 @@ export class CompiledForward {
     forward: ForwardSpec,
     initializers: Record<string, Tensor>,
     threads: number,
-    mode: 'packed' | 'shared',
+    mode: WeightMode,
   ): CompiledForward {
     const symbols = symbolsOf(forward);
     const samples = SAMPLE_SIZES.map((s) => s.slice(0, symbols.length));

@@ -68,7 +68,7 @@ function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForwar
   if (model instanceof Module) {
     const [, kvHeads, , headDim] = past[0]!.key.shape as [number, number, number, number];
     try {
-      compiled = CompiledForward.compile(model, decodeStepSpec(model, past.length, kvHeads, headDim), { weights: 'shared', cacheKey: 'causal-lm/decode-step' });
+      compiled = CompiledForward.compile(model, decodeStepSpec(model, past.length, kvHeads, headDim), { weights: 'unpacked', cacheKey: 'causal-lm/decode-step' });
     } catch (err) {
       if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
       console.warn(`attn generate: decoding ${model.constructor.name} op by op: ${err.message}`);

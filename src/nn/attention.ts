@@ -37,7 +37,9 @@ export const MASKED = -3.4028234663852886e38;
 export function splitHeads(x: Tensor, heads: number): Tensor {
   const [b, t, c] = x.shape as [number, number, number];
   if (x.rank !== 3 || c % heads !== 0) {
-    throw new RangeError(`splitHeads: expected (batch, length, heads·headDim) with ${heads} heads, got ${shapeString(x.shape)}`);
+    throw new RangeError(
+      `splitHeads: expected (batch, length, heads·headDim) with ${heads} heads, got ${shapeString(x.shape)}`,
+    );
   }
   return ops.transpose(ops.reshape(x, [b, t, heads, c / heads]), 1, 2);
 }
@@ -65,7 +67,8 @@ export function causalMask(tq: number, tk: number, slidingWindow: number | null 
   let m = causalCache.get(key);
   if (!m) {
     const data = new Float32Array(tq * tk);
-    for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) if (!visible(i, j, tk - tq, slidingWindow)) data[i * tk + j] = MASKED;
+    for (let i = 0; i < tq; i++)
+      for (let j = 0; j < tk; j++) if (!visible(i, j, tk - tq, slidingWindow)) data[i * tk + j] = MASKED;
     m = keep(new Tensor(data, [tq, tk]));
     if (causalCache.size > 64) causalCache.clear();
     causalCache.set(key, m);
@@ -99,12 +102,15 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
   const needsCausal = causal && (tq > 1 || (window !== null && tk > window));
   if (attentionMask) {
     if (attentionMask.rank !== 2 || attentionMask.shape[0] !== batch || attentionMask.shape[1] !== tk) {
-      throw new RangeError(`attentionMask has shape ${shapeString(attentionMask.shape)}; expected (batch, past + new tokens) = [${batch}, ${tk}]`);
+      throw new RangeError(
+        `attentionMask has shape ${shapeString(attentionMask.shape)}; expected (batch, past + new tokens) = [${batch}, ${tk}]`,
+      );
     }
   }
   // While a graph is being captured the mask is a graph input: the bias is built with ops (always, padding or not,
   // and the causal part whatever the sizes), so the graph serves every mask and length instead of baking in these.
-  if (activeTracer) return attentionBiasOps(attentionMask ?? null, options, causal && (tq > 1 || window !== null), window);
+  if (activeTracer)
+    return attentionBiasOps(attentionMask ?? null, options, causal && (tq > 1 || window !== null), window);
   const keys = attentionMask?.data;
   const hasPadding = keys !== undefined && keys.some((v) => v === 0);
   if (!hasPadding) return needsCausal ? causalMask(tq, tk, window) : null;
@@ -119,7 +125,8 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < tq; i++) {
       const row = (b * tq + i) * tk;
-      for (let j = 0; j < tk; j++) if (!visible(i, j, offset, window) || keys![b * tk + j] === 0) bias[row + j] = MASKED;
+      for (let j = 0; j < tk; j++)
+        if (!visible(i, j, offset, window) || keys![b * tk + j] === 0) bias[row + j] = MASKED;
     }
   }
   return new Tensor(bias, [batch, 1, tq, tk]);
@@ -130,12 +137,28 @@ export function attentionBias(attentionMask: Tensor | null | undefined, options:
  * or behind its sliding window. Positions are ranges (which a compiled graph rebuilds for any length), not a
  * precomputed table.
  */
-function attentionBiasOps(attentionMask: Tensor | null, options: AttentionBiasOptions, causal: boolean, window: number | null): Tensor | null {
+function attentionBiasOps(
+  attentionMask: Tensor | null,
+  options: AttentionBiasOptions,
+  causal: boolean,
+  window: number | null,
+): Tensor | null {
   const { batch, queryLength: tq, keyLength: tk } = options;
-  const padding = attentionMask ? ops.reshape(ops.where(ops.eq(attentionMask, 0), ops.scalar(MASKED), 0), [batch, 1, 1, tk]) : null;
+  const padding = attentionMask
+    ? ops.reshape(ops.where(ops.eq(attentionMask, 0), ops.scalar(MASKED), 0), [batch, 1, 1, tk])
+    : null;
   if (!causal) return padding;
-  const keys = new Tensor(Int32Array.from({ length: tk }, (_, j) => j), [tk]); // (Tk)
-  const queries = ops.reshape(new Tensor(Int32Array.from({ length: tq }, (_, i) => tk - tq + i), [tq]), [tq, 1]); // (Tq, 1)
+  const keys = new Tensor(
+    Int32Array.from({ length: tk }, (_, j) => j),
+    [tk],
+  ); // (Tk)
+  const queries = ops.reshape(
+    new Tensor(
+      Int32Array.from({ length: tq }, (_, i) => tk - tq + i),
+      [tq],
+    ),
+    [tq, 1],
+  ); // (Tq, 1)
   let visible = ops.le(keys, queries); // (Tq, Tk)
   if (window !== null) visible = ops.logicalAnd(visible, ops.gt(keys, ops.sub(queries, window)));
   const future = ops.where(visible, 0, ops.scalar(MASKED));
@@ -168,10 +191,17 @@ export interface AttentionResult {
  * attention) query heads g·r … g·r + r - 1 (r = H / Hkv) share key/value head g, as HF's repeat_kv; the keys are
  * not copied: the queries regroup as (B, Hkv, r·Tq, D) by a reshape alone. Any rank ≥ 3 works without grouping.
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): AttentionResult {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions = {},
+): AttentionResult {
   const rank = q.rank;
   if (rank < 3 || k.rank !== rank || v.rank !== rank) {
-    throw new RangeError(`scaledDotProductAttention: q, k, v must share a rank ≥ 3, got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`);
+    throw new RangeError(
+      `scaledDotProductAttention: q, k, v must share a rank ≥ 3, got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`,
+    );
   }
   const d = q.shape[rank - 1]!;
   const tq = q.shape[rank - 2]!;
@@ -179,7 +209,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const heads = q.shape[rank - 3]!;
   const kvHeads = k.shape[rank - 3]!;
   if (heads % kvHeads !== 0 || (heads !== kvHeads && rank !== 4)) {
-    throw new RangeError(`scaledDotProductAttention: ${heads} query heads cannot share ${kvHeads} key/value heads (q ${shapeString(q.shape)}, k ${shapeString(k.shape)})`);
+    throw new RangeError(
+      `scaledDotProductAttention: ${heads} query heads cannot share ${kvHeads} key/value heads (q ${shapeString(q.shape)}, k ${shapeString(k.shape)})`,
+    );
   }
   const groups = heads / kvHeads;
   const b = q.shape[0]!;
@@ -203,8 +235,19 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * Attention over heads from projected (B, T, H·D) queries, keys and values: split, attend, merge → the context
  * (B, Tq, H·D) and the weights (B, H, Tq, Tk). For encoders whose projections are the model's own (BERT, DistilBERT).
  */
-export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, options: AttentionOptions = {}): { context: Tensor; weights: Tensor } {
-  const { output, weights } = scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), options);
+export function multiHeadAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  heads: number,
+  options: AttentionOptions = {},
+): { context: Tensor; weights: Tensor } {
+  const { output, weights } = scaledDotProductAttention(
+    splitHeads(q, heads),
+    splitHeads(k, heads),
+    splitHeads(v, heads),
+    options,
+  );
   return { context: mergeHeads(output), weights };
 }
 
@@ -267,15 +310,22 @@ export class MultiHeadAttention extends Module {
   out_proj: Linear;
   rotary: RotaryEmbedding | null;
 
-  constructor(readonly embedDim: number, options: MultiHeadAttentionOptions) {
+  constructor(
+    readonly embedDim: number,
+    options: MultiHeadAttentionOptions,
+  ) {
     super();
     const { numHeads, numKeyValueHeads = numHeads, bias = true, dropout = 0, std, generator } = options;
     const headDim = options.headDim ?? embedDim / numHeads;
     if (!Number.isInteger(headDim)) {
-      throw new RangeError(`MultiHeadAttention: embedDim ${embedDim} is not divisible by numHeads ${numHeads}; pass headDim`);
+      throw new RangeError(
+        `MultiHeadAttention: embedDim ${embedDim} is not divisible by numHeads ${numHeads}; pass headDim`,
+      );
     }
     if (numHeads % numKeyValueHeads !== 0) {
-      throw new RangeError(`MultiHeadAttention: numHeads ${numHeads} is not a multiple of numKeyValueHeads ${numKeyValueHeads}`);
+      throw new RangeError(
+        `MultiHeadAttention: numHeads ${numHeads} is not a multiple of numKeyValueHeads ${numKeyValueHeads}`,
+      );
     }
     this.numHeads = numHeads;
     this.numKeyValueHeads = numKeyValueHeads;
@@ -293,7 +343,9 @@ export class MultiHeadAttention extends Module {
 
   forward(hidden: Tensor, call: AttentionCall = {}): AttentionOutput {
     if (hidden.rank !== 3 || hidden.shape[2] !== this.embedDim) {
-      throw new RangeError(`MultiHeadAttention: expected input (batch, length, ${this.embedDim}), got ${shapeString(hidden.shape)}`);
+      throw new RangeError(
+        `MultiHeadAttention: expected input (batch, length, ${this.embedDim}), got ${shapeString(hidden.shape)}`,
+      );
     }
     const tq = hidden.shape[1]!;
     const cross = this.isCrossAttention;
@@ -302,7 +354,9 @@ export class MultiHeadAttention extends Module {
       throw new Error('MultiHeadAttention: cross-attention needs keyValueStates (or a cached pastKeyValue)');
     }
     if (!cross && call.keyValueStates) {
-      throw new Error('MultiHeadAttention: keyValueStates given to a self-attention module; build it with crossAttention: true');
+      throw new Error(
+        'MultiHeadAttention: keyValueStates given to a self-attention module; build it with crossAttention: true',
+      );
     }
 
     let q = splitHeads(this.q_proj.forward(hidden), this.numHeads); // (B, H, Tq, D)

@@ -30,7 +30,13 @@ export function feedForward(x: Tensor, up: Projection, down: Projection, call: F
 }
 
 /** down(dropout(act(gate(x)) · up(x))): the gated block (GLU variants: SwiGLU in Llama, GeGLU in T5 v1.1). */
-export function gatedFeedForward(x: Tensor, gate: Projection, up: Projection, down: Projection, call: FeedForwardCall): Tensor {
+export function gatedFeedForward(
+  x: Tensor,
+  gate: Projection,
+  up: Projection,
+  down: Projection,
+  call: FeedForwardCall,
+): Tensor {
   const gated = ops.mul(call.activation(gate.forward(x)), up.forward(x)); // (B, T, hidden)
   return down.forward(F.dropout(gated, call.dropout ?? 0, call.training ?? false));
 }
@@ -51,7 +57,11 @@ export class FeedForward extends Module {
   fc2: Linear;
   private readonly act: (x: Tensor) => Tensor;
 
-  constructor(readonly dim: number, readonly hiddenDim: number, readonly options: FeedForwardOptions = {}) {
+  constructor(
+    readonly dim: number,
+    readonly hiddenDim: number,
+    readonly options: FeedForwardOptions = {},
+  ) {
     super();
     const { bias, std, generator } = options;
     this.act = activation(options.activation ?? 'relu');
@@ -60,7 +70,11 @@ export class FeedForward extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return feedForward(x, this.fc1, this.fc2, { activation: this.act, dropout: this.options.dropout, training: this.training });
+    return feedForward(x, this.fc1, this.fc2, {
+      activation: this.act,
+      dropout: this.options.dropout,
+      training: this.training,
+    });
   }
 }
 
@@ -70,7 +84,11 @@ export class GatedFeedForward extends Module {
   up_proj: Linear;
   down_proj: Linear;
 
-  constructor(readonly dim: number, readonly hiddenDim: number, readonly options: Omit<FeedForwardOptions, 'activation'> = {}) {
+  constructor(
+    readonly dim: number,
+    readonly hiddenDim: number,
+    readonly options: Omit<FeedForwardOptions, 'activation'> = {},
+  ) {
     super();
     const init = { bias: options.bias ?? false, std: options.std, generator: options.generator };
     this.gate_proj = new Linear(dim, hiddenDim, init);
@@ -85,6 +103,12 @@ export class GatedFeedForward extends Module {
 }
 
 /** A FeedForward, or a GatedFeedForward when the activation is 'swiglu'. */
-export function createFeedForward(dim: number, hiddenDim: number, options: FeedForwardOptions = {}): FeedForward | GatedFeedForward {
-  return options.activation === 'swiglu' ? new GatedFeedForward(dim, hiddenDim, options) : new FeedForward(dim, hiddenDim, options);
+export function createFeedForward(
+  dim: number,
+  hiddenDim: number,
+  options: FeedForwardOptions = {},
+): FeedForward | GatedFeedForward {
+  return options.activation === 'swiglu'
+    ? new GatedFeedForward(dim, hiddenDim, options)
+    : new FeedForward(dim, hiddenDim, options);
 }

@@ -57,15 +57,19 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { ignoreIndex = -100, labelSmoothing = 0, reduction = 'mean' } = options;
   if (logits.rank !== 2) throw new RangeError(`crossEntropy: logits must be (N, C), got ${shapeString(logits.shape)}`);
-  if (targets.dtype !== 'int32') throw new TypeError(`crossEntropy: targets must be int32 class ids, got ${targets.dtype}`);
+  if (targets.dtype !== 'int32')
+    throw new TypeError(`crossEntropy: targets must be int32 class ids, got ${targets.dtype}`);
   const [n, c] = logits.shape as [number, number];
   if (targets.rank !== 1 || targets.shape[0] !== n) {
-    throw new RangeError(`crossEntropy: targets ${shapeString(targets.shape)} do not match logits ${shapeString(logits.shape)}: expected (${n})`);
+    throw new RangeError(
+      `crossEntropy: targets ${shapeString(targets.shape)} do not match logits ${shapeString(logits.shape)}: expected (${n})`,
+    );
   }
   // Checked in JS, computed with ops: a captured step then serves every batch of targets.
   const ids = untraced(() => targets.data);
   ids.forEach((t, i) => {
-    if (t !== ignoreIndex && (t < 0 || t >= c)) throw new RangeError(`crossEntropy: target ${t} at position ${i} is outside [0, ${c})`);
+    if (t !== ignoreIndex && (t < 0 || t >= c))
+      throw new RangeError(`crossEntropy: target ${t} at position ${i} is outside [0, ${c})`);
   });
   const ignored = ops.eq(targets, ignoreIndex);
   const safe = ops.where(ignored, 0, targets);

@@ -16,7 +16,11 @@ export class Linear extends Module {
   weight: Parameter;
   bias: Parameter | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: InitOptions & { bias?: boolean } = {},
+  ) {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
     const init = (shape: number[]): Tensor =>
@@ -24,7 +28,10 @@ export class Linear extends Module {
         ? randn(shape, { std: options.std, generator: options.generator })
         : rand(shape, { low: -bound, high: bound, generator: options.generator });
     this.weight = new Parameter(init([outFeatures, inFeatures]));
-    this.bias = options.bias === false ? null : new Parameter(options.std !== undefined ? zeros([outFeatures]) : init([outFeatures]));
+    this.bias =
+      options.bias === false
+        ? null
+        : new Parameter(options.std !== undefined ? zeros([outFeatures]) : init([outFeatures]));
   }
 
   forward(x: Tensor): Tensor {
@@ -36,9 +43,15 @@ export class Linear extends Module {
 export class Embedding extends Module {
   weight: Parameter;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: InitOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    options: InitOptions = {},
+  ) {
     super();
-    this.weight = new Parameter(randn([numEmbeddings, embeddingDim], { std: options.std ?? 1, generator: options.generator }));
+    this.weight = new Parameter(
+      randn([numEmbeddings, embeddingDim], { std: options.std ?? 1, generator: options.generator }),
+    );
   }
 
   forward(ids: Tensor): Tensor {
@@ -50,7 +63,11 @@ export class LayerNorm extends Module {
   weight: Parameter;
   bias: Parameter | null;
 
-  constructor(readonly dim: number, readonly eps = 1e-5, options: { bias?: boolean } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+    options: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = new Parameter(ones([dim]));
     this.bias = options.bias === false ? null : new Parameter(zeros([dim]));
@@ -64,7 +81,10 @@ export class LayerNorm extends Module {
 export class RMSNorm extends Module {
   weight: Parameter;
 
-  constructor(readonly dim: number, readonly eps = 1e-6) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-6,
+  ) {
     super();
     this.weight = new Parameter(ones([dim]));
   }
@@ -75,7 +95,10 @@ export class RMSNorm extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(readonly p = 0.1, readonly generator?: Generator) {
+  constructor(
+    readonly p = 0.1,
+    readonly generator?: Generator,
+  ) {
     super();
   }
 
@@ -105,7 +128,9 @@ export function activation(name: string): (x: Tensor) => Tensor {
     case 'sigmoid':
       return ops.sigmoid;
     default:
-      throw new RangeError(`activation: unknown activation '${name}' (expected relu, gelu, gelu_new, silu, tanh or sigmoid)`);
+      throw new RangeError(
+        `activation: unknown activation '${name}' (expected relu, gelu, gelu_new, silu, tanh or sigmoid)`,
+      );
   }
 }
 

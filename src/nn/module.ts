@@ -104,7 +104,9 @@ export class Module {
       const source = incoming.get(key);
       if (!source) continue;
       if (!sameShape(source.shape, target.shape)) {
-        throw new StateDictError(`loadStateDict: '${key}' has shape ${shapeString(source.shape)}, the model expects ${shapeString(target.shape)}`);
+        throw new StateDictError(
+          `loadStateDict: '${key}' has shape ${shapeString(source.shape)}, the model expects ${shapeString(target.shape)}`,
+        );
       }
       if (source.dtype !== target.dtype) {
         throw new StateDictError(`loadStateDict: '${key}' is ${source.dtype}, the model expects ${target.dtype}`);

@@ -44,10 +44,12 @@ export function sinusoidalTable(
 }
 
 function checkPositions(positionIds: Tensor, limit: number, owner: string): void {
-  if (positionIds.dtype !== 'int32') throw new TypeError(`${owner}: position ids must be int32, got ${positionIds.dtype}`);
+  if (positionIds.dtype !== 'int32')
+    throw new TypeError(`${owner}: position ids must be int32, got ${positionIds.dtype}`);
   const ids = positionIds.data;
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i]! < 0 || ids[i]! >= limit) throw new RangeError(`${owner}: position ${ids[i]} is outside [0, ${limit}) (maxPositions)`);
+    if (ids[i]! < 0 || ids[i]! >= limit)
+      throw new RangeError(`${owner}: position ${ids[i]} is outside [0, ${limit}) (maxPositions)`);
   }
 }
 
@@ -60,7 +62,12 @@ export function defaultPositionIds(length: number, pastLength = 0): Tensor {
 
 /** Fixed sinusoids looked up by position: (...positionIds.shape, dim). The table is a non-trainable buffer. */
 export class SinusoidalPositionalEmbedding extends Module {
-  constructor(readonly maxPositions: number, readonly dim: number, readonly layout: SinusoidLayout = 'interleaved', options: { persistent?: boolean } = {}) {
+  constructor(
+    readonly maxPositions: number,
+    readonly dim: number,
+    readonly layout: SinusoidLayout = 'interleaved',
+    options: { persistent?: boolean } = {},
+  ) {
     super();
     // HF Marian saves the table as `embed_positions.weight`; others recompute it, so it is not saved by default.
     this.registerBuffer('weight', sinusoidalTable(maxPositions, dim, layout), options.persistent ?? false);
@@ -76,7 +83,11 @@ export class SinusoidalPositionalEmbedding extends Module {
 export class LearnedPositionalEmbedding extends Module {
   weight: Parameter;
 
-  constructor(readonly maxPositions: number, readonly dim: number, options: { std?: number; generator?: Generator } = {}) {
+  constructor(
+    readonly maxPositions: number,
+    readonly dim: number,
+    options: { std?: number; generator?: Generator } = {},
+  ) {
     super();
     this.weight = new Parameter(randn([maxPositions, dim], { std: options.std ?? 0.02, generator: options.generator }));
   }

@@ -45,7 +45,8 @@ export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): Q
  * maps the block's largest magnitude to -8 (the one code with no positive twin), so its sign keeps that end exact.
  */
 export function quantizeQ4Blocks(w: Float32Array, rows: number, cols: number): QuantizedWeight {
-  if (cols % Q4_BLOCK !== 0) throw new RangeError(`q4: ${cols} input features are not a multiple of the block size ${Q4_BLOCK}`);
+  if (cols % Q4_BLOCK !== 0)
+    throw new RangeError(`q4: ${cols} input features are not a multiple of the block size ${Q4_BLOCK}`);
   const blocks = cols / Q4_BLOCK;
   const codes = new Int32Array((rows * cols) / 2);
   const scales = new Float32Array(rows * blocks);
@@ -67,18 +68,30 @@ export function quantizeQ4Blocks(w: Float32Array, rows: number, cols: number): Q
 }
 
 /** The codes' and scales' tensor shapes for a (rows, cols) weight. */
-export function quantizedShapes(scheme: QuantScheme, rows: number, cols: number): { codes: number[]; scales: number[] } {
+export function quantizedShapes(
+  scheme: QuantScheme,
+  rows: number,
+  cols: number,
+): { codes: number[]; scales: number[] } {
   return scheme === 'int8'
     ? { codes: [rows, cols], scales: [rows] }
     : { codes: [rows, cols / Q4_BLOCK, Q4_BLOCK / 2], scales: [rows, cols / Q4_BLOCK] };
 }
 
 /** Codes and scales as tensors (zeros when no weight is given: a layer about to load a checkpoint). */
-export function quantizedTensors(scheme: QuantScheme, rows: number, cols: number, weight?: Float32Array): { codes: Tensor; scales: Tensor } {
+export function quantizedTensors(
+  scheme: QuantScheme,
+  rows: number,
+  cols: number,
+  weight?: Float32Array,
+): { codes: Tensor; scales: Tensor } {
   const shapes = quantizedShapes(scheme, rows, cols);
   const q = weight
     ? (scheme === 'int8' ? quantizeInt8Rows : quantizeQ4Blocks)(weight, rows, cols)
-    : { codes: new Int32Array(shapes.codes.reduce((n, d) => n * d, 1)), scales: new Float32Array(shapes.scales.reduce((n, d) => n * d, 1)) };
+    : {
+        codes: new Int32Array(shapes.codes.reduce((n, d) => n * d, 1)),
+        scales: new Float32Array(shapes.scales.reduce((n, d) => n * d, 1)),
+      };
   return { codes: new Tensor(q.codes, shapes.codes), scales: new Tensor(q.scales, shapes.scales) };
 }
 
@@ -120,7 +133,11 @@ export class QuantizedLinear extends Module {
 
 /** A lookup table stored as int8 codes with one scale per row; rows are dequantized as they are looked up. */
 export class QuantizedEmbedding extends Module {
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, weights: { codes: Tensor; scales: Tensor }) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    weights: { codes: Tensor; scales: Tensor },
+  ) {
     super();
     this.registerBuffer('weight', weights.codes);
     this.registerBuffer('weight_scale', weights.scales);

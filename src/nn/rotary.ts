@@ -33,7 +33,8 @@ const KNOWN_KINDS = "'linear', 'dynamic' or 'llama3'";
 export function parseRopeScaling(raw: unknown, maxPositions: number, source: string): RopeScaling {
   if (raw === null || raw === undefined) return { type: 'default' };
   const where = `${source}: rope_scaling ${JSON.stringify(raw)}`;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new RopeScalingError(`${where} must be an object like {"rope_type": "linear", "factor": 2}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new RopeScalingError(`${where} must be an object like {"rope_type": "linear", "factor": 2}`);
   const fields = raw as Record<string, unknown>;
   // transformers ≥ 4.43 writes `rope_type`; earlier configs (and many hub files) write `type`.
   const kind = fields['rope_type'] ?? fields['type'];
@@ -50,7 +51,11 @@ export function parseRopeScaling(raw: unknown, maxPositions: number, source: str
     case 'linear':
       return { type: 'linear', factor: positive('factor') };
     case 'dynamic':
-      return { type: 'dynamic', factor: positive('factor'), originalMaxPositions: positive('original_max_position_embeddings', maxPositions) };
+      return {
+        type: 'dynamic',
+        factor: positive('factor'),
+        originalMaxPositions: positive('original_max_position_embeddings', maxPositions),
+      };
     case 'llama3': {
       const scaling = {
         type: 'llama3' as const,
@@ -65,14 +70,18 @@ export function parseRopeScaling(raw: unknown, maxPositions: number, source: str
       return scaling;
     }
     default:
-      throw new RopeScalingError(`${where}: rope type ${JSON.stringify(kind)} is not supported (attn implements ${KNOWN_KINDS})`);
+      throw new RopeScalingError(
+        `${where}: rope type ${JSON.stringify(kind)} is not supported (attn implements ${KNOWN_KINDS})`,
+      );
   }
 }
 
 /** invFreq[i] = 1 / theta^(2i/D) for i < D/2, in float32 as torch computes `1.0 / (base ** (arange(0, D, 2) / D))`. */
 export function inverseFrequencies(headDim: number, theta: number): Float32Array {
   const base = Math.fround(theta);
-  return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.fround(1 / Math.fround(base ** Math.fround((2 * i) / headDim))));
+  return Float32Array.from({ length: headDim / 2 }, (_, i) =>
+    Math.fround(1 / Math.fround(base ** Math.fround((2 * i) / headDim))),
+  );
 }
 
 /**
@@ -80,7 +89,10 @@ export function inverseFrequencies(headDim: number, theta: number): Float32Array
  * originalMaxPositions / lowFreqFactor are stretched by `factor`, those shorter than originalMaxPositions /
  * highFreqFactor are kept, and those between are blended linearly in originalMaxPositions / wavelength.
  */
-export function llama3InverseFrequencies(invFreq: Float32Array, scaling: Extract<RopeScaling, { type: 'llama3' }>): Float32Array {
+export function llama3InverseFrequencies(
+  invFreq: Float32Array,
+  scaling: Extract<RopeScaling, { type: 'llama3' }>,
+): Float32Array {
   const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = scaling;
   const lowFreqWavelength = originalMaxPositions / lowFreqFactor;
   const highFreqWavelength = originalMaxPositions / highFreqFactor;
@@ -106,7 +118,8 @@ function anglesFromOps(positions: Tensor, invFreq: Float32Array, positionScale: 
   const position = positionScale === 1 ? scaled : ops.div(scaled, positionScale);
   const angle = ops.mul(ops.unsqueeze(position, -1), new Tensor(invFreq, [half])); // (…, T, D/2)
   const [cos, sin] = [ops.cos(angle), ops.sin(angle)];
-  const shape = positions.rank === 2 ? [positions.shape[0]!, 1, positions.shape[1]!, 2 * half] : [1, 1, positions.size, 2 * half];
+  const shape =
+    positions.rank === 2 ? [positions.shape[0]!, 1, positions.shape[1]!, 2 * half] : [1, 1, positions.size, 2 * half];
   return {
     cos: ops.reshape(ops.concat([cos, cos], -1), shape),
     signedSin: ops.reshape(ops.concat([ops.neg(sin), sin], -1), shape),
@@ -126,7 +139,10 @@ export class RotaryEmbedding {
   /** Frequencies of every call except dynamic-NTK ones past the original context. */
   private readonly invFreq: Float32Array;
 
-  constructor(readonly headDim: number, options: RotaryOptions = {}) {
+  constructor(
+    readonly headDim: number,
+    options: RotaryOptions = {},
+  ) {
     if (!Number.isInteger(headDim) || headDim < 2 || headDim % 2 !== 0) {
       throw new RangeError(`RotaryEmbedding: the head size must be an even whole number, got ${headDim}`);
     }
@@ -152,7 +168,8 @@ export class RotaryEmbedding {
 
   /** cos / signed sin at `positions`, (T) shared by the batch or (B, T) per row; `keyLength` as in `frequencies`. */
   angles(positions: Tensor, keyLength: number): RotaryAngles {
-    if (positions.dtype !== 'int32') throw new TypeError(`RotaryEmbedding: positions must be int32, got ${positions.dtype}`);
+    if (positions.dtype !== 'int32')
+      throw new TypeError(`RotaryEmbedding: positions must be int32, got ${positions.dtype}`);
     const invFreq = this.frequencies(keyLength);
     const positionScale = this.scaling.type === 'linear' ? this.scaling.factor : 1;
     // While a graph is being captured, positions may be a graph input: the angles come from ops, so the graph
@@ -188,7 +205,12 @@ export class RotaryEmbedding {
   }
 
   /** Queries (B, H, T, D) and keys (B, Hkv, T, D) rotated to `positions` ((T) or (B, T)), for a call over `keyLength` keys. */
-  applyRotary(q: Tensor, k: Tensor, positions: Tensor, keyLength = positions.shape[positions.rank - 1]!): [Tensor, Tensor] {
+  applyRotary(
+    q: Tensor,
+    k: Tensor,
+    positions: Tensor,
+    keyLength = positions.shape[positions.rank - 1]!,
+  ): [Tensor, Tensor] {
     const angles = this.angles(positions, keyLength);
     return [RotaryEmbedding.rotate(q, angles), RotaryEmbedding.rotate(k, angles)];
   }

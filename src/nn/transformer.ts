@@ -42,7 +42,9 @@ export interface TransformerLayerOptions {
 type Norm = LayerNorm | RMSNorm;
 
 function createNorm(options: TransformerLayerOptions): Norm {
-  return options.norm === 'rmsnorm' ? new RMSNorm(options.dModel, options.layerNormEps ?? 1e-6) : new LayerNorm(options.dModel, options.layerNormEps ?? 1e-5);
+  return options.norm === 'rmsnorm'
+    ? new RMSNorm(options.dModel, options.layerNormEps ?? 1e-6)
+    : new LayerNorm(options.dModel, options.layerNormEps ?? 1e-5);
 }
 
 function createAttention(options: TransformerLayerOptions, crossAttention = false): MultiHeadAttention {
@@ -108,7 +110,11 @@ export class TransformerEncoderLayer extends ResidualLayer {
   forward(x: Tensor, call: EncoderLayerCall = {}): EncoderLayerOutput {
     let attention: Tensor | undefined;
     let h = this.residual(x, this.self_attn_layer_norm, (input) => {
-      const out = this.self_attn.forward(input, { mask: call.mask, outputAttentions: call.outputAttentions, positionIds: call.positionIds });
+      const out = this.self_attn.forward(input, {
+        mask: call.mask,
+        outputAttentions: call.outputAttentions,
+        positionIds: call.positionIds,
+      });
       attention = out.weights;
       return out.output;
     });
@@ -300,9 +306,16 @@ export class TransformerDecoder extends Module {
     const [b, t] = x.shape as [number, number, number];
     const past = call.pastKeyValues ?? null;
     // Causal and padding in one additive bias (built once for all layers), so the layers run with causal off.
-    const mask = attentionBias(call.attentionMask, { batch: b, queryLength: t, keyLength: cachedLength(past?.self) + t, causal: true });
+    const mask = attentionBias(call.attentionMask, {
+      batch: b,
+      queryLength: t,
+      keyLength: cachedLength(past?.self) + t,
+      causal: true,
+    });
     const sourceMask = call.encoderAttentionMask;
-    const encoderMask = sourceMask ? attentionBias(sourceMask, { batch: b, queryLength: t, keyLength: sourceMask.shape[1]!, causal: false }) : null;
+    const encoderMask = sourceMask
+      ? attentionBias(sourceMask, { batch: b, queryLength: t, keyLength: sourceMask.shape[1]!, causal: false })
+      : null;
     const cache: Seq2SeqCache = { self: [], cross: [] };
     const hiddenStates: Tensor[] = [];
     const selfAttentions: Tensor[] = [];
@@ -377,6 +390,10 @@ export class Transformer extends Module {
   /** src (B, S, C), tgt (B, T, C) → (B, T, C); the target attends causally. */
   forward(src: Tensor, tgt: Tensor, call: TransformerCall = {}): Tensor {
     const memory = this.encoder.forward(src, { attentionMask: call.srcMask }).lastHiddenState;
-    return this.decoder.forward(tgt, { encoderHiddenStates: memory, attentionMask: call.tgtMask, encoderAttentionMask: call.srcMask }).lastHiddenState;
+    return this.decoder.forward(tgt, {
+      encoderHiddenStates: memory,
+      attentionMask: call.tgtMask,
+      encoderAttentionMask: call.srcMask,
+    }).lastHiddenState;
   }
 }

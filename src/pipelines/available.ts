@@ -32,7 +32,11 @@ function folderBytes(dir: string): number {
 }
 
 function describeFolder(name: string, source: ModelEntry['source'], path: string): ModelEntry {
-  const defaultFor = TASKS.flatMap((task) => Object.entries(DEFAULT_MODELS[task]).filter(([, model]) => source === 'installed' && model === name).map(([lang]) => `${task} (${lang})`));
+  const defaultFor = TASKS.flatMap((task) =>
+    Object.entries(DEFAULT_MODELS[task])
+      .filter(([, model]) => source === 'installed' && model === name)
+      .map(([lang]) => `${task} (${lang})`),
+  );
   const entry: ModelEntry = { name, source, path, modelType: null, tasks: [], defaultFor, bytes: folderBytes(path) };
   try {
     const raw = JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -57,12 +61,18 @@ export function installedModels(dir = installedModelsDir): ModelEntry[] {
 export function cachedModels(cacheDir = hubCacheDir()): ModelEntry[] {
   if (!existsSync(cacheDir)) return [];
   const entries: ModelEntry[] = [];
-  for (const repo of readdirSync(cacheDir).filter((name) => name.startsWith('models--')).sort()) {
+  for (const repo of readdirSync(cacheDir)
+    .filter((name) => name.startsWith('models--'))
+    .sort()) {
     const root = join(cacheDir, repo);
     const snapshots = join(root, 'snapshots');
     if (!existsSync(snapshots)) continue;
-    const main = existsSync(join(root, 'refs', 'main')) ? readFileSync(join(root, 'refs', 'main'), 'utf8').trim() : undefined;
-    const commits = readdirSync(snapshots).sort((a, b) => statSync(join(snapshots, b)).mtimeMs - statSync(join(snapshots, a)).mtimeMs);
+    const main = existsSync(join(root, 'refs', 'main'))
+      ? readFileSync(join(root, 'refs', 'main'), 'utf8').trim()
+      : undefined;
+    const commits = readdirSync(snapshots).sort(
+      (a, b) => statSync(join(snapshots, b)).mtimeMs - statSync(join(snapshots, a)).mtimeMs,
+    );
     const commit = main !== undefined && commits.includes(main) ? main : commits[0];
     if (commit === undefined || !existsSync(join(snapshots, commit, 'config.json'))) continue;
     entries.push(describeFolder(repo.slice('models--'.length).replaceAll('--', '/'), 'cache', join(snapshots, commit)));

@@ -51,7 +51,11 @@ export class FeatureExtractionPipeline extends Pipeline<BaseModel> {
     return SENTENCE_POOLING[this.model.config.modelType] ?? 'mean';
   }
 
-  private features(texts: string[], pooling: Pooling, normalize: boolean): Promise<Array<Float32Array | Float32Array[]>> {
+  private features(
+    texts: string[],
+    pooling: Pooling,
+    normalize: boolean,
+  ): Promise<Array<Float32Array | Float32Array[]>> {
     this.checkUsable();
     return this.inBatches(texts, (batch) =>
       inference(() => {
@@ -69,8 +73,10 @@ export class FeatureExtractionPipeline extends Pipeline<BaseModel> {
   protected async run(input: unknown, options: FeatureExtractionOptions = {}): Promise<unknown> {
     const { texts, single } = textBatch(input);
     const pooling = options.pooling ?? this.defaultPooling;
-    if (!POOLINGS.includes(pooling)) throw new PipelineInputError(`pooling must be one of ${POOLINGS.join(', ')}, got '${pooling}'`);
-    if (options.normalize && pooling === 'none') throw new PipelineInputError("normalize needs pooled vectors: pass pooling 'mean', 'cls' or 'pooler'");
+    if (!POOLINGS.includes(pooling))
+      throw new PipelineInputError(`pooling must be one of ${POOLINGS.join(', ')}, got '${pooling}'`);
+    if (options.normalize && pooling === 'none')
+      throw new PipelineInputError("normalize needs pooled vectors: pass pooling 'mean', 'cls' or 'pooler'");
     const vectors = await this.features(texts, pooling, options.normalize ?? false);
     const plain = vectors.map((v) => (v instanceof Float32Array ? Array.from(v) : v.map((t) => Array.from(t))));
     return single ? plain[0] : plain;
@@ -82,7 +88,8 @@ function tokenVectors(hidden: Tensor, mask: Tensor, row: number): Float32Array[]
   const [, t, c] = hidden.shape as [number, number, number];
   const vectors: Float32Array[] = [];
   for (let i = 0; i < t; i++) {
-    if (mask.data[row * t + i]) vectors.push(Float32Array.from(hidden.data.subarray((row * t + i) * c, (row * t + i + 1) * c)));
+    if (mask.data[row * t + i])
+      vectors.push(Float32Array.from(hidden.data.subarray((row * t + i) * c, (row * t + i + 1) * c)));
   }
   return vectors;
 }

@@ -33,12 +33,17 @@ export class FillMaskPipeline extends Pipeline<MaskedLMModel> {
     this.checkUsable();
     const { texts, single } = textBatch(input);
     const topK = options.topK ?? 5;
-    if (!Number.isInteger(topK) || topK < 1) throw new PipelineInputError(`topK must be a whole number >= 1, got ${options.topK}`);
+    if (!Number.isInteger(topK) || topK < 1)
+      throw new PipelineInputError(`topK must be a whole number >= 1, got ${options.topK}`);
     const maskToken = this.tokenizer.maskToken;
     const maskId = this.tokenizer.maskTokenId;
-    if (maskToken === undefined || maskId === undefined) throw new PipelineInputError(`this model's tokenizer (${this.tokenizer.source}) has no mask token`);
+    if (maskToken === undefined || maskId === undefined)
+      throw new PipelineInputError(`this model's tokenizer (${this.tokenizer.source}) has no mask token`);
     texts.forEach((text, i) => {
-      if (!text.includes(maskToken)) throw new PipelineInputError(`text${single ? '' : ` ${i}`} has no ${maskToken} to fill: "${text.slice(0, 80)}"`);
+      if (!text.includes(maskToken))
+        throw new PipelineInputError(
+          `text${single ? '' : ` ${i}`} has no ${maskToken} to fill: "${text.slice(0, 80)}"`,
+        );
     });
     const results = await this.inBatches(texts, (batch) =>
       inference(() => {
@@ -47,21 +52,24 @@ export class FillMaskPipeline extends Pipeline<MaskedLMModel> {
         const [, t, v] = logits.shape as [number, number, number];
         return batch.map((_, row) => {
           const ids = Array.from(inputs.inputIds.data.subarray(row * t, (row + 1) * t));
-          const perMask = ids.flatMap((id, position) => (id === maskId ? [position] : [])).map((position) => {
-            const probs = softmax(logits.data.subarray((row * t + position) * v, (row * t + position + 1) * v));
-            return argsortDescending(probs)
-              .slice(0, topK)
-              .map((token) => {
-                const filled = ids.map((id, p) => (p === position ? token : id));
-                return {
-                  score: probs[token]!,
-                  token,
-                  token_str: this.tokenizer.decode([token]),
-                  sequence: this.tokenizer.decode(filled, { skipSpecialTokens: true }),
-                };
-              });
-          });
-          if (perMask.length === 0) throw new PipelineInputError(`text ${row}: its ${maskToken} was cut off by truncation; shorten the text`);
+          const perMask = ids
+            .flatMap((id, position) => (id === maskId ? [position] : []))
+            .map((position) => {
+              const probs = softmax(logits.data.subarray((row * t + position) * v, (row * t + position + 1) * v));
+              return argsortDescending(probs)
+                .slice(0, topK)
+                .map((token) => {
+                  const filled = ids.map((id, p) => (p === position ? token : id));
+                  return {
+                    score: probs[token]!,
+                    token,
+                    token_str: this.tokenizer.decode([token]),
+                    sequence: this.tokenizer.decode(filled, { skipSpecialTokens: true }),
+                  };
+                });
+            });
+          if (perMask.length === 0)
+            throw new PipelineInputError(`text ${row}: its ${maskToken} was cut off by truncation; shorten the text`);
           return perMask.length === 1 ? perMask[0]! : perMask;
         });
       }),

@@ -14,7 +14,11 @@ import { dirname, join } from 'node:path';
 import type { HubDownloadOptions } from '../hub/download.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import type { PretrainedConfig } from '../models/configuration_utils.js';
-import { llama2cToPreTrainedTokenizer, loadLlama2cModel, loadLlama2cTokenizer } from '../models/llama/convert_llama2c.js';
+import {
+  llama2cToPreTrainedTokenizer,
+  loadLlama2cModel,
+  loadLlama2cTokenizer,
+} from '../models/llama/convert_llama2c.js';
 import { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 import { FeatureExtractionPipeline } from './feature-extraction.js';
 import { FillMaskPipeline } from './fill-mask.js';
@@ -74,13 +78,14 @@ export const DEFAULT_MODELS: Readonly<Record<Task, Readonly<Record<string, strin
 };
 
 /** Hub options as models and tokenizers take them: revision, cacheDir, localFilesOnly, endpoint, token. */
-export type PipelineFactoryOptions = PipelineOptions & HubDownloadOptions & {
-  /** Picks the default model for this language ('en', 'ko'); ignored when `model` is given. */
-  lang?: string;
-  /** translation: the language pair (also read from task names like 'translation_de_to_en'). */
-  srcLang?: string;
-  tgtLang?: string;
-};
+export type PipelineFactoryOptions = PipelineOptions &
+  HubDownloadOptions & {
+    /** Picks the default model for this language ('en', 'ko'); ignored when `model` is given. */
+    lang?: string;
+    /** translation: the language pair (also read from task names like 'translation_de_to_en'). */
+    srcLang?: string;
+    tgtLang?: string;
+  };
 
 /** The canonical task and, for translation_xx_to_yy, its language pair; unknown names are errors listing the known. */
 export function parseTask(task: string): { task: Task; srcLang?: string; tgtLang?: string } {
@@ -88,7 +93,9 @@ export function parseTask(task: string): { task: Task; srcLang?: string; tgtLang
   if (pair) return { task: 'translation', ...pair };
   const canonical = ALIASES[task] ?? (TASKS as readonly string[]).find((t) => t === task);
   if (canonical === undefined) {
-    throw new PipelineInputError(`unknown task '${task}'; attn knows ${[...TASKS, ...Object.keys(ALIASES), 'translation_xx_to_yy'].join(', ')}`);
+    throw new PipelineInputError(
+      `unknown task '${task}'; attn knows ${[...TASKS, ...Object.keys(ALIASES), 'translation_xx_to_yy'].join(', ')}`,
+    );
   }
   return { task: canonical as Task };
 }
@@ -105,12 +112,17 @@ export function defaultModelDir(task: Task, lang?: string): string {
   const name = defaultModelName(task, lang);
   if (name === undefined) {
     const choices = Object.keys(table);
-    const why = choices.length === 0 ? `attn ships no default model for ${task}` : `attn's ${task} defaults are for ${choices.join(', ')}, not '${lang}'`;
+    const why =
+      choices.length === 0
+        ? `attn ships no default model for ${task}`
+        : `attn's ${task} defaults are for ${choices.join(', ')}, not '${lang}'`;
     throw new ModelLoadError(`${why}; pass a model folder or hub repo id (--model M on the command line)`);
   }
   const dir = join(installedModelsDir, name);
   if (!existsSync(join(dir, 'config.json'))) {
-    throw new ModelLoadError(`the default ${task} model is ${dir}, which is not installed (no config.json there); pass another model, or restore the models/ folder of the attn package`);
+    throw new ModelLoadError(
+      `the default ${task} model is ${dir}, which is not installed (no config.json there); pass another model, or restore the models/ folder of the attn package`,
+    );
   }
   return dir;
 }
@@ -120,7 +132,9 @@ function savedHeads(config: PretrainedConfig): ModelTask[] {
   const registration = registrationFor(config.modelType);
   if (registration === undefined) return [];
   const heads = (config.architectures ?? []).flatMap((name) =>
-    (Object.keys(registration) as Array<ModelTask | 'config'>).filter((key): key is ModelTask => key !== 'config' && registration[key]?.name === name),
+    (Object.keys(registration) as Array<ModelTask | 'config'>).filter(
+      (key): key is ModelTask => key !== 'config' && registration[key]?.name === name,
+    ),
   );
   return heads.length > 0 ? heads : ['base'];
 }
@@ -131,7 +145,8 @@ export function tasksFor(config: PretrainedConfig): Task[] {
   for (const head of savedHeads(config)) {
     if (head === 'sequenceClassification') {
       tasks.add('text-classification');
-      if (Object.keys(config.label2id).some((label) => label.toLowerCase().startsWith('entail'))) tasks.add('zero-shot-classification');
+      if (Object.keys(config.label2id).some((label) => label.toLowerCase().startsWith('entail')))
+        tasks.add('zero-shot-classification');
     } else if (head === 'causalLM') tasks.add('text-generation');
     else if (head === 'seq2seqLM') ['summarization', 'translation'].forEach((t) => tasks.add(t as Task));
     else if (head === 'maskedLM') tasks.add('fill-mask');
@@ -145,7 +160,9 @@ export function tasksFor(config: PretrainedConfig): Task[] {
 /** `lang` for translation defaults: the pair 'de-en'. */
 function defaultLang(task: Task, options: PipelineFactoryOptions): string | undefined {
   if (task !== 'translation') return options.lang;
-  return options.srcLang !== undefined && options.tgtLang !== undefined ? `${options.srcLang}-${options.tgtLang}` : undefined;
+  return options.srcLang !== undefined && options.tgtLang !== undefined
+    ? `${options.srcLang}-${options.tgtLang}`
+    : undefined;
 }
 
 /** A llama2.c checkpoint file (`.bin`, e.g. karpathy's stories260K.bin) rather than a model folder or repo id. */
@@ -158,14 +175,25 @@ function isLlama2cCheckpoint(model: string): boolean {
 }
 
 /** text-generation from a llama2.c checkpoint, with the tokenizer beside it (tokenizer.bin, or the one tok*.bin). */
-async function llama2cPipeline(task: Task, file: string, options: PipelineFactoryOptions): Promise<TextGenerationPipeline> {
-  if (task !== 'text-generation') throw new ModelLoadError(`${file} is a llama2.c checkpoint: it serves text-generation, not ${task}`);
+async function llama2cPipeline(
+  task: Task,
+  file: string,
+  options: PipelineFactoryOptions,
+): Promise<TextGenerationPipeline> {
+  if (task !== 'text-generation')
+    throw new ModelLoadError(`${file} is a llama2.c checkpoint: it serves text-generation, not ${task}`);
   const dir = dirname(file);
   const tokenizers = readdirSync(dir).filter((name) => name === 'tokenizer.bin' || /^tok.*\.bin$/.test(name));
-  const tokenizerFile = tokenizers.includes('tokenizer.bin') ? 'tokenizer.bin' : tokenizers.length === 1 ? tokenizers[0] : undefined;
+  const tokenizerFile = tokenizers.includes('tokenizer.bin')
+    ? 'tokenizer.bin'
+    : tokenizers.length === 1
+      ? tokenizers[0]
+      : undefined;
   if (tokenizerFile === undefined) {
     const found = tokenizers.length > 0 ? `found ${tokenizers.join(', ')}` : 'found none';
-    throw new ModelLoadError(`${file}: a llama2.c checkpoint needs its tokenizer beside it (tokenizer.bin, or a single tok*.bin); ${found}`);
+    throw new ModelLoadError(
+      `${file}: a llama2.c checkpoint needs its tokenizer beside it (tokenizer.bin, or a single tok*.bin); ${found}`,
+    );
   }
   const model = await loadLlama2cModel(file);
   applyWeightDtype(model, options.dtype, file);
@@ -173,22 +201,65 @@ async function llama2cPipeline(task: Task, file: string, options: PipelineFactor
   return new TextGenerationPipeline(model, llama2cToPreTrainedTokenizer(tokenizer, join(dir, tokenizerFile)), options);
 }
 
-export function pipeline(task: 'sentiment-analysis' | 'text-classification', model?: string, options?: PipelineFactoryOptions): Promise<TextClassificationPipeline>;
-export function pipeline(task: 'zero-shot-classification', model?: string, options?: PipelineFactoryOptions): Promise<ZeroShotClassificationPipeline>;
-export function pipeline(task: 'summarization', model?: string, options?: PipelineFactoryOptions): Promise<SummarizationPipeline | ExtractiveSummarizationPipeline>;
-export function pipeline(task: 'translation' | `translation_${string}_to_${string}`, model?: string, options?: PipelineFactoryOptions): Promise<TranslationPipeline>;
-export function pipeline(task: 'text-generation', model?: string, options?: PipelineFactoryOptions): Promise<TextGenerationPipeline>;
-export function pipeline(task: 'feature-extraction', model?: string, options?: PipelineFactoryOptions): Promise<FeatureExtractionPipeline>;
-export function pipeline(task: 'fill-mask', model?: string, options?: PipelineFactoryOptions): Promise<FillMaskPipeline>;
-export function pipeline(task: 'question-answering', model?: string, options?: PipelineFactoryOptions): Promise<QuestionAnsweringPipeline>;
-export function pipeline(task: 'token-classification' | 'ner', model?: string, options?: PipelineFactoryOptions): Promise<TokenClassificationPipeline>;
+export function pipeline(
+  task: 'sentiment-analysis' | 'text-classification',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<TextClassificationPipeline>;
+export function pipeline(
+  task: 'zero-shot-classification',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<ZeroShotClassificationPipeline>;
+export function pipeline(
+  task: 'summarization',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<SummarizationPipeline | ExtractiveSummarizationPipeline>;
+export function pipeline(
+  task: 'translation' | `translation_${string}_to_${string}`,
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<TranslationPipeline>;
+export function pipeline(
+  task: 'text-generation',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<TextGenerationPipeline>;
+export function pipeline(
+  task: 'feature-extraction',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<FeatureExtractionPipeline>;
+export function pipeline(
+  task: 'fill-mask',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<FillMaskPipeline>;
+export function pipeline(
+  task: 'question-answering',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<QuestionAnsweringPipeline>;
+export function pipeline(
+  task: 'token-classification' | 'ner',
+  model?: string,
+  options?: PipelineFactoryOptions,
+): Promise<TokenClassificationPipeline>;
 export function pipeline(task: string, model?: string, options?: PipelineFactoryOptions): Promise<Pipeline>;
-export async function pipeline(taskName: string, model?: string, options: PipelineFactoryOptions = {}): Promise<Pipeline> {
+export async function pipeline(
+  taskName: string,
+  model?: string,
+  options: PipelineFactoryOptions = {},
+): Promise<Pipeline> {
   const { task, ...pair } = parseTask(taskName);
   if (model !== undefined && isLlama2cCheckpoint(model)) return llama2cPipeline(task, model, options);
   const srcLang = options.srcLang ?? pair.srcLang;
   const tgtLang = options.tgtLang ?? pair.tgtLang;
-  const dir = model !== undefined ? await resolveModel(model, options) : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
+  const dir =
+    model !== undefined
+      ? await resolveModel(model, options)
+      : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
     const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config, options.onWarning);

@@ -54,7 +54,9 @@ export async function resolveModel(nameOrPath: string, hub: HubDownloadOptions =
     try {
       return await resolveModelDir(nameOrPath, hub);
     } catch (err) {
-      throw new ModelLoadError(`model '${nameOrPath}': not a folder, not installed in ${installedModelsDir}, and the hub gave no copy: ${(err as Error).message}`);
+      throw new ModelLoadError(
+        `model '${nameOrPath}': not a folder, not installed in ${installedModelsDir}, and the hub gave no copy: ${(err as Error).message}`,
+      );
     }
   }
   throw new ModelLoadError(
@@ -100,15 +102,19 @@ export async function loadForTask<T extends ModelTask>(
   warn: (message: string) => void = (message) => console.warn(message),
 ): Promise<LoadedModel<ModelForTask[T]>> {
   const cfg = config ?? (await readModelConfig(dir));
-  const wrongKind = (why: string) => new ModelLoadError(`${task} needs ${HEAD_NAMES[head]}, but ${dir} holds ${kindOf(cfg)}${why}`);
+  const wrongKind = (why: string) =>
+    new ModelLoadError(`${task} needs ${HEAD_NAMES[head]}, but ${dir} holds ${kindOf(cfg)}${why}`);
   if (!hasHead(cfg, head)) throw wrongKind('');
   // Weights left random make it the wrong kind of model (below); unused checkpoint tensors are worth a warning.
   const model = await loadFromDir(modelClassFor(cfg, head), dir, { config: cfg, onWarning: () => undefined });
   if (head !== 'base' && (model.loadingInfo?.newlyInitialized.length ?? 0) > 0) {
-    throw wrongKind(`: its checkpoint lacks ${model.loadingInfo!.newlyInitialized.join(', ')}, which would be left random`);
+    throw wrongKind(
+      `: its checkpoint lacks ${model.loadingInfo!.newlyInitialized.join(', ')}, which would be left random`,
+    );
   }
   const unused = model.loadingInfo?.unexpectedKeys ?? [];
-  if (unused.length > 0) warn(`${dir}: the checkpoint holds tensor(s) ${model.constructor.name} does not use: ${unused.join(', ')}`);
+  if (unused.length > 0)
+    warn(`${dir}: the checkpoint holds tensor(s) ${model.constructor.name} does not use: ${unused.join(', ')}`);
   let tokenizer: PreTrainedTokenizer;
   try {
     tokenizer = await AutoTokenizer.fromPretrained(dir);

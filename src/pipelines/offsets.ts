@@ -55,7 +55,9 @@ function fold(text: string): { chars: string; source: number[] } {
   let chars = '';
   const source: number[] = [];
   for (let i = 0; i < text.length; i++) {
-    const folded = text[i]!.normalize('NFD').replace(/\p{Mn}/gu, '').toLowerCase();
+    const folded = text[i]!.normalize('NFD')
+      .replace(/\p{Mn}/gu, '')
+      .toLowerCase();
     for (const c of folded) {
       chars += c;
       source.push(i);
@@ -78,7 +80,8 @@ export function alignTokens(tokenizer: PreTrainedTokenizer, text: string): Align
     const wanted = fold(surface(token, scheme)).chars;
     const at = wanted === '' ? -1 : folded.chars.indexOf(wanted, cursor);
     // A match far ahead would skip text another token should cover: accept it only across whitespace.
-    const skipsText = folded.chars.slice(cursor, at).trim() !== '' && spans.length > 0 && spans[spans.length - 1] !== null;
+    const skipsText =
+      folded.chars.slice(cursor, at).trim() !== '' && spans.length > 0 && spans[spans.length - 1] !== null;
     if (at < 0 || skipsText) {
       spans.push(null);
       continue;
@@ -91,7 +94,11 @@ export function alignTokens(tokenizer: PreTrainedTokenizer, text: string): Align
   // Unplaced tokens share the unmatched text between their aligned neighbours (whitespace trimmed).
   const placed = spans.map((span, i) => {
     if (span !== null) return span;
-    const previousEnd = spans.slice(0, i).reverse().find((s) => s !== null)?.[1] ?? 0;
+    const previousEnd =
+      spans
+        .slice(0, i)
+        .reverse()
+        .find((s) => s !== null)?.[1] ?? 0;
     const nextStart = spans.slice(i + 1).find((s) => s !== null)?.[0] ?? text.length;
     const gap = text.slice(previousEnd, nextStart);
     const lead = gap.length - gap.trimStart().length;
@@ -132,11 +139,15 @@ export class SequenceTemplate {
 
   /** Framing of `last` (after `first` when given), from the tokenizer's own encoding of the two. */
   static of(tokenizer: PreTrainedTokenizer, first: string | null, last: string, lastIds: number[]): SequenceTemplate {
-    const encoded = first === null ? tokenizer.encode(last, { maxLength: Number.MAX_SAFE_INTEGER }) : tokenizer.encode(first, { textPair: last, maxLength: Number.MAX_SAFE_INTEGER });
+    const encoded =
+      first === null
+        ? tokenizer.encode(last, { maxLength: Number.MAX_SAFE_INTEGER })
+        : tokenizer.encode(first, { textPair: last, maxLength: Number.MAX_SAFE_INTEGER });
     const ids = encoded.inputIds[0]!;
     const types = encoded.tokenTypeIds[0]!;
     const at = lastIndexOf(ids, lastIds);
-    if (at < 0) throw new Error(`${tokenizer.source}: cannot find the text's tokens in its encoding with special tokens`);
+    if (at < 0)
+      throw new Error(`${tokenizer.source}: cannot find the text's tokens in its encoding with special tokens`);
     const end = at + lastIds.length;
     return new SequenceTemplate(
       { ids: ids.slice(0, at), typeIds: types.slice(0, at) },
@@ -183,5 +194,9 @@ export function paddedInputs(rows: TemplateRow[], padId: number): TokenizedBatch
     types.set(row.typeIds, i * width);
   });
   const shape = [rows.length, width];
-  return { inputIds: new Tensor(ids, shape), attentionMask: new Tensor(mask, shape), tokenTypeIds: new Tensor(types, shape) };
+  return {
+    inputIds: new Tensor(ids, shape),
+    attentionMask: new Tensor(mask, shape),
+    tokenTypeIds: new Tensor(types, shape),
+  };
 }

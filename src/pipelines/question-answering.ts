@@ -65,13 +65,20 @@ export interface QuestionAnsweringPipeline {
 export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> {
   readonly task: string = 'question-answering';
 
-  protected async run(input: unknown, options: QuestionAnsweringOptions = {}): Promise<Answer | Answer[] | Array<Answer | Answer[]>> {
+  protected async run(
+    input: unknown,
+    options: QuestionAnsweringOptions = {},
+  ): Promise<Answer | Answer[] | Array<Answer | Answer[]>> {
     this.checkUsable();
     const single = !Array.isArray(input);
     let items = (single ? [input] : input) as unknown[];
-    if (items.length === 0) throw new PipelineInputError('question-answering needs at least one { question, context }; got an empty array');
+    if (items.length === 0)
+      throw new PipelineInputError('question-answering needs at least one { question, context }; got an empty array');
     if (items.every((item) => typeof item === 'string')) {
-      if (options.question === undefined) throw new PipelineInputError('question-answering: plain-text contexts need options.question (or pass { question, context })');
+      if (options.question === undefined)
+        throw new PipelineInputError(
+          'question-answering: plain-text contexts need options.question (or pass { question, context })',
+        );
       items = items.map((context) => ({ question: options.question, context }));
     }
     const settings = this.settings(options);
@@ -94,19 +101,27 @@ export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> 
       alignToWords: options.alignToWords ?? true,
     };
     for (const key of ['topK', 'maxAnswerLen', 'maxSeqLen'] as const) {
-      if (!Number.isInteger(settings[key]) || settings[key] < 1) throw new PipelineInputError(`${key} must be a whole number >= 1, got ${options[key]}`);
+      if (!Number.isInteger(settings[key]) || settings[key] < 1)
+        throw new PipelineInputError(`${key} must be a whole number >= 1, got ${options[key]}`);
     }
-    if (!Number.isInteger(settings.docStride) || settings.docStride < 0) throw new PipelineInputError(`docStride must be a whole number >= 0, got ${options.docStride}`);
+    if (!Number.isInteger(settings.docStride) || settings.docStride < 0)
+      throw new PipelineInputError(`docStride must be a whole number >= 0, got ${options.docStride}`);
     return settings;
   }
 
-  private async answer(question: string, context: string, settings: Required<Omit<QuestionAnsweringOptions, 'question'>>): Promise<Answer[]> {
+  private async answer(
+    question: string,
+    context: string,
+    settings: Required<Omit<QuestionAnsweringOptions, 'question'>>,
+  ): Promise<Answer[]> {
     const contextTokens = alignTokens(this.tokenizer, context);
     const contextIds = contextTokens.map((t) => t.id);
     const template = SequenceTemplate.of(this.tokenizer, question, context, contextIds);
     const windowLength = settings.maxSeqLen - template.overhead;
     if (windowLength < 1) {
-      throw new PipelineInputError(`the question is ${template.overhead} tokens with the special tokens; maxSeqLen ${settings.maxSeqLen} leaves no room for the context`);
+      throw new PipelineInputError(
+        `the question is ${template.overhead} tokens with the special tokens; maxSeqLen ${settings.maxSeqLen} leaves no room for the context`,
+      );
     }
     // transformers refuses a stride that would not advance; a smaller window than the stride advances by one token.
     const stride = Math.min(settings.docStride, windowLength - 1);
@@ -122,12 +137,22 @@ export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> 
     let nullScore = Infinity;
     await this.inBatches(features, (batch) => {
       const logits = inference(() => {
-        const out = this.finite(this.model.forward(paddedInputs(batch.map((f) => f.row), padId)));
+        const out = this.finite(
+          this.model.forward(
+            paddedInputs(
+              batch.map((f) => f.row),
+              padId,
+            ),
+          ),
+        );
         return { start: rowsOf(out.startLogits), end: rowsOf(out.endLogits) }; // each (B) rows of T
       });
       batch.forEach((feature, b) => {
-        const desired = feature.row.ids.map((id, p) => (p - template.offset >= 0 && p - template.offset < feature.windowLength) || id === clsId);
-        const probabilities = (row: Float32Array) => softmax(Array.from(desired, (ok, p) => (ok ? row[p]! : MASKED_LOGIT)));
+        const desired = feature.row.ids.map(
+          (id, p) => (p - template.offset >= 0 && p - template.offset < feature.windowLength) || id === clsId,
+        );
+        const probabilities = (row: Float32Array) =>
+          softmax(Array.from(desired, (ok, p) => (ok ? row[p]! : MASKED_LOGIT)));
         const start = probabilities(logits.start[b]!.subarray(0, desired.length));
         const end = probabilities(logits.end[b]!.subarray(0, desired.length));
         nullScore = Math.min(nullScore, start[0]! * end[0]!);
@@ -138,8 +163,14 @@ export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> 
             return index >= 0 && index < feature.windowLength ? contextTokens[feature.windowStart + index] : undefined;
           };
           const [first, last] = [token(span.start), token(span.end)];
-          const [startChar, endChar] = first && last ? charSpan(contextTokens, first, last, settings.alignToWords) : [0, 0];
-          candidates.push({ score: span.score, start: startChar, end: endChar, answer: context.slice(startChar, endChar) });
+          const [startChar, endChar] =
+            first && last ? charSpan(contextTokens, first, last, settings.alignToWords) : [0, 0];
+          candidates.push({
+            score: span.score,
+            start: startChar,
+            end: endChar,
+            answer: context.slice(startChar, endChar),
+          });
         }
       });
       return [];
@@ -153,10 +184,17 @@ export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> 
  * The `topK` best (start, end) pairs by P(start)·P(end) with start ≤ end < start + maxAnswerLen (transformers'
  * decode_spans), keeping only spans whose both ends are desired tokens.
  */
-export function bestSpans(start: number[], end: number[], desired: boolean[], topK: number, maxAnswerLen: number): Array<{ start: number; end: number; score: number }> {
+export function bestSpans(
+  start: number[],
+  end: number[],
+  desired: boolean[],
+  topK: number,
+  maxAnswerLen: number,
+): Array<{ start: number; end: number; score: number }> {
   const spans: Array<{ start: number; end: number; score: number }> = [];
   for (let s = 0; s < start.length; s++) {
-    for (let e = s; e < Math.min(end.length, s + maxAnswerLen); e++) spans.push({ start: s, end: e, score: start[s]! * end[e]! });
+    for (let e = s; e < Math.min(end.length, s + maxAnswerLen); e++)
+      spans.push({ start: s, end: e, score: start[s]! * end[e]! });
   }
   // All T·T candidates compete (those outside the band score 0), so a short row can return fewer than topK.
   const ranked = spans.sort((a, b) => b.score - a.score || a.start - b.start || a.end - b.end).slice(0, topK);
@@ -164,7 +202,12 @@ export function bestSpans(start: number[], end: number[], desired: boolean[], to
 }
 
 /** Characters of the answer from its first to last token, widened to their whole words when asked. */
-function charSpan(tokens: AlignedToken[], first: AlignedToken, last: AlignedToken, alignToWords: boolean): [number, number] {
+function charSpan(
+  tokens: AlignedToken[],
+  first: AlignedToken,
+  last: AlignedToken,
+  alignToWords: boolean,
+): [number, number] {
   if (!alignToWords) return [first.start, last.end];
   const wordStart = tokens.find((t) => t.word === first.word)!.start;
   const wordEnd = tokens.findLast((t) => t.word === last.word)!.end;
@@ -174,8 +217,15 @@ function charSpan(tokens: AlignedToken[], first: AlignedToken, last: AlignedToke
 function checkInput(item: unknown, index: number | undefined): QuestionAnsweringInput {
   const where = index === undefined ? 'input' : `input ${index}`;
   const record = item as Partial<QuestionAnsweringInput> | null;
-  if (record === null || typeof record !== 'object' || typeof record.question !== 'string' || typeof record.context !== 'string') {
-    throw new PipelineInputError(`question-answering ${where} must be { question: string, context: string }, got ${describe(item)}`);
+  if (
+    record === null ||
+    typeof record !== 'object' ||
+    typeof record.question !== 'string' ||
+    typeof record.context !== 'string'
+  ) {
+    throw new PipelineInputError(
+      `question-answering ${where} must be { question: string, context: string }, got ${describe(item)}`,
+    );
   }
   if (record.question.trim() === '') throw new PipelineInputError(`question-answering ${where}: the question is empty`);
   if (record.context.trim() === '') throw new PipelineInputError(`question-answering ${where}: the context is empty`);

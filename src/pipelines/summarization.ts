@@ -54,7 +54,10 @@ export class SummarizationPipeline extends Text2TextPipeline {
     const { texts } = textBatch(input);
     const { numSentences, ratio, ...generation } = options;
     for (const [name, value] of Object.entries({ numSentences, ratio })) {
-      if (value !== undefined) throw new PipelineInputError(`${name} is for extractive summarization; this model writes its own summary (use maxLength / minLength)`);
+      if (value !== undefined)
+        throw new PipelineInputError(
+          `${name} is for extractive summarization; this model writes its own summary (use maxLength / minLength)`,
+        );
     }
     const summaries = await this.generateTexts(texts, this.taskSettings('summarization'), generation);
     return summaries.map((summary_text) => ({ summary_text, method: 'abstractive' }));
@@ -164,7 +167,9 @@ export function selectSentences(candidates: Candidates, budget: LengthBudget): n
     const lead = Math.min(...kept);
     if (lead === 0 || !leansBack[lead]) break;
     const before = lead - 1;
-    const droppable = [...kept].filter((i) => i !== lead && !anchored.has(i)).sort((a, b) => relevance[a]! - relevance[b]!);
+    const droppable = [...kept]
+      .filter((i) => i !== lead && !anchored.has(i))
+      .sort((a, b) => relevance[a]! - relevance[b]!);
     const dropped: number[] = [];
     const fits = () =>
       used - sum(dropped.map((i) => lengths[i]!)) + lengths[before]! <= budget.maxLength &&
@@ -206,19 +211,36 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
     const splits = texts.map(splitForSummary);
     const candidates = splits.map((split) => this.candidates(split));
     // Every sentence and turn of every text is embedded in one batched pass (each distinct text once).
-    const distinct = [...new Set(splits.flatMap((split, k) => [...candidates[k]!.map((i) => split.units[i]!.text), ...this.contexts(split, candidates[k]!)]))];
+    const distinct = [
+      ...new Set(
+        splits.flatMap((split, k) => [
+          ...candidates[k]!.map((i) => split.units[i]!.text),
+          ...this.contexts(split, candidates[k]!),
+        ]),
+      ),
+    ];
     const vectors = await this.encoder.embed(distinct.map((text) => this.fitEncoder(text)));
     const vectorOf = new Map(distinct.map((text, i) => [text, vectors[i]!]));
     return splits.map((split, k) => this.summarize(split, candidates[k]!, vectorOf, settings));
   }
 
-  private summarize(split: SplitText, chosen: number[], vectorOf: Map<string, Float32Array>, settings: ExtractiveSettings): SummarizationResult {
+  private summarize(
+    split: SplitText,
+    chosen: number[],
+    vectorOf: Map<string, Float32Array>,
+    settings: ExtractiveSettings,
+  ): SummarizationResult {
     const units = chosen.map((i) => split.units[i]!);
     // In a dialogue the summary also spells out who speaks ("Person1: …"), which the budget pays for.
     const tokens = (text: string) => this.tokenizer.encodeIds(text, { addSpecialTokens: false }).length;
-    const lengths = units.map((u) => tokens(u.text) + (split.dialogue ? tokens(`${split.blocks[u.block]!.speaker}:`) : 0));
+    const lengths = units.map(
+      (u) => tokens(u.text) + (split.dialogue ? tokens(`${split.blocks[u.block]!.speaker}:`) : 0),
+    );
     const contexts = this.contexts(split, chosen).map((text) => vectorOf.get(text)!);
-    const centre = contexts.reduce((sum, v) => sum.map((x, j) => x + v[j]! / contexts.length), new Float32Array(contexts[0]!.length));
+    const centre = contexts.reduce(
+      (sum, v) => sum.map((x, j) => x + v[j]! / contexts.length),
+      new Float32Array(contexts[0]!.length),
+    );
     const total = sum(lengths);
     const budget: LengthBudget = {
       target: Math.min(settings.maxLength, Math.max(settings.minLength, Math.round(total * settings.ratio))),
@@ -239,7 +261,10 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
       budget,
     );
     if (kept.length === 0) return this.shortened(split, chosen, lengths, settings.maxLength);
-    return render(split, kept.map((i) => chosen[i]!));
+    return render(
+      split,
+      kept.map((i) => chosen[i]!),
+    );
   }
 
   /** No sentence fits in maxLength: the text's first sentence, cut at a word boundary, marked with "…". */
@@ -267,7 +292,10 @@ export class ExtractiveSummarizationPipeline extends Pipeline {
     const score = wordsOf.map((words, i) =>
       i < 3 ? Infinity : words.reduce((s, w) => s + Math.log(frequency.get(w)!), 0) / Math.sqrt(words.length + 1),
     );
-    return all.sort((a, b) => score[b]! - score[a]! || a - b).slice(0, MAX_CANDIDATES).sort((a, b) => a - b);
+    return all
+      .sort((a, b) => score[b]! - score[a]! || a - b)
+      .slice(0, MAX_CANDIDATES)
+      .sort((a, b) => a - b);
   }
 
   /** The texts whose mean embedding is the text's centre: the turns holding candidates, or in prose the candidates. */
@@ -297,7 +325,8 @@ function replyTo(split: SplitText, chosen: number[], k: number): number | undefi
   const index = chosen[k]!;
   const [unit, next] = [split.units[index]!, split.units[index + 1]];
   if (!/[?？]["'”’)\]]*$/.test(unit.text) || next === undefined || next.block === unit.block) return undefined;
-  if (split.blocks[next.block]!.speaker === split.blocks[unit.block]!.speaker || chosen[k + 1] !== index + 1) return undefined;
+  if (split.blocks[next.block]!.speaker === split.blocks[unit.block]!.speaker || chosen[k + 1] !== index + 1)
+    return undefined;
   return k + 1;
 }
 
@@ -312,17 +341,28 @@ interface ExtractiveSettings {
 function extractiveSettings(options: SummarizationOptions): ExtractiveSettings {
   for (const [name, value] of Object.entries(options)) {
     if (value !== undefined && !EXTRACTIVE_OPTIONS.has(name)) {
-      throw new PipelineInputError(`${name} does not apply to extractive summarization (a sentence encoder picks sentences; nothing is generated); it takes ${[...EXTRACTIVE_OPTIONS].join(', ')}`);
+      throw new PipelineInputError(
+        `${name} does not apply to extractive summarization (a sentence encoder picks sentences; nothing is generated); it takes ${[...EXTRACTIVE_OPTIONS].join(', ')}`,
+      );
     }
   }
   const { numSentences, ratio = EXTRACTIVE_DEFAULTS.ratio } = options;
-  for (const [name, value] of Object.entries({ numSentences, minLength: options.minLength, maxLength: options.maxLength })) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new PipelineInputError(`${name} must be a whole number >= 1, got ${value}`);
+  for (const [name, value] of Object.entries({
+    numSentences,
+    minLength: options.minLength,
+    maxLength: options.maxLength,
+  })) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw new PipelineInputError(`${name} must be a whole number >= 1, got ${value}`);
   }
-  if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1)) throw new PipelineInputError(`ratio must be a number in (0, 1], got ${ratio}`);
-  const maxLength = options.maxLength ?? (numSentences !== undefined ? Infinity : Math.max(EXTRACTIVE_DEFAULTS.maxLength, options.minLength ?? 0));
+  if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1))
+    throw new PipelineInputError(`ratio must be a number in (0, 1], got ${ratio}`);
+  const maxLength =
+    options.maxLength ??
+    (numSentences !== undefined ? Infinity : Math.max(EXTRACTIVE_DEFAULTS.maxLength, options.minLength ?? 0));
   const minLength = options.minLength ?? Math.min(EXTRACTIVE_DEFAULTS.minLength, maxLength);
-  if (minLength > maxLength) throw new PipelineInputError(`minLength (${minLength}) must not exceed maxLength (${maxLength})`);
+  if (minLength > maxLength)
+    throw new PipelineInputError(`minLength (${minLength}) must not exceed maxLength (${maxLength})`);
   return { ratio, minLength, maxLength, numSentences };
 }
 

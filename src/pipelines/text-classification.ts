@@ -5,7 +5,17 @@
  */
 import type { SequenceClassificationModel } from '../models/modeling_outputs.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { argsortDescending, inference, Pipeline, PipelineInputError, rowsOf, sigmoid, softmax, textBatch, type TokenizedBatch } from './base.js';
+import {
+  argsortDescending,
+  inference,
+  Pipeline,
+  PipelineInputError,
+  rowsOf,
+  sigmoid,
+  softmax,
+  textBatch,
+  type TokenizedBatch,
+} from './base.js';
 
 export interface ClassificationLabel {
   label: string;
@@ -40,16 +50,22 @@ export class TextClassificationPipeline extends Pipeline<SequenceClassificationM
     const perLabel = config.problemType === 'multi_label_classification' || config.numLabels === 1;
     return this.inBatches(texts, (batch) =>
       inference(() => {
-        return rowsOf(this.logits(this.encode(batch))).map((row) => (perLabel ? Array.from(row, sigmoid) : softmax(row)));
+        return rowsOf(this.logits(this.encode(batch))).map((row) =>
+          perLabel ? Array.from(row, sigmoid) : softmax(row),
+        );
       }),
     );
   }
 
-  protected async run(input: unknown, options: TextClassificationOptions = {}): Promise<ClassificationLabel[] | ClassificationLabel[][]> {
+  protected async run(
+    input: unknown,
+    options: TextClassificationOptions = {},
+  ): Promise<ClassificationLabel[] | ClassificationLabel[][]> {
     const { texts, single } = textBatch(input);
     const labels = this.model.config.id2label;
     const topK = options.topK === null ? Object.keys(labels).length : (options.topK ?? 1);
-    if (!Number.isInteger(topK) || topK < 1) throw new PipelineInputError(`topK must be a whole number >= 1 (or null for all labels), got ${options.topK}`);
+    if (!Number.isInteger(topK) || topK < 1)
+      throw new PipelineInputError(`topK must be a whole number >= 1 (or null for all labels), got ${options.topK}`);
     const results = (await this.scores(texts)).map((probs) =>
       argsortDescending(probs)
         .slice(0, topK)

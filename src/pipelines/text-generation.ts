@@ -55,27 +55,48 @@ export class TextGenerationPipeline extends Pipeline<CausalLMModel> {
   }
 
   private chatPrompt(messages: ChatTemplateMessage[]): string {
-    if (typeof this.tokenizer.config['chat_template'] !== 'string' && !Array.isArray(this.tokenizer.config['chat_template'])) {
-      throw new PipelineInputError(`this model's tokenizer (${this.tokenizer.source}) has no chat template, so it takes text prompts, not messages`);
+    if (
+      typeof this.tokenizer.config['chat_template'] !== 'string' &&
+      !Array.isArray(this.tokenizer.config['chat_template'])
+    ) {
+      throw new PipelineInputError(
+        `this model's tokenizer (${this.tokenizer.source}) has no chat template, so it takes text prompts, not messages`,
+      );
     }
     return this.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
   }
 
-  private async complete(prompts: string[], options: TextGenerationOptions, addSpecialTokens = true): Promise<TextGenerationResult[][]> {
+  private async complete(
+    prompts: string[],
+    options: TextGenerationOptions,
+    addSpecialTokens = true,
+  ): Promise<TextGenerationResult[][]> {
     const { returnFullText = true, onText, ...decoding } = options;
-    if (onText && prompts.length > 1) throw new PipelineInputError(`onText streams one prompt at a time; got ${prompts.length} prompts`);
+    if (onText && prompts.length > 1)
+      throw new PipelineInputError(`onText streams one prompt at a time; got ${prompts.length} prompts`);
     const hasOwnLength = decoding.maxLength !== undefined || this.model.generationConfig?.maxNewTokens != null;
     const settings = { maxNewTokens: hasOwnLength ? undefined : DEFAULT_NEW_TOKENS, ...decoding };
     const perPrompt = settings.numReturnSequences ?? 1;
     const results = await this.inBatches(prompts, async (batch) => {
-      const inputs = this.encode(batch, { paddingSide: 'left', cutFrom: 'start', addSpecialTokens, maxTokens: this.promptBudget(settings.maxNewTokens) });
+      const inputs = this.encode(batch, {
+        paddingSide: 'left',
+        cutFrom: 'start',
+        addSpecialTokens,
+        maxTokens: this.promptBudget(settings.maxNewTokens),
+      });
       const decode = (ids: readonly number[]) => this.tokenizer.decode([...ids], { skipSpecialTokens: true });
       try {
         const out = await generateAsync(this.model, inputs.inputIds, {
           ...settings,
           attentionMask: inputs.attentionMask,
           padTokenId: settings.padTokenId ?? this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? null,
-          streamer: onText ? new TextStreamer(this.tokenizer, { skipPrompt: true, skipSpecialTokens: true, callback: (text) => text && onText(text) }) : undefined,
+          streamer: onText
+            ? new TextStreamer(this.tokenizer, {
+                skipPrompt: true,
+                skipSpecialTokens: true,
+                callback: (text) => text && onText(text),
+              })
+            : undefined,
         });
         const width = inputs.inputIds.shape[1]!;
         return out.sequences.map((row, r) => {
@@ -97,7 +118,10 @@ export class TextGenerationPipeline extends Pipeline<CausalLMModel> {
   /** The longest prompt that leaves room for the new tokens in the context window (prompts are cut from the left). */
   private promptBudget(maxNewTokens: number | null | undefined): number {
     const budget = this.maxTokens - (maxNewTokens ?? 0);
-    if (budget < 1) throw new PipelineInputError(`maxNewTokens ${maxNewTokens} leaves no room for a prompt in the model's context window of ${this.maxTokens} tokens`);
+    if (budget < 1)
+      throw new PipelineInputError(
+        `maxNewTokens ${maxNewTokens} leaves no room for a prompt in the model's context window of ${this.maxTokens} tokens`,
+      );
     return budget;
   }
 }

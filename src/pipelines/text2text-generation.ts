@@ -34,21 +34,35 @@ export abstract class Text2TextPipeline extends Pipeline<Seq2SeqLMModel> {
   /** The prefix and generation defaults config.json's task_specific_params gives `key` (e.g. 'summarization'). */
   taskSettings(key: string): TaskSettings {
     const all = this.model.config.rawField('task_specific_params');
-    const params = (all !== null && typeof all === 'object' ? (all as Record<string, unknown>)[key] : undefined) as Record<string, unknown> | undefined;
+    const params = (all !== null && typeof all === 'object' ? (all as Record<string, unknown>)[key] : undefined) as
+      Record<string, unknown> | undefined;
     const generation: Record<string, unknown> = {};
-    for (const [field, name] of Object.entries(TASK_PARAM_FIELDS)) if (params?.[field] !== undefined) generation[name] = params[field];
-    return { prefix: typeof params?.prefix === 'string' ? params.prefix : '', generation: generation as GenerationOptions };
+    for (const [field, name] of Object.entries(TASK_PARAM_FIELDS))
+      if (params?.[field] !== undefined) generation[name] = params[field];
+    return {
+      prefix: typeof params?.prefix === 'string' ? params.prefix : '',
+      generation: generation as GenerationOptions,
+    };
   }
 
   /** Generates one text per input (prefix added), decoded without special tokens. */
-  protected async generateTexts(texts: string[], settings: TaskSettings, options: GenerationOptions): Promise<string[]> {
+  protected async generateTexts(
+    texts: string[],
+    settings: TaskSettings,
+    options: GenerationOptions,
+  ): Promise<string[]> {
     this.checkUsable();
     const decoding = { ...settings.generation, ...options };
-    if ((decoding.numReturnSequences ?? 1) !== 1) throw new PipelineInputError(`${this.task} returns one text per input; numReturnSequences must be 1, got ${decoding.numReturnSequences}`);
+    if ((decoding.numReturnSequences ?? 1) !== 1)
+      throw new PipelineInputError(
+        `${this.task} returns one text per input; numReturnSequences must be 1, got ${decoding.numReturnSequences}`,
+      );
     return this.inBatches(texts, (batch) => {
       const inputs = this.encode(batch.map((text) => settings.prefix + text));
       try {
-        const out = noGrad(() => generate(this.model, inputs.inputIds, { ...decoding, attentionMask: inputs.attentionMask }));
+        const out = noGrad(() =>
+          generate(this.model, inputs.inputIds, { ...decoding, attentionMask: inputs.attentionMask }),
+        );
         return this.tokenizer.batchDecode(out.sequences, { skipSpecialTokens: true }).map((text) => text.trim());
       } catch (err) {
         // Unknown or out-of-range decoding options are the caller's to fix; `generate` names them.

@@ -70,11 +70,17 @@ export interface TokenClassificationPipeline {
 export class TokenClassificationPipeline extends Pipeline<TokenClassificationModel> {
   readonly task: string = 'token-classification';
 
-  protected async run(input: unknown, options: TokenClassificationOptions = {}): Promise<TokenClassificationResult | TokenClassificationResult[]> {
+  protected async run(
+    input: unknown,
+    options: TokenClassificationOptions = {},
+  ): Promise<TokenClassificationResult | TokenClassificationResult[]> {
     this.checkUsable();
     const { texts, single } = textBatch(input);
     const strategy = options.aggregationStrategy ?? 'none';
-    if (!STRATEGIES.includes(strategy)) throw new PipelineInputError(`aggregationStrategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(strategy)}`);
+    if (!STRATEGIES.includes(strategy))
+      throw new PipelineInputError(
+        `aggregationStrategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(strategy)}`,
+      );
     const ignore = new Set(options.ignoreLabels ?? ['O']);
     const scored = await this.inBatches(texts, (batch) => this.scoreTokens(batch));
     const results = scored.map((tokens, i): TokenClassificationResult => {
@@ -83,7 +89,10 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
           .map((t) => ({ ...this.label(t.scores), index: t.index, word: t.token, start: t.start, end: t.end }))
           .filter((e) => !ignore.has(e.entity));
       }
-      const units = strategy === 'simple' ? tokens.map((t) => ({ ...this.label(t.scores), ids: [t.id], start: t.start, end: t.end })) : this.words(tokens, strategy);
+      const units =
+        strategy === 'simple'
+          ? tokens.map((t) => ({ ...this.label(t.scores), ids: [t.id], start: t.start, end: t.end }))
+          : this.words(tokens, strategy);
       return this.group(units, texts[i]!).filter((e) => !ignore.has(e.entity_group));
     });
     return single ? results[0]! : results;
@@ -93,17 +102,31 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
   private scoreTokens(texts: string[]): ScoredToken[][] {
     const prepared = texts.map((text, i) => {
       let tokens = alignTokens(this.tokenizer, text);
-      const template = SequenceTemplate.of(this.tokenizer, null, text, tokens.map((t) => t.id));
+      const template = SequenceTemplate.of(
+        this.tokenizer,
+        null,
+        text,
+        tokens.map((t) => t.id),
+      );
       const room = this.maxTokens - template.overhead;
       if (tokens.length > room) {
-        this.warn(`attn ${this.task}: input ${i} is ${tokens.length} tokens long; the model takes ${room} besides its special tokens, so only the first ${room} were labelled`);
+        this.warn(
+          `attn ${this.task}: input ${i} is ${tokens.length} tokens long; the model takes ${room} besides its special tokens, so only the first ${room} were labelled`,
+        );
         tokens = tokens.slice(0, room);
       }
       return { tokens, template, row: template.frame(tokens.map((t) => t.id)) };
     });
     const padId = this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? 0;
     const logits = inference(() => {
-      const out = this.finite(this.model.forward(paddedInputs(prepared.map((p) => p.row), padId)));
+      const out = this.finite(
+        this.model.forward(
+          paddedInputs(
+            prepared.map((p) => p.row),
+            padId,
+          ),
+        ),
+      );
       return { data: Float32Array.from(out.logits.data), shape: out.logits.shape as number[] }; // (B, T, numLabels)
     });
     const [, width, numLabels] = logits.shape as [number, number, number];
@@ -111,9 +134,15 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
       tokens.map((token, i) => {
         const index = template.offset + i;
         // An unknown token is shown as the text it stands for, and starts a word (transformers).
-        if (token.id === this.tokenizer.unkTokenId) token = { ...token, token: texts[b]!.slice(token.start, token.end) };
+        if (token.id === this.tokenizer.unkTokenId)
+          token = { ...token, token: texts[b]!.slice(token.start, token.end) };
         const at = (b * width + index) * numLabels;
-        return { ...token, index, scores: softmax(logits.data.subarray(at, at + numLabels)), isSubword: this.isSubword(token, texts[b]!) };
+        return {
+          ...token,
+          index,
+          scores: softmax(logits.data.subarray(at, at + numLabels)),
+          isSubword: this.isSubword(token, texts[b]!),
+        };
       }),
     );
   }
@@ -121,7 +150,8 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
   /** transformers: the tokenizer's continuation marker where it has one, else "no space before the token". */
   private isSubword(token: AlignedToken, text: string): boolean {
     if (token.id === this.tokenizer.unkTokenId) return false;
-    const hasPrefix = (this.tokenizer.json.model as { continuing_subword_prefix?: string | null }).continuing_subword_prefix;
+    const hasPrefix = (this.tokenizer.json.model as { continuing_subword_prefix?: string | null })
+      .continuing_subword_prefix;
     if (hasPrefix) return token.continuesWord;
     return token.start > 0 && !text.slice(token.start - 1, token.start + 1).includes(' ');
   }
@@ -141,8 +171,12 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
     return words.map((group) => {
       let label: { entity: string; score: number };
       if (strategy === 'first') label = this.label(group[0]!.scores);
-      else if (strategy === 'max') label = this.label(group.reduce((a, b) => (Math.max(...b.scores) > Math.max(...a.scores) ? b : a)).scores);
-      else label = this.label(group[0]!.scores.map((_, k) => group.reduce((sum, t) => sum + t.scores[k]!, 0) / group.length));
+      else if (strategy === 'max')
+        label = this.label(group.reduce((a, b) => (Math.max(...b.scores) > Math.max(...a.scores) ? b : a)).scores);
+      else
+        label = this.label(
+          group[0]!.scores.map((_, k) => group.reduce((sum, t) => sum + t.scores[k]!, 0) / group.length),
+        );
       return { ...label, ids: group.map((t) => t.id), start: group[0]!.start, end: group[group.length - 1]!.end };
     });
   }
@@ -159,7 +193,9 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
     return groups.map((group) => ({
       entity_group: entityName(group[0]!.entity),
       score: group.reduce((sum, u) => sum + u.score, 0) / group.length,
-      word: this.tokenizer.decode(group.flatMap((u) => u.ids)).trim() || text.slice(group[0]!.start, group[group.length - 1]!.end),
+      word:
+        this.tokenizer.decode(group.flatMap((u) => u.ids)).trim() ||
+        text.slice(group[0]!.start, group[group.length - 1]!.end),
       start: group[0]!.start,
       end: group[group.length - 1]!.end,
     }));

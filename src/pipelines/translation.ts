@@ -43,16 +43,21 @@ export class TranslationPipeline extends Text2TextPipeline {
 
   /** How this model is told to translate srcLang → tgtLang; an error when it shows it cannot. */
   pairSettings(srcLang: string | undefined, tgtLang: string | undefined): TaskSettings {
-    const declared = Object.keys((this.model.config.rawField('task_specific_params') ?? {}) as object).filter((k) => k.startsWith('translation'));
+    const declared = Object.keys((this.model.config.rawField('task_specific_params') ?? {}) as object).filter((k) =>
+      k.startsWith('translation'),
+    );
     if (srcLang !== undefined && tgtLang !== undefined && declared.includes(`translation_${srcLang}_to_${tgtLang}`)) {
       return this.taskSettings(`translation_${srcLang}_to_${tgtLang}`);
     }
     if (declared.length > 0) {
       const wanted = srcLang && tgtLang ? `${srcLang}→${tgtLang}` : 'no language pair (pass srcLang and tgtLang)';
-      throw new PipelineInputError(`this model translates ${declared.map((k) => k.replace('translation_', '').replace('_to_', '→')).join(', ')}; asked for ${wanted}`);
+      throw new PipelineInputError(
+        `this model translates ${declared.map((k) => k.replace('translation_', '').replace('_to_', '→')).join(', ')}; asked for ${wanted}`,
+      );
     }
     const targetToken = tgtLang === undefined ? undefined : `>>${tgtLang}<<`;
-    if (targetToken !== undefined && this.tokenizer.getVocab().has(targetToken)) return { prefix: `${targetToken} `, generation: {} };
+    if (targetToken !== undefined && this.tokenizer.getVocab().has(targetToken))
+      return { prefix: `${targetToken} `, generation: {} };
     return { prefix: '', generation: {} };
   }
 }

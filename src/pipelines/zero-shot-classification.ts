@@ -39,8 +39,16 @@ const DEFAULT_TEMPLATE = 'This example is {}.';
 export interface ZeroShotClassificationPipeline {
   (text: string, options: ZeroShotOptions): Promise<ZeroShotResult>;
   (texts: string[], options: ZeroShotOptions): Promise<ZeroShotResult[]>;
-  (text: string, labels: string[] | string, options?: Omit<ZeroShotOptions, 'candidateLabels'>): Promise<ZeroShotResult>;
-  (texts: string[], labels: string[] | string, options?: Omit<ZeroShotOptions, 'candidateLabels'>): Promise<ZeroShotResult[]>;
+  (
+    text: string,
+    labels: string[] | string,
+    options?: Omit<ZeroShotOptions, 'candidateLabels'>,
+  ): Promise<ZeroShotResult>;
+  (
+    texts: string[],
+    labels: string[] | string,
+    options?: Omit<ZeroShotOptions, 'candidateLabels'>,
+  ): Promise<ZeroShotResult[]>;
 }
 
 export class ZeroShotClassificationPipeline extends Pipeline {
@@ -54,7 +62,9 @@ export class ZeroShotClassificationPipeline extends Pipeline {
   /** The entailment label's index when the model is an NLI classifier, else undefined (a sentence encoder). */
   get entailmentId(): number | undefined {
     if (this.scorer.task !== 'text-classification') return undefined;
-    const entry = Object.entries(this.model.config.label2id).find(([label]) => label.toLowerCase().startsWith('entail'));
+    const entry = Object.entries(this.model.config.label2id).find(([label]) =>
+      label.toLowerCase().startsWith('entail'),
+    );
     if (entry === undefined) {
       throw new PipelineInputError(
         `zero-shot-classification needs an NLI model whose labels include 'entailment', or a sentence encoder; this classifier's labels are ${Object.keys(this.model.config.label2id).join(', ')}`,
@@ -63,19 +73,29 @@ export class ZeroShotClassificationPipeline extends Pipeline {
     return entry[1];
   }
 
-  protected async run(input: unknown, labelsOrOptions?: unknown, rest?: unknown): Promise<ZeroShotResult | ZeroShotResult[]> {
+  protected async run(
+    input: unknown,
+    labelsOrOptions?: unknown,
+    rest?: unknown,
+  ): Promise<ZeroShotResult | ZeroShotResult[]> {
     const byPosition = typeof labelsOrOptions === 'string' || Array.isArray(labelsOrOptions);
-    const options = (byPosition ? { ...(rest as object), candidateLabels: labelsOrOptions } : labelsOrOptions) as ZeroShotOptions | undefined;
+    const options = (byPosition ? { ...(rest as object), candidateLabels: labelsOrOptions } : labelsOrOptions) as
+      ZeroShotOptions | undefined;
     const { texts, single } = textBatch(input);
     const labels = candidateLabels(options?.candidateLabels);
     const template = options?.hypothesisTemplate ?? DEFAULT_TEMPLATE;
     if (!template.includes('{}')) {
-      throw new PipelineInputError(`hypothesisTemplate '${template}' has no '{}' to put the label in, e.g. 'This example is {}.'`);
+      throw new PipelineInputError(
+        `hypothesisTemplate '${template}' has no '{}' to put the label in, e.g. 'This example is {}.'`,
+      );
     }
     const hypotheses = labels.map((label) => template.replaceAll('{}', label));
     // One label cannot compete with others: it is scored on its own, as transformers does.
     const multiLabel = (options?.multiLabel ?? false) || labels.length === 1;
-    const scores = this.entailmentId === undefined ? await this.bySimilarity(texts, hypotheses, multiLabel) : await this.byEntailment(texts, hypotheses, multiLabel);
+    const scores =
+      this.entailmentId === undefined
+        ? await this.bySimilarity(texts, hypotheses, multiLabel)
+        : await this.byEntailment(texts, hypotheses, multiLabel);
     const results = texts.map((sequence, i) => {
       const order = argsortDescending(scores[i]!);
       return { sequence, labels: order.map((j) => labels[j]!), scores: order.map((j) => scores[i]![j]!) };
@@ -91,7 +111,10 @@ export class ZeroShotClassificationPipeline extends Pipeline {
     const pairs = texts.flatMap((premise) => hypotheses.map((hypothesis) => ({ premise, hypothesis })));
     const logits = await this.inBatches(pairs, (batch) =>
       inference(() => {
-        const inputs = this.encode(batch.map((p) => p.premise), { pairs: batch.map((p) => p.hypothesis) });
+        const inputs = this.encode(
+          batch.map((p) => p.premise),
+          { pairs: batch.map((p) => p.hypothesis) },
+        );
         return rowsOf(classifier.logits(inputs)); // (pairs, numLabels)
       }),
     );
@@ -108,7 +131,9 @@ export class ZeroShotClassificationPipeline extends Pipeline {
     const textVectors = await encoder.embed(texts);
     return textVectors.map((text) => {
       const similarities = labelVectors.map((label) => dot(text, label));
-      return multiLabel ? similarities.map((s) => (1 + s) / 2) : softmax(similarities.map((s) => s / SIMILARITY_TEMPERATURE));
+      return multiLabel
+        ? similarities.map((s) => (1 + s) / 2)
+        : softmax(similarities.map((s) => s / SIMILARITY_TEMPERATURE));
     });
   }
 }
@@ -117,9 +142,12 @@ export class ZeroShotClassificationPipeline extends Pipeline {
 export function candidateLabels(given: unknown): string[] {
   const list = typeof given === 'string' ? given.split(',') : given;
   if (!Array.isArray(list)) {
-    throw new PipelineInputError("zero-shot-classification needs candidateLabels: an array like ['sports', 'politics'] or 'sports,politics'");
+    throw new PipelineInputError(
+      "zero-shot-classification needs candidateLabels: an array like ['sports', 'politics'] or 'sports,politics'",
+    );
   }
   const labels = list.map((label) => (typeof label === 'string' ? label.trim() : '')).filter((label) => label !== '');
-  if (labels.length === 0) throw new PipelineInputError('zero-shot-classification needs at least one candidate label; got none');
+  if (labels.length === 0)
+    throw new PipelineInputError('zero-shot-classification needs at least one candidate label; got none');
   return labels;
 }

@@ -107,7 +107,8 @@ function markdownSections(text: string): Section[] {
 export function chunkDocument(text: string, options: ChunkOptions = {}): Chunk[] {
   const maxChars = options.maxChars ?? 1000;
   const overlapChars = options.overlapChars ?? 200;
-  if (!(maxChars >= MIN_CHUNK_CHARS)) throw new Error(`chunkDocument: maxChars must be at least ${MIN_CHUNK_CHARS}, got ${maxChars}`);
+  if (!(maxChars >= MIN_CHUNK_CHARS))
+    throw new Error(`chunkDocument: maxChars must be at least ${MIN_CHUNK_CHARS}, got ${maxChars}`);
   if (!(overlapChars >= 0 && overlapChars < maxChars)) {
     throw new Error(`chunkDocument: overlapChars must be from 0 to below maxChars (${maxChars}), got ${overlapChars}`);
   }
@@ -138,7 +139,11 @@ export function chunkDocument(text: string, options: ChunkOptions = {}): Chunk[]
       while (bodyStart < bodyEnd && /\s/.test(text[bodyStart]!)) bodyStart++;
       while (bodyEnd > bodyStart && /\s/.test(text[bodyEnd - 1]!)) bodyEnd--;
       if (bodyEnd > bodyStart) {
-        const chunk: Chunk = { text: text.slice(bodyStart, bodyEnd), startLine: lineOf(bodyStart), endLine: lineOf(bodyEnd - 1) };
+        const chunk: Chunk = {
+          text: text.slice(bodyStart, bodyEnd),
+          startLine: lineOf(bodyStart),
+          endLine: lineOf(bodyEnd - 1),
+        };
         if (section.heading) chunk.heading = section.heading;
         chunks.push(chunk);
       }
@@ -158,7 +163,12 @@ export function chunkDocument(text: string, options: ChunkOptions = {}): Chunk[]
  * 50 characters. Sizes are thus checked in the embedder's own tokens, while chunk boundaries stay at paragraphs,
  * sentences and words.
  */
-export function chunkToFit(text: string, options: ChunkOptions, size: (chunk: Chunk) => number, limit: number): Chunk[] {
+export function chunkToFit(
+  text: string,
+  options: ChunkOptions,
+  size: (chunk: Chunk) => number,
+  limit: number,
+): Chunk[] {
   const out: Chunk[] = [];
   const refine = (chunk: Chunk, maxChars: number, overlapChars: number): void => {
     const measured = maxChars <= MIN_CHUNK_CHARS ? 0 : size(chunk);
@@ -167,14 +177,22 @@ export function chunkToFit(text: string, options: ChunkOptions, size: (chunk: Ch
       return;
     }
     // A tenth below the proportional size, and always at least a tenth smaller: token counts do not scale exactly.
-    const smaller = Math.max(MIN_CHUNK_CHARS, Math.floor(Math.min(chunk.text.length * (limit / measured), maxChars) * 0.9));
+    const smaller = Math.max(
+      MIN_CHUNK_CHARS,
+      Math.floor(Math.min(chunk.text.length * (limit / measured), maxChars) * 0.9),
+    );
     const overlap = Math.min(Math.floor((overlapChars * smaller) / maxChars), smaller - 1);
     for (const part of chunkDocument(chunk.text, { maxChars: smaller, overlapChars: overlap })) {
       const startLine = chunk.startLine + part.startLine - 1;
       const endLine = chunk.startLine + part.endLine - 1;
-      refine({ ...part, startLine, endLine, ...(chunk.heading === undefined ? {} : { heading: chunk.heading }) }, smaller, overlap);
+      refine(
+        { ...part, startLine, endLine, ...(chunk.heading === undefined ? {} : { heading: chunk.heading }) },
+        smaller,
+        overlap,
+      );
     }
   };
-  for (const chunk of chunkDocument(text, options)) refine(chunk, options.maxChars ?? 1000, options.overlapChars ?? 200);
+  for (const chunk of chunkDocument(text, options))
+    refine(chunk, options.maxChars ?? 1000, options.overlapChars ?? 200);
   return out;
 }

@@ -109,7 +109,11 @@ async function* embedInBatches(embedder: Embedder, chunks: Chunk[], batchSize: n
  * from the index). One file is in memory at a time, and of its embeddings one batch. Saves the store when
  * anything changed.
  */
-export async function indexFolder(store: VectorStore, embedder: Embedder, options: IndexOptions = {}): Promise<IndexReport> {
+export async function indexFolder(
+  store: VectorStore,
+  embedder: Embedder,
+  options: IndexOptions = {},
+): Promise<IndexReport> {
   const root = store.identity.root;
   const report: IndexReport = { added: [], updated: [], removed: [], skipped: [], unchanged: 0, files: 0, chunks: 0 };
   let dirty = false;
@@ -131,7 +135,11 @@ export async function indexFolder(store: VectorStore, embedder: Embedder, option
       continue;
     }
     seen.add(path);
-    const fingerprint = { size: info.size, mtimeMs: info.mtimeMs, sha256: createHash('sha256').update(bytes!).digest('hex') };
+    const fingerprint = {
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      sha256: createHash('sha256').update(bytes!).digest('hex'),
+    };
     dirty = true;
     if (known && known.sha256 === fingerprint.sha256) {
       store.updateFingerprint(path, fingerprint);
@@ -139,7 +147,11 @@ export async function indexFolder(store: VectorStore, embedder: Embedder, option
       continue;
     }
     const chunks = chunksFor(embedder, content, { ...options.chunk, ...DOCUMENT_TYPES[extname(file).toLowerCase()] });
-    const stored = await store.replaceFile(path, fingerprint, embedInBatches(embedder, chunks, options.batchSize ?? 32));
+    const stored = await store.replaceFile(
+      path,
+      fingerprint,
+      embedInBatches(embedder, chunks, options.batchSize ?? 32),
+    );
     (known ? report.updated : report.added).push(path);
     options.onFile?.(path, stored);
   }

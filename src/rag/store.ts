@@ -98,10 +98,17 @@ export class VectorStore {
       } else {
         const expect = (key: string, wanted: string, hint: string): void => {
           const found = meta.get(key);
-          if (found !== wanted) throw new Error(`RAG index ${path}: ${key} is ${JSON.stringify(found)}, expected ${JSON.stringify(wanted)}; ${hint}`);
+          if (found !== wanted)
+            throw new Error(
+              `RAG index ${path}: ${key} is ${JSON.stringify(found)}, expected ${JSON.stringify(wanted)}; ${hint}`,
+            );
         };
         expect('schema', SCHEMA_VERSION, 'rebuild it (delete the file) with this version of attn');
-        expect('embedder', identity.embedderId, 'rebuild it (delete the file) to change embedders, or use the embedder it was built with');
+        expect(
+          'embedder',
+          identity.embedderId,
+          'rebuild it (delete the file) to change embedders, or use the embedder it was built with',
+        );
         expect('dimension', String(identity.dimension), 'rebuild it (delete the file) to change embedders');
         expect('root', identity.root, 'each index covers one folder: pick another index file for this folder');
       }
@@ -120,7 +127,8 @@ export class VectorStore {
     try {
       const meta = readMeta(db);
       const [embedderId, dimension, root] = [meta.get('embedder'), Number(meta.get('dimension')), meta.get('root')];
-      if (embedderId === undefined || root === undefined || !Number.isInteger(dimension)) throw new Error(`RAG index ${path}: missing or broken meta table`);
+      if (embedderId === undefined || root === undefined || !Number.isInteger(dimension))
+        throw new Error(`RAG index ${path}: missing or broken meta table`);
       return { embedderId, dimension, root };
     } finally {
       db.close();
@@ -137,32 +145,52 @@ export class VectorStore {
   }
 
   counts(): { files: number; chunks: number } {
-    const [files, chunks] = this.db.exec('SELECT (SELECT COUNT(*) FROM files), (SELECT COUNT(*) FROM chunks)')[0]!.values[0]!;
+    const [files, chunks] = this.db.exec('SELECT (SELECT COUNT(*) FROM files), (SELECT COUNT(*) FROM chunks)')[0]!
+      .values[0]!;
     return { files: Number(files), chunks: Number(chunks) };
   }
 
   /** Records a file's new fingerprint when its content (hash) did not change, e.g. after a touch. */
   updateFingerprint(path: string, fingerprint: FileFingerprint): void {
-    this.db.run('UPDATE files SET size = ?, mtime_ms = ?, sha256 = ? WHERE path = ?', [fingerprint.size, fingerprint.mtimeMs, fingerprint.sha256, path]);
+    this.db.run('UPDATE files SET size = ?, mtime_ms = ?, sha256 = ? WHERE path = ?', [
+      fingerprint.size,
+      fingerprint.mtimeMs,
+      fingerprint.sha256,
+      path,
+    ]);
   }
 
   /**
    * Replaces everything stored for `path` with the chunks and embeddings of `batches`, in one transaction, storing
    * each batch as it comes (so a large file's embeddings are never all in memory at once). Returns the chunk count.
    */
-  async replaceFile(path: string, fingerprint: FileFingerprint, batches: AsyncIterable<EmbeddedBatch>): Promise<number> {
+  async replaceFile(
+    path: string,
+    fingerprint: FileFingerprint,
+    batches: AsyncIterable<EmbeddedBatch>,
+  ): Promise<number> {
     let ordinal = 0;
     await this.transaction(async () => {
       this.db.run('DELETE FROM files WHERE path = ?', [path]);
-      this.db.run('INSERT INTO files (path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?)', [path, fingerprint.size, fingerprint.mtimeMs, fingerprint.sha256]);
-      const insert = this.db.prepare('INSERT INTO chunks (path, ordinal, heading, start_line, end_line, text, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      this.db.run('INSERT INTO files (path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?)', [
+        path,
+        fingerprint.size,
+        fingerprint.mtimeMs,
+        fingerprint.sha256,
+      ]);
+      const insert = this.db.prepare(
+        'INSERT INTO chunks (path, ordinal, heading, start_line, end_line, text, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
       try {
         for await (const { chunks, embeddings } of batches) {
-          if (chunks.length !== embeddings.length) throw new Error(`replaceFile ${path}: ${chunks.length} chunks but ${embeddings.length} embeddings`);
+          if (chunks.length !== embeddings.length)
+            throw new Error(`replaceFile ${path}: ${chunks.length} chunks but ${embeddings.length} embeddings`);
           chunks.forEach((chunk, i) => {
             const vector = embeddings[i]!;
             if (vector.length !== this.identity.dimension) {
-              throw new Error(`replaceFile ${path}: an embedding has ${vector.length} values, the index holds ${this.identity.dimension}`);
+              throw new Error(
+                `replaceFile ${path}: an embedding has ${vector.length} values, the index holds ${this.identity.dimension}`,
+              );
             }
             const blob = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
             insert.run([path, ordinal++, chunk.heading ?? null, chunk.startLine, chunk.endLine, chunk.text, blob]);
@@ -186,7 +214,8 @@ export class VectorStore {
    * are streamed from the database and only the best `k` kept, so a search needs no memory beyond the index.
    */
   search(query: Float32Array, k: number): SearchHit[] {
-    if (query.length !== this.identity.dimension) throw new Error(`search: query has ${query.length} values, the index holds ${this.identity.dimension}`);
+    if (query.length !== this.identity.dimension)
+      throw new Error(`search: query has ${query.length} values, the index holds ${this.identity.dimension}`);
     const queryNorm = norm(query) || 1;
     const best: { id: number; score: number }[] = [];
     const rows = this.db.prepare('SELECT id, embedding FROM chunks');
@@ -210,8 +239,16 @@ export class VectorStore {
   }
 
   private chunkById(id: number): StoredChunk {
-    const [path, heading, startLine, endLine, text] = this.db.exec('SELECT path, heading, start_line, end_line, text FROM chunks WHERE id = ?', [id])[0]!.values[0]!;
-    const chunk: StoredChunk = { path: String(path), text: String(text), startLine: Number(startLine), endLine: Number(endLine) };
+    const [path, heading, startLine, endLine, text] = this.db.exec(
+      'SELECT path, heading, start_line, end_line, text FROM chunks WHERE id = ?',
+      [id],
+    )[0]!.values[0]!;
+    const chunk: StoredChunk = {
+      path: String(path),
+      text: String(text),
+      startLine: Number(startLine),
+      endLine: Number(endLine),
+    };
     if (heading !== null) chunk.heading = String(heading);
     return chunk;
   }

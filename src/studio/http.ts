@@ -35,14 +35,23 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   } catch (err) {
     throw new StudioRequestError(`request body is not JSON (${(err as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new StudioRequestError('request body must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new StudioRequestError('request body must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 
 /** A string field of a body or query, trimmed; missing or empty is an error naming the field unless `optional`. */
-export function stringField(source: Record<string, unknown> | URLSearchParams, name: string, optional: true): string | undefined;
+export function stringField(
+  source: Record<string, unknown> | URLSearchParams,
+  name: string,
+  optional: true,
+): string | undefined;
 export function stringField(source: Record<string, unknown> | URLSearchParams, name: string, optional?: false): string;
-export function stringField(source: Record<string, unknown> | URLSearchParams, name: string, optional = false): string | undefined {
+export function stringField(
+  source: Record<string, unknown> | URLSearchParams,
+  name: string,
+  optional = false,
+): string | undefined {
   const value = source instanceof URLSearchParams ? source.get(name) : source[name];
   if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
     if (optional) return undefined;
@@ -54,7 +63,11 @@ export function stringField(source: Record<string, unknown> | URLSearchParams, n
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -81,7 +94,11 @@ export function sendError(res: ServerResponse, err: unknown): void {
 
 /** Starts a server-sent event stream; the returned function sends one named event with a JSON payload. */
 export function eventStream(res: ServerResponse): (event: string, data: unknown) => void {
-  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    Connection: 'keep-alive',
+  });
   res.flushHeaders();
   return (event, data) => {
     if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

@@ -10,7 +10,15 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createRepo, listRefs, listRepoFiles, modelInfo, type ModelInfo, type RepoRefs, type TreeEntry } from '../hub/api.js';
+import {
+  createRepo,
+  listRefs,
+  listRepoFiles,
+  modelInfo,
+  type ModelInfo,
+  type RepoRefs,
+  type TreeEntry,
+} from '../hub/api.js';
 import { hubToken } from '../hub/env.js';
 import { isSafeRepoPath } from '../hub/errors.js';
 import { folderFiles, uploadFiles, type CommitInfo } from '../hub/upload.js';
@@ -20,7 +28,19 @@ import { StudioRequestError } from './http.js';
 const SESSION_ID = /^[A-Za-z0-9-]{8,64}$/;
 
 /** Licenses offered when creating a repo: the Hugging Face Hub's ids for the common ones. */
-export const LICENSES = ['apache-2.0', 'mit', 'bsd-3-clause', 'cc-by-4.0', 'cc-by-sa-4.0', 'cc-by-nc-4.0', 'cc0-1.0', 'gpl-3.0', 'llama2', 'openrail', 'other'] as const;
+export const LICENSES = [
+  'apache-2.0',
+  'mit',
+  'bsd-3-clause',
+  'cc-by-4.0',
+  'cc-by-sa-4.0',
+  'cc-by-nc-4.0',
+  'cc0-1.0',
+  'gpl-3.0',
+  'llama2',
+  'openrail',
+  'other',
+] as const;
 
 export interface RepoView {
   info: ModelInfo;
@@ -55,7 +75,12 @@ export class HubDesk {
 
   /** Whether anything answers at the endpoint (any HTTP status will do), for a clear message before the first action. */
   async status(): Promise<HubStatus> {
-    const status: HubStatus = { endpoint: this.endpoint, reachable: true, tokenFromEnvironment: hubToken() !== undefined, licenses: LICENSES };
+    const status: HubStatus = {
+      endpoint: this.endpoint,
+      reachable: true,
+      tokenFromEnvironment: hubToken() !== undefined,
+      licenses: LICENSES,
+    };
     try {
       const response = await fetch(this.endpoint, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
       await response.body?.cancel();
@@ -68,14 +93,21 @@ export class HubDesk {
   }
 
   /** Creates `name` ('namespace/name', or 'name' in the token owner's namespace); returns the full repo id. */
-  async createRepo(name: string, license: string, isPrivate: boolean, token: string | undefined): Promise<{ repoId: string; url: string }> {
-    if (!(LICENSES as readonly string[]).includes(license)) throw new StudioRequestError(`license '${license}' is not one of ${LICENSES.join(', ')}`);
+  async createRepo(
+    name: string,
+    license: string,
+    isPrivate: boolean,
+    token: string | undefined,
+  ): Promise<{ repoId: string; url: string }> {
+    if (!(LICENSES as readonly string[]).includes(license))
+      throw new StudioRequestError(`license '${license}' is not one of ${LICENSES.join(', ')}`);
     const { url } = await createRepo(name, { ...this.connection(token), license, private: isPrivate });
     return { repoId: decodeURIComponent(new URL(url).pathname.replace(/^\/+/, '')), url };
   }
 
   private async sessionDir(session: string): Promise<string> {
-    if (!SESSION_ID.test(session)) throw new StudioRequestError(`upload session '${session}' must be 8 to 64 letters, digits or '-'`);
+    if (!SESSION_ID.test(session))
+      throw new StudioRequestError(`upload session '${session}' must be 8 to 64 letters, digits or '-'`);
     this.stagingRoot ??= mkdtemp(join(tmpdir(), 'attn-studio-uploads-'));
     return join(await this.stagingRoot, session);
   }
@@ -85,9 +117,16 @@ export class HubDesk {
    * a staged file ('a' then 'a/b', or the reverse) is the page's mistake (409), not the server's.
    */
   async stageFile(session: string, pathInRepo: string, body: IncomingMessage): Promise<void> {
-    if (!isSafeRepoPath(pathInRepo)) throw new StudioRequestError(`file path '${pathInRepo}' is not a relative repo path without '.' or '..' segments`);
+    if (!isSafeRepoPath(pathInRepo))
+      throw new StudioRequestError(
+        `file path '${pathInRepo}' is not a relative repo path without '.' or '..' segments`,
+      );
     const limit = this.maxUploadBytes;
-    const tooLarge = () => new StudioRequestError(`'${pathInRepo}' is larger than the upload limit of ${limit} bytes (attn studio --max-upload-mb)`, 413);
+    const tooLarge = () =>
+      new StudioRequestError(
+        `'${pathInRepo}' is larger than the upload limit of ${limit} bytes (attn studio --max-upload-mb)`,
+        413,
+      );
     if (Number(body.headers['content-length'] ?? 0) > limit) throw tooLarge();
     const target = join(await this.sessionDir(session), pathInRepo);
     let size = 0;
@@ -107,7 +146,10 @@ export class HubDesk {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
-        throw new StudioRequestError(`'${pathInRepo}' clashes with a file or folder already staged for this commit (a path cannot be both)`, 409);
+        throw new StudioRequestError(
+          `'${pathInRepo}' clashes with a file or folder already staged for this commit (a path cannot be both)`,
+          409,
+        );
       }
       if (err instanceof StudioRequestError) await rm(target, { force: true });
       throw err;
@@ -115,11 +157,22 @@ export class HubDesk {
   }
 
   /** Commits every staged file of `session` to `repoId` in one commit, then forgets them. */
-  async commitSession(repoId: string, session: string, message: string, token: string | undefined, revision = 'main'): Promise<CommitInfo & { files: string[] }> {
+  async commitSession(
+    repoId: string,
+    session: string,
+    message: string,
+    token: string | undefined,
+    revision = 'main',
+  ): Promise<CommitInfo & { files: string[] }> {
     const dir = await this.sessionDir(session);
     const files = await folderFiles(dir).catch(() => []);
-    if (files.length === 0) throw new StudioRequestError('no files were uploaded for this commit; drop some files first');
-    const result = await uploadFiles(repoId, Object.fromEntries(files.map((f) => [f.pathInRepo, f.localPath])), { ...this.connection(token), commitMessage: message, revision });
+    if (files.length === 0)
+      throw new StudioRequestError('no files were uploaded for this commit; drop some files first');
+    const result = await uploadFiles(repoId, Object.fromEntries(files.map((f) => [f.pathInRepo, f.localPath])), {
+      ...this.connection(token),
+      commitMessage: message,
+      revision,
+    });
     await rm(dir, { recursive: true, force: true });
     return { ...result, files: files.map((f) => f.pathInRepo) };
   }
@@ -127,7 +180,11 @@ export class HubDesk {
   /** The repo at `revision`: its info, every file, and its branches and tags. */
   async browse(repoId: string, revision: string | undefined, token: string | undefined): Promise<RepoView> {
     const options = { ...this.connection(token), revision };
-    const [info, files, refs] = await Promise.all([modelInfo(repoId, options), listRepoFiles(repoId, options), listRefs(repoId, this.connection(token))]);
+    const [info, files, refs] = await Promise.all([
+      modelInfo(repoId, options),
+      listRepoFiles(repoId, options),
+      listRefs(repoId, this.connection(token)),
+    ]);
     return { info, files: files.filter((f) => f.type === 'file'), refs };
   }
 

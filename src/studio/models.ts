@@ -79,8 +79,18 @@ function freeWeights(loaded: LoadedModel): void {
 const rounded = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export class ModelHost {
-  private readonly pipelines = new RecentlyUsed<Promise<Pipeline>>(3, (p) => void p.then((loaded) => loaded.dispose(), () => {}));
-  private readonly baseModels = new RecentlyUsed<Promise<LoadedModel<BaseModel>>>(2, (p) => void p.then(freeWeights, () => {}));
+  private readonly pipelines = new RecentlyUsed<Promise<Pipeline>>(
+    3,
+    (p) =>
+      void p.then(
+        (loaded) => loaded.dispose(),
+        () => {},
+      ),
+  );
+  private readonly baseModels = new RecentlyUsed<Promise<LoadedModel<BaseModel>>>(
+    2,
+    (p) => void p.then(freeWeights, () => {}),
+  );
   private queue: Promise<unknown> = Promise.resolve();
 
   /** Runs `work` after every earlier request's work has finished. */
@@ -110,7 +120,12 @@ export class ModelHost {
   }
 
   /** Text generation with each new piece of text handed to `onText` as it is decoded. */
-  generate(model: string | undefined, prompt: string, options: Record<string, unknown>, onText: (text: string) => void): Promise<string> {
+  generate(
+    model: string | undefined,
+    prompt: string,
+    options: Record<string, unknown>,
+    onText: (text: string) => void,
+  ): Promise<string> {
     return this.exclusive(async () => {
       const generator = (await this.pipelineFor('text-generation', model)) as TextGenerationPipeline;
       const [result] = await generator(prompt, { ...options, onText });
@@ -128,11 +143,15 @@ export class ModelHost {
 
   /** Every layer's and head's attention weights for `text`. */
   attention(name: string, text: string): Promise<AttentionMaps> {
-    if (text.trim() === '') return Promise.reject(new PipelineInputError('the sentence is empty; type some text to see its attention'));
+    if (text.trim() === '')
+      return Promise.reject(new PipelineInputError('the sentence is empty; type some text to see its attention'));
     return this.exclusive(async () => {
       const { config, model, tokenizer } = await this.baseModel(name);
       let ids = tokenizer.encodeIds(text);
-      const note = ids.length > MAX_ATTENTION_TOKENS ? `the sentence is ${ids.length} tokens long; its first ${MAX_ATTENTION_TOKENS} are shown` : undefined;
+      const note =
+        ids.length > MAX_ATTENTION_TOKENS
+          ? `the sentence is ${ids.length} tokens long; its first ${MAX_ATTENTION_TOKENS} are shown`
+          : undefined;
       ids = ids.slice(0, MAX_ATTENTION_TOKENS);
       const t = ids.length;
       const noMaps = new ModelLoadError(
@@ -148,7 +167,9 @@ export class ModelHost {
       });
       if (perLayer === undefined || perLayer.length === 0) throw noMaps;
       const weights = perLayer.map(({ heads, values }) =>
-        Array.from({ length: heads }, (_, h) => Array.from({ length: t }, (_, q) => values.slice((h * t + q) * t, (h * t + q + 1) * t))),
+        Array.from({ length: heads }, (_, h) =>
+          Array.from({ length: t }, (_, q) => values.slice((h * t + q) * t, (h * t + q + 1) * t)),
+        ),
       );
       return {
         model: name,

@@ -39,7 +39,10 @@ function rows(table: Tensor, count: number): { values: number[][]; totalDimensio
   const [n, d] = table.shape as [number, number];
   const columnStride = Math.ceil(d / MAX_COLUMNS);
   const values = Array.from({ length: Math.min(count, n) }, (_, p) =>
-    Array.from({ length: Math.ceil(d / columnStride) }, (_, c) => Math.round(table.data[p * d + c * columnStride]! * 1e4) / 1e4),
+    Array.from(
+      { length: Math.ceil(d / columnStride) },
+      (_, c) => Math.round(table.data[p * d + c * columnStride]! * 1e4) / 1e4,
+    ),
   );
   return { values, totalDimensions: d, columnStride };
 }
@@ -48,14 +51,28 @@ function rows(table: Tensor, count: number): { values: number[][]; totalDimensio
  * The first `count` positions of `config`'s positional encoding; `loadModel` is called only for learned tables.
  * Rotary embeddings are shown as the cosines they multiply queries and keys by (one column per frequency).
  */
-export async function positionTable(config: PretrainedConfig, loadModel: () => Promise<Module>, count: number): Promise<PositionTable> {
+export async function positionTable(
+  config: PretrainedConfig,
+  loadModel: () => Promise<Module>,
+  count: number,
+): Promise<PositionTable> {
   if (config instanceof LlamaConfig) {
     // The model's own rotary, rope_scaling included (a linear or llama3 scaling changes the angles shown).
     const rotary = new RotaryEmbedding(config.headDim, { theta: config.ropeTheta, scaling: config.rope });
-    const positionIds = Tensor.from(Array.from({ length: count }, (_, i) => i), [count], 'int32');
+    const positionIds = Tensor.from(
+      Array.from({ length: count }, (_, i) => i),
+      [count],
+      'int32',
+    );
     const { cos } = rotary.angles(positionIds, count); // (1, 1, count, headDim): the two halves repeat each other
     const half = config.headDim / 2;
-    const firstHalf = new Tensor(Float32Array.from({ length: count * half }, (_, i) => cos.data[Math.floor(i / half) * config.headDim + (i % half)]!), [count, half]);
+    const firstHalf = new Tensor(
+      Float32Array.from(
+        { length: count * half },
+        (_, i) => cos.data[Math.floor(i / half) * config.headDim + (i % half)]!,
+      ),
+      [count, half],
+    );
     return {
       kind: 'rotary',
       description: `rotary (RoPE, base ${config.ropeTheta}): cos(position · θᵢ) for the ${half} frequencies of a ${config.headDim}-wide head; queries and keys are rotated by these angles`,
@@ -63,21 +80,47 @@ export async function positionTable(config: PretrainedConfig, loadModel: () => P
     };
   }
   if (config instanceof UseConfig) {
-    const table = timingSignal(Math.min(count, config.maxPositionEmbeddings), config.embeddingSize, config.minTimescale, config.maxTimescale);
-    return { kind: 'sinusoidal', description: `sinusoidal timing signal (sines, then cosines) of width ${config.embeddingSize}, added to the token embeddings`, ...rows(table, count) };
+    const table = timingSignal(
+      Math.min(count, config.maxPositionEmbeddings),
+      config.embeddingSize,
+      config.minTimescale,
+      config.maxTimescale,
+    );
+    return {
+      kind: 'sinusoidal',
+      description: `sinusoidal timing signal (sines, then cosines) of width ${config.embeddingSize}, added to the token embeddings`,
+      ...rows(table, count),
+    };
   }
   if (config instanceof MarianConfig) {
     const table = sinusoidalTable(Math.min(count, config.maxPositionEmbeddings), config.dModel, 'half');
-    return { kind: 'sinusoidal', description: `sinusoidal (sines, then cosines) of width ${config.dModel}, added to the token embeddings`, ...rows(table, count) };
+    return {
+      kind: 'sinusoidal',
+      description: `sinusoidal (sines, then cosines) of width ${config.dModel}, added to the token embeddings`,
+      ...rows(table, count),
+    };
   }
   if (config instanceof T5Config) {
-    return { kind: 'relative', description: 'relative: T5 learns a bias per head for bucketed query–key distances inside attention; it has no table of positions', values: [], totalDimensions: 0, columnStride: 1 };
+    return {
+      kind: 'relative',
+      description:
+        'relative: T5 learns a bias per head for bucketed query–key distances inside attention; it has no table of positions',
+      values: [],
+      totalDimensions: 0,
+      columnStride: 1,
+    };
   }
   const model = await loadModel();
   const learned = [...model.stateDict()].find(([name]) => LEARNED_TABLE.test(name));
   if (learned === undefined) {
-    throw new ModelLoadError(`no positional encoding found for model_type '${config.modelType}': no config-defined scheme and no learned table named like ${LEARNED_TABLE}`);
+    throw new ModelLoadError(
+      `no positional encoding found for model_type '${config.modelType}': no config-defined scheme and no learned table named like ${LEARNED_TABLE}`,
+    );
   }
   const [name, table] = learned;
-  return { kind: 'learned', description: `learned table '${name}' (${table.shape.join(' × ')}), added to the token embeddings`, ...rows(table, count) };
+  return {
+    kind: 'learned',
+    description: `learned table '${name}' (${table.shape.join(' × ')}), added to the token embeddings`,
+    ...rows(table, count),
+  };
 }

@@ -66,7 +66,8 @@ type Route = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams)
 
 function optionsField(body: Record<string, unknown>): Record<string, unknown> {
   const options = body['options'] ?? {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new StudioRequestError("'options' must be an object");
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new StudioRequestError("'options' must be an object");
   return options as Record<string, unknown>;
 }
 
@@ -74,7 +75,8 @@ function positiveInteger(query: URLSearchParams, name: string, fallback: number,
   const raw = query.get(name);
   if (raw === null || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new StudioRequestError(`'${name}' must be a whole number from 1 to ${max}, got '${raw}'`);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new StudioRequestError(`'${name}' must be a whole number from 1 to ${max}, got '${raw}'`);
   return value;
 }
 
@@ -91,7 +93,8 @@ function foreignRequest(req: IncomingMessage, listenHost: string): string | unde
   const hostname = host.replace(/:\d+$/, '');
   // Listening on every address (--host 0.0.0.0) is the user's choice to be reached by any name.
   const anyName = listenHost === '0.0.0.0' || listenHost === '::';
-  if (!anyName && !LOOPBACK_NAMES.includes(hostname) && hostname !== listenHost) return `requests for host '${host}' are not served: open the studio at its own address`;
+  if (!anyName && !LOOPBACK_NAMES.includes(hostname) && hostname !== listenHost)
+    return `requests for host '${host}' are not served: open the studio at its own address`;
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
   // The whole origin, scheme included: the studio serves plain http only.
@@ -109,7 +112,9 @@ function typedToken(req: IncomingMessage): string | undefined {
 /** Sends a file of the built app; paths outside it, and unknown ones, get index.html's 404 or the page itself. */
 function serveStatic(appDir: string, pathname: string, res: ServerResponse): void {
   if (!existsSync(join(appDir, 'index.html'))) {
-    sendJson(res, 503, { error: `the studio web app is not built (${appDir} has no index.html); run 'npm run build:studio'` });
+    sendJson(res, 503, {
+      error: `the studio web app is not built (${appDir} has no index.html); run 'npm run build:studio'`,
+    });
     return;
   }
   const decoded = decodeUrlComponent(pathname);
@@ -123,7 +128,10 @@ function serveStatic(appDir: string, pathname: string, res: ServerResponse): voi
   }
   // Vite names assets by content hash, so they can be cached; index.html must not be.
   const cache = relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-  res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'Cache-Control': cache });
+  res.writeHead(200, {
+    'Content-Type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream',
+    'Cache-Control': cache,
+  });
   // A file removed or unreadable since the check above must not become an uncaught stream error.
   createReadStream(path)
     .on('error', () => res.destroy())
@@ -147,11 +155,22 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
 
   const routes: Record<string, Route> = {
     'GET /api/models': async (_req, res) => {
-      sendJson(res, 200, { installed: installedModels(), cached: cachedModels(), tasks: TASKS, defaults: DEFAULT_MODELS, maxAttentionTokens: MAX_ATTENTION_TOKENS });
+      sendJson(res, 200, {
+        installed: installedModels(),
+        cached: cachedModels(),
+        tasks: TASKS,
+        defaults: DEFAULT_MODELS,
+        maxAttentionTokens: MAX_ATTENTION_TOKENS,
+      });
     },
     'POST /api/run': async (req, res) => {
       const body = await readJsonBody(req);
-      const result = await models.run(stringField(body, 'task'), stringField(body, 'model', true), stringField(body, 'text'), optionsField(body));
+      const result = await models.run(
+        stringField(body, 'task'),
+        stringField(body, 'model', true),
+        stringField(body, 'text'),
+        optionsField(body),
+      );
       sendJson(res, 200, { result });
     },
     'GET /api/generate': async (req, res, query) => {
@@ -160,7 +179,9 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
       const maxNewTokens = positiveInteger(query, 'maxNewTokens', 40, 512);
       const send = openStream(req, res);
       try {
-        const generated = await models.generate(model, text, { maxNewTokens }, (piece) => send('text', { text: piece }));
+        const generated = await models.generate(model, text, { maxNewTokens }, (piece) =>
+          send('text', { text: piece }),
+        );
         send('done', { generated_text: generated });
       } catch (err) {
         send('failure', { error: (err as Error).message });
@@ -180,7 +201,9 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
     'GET /api/training/watch': async (req, res, query) => {
       const dir = stringField(query, 'dir');
       const send = openStream(req, res);
-      const stop = watchRun(dir, (event) => (event.kind === 'state' ? send('state', event.run) : send('waiting', { message: event.message })));
+      const stop = watchRun(dir, (event) =>
+        event.kind === 'state' ? send('state', event.run) : send('waiting', { message: event.message }),
+      );
       req.on('close', stop);
     },
     'GET /api/hub': async (_req, res) => {
@@ -188,7 +211,16 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
     },
     'POST /api/hub/repos': async (req, res) => {
       const body = await readJsonBody(req);
-      sendJson(res, 201, await hub.createRepo(stringField(body, 'name'), stringField(body, 'license'), body['private'] === true, typedToken(req)));
+      sendJson(
+        res,
+        201,
+        await hub.createRepo(
+          stringField(body, 'name'),
+          stringField(body, 'license'),
+          body['private'] === true,
+          typedToken(req),
+        ),
+      );
     },
     'PUT /api/hub/upload': async (req, res, query) => {
       await hub.stageFile(stringField(query, 'session'), stringField(query, 'path'), req);
@@ -196,11 +228,20 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
     },
     'POST /api/hub/commit': async (req, res) => {
       const body = await readJsonBody(req);
-      const result = await hub.commitSession(stringField(body, 'repo'), stringField(body, 'session'), stringField(body, 'message'), typedToken(req));
+      const result = await hub.commitSession(
+        stringField(body, 'repo'),
+        stringField(body, 'session'),
+        stringField(body, 'message'),
+        typedToken(req),
+      );
       sendJson(res, 200, result);
     },
     'GET /api/hub/repo': async (req, res, query) => {
-      sendJson(res, 200, await hub.browse(stringField(query, 'repo'), stringField(query, 'revision', true), typedToken(req)));
+      sendJson(
+        res,
+        200,
+        await hub.browse(stringField(query, 'repo'), stringField(query, 'revision', true), typedToken(req)),
+      );
     },
   };
 
@@ -233,7 +274,13 @@ export async function startStudioServer(options: StudioOptions = {}): Promise<Ru
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       models.dispose();
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${options.port} on ${host} is already in use; pass another with --port (0 picks a free one)`) : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${options.port} on ${host} is already in use; pass another with --port (0 picks a free one)`,
+            )
+          : err,
+      );
     });
     server.listen(options.port ?? 0, host, () => resolveListen());
   });

@@ -31,9 +31,16 @@ export async function readRun(dir: string): Promise<RunSnapshot> {
     throw new Error(`${path}: cannot read the trainer state (${(err as Error).message})`);
   }
   const history = state['logHistory'] ?? state['log_history'];
-  if (!Array.isArray(history)) throw new Error(`${path}: no logHistory (or log_history) array; is this a Trainer's output folder?`);
+  if (!Array.isArray(history))
+    throw new Error(`${path}: no logHistory (or log_history) array; is this a Trainer's output folder?`);
   const number = (camel: string, snake: string): number => Number(state[camel] ?? state[snake] ?? 0);
-  return { dir, globalStep: number('globalStep', 'global_step'), maxSteps: number('maxSteps', 'max_steps'), epoch: number('epoch', 'epoch'), logHistory: history as LogEntry[] };
+  return {
+    dir,
+    globalStep: number('globalStep', 'global_step'),
+    maxSteps: number('maxSteps', 'max_steps'),
+    epoch: number('epoch', 'epoch'),
+    logHistory: history as LogEntry[],
+  };
 }
 
 /**
@@ -50,7 +57,9 @@ export function watchRun(folder: string, onEvent: (event: RunEvent) => void): ()
     reading = reading.then(async () => {
       if (stopped) return;
       if (!existsSync(path)) {
-        const why = existsSync(dir) ? `no ${TRAINER_STATE} in ${dir} yet: the run has not logged` : `${dir} does not exist (yet)`;
+        const why = existsSync(dir)
+          ? `no ${TRAINER_STATE} in ${dir} yet: the run has not logged`
+          : `${dir} does not exist (yet)`;
         onEvent({ kind: 'waiting', message: why });
         return;
       }
@@ -62,7 +71,8 @@ export function watchRun(folder: string, onEvent: (event: RunEvent) => void): ()
     });
   };
   const onChange = (current: Stats, previous: Stats): void => {
-    if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size) publish();
+    if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size)
+      publish();
   };
   publish();
   watchFile(path, { interval: POLL_MS, persistent: false }, onChange);

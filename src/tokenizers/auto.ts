@@ -8,7 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
 import { join } from 'node:path';
 import { byteLevelBpeToTokenizerJson, parseMergesTxt, parseVocabJson } from './convert/byte-level-bpe.js';
-import { parseSentencePieceModel, sentencePieceToTokenizerJson, slowSentencePieceDecoder } from './convert/sentencepiece.js';
+import {
+  parseSentencePieceModel,
+  sentencePieceToTokenizerJson,
+  slowSentencePieceDecoder,
+} from './convert/sentencepiece.js';
 import { parseVocabTxt, wordPieceToTokenizerJson } from './convert/wordpiece.js';
 import { TokenizerFileError } from './errors.js';
 import { isMarianFolder, MARIAN_DEFAULTS, marianToTokenizerJson } from './marian.js';
@@ -27,7 +31,11 @@ export function readJsonFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TokenizerFileError(file, undefined, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new TokenizerFileError(
+      file,
+      undefined,
+      `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -79,7 +87,11 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
   if (vocabJson) {
     const mergesFile = firstExisting(dir, ['merges.txt', 'vocab.bpe']);
     if (!mergesFile) {
-      throw new TokenizerFileError(join(dir, 'merges.txt'), undefined, `missing: ${vocabJson} needs its BPE merges (merges.txt or vocab.bpe), or source.spm and target.spm beside it (Marian)`);
+      throw new TokenizerFileError(
+        join(dir, 'merges.txt'),
+        undefined,
+        `missing: ${vocabJson} needs its BPE merges (merges.txt or vocab.bpe), or source.spm and target.spm beside it (Marian)`,
+      );
     }
     const vocab = parseVocabJson(readJsonFile(vocabJson), vocabJson);
     const merges = parseMergesTxt(readFileSync(mergesFile, 'utf8'), mergesFile);
@@ -90,7 +102,12 @@ function buildTokenizerJson(dir: string, config: JsonObject): Built {
     const model = parseSentencePieceModel(new Uint8Array(readFileSync(spm)), spm);
     const piece = (id: number) => model.pieces[id]?.piece;
     const specials: JsonObject = {};
-    for (const [key, id] of [['bos_token', model.bosId], ['eos_token', model.eosId], ['unk_token', model.unkId], ['pad_token', model.padId]] as const) {
+    for (const [key, id] of [
+      ['bos_token', model.bosId],
+      ['eos_token', model.eosId],
+      ['unk_token', model.unkId],
+      ['pad_token', model.padId],
+    ] as const) {
       if (piece(id) !== undefined) specials[key] = piece(id);
     }
     const format = model.modelType === 'bpe' ? 'sentencepiece-bpe' : 'sentencepiece-unigram';
@@ -117,7 +134,11 @@ function chatTemplateFile(dir: string): JsonObject {
   try {
     return { chat_template: readFileSync(file, 'utf8') };
   } catch (err) {
-    throw new TokenizerFileError(file, undefined, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new TokenizerFileError(
+      file,
+      undefined,
+      `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -133,7 +154,9 @@ export class AutoTokenizer {
     const specialMap = readOptionalObject(join(dir, 'special_tokens_map.json'));
     // special_tokens_map.json may only name special tokens; anything else in it is ignored, as in transformers.
     const specialOnly = Object.fromEntries(
-      Object.entries(specialMap).filter(([k]) => (SPECIAL_TOKEN_KEYS as readonly string[]).includes(k) || k === 'additional_special_tokens'),
+      Object.entries(specialMap).filter(
+        ([k]) => (SPECIAL_TOKEN_KEYS as readonly string[]).includes(k) || k === 'additional_special_tokens',
+      ),
     );
     const config = { ...fileConfig, ...specialOnly, ...chatTemplateFile(dir), ...options.config };
     const { json, defaults, decodeTokens } = buildTokenizerJson(dir, config);

@@ -34,15 +34,27 @@ export const MARIAN_DEFAULTS: JsonObject = { eos_token: '</s>', unk_token: '<unk
 export function marianToTokenizerJson(dir: string, config: JsonObject): TokenizerJson {
   const missing = MARIAN_FILES.filter((name) => !existsSync(join(dir, name)));
   if (missing.length > 0) {
-    throw new TokenizerFileError(dir, undefined, `a Marian (opus-mt) tokenizer needs ${MARIAN_FILES.join(', ')}; missing ${missing.join(', ')}`);
+    throw new TokenizerFileError(
+      dir,
+      undefined,
+      `a Marian (opus-mt) tokenizer needs ${MARIAN_FILES.join(', ')}; missing ${missing.join(', ')}`,
+    );
   }
   if (config['separate_vocabs'] === true) {
-    throw new TokenizerFileError(join(dir, 'tokenizer_config.json'), 'separate_vocabs', 'true (a target_vocab.json of its own) is not supported; attn reads one shared vocab.json');
+    throw new TokenizerFileError(
+      join(dir, 'tokenizer_config.json'),
+      'separate_vocabs',
+      'true (a target_vocab.json of its own) is not supported; attn reads one shared vocab.json',
+    );
   }
   const sourceFile = join(dir, 'source.spm');
   const source = parseSentencePieceModel(new Uint8Array(readFileSync(sourceFile)), sourceFile);
   if (source.modelType !== 'unigram') {
-    throw new TokenizerFileError(sourceFile, 'trainer_spec.model_type', `is ${source.modelType}; opus-mt models are Unigram`);
+    throw new TokenizerFileError(
+      sourceFile,
+      'trainer_spec.model_type',
+      `is ${source.modelType}; opus-mt models are Unigram`,
+    );
   }
   // target.spm decodes as source.spm does for ordinary pieces (▁ → space); it is checked to be a SentencePiece model.
   parseSentencePieceModel(new Uint8Array(readFileSync(join(dir, 'target.spm'))), join(dir, 'target.spm'));
@@ -50,21 +62,29 @@ export function marianToTokenizerJson(dir: string, config: JsonObject): Tokenize
   const vocab = parseVocabJson(JSON.parse(readFileSync(vocabFile, 'utf8')), vocabFile);
   const byId: string[] = [];
   for (const [piece, id] of Object.entries(vocab)) {
-    if (byId[id] !== undefined) throw new TokenizerFileError(vocabFile, piece, `id ${id} is also ${JSON.stringify(byId[id])}`);
+    if (byId[id] !== undefined)
+      throw new TokenizerFileError(vocabFile, piece, `id ${id} is also ${JSON.stringify(byId[id])}`);
     byId[id] = piece;
   }
   const gap = Array.from({ length: byId.length }, (_, id) => id).find((id) => byId[id] === undefined);
-  if (gap !== undefined) throw new TokenizerFileError(vocabFile, undefined, `ids must run 0..${byId.length - 1} without gaps; ${gap} is unused`);
+  if (gap !== undefined)
+    throw new TokenizerFileError(
+      vocabFile,
+      undefined,
+      `ids must run 0..${byId.length - 1} without gaps; ${gap} is unused`,
+    );
 
   const special = (key: string) => {
     const token = specialTokenContent(config[key]) ?? (MARIAN_DEFAULTS[key] as string);
-    if (vocab[token] === undefined) throw new TokenizerFileError(vocabFile, key, `${JSON.stringify(token)} is not in the vocabulary`);
+    if (vocab[token] === undefined)
+      throw new TokenizerFileError(vocabFile, key, `${JSON.stringify(token)} is not in the vocabulary`);
     return token;
   };
   const [eos, unk, pad] = [special('eos_token'), special('unk_token'), special('pad_token')];
   const scores = new Map(source.pieces.map((p) => [p.piece, p.score]));
   const added: AddedTokenJson[] = [eos, unk, pad].map((token) => addedToken(vocab[token]!, token, true));
-  for (const piece of byId) if (LANGUAGE_CODE.test(piece)) added.push({ ...addedToken(vocab[piece]!, piece, false), normalized: false });
+  for (const piece of byId)
+    if (LANGUAGE_CODE.test(piece)) added.push({ ...addedToken(vocab[piece]!, piece, false), normalized: false });
 
   // Normalizer, pre-tokenizer and decoder as source.spm defines them; ids, specials and template from vocab.json.
   const fromSource = sentencePieceToTokenizerJson(source, {});

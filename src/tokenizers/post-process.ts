@@ -8,7 +8,8 @@ export interface ProcessedIds {
   typeIds: number[];
 }
 
-type TemplatePiece = { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: 'A' | 'B'; type_id: number } };
+type TemplatePiece =
+  { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: 'A' | 'B'; type_id: number } };
 
 export class PostProcessor {
   constructor(
@@ -52,7 +53,8 @@ export class PostProcessor {
       case 'Sequence': {
         // In practice a Sequence is ByteLevel (offsets only) plus at most one processor that adds tokens.
         const adding = (config['processors'] as JsonObject[]).filter((p) => p['type'] !== 'ByteLevel');
-        if (adding.length > 1) throw new Error('post_processor: a Sequence with more than one token-adding processor is not supported');
+        if (adding.length > 1)
+          throw new Error('post_processor: a Sequence with more than one token-adding processor is not supported');
         return this.apply(adding[0] ?? null, a, b);
       }
       default:
@@ -93,15 +95,19 @@ export class PostProcessor {
 export function templateProcessing(single: string, pair: string, vocab: Record<string, number>): JsonObject {
   const specialTokens: JsonObject = {};
   const parse = (template: string): TemplatePiece[] =>
-    template.split(' ').filter(Boolean).map((item) => {
-      const colon = item.lastIndexOf(':');
-      const typeId = colon > 0 && /^\d+$/.test(item.slice(colon + 1)) ? Number(item.slice(colon + 1)) : 0;
-      const name = colon > 0 && /^\d+$/.test(item.slice(colon + 1)) ? item.slice(0, colon) : item;
-      if (name === '$A' || name === '$B') return { Sequence: { id: name.slice(1) as 'A' | 'B', type_id: typeId } };
-      const id = vocab[name];
-      if (id === undefined) throw new RangeError(`template: special token ${JSON.stringify(name)} is not in the vocabulary`);
-      specialTokens[name] = { id: name, ids: [id], tokens: [name] };
-      return { SpecialToken: { id: name, type_id: typeId } };
-    });
+    template
+      .split(' ')
+      .filter(Boolean)
+      .map((item) => {
+        const colon = item.lastIndexOf(':');
+        const typeId = colon > 0 && /^\d+$/.test(item.slice(colon + 1)) ? Number(item.slice(colon + 1)) : 0;
+        const name = colon > 0 && /^\d+$/.test(item.slice(colon + 1)) ? item.slice(0, colon) : item;
+        if (name === '$A' || name === '$B') return { Sequence: { id: name.slice(1) as 'A' | 'B', type_id: typeId } };
+        const id = vocab[name];
+        if (id === undefined)
+          throw new RangeError(`template: special token ${JSON.stringify(name)} is not in the vocabulary`);
+        specialTokens[name] = { id: name, ids: [id], tokens: [name] };
+        return { SpecialToken: { id: name, type_id: typeId } };
+      });
   return { type: 'TemplateProcessing', single: parse(single), pair: parse(pair), special_tokens: specialTokens };
 }

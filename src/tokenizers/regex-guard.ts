@@ -64,7 +64,11 @@ class PatternScanner {
     }
     const known = firsts.filter((f): f is string => f !== undefined);
     const overlapping = firsts.length > 1 && (known.length < firsts.length || new Set(known).size < known.length);
-    return { first: firsts.length === 1 ? firsts[0] : undefined, containsQuantifier, ambiguousAlternation: overlapping || ambiguousInside };
+    return {
+      first: firsts.length === 1 ? firsts[0] : undefined,
+      containsQuantifier,
+      ambiguousAlternation: overlapping || ambiguousInside,
+    };
   }
 
   private sequence(): { first: string | undefined; containsQuantifier: boolean; ambiguous: boolean } {
@@ -81,7 +85,9 @@ class PatternScanner {
       items.push(item);
     }
     if (items.filter((i) => i.unbounded).length > MAX_UNBOUNDED_IN_SEQUENCE) {
-      throw new UnsafePattern(`more than ${MAX_UNBOUNDED_IN_SEQUENCE} unbounded quantifiers in a row (like \`a*a*a*b\`): matching can take polynomial time of a high degree`);
+      throw new UnsafePattern(
+        `more than ${MAX_UNBOUNDED_IN_SEQUENCE} unbounded quantifiers in a row (like \`a*a*a*b\`): matching can take polynomial time of a high degree`,
+      );
     }
     return {
       first: items[0] === undefined || items[0].optional ? undefined : items[0].first,
@@ -133,7 +139,8 @@ class PatternScanner {
       return undefined;
     }
     if (c === 'u' || c === 'x') {
-      const hex = this.source[this.at] === '{' ? /^\{([0-9A-Fa-f]+)\}/ : c === 'u' ? /^([0-9A-Fa-f]{4})/ : /^([0-9A-Fa-f]{2})/;
+      const hex =
+        this.source[this.at] === '{' ? /^\{([0-9A-Fa-f]+)\}/ : c === 'u' ? /^([0-9A-Fa-f]{4})/ : /^([0-9A-Fa-f]{2})/;
       const match = hex.exec(this.source.slice(this.at));
       if (match === null) return c;
       this.at += match[0].length;
@@ -202,7 +209,11 @@ function* regexFields(value: unknown, path: string): Generator<[path: string, pa
  * Refuses a tokenizer.json whose normalizer, pre-tokenizer or decoder holds a regular expression that can
  * backtrack catastrophically, naming the field and the pattern, unless ATTN_TRUST_TOKENIZER_REGEX=1.
  */
-export function checkTokenizerRegexes(json: Record<string, unknown>, file: string, env: NodeJS.ProcessEnv = process.env): void {
+export function checkTokenizerRegexes(
+  json: Record<string, unknown>,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
   if (env[TRUST_REGEX_ENV] === '1') return;
   for (const field of ['normalizer', 'pre_tokenizer', 'decoder']) {
     for (const [path, pattern] of regexFields(json[field], field)) {

@@ -93,7 +93,10 @@ export function validateTokenizerJson(value: unknown, file: string): TokenizerJs
     version: typeof value['version'] === 'string' ? value['version'] : '1.0',
     truncation: (value['truncation'] as JsonObject | null) ?? null,
     padding: (value['padding'] as JsonObject | null) ?? null,
-    added_tokens: (added as AddedTokenJson[]).map((t) => ({ ...addedToken(t.id, t.content, t.special ?? false), ...t })),
+    added_tokens: (added as AddedTokenJson[]).map((t) => ({
+      ...addedToken(t.id, t.content, t.special ?? false),
+      ...t,
+    })),
     normalizer: (value['normalizer'] as JsonObject | null) ?? null,
     pre_tokenizer: (value['pre_tokenizer'] as JsonObject | null) ?? null,
     post_processor: (value['post_processor'] as JsonObject | null) ?? null,
@@ -113,7 +116,11 @@ function checkVocabulary(vocab: JsonObject | unknown[], file: string): void {
   if (Array.isArray(vocab)) return;
   for (const [token, id] of Object.entries(vocab)) {
     if (!isTokenId(id)) {
-      throw new TokenizerFileError(file, `model.vocab[${JSON.stringify(token)}]`, `id ${JSON.stringify(id)} is not a non-negative integer`);
+      throw new TokenizerFileError(
+        file,
+        `model.vocab[${JSON.stringify(token)}]`,
+        `id ${JSON.stringify(id)} is not a non-negative integer`,
+      );
     }
   }
 }

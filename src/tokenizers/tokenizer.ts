@@ -121,7 +121,8 @@ type IdRows = number[] | Int32Array | Tensor;
 
 function toIdArray(ids: IdRows): number[] {
   if (ids instanceof Tensor) {
-    if (ids.shape.length !== 1) throw new RangeError(`decode: expected a 1-D tensor of ids, got shape [${ids.shape.join(', ')}]`);
+    if (ids.shape.length !== 1)
+      throw new RangeError(`decode: expected a 1-D tensor of ids, got shape [${ids.shape.join(', ')}]`);
     return Array.from(ids.data);
   }
   return Array.from(ids);
@@ -208,20 +209,48 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     return token === undefined ? undefined : this.vocab.get(token);
   }
 
-  get bosToken(): string | undefined { return this.getSpecialToken('bos_token'); }
-  get eosToken(): string | undefined { return this.getSpecialToken('eos_token'); }
-  get unkToken(): string | undefined { return this.getSpecialToken('unk_token'); }
-  get padToken(): string | undefined { return this.getSpecialToken('pad_token'); }
-  get sepToken(): string | undefined { return this.getSpecialToken('sep_token'); }
-  get clsToken(): string | undefined { return this.getSpecialToken('cls_token'); }
-  get maskToken(): string | undefined { return this.getSpecialToken('mask_token'); }
-  get bosTokenId(): number | undefined { return this.getSpecialTokenId('bos_token'); }
-  get eosTokenId(): number | undefined { return this.getSpecialTokenId('eos_token'); }
-  get unkTokenId(): number | undefined { return this.getSpecialTokenId('unk_token'); }
-  get padTokenId(): number | undefined { return this.getSpecialTokenId('pad_token'); }
-  get sepTokenId(): number | undefined { return this.getSpecialTokenId('sep_token'); }
-  get clsTokenId(): number | undefined { return this.getSpecialTokenId('cls_token'); }
-  get maskTokenId(): number | undefined { return this.getSpecialTokenId('mask_token'); }
+  get bosToken(): string | undefined {
+    return this.getSpecialToken('bos_token');
+  }
+  get eosToken(): string | undefined {
+    return this.getSpecialToken('eos_token');
+  }
+  get unkToken(): string | undefined {
+    return this.getSpecialToken('unk_token');
+  }
+  get padToken(): string | undefined {
+    return this.getSpecialToken('pad_token');
+  }
+  get sepToken(): string | undefined {
+    return this.getSpecialToken('sep_token');
+  }
+  get clsToken(): string | undefined {
+    return this.getSpecialToken('cls_token');
+  }
+  get maskToken(): string | undefined {
+    return this.getSpecialToken('mask_token');
+  }
+  get bosTokenId(): number | undefined {
+    return this.getSpecialTokenId('bos_token');
+  }
+  get eosTokenId(): number | undefined {
+    return this.getSpecialTokenId('eos_token');
+  }
+  get unkTokenId(): number | undefined {
+    return this.getSpecialTokenId('unk_token');
+  }
+  get padTokenId(): number | undefined {
+    return this.getSpecialTokenId('pad_token');
+  }
+  get sepTokenId(): number | undefined {
+    return this.getSpecialTokenId('sep_token');
+  }
+  get clsTokenId(): number | undefined {
+    return this.getSpecialTokenId('cls_token');
+  }
+  get maskTokenId(): number | undefined {
+    return this.getSpecialTokenId('mask_token');
+  }
 
   /** The named special tokens and the additional ones, without repeats. */
   get allSpecialTokens(): string[] {
@@ -236,7 +265,9 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
    * Sets named special tokens (e.g. `{ pad_token: tokenizer.eosToken }` for GPT-2 fine-tuning) and additional ones;
    * tokens not yet in the vocabulary are added with new ids. Returns how many ids were added.
    */
-  addSpecialTokens(tokens: Partial<Record<SpecialTokenKey, string>> & { additional_special_tokens?: string[] }): number {
+  addSpecialTokens(
+    tokens: Partial<Record<SpecialTokenKey, string>> & { additional_special_tokens?: string[] },
+  ): number {
     const { additional_special_tokens: additional = [], ...named } = tokens;
     const contents = [...Object.values(named), ...additional].filter((t): t is string => typeof t === 'string');
     // The config is kept in step, so a tokenizer built from (json, config) or saved and reloaded has them too.
@@ -246,7 +277,8 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
       this.config[key] = content;
     }
     this.additionalSpecialTokens = [...new Set([...this.additionalSpecialTokens, ...additional])];
-    if (this.additionalSpecialTokens.length > 0) this.config['additional_special_tokens'] = this.additionalSpecialTokens;
+    if (this.additionalSpecialTokens.length > 0)
+      this.config['additional_special_tokens'] = this.additionalSpecialTokens;
     return this.addTokens(contents.map((content) => ({ content, special: true })));
   }
 
@@ -288,7 +320,10 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
   convertTokensToIds(tokens: string | string[]): number | number[] {
     const one = (token: string): number => {
       const id = this.vocab.get(token) ?? this.unkTokenId;
-      if (id === undefined) throw new RangeError(`convertTokensToIds: ${JSON.stringify(token)} is not in the vocabulary and there is no unk token`);
+      if (id === undefined)
+        throw new RangeError(
+          `convertTokensToIds: ${JSON.stringify(token)} is not in the vocabulary and there is no unk token`,
+        );
       return id;
     };
     return typeof tokens === 'string' ? one(tokens) : tokens.map(one);
@@ -299,7 +334,8 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
   convertIdsToTokens(ids: number | number[]): string | string[] {
     const one = (id: number): string => {
       const token = this.idToToken[id];
-      if (token === undefined) throw new RangeError(`convertIdsToTokens: id ${id} is outside the vocabulary (size ${this.vocabSize})`);
+      if (token === undefined)
+        throw new RangeError(`convertIdsToTokens: id ${id} is outside the vocabulary (size ${this.vocabSize})`);
       return token;
     };
     return typeof ids === 'number' ? one(ids) : ids.map(one);
@@ -308,7 +344,8 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
   /** Ids of one text (and optional pair), with special tokens unless told otherwise; no truncation or padding. */
   encodeIds(text: string, options: { textPair?: string; addSpecialTokens?: boolean } = {}): number[] {
     const a = this.inner.encode(text, { add_special_tokens: false }).ids;
-    const b = options.textPair === undefined ? null : this.inner.encode(options.textPair, { add_special_tokens: false }).ids;
+    const b =
+      options.textPair === undefined ? null : this.inner.encode(options.textPair, { add_special_tokens: false }).ids;
     if (options.addSpecialTokens === false) return b === null ? a : [...a, ...b];
     return this.postProcessor.process(a, b).ids;
   }
@@ -333,13 +370,22 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
   encode(texts: string | string[], options?: EncodeOptions): Encoding<number[][]> | Encoding<Tensor>;
   encode(texts: string | string[], options: EncodeOptions = {}): Encoding<number[][]> | Encoding<Tensor> {
     const batch = typeof texts === 'string' ? [texts] : texts;
-    const pairs = options.textPair === undefined ? undefined : typeof options.textPair === 'string' ? [options.textPair] : options.textPair;
+    const pairs =
+      options.textPair === undefined
+        ? undefined
+        : typeof options.textPair === 'string'
+          ? [options.textPair]
+          : options.textPair;
     if (pairs !== undefined && pairs.length !== batch.length) {
-      throw new RangeError(`encode: ${batch.length} texts but ${pairs.length} textPair entries; give one pair per text`);
+      throw new RangeError(
+        `encode: ${batch.length} texts but ${pairs.length} textPair entries; give one pair per text`,
+      );
     }
     const addSpecial = options.addSpecialTokens ?? true;
     const truncation = options.truncation === true ? 'longest_first' : options.truncation || 'do_not_truncate';
-    const maxLength = options.maxLength ?? (truncation !== 'do_not_truncate' || options.padding === 'max_length' ? this.modelMaxLength : undefined);
+    const maxLength =
+      options.maxLength ??
+      (truncation !== 'do_not_truncate' || options.padding === 'max_length' ? this.modelMaxLength : undefined);
 
     const rows: number[][] = [];
     const typeRows: number[][] = [];
@@ -354,8 +400,20 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
             `encode: text ${i} is ${length} tokens long, more than maxLength ${maxLength}; pass truncation: true to cut it`,
           );
         }
-        [a, b] = this.truncatePair(a, b, length - maxLength, truncation, i, options.truncationSide ?? this.truncationSide);
-      } else if (maxLength === undefined && this.modelMaxLength !== undefined && length > this.modelMaxLength && !this.warnedLongInput) {
+        [a, b] = this.truncatePair(
+          a,
+          b,
+          length - maxLength,
+          truncation,
+          i,
+          options.truncationSide ?? this.truncationSide,
+        );
+      } else if (
+        maxLength === undefined &&
+        this.modelMaxLength !== undefined &&
+        length > this.modelMaxLength &&
+        !this.warnedLongInput
+      ) {
         this.warnedLongInput = true;
         console.warn(
           `attn tokenizer (${this.source}): a text is ${length} tokens long, more than the model's ${this.modelMaxLength}; ` +
@@ -416,10 +474,12 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     let target: number | undefined;
     if (padding === 'longest') target = Math.max(0, ...rows.map((r) => r.length));
     else if (padding === 'max_length') {
-      if (maxLength === undefined) throw new RangeError("encode: padding 'max_length' needs maxLength (or model_max_length in the config)");
+      if (maxLength === undefined)
+        throw new RangeError("encode: padding 'max_length' needs maxLength (or model_max_length in the config)");
       target = maxLength;
     }
-    if (target !== undefined && options.padToMultipleOf) target = Math.ceil(target / options.padToMultipleOf) * options.padToMultipleOf;
+    if (target !== undefined && options.padToMultipleOf)
+      target = Math.ceil(target / options.padToMultipleOf) * options.padToMultipleOf;
 
     const longest = Math.max(0, ...rows.map((r) => r.length));
     const width = target ?? longest;
@@ -427,14 +487,16 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     if (rows.some((r) => r.length < width)) {
       if (target === undefined) {
         if (options.returnTensors) {
-          throw new RangeError('encode: returnTensors needs rows of equal length; pass padding: true (or truncation with padding)');
+          throw new RangeError(
+            'encode: returnTensors needs rows of equal length; pass padding: true (or truncation with padding)',
+          );
         }
       } else {
         const id = this.padTokenId;
         if (id === undefined) {
           throw new Error(
             `encode: padding needs a pad token, and ${this.source} defines none; set one with ` +
-              "tokenizer.addSpecialTokens({ pad_token: tokenizer.eosToken }) or pass padding: false",
+              'tokenizer.addSpecialTokens({ pad_token: tokenizer.eosToken }) or pass padding: false',
           );
         }
         padId = id;
@@ -453,7 +515,11 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
         types.set(typeRows[i]!, at);
       });
       const shape = [rows.length, width];
-      return { inputIds: Tensor.from(ids, shape, 'int32'), attentionMask: Tensor.from(mask, shape, 'int32'), tokenTypeIds: Tensor.from(types, shape, 'int32') };
+      return {
+        inputIds: Tensor.from(ids, shape, 'int32'),
+        attentionMask: Tensor.from(mask, shape, 'int32'),
+        tokenTypeIds: Tensor.from(types, shape, 'int32'),
+      };
     }
     const padRow = (row: number[], value: number) => {
       if (target === undefined || row.length >= target) return row;
@@ -462,7 +528,12 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     };
     return {
       inputIds: rows.map((r) => padRow(r, padId)),
-      attentionMask: rows.map((r) => padRow(r.map(() => 1), 0)),
+      attentionMask: rows.map((r) =>
+        padRow(
+          r.map(() => 1),
+          0,
+        ),
+      ),
       tokenTypeIds: typeRows.map((t) => padRow(t, 0)),
     };
   }
@@ -489,9 +560,12 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
 
   batchDecode(rows: number[][] | Tensor, options: DecodeOptions = {}): string[] {
     if (rows instanceof Tensor) {
-      if (rows.shape.length !== 2) throw new RangeError(`batchDecode: expected a (B, T) tensor, got shape [${rows.shape.join(', ')}]`);
+      if (rows.shape.length !== 2)
+        throw new RangeError(`batchDecode: expected a (B, T) tensor, got shape [${rows.shape.join(', ')}]`);
       const [b, t] = rows.shape as [number, number];
-      return Array.from({ length: b }, (_, i) => this.decode(Array.from(rows.data.subarray(i * t, (i + 1) * t)), options));
+      return Array.from({ length: b }, (_, i) =>
+        this.decode(Array.from(rows.data.subarray(i * t, (i + 1) * t)), options),
+      );
     }
     return rows.map((r) => this.decode(r, options));
   }
@@ -545,7 +619,14 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
     const addedTokensDecoder = Object.fromEntries(
       this.json.added_tokens.map((t) => [
         String(t.id),
-        { content: t.content, lstrip: t.lstrip, normalized: t.normalized, rstrip: t.rstrip, single_word: t.single_word, special: t.special },
+        {
+          content: t.content,
+          lstrip: t.lstrip,
+          normalized: t.normalized,
+          rstrip: t.rstrip,
+          single_word: t.single_word,
+          special: t.special,
+        },
       ]),
     );
     const config: JsonObject = {
@@ -565,6 +646,9 @@ export class PreTrainedTokenizer extends Callable<[TokenizerInput, EncodeOptions
 
   /** Commits the tokenizer's files to a hub repo (created if missing), as transformers' `push_to_hub` does. */
   async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
-    return pushSaved(repoId, (dir) => this.savePretrained(dir), { commitMessage: 'Upload tokenizer with attn', ...options });
+    return pushSaved(repoId, (dir) => this.savePretrained(dir), {
+      commitMessage: 'Upload tokenizer with attn',
+      ...options,
+    });
   }
 }

@@ -67,14 +67,19 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
 }
 
 /** As writeFileAtomicSync; `data` may be chunks (a large file streamed from its parts without one buffer holding it all). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | Iterable<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   try {
     const handle = await open(tmp, 'w', options.mode ?? 0o666);
     try {
       // writeFile on a handle writes from its position: chunks follow each other.
-      for (const chunk of typeof data === 'string' || data instanceof Uint8Array ? [data] : data) await handle.writeFile(chunk);
+      for (const chunk of typeof data === 'string' || data instanceof Uint8Array ? [data] : data)
+        await handle.writeFile(chunk);
       await handle.sync();
     } finally {
       await handle.close();

@@ -57,7 +57,10 @@ export function progress(options: ProgressOptions): Progress {
     const { total } = options;
     const etaS = total !== undefined && rate > 0 ? Math.max(0, (total - count) / rate) : undefined;
     if (tty) {
-      const line = fitLine({ label: options.label, count, total, unit, rate, elapsedS, etaS, fields }, (stream.columns ?? 120) - 1);
+      const line = fitLine(
+        { label: options.label, count, total, unit, rate, elapsedS, etaS, fields },
+        (stream.columns ?? 120) - 1,
+      );
       stream.write(`\r${line}\x1b[K${final ? '\n' : ''}`);
     } else {
       const record: Record<string, unknown> = { ...fields, label: options.label, n: count };

@@ -41,7 +41,11 @@ export function getJson<T>(path: string, headers: Record<string, string> = {}): 
 }
 
 export function postJson<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
-  return call<T>(path, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return call<T>(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 let models: Promise<ModelList> | undefined;
@@ -57,6 +61,7 @@ export function modelList(refresh = false): Promise<ModelList> {
 
 export function query(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(key, String(value));
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== '') search.set(key, String(value));
   return search.toString();
 }

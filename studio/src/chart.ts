@@ -12,7 +12,11 @@ const WIDTH = 420;
 const HEIGHT = 220;
 const MARGIN = { left: 58, right: 12, top: 12, bottom: 30 };
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
   const element = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));
   if (text !== undefined) element.textContent = text;
@@ -39,22 +43,39 @@ export function lineChart(title: string, series: Series[]): SVGSVGElement {
   const sx = (x: number) => MARGIN.left + (xMax === xMin ? plotW / 2 : ((x - xMin) / (xMax - xMin)) * plotW);
   const sy = (y: number) => MARGIN.top + (1 - (y - yMin) / (yMax - yMin)) * plotH;
 
-  const summary = series.map((s) => `${s.name}: ${s.points.length ? formatNumber(s.points.at(-1)![1]) : 'no values'}`).join('; ');
-  const chart = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': `${title} by step. Latest: ${summary}`, class: 'chart' });
+  const summary = series
+    .map((s) => `${s.name}: ${s.points.length ? formatNumber(s.points.at(-1)![1]) : 'no values'}`)
+    .join('; ');
+  const chart = svg('svg', {
+    viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+    role: 'img',
+    'aria-label': `${title} by step. Latest: ${summary}`,
+    class: 'chart',
+  });
   chart.append(svg('rect', { x: MARGIN.left, y: MARGIN.top, width: plotW, height: plotH, class: 'plot' }));
   for (const y of [yMin, (yMin + yMax) / 2, yMax]) {
     chart.append(svg('line', { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: sy(y), y2: sy(y), class: 'grid' }));
-    chart.append(svg('text', { x: MARGIN.left - 6, y: sy(y) + 4, 'text-anchor': 'end', class: 'tick' }, formatNumber(y)));
+    chart.append(
+      svg('text', { x: MARGIN.left - 6, y: sy(y) + 4, 'text-anchor': 'end', class: 'tick' }, formatNumber(y)),
+    );
   }
   // The first step's label starts at the axis and the last one's ends at it, so neither runs off the chart.
-  const xTicks: Array<[number, string]> = xMin === xMax ? [[xMin, 'middle']] : [[xMin, 'start'], [xMax, 'end']];
-  for (const [x, anchor] of xTicks) chart.append(svg('text', { x: sx(x), y: HEIGHT - 10, 'text-anchor': anchor, class: 'tick' }, `step ${x}`));
+  const xTicks: Array<[number, string]> =
+    xMin === xMax
+      ? [[xMin, 'middle']]
+      : [
+          [xMin, 'start'],
+          [xMax, 'end'],
+        ];
+  for (const [x, anchor] of xTicks)
+    chart.append(svg('text', { x: sx(x), y: HEIGHT - 10, 'text-anchor': anchor, class: 'tick' }, `step ${x}`));
   for (const s of series) {
     if (s.points.length === 0) continue;
     const path = s.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     chart.append(svg('path', { d: path, stroke: s.colour, class: 'series' }));
     // A dot per point once there are few: a single eval point is otherwise invisible.
-    if (s.points.length <= 30) for (const [x, y] of s.points) chart.append(svg('circle', { cx: sx(x), cy: sy(y), r: 2.5, fill: s.colour }));
+    if (s.points.length <= 30)
+      for (const [x, y] of s.points) chart.append(svg('circle', { cx: sx(x), cy: sy(y), r: 2.5, fill: s.colour }));
   }
   return chart;
 }

@@ -5,10 +5,24 @@ export type Child = Node | string | number | null | undefined | false;
 type Props = Record<string, string | number | boolean | EventListener | undefined>;
 
 /** Props set as DOM properties (they differ from, or have no, attributes); every other prop is an attribute. */
-const PROPERTIES = new Set(['value', 'checked', 'selected', 'disabled', 'htmlFor', 'hidden', 'multiple', 'readOnly', 'textContent']);
+const PROPERTIES = new Set([
+  'value',
+  'checked',
+  'selected',
+  'disabled',
+  'htmlFor',
+  'hidden',
+  'multiple',
+  'readOnly',
+  'textContent',
+]);
 
 /** `h('button', { type: 'submit', onclick: go }, 'Run')`: on* functions become listeners, PROPERTIES are set, the rest are attributes. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === false) continue;
@@ -33,15 +47,25 @@ export function uniqueId(prefix: string): string {
 }
 
 /** A label tied to its control (and to a hint, read by screen readers after the label). */
-export function field(label: string, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string): HTMLElement {
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string,
+): HTMLElement {
   control.id ||= uniqueId('field');
   const hintElement = hint === undefined ? null : h('small', { id: `${control.id}-hint`, class: 'hint' }, hint);
   if (hintElement) control.setAttribute('aria-describedby', hintElement.id);
   return h('div', { class: 'field' }, h('label', { htmlFor: control.id }, label), control, hintElement);
 }
 
-export function options(select: HTMLSelectElement, entries: Array<[value: string, label: string]>, selected?: string): void {
-  select.replaceChildren(...entries.map(([value, label]) => h('option', { value, selected: value === selected }, label)));
+export function options(
+  select: HTMLSelectElement,
+  entries: Array<[value: string, label: string]>,
+  selected?: string,
+): void {
+  select.replaceChildren(
+    ...entries.map(([value, label]) => h('option', { value, selected: value === selected }, label)),
+  );
 }
 
 /** A message area: errors are alerts (read out at once), the rest polite status updates. */

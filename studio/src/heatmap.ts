@@ -31,7 +31,9 @@ export function diverging(range: number): (value: number) => string {
   return (value) => {
     const t = Math.max(-1, Math.min(1, value / (range || 1)));
     const fade = Math.round(255 * (1 - Math.abs(t)));
-    return t >= 0 ? `rgb(${200 + Math.round(55 * (1 - t))}, ${fade}, ${fade})` : `rgb(${fade}, ${fade}, ${200 + Math.round(55 * (1 + t))})`;
+    return t >= 0
+      ? `rgb(${200 + Math.round(55 * (1 - t))}, ${fade}, ${fade})`
+      : `rgb(${fade}, ${fade}, ${200 + Math.round(55 * (1 + t))})`;
   };
 }
 
@@ -47,7 +49,11 @@ export function heatmap(options: HeatmapOptions): HTMLElement {
   const space = options.labelSpace ?? 0;
   const width = space + columns * cell;
   const height = space + rows * cell;
-  const canvas = h('canvas', { tabindex: 0, role: 'img', 'aria-label': `${options.label}. Use the arrow keys to read cells.` });
+  const canvas = h('canvas', {
+    tabindex: 0,
+    role: 'img',
+    'aria-label': `${options.label}. Use the arrow keys to read cells.`,
+  });
   const tip = h('div', { class: 'tip', hidden: true, 'aria-live': 'polite' });
   const scale = window.devicePixelRatio || 1;
   canvas.width = width * scale;
@@ -106,7 +112,12 @@ export function heatmap(options: HeatmapOptions): HTMLElement {
   });
   canvas.addEventListener('mouseleave', () => (tip.hidden = true));
   canvas.addEventListener('keydown', (event) => {
-    const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+    };
     const move = moves[event.key];
     if (move === undefined || rows === 0) return;
     event.preventDefault();

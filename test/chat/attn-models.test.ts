@@ -37,7 +37,11 @@ class RecordingModel implements ChatModel {
   get id(): string {
     return this.inner.id;
   }
-  async generate(prompt: string | ChatMessage[], opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+  async generate(
+    prompt: string | ChatMessage[],
+    opts: ChatGenerateOptions,
+    onText?: (delta: string) => void,
+  ): Promise<GenerateResult> {
     const result = await this.inner.generate(prompt, opts, onText);
     this.results.push(result);
     return result;
@@ -113,10 +117,21 @@ describeWithModel('attn serve with tinystories-llama', LLAMA_DIR, () => {
   });
 
   it('answers through the official openai package: chat, stream and raw completion', async () => {
-    const completion = await openai.chat.completions.create({ model: 'tinystories-llama', messages: STORY, max_tokens: 8, temperature: 0 });
+    const completion = await openai.chat.completions.create({
+      model: 'tinystories-llama',
+      messages: STORY,
+      max_tokens: 8,
+      temperature: 0,
+    });
     expect(completion.choices[0]?.message.content).toBe(await greedy(model.promptFor(STORY).text, 8));
 
-    const stream = await openai.chat.completions.create({ model: 'tinystories-llama', messages: STORY, max_tokens: 8, temperature: 0, stream: true });
+    const stream = await openai.chat.completions.create({
+      model: 'tinystories-llama',
+      messages: STORY,
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe(completion.choices[0]?.message.content);
@@ -169,7 +184,8 @@ describeWithModel('attn serve with tinystories-llama', LLAMA_DIR, () => {
     for await (const chunk of client.stream({ messages: STORY, maxTokens: 100, temperature: 0 })) {
       if (chunk.delta) break; // leaving the loop closes the connection
     }
-    for (let i = 0; i < 500 && recording.results.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 500 && recording.results.length === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     // ...which the same request, left after its first piece, does not finish.
     expect(recording.results).toHaveLength(1);
     expect(recording.results[0]!.usage.completionTokens).toBeLessThan(whole.usage!.completionTokens);
@@ -177,7 +193,11 @@ describeWithModel('attn serve with tinystories-llama', LLAMA_DIR, () => {
 });
 
 describeWithModel('use-lite behind /v1/embeddings and RAG', USE_LITE_DIR, () => {
-  const texts = ['How do I reset my password?', 'The cat sat on the mat.', 'Vector indexes answer nearest-neighbour queries.'];
+  const texts = [
+    'How do I reset my password?',
+    'The cat sat on the mat.',
+    'Vector indexes answer nearest-neighbour queries.',
+  ];
   let embedder: AttnEmbedder;
   let encoder: UseModel;
   let server: ChatServer;
@@ -202,7 +222,9 @@ describeWithModel('use-lite behind /v1/embeddings and RAG', USE_LITE_DIR, () => 
     const client = new ChatClient({ baseURL: server.baseURL, apiKey: 'unused', model: 'use-lite', maxRetries: 0 });
     const viaClient = await client.embed(texts);
     const openai = new OpenAI({ baseURL: server.baseURL, apiKey: 'unused', maxRetries: 0 });
-    const viaOpenai = (await openai.embeddings.create({ model: 'use-lite', input: texts })).data.map((d) => d.embedding);
+    const viaOpenai = (await openai.embeddings.create({ model: 'use-lite', input: texts })).data.map(
+      (d) => d.embedding,
+    );
     for (const [i, row] of rows.entries()) {
       expect(viaClient[i]!.length).toBe(512);
       expect(Math.hypot(...viaClient[i]!)).toBeCloseTo(1, 5);
@@ -217,12 +239,17 @@ describeWithModel('use-lite behind /v1/embeddings and RAG', USE_LITE_DIR, () => 
     const folder = mkdtempSync(join(tmpdir(), 'attn-rag-use-'));
     try {
       writeDocuments(folder);
-      const store = await VectorStore.open(join(folder, '.index.sqlite'), { embedderId: embedder.id, dimension: embedder.dimension, root: folder });
+      const store = await VectorStore.open(join(folder, '.index.sqlite'), {
+        embedderId: embedder.id,
+        dimension: embedder.dimension,
+        root: folder,
+      });
       await indexFolder(store, embedder, { chunk: { maxChars: 300, overlapChars: 60 } });
       const misses: string[] = [];
       for (const q of QUESTIONS) {
         const [top] = await retrieve(store, embedder, q.question, 3);
-        if (top?.path !== q.path || !top.text.includes(q.answerPhrase)) misses.push(`${q.question} → ${top?.path}: ${top?.text.slice(0, 60)}`);
+        if (top?.path !== q.path || !top.text.includes(q.answerPhrase))
+          misses.push(`${q.question} → ${top?.path}: ${top?.text.slice(0, 60)}`);
       }
       store.close();
       expect(misses.length, misses.join('\n')).toBeLessThanOrEqual(2);

@@ -45,7 +45,8 @@ export async function startFailingProxy(targetBaseURL: string): Promise<FailingP
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
     failNext(status, retryAfterSeconds) {
-      if (!Number.isInteger(status) || status < 400 || status > 599) throw new RangeError(`failNext: expected an HTTP error status, got ${status}`);
+      if (!Number.isInteger(status) || status < 400 || status > 599)
+        throw new RangeError(`failNext: expected an HTTP error status, got ${status}`);
       failures.push({ status, retryAfterSeconds });
     },
     close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),

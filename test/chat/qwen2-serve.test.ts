@@ -28,25 +28,67 @@ async function tinyQwen2Folder(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'attn-qwen2-chat-'));
   const vocab = Object.fromEntries([...BYTE_TO_CHAR.map((c, b) => [c, b]), ...SPECIALS.map((t, i) => [t, 256 + i])]);
   const tokenizerJson = {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: SPECIALS.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: SPECIALS.map((content, i) => ({
+      id: 256 + i,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: [],
+    },
   };
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|im_end|>', pad_token: '<|endoftext|>', model_max_length: 512, tokenizer_class: 'Qwen2Tokenizer' }));
+  writeFileSync(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({
+      eos_token: '<|im_end|>',
+      pad_token: '<|endoftext|>',
+      model_max_length: 512,
+      tokenizer_class: 'Qwen2Tokenizer',
+    }),
+  );
   writeFileSync(join(dir, 'chat_template.jinja'), readFileSync(TEMPLATE, 'utf8'));
   const config = {
-    model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], vocab_size: 259, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, rope_theta: 1000000, tie_word_embeddings: true,
-    bos_token_id: 256, eos_token_id: 258,
+    model_type: 'qwen2',
+    architectures: ['Qwen2ForCausalLM'],
+    vocab_size: 259,
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 512,
+    rope_theta: 1000000,
+    tie_word_embeddings: true,
+    bos_token_id: 256,
+    eos_token_id: 258,
   };
   manualSeed(2024);
   const model = AutoModelForCausalLM.fromConfig(configFromJSON(config, join(dir, 'config.json')));
-  model.generationConfig = GenerationConfig.fromJSON({ bos_token_id: 256, eos_token_id: [258, 256], pad_token_id: 256 });
+  model.generationConfig = GenerationConfig.fromJSON({
+    bos_token_id: 256,
+    eos_token_id: [258, 256],
+    pad_token_id: 256,
+  });
   await model.savePretrained(dir);
   return dir;
 }
@@ -78,7 +120,9 @@ describe('attn serve with a Qwen2 checkpoint and its chat_template.jinja', () =>
 
   it('streams the greedy reply of the model to that prompt, in several pieces', async () => {
     const tokenizer = AutoTokenizer.fromDirectory(dir);
-    const prompt = tokenizer.encodeIds((await AttnChatModel.load(dir)).promptFor(CHAT).text, { addSpecialTokens: false });
+    const prompt = tokenizer.encodeIds((await AttnChatModel.load(dir)).promptFor(CHAT).text, {
+      addSpecialTokens: false,
+    });
     expect(prompt.slice(0, 1)).toEqual([257]); // <|im_start|> is one token, not its bytes
     const model = await AutoModelForCausalLM.fromPretrained(dir);
     const ids = generate(model, [prompt], { maxNewTokens: 12 }).sequences[0]!.slice(prompt.length);

@@ -7,7 +7,10 @@ import { run, startFromArgs, UsageError } from '../../src/cli/commands/serve.js'
 
 describe('attn serve command', () => {
   it('starts the models and embedders named on the command line, with the key from $ATTN_API_KEY', async () => {
-    const server = await startFromArgs(['--model', 'echo:1ms', '--embedder', 'lexical', '--port', '0', '--max-concurrent', '2'], { ATTN_API_KEY: 'sk-cli' });
+    const server = await startFromArgs(
+      ['--model', 'echo:1ms', '--embedder', 'lexical', '--port', '0', '--max-concurrent', '2'],
+      { ATTN_API_KEY: 'sk-cli' },
+    );
     try {
       expect(server.baseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
       const client = new ChatClient({ baseURL: server.baseURL, apiKey: 'sk-cli', model: 'echo' });
@@ -21,7 +24,9 @@ describe('attn serve command', () => {
 
   it('rejects bad command lines with a usage error and exit code 2', async () => {
     await expect(startFromArgs(['--model', 'echo', 'stray-argument'])).rejects.toThrow(UsageError);
-    await expect(startFromArgs(['--model', 'echo', '--port', 'abc'])).rejects.toThrow("--port must be a whole number >= 0, got 'abc'");
+    await expect(startFromArgs(['--model', 'echo', '--port', 'abc'])).rejects.toThrow(
+      "--port must be a whole number >= 0, got 'abc'",
+    );
     await expect(startFromArgs(['--model', 'echo', '--max-concurrent', '0'])).rejects.toThrow('at least 1');
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {

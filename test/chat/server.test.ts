@@ -45,7 +45,13 @@ describe('attn serve API with ChatClient', () => {
       maxConcurrent: 4,
       maxBodyBytes: 64 * 1024,
     });
-    client = new ChatClient({ baseURL: server.baseURL, apiKey: 'unused', model: 'echo', maxRetries: 0, retryBaseDelayMs: 10 });
+    client = new ChatClient({
+      baseURL: server.baseURL,
+      apiKey: 'unused',
+      model: 'echo',
+      maxRetries: 0,
+      retryBaseDelayMs: 10,
+    });
   });
   afterAll(() => server.close());
 
@@ -88,7 +94,8 @@ describe('attn serve API with ChatClient', () => {
   });
 
   it('passes temperature and seed through to sampling', async () => {
-    const ask = (seed: number) => client.chat({ messages: [{ role: 'user', content: SENTENCE }], temperature: 0.8, seed, maxTokens: 12 });
+    const ask = (seed: number) =>
+      client.chat({ messages: [{ role: 'user', content: SENTENCE }], temperature: 0.8, seed, maxTokens: 12 });
     const [a, b, c] = await Promise.all([ask(7), ask(7), ask(8)]);
     expect(a.text).toBe(b.text);
     expect(a.text).not.toBe(c.text);
@@ -97,12 +104,18 @@ describe('attn serve API with ChatClient', () => {
 
   it('serves raw text completions and lists models', async () => {
     const completion = await client.complete('one two three four', { maxTokens: 2 });
-    expect(completion).toEqual({ text: 'one two', finishReason: 'length', usage: { promptTokens: 4, completionTokens: 2, totalTokens: 6 } });
+    expect(completion).toEqual({
+      text: 'one two',
+      finishReason: 'length',
+      usage: { promptTokens: 4, completionTokens: 2, totalTokens: 6 },
+    });
     expect(await client.listModels()).toEqual(['echo', 'echo-slow', 'attn-lexical-256']);
   });
 
   it('answers bad requests with 400, 404 and 413 and the server message', async () => {
-    const badTemperature = await rejection(client.chat({ messages: [{ role: 'user', content: 'hi' }], temperature: 5 }));
+    const badTemperature = await rejection(
+      client.chat({ messages: [{ role: 'user', content: 'hi' }], temperature: 5 }),
+    );
     expect(badTemperature.status).toBe(400);
     expect(badTemperature.message).toContain("'temperature' must be a number from 0 to 2, got 5");
 
@@ -157,7 +170,11 @@ describe('attn serve API with ChatClient', () => {
     const controller = new AbortController();
     const seen: string[] = [];
     const reading = (async () => {
-      for await (const chunk of client.stream({ model: 'echo-slow', messages: [{ role: 'user', content: 'word '.repeat(200) }], signal: controller.signal })) {
+      for await (const chunk of client.stream({
+        model: 'echo-slow',
+        messages: [{ role: 'user', content: 'word '.repeat(200) }],
+        signal: controller.signal,
+      })) {
         seen.push(chunk.delta);
         if (seen.length === 3) controller.abort(new Error('user cancelled'));
       }
@@ -165,7 +182,10 @@ describe('attn serve API with ChatClient', () => {
     await expect(reading).rejects.toThrow('user cancelled');
     await waitFor(() => slow.abortedGenerations === abortedBefore + 1, 'the aborted generation');
 
-    for await (const chunk of client.stream({ model: 'echo-slow', messages: [{ role: 'user', content: 'word '.repeat(200) }] })) {
+    for await (const chunk of client.stream({
+      model: 'echo-slow',
+      messages: [{ role: 'user', content: 'word '.repeat(200) }],
+    })) {
       if (chunk.delta === 'word') break;
     }
     await waitFor(() => slow.abortedGenerations === abortedBefore + 2, 'the abandoned generation');
@@ -177,7 +197,11 @@ describe('attn serve API with ChatClient', () => {
 /** A model that fails after producing some text, as a real model might (out of memory, a bad weight file). */
 class BreakingModel implements ChatModel {
   readonly id = 'breaking';
-  async generate(_prompt: unknown, _opts: ChatGenerateOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+  async generate(
+    _prompt: unknown,
+    _opts: ChatGenerateOptions,
+    onText?: (delta: string) => void,
+  ): Promise<GenerateResult> {
     onText?.('partial');
     await new Promise((resolve) => setTimeout(resolve, 5));
     throw new Error('weights went missing');
@@ -194,7 +218,8 @@ describe('attn serve failures', () => {
       expect(plain.message).toContain('weights went missing');
       const deltas: string[] = [];
       const streamed = (async () => {
-        for await (const chunk of client.stream({ messages: [{ role: 'user', content: 'go' }] })) deltas.push(chunk.delta);
+        for await (const chunk of client.stream({ messages: [{ role: 'user', content: 'go' }] }))
+          deltas.push(chunk.delta);
       })();
       const err = await rejection(streamed);
       expect(err.message).toContain('generation failed: weights went missing');
@@ -208,7 +233,13 @@ describe('attn serve failures', () => {
     const server = await startChatServer({ models: [new EchoChatModel()] });
     const baseURL = server.baseURL;
     await server.close();
-    const client = new ChatClient({ baseURL, model: 'echo', maxRetries: 1, retryBaseDelayMs: 5, apiKey: 'sk-secret-value' });
+    const client = new ChatClient({
+      baseURL,
+      model: 'echo',
+      maxRetries: 1,
+      retryBaseDelayMs: 5,
+      apiKey: 'sk-secret-value',
+    });
     const err = await rejection(client.chat({ messages: [{ role: 'user', content: 'anyone?' }] }));
     expect(err.code).toBe('network');
     expect(err.message).toContain(`cannot reach ${baseURL}/chat/completions: ECONNREFUSED`);
@@ -221,17 +252,27 @@ describe('attn serve limits', () => {
     const server = await startChatServer({ models: [new EchoChatModel()], apiKey: 'sk-right-key' });
     try {
       const wrongKey = 'sk-wrong-key-123456';
-      const err = await rejection(new ChatClient({ baseURL: server.baseURL, apiKey: wrongKey, model: 'echo', maxRetries: 0 }).chat({ messages: [{ role: 'user', content: 'hi' }] }));
+      const err = await rejection(
+        new ChatClient({ baseURL: server.baseURL, apiKey: wrongKey, model: 'echo', maxRetries: 0 }).chat({
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      );
       expect(err.status).toBe(401);
       expect(err.code).toBe('invalid_api_key');
       expect(err.message).toContain('Incorrect API key provided');
       expect(`${err.message} ${err.stack} ${JSON.stringify(err)}`).not.toContain(wrongKey);
 
-      const noKey = await rejection(new ChatClient({ baseURL: server.baseURL, apiKey: '', model: 'echo', maxRetries: 0 }).chat({ messages: [{ role: 'user', content: 'hi' }] }));
+      const noKey = await rejection(
+        new ChatClient({ baseURL: server.baseURL, apiKey: '', model: 'echo', maxRetries: 0 }).chat({
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      );
       expect(noKey.status).toBe(401);
       expect(noKey.code).toBe('missing_api_key');
 
-      const ok = await new ChatClient({ baseURL: server.baseURL, apiKey: 'sk-right-key', model: 'echo' }).chat({ messages: [{ role: 'user', content: 'hi' }] });
+      const ok = await new ChatClient({ baseURL: server.baseURL, apiKey: 'sk-right-key', model: 'echo' }).chat({
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       expect(ok.text).toBe('hi');
     } finally {
       await server.close();
@@ -239,7 +280,11 @@ describe('attn serve limits', () => {
   });
 
   it('queues beyond the concurrency limit and answers 429 when the queue is full', async () => {
-    const server = await startChatServer({ models: [new EchoChatModel({ tokenDelayMs: 10 })], maxConcurrent: 1, maxQueued: 1 });
+    const server = await startChatServer({
+      models: [new EchoChatModel({ tokenDelayMs: 10 })],
+      maxConcurrent: 1,
+      maxQueued: 1,
+    });
     const client = new ChatClient({ baseURL: server.baseURL, model: 'echo', maxRetries: 0 });
     try {
       const first = client.stream({ messages: [{ role: 'user', content: 'a b c d e f g h' }] })[Symbol.asyncIterator]();
@@ -267,13 +312,27 @@ describe('attn serve limits', () => {
     });
     try {
       // A raw streaming request whose response is never read: TCP backpressure fills the server's buffer.
-      const stalled = httpRequest(`${server.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+      const stalled = httpRequest(`${server.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
       stalled.on('response', (res) => res.pause());
       stalled.on('error', () => {}); // the server hangs up on it
-      stalled.end(JSON.stringify({ model: 'echo', stream: true, temperature: 1, seed: 1, max_tokens: 1_000_000, messages: [{ role: 'user', content: 'never read this' }] }));
+      stalled.end(
+        JSON.stringify({
+          model: 'echo',
+          stream: true,
+          temperature: 1,
+          seed: 1,
+          max_tokens: 1_000_000,
+          messages: [{ role: 'user', content: 'never read this' }],
+        }),
+      );
       await waitFor(() => server.stats().active === 1, 'the stalled stream to start');
 
-      const other = await new ChatClient({ baseURL: server.baseURL, model: 'echo' }).chat({ messages: [{ role: 'user', content: 'still served' }] });
+      const other = await new ChatClient({ baseURL: server.baseURL, model: 'echo' }).chat({
+        messages: [{ role: 'user', content: 'still served' }],
+      });
       expect(other.text).toBe('still served');
       await waitFor(() => server.stats().cancelled === 1, 'the stalled client to be dropped');
       expect(server.stats().active).toBe(0);
@@ -289,13 +348,20 @@ describe('the official openai package against attn serve', () => {
   let openai: OpenAI;
 
   beforeAll(async () => {
-    server = await startChatServer({ models: [new EchoChatModel()], embedders: [new LexicalEmbedder(64)], apiKey: 'sk-test' });
+    server = await startChatServer({
+      models: [new EchoChatModel()],
+      embedders: [new LexicalEmbedder(64)],
+      apiKey: 'sk-test',
+    });
     openai = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test', maxRetries: 0 });
   });
   afterAll(() => server.close());
 
   it('completes a chat', async () => {
-    const completion = await openai.chat.completions.create({ model: 'echo', messages: [{ role: 'user', content: 'hello from openai' }] });
+    const completion = await openai.chat.completions.create({
+      model: 'echo',
+      messages: [{ role: 'user', content: 'hello from openai' }],
+    });
     expect(completion.object).toBe('chat.completion');
     expect(completion.choices[0]?.message.content).toBe('hello from openai');
     expect(completion.choices[0]?.finish_reason).toBe('stop');
@@ -323,14 +389,20 @@ describe('the official openai package against attn serve', () => {
   });
 
   it('uses completions, embeddings (its default base64 encoding) and models', async () => {
-    const completion = await openai.completions.create({ model: 'echo', prompt: 'a b c d e f g h i j k l m n o p q r s' });
+    const completion = await openai.completions.create({
+      model: 'echo',
+      prompt: 'a b c d e f g h i j k l m n o p q r s',
+    });
     expect(completion.choices[0]?.text).toBe('a b c d e f g h i j k l m n o p'); // 16 tokens by default
     const pieces: string[] = [];
     for await (const chunk of await openai.completions.create({ model: 'echo', prompt: 'x y z', stream: true })) {
       pieces.push(chunk.choices[0]?.text ?? '');
     }
     expect(pieces.join('')).toBe('x y z');
-    const embedded = await openai.embeddings.create({ model: 'attn-lexical-64', input: ['vector index', 'chat server'] });
+    const embedded = await openai.embeddings.create({
+      model: 'attn-lexical-64',
+      input: ['vector index', 'chat server'],
+    });
     const expected = await new LexicalEmbedder(64).embed(['vector index', 'chat server']);
     expect(embedded.data.map((d) => d.embedding)).toEqual(expected.map((v) => Array.from(v)));
     const models = [];
@@ -339,7 +411,9 @@ describe('the official openai package against attn serve', () => {
   });
 
   it('reports errors as the openai package expects', async () => {
-    const err = await openai.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
   });

@@ -68,7 +68,11 @@ describe('Conversation', () => {
       .add({ role: 'user', content: 'first question here' })
       .add({ role: 'assistant', content: 'first answer' })
       .add({ role: 'user', content: 'second question' })
-      .add({ role: 'assistant', content: '', tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }] })
+      .add({
+        role: 'assistant',
+        content: '',
+        tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      })
       .add({ role: 'tool', content: 'result', tool_call_id: 't1' })
       .add({ role: 'user', content: 'third' });
     // system 6; turns cost: first 7+6=13, second 6+(4+1)+5=16, third 5. 6+5+16 = 27 fits, +13 does not.

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DataCollatorForLanguageModeling, DataCollatorForSeq2Seq, DataCollatorWithPadding } from '../../src/data/collators.js';
+import {
+  DataCollatorForLanguageModeling,
+  DataCollatorForSeq2Seq,
+  DataCollatorWithPadding,
+} from '../../src/data/collators.js';
 import type { Tensor } from '../../src/tensor/index.js';
 
 const rows = (t: Tensor): number[][] => {
@@ -16,8 +20,14 @@ describe('DataCollatorWithPadding', () => {
   it('pads each field to the longest example, on the right, and renames label to labels', () => {
     const batch = new DataCollatorWithPadding({ padTokenId: 0 }).collate(features);
     expect(Object.keys(batch).sort()).toEqual(['attention_mask', 'input_ids', 'labels', 'token_type_ids']);
-    expect(rows(batch.input_ids!)).toEqual([[101, 7, 102], [101, 102, 0]]);
-    expect(rows(batch.attention_mask!)).toEqual([[1, 1, 1], [1, 1, 0]]);
+    expect(rows(batch.input_ids!)).toEqual([
+      [101, 7, 102],
+      [101, 102, 0],
+    ]);
+    expect(rows(batch.attention_mask!)).toEqual([
+      [1, 1, 1],
+      [1, 1, 0],
+    ]);
     expect(batch.input_ids!.dtype).toBe('int32');
     expect(batch.labels!.shape).toEqual([2]);
     expect(Array.from(batch.labels!.data)).toEqual([1, 0]);
@@ -28,20 +38,33 @@ describe('DataCollatorWithPadding', () => {
       { input_ids: [5, 6, 7] },
       { input_ids: [8] },
     ]);
-    expect(rows(batch.input_ids!)).toEqual([[9, 5, 6, 7], [9, 9, 9, 8]]);
-    expect(rows(batch.attention_mask!)).toEqual([[0, 1, 1, 1], [0, 0, 0, 1]]);
+    expect(rows(batch.input_ids!)).toEqual([
+      [9, 5, 6, 7],
+      [9, 9, 9, 8],
+    ]);
+    expect(rows(batch.attention_mask!)).toEqual([
+      [0, 1, 1, 1],
+      [0, 0, 0, 1],
+    ]);
   });
 
   it('keeps fractional labels as float32 (regression)', () => {
-    const batch = new DataCollatorWithPadding({ padTokenId: 0 }).collate([{ input_ids: [1], label: 0.5 }, { input_ids: [2], label: 2 }]);
+    const batch = new DataCollatorWithPadding({ padTokenId: 0 }).collate([
+      { input_ids: [1], label: 0.5 },
+      { input_ids: [2], label: 2 },
+    ]);
     expect(batch.labels!.dtype).toBe('float32');
     expect(Array.from(batch.labels!.data)).toEqual([0.5, 2]);
   });
 
   it('names text fields, missing fields and an empty batch', () => {
     const collator = new DataCollatorWithPadding({ padTokenId: 0 });
-    expect(() => collator.collate([{ input_ids: [1], sentence: 'hi' }])).toThrow(/'sentence' of example 0 is "hi".*removeColumns/);
-    expect(() => collator.collate([{ input_ids: [1], label: 1 }, { input_ids: [2] }])).toThrow("collate: example 1 lacks 'labels', which example 0 has");
+    expect(() => collator.collate([{ input_ids: [1], sentence: 'hi' }])).toThrow(
+      /'sentence' of example 0 is "hi".*removeColumns/,
+    );
+    expect(() => collator.collate([{ input_ids: [1], label: 1 }, { input_ids: [2] }])).toThrow(
+      "collate: example 1 lacks 'labels', which example 0 has",
+    );
     expect(() => collator.collate([])).toThrow(/empty list/);
   });
 });
@@ -55,7 +78,14 @@ describe('DataCollatorForLanguageModeling', () => {
   const features = Array.from({ length: 64 }, (_, i) => ({
     input_ids: [CLS, ...Array.from({ length: i * 2 }, (_, t) => 10 + ((t * 7 + i) % 900)), SEP],
   }));
-  const make = (seed = 0) => new DataCollatorForLanguageModeling({ padTokenId: 0, maskTokenId: MASK, vocabSize: VOCAB, specialTokenIds: [CLS, SEP], seed });
+  const make = (seed = 0) =>
+    new DataCollatorForLanguageModeling({
+      padTokenId: 0,
+      maskTokenId: MASK,
+      vocabSize: VOCAB,
+      specialTokenIds: [CLS, SEP],
+      seed,
+    });
 
   it('chooses about 15% of ordinary tokens, 80/10/10, and never a special or padding position', () => {
     const batch = make().collate(features);
@@ -103,13 +133,24 @@ describe('DataCollatorForLanguageModeling', () => {
     const resumed = make(99);
     resumed.setState(saved);
     expect(Array.from(resumed.collate(features).input_ids!.data)).toEqual(next);
-    expect(Array.from(make(6).collate(features).labels!.data)).not.toEqual(Array.from(make(5).collate(features).labels!.data));
+    expect(Array.from(make(6).collate(features).labels!.data)).not.toEqual(
+      Array.from(make(5).collate(features).labels!.data),
+    );
   });
 
   it('causal LM (mlm false): labels are the inputs with padding ignored', () => {
-    const batch = new DataCollatorForLanguageModeling({ padTokenId: 0, mlm: false }).collate([{ input_ids: [5, 6, 7] }, { input_ids: [8] }]);
-    expect(rows(batch.labels!)).toEqual([[5, 6, 7], [8, -100, -100]]);
-    expect(rows(batch.input_ids!)).toEqual([[5, 6, 7], [8, 0, 0]]);
+    const batch = new DataCollatorForLanguageModeling({ padTokenId: 0, mlm: false }).collate([
+      { input_ids: [5, 6, 7] },
+      { input_ids: [8] },
+    ]);
+    expect(rows(batch.labels!)).toEqual([
+      [5, 6, 7],
+      [8, -100, -100],
+    ]);
+    expect(rows(batch.input_ids!)).toEqual([
+      [5, 6, 7],
+      [8, 0, 0],
+    ]);
   });
 
   it('asks for maskTokenId and vocabSize when masking', () => {
@@ -124,9 +165,18 @@ describe('DataCollatorForSeq2Seq', () => {
       { input_ids: [4, 5, 0], labels: [7, 8, 9, 0] },
       { input_ids: [6, 0], labels: [3, 0] },
     ]);
-    expect(rows(batch.input_ids!)).toEqual([[4, 5, 0], [6, 0, 58100]]);
-    expect(rows(batch.labels!)).toEqual([[7, 8, 9, 0], [3, 0, -100, -100]]);
-    expect(rows(batch.decoder_input_ids!)).toEqual([[58100, 7, 8, 9], [58100, 3, 0, 58100]]);
+    expect(rows(batch.input_ids!)).toEqual([
+      [4, 5, 0],
+      [6, 0, 58100],
+    ]);
+    expect(rows(batch.labels!)).toEqual([
+      [7, 8, 9, 0],
+      [3, 0, -100, -100],
+    ]);
+    expect(rows(batch.decoder_input_ids!)).toEqual([
+      [58100, 7, 8, 9],
+      [58100, 3, 0, 58100],
+    ]);
   });
 
   it('leaves decoder_input_ids to the model when no start id is given', () => {

@@ -31,7 +31,9 @@ describe('Dataset basics', () => {
   });
 
   it('refuses columns of different lengths and out-of-range rows', () => {
-    expect(() => Dataset.fromColumns({ a: [1, 2], b: [1] }, 'cols')).toThrow(/cols\): columns differ in length \(a: 2, b: 1\)/);
+    expect(() => Dataset.fromColumns({ a: [1, 2], b: [1] }, 'cols')).toThrow(
+      /cols\): columns differ in length \(a: 2, b: 1\)/,
+    );
     expect(() => people().row(4)).toThrow(/people: row 4 is out of range \(4 rows\)/);
   });
 
@@ -60,7 +62,9 @@ describe('Dataset.map', () => {
   });
 
   it('works on a shuffled view, in its row order', () => {
-    const ds = people().select([2, 0]).map((r) => ({ n: r.name.length }));
+    const ds = people()
+      .select([2, 0])
+      .map((r) => ({ n: r.name.length }));
     expect(ds.column('name')).toEqual(['cy', 'ann']);
     expect(ds.column('n')).toEqual([2, 3]);
   });
@@ -89,12 +93,17 @@ describe('Dataset.map', () => {
     expect(() => people().map((r, i): Record<string, unknown> => (i === 2 ? { a: 1, b: 2 } : { a: 1 }))).toThrow(
       /returned columns \(a, b\) for rows from 2, but \(a\) before/,
     );
-    expect(() => people().map((r) => r, { removeColumns: ['nope' as 'name'] })).toThrow(/people: missing column 'nope'/);
+    expect(() => people().map((r) => r, { removeColumns: ['nope' as 'name'] })).toThrow(
+      /people: missing column 'nope'/,
+    );
   });
 
   it('handles 100,000 rows quickly (columnar storage, index views)', () => {
     const n = 100_000;
-    const ds = Dataset.fromColumns({ text: Array.from({ length: n }, (_, i) => `row ${i}`), label: Array.from({ length: n }, (_, i) => i % 2) });
+    const ds = Dataset.fromColumns({
+      text: Array.from({ length: n }, (_, i) => `row ${i}`),
+      label: Array.from({ length: n }, (_, i) => i % 2),
+    });
     const split = ds
       .shuffle(1)
       .map((b) => ({ length: b.text.map((t) => t.length) }), { batched: true })
@@ -105,7 +114,10 @@ describe('Dataset.map', () => {
 });
 
 describe('trainTestSplit', () => {
-  const numbers = Dataset.fromColumns({ x: Array.from({ length: 100 }, (_, i) => i), y: Array.from({ length: 100 }, (_, i) => (i < 80 ? 'a' : 'b')) });
+  const numbers = Dataset.fromColumns({
+    x: Array.from({ length: 100 }, (_, i) => i),
+    y: Array.from({ length: 100 }, (_, i) => (i < 80 ? 'a' : 'b')),
+  });
 
   it('splits a fraction (rounded up) into disjoint, covering, seeded parts', () => {
     const { train, test } = numbers.trainTestSplit({ testSize: 0.25, seed: 3 }).splits;
@@ -126,14 +138,24 @@ describe('trainTestSplit', () => {
   });
 
   it('refuses sizes that leave a split empty', () => {
-    expect(() => numbers.trainTestSplit({ testSize: 100 })).toThrow(/testSize 100 must be a fraction in \(0, 1\) or a whole number/);
+    expect(() => numbers.trainTestSplit({ testSize: 100 })).toThrow(
+      /testSize 100 must be a fraction in \(0, 1\) or a whole number/,
+    );
     expect(() => numbers.trainTestSplit({ testSize: 0 })).toThrow(/testSize 0/);
   });
 });
 
 describe('tensors, labels and required columns', () => {
   it('makes (N) and (N, L) tensors, int32 for integers and float32 otherwise', () => {
-    const ds = Dataset.fromColumns({ ids: [[1, 2, 3], [4, 5, 6]], label: [0, 1], score: [0.5, 1.5], flag: [true, false] });
+    const ds = Dataset.fromColumns({
+      ids: [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      label: [0, 1],
+      score: [0.5, 1.5],
+      flag: [true, false],
+    });
     const t = ds.toTensors(['ids', 'label', 'score', 'flag']);
     expect(t.ids.shape).toEqual([2, 3]);
     expect(t.ids.dtype).toBe('int32');
@@ -146,7 +168,9 @@ describe('tensors, labels and required columns', () => {
 
   it('refuses ragged and text columns with a hint', () => {
     const ds = Dataset.fromColumns({ ids: [[1, 2], [3]], text: ['a', 'b'] }, 'd');
-    expect(() => ds.toTensors(['ids'])).toThrow(/d: column 'ids': row 1 has length 1 where row 0 has 2; ragged rows need padding/);
+    expect(() => ds.toTensors(['ids'])).toThrow(
+      /d: column 'ids': row 1 has length 1 where row 0 has 2; ragged rows need padding/,
+    );
     expect(() => ds.toTensors(['text'])).toThrow(/column 'text' holds text at row 0.*tokenize text with map first/);
   });
 
@@ -154,18 +178,26 @@ describe('tensors, labels and required columns', () => {
     expect(() => people().requireColumns(['label', 'labels', 'input_ids'], 'training')).toThrow(
       "people: missing columns 'labels', 'input_ids' (needed for training); it has 'name', 'age', 'label'",
     );
-    expect(() => people().filter(() => false).requireRows('evaluation')).toThrow('people: has no rows (needed for evaluation)');
+    expect(() =>
+      people()
+        .filter(() => false)
+        .requireRows('evaluation'),
+    ).toThrow('people: has no rows (needed for evaluation)');
   });
 
   it('encodeLabels maps names to ids and names a label that is not known', () => {
     expect(people().encodeLabels({ neg: 0, pos: 1 }).column('label')).toEqual([1, 0, 1, 0]);
-    expect(people().encodeLabels({ neg: 0, pos: 1 }, { outputColumn: 'labels' }).column('labels')).toEqual([1, 0, 1, 0]);
+    expect(people().encodeLabels({ neg: 0, pos: 1 }, { outputColumn: 'labels' }).column('labels')).toEqual([
+      1, 0, 1, 0,
+    ]);
     expect(() => people().encodeLabels({ pos: 1, neutral: 2 })).toThrow(
       'people: row 1 has label "neg", which is not in label2id (known: "pos", "neutral")',
     );
     const numeric = Dataset.fromColumns({ label: [1, 0] });
     expect(numeric.encodeLabels({ '0': 0, '1': 1 }).column('label')).toEqual([1, 0]);
-    expect(() => Dataset.fromColumns({ text: ['a'] }, 'sst2').encodeLabels({ a: 0 })).toThrow(/sst2: missing column 'label' \(needed for encodeLabels\)/);
+    expect(() => Dataset.fromColumns({ text: ['a'] }, 'sst2').encodeLabels({ a: 0 })).toThrow(
+      /sst2: missing column 'label' \(needed for encodeLabels\)/,
+    );
   });
 
   it('renames, removes and adds columns', () => {

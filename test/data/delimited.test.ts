@@ -33,7 +33,7 @@ describe('parseDelimited', () => {
     expect(() => parse('h\n"open\nmore', 'csv')).toThrow(/in\.csv line 2: quoted field is never closed/);
   });
 
-  it("lenient: reads a well-formed quoted field, and leaves raw text that only starts with a quote", () => {
+  it('lenient: reads a well-formed quoted field, and leaves raw text that only starts with a quote', () => {
     // The shapes met in NSMC (lone quote, quote inside the text) and AG News (CSV-quoted) TSV files.
     const text = '"\t0\n"이상한평점"이네요\t0\n"said ""no"""\t1\n"unclosed\t1\n';
     expect(parse(text, 'lenient', '\t').records).toEqual([

@@ -23,9 +23,14 @@ describe('loadDataset from files', () => {
   });
 
   it('reads TSV without a header given column names', async () => {
-    const ds = await loadDataset(file('c.tsv', 'good\tpos\nbad\tneg\n'), { header: false, columnNames: ['text', 'label'] });
+    const ds = await loadDataset(file('c.tsv', 'good\tpos\nbad\tneg\n'), {
+      header: false,
+      columnNames: ['text', 'label'],
+    });
     expect(ds.row(1)).toEqual({ text: 'bad', label: 'neg' });
-    await expect(loadDataset(file('d.tsv', 'x\ty\n'), { header: false })).rejects.toThrow(/header is false, so columnNames must name the columns/);
+    await expect(loadDataset(file('d.tsv', 'x\ty\n'), { header: false })).rejects.toThrow(
+      /header is false, so columnNames must name the columns/,
+    );
   });
 
   it('names the file and line of a row with the wrong number of fields', async () => {
@@ -40,18 +45,25 @@ describe('loadDataset from files', () => {
     expect((await loadDataset(file('g.json', '{"data":[{"x":3}]}'), { field: 'data' })).column('x')).toEqual([3]);
     const bad = file('h.jsonl', '{"a":1}\n{"a":\n');
     await expect(loadDataset(bad)).rejects.toThrow(`${bad} line 2: invalid JSON`);
-    await expect(loadDataset(file('i.jsonl', '[1]\n'))).rejects.toThrow(/line 1: expected a JSON object per line, got \[1\]/);
+    await expect(loadDataset(file('i.jsonl', '[1]\n'))).rejects.toThrow(
+      /line 1: expected a JSON object per line, got \[1\]/,
+    );
   });
 
   it('reads plain text by line (blank lines kept), paragraph or document', async () => {
     const path = file('j.txt', 'one\n\ntwo\nthree\n');
     expect((await loadDataset(path)).column('text')).toEqual(['one', '', 'two', 'three']);
-    expect((await loadDataset(path, { sampleBy: 'paragraph', textColumn: 'story' })).column('story')).toEqual(['one', 'two\nthree']);
+    expect((await loadDataset(path, { sampleBy: 'paragraph', textColumn: 'story' })).column('story')).toEqual([
+      'one',
+      'two\nthree',
+    ]);
     expect((await loadDataset(path, { sampleBy: 'document' })).numRows).toBe(1);
   });
 
   it('refuses an unknown extension, an empty file and an empty split, naming them', async () => {
-    await expect(loadDataset(file('k.de', 'x\n'))).rejects.toThrow(/k\.de: cannot tell the format from the extension '\.de'; pass \{ format/);
+    await expect(loadDataset(file('k.de', 'x\n'))).rejects.toThrow(
+      /k\.de: cannot tell the format from the extension '\.de'; pass \{ format/,
+    );
     expect((await loadDataset(file('l.de', 'Ein Hund\n'), { format: 'text' })).column('text')).toEqual(['Ein Hund']);
     const empty = file('m.tsv', 'sentence\tlabel\n');
     await expect(loadDataset({ train: file('n.tsv', 'sentence\tlabel\nok\t1\n'), test: empty })).rejects.toThrow(
@@ -67,35 +79,42 @@ describe('loadDataset from files', () => {
   });
 });
 
-describeWithShared('loadDataset on the shared corpora', ['data/sst2/dev.tsv', 'data/nsmc/train.tsv', 'data/agnews/dev.tsv', 'data/rte/dev.tsv'], () => {
-  it('SST-2: sentence and numeric label, every row', async () => {
-    const dev = await loadDataset(sharedPath('data/sst2/dev.tsv'));
-    expect(dev.columnNames).toEqual(['sentence', 'label']);
-    expect(dev.numRows).toBe(6735);
-    expect(new Set(dev.column('label'))).toEqual(new Set([0, 1]));
-  });
+describeWithShared(
+  'loadDataset on the shared corpora',
+  ['data/sst2/dev.tsv', 'data/nsmc/train.tsv', 'data/agnews/dev.tsv', 'data/rte/dev.tsv'],
+  () => {
+    it('SST-2: sentence and numeric label, every row', async () => {
+      const dev = await loadDataset(sharedPath('data/sst2/dev.tsv'));
+      expect(dev.columnNames).toEqual(['sentence', 'label']);
+      expect(dev.numRows).toBe(6735);
+      expect(new Set(dev.column('label'))).toEqual(new Set([0, 1]));
+    });
 
-  it('NSMC: 100,000 rows; raw quotes inside the text stay literal', async () => {
-    const train = await loadDataset(sharedPath('data/nsmc/train.tsv'));
-    expect(train.numRows).toBe(100_000);
-    expect(train.columnNames).toEqual(['text', 'label']);
-    const texts = train.column('text') as string[];
-    expect(texts).toContain('"이상한평점"이네요 상당히 조잡한전개와 흡입력없는 잔잔하다못해 지루한스토리');
-    expect(texts).toContain('"');
-  });
+    it('NSMC: 100,000 rows; raw quotes inside the text stay literal', async () => {
+      const train = await loadDataset(sharedPath('data/nsmc/train.tsv'));
+      expect(train.numRows).toBe(100_000);
+      expect(train.columnNames).toEqual(['text', 'label']);
+      const texts = train.column('text') as string[];
+      expect(texts).toContain('"이상한평점"이네요 상당히 조잡한전개와 흡입력없는 잔잔하다못해 지루한스토리');
+      expect(texts).toContain('"');
+    });
 
-  it('AG News: CSV-style quoted fields in a headerless TSV', async () => {
-    const dev = await loadDataset(sharedPath('data/agnews/dev.tsv'), { header: false, columnNames: ['text', 'label'] });
-    expect(new Set(dev.column('label'))).toEqual(new Set(['World', 'Sports', 'Business', 'Sci/Tech']));
-    expect(dev.column('text')).toContain(
-      'Iraqi interim Prime Minister Ayad Allawi said on Tuesday "major neglect" by U.S.-led forces led to the murder of 49 Iraqi army recruits by insurgents this weekend.',
-    );
-  });
+    it('AG News: CSV-style quoted fields in a headerless TSV', async () => {
+      const dev = await loadDataset(sharedPath('data/agnews/dev.tsv'), {
+        header: false,
+        columnNames: ['text', 'label'],
+      });
+      expect(new Set(dev.column('label'))).toEqual(new Set(['World', 'Sports', 'Business', 'Sci/Tech']));
+      expect(dev.column('text')).toContain(
+        'Iraqi interim Prime Minister Ayad Allawi said on Tuesday "major neglect" by U.S.-led forces led to the murder of 49 Iraqi army recruits by insurgents this weekend.',
+      );
+    });
 
-  it('RTE: string labels that encodeLabels maps', async () => {
-    const dev = await loadDataset(sharedPath('data/rte/dev.tsv'));
-    expect(dev.numRows).toBe(139);
-    const ids = dev.encodeLabels({ entailment: 0, not_entailment: 1 }).column('label');
-    expect(new Set(ids)).toEqual(new Set([0, 1]));
-  });
-});
+    it('RTE: string labels that encodeLabels maps', async () => {
+      const dev = await loadDataset(sharedPath('data/rte/dev.tsv'));
+      expect(dev.numRows).toBe(139);
+      const ids = dev.encodeLabels({ entailment: 0, not_entailment: 1 }).column('label');
+      expect(new Set(ids)).toEqual(new Set([0, 1]));
+    });
+  },
+);

@@ -4,7 +4,9 @@ import { Rng } from '../../src/data/rng.js';
 describe('Rng', () => {
   it('is xoshiro128** (reference outputs from state [1, 2, 3, 4])', () => {
     const rng = Rng.fromState([1, 2, 3, 4]);
-    expect(Array.from({ length: 6 }, () => rng.nextUint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+    expect(Array.from({ length: 6 }, () => rng.nextUint32())).toEqual([
+      11520, 0, 5927040, 70819200, 2031721883, 1637235492,
+    ]);
   });
 
   it('gives the same sequence for the same seed and a different one for another seed', () => {

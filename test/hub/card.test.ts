@@ -27,7 +27,15 @@ const NESTED = {
 
 describe('model cards', () => {
   it('writes YAML front matter that reads back as the same values', () => {
-    const data = { license: 'apache-2.0', pipeline_tag: 'text-classification', library_name: 'attn', base_model: 'org/base', datasets: ['sst2', 'glue: sst-2'], metrics: ['accuracy'], tags: ['true', '1.0'] };
+    const data = {
+      license: 'apache-2.0',
+      pipeline_tag: 'text-classification',
+      library_name: 'attn',
+      base_model: 'org/base',
+      datasets: ['sst2', 'glue: sst-2'],
+      metrics: ['accuracy'],
+      tags: ['true', '1.0'],
+    };
     const card = modelCard('alice/m', data);
     expect(card.startsWith('---\nlicense: apache-2.0\npipeline_tag: text-classification\n')).toBe(true);
     // Values YAML would read as something else (a map, a boolean, a number) are quoted.
@@ -76,7 +84,11 @@ describe('model cards', () => {
     expect(cardFrontMatter({ license: 'mit', datasets: [], metrics: undefined })).toBe('---\nlicense: mit\n---\n');
     const broken = '---\nlicense: [mit\n---\n';
     expect(parseCardData(broken)).toBeUndefined();
-    expect(() => parseCardData(broken, 'model/README.md')).toThrow(/^model\/README\.md: the YAML front matter cannot be read/);
-    expect(() => parseCardData('---\n- a\n---\n', 'model/README.md')).toThrow('model/README.md: the YAML front matter is a list; expected a mapping of metadata');
+    expect(() => parseCardData(broken, 'model/README.md')).toThrow(
+      /^model\/README\.md: the YAML front matter cannot be read/,
+    );
+    expect(() => parseCardData('---\n- a\n---\n', 'model/README.md')).toThrow(
+      'model/README.md: the YAML front matter is a list; expected a mapping of metadata',
+    );
   });
 });

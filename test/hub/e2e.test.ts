@@ -1,7 +1,17 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBranch, createRepo, listRefs, listRepoFiles, modelInfo, pushToHub, resolveModelDir, hubDownload, HubError } from '../../src/hub/index.js';
+import {
+  createBranch,
+  createRepo,
+  listRefs,
+  listRepoFiles,
+  modelInfo,
+  pushToHub,
+  resolveModelDir,
+  hubDownload,
+  HubError,
+} from '../../src/hub/index.js';
 import { startHubServer, type RunningHubServer } from '../../src/hub/server/server.js';
 import { fakeModelFolder, makeTokens, tempDir, type Tokens } from './helpers.js';
 
@@ -22,7 +32,12 @@ describe('hub end to end on 127.0.0.1', () => {
     expect((await modelInfo('alice/tiny-bert', connection)).cardData?.license).toBe('apache-2.0');
 
     const v1 = fakeModelFolder(300_000, 'v1');
-    const first = await pushToHub(v1, 'alice/tiny-bert', { ...connection, license: 'apache-2.0', commitMessage: 'first', cardData: { datasets: ['sst2'], metrics: ['accuracy'] } });
+    const first = await pushToHub(v1, 'alice/tiny-bert', {
+      ...connection,
+      license: 'apache-2.0',
+      commitMessage: 'first',
+      cardData: { datasets: ['sst2'], metrics: ['accuracy'] },
+    });
     expect(first.commitOid).toMatch(/^[0-9a-f]{40}$/);
 
     const cache = tempDir('cache');
@@ -37,18 +52,29 @@ describe('hub end to end on 127.0.0.1', () => {
     expect(readlinkSync(join(snapshot, 'model.safetensors'))).toMatch(/^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/);
     expect(readFileSync(join(cache, 'models--alice--tiny-bert', 'refs', 'main'), 'utf8')).toBe(first.commitOid);
 
-    const card = readFileSync(await hubDownload('alice/tiny-bert', 'README.md', { endpoint: hub.url, cacheDir: cache }), 'utf8');
-    expect(card).toMatch(/^---\nlicense: apache-2.0\npipeline_tag: text-classification\nlibrary_name: attn\ndatasets:\n- sst2\nmetrics:\n- accuracy\n---\n/);
+    const card = readFileSync(
+      await hubDownload('alice/tiny-bert', 'README.md', { endpoint: hub.url, cacheDir: cache }),
+      'utf8',
+    );
+    expect(card).toMatch(
+      /^---\nlicense: apache-2.0\npipeline_tag: text-classification\nlibrary_name: attn\ndatasets:\n- sst2\nmetrics:\n- accuracy\n---\n/,
+    );
 
     const v2 = fakeModelFolder(200_000, 'v2');
     const second = await pushToHub(v2, 'alice/tiny-bert', { ...connection, commitMessage: 'second' });
     expect(second.commitOid).not.toBe(first.commitOid);
 
     const latest = await resolveModelDir('alice/tiny-bert', { endpoint: hub.url, cacheDir: cache });
-    const old = await resolveModelDir('alice/tiny-bert', { endpoint: hub.url, cacheDir: cache, revision: first.commitOid });
+    const old = await resolveModelDir('alice/tiny-bert', {
+      endpoint: hub.url,
+      cacheDir: cache,
+      revision: first.commitOid,
+    });
     expect(JSON.parse(readFileSync(join(latest, 'config.json'), 'utf8')).note).toBe('v2');
     expect(JSON.parse(readFileSync(join(old, 'config.json'), 'utf8')).note).toBe('v1');
-    expect(readFileSync(join(latest, 'model.safetensors')).equals(readFileSync(join(v2, 'model.safetensors')))).toBe(true);
+    expect(readFileSync(join(latest, 'model.safetensors')).equals(readFileSync(join(v2, 'model.safetensors')))).toBe(
+      true,
+    );
     expect(readFileSync(join(old, 'model.safetensors')).equals(readFileSync(join(v1, 'model.safetensors')))).toBe(true);
     // The license set at creation survives a push that did not repeat it.
     expect((await modelInfo('alice/tiny-bert', connection)).cardData?.license).toBe('apache-2.0');
@@ -77,7 +103,9 @@ describe('hub end to end on 127.0.0.1', () => {
 
     const missing = resolveModelDir('alice/never-downloaded', { cacheDir: cache, localFilesOnly: true });
     await expect(missing).rejects.toThrow(/offline mode.*'alice\/never-downloaded'.*not in the cache/);
-    await expect(hubDownload('alice/offline', 'vocab.txt', { cacheDir: cache, localFilesOnly: true })).rejects.toMatchObject({ code: 'OfflineCacheMiss' });
+    await expect(
+      hubDownload('alice/offline', 'vocab.txt', { cacheDir: cache, localFilesOnly: true }),
+    ).rejects.toMatchObject({ code: 'OfflineCacheMiss' });
   });
 
   it('names the repo, the endpoint and what to do when a repo does not exist', async () => {
@@ -85,7 +113,9 @@ describe('hub end to end on 127.0.0.1', () => {
     await expect(attempt).rejects.toBeInstanceOf(HubError);
     await expect(attempt).rejects.toThrow(`repository 'alice/no-such-model' at ${hub.url} was not found`);
     await expect(attempt).rejects.toThrow(/set HF_TOKEN/);
-    await expect(resolveModelDir('./no/such/folder', {})).rejects.toThrow(/neither a local model folder nor a hub repo id/);
+    await expect(resolveModelDir('./no/such/folder', {})).rejects.toThrow(
+      /neither a local model folder nor a hub repo id/,
+    );
   });
 
   it('returns an existing local folder untouched', async () => {

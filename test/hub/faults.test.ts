@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hubDownload, modelInfo, pushToHub, resolveModelDir } from '../../src/hub/index.js';
 import { startHubServer } from '../../src/hub/server/server.js';
-import { fakeModelFolder, killHard, makeTokens, spawnHubServer, spawnScript, tempDir, waitFor, type ChildHub } from './helpers.js';
+import {
+  fakeModelFolder,
+  killHard,
+  makeTokens,
+  spawnHubServer,
+  spawnScript,
+  tempDir,
+  waitFor,
+  type ChildHub,
+} from './helpers.js';
 
 function objectCount(dataDir: string): number {
   const root = join(dataDir, 'objects');
@@ -14,7 +23,9 @@ function objectCount(dataDir: string): number {
 }
 
 function fileLine(path: string, content: Buffer): string {
-  return JSON.stringify({ key: 'file', value: { path, encoding: 'base64', content: content.toString('base64') } }) + '\n';
+  return (
+    JSON.stringify({ key: 'file', value: { path, encoding: 'base64', content: content.toString('base64') } }) + '\n'
+  );
 }
 
 describe('hub faults', () => {
@@ -50,7 +61,9 @@ describe('hub faults', () => {
     expect((await modelInfo('alice/m', connection)).sha).toBe(v1.commitOid);
     const snapshot = await resolveModelDir('alice/m', { ...connection, cacheDir: tempDir('cache') });
     expect(JSON.parse(readFileSync(join(snapshot, 'config.json'), 'utf8')).note).toBe('v1');
-    expect(readFileSync(join(snapshot, 'model.safetensors')).equals(readFileSync(join(v1Folder, 'model.safetensors')))).toBe(true);
+    expect(
+      readFileSync(join(snapshot, 'model.safetensors')).equals(readFileSync(join(v1Folder, 'model.safetensors'))),
+    ).toBe(true);
     expect(existsSync(join(snapshot, 'extra.txt'))).toBe(false);
     // And the repo goes on taking commits.
     const v2 = await pushToHub(fakeModelFolder(1000, 'v2'), 'alice/m', connection);
@@ -97,7 +110,10 @@ describe('hub faults', () => {
       const server = await startHubServer({ dataDir: data });
       await startSlowProxy(server.url);
       const slow = proxy;
-      cleanup.push(() => server.close(), () => new Promise((resolve) => slow.close(() => resolve())));
+      cleanup.push(
+        () => server.close(),
+        () => new Promise((resolve) => slow.close(() => resolve())),
+      );
       const folder = fakeModelFolder(bytes);
       await pushToHub(folder, repoId, { endpoint: server.url, token: tokens.alice });
       return readFileSync(join(folder, 'model.safetensors'));
@@ -139,7 +155,9 @@ describe('hub faults', () => {
       const cache = tempDir('cache');
       const go = join(cache, 'go');
       const requestsBefore = objectRequests.length;
-      const children = [0, 1].map(() => spawnScript('./download-child.mjs', [proxyUrl, cache, 'alice/twice', 'model.safetensors', go]));
+      const children = [0, 1].map(() =>
+        spawnScript('./download-child.mjs', [proxyUrl, cache, 'alice/twice', 'model.safetensors', go]),
+      );
       for (const child of children) cleanup.push(() => killHard(child));
       const outputs = children.map((child) => {
         let stdout = '';

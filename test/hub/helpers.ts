@@ -28,8 +28,14 @@ export async function makeTokens(dataDir: string): Promise<Tokens> {
 /** A folder shaped like a saved model: config, tokenizer, binary weights (random bytes stand in for tensors). */
 export function fakeModelFolder(weightsBytes = 300_000, seedText = 'v1'): string {
   const folder = tempDir('model');
-  writeFileSync(join(folder, 'config.json'), JSON.stringify({ architectures: ['BertForSequenceClassification'], hidden_size: 8, note: seedText }));
-  writeFileSync(join(folder, 'tokenizer.json'), JSON.stringify({ version: '1.0', model: { type: 'WordPiece', vocab: { '[UNK]': 0, hi: 1 } } }));
+  writeFileSync(
+    join(folder, 'config.json'),
+    JSON.stringify({ architectures: ['BertForSequenceClassification'], hidden_size: 8, note: seedText }),
+  );
+  writeFileSync(
+    join(folder, 'tokenizer.json'),
+    JSON.stringify({ version: '1.0', model: { type: 'WordPiece', vocab: { '[UNK]': 0, hi: 1 } } }),
+  );
   writeFileSync(join(folder, 'model.safetensors'), randomBytes(weightsBytes));
   mkdirSync(join(folder, '.cache'));
   writeFileSync(join(folder, '.cache', 'ignored'), 'not pushed');

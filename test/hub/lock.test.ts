@@ -15,7 +15,9 @@ describe('download lock', () => {
     const lock = join(dir, 'blob.lock');
     writeFileSync(lock, '');
     utimesSync(lock, longAgo, longAgo);
-    expect(await withFileLock(lock, { activity: join(dir, 'blob.incomplete') }, async () => existsSync(lock))).toBe(true);
+    expect(await withFileLock(lock, { activity: join(dir, 'blob.incomplete') }, async () => existsSync(lock))).toBe(
+      true,
+    );
     expect(existsSync(lock)).toBe(false);
   });
 

@@ -31,7 +31,12 @@ describe('@huggingface/hub against attn hub serve', () => {
     await createRepo({ repo, ...credentials });
 
     const bytes = randomBytes(12 * 1024 * 1024);
-    await uploadFile({ repo, ...credentials, file: { path: 'weights.bin', content: new Blob([bytes]) }, commitTitle: 'weights' });
+    await uploadFile({
+      repo,
+      ...credentials,
+      file: { path: 'weights.bin', content: new Blob([bytes]) },
+      commitTitle: 'weights',
+    });
     const listed = [];
     for await (const entry of listFiles({ repo, ...credentials })) listed.push(entry);
     const weights = listed.find((entry) => entry.path === 'weights.bin');

@@ -21,7 +21,11 @@ async function classify(model: string): Promise<ClassificationLabel[][]> {
 
 describe('a model pushed to the hub runs in a pipeline by its name', () => {
   let hub: RunningHubServer;
-  const saved = { HF_ENDPOINT: process.env.HF_ENDPOINT, HF_TOKEN: process.env.HF_TOKEN, HF_HUB_CACHE: process.env.HF_HUB_CACHE };
+  const saved = {
+    HF_ENDPOINT: process.env.HF_ENDPOINT,
+    HF_TOKEN: process.env.HF_TOKEN,
+    HF_HUB_CACHE: process.env.HF_HUB_CACHE,
+  };
 
   beforeAll(async () => {
     const data = tempDir('data');
@@ -48,21 +52,33 @@ describe('a model pushed to the hub runs in a pipeline by its name', () => {
     const latest = await classify('alice/sentiment');
     expect(latest).toEqual(await classify(v2));
     expect(latest).not.toEqual(await classify(v1));
-    expect(await classify(await resolveModelDir('alice/sentiment', { revision: first.commitOid }))).toEqual(await classify(v1));
+    expect(await classify(await resolveModelDir('alice/sentiment', { revision: first.commitOid }))).toEqual(
+      await classify(v1),
+    );
   });
 
   it("runs the README's hub snippet: model.pushToHub carries the tokenizer, and the card's nested metadata stays", async () => {
     // The repo exists with only a card, carrying evaluation results and widget examples.
     const carded = tempDir('card');
-    const modelIndex = [{ name: 'sentiment', results: [{ task: { type: 'text-classification' }, metrics: [{ type: 'accuracy', value: 0.91 }] }] }];
-    writeFileSync(join(carded, 'README.md'), `---\nmodel-index:\n- name: sentiment\n  results:\n  - task:\n      type: text-classification\n    metrics:\n    - type: accuracy\n      value: 0.91\nwidget:\n- text: "I love it: 10/10"\n---\n# Sentiment\n`);
+    const modelIndex = [
+      {
+        name: 'sentiment',
+        results: [{ task: { type: 'text-classification' }, metrics: [{ type: 'accuracy', value: 0.91 }] }],
+      },
+    ];
+    writeFileSync(
+      join(carded, 'README.md'),
+      `---\nmodel-index:\n- name: sentiment\n  results:\n  - task:\n      type: text-classification\n    metrics:\n    - type: accuracy\n      value: 0.91\nwidget:\n- text: "I love it: 10/10"\n---\n# Sentiment\n`,
+    );
     await pushToHub(carded, 'alice/readme-sentiment', { license: 'apache-2.0' });
     const folder = await tinyClassifier(LABELS, 13);
     // The snippet, as the README has it (endpoint and token from HF_ENDPOINT / HF_TOKEN).
     const model = await AutoModelForSequenceClassification.fromPretrained(folder);
     await model.pushToHub('alice/readme-sentiment', { license: 'apache-2.0', commitMessage: 'First version' });
     const files = (await listRepoFiles('alice/readme-sentiment')).map((entry) => entry.path);
-    expect(files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'README.md']));
+    expect(files).toEqual(
+      expect.arrayContaining(['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'README.md']),
+    );
     expect(await classify('alice/readme-sentiment')).toEqual(await classify(folder));
     const card = (await modelInfo('alice/readme-sentiment')).cardData!;
     expect(card['model-index']).toEqual(modelIndex);
@@ -75,7 +91,10 @@ describe('a model pushed to the hub runs in a pipeline by its name', () => {
     const after = (await modelInfo('alice/readme-sentiment')).cardData!;
     expect(after['model-index']).toEqual(modelIndex);
     expect(after.license).toBe('apache-2.0');
-    const readme = readFileSync(join(await resolveModelDir('alice/readme-sentiment', { files: ['README.md'] }), 'README.md'), 'utf8');
+    const readme = readFileSync(
+      join(await resolveModelDir('alice/readme-sentiment', { files: ['README.md'] }), 'README.md'),
+      'utf8',
+    );
     expect(readme).toContain('# Sentiment');
   });
 
@@ -91,7 +110,9 @@ describe('a model pushed to the hub runs in a pipeline by its name', () => {
     const folder = await tinyClassifier(LABELS, 14);
     const tokenizer = await AutoTokenizer.fromPretrained(folder);
     await tokenizer.pushToHub('alice/tokenizer-only');
-    expect((await listRepoFiles('alice/tokenizer-only')).map((entry) => entry.path)).toEqual(expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']));
+    expect((await listRepoFiles('alice/tokenizer-only')).map((entry) => entry.path)).toEqual(
+      expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']),
+    );
     const back = await AutoTokenizer.fromPretrained('alice/tokenizer-only');
     expect(back.encode(TEXTS[0]!)).toEqual(tokenizer.encode(TEXTS[0]!));
   });

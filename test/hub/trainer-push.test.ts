@@ -35,8 +35,15 @@ describe('Trainer pushToHub', () => {
       { input_ids: [2, 12, 13, 3], label: 0 },
     ];
     const args = new TrainingArguments({
-      outputDir: tempDir('out'), maxSteps: 2, learningRate: 0.05, perDeviceTrainBatchSize: 2, saveStrategy: 'no', progress: false,
-      pushToHub: true, hubModelId: 'alice/trained', hubToken: token,
+      outputDir: tempDir('out'),
+      maxSteps: 2,
+      learningRate: 0.05,
+      perDeviceTrainBatchSize: 2,
+      saveStrategy: 'no',
+      progress: false,
+      pushToHub: true,
+      hubModelId: 'alice/trained',
+      hubToken: token,
     });
     const trainer = new Trainer({ model, args, trainDataset: Dataset.fromRecords(rows, 'toy') });
     const connection = { endpoint: hub.url, token };
@@ -47,7 +54,10 @@ describe('Trainer pushToHub', () => {
     const files = (await listRepoFiles('alice/trained', connection)).map((entry) => entry.path);
     expect(files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'vocab.txt', 'README.md']));
     expect((await modelInfo('alice/trained', connection)).cardData?.tags).toEqual(['generated_from_trainer']);
-    const back = await AutoModelForSequenceClassification.fromPretrained('alice/trained', { ...connection, cacheDir: tempDir('cache') });
+    const back = await AutoModelForSequenceClassification.fromPretrained('alice/trained', {
+      ...connection,
+      cacheDir: tempDir('cache'),
+    });
     expect(back.stateDict().get('classifier.weight')!.data).toEqual(trained);
   });
 

@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 export async function resolve(specifier, context, nextResolve) {
-  if (specifier.endsWith('.js') && (specifier.startsWith('.') || specifier.startsWith('file:')) && context.parentURL?.endsWith('.ts')) {
+  if (
+    specifier.endsWith('.js') &&
+    (specifier.startsWith('.') || specifier.startsWith('file:')) &&
+    context.parentURL?.endsWith('.ts')
+  ) {
     const asTs = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
     if (!existsSync(fileURLToPath(new URL(specifier, context.parentURL))) && existsSync(fileURLToPath(asTs))) {
       return { url: asTs.href, shortCircuit: true, format: 'module' };

@@ -3,7 +3,9 @@ import { corpusBleu, tokenize13a } from '../../src/metrics/index.js';
 
 describe('tokenize13a', () => {
   it('splits punctuation and symbols, keeps numbers and apostrophes, unescapes entities', () => {
-    expect(tokenize13a("Hello, world! It's 3.14 and 1,000-2,000 &amp; more.")).toBe("Hello , world ! It's 3.14 and 1,000 - 2,000 & more .");
+    expect(tokenize13a("Hello, world! It's 3.14 and 1,000-2,000 &amp; more.")).toBe(
+      "Hello , world ! It's 3.14 and 1,000 - 2,000 & more .",
+    );
     expect(tokenize13a('a (b) "c" [d]/e')).toBe('a ( b ) " c " [ d ] / e');
   });
 });
@@ -23,8 +25,14 @@ describe('corpusBleu (sacreBLEU)', () => {
     expect([bleu.sysLen, bleu.refLen]).toEqual([17, 18]);
   });
 
-  it("reproduces the Hugging Face evaluate sacrebleu example (100, counts [7, 5, 3, 1])", () => {
-    const bleu = corpusBleu(['hello there general kenobi', 'foo bar foobar'], [['hello there general kenobi', 'hello there !'], ['foo bar foobar', 'foo bar foobar']]);
+  it('reproduces the Hugging Face evaluate sacrebleu example (100, counts [7, 5, 3, 1])', () => {
+    const bleu = corpusBleu(
+      ['hello there general kenobi', 'foo bar foobar'],
+      [
+        ['hello there general kenobi', 'hello there !'],
+        ['foo bar foobar', 'foo bar foobar'],
+      ],
+    );
     expect(bleu.score).toBeCloseTo(100, 10);
     expect(bleu.counts).toEqual([7, 5, 3, 1]);
     expect(bleu.totals).toEqual([7, 5, 3, 1]);
@@ -44,9 +52,15 @@ describe('corpusBleu (sacreBLEU)', () => {
     const bp = Math.exp(-0.2);
     const geometric = (ps: number[]) => Math.exp(ps.reduce((s, p) => s + Math.log(p), 0) / ps.length);
     expect(corpusBleu(hyp, ref).score).toBeCloseTo(bp * geometric([80, 25, 100 / 6, 100 / 8]), 10);
-    expect(corpusBleu(hyp, ref, { smoothMethod: 'floor' }).score).toBeCloseTo(bp * geometric([80, 25, 10 / 3, 10 / 2]), 10);
+    expect(corpusBleu(hyp, ref, { smoothMethod: 'floor' }).score).toBeCloseTo(
+      bp * geometric([80, 25, 10 / 3, 10 / 2]),
+      10,
+    );
     expect(corpusBleu(hyp, ref, { smoothMethod: 'none' }).score).toBe(0);
-    expect(corpusBleu(hyp, ref, { smoothMethod: 'add-k' }).score).toBeCloseTo(bp * geometric([80, 200 / 5, 100 / 4, 100 / 3]), 10);
+    expect(corpusBleu(hyp, ref, { smoothMethod: 'add-k' }).score).toBeCloseTo(
+      bp * geometric([80, 200 / 5, 100 / 4, 100 / 3]),
+      10,
+    );
   });
 
   it('scores 0 when the hypotheses are too short to have 4-grams, and when nothing matches', () => {
@@ -55,7 +69,10 @@ describe('corpusBleu (sacreBLEU)', () => {
   });
 
   it('lowercases on request and accepts one reference string per hypothesis', () => {
-    expect(corpusBleu(['THE CAT SAT ON THE MAT'], ['the cat sat on the mat'], { lowercase: true }).score).toBeCloseTo(100, 10);
+    expect(corpusBleu(['THE CAT SAT ON THE MAT'], ['the cat sat on the mat'], { lowercase: true }).score).toBeCloseTo(
+      100,
+      10,
+    );
     expect(() => corpusBleu(['a', 'b'], [['a', 'b']])).toThrow('corpusBleu: 2 predictions for 1 references');
   });
 });

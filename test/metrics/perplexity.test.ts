@@ -8,7 +8,9 @@ describe('perplexity', () => {
   });
 
   it('refuses a NaN, infinite or negative loss', () => {
-    expect(() => perplexity(Number.NaN)).toThrow('perplexity: the mean loss must be a finite number >= 0 (nats per token), got NaN');
+    expect(() => perplexity(Number.NaN)).toThrow(
+      'perplexity: the mean loss must be a finite number >= 0 (nats per token), got NaN',
+    );
     expect(() => perplexity(-1)).toThrow(/got -1/);
   });
 });

@@ -54,9 +54,15 @@ describe('ROUGE (rouge_score)', () => {
 
   it('averages F-measures over a corpus and stems only when asked', () => {
     expect(rouge(['a b', 'c d'], ['a b', 'x y'])).toEqual({ rouge1: 0.5, rouge2: 0.5, rougeL: 0.5 });
-    expect(rougeScores('the dogs were running', 'the dog runs').rouge1.fmeasure).toBeCloseTo((2 * (1 / 4) * (1 / 3)) / (1 / 4 + 1 / 3), 12);
+    expect(rougeScores('the dogs were running', 'the dog runs').rouge1.fmeasure).toBeCloseTo(
+      (2 * (1 / 4) * (1 / 3)) / (1 / 4 + 1 / 3),
+      12,
+    );
     // Stemmed: [the, dog, were, run] against [the, dog, run].
-    expect(rougeScores('the dogs were running', 'the dog runs', { useStemmer: true }).rouge1.fmeasure).toBeCloseTo((2 * (3 / 4) * 1) / (3 / 4 + 1), 12);
+    expect(rougeScores('the dogs were running', 'the dog runs', { useStemmer: true }).rouge1.fmeasure).toBeCloseTo(
+      (2 * (3 / 4) * 1) / (3 / 4 + 1),
+      12,
+    );
   });
 });
 
@@ -94,7 +100,9 @@ describe('porterStem (NLTK PorterStemmer)', () => {
   });
 
   it('matches NLTK 3.8 on 400 vocabulary words (fixture made with nltk; all 34,769 words of the vocabularies matched)', () => {
-    const fixture = JSON.parse(readFileSync(new URL('./fixtures/porter-nltk.json', import.meta.url), 'utf8')) as { stems: Record<string, string> };
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/porter-nltk.json', import.meta.url), 'utf8')) as {
+      stems: Record<string, string>;
+    };
     const words = Object.keys(fixture.stems);
     expect(Object.fromEntries(words.map((w) => [w, porterStem(w)]))).toEqual(fixture.stems);
   });

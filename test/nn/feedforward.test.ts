@@ -6,7 +6,11 @@ import { expectClose, seeded } from './helpers.js';
 /** x Wᵀ + b for each row of a flat (N, in) array. */
 function applyLinear(layer: Linear, rows: number[][]): number[][] {
   const [out, inp] = layer.weight.shape as [number, number];
-  return rows.map((r) => Array.from({ length: out }, (_, o) => r.reduce((s, v, i) => s + v * layer.weight.data[o * inp + i]!, layer.bias ? layer.bias.data[o]! : 0)));
+  return rows.map((r) =>
+    Array.from({ length: out }, (_, o) =>
+      r.reduce((s, v, i) => s + v * layer.weight.data[o * inp + i]!, layer.bias ? layer.bias.data[o]! : 0),
+    ),
+  );
 }
 
 function erf(x: number): number {
@@ -33,7 +37,10 @@ describe('feed-forward blocks', () => {
     const ff = new FeedForward(4, 6, { activation: name, std: 0.7, generator: gen() });
     const out = ff.forward(x);
     expect(out.shape).toEqual([2, 3, 4]);
-    const expected = applyLinear(ff.fc2, applyLinear(ff.fc1, rows).map((r) => r.map(act)));
+    const expected = applyLinear(
+      ff.fc2,
+      applyLinear(ff.fc1, rows).map((r) => r.map(act)),
+    );
     expectClose(out, expected.flat(), 1e-5);
   });
 

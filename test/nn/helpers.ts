@@ -7,7 +7,11 @@ export function seeded(shape: number[], seed: number, std = 1): Tensor {
 }
 
 /** Every value of `actual` within `tol` of `expected` (same length), reporting the worst index. */
-export function expectClose(actual: Tensor | ArrayLike<number>, expected: Tensor | ArrayLike<number>, tol = 1e-5): void {
+export function expectClose(
+  actual: Tensor | ArrayLike<number>,
+  expected: Tensor | ArrayLike<number>,
+  tol = 1e-5,
+): void {
   const a = actual instanceof Tensor ? actual.data : actual;
   const e = expected instanceof Tensor ? expected.data : expected;
   expect(a.length).toBe(e.length);
@@ -27,6 +31,7 @@ export function expectClose(actual: Tensor | ArrayLike<number>, expected: Tensor
 export function timeSlice(t: Tensor, start: number, end: number): number[] {
   const [b, time, c] = t.shape as [number, number, number];
   const out: number[] = [];
-  for (let i = 0; i < b; i++) for (let j = start; j < end; j++) for (let k = 0; k < c; k++) out.push(t.data[(i * time + j) * c + k]!);
+  for (let i = 0; i < b; i++)
+    for (let j = start; j < end; j++) for (let k = 0; k < c; k++) out.push(t.data[(i * time + j) * c + k]!);
   return out;
 }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ops, Tensor, tensor } from '../../src/tensor/index.js';
-import { LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding, defaultPositionIds, sinusoidalTable } from '../../src/nn/index.js';
+import {
+  LearnedPositionalEmbedding,
+  RotaryEmbedding,
+  SinusoidalPositionalEmbedding,
+  defaultPositionIds,
+  sinusoidalTable,
+} from '../../src/nn/index.js';
 import { expectClose, seeded } from './helpers.js';
 
 describe('sinusoidal positions', () => {
@@ -22,7 +28,10 @@ describe('sinusoidal positions', () => {
     const table = sinusoidalTable(20, dim, 'half').toArray() as number[][];
     for (let pos = 0; pos < 20; pos++) {
       const enc = Array.from({ length: dim }, (_, j) => pos / 10000 ** ((2 * Math.floor(j / 2)) / dim));
-      const expected = [...enc.filter((_, j) => j % 2 === 0).map(Math.sin), ...enc.filter((_, j) => j % 2 === 1).map(Math.cos)];
+      const expected = [
+        ...enc.filter((_, j) => j % 2 === 0).map(Math.sin),
+        ...enc.filter((_, j) => j % 2 === 1).map(Math.cos),
+      ];
       expect(expected.length).toBe(dim);
       expect(table[pos]!.slice(0, sentinel).length).toBe(sentinel);
       expectClose(table[pos]!, expected, 1e-6);
@@ -35,7 +44,9 @@ describe('sinusoidal positions', () => {
     expect(out.shape).toEqual([1, 2, 4]);
     expectClose(out, [...sinusoidalTable(16, 4, 'half').data.subarray(12, 16), 0, 0, 1, 1], 1e-7);
     expect([...pe.stateDict().keys()]).toEqual([]);
-    expect([...new SinusoidalPositionalEmbedding(4, 4, 'half', { persistent: true }).stateDict().keys()]).toEqual(['weight']);
+    expect([...new SinusoidalPositionalEmbedding(4, 4, 'half', { persistent: true }).stateDict().keys()]).toEqual([
+      'weight',
+    ]);
     expect(() => pe.forward(tensor([16], { dtype: 'int32' }))).toThrow(/position 16 is outside \[0, 16\)/);
   });
 });
@@ -47,7 +58,9 @@ describe('learned positions', () => {
     const out = wpe.forward(defaultPositionIds(3, 5));
     expect(out.shape).toEqual([3, 3]);
     expectClose(out.data.subarray(0, 3), wpe.weight.data.subarray(15, 18), 0);
-    expect(() => wpe.forward(defaultPositionIds(4, 5))).toThrow(/LearnedPositionalEmbedding: position 8 is outside \[0, 8\)/);
+    expect(() => wpe.forward(defaultPositionIds(4, 5))).toThrow(
+      /LearnedPositionalEmbedding: position 8 is outside \[0, 8\)/,
+    );
   });
 });
 
@@ -57,7 +70,11 @@ describe('rotary embedding', () => {
 
   /** One vector (D) rotated to `position`, through applyRotary on a (1, 1, 1, D) tensor. */
   function rotated(v: Tensor, position: number): Tensor {
-    const [q] = rope.applyRotary(v.reshape([1, 1, 1, D]), v.reshape([1, 1, 1, D]), tensor([[position]], { dtype: 'int32' }));
+    const [q] = rope.applyRotary(
+      v.reshape([1, 1, 1, D]),
+      v.reshape([1, 1, 1, D]),
+      tensor([[position]], { dtype: 'int32' }),
+    );
     return q.reshape([D]);
   }
   const dot = (a: Tensor, b: Tensor): number => ops.sum(ops.mul(a, b)).item();
@@ -76,7 +93,8 @@ describe('rotary embedding', () => {
 
   it('preserves norms', () => {
     const v = seeded([D], 2);
-    for (const pos of [1, 5, 15]) expect(Math.sqrt(dot(rotated(v, pos), rotated(v, pos)))).toBeCloseTo(Math.sqrt(dot(v, v)), 5);
+    for (const pos of [1, 5, 15])
+      expect(Math.sqrt(dot(rotated(v, pos), rotated(v, pos)))).toBeCloseTo(Math.sqrt(dot(v, v)), 5);
   });
 
   it('q·k depends only on the relative position', () => {
@@ -92,12 +110,19 @@ describe('rotary embedding', () => {
   it('rotates (B, H, T, D) queries and (B, Hkv, T, D) keys by per-row positions', () => {
     const q = seeded([2, 4, 3, D], 5);
     const k = seeded([2, 2, 3, D], 6);
-    const positions = tensor([[0, 1, 2], [30, 31, 32]], { dtype: 'int32' });
+    const positions = tensor(
+      [
+        [0, 1, 2],
+        [30, 31, 32],
+      ],
+      { dtype: 'int32' },
+    );
     const [qr, kr] = rope.applyRotary(q, k, positions, 33);
     expect(qr.shape).toEqual([2, 4, 3, D]);
     expect(kr.shape).toEqual([2, 2, 3, D]);
     // Batch row 1, head 3, time 2 was rotated to position 32.
-    const vector = (t: Tensor, b: number, h: number, time: number): Tensor => ops.reshape(ops.slice(ops.slice(ops.slice(t, 0, b, b + 1), 1, h, h + 1), 2, time, time + 1), [D]);
+    const vector = (t: Tensor, b: number, h: number, time: number): Tensor =>
+      ops.reshape(ops.slice(ops.slice(ops.slice(t, 0, b, b + 1), 1, h, h + 1), 2, time, time + 1), [D]);
     expectClose(vector(qr, 1, 3, 2), rotated(vector(q, 1, 3, 2), 32), 1e-5);
   });
 

@@ -37,11 +37,14 @@ describe('weight quantization', () => {
     expect(back[31]).toBeCloseTo(11.5, 5);
     // first byte: codes for w[0] = -4 and w[1] = -3.5 → round(-4 / -1.4375) + 8 = 11, round(2.43) + 8 = 10
     expect(codes[0]).toBe(11 | (10 << 4));
-    for (let i = 0; i < 32; i++) expect(Math.abs(back[i]! - w[i]!)).toBeLessThanOrEqual(Math.abs(scales[0]!) / 2 + 1e-6);
+    for (let i = 0; i < 32; i++)
+      expect(Math.abs(back[i]! - w[i]!)).toBeLessThanOrEqual(Math.abs(scales[0]!) / 2 + 1e-6);
   });
 
   it('q4 refuses widths that are not whole blocks', () => {
-    expect(() => quantizeQ4Blocks(new Float32Array(40), 1, 40)).toThrow(/40 input features are not a multiple of the block size 32/);
+    expect(() => quantizeQ4Blocks(new Float32Array(40), 1, 40)).toThrow(
+      /40 input features are not a multiple of the block size 32/,
+    );
   });
 });
 
@@ -90,4 +93,3 @@ describe('QuantizedEmbedding', () => {
     });
   });
 });
-

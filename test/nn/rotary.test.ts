@@ -9,7 +9,13 @@ import { noGrad } from '../../src/tensor/engine.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
-const LLAMA31 = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+const LLAMA31 = {
+  rope_type: 'llama3',
+  factor: 8,
+  low_freq_factor: 1,
+  high_freq_factor: 4,
+  original_max_position_embeddings: 8192,
+};
 
 /** transformers' _compute_llama3_parameters, transcribed as its tensor expressions (float64). */
 function llama3Reference(theta: number, dim: number): number[] {
@@ -54,7 +60,10 @@ describe('rope scaling', () => {
   });
 
   it('rotated query·key scores depend only on the distance between positions (llama3 frequencies)', () => {
-    const rope = new RotaryEmbedding(8, { theta: 500000, scaling: parseRopeScaling({ ...LLAMA31, original_max_position_embeddings: 64 }, 512, 'c') });
+    const rope = new RotaryEmbedding(8, {
+      theta: 500000,
+      scaling: parseRopeScaling({ ...LLAMA31, original_max_position_embeddings: 64 }, 512, 'c'),
+    });
     const q = new Tensor(Float32Array.from([0.3, -1.2, 0.5, 2, 1.1, -0.4, 0.7, 0.2]), [1, 1, 1, 8]);
     const k = new Tensor(Float32Array.from([-0.6, 0.9, 1.5, -0.3, 0.2, 0.8, -1.1, 0.4]), [1, 1, 1, 8]);
     const score = (m: number, n: number) => {
@@ -70,7 +79,7 @@ describe('rope scaling', () => {
   it("dynamic: theta grows only past the original context, to the golden README's base(11) = 18956.48…", () => {
     const rope = new RotaryEmbedding(16, { scaling: parseRopeScaling({ type: 'dynamic', factor: 2 }, 8, 'c') });
     expect(rope.frequencies(8)).toEqual(inverseFrequencies(16, 10000));
-    const base11 = 10000 * (2 * 11 / 8 - 1) ** (16 / 14);
+    const base11 = 10000 * ((2 * 11) / 8 - 1) ** (16 / 14);
     expect(base11).toBeCloseTo(18956.48, 1);
     expect(rope.frequencies(11)).toEqual(inverseFrequencies(16, base11));
   });
@@ -85,17 +94,31 @@ describe('rope scaling', () => {
     expect(parseRopeScaling({ type: 'linear', factor: 4 }, 8, 'c')).toEqual({ type: 'linear', factor: 4 });
     expect(parseRopeScaling({ rope_type: 'default' }, 8, 'c')).toEqual({ type: 'default' });
     expect(parseRopeScaling(null, 8, 'c')).toEqual({ type: 'default' });
-    expect(() => parseRopeScaling({ rope_type: 'yarn', factor: 4 }, 8, 'dir/config.json')).toThrow(/dir\/config.json.*"yarn" is not supported.*'linear', 'dynamic' or 'llama3'/);
-    expect(() => parseRopeScaling({ type: 'linear' }, 8, 'dir/config.json')).toThrow(/dir\/config.json.*'factor' is undefined; expected a number > 0/);
-    expect(() => parseRopeScaling({ ...LLAMA31, low_freq_factor: 4 }, 8, 'c')).toThrow(/high_freq_factor must be larger/);
+    expect(() => parseRopeScaling({ rope_type: 'yarn', factor: 4 }, 8, 'dir/config.json')).toThrow(
+      /dir\/config.json.*"yarn" is not supported.*'linear', 'dynamic' or 'llama3'/,
+    );
+    expect(() => parseRopeScaling({ type: 'linear' }, 8, 'dir/config.json')).toThrow(
+      /dir\/config.json.*'factor' is undefined; expected a number > 0/,
+    );
+    expect(() => parseRopeScaling({ ...LLAMA31, low_freq_factor: 4 }, 8, 'c')).toThrow(
+      /high_freq_factor must be larger/,
+    );
   });
 });
 
 describe('Llama with head_dim and llama3 rope scaling', () => {
   const config = new LlamaConfig(
     {
-      model_type: 'llama', vocab_size: 50, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4,
-      num_key_value_heads: 2, head_dim: 16, max_position_embeddings: 64, rope_theta: 500000,
+      model_type: 'llama',
+      vocab_size: 50,
+      hidden_size: 32,
+      intermediate_size: 40,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 16,
+      max_position_embeddings: 64,
+      rope_theta: 500000,
       rope_scaling: { ...LLAMA31, original_max_position_embeddings: 16 },
     },
     'test config',
@@ -112,7 +135,12 @@ describe('Llama with head_dim and llama3 rope scaling', () => {
     noGrad(() => {
       const full = model.forward({ inputIds: new Tensor(Int32Array.from(tokens), [1, 8]) }).logits;
       let out = model.forward({ inputIds: new Tensor(Int32Array.from(tokens.slice(0, 5)), [1, 5]), useCache: true });
-      for (let i = 5; i < 8; i++) out = model.forward({ inputIds: new Tensor(Int32Array.from([tokens[i]!]), [1, 1]), pastKeyValues: out.pastKeyValues, useCache: true });
+      for (let i = 5; i < 8; i++)
+        out = model.forward({
+          inputIds: new Tensor(Int32Array.from([tokens[i]!]), [1, 1]),
+          pastKeyValues: out.pastKeyValues,
+          useCache: true,
+        });
       const diff = ops.abs(ops.sub(ops.slice(full, 1, 7), out.logits));
       expect(Math.max(...diff.data)).toBeLessThan(1e-4);
     });
@@ -122,6 +150,8 @@ describe('Llama with head_dim and llama3 rope scaling', () => {
     const json = config.toJSON();
     expect(json['head_dim']).toBe(16);
     expect(json['rope_scaling']).toEqual({ ...LLAMA31, original_max_position_embeddings: 16 });
-    expect(new LlamaConfig({ model_type: 'llama', hidden_size: 32, num_attention_heads: 4 }).toJSON()['head_dim']).toBeUndefined();
+    expect(
+      new LlamaConfig({ model_type: 'llama', hidden_size: 32, num_attention_heads: 4 }).toJSON()['head_dim'],
+    ).toBeUndefined();
   });
 });

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, noGrad, ops, Tensor, tensor } from '../../src/tensor/index.js';
-import { Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoderLayer, attentionBias, type DecoderLayerCache, type Parameter, type TransformerLayerOptions } from '../../src/nn/index.js';
+import {
+  Transformer,
+  TransformerDecoder,
+  TransformerDecoderLayer,
+  TransformerEncoderLayer,
+  attentionBias,
+  type DecoderLayerCache,
+  type Parameter,
+  type TransformerLayerOptions,
+} from '../../src/nn/index.js';
 import { expectClose, seeded, timeSlice } from './helpers.js';
 
 const layerOptions = (extra: Partial<TransformerLayerOptions> = {}): TransformerLayerOptions => ({
@@ -50,16 +59,29 @@ describe('TransformerEncoderLayer', () => {
   it('names its parameters as HF BART does', () => {
     const names = new TransformerEncoderLayer(layerOptions()).namedParameters().map(([n]) => n);
     expect(names).toEqual([
-      'self_attn.q_proj.weight', 'self_attn.q_proj.bias', 'self_attn.k_proj.weight', 'self_attn.k_proj.bias',
-      'self_attn.v_proj.weight', 'self_attn.v_proj.bias', 'self_attn.out_proj.weight', 'self_attn.out_proj.bias',
-      'self_attn_layer_norm.weight', 'self_attn_layer_norm.bias',
-      'feed_forward.fc1.weight', 'feed_forward.fc1.bias', 'feed_forward.fc2.weight', 'feed_forward.fc2.bias',
-      'final_layer_norm.weight', 'final_layer_norm.bias',
+      'self_attn.q_proj.weight',
+      'self_attn.q_proj.bias',
+      'self_attn.k_proj.weight',
+      'self_attn.k_proj.bias',
+      'self_attn.v_proj.weight',
+      'self_attn.v_proj.bias',
+      'self_attn.out_proj.weight',
+      'self_attn.out_proj.bias',
+      'self_attn_layer_norm.weight',
+      'self_attn_layer_norm.bias',
+      'feed_forward.fc1.weight',
+      'feed_forward.fc1.bias',
+      'feed_forward.fc2.weight',
+      'feed_forward.fc2.bias',
+      'final_layer_norm.weight',
+      'final_layer_norm.bias',
     ]);
   });
 
   it('Llama-style options: RMSNorm, SwiGLU, grouped-query attention, no biases', () => {
-    const layer = new TransformerEncoderLayer(layerOptions({ norm: 'rmsnorm', activation: 'swiglu', numKeyValueHeads: 1, bias: false, normFirst: true }));
+    const layer = new TransformerEncoderLayer(
+      layerOptions({ norm: 'rmsnorm', activation: 'swiglu', numKeyValueHeads: 1, bias: false, normFirst: true }),
+    );
     expect(layer.self_attn.k_proj.weight.shape).toEqual([4, 8]);
     expect(layer.namedParameters().map(([n]) => n)).toContain('feed_forward.gate_proj.weight');
     expect(layer.forward(x).hidden.shape).toEqual([2, 5, 8]);
@@ -67,7 +89,15 @@ describe('TransformerEncoderLayer', () => {
 
   it('padding: outputs at real tokens do not depend on padded ones', () => {
     const layer = new TransformerEncoderLayer(layerOptions());
-    const mask = padding(tensor([[1, 1, 1, 0, 0], [1, 1, 1, 0, 0]], { dtype: 'int32' }));
+    const mask = padding(
+      tensor(
+        [
+          [1, 1, 1, 0, 0],
+          [1, 1, 1, 0, 0],
+        ],
+        { dtype: 'int32' },
+      ),
+    );
     const a = layer.forward(x, { mask }).hidden;
     const changed = ops.concat([ops.slice(x, 1, 0, 3), seeded([2, 2, 8], 9)], 1);
     expectClose(timeSlice(layer.forward(changed, { mask }).hidden, 0, 3), timeSlice(a, 0, 3), 1e-5);
@@ -75,7 +105,16 @@ describe('TransformerEncoderLayer', () => {
 
   it.each([false, true])('gradients match central finite differences (normFirst %s)', (normFirst) => {
     // float32: eps 1e-2 and a relative tolerance of 2e-2 (plus a small absolute floor) as float32 allows.
-    const layer = new TransformerEncoderLayer({ dModel: 4, numHeads: 2, dFF: 8, dropout: 0, activation: 'gelu', normFirst, std: 0.5, generator: new Generator(2) });
+    const layer = new TransformerEncoderLayer({
+      dModel: 4,
+      numHeads: 2,
+      dFF: 8,
+      dropout: 0,
+      activation: 'gelu',
+      normFirst,
+      std: 0.5,
+      generator: new Generator(2),
+    });
     const input = seeded([1, 3, 4], 3).requireGrad();
     const probe = seeded([1, 3, 4], 4);
     const mask = padding(tensor([[1, 1, 0]], { dtype: 'int32' }));
@@ -96,7 +135,9 @@ describe('TransformerEncoderLayer', () => {
         };
         const numeric = (at(original + eps) - at(original - eps)) / (2 * eps);
         const a = analytic.data[i]!;
-        expect(Math.abs(a - numeric), `${name}[${i}]: analytic ${a}, numeric ${numeric}`).toBeLessThanOrEqual(2e-2 * Math.max(Math.abs(a), Math.abs(numeric)) + 2e-3);
+        expect(Math.abs(a - numeric), `${name}[${i}]: analytic ${a}, numeric ${numeric}`).toBeLessThanOrEqual(
+          2e-2 * Math.max(Math.abs(a), Math.abs(numeric)) + 2e-3,
+        );
       }
     }
   });
@@ -105,7 +146,15 @@ describe('TransformerEncoderLayer', () => {
 describe('TransformerDecoderLayer', () => {
   const tgt = seeded([2, 4, 8], 11);
   const memory = seeded([2, 3, 8], 12);
-  const memoryMask = padding(tensor([[1, 1, 1], [1, 1, 0]], { dtype: 'int32' }));
+  const memoryMask = padding(
+    tensor(
+      [
+        [1, 1, 1],
+        [1, 1, 0],
+      ],
+      { dtype: 'int32' },
+    ),
+  );
 
   it.each([false, true])('cached step-by-step decoding equals the full pass (normFirst %s)', (normFirst) => {
     noGrad(() => {
@@ -116,7 +165,12 @@ describe('TransformerDecoderLayer', () => {
       let cache: DecoderLayerCache | undefined;
       const steps: Tensor[] = [];
       for (let t = 0; t < 4; t++) {
-        const out = layer.forward(ops.slice(tgt, 1, t, t + 1), { encoderHiddenStates: memory, encoderMask: memoryMask, pastKeyValue: cache, useCache: true });
+        const out = layer.forward(ops.slice(tgt, 1, t, t + 1), {
+          encoderHiddenStates: memory,
+          encoderMask: memoryMask,
+          pastKeyValue: cache,
+          useCache: true,
+        });
         cache = out.presentKeyValue!;
         steps.push(out.hidden);
       }
@@ -136,15 +190,31 @@ describe('TransformerDecoderLayer', () => {
   });
 
   it('asks for the encoder output when it has cross-attention', () => {
-    expect(() => new TransformerDecoderLayer(layerOptions()).forward(tgt)).toThrow(/cross-attention needs keyValueStates/);
+    expect(() => new TransformerDecoderLayer(layerOptions()).forward(tgt)).toThrow(
+      /cross-attention needs keyValueStates/,
+    );
   });
 });
 
 describe('Transformer (encoder–decoder)', () => {
-  const model = new Transformer({ dModel: 8, numHeads: 2, dFF: 16, numEncoderLayers: 2, numDecoderLayers: 2, dropout: 0, generator: new Generator(8) });
+  const model = new Transformer({
+    dModel: 8,
+    numHeads: 2,
+    dFF: 16,
+    numEncoderLayers: 2,
+    numDecoderLayers: 2,
+    dropout: 0,
+    generator: new Generator(8),
+  });
   const src = seeded([2, 5, 8], 21);
   const tgt = seeded([2, 4, 8], 22);
-  const srcMask = tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], { dtype: 'int32' });
+  const srcMask = tensor(
+    [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 0, 0],
+    ],
+    { dtype: 'int32' },
+  );
 
   it('maps (B, S, C) and (B, T, C) to (B, T, C), with torch.nn.Transformer-like structure', () => {
     expect(model.forward(src, tgt, { srcMask }).shape).toEqual([2, 4, 8]);
@@ -171,7 +241,12 @@ describe('Transformer (encoder–decoder)', () => {
       let past = null;
       const steps: Tensor[] = [];
       for (let t = 0; t < 4; t++) {
-        const out = decoder.forward(ops.slice(tgt, 1, t, t + 1), { encoderHiddenStates: memory, encoderAttentionMask: srcMask, pastKeyValues: past, useCache: true });
+        const out = decoder.forward(ops.slice(tgt, 1, t, t + 1), {
+          encoderHiddenStates: memory,
+          encoderAttentionMask: srcMask,
+          pastKeyValues: past,
+          useCache: true,
+        });
         past = out.pastKeyValues!;
         steps.push(out.lastHiddenState);
       }
@@ -182,11 +257,22 @@ describe('Transformer (encoder–decoder)', () => {
   });
 
   it('pre-norm stacks end with a final norm and report hidden states and attentions', () => {
-    const pre = new Transformer({ dModel: 8, numHeads: 2, dFF: 16, numEncoderLayers: 2, numDecoderLayers: 1, dropout: 0, normFirst: true });
+    const pre = new Transformer({
+      dModel: 8,
+      numHeads: 2,
+      dFF: 16,
+      numEncoderLayers: 2,
+      numDecoderLayers: 1,
+      dropout: 0,
+      normFirst: true,
+    });
     expect(pre.encoder.layer_norm).not.toBeNull();
     const out = pre.encoder.forward(src, { outputHiddenStates: true, outputAttentions: true });
     expect(out.hiddenStates!.length).toBe(3);
-    expect(out.attentions!.map((a) => a.shape)).toEqual([[2, 2, 5, 5], [2, 2, 5, 5]]);
+    expect(out.attentions!.map((a) => a.shape)).toEqual([
+      [2, 2, 5, 5],
+      [2, 2, 5, 5],
+    ]);
     expect(model.encoder.layer_norm).toBeNull();
   });
 });

@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { corpusBleu } from '../../src/metrics/bleu.js';
-import { DEFAULT_MODELS, installedModelsDir, pipeline, type ClassificationLabel, type Task, type TextClassificationPipeline, type ZeroShotResult } from '../../src/pipelines/index.js';
+import {
+  DEFAULT_MODELS,
+  installedModelsDir,
+  pipeline,
+  type ClassificationLabel,
+  type Task,
+  type TextClassificationPipeline,
+  type ZeroShotResult,
+} from '../../src/pipelines/index.js';
 import { describeWithFiles, sharedPath } from '../helpers/shared.js';
 
 function describeWithDefault(task: Task, lang: string, name: string, fn: () => void, sharedFiles: string[] = []): void {
@@ -73,10 +81,16 @@ describeWithDefault(
   'default German→English translation model',
   () => {
     it('translates 5 Multi30k validation sentences with BLEU above 20', async () => {
-      const read = (file: string) => readFileSync(sharedPath('data', 'multi30k', file), 'utf8').split('\n').slice(0, 5);
+      const read = (file: string) =>
+        readFileSync(sharedPath('data', 'multi30k', file), 'utf8')
+          .split('\n')
+          .slice(0, 5);
       const translate = await pipeline('translation_de_to_en');
       const output = await translate(read('val.de'));
-      const bleu = corpusBleu(output.map((o) => o.translation_text), read('val.en'));
+      const bleu = corpusBleu(
+        output.map((o) => o.translation_text),
+        read('val.en'),
+      );
       console.log(`[attn tests] default de→en BLEU on 5 Multi30k validation sentences: ${bleu.score.toFixed(1)}`);
       expect(bleu.score).toBeGreaterThan(20);
     });
@@ -96,41 +110,52 @@ describeWithDefault('text-generation', 'en', 'default story generator', () => {
   });
 });
 
-describeWithDefault('feature-extraction', 'en', 'default sentence encoder (feature extraction, zero-shot, summarization)', () => {
-  it('embeds sentences as 512-d unit vectors, similar sentences nearer than unrelated ones', async () => {
-    const extract = await pipeline('feature-extraction');
-    const [cat, kitten, stocks] = (await extract(['A cat sleeps on the sofa.', 'A kitten is napping on the couch.', 'Stock markets fell sharply today.'], { normalize: true })) as number[][];
-    const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-    expect(cat).toHaveLength(512);
-    expect(cosine(cat!, cat!)).toBeCloseTo(1, 5);
-    expect(cosine(cat!, kitten!)).toBeGreaterThan(cosine(cat!, stocks!) + 0.1);
-  });
+describeWithDefault(
+  'feature-extraction',
+  'en',
+  'default sentence encoder (feature extraction, zero-shot, summarization)',
+  () => {
+    it('embeds sentences as 512-d unit vectors, similar sentences nearer than unrelated ones', async () => {
+      const extract = await pipeline('feature-extraction');
+      const [cat, kitten, stocks] = (await extract(
+        ['A cat sleeps on the sofa.', 'A kitten is napping on the couch.', 'Stock markets fell sharply today.'],
+        { normalize: true },
+      )) as number[][];
+      const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+      expect(cat).toHaveLength(512);
+      expect(cosine(cat!, cat!)).toBeCloseTo(1, 5);
+      expect(cosine(cat!, kitten!)).toBeGreaterThan(cosine(cat!, stocks!) + 0.1);
+    });
 
-  it('classifies news-like sentences zero-shot by similarity', async () => {
-    const classify = await pipeline('zero-shot-classification');
-    const cases: Array<[string, string]> = [
-      ['The striker scored twice as the home team won the cup final.', 'sports'],
-      ['The tennis champion lost in the first round of the tournament.', 'sports'],
-      ['Shares of the bank rose after its quarterly profits beat forecasts.', 'business'],
-      ['The company announced a merger worth two billion dollars.', 'business'],
-      ['The president met foreign leaders to discuss the peace treaty.', 'politics'],
-      ['Parliament voted on the new election law.', 'politics'],
-      ['Astronomers discovered a new planet orbiting a distant star.', 'science'],
-      ['Researchers developed a faster computer chip using new materials.', 'science'],
-    ];
-    const results = (await classify(cases.map(([text]) => text), { candidateLabels: ['sports', 'business', 'politics', 'science'] })) as ZeroShotResult[];
-    const right = results.filter((r, i) => r.labels[0] === cases[i]![1]).length;
-    expect(right).toBeGreaterThanOrEqual(6);
-  });
+    it('classifies news-like sentences zero-shot by similarity', async () => {
+      const classify = await pipeline('zero-shot-classification');
+      const cases: Array<[string, string]> = [
+        ['The striker scored twice as the home team won the cup final.', 'sports'],
+        ['The tennis champion lost in the first round of the tournament.', 'sports'],
+        ['Shares of the bank rose after its quarterly profits beat forecasts.', 'business'],
+        ['The company announced a merger worth two billion dollars.', 'business'],
+        ['The president met foreign leaders to discuss the peace treaty.', 'politics'],
+        ['Parliament voted on the new election law.', 'politics'],
+        ['Astronomers discovered a new planet orbiting a distant star.', 'science'],
+        ['Researchers developed a faster computer chip using new materials.', 'science'],
+      ];
+      const results = (await classify(
+        cases.map(([text]) => text),
+        { candidateLabels: ['sports', 'business', 'politics', 'science'] },
+      )) as ZeroShotResult[];
+      const right = results.filter((r, i) => r.labels[0] === cases[i]![1]).length;
+      expect(right).toBeGreaterThanOrEqual(6);
+    });
 
-  it('summarizes extractively, keeping central sentences in order and saying so', async () => {
-    const summarize = await pipeline('summarization');
-    const text =
-      'The city council met on Monday to discuss the new park. Residents had complained about the lack of green space for years. ' +
-      'After a long debate, the council voted to fund the park. Construction of the park will begin in the spring. My neighbour bought a red bicycle.';
-    const [result] = await summarize(text, { numSentences: 2 });
-    expect(result!.method).toBe('extractive');
-    expect(result!.units).toHaveLength(2);
-    expect(result!.units!.map((u) => u.index)).not.toContain(4);
-  });
-});
+    it('summarizes extractively, keeping central sentences in order and saying so', async () => {
+      const summarize = await pipeline('summarization');
+      const text =
+        'The city council met on Monday to discuss the new park. Residents had complained about the lack of green space for years. ' +
+        'After a long debate, the council voted to fund the park. Construction of the park will begin in the spring. My neighbour bought a red bicycle.';
+      const [result] = await summarize(text, { numSentences: 2 });
+      expect(result!.method).toBe('extractive');
+      expect(result!.units).toHaveLength(2);
+      expect(result!.units!.map((u) => u.index)).not.toContain(4);
+    });
+  },
+);

@@ -17,9 +17,17 @@ describe('zero-shot-classification with an NLI model, as transformers scores it'
   let pairLogits: (premise: string, hypothesis: string) => Promise<number[]>;
   beforeAll(async () => {
     dir = await tinyClassifier(labels, 11);
-    const [model, tokenizer] = await Promise.all([AutoModelForSequenceClassification.fromPretrained(dir), AutoTokenizer.fromPretrained(dir)]);
+    const [model, tokenizer] = await Promise.all([
+      AutoModelForSequenceClassification.fromPretrained(dir),
+      AutoTokenizer.fromPretrained(dir),
+    ]);
     pairLogits = async (premise, hypothesis) =>
-      noGrad(() => Array.from((model as any).forward(tokenizer.encode([premise], { textPair: [hypothesis], returnTensors: true })).logits.data as Float32Array));
+      noGrad(() =>
+        Array.from(
+          (model as any).forward(tokenizer.encode([premise], { textPair: [hypothesis], returnTensors: true })).logits
+            .data as Float32Array,
+        ),
+      );
   });
 
   it('softmaxes the entailment logits over the labels, and entailment vs contradiction per label when multiLabel', async () => {
@@ -34,7 +42,11 @@ describe('zero-shot-classification with an NLI model, as transformers scores it'
     result.labels.forEach((label, i) => expect(result.scores[i]).toBeCloseTo(expected[candidates.indexOf(label)]!, 5));
     expect(result.scores).toEqual([...result.scores].sort((a, b) => b - a));
 
-    const multi = await classify(text, { candidateLabels: 'sports, politics ,music', multiLabel: true, hypothesisTemplate: 'This example is {}.' });
+    const multi = await classify(text, {
+      candidateLabels: 'sports, politics ,music',
+      multiLabel: true,
+      hypothesisTemplate: 'This example is {}.',
+    });
     multi.labels.forEach((label, i) => {
       const row = logits[candidates.indexOf(label)]!;
       expect(multi.scores[i]).toBeCloseTo(softmax([row[0]!, row[2]!])[1]!, 5);
@@ -47,15 +59,21 @@ describe('zero-shot-classification with an NLI model, as transformers scores it'
     const both = await classify(texts, { candidateLabels: ['politics', 'science', 'sports'] });
     expect(both).toHaveLength(2);
     expect(both[1]).toEqual(await classify(texts[1]!, { candidateLabels: ['politics', 'science', 'sports'] }));
-    await expect(classify('x', { candidateLabels: [] })).rejects.toThrow('needs at least one candidate label; got none');
+    await expect(classify('x', { candidateLabels: [] })).rejects.toThrow(
+      'needs at least one candidate label; got none',
+    );
     await expect(classify('x', { candidateLabels: ' , ' })).rejects.toThrow('at least one candidate label');
     await expect(classify('x', undefined as never)).rejects.toThrow('needs candidateLabels');
-    await expect(classify('x', { candidateLabels: ['a'], hypothesisTemplate: 'no slot' })).rejects.toThrow("hypothesisTemplate 'no slot' has no '{}'");
+    await expect(classify('x', { candidateLabels: ['a'], hypothesisTemplate: 'no slot' })).rejects.toThrow(
+      "hypothesisTemplate 'no slot' has no '{}'",
+    );
   });
 
   it('refuses a classifier without an entailment label', async () => {
     const classify = await pipeline('zero-shot-classification', await tinyClassifier(['NEGATIVE', 'POSITIVE']));
-    await expect(classify('x', { candidateLabels: ['a', 'b'] })).rejects.toThrow("needs an NLI model whose labels include 'entailment'");
+    await expect(classify('x', { candidateLabels: ['a', 'b'] })).rejects.toThrow(
+      "needs an NLI model whose labels include 'entailment'",
+    );
   });
 });
 
@@ -73,7 +91,10 @@ describe('feature-extraction and zero-shot by similarity with an encoder', () =>
   });
 
   const mean = (h: { data: Float32Array; t: number; c: number }) =>
-    Array.from({ length: h.c }, (_, j) => Array.from({ length: h.t }, (_, i) => h.data[i * h.c + j]!).reduce((a, b) => a + b, 0) / h.t);
+    Array.from(
+      { length: h.c },
+      (_, j) => Array.from({ length: h.t }, (_, i) => h.data[i * h.c + j]!).reduce((a, b) => a + b, 0) / h.t,
+    );
   const unit = (v: number[]) => v.map((x) => x / Math.hypot(...v));
 
   it('returns token vectors, and mean / cls pooling with normalization, padding excluded', async () => {
@@ -89,7 +110,9 @@ describe('feature-extraction and zero-shot by similarity with an encoder', () =>
     const cls = (await extract(long, { pooling: 'cls' })) as number[];
     cls.forEach((x, j) => expect(x).toBeCloseTo(h.data[j]!, 4));
     await expect(extract(long, { normalize: true })).rejects.toThrow('normalize needs pooled vectors');
-    await expect(extract(long, { pooling: 'max' as never })).rejects.toThrow("pooling must be one of none, mean, cls, pooler, got 'max'");
+    await expect(extract(long, { pooling: 'max' as never })).rejects.toThrow(
+      "pooling must be one of none, mean, cls, pooler, got 'max'",
+    );
   });
 
   it('scores labels by cosine similarity of mean embeddings when the model is an encoder', async () => {
@@ -97,12 +120,18 @@ describe('feature-extraction and zero-shot by similarity with an encoder', () =>
     const text = 'i love this film';
     const labels = ['music', 'sports'];
     const textVector = unit(mean(await hidden(text)));
-    const cosines = await Promise.all(labels.map(async (l) => unit(mean(await hidden(`This example is ${l}.`))).reduce((s, x, j) => s + x * textVector[j]!, 0)));
+    const cosines = await Promise.all(
+      labels.map(async (l) =>
+        unit(mean(await hidden(`This example is ${l}.`))).reduce((s, x, j) => s + x * textVector[j]!, 0),
+      ),
+    );
     const expected = softmax(cosines.map((c) => c / 0.05));
     const result = await classify(text, { candidateLabels: labels });
     result.labels.forEach((label, i) => expect(result.scores[i]).toBeCloseTo(expected[labels.indexOf(label)]!, 4));
     const multi = await classify(text, { candidateLabels: labels, multiLabel: true });
-    multi.labels.forEach((label, i) => expect(multi.scores[i]).toBeCloseTo((1 + cosines[labels.indexOf(label)]!) / 2, 4));
+    multi.labels.forEach((label, i) =>
+      expect(multi.scores[i]).toBeCloseTo((1 + cosines[labels.indexOf(label)]!) / 2, 4),
+    );
   });
 });
 

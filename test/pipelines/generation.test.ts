@@ -8,7 +8,10 @@ import { AutoTokenizer } from '../../src/tokenizers/auto.js';
 import { tinyCausalLM, tinySeq2Seq } from './tiny-models.js';
 
 async function directSeq2Seq(dir: string, text: string, options: Record<string, unknown>): Promise<string> {
-  const [model, tokenizer] = await Promise.all([AutoModelForSeq2SeqLM.fromPretrained(dir), AutoTokenizer.fromPretrained(dir)]);
+  const [model, tokenizer] = await Promise.all([
+    AutoModelForSeq2SeqLM.fromPretrained(dir),
+    AutoTokenizer.fromPretrained(dir),
+  ]);
   const out = generate(model as any, tokenizer.encode([text]).inputIds, options);
   return tokenizer.decode(out.sequences[0]!, { skipSpecialTokens: true }).trim();
 }
@@ -28,9 +31,14 @@ describe('summarization and translation with an encoder–decoder', () => {
     const summarize = await pipeline('summarization', dir);
     const text = 'the movie was very good and the story was fun';
     const [result] = await summarize(text);
-    expect(result).toEqual({ summary_text: await directSeq2Seq(dir, 'summarize : ' + text, { numBeams: 2, maxLength: 12 }), method: 'abstractive' });
+    expect(result).toEqual({
+      summary_text: await directSeq2Seq(dir, 'summarize : ' + text, { numBeams: 2, maxLength: 12 }),
+      method: 'abstractive',
+    });
     const [greedy] = await summarize(text, { numBeams: 1, maxLength: 6, minLength: 4 });
-    expect(greedy!.summary_text).toBe(await directSeq2Seq(dir, 'summarize : ' + text, { numBeams: 1, maxLength: 6, minLength: 4 }));
+    expect(greedy!.summary_text).toBe(
+      await directSeq2Seq(dir, 'summarize : ' + text, { numBeams: 1, maxLength: 6, minLength: 4 }),
+    );
     await expect(summarize(text, { numBeams: 0 })).rejects.toThrow(/summarization: .*numBeams/);
     await expect(summarize(text, { maxLenght: 5 } as never)).rejects.toThrow("unknown option 'maxLenght'");
   });
@@ -40,7 +48,9 @@ describe('summarization and translation with an encoder–decoder', () => {
     const texts = ['the cat sat on the mat', 'good', 'i love this film but the story was not very good'];
     const batch = await translate(texts, { maxLength: 10 });
     for (let i = 0; i < texts.length; i++) {
-      expect(batch[i]!.translation_text).toBe(await directSeq2Seq(dir, 'translate english to german : ' + texts[i], { maxLength: 10 }));
+      expect(batch[i]!.translation_text).toBe(
+        await directSeq2Seq(dir, 'translate english to german : ' + texts[i], { maxLength: 10 }),
+      );
     }
     const generic = await pipeline('translation', dir, { srcLang: 'en', tgtLang: 'de' });
     expect(await generic(texts[0]!, { maxLength: 10 })).toEqual([batch[0]]);
@@ -53,8 +63,14 @@ describe('text-generation with a decoder-only model', () => {
   let dir: string;
   let direct: (prompt: string, options: Record<string, unknown>) => Promise<string>;
   beforeAll(async () => {
-    dir = await tinyCausalLM({ chatTemplate: "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}" });
-    const [model, tokenizer] = await Promise.all([AutoModelForCausalLM.fromPretrained(dir), AutoTokenizer.fromPretrained(dir)]);
+    dir = await tinyCausalLM({
+      chatTemplate:
+        '{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}',
+    });
+    const [model, tokenizer] = await Promise.all([
+      AutoModelForCausalLM.fromPretrained(dir),
+      AutoTokenizer.fromPretrained(dir),
+    ]);
     direct = async (prompt, options) => {
       const ids = tokenizer.encode([prompt]).inputIds;
       const out = generate(model as any, ids, { padTokenId: tokenizer.eosTokenId, ...options });
@@ -76,14 +92,27 @@ describe('text-generation with a decoder-only model', () => {
   it('streams text as it comes, samples reproducibly with a seed, and refuses bad options', async () => {
     const generator = await pipeline('text-generation', dir);
     let streamed = '';
-    const [result] = await generator('the dog', { maxNewTokens: 6, returnFullText: false, onText: (t) => (streamed += t) });
+    const [result] = await generator('the dog', {
+      maxNewTokens: 6,
+      returnFullText: false,
+      onText: (t) => (streamed += t),
+    });
     expect(streamed).toBe(result!.generated_text);
     const sample = (seed: number) => generator('the dog', { maxNewTokens: 10, doSample: true, temperature: 1.5, seed });
     expect(await sample(3)).toEqual(await sample(3));
-    const five = (await generator('the dog', { maxNewTokens: 10, doSample: true, numReturnSequences: 3, seed: 1 })) as TextGenerationResult[];
+    const five = (await generator('the dog', {
+      maxNewTokens: 10,
+      doSample: true,
+      numReturnSequences: 3,
+      seed: 1,
+    })) as TextGenerationResult[];
     expect(five).toHaveLength(3);
-    await expect(generator(['a', 'b'], { onText: () => {} })).rejects.toThrow('onText streams one prompt at a time; got 2 prompts');
-    await expect(generator('the dog', { maxNewTokens: 100 })).rejects.toThrow("maxNewTokens 100 leaves no room for a prompt in the model's context window of 64 tokens");
+    await expect(generator(['a', 'b'], { onText: () => {} })).rejects.toThrow(
+      'onText streams one prompt at a time; got 2 prompts',
+    );
+    await expect(generator('the dog', { maxNewTokens: 100 })).rejects.toThrow(
+      "maxNewTokens 100 leaves no room for a prompt in the model's context window of 64 tokens",
+    );
   });
 
   it('answers a conversation through the chat template with the assistant message appended', async () => {
@@ -94,7 +123,9 @@ describe('text-generation with a decoder-only model', () => {
     expect(reply!.generated_text).toEqual([...messages, { role: 'assistant', content: expected }]);
     const [textOnly] = await generator(messages, { maxNewTokens: 5, returnFullText: false });
     expect(textOnly!.generated_text).toBe(expected);
-    await expect(generator([{ role: 'user' }] as never)).rejects.toThrow('message 0 is {"role":"user"}; expected { role: string, content: string }');
+    await expect(generator([{ role: 'user' }] as never)).rejects.toThrow(
+      'message 0 is {"role":"user"}; expected { role: string, content: string }',
+    );
     const plain = await pipeline('text-generation', await tinyCausalLM());
     await expect(plain(messages)).rejects.toThrow('has no chat template, so it takes text prompts, not messages');
   });

@@ -25,7 +25,11 @@ describe('pipelines as transformers.js and transformers users call them', () => 
 
   it('passes hub options on: localFilesOnly finds nothing in an empty cache and says so, without the network', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'attn-empty-cache-'));
-    const loading = pipeline('text-classification', 'nobody/never-downloaded', { cacheDir, localFilesOnly: true, revision: 'main' });
+    const loading = pipeline('text-classification', 'nobody/never-downloaded', {
+      cacheDir,
+      localFilesOnly: true,
+      revision: 'main',
+    });
     await expect(loading).rejects.toThrow(/nobody\/never-downloaded/);
     await expect(loading).rejects.toThrow(/offline|cache/i);
   });

@@ -4,7 +4,15 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODELS, defaultModelDir, installedModelsDir, ModelLoadError, parseTask, pipeline, PipelineInputError } from '../../src/pipelines/index.js';
+import {
+  DEFAULT_MODELS,
+  defaultModelDir,
+  installedModelsDir,
+  ModelLoadError,
+  parseTask,
+  pipeline,
+  PipelineInputError,
+} from '../../src/pipelines/index.js';
 import { tinyCausalLM, tinyClassifier, tinyEncoder } from './tiny-models.js';
 
 describe('pipeline() model resolution and bad input', () => {
@@ -12,22 +20,34 @@ describe('pipeline() model resolution and bad input', () => {
     expect(parseTask('sentiment-analysis')).toEqual({ task: 'text-classification' });
     expect(parseTask('translation_de_to_en')).toEqual({ task: 'translation', srcLang: 'de', tgtLang: 'en' });
     expect(() => parseTask('sentiment')).toThrow(PipelineInputError);
-    expect(() => parseTask('sentiment')).toThrow(/unknown task 'sentiment'; attn knows text-classification, zero-shot-classification, .*sentiment-analysis, ner, translation_xx_to_yy/);
+    expect(() => parseTask('sentiment')).toThrow(
+      /unknown task 'sentiment'; attn knows text-classification, zero-shot-classification, .*sentiment-analysis, ner, translation_xx_to_yy/,
+    );
   });
 
   it('refuses a model folder of the wrong kind for the task, saying what it holds and what is needed', async () => {
     const generator = await tinyCausalLM();
     await expect(pipeline('text-classification', generator)).rejects.toThrow(
-      new ModelLoadError(`text-classification needs a fine-tuned sequence classifier (…ForSequenceClassification), but ${generator} holds a gpt2 model saved as GPT2LMHeadModel`),
+      new ModelLoadError(
+        `text-classification needs a fine-tuned sequence classifier (…ForSequenceClassification), but ${generator} holds a gpt2 model saved as GPT2LMHeadModel`,
+      ),
     );
     const encoder = await tinyEncoder();
     // A BERT encoder could get a classification head, but a random one: refused rather than answered with noise.
-    await expect(pipeline('sentiment-analysis', encoder)).rejects.toThrow(/but .* holds a bert model saved as BertModel: its checkpoint lacks classifier\.weight, classifier\.bias, which would be left random/);
-    await expect(pipeline('translation_de_to_en', encoder)).rejects.toThrow('translation_de_to_en needs an encoder–decoder model (BART, T5, Marian');
-    await expect(pipeline('fill-mask', await tinyClassifier(['A', 'B']))).rejects.toThrow('fill-mask needs a masked language model');
+    await expect(pipeline('sentiment-analysis', encoder)).rejects.toThrow(
+      /but .* holds a bert model saved as BertModel: its checkpoint lacks classifier\.weight, classifier\.bias, which would be left random/,
+    );
+    await expect(pipeline('translation_de_to_en', encoder)).rejects.toThrow(
+      'translation_de_to_en needs an encoder–decoder model (BART, T5, Marian',
+    );
+    await expect(pipeline('fill-mask', await tinyClassifier(['A', 'B']))).rejects.toThrow(
+      'fill-mask needs a masked language model',
+    );
     const noConfig = mkdtempSync(join(tmpdir(), 'attn-empty-'));
     writeFileSync(join(noConfig, 'notes.txt'), 'not a model');
-    await expect(pipeline('feature-extraction', noConfig)).rejects.toThrow(`${noConfig} is not a model folder: it has no config.json`);
+    await expect(pipeline('feature-extraction', noConfig)).rejects.toThrow(
+      `${noConfig} is not a model folder: it has no config.json`,
+    );
   });
 
   it('says where it looked for a model name it cannot find', async () => {
@@ -42,7 +62,10 @@ describe('pipeline() model resolution and bad input', () => {
         /model 'org\/sentiment': not a folder, not installed in .*models, and the hub gave no copy: offline mode \(HF_HUB_OFFLINE\) is on, and 'org\/sentiment' .* is not in the cache/,
       );
     } finally {
-      for (const [key, value] of [['HF_HUB_OFFLINE', saved.offline], ['HF_HUB_CACHE', saved.cache]] as const) {
+      for (const [key, value] of [
+        ['HF_HUB_OFFLINE', saved.offline],
+        ['HF_HUB_CACHE', saved.cache],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
@@ -50,11 +73,17 @@ describe('pipeline() model resolution and bad input', () => {
   });
 
   it('names the missing default folder, and says when a task or language has no default', () => {
-    expect(() => defaultModelDir('fill-mask')).toThrow('attn ships no default model for fill-mask; pass a model folder or hub repo id (--model M on the command line)');
-    expect(() => defaultModelDir('text-classification', 'fr')).toThrow("attn's text-classification defaults are for en, ko, not 'fr'");
+    expect(() => defaultModelDir('fill-mask')).toThrow(
+      'attn ships no default model for fill-mask; pass a model folder or hub repo id (--model M on the command line)',
+    );
+    expect(() => defaultModelDir('text-classification', 'fr')).toThrow(
+      "attn's text-classification defaults are for en, ko, not 'fr'",
+    );
     const name = DEFAULT_MODELS['text-classification'].ko!;
     if (!existsSync(join(installedModelsDir, name, 'config.json'))) {
-      expect(() => defaultModelDir('text-classification', 'ko')).toThrow(`the default text-classification model is ${join(installedModelsDir, name)}, which is not installed`);
+      expect(() => defaultModelDir('text-classification', 'ko')).toThrow(
+        `the default text-classification model is ${join(installedModelsDir, name)}, which is not installed`,
+      );
     } else {
       expect(defaultModelDir('text-classification', 'ko')).toBe(join(installedModelsDir, name));
     }

@@ -8,7 +8,14 @@ import { AutoModelForQuestionAnswering } from '../../src/models/auto/index.js';
 import { BertConfig } from '../../src/models/bert/configuration_bert.js';
 import { PreTrainedModel } from '../../src/models/modeling_utils.js';
 import { noGrad } from '../../src/tensor/engine.js';
-import { pipeline, QuestionAnsweringPipeline, TokenClassificationPipeline, type Answer, type GroupedEntity, type TokenEntity } from '../../src/pipelines/index.js';
+import {
+  pipeline,
+  QuestionAnsweringPipeline,
+  TokenClassificationPipeline,
+  type Answer,
+  type GroupedEntity,
+  type TokenEntity,
+} from '../../src/pipelines/index.js';
 import { alignTokens } from '../../src/pipelines/offsets.js';
 import type { TokenizedBatch } from '../../src/pipelines/base.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -40,7 +47,11 @@ class StandIn extends PreTrainedModel<BertConfig> {
   forward(inputs: TokenizedBatch) {
     const { data, b, t, k } = this.logits(inputs);
     if (k === 2) {
-      const pick = (j: number) => new Tensor(Float32Array.from({ length: b * t }, (_, i) => data[i * 2 + j]!), [b, t]);
+      const pick = (j: number) =>
+        new Tensor(
+          Float32Array.from({ length: b * t }, (_, i) => data[i * 2 + j]!),
+          [b, t],
+        );
       return { startLogits: pick(0), endLogits: pick(1), logits: new Tensor(data, [b, t, k]) };
     }
     return { logits: new Tensor(data, [b, t, k]) };
@@ -87,10 +98,15 @@ describe('offsets of tokens in the text', () => {
 
 describeWithShared('offsets with a SentencePiece (Metaspace) tokenizer', ['tokenizers/t5-small/tokenizer.json'], () => {
   it('words split at whitespace only, as the Metaspace pre-tokenizer does', () => {
-    const t5 = new PreTrainedTokenizer(JSON.parse(readFileSync(sharedPath('tokenizers', 't5-small', 'tokenizer.json'), 'utf8')), {});
+    const t5 = new PreTrainedTokenizer(
+      JSON.parse(readFileSync(sharedPath('tokenizers', 't5-small', 'tokenizer.json'), 'utf8')),
+      {},
+    );
     const text = 'Sarah lives in Paris, France.';
     const tokens = alignTokens(t5, text);
-    expect(tokens.map((t) => text.slice(t.start, t.end)).join('|')).toBe(tokens.map((t) => t.token.replace('▁', '')).join('|'));
+    expect(tokens.map((t) => text.slice(t.start, t.end)).join('|')).toBe(
+      tokens.map((t) => t.token.replace('▁', '')).join('|'),
+    );
     const wordOf = (piece: string) => tokens.find((t) => text.slice(t.start, t.end) === piece)!.word;
     expect(wordOf(',')).toBe(wordOf('Paris'));
     expect(wordOf('France')).toBe(wordOf('Paris') + 1);
@@ -104,7 +120,10 @@ describe('question-answering', () => {
   // Start logits 4 on "paris", end logits 4 on "paris" and 2 on "."; 0 elsewhere (masked where not context).
   const qa = (tokenizer = bert()) =>
     new QuestionAnsweringPipeline(
-      new StandIn(config, tokenizer, (tok) => [tok === 'paris' ? 4 : 0, tok === 'paris' ? 4 : tok === '.' ? 2 : 0]) as never,
+      new StandIn(config, tokenizer, (tok) => [
+        tok === 'paris' ? 4 : 0,
+        tok === 'paris' ? 4 : tok === '.' ? 2 : 0,
+      ]) as never,
       tokenizer,
     );
 
@@ -149,7 +168,10 @@ describe('question-answering', () => {
 
   it('handleImpossibleAnswer adds the empty answer scored by [CLS]', async () => {
     const tokenizer = bert();
-    const pipe = new QuestionAnsweringPipeline(new StandIn(config, tokenizer, (tok) => (tok === '[CLS]' ? [6, 6] : [0, 0])) as never, tokenizer);
+    const pipe = new QuestionAnsweringPipeline(
+      new StandIn(config, tokenizer, (tok) => (tok === '[CLS]' ? [6, 6] : [0, 0])) as never,
+      tokenizer,
+    );
     const answer = (await pipe({ question, context }, { handleImpossibleAnswer: true })) as Answer;
     expect(answer).toMatchObject({ answer: '', start: 0, end: 0 });
     const cls = [6, ...new Array(9).fill(0)];
@@ -158,7 +180,10 @@ describe('question-answering', () => {
 
   it('works on byte-level BPE (GPT-2 vocabulary, first token as [CLS] slot)', async () => {
     const tokenizer = gpt2();
-    const pipe = new QuestionAnsweringPipeline(new StandIn(config, tokenizer, (tok) => [tok === 'ĠParis' ? 5 : 0, tok === 'ĠParis' ? 5 : 0]) as never, tokenizer);
+    const pipe = new QuestionAnsweringPipeline(
+      new StandIn(config, tokenizer, (tok) => [tok === 'ĠParis' ? 5 : 0, tok === 'ĠParis' ? 5 : 0]) as never,
+      tokenizer,
+    );
     expect(((await pipe({ question, context })) as Answer).answer).toBe('Paris');
   });
 
@@ -172,7 +197,11 @@ describe('question-answering', () => {
 
 describe('token-classification (NER)', () => {
   const labels = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'];
-  const config = new BertConfig({ model_type: 'bert', max_position_embeddings: 512, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])) });
+  const config = new BertConfig({
+    model_type: 'bert',
+    max_position_embeddings: 512,
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+  });
   const text = 'Sarah Naiveté lives in New York';
   // Tokens: sarah naive ##te lives in new york. Logits put each on a label, with ##te split between I-PER and O.
   const logitsFor: Record<string, number[]> = {
@@ -186,7 +215,10 @@ describe('token-classification (NER)', () => {
   };
   const ner = () => {
     const tokenizer = bert();
-    return new TokenClassificationPipeline(new StandIn(config, tokenizer, (tok) => logitsFor[tok] ?? [9, 0, 0, 0, 0]) as never, tokenizer);
+    return new TokenClassificationPipeline(
+      new StandIn(config, tokenizer, (tok) => logitsFor[tok] ?? [9, 0, 0, 0, 0]) as never,
+      tokenizer,
+    );
   };
   const p = (token: string, label: string) => softmaxAt(logitsFor[token]!, labels.indexOf(label));
 
@@ -227,7 +259,9 @@ describe('token-classification (NER)', () => {
   });
 
   it('refuses an unknown strategy, naming the choices', async () => {
-    await expect(ner()(text, { aggregationStrategy: 'mean' as never })).rejects.toThrow(/none, simple, first, average, max/);
+    await expect(ner()(text, { aggregationStrategy: 'mean' as never })).rejects.toThrow(
+      /none, simple, first, average, max/,
+    );
   });
 });
 
@@ -251,7 +285,9 @@ describe('pipelines from checkpoint folders', () => {
     };
     const [ps, pe] = [probs(out.startLogits.data as Float32Array), probs(out.endLogits.data as Float32Array)];
     let best = 0;
-    for (let s = 0; s < ps.length; s++) for (let e = s; e < Math.min(pe.length, s + 15); e++) if (isContext[s] && isContext[e]) best = Math.max(best, ps[s]! * pe[e]!);
+    for (let s = 0; s < ps.length; s++)
+      for (let e = s; e < Math.min(pe.length, s + 15); e++)
+        if (isContext[s] && isContext[e]) best = Math.max(best, ps[s]! * pe[e]!);
     expect(answer.score).toBeCloseTo(best, 6);
     qa.dispose();
   });

@@ -17,7 +17,9 @@ describe("pipelines take transformers.js' dtype option", () => {
     const dir = join(projectRoot, 'models/sentiment-en');
     const fp32 = await pipeline('sentiment-analysis', dir, { dtype: 'fp32' });
     const q8 = await pipeline('sentiment-analysis', dir, { dtype: 'q8' });
-    expect((q8.model as BertForSequenceClassification).bert.encoder.layer[0]!.attention.self.query).toBeInstanceOf(QuantizedLinear);
+    expect((q8.model as BertForSequenceClassification).bert.encoder.layer[0]!.attention.self.query).toBeInstanceOf(
+      QuantizedLinear,
+    );
     // One label per sentence (topK 1).
     const want = (await fp32(SENTENCES)) as ClassificationLabel[];
     const got = (await q8(SENTENCES)) as ClassificationLabel[];

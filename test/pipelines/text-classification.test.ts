@@ -7,8 +7,13 @@ import { tinyClassifier } from './tiny-models.js';
 
 /** The reference: the model run on one text alone, its logits through a softmax in float64. */
 async function referenceProbs(dir: string, text: string): Promise<number[]> {
-  const [model, tokenizer] = await Promise.all([AutoModelForSequenceClassification.fromPretrained(dir), AutoTokenizer.fromPretrained(dir)]);
-  const logits = noGrad(() => (model as any).forward(tokenizer.encode([text], { returnTensors: true })).logits.data as Float32Array);
+  const [model, tokenizer] = await Promise.all([
+    AutoModelForSequenceClassification.fromPretrained(dir),
+    AutoTokenizer.fromPretrained(dir),
+  ]);
+  const logits = noGrad(
+    () => (model as any).forward(tokenizer.encode([text], { returnTensors: true })).logits.data as Float32Array,
+  );
   const exps = Array.from(logits, (x) => Math.exp(x));
   return exps.map((e) => e / exps.reduce((a, b) => a + b, 0));
 }
@@ -55,7 +60,9 @@ describe('text-classification pipeline', () => {
     const [result] = await classify('the movie was good. '.repeat(5000));
     expect(result!.score).toBeGreaterThan(0);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/input 0 \(100000 characters\) is \d+ tokens long; the model takes 48, so only its first 48 tokens were used/);
+    expect(warnings[0]).toMatch(
+      /input 0 \(100000 characters\) is \d+ tokens long; the model takes 48, so only its first 48 tokens were used/,
+    );
   });
 
   it('refuses empty text, bad topK, and use after dispose with messages that say what to do', async () => {
@@ -66,6 +73,8 @@ describe('text-classification pipeline', () => {
     await expect(classify(42 as never)).rejects.toThrow('expected a text (string) or an array of them, got number');
     await expect(classify('fine', { topK: 0 })).rejects.toThrow('topK must be a whole number >= 1');
     classify.dispose();
-    await expect(classify('fine')).rejects.toThrow("this text-classification pipeline was disposed; create a new one with pipeline('text-classification')");
+    await expect(classify('fine')).rejects.toThrow(
+      "this text-classification pipeline was disposed; create a new one with pipeline('text-classification')",
+    );
   });
 });

@@ -8,11 +8,21 @@ import { configFromJSON } from '../../src/models/configuration_utils.js';
 import { manualSeed } from '../../src/tensor/random.js';
 import { WORDPIECE_VOCAB } from './tiny-models.js';
 
-async function save(head: 'questionAnswering' | 'tokenClassification', extra: Record<string, unknown>, seed: number): Promise<string> {
+async function save(
+  head: 'questionAnswering' | 'tokenClassification',
+  extra: Record<string, unknown>,
+  seed: number,
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'attn-heads-'));
   const json = {
-    model_type: 'bert', vocab_size: WORDPIECE_VOCAB.length, hidden_size: 16, num_attention_heads: 2, num_hidden_layers: 1,
-    intermediate_size: 24, max_position_embeddings: 48, ...extra,
+    model_type: 'bert',
+    vocab_size: WORDPIECE_VOCAB.length,
+    hidden_size: 16,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    intermediate_size: 24,
+    max_position_embeddings: 48,
+    ...extra,
   };
   manualSeed(seed);
   const auto = head === 'questionAnswering' ? AutoModelForQuestionAnswering : AutoModelForTokenClassification;
@@ -26,4 +36,8 @@ export const tinyQuestionAnswering = (seed = 7): Promise<string> => save('questi
 
 /** Labels O, B-X, I-X. */
 export const tinyTokenClassifier = (seed = 8): Promise<string> =>
-  save('tokenClassification', { id2label: { 0: 'O', 1: 'B-X', 2: 'I-X' }, label2id: { O: 0, 'B-X': 1, 'I-X': 2 } }, seed);
+  save(
+    'tokenClassification',
+    { id2label: { 0: 'O', 1: 'B-X', 2: 'I-X' }, label2id: { O: 0, 'B-X': 1, 'I-X': 2 } },
+    seed,
+  );

@@ -21,7 +21,15 @@ const WORDS = (
 ).split(' ');
 export const WORDPIECE_VOCAB = [...SPECIALS, ...WORDS];
 
-const ENCODER = { hidden_size: 16, num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 24, max_position_embeddings: 48, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 };
+const ENCODER = {
+  hidden_size: 16,
+  num_attention_heads: 2,
+  num_hidden_layers: 1,
+  intermediate_size: 24,
+  max_position_embeddings: 48,
+  hidden_dropout_prob: 0,
+  attention_probs_dropout_prob: 0,
+};
 
 function scratch(): string {
   return mkdtempSync(join(tmpdir(), 'attn-pipelines-'));
@@ -29,7 +37,12 @@ function scratch(): string {
 
 type AutoClass = { fromConfig(config: PretrainedConfig): { savePretrained(dir: string): Promise<void> } };
 
-async function saveModel(auto: AutoClass, configJson: Record<string, unknown>, dir: string, seed: number): Promise<string> {
+async function saveModel(
+  auto: AutoClass,
+  configJson: Record<string, unknown>,
+  dir: string,
+  seed: number,
+): Promise<string> {
   manualSeed(seed);
   await auto.fromConfig(configFromJSON(configJson, join(dir, 'config.json'))).savePretrained(dir);
   return dir;
@@ -37,7 +50,10 @@ async function saveModel(auto: AutoClass, configJson: Record<string, unknown>, d
 
 function writeWordPiece(dir: string, modelMaxLength = 48): void {
   writeFileSync(join(dir, 'vocab.txt'), WORDPIECE_VOCAB.join('\n') + '\n');
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, model_max_length: modelMaxLength }));
+  writeFileSync(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ do_lower_case: true, model_max_length: modelMaxLength }),
+  );
 }
 
 /** A BERT sequence classifier with the given labels (e.g. NEGATIVE/POSITIVE, or an NLI label set). */
@@ -45,7 +61,12 @@ export async function tinyClassifier(labels: string[], seed = 1): Promise<string
   const dir = scratch();
   const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
   const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
-  await saveModel(AutoModelForSequenceClassification, { model_type: 'bert', vocab_size: WORDPIECE_VOCAB.length, ...ENCODER, id2label, label2id }, dir, seed);
+  await saveModel(
+    AutoModelForSequenceClassification,
+    { model_type: 'bert', vocab_size: WORDPIECE_VOCAB.length, ...ENCODER, id2label, label2id },
+    dir,
+    seed,
+  );
   writeWordPiece(dir);
   return dir;
 }
@@ -60,7 +81,12 @@ export async function tinyEncoder(seed = 2): Promise<string> {
 
 export async function tinyMaskedLM(seed = 3): Promise<string> {
   const dir = scratch();
-  await saveModel(AutoModelForMaskedLM, { model_type: 'bert', vocab_size: WORDPIECE_VOCAB.length, ...ENCODER }, dir, seed);
+  await saveModel(
+    AutoModelForMaskedLM,
+    { model_type: 'bert', vocab_size: WORDPIECE_VOCAB.length, ...ENCODER },
+    dir,
+    seed,
+  );
   writeWordPiece(dir);
   return dir;
 }
@@ -71,9 +97,22 @@ export async function tinySeq2Seq(extra: Record<string, unknown> = {}, seed = 4)
   const pad = WORDPIECE_VOCAB.indexOf('[PAD]');
   const eos = WORDPIECE_VOCAB.indexOf('[SEP]');
   const config = {
-    model_type: 'marian', vocab_size: WORDPIECE_VOCAB.length, d_model: 16, encoder_layers: 1, decoder_layers: 1,
-    encoder_attention_heads: 2, decoder_attention_heads: 2, encoder_ffn_dim: 24, decoder_ffn_dim: 24, max_position_embeddings: 48,
-    dropout: 0, pad_token_id: pad, eos_token_id: eos, decoder_start_token_id: pad, forced_eos_token_id: eos, ...extra,
+    model_type: 'marian',
+    vocab_size: WORDPIECE_VOCAB.length,
+    d_model: 16,
+    encoder_layers: 1,
+    decoder_layers: 1,
+    encoder_attention_heads: 2,
+    decoder_attention_heads: 2,
+    encoder_ffn_dim: 24,
+    decoder_ffn_dim: 24,
+    max_position_embeddings: 48,
+    dropout: 0,
+    pad_token_id: pad,
+    eos_token_id: eos,
+    decoder_start_token_id: pad,
+    forced_eos_token_id: eos,
+    ...extra,
   };
   await saveModel(AutoModelForSeq2SeqLM, config, dir, seed);
   writeWordPiece(dir);
@@ -89,18 +128,41 @@ const STORIES = [
 /** A GPT-2 with a byte-level BPE tokenizer trained on a few sentences; `chatTemplate` adds one to its config. */
 export async function tinyCausalLM(options: { chatTemplate?: string } = {}, seed = 5): Promise<string> {
   const dir = scratch();
-  const tokenizer = trainTokenizer({ type: 'bpe', texts: STORIES, vocabSize: 300, minFrequency: 1, modelMaxLength: 64, progress: false });
+  const tokenizer = trainTokenizer({
+    type: 'bpe',
+    texts: STORIES,
+    vocabSize: 300,
+    minFrequency: 1,
+    modelMaxLength: 64,
+    progress: false,
+  });
   await tokenizer.savePretrained(dir);
   const eos = tokenizer.eosTokenId!;
   await saveModel(
     AutoModelForCausalLM,
-    { model_type: 'gpt2', vocab_size: tokenizer.vocabSize, n_embd: 16, n_head: 2, n_layer: 1, n_inner: 24, n_positions: 64, embd_pdrop: 0, attn_pdrop: 0, resid_pdrop: 0, bos_token_id: eos, eos_token_id: eos },
+    {
+      model_type: 'gpt2',
+      vocab_size: tokenizer.vocabSize,
+      n_embd: 16,
+      n_head: 2,
+      n_layer: 1,
+      n_inner: 24,
+      n_positions: 64,
+      embd_pdrop: 0,
+      attn_pdrop: 0,
+      resid_pdrop: 0,
+      bos_token_id: eos,
+      eos_token_id: eos,
+    },
     dir,
     seed,
   );
   if (options.chatTemplate) {
     const path = join(dir, 'tokenizer_config.json');
-    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), chat_template: options.chatTemplate }));
+    writeFileSync(
+      path,
+      JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), chat_template: options.chatTemplate }),
+    );
   }
   return dir;
 }

@@ -137,16 +137,44 @@ export interface Question {
 }
 
 export const QUESTIONS: Question[] = [
-  { question: 'How often and how much should I water tomato plants?', path: 'garden/tomatoes.md', answerPhrase: 'five centimetres' },
-  { question: 'When is honey ready to harvest from the hive?', path: 'garden/bees.txt', answerPhrase: 'capped with wax' },
-  { question: 'How do I know my sourdough starter is ready for baking?', path: 'kitchen/bread.md', answerPhrase: 'doubles in size' },
+  {
+    question: 'How often and how much should I water tomato plants?',
+    path: 'garden/tomatoes.md',
+    answerPhrase: 'five centimetres',
+  },
+  {
+    question: 'When is honey ready to harvest from the hive?',
+    path: 'garden/bees.txt',
+    answerPhrase: 'capped with wax',
+  },
+  {
+    question: 'How do I know my sourdough starter is ready for baking?',
+    path: 'kitchen/bread.md',
+    answerPhrase: 'doubles in size',
+  },
   { question: 'What grind does a French press need?', path: 'kitchen/coffee.md', answerPhrase: 'coarse grind' },
-  { question: 'Which bullet trains are not covered by the Japan Rail Pass?', path: 'travel/japan.md', answerPhrase: 'Nozomi' },
-  { question: 'What should I pack for a mountain hike? What are the essentials?', path: 'travel/hiking.txt', answerPhrase: 'ten essentials' },
+  {
+    question: 'Which bullet trains are not covered by the Japan Rail Pass?',
+    path: 'travel/japan.md',
+    answerPhrase: 'Nozomi',
+  },
+  {
+    question: 'What should I pack for a mountain hike? What are the essentials?',
+    path: 'travel/hiking.txt',
+    answerPhrase: 'ten essentials',
+  },
   { question: 'How can I undo my last git commit?', path: 'tech/git.md', answerPhrase: 'reset --soft' },
   { question: 'What is the 3-2-1 backup rule about copies?', path: 'tech/backups.md', answerPhrase: 'three copies' },
-  { question: 'Why does caffeine in the afternoon hurt sleep at bedtime?', path: 'health/sleep.md', answerPhrase: 'half-life' },
-  { question: 'How fast should weekly mileage increase when training for a marathon?', path: 'health/running.txt', answerPhrase: 'ten percent' },
+  {
+    question: 'Why does caffeine in the afternoon hurt sleep at bedtime?',
+    path: 'health/sleep.md',
+    answerPhrase: 'half-life',
+  },
+  {
+    question: 'How fast should weekly mileage increase when training for a marathon?',
+    path: 'health/running.txt',
+    answerPhrase: 'ten percent',
+  },
 ];
 
 export function writeDocuments(folder: string, documents: Record<string, string> = DOCUMENTS): void {

@@ -32,7 +32,16 @@ describe('attn rag command', () => {
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
   it('indexes a folder, then only what changed', async () => {
-    const first = await attnRag(['index', join(folder, 'docs'), '--index', indexFile, '--chunk-chars', '400', '--overlap-chars', '80']);
+    const first = await attnRag([
+      'index',
+      join(folder, 'docs'),
+      '--index',
+      indexFile,
+      '--chunk-chars',
+      '400',
+      '--overlap-chars',
+      '80',
+    ]);
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/: 10 files, \d+ chunks \(10 added, 0 updated, 0 removed, 0 unchanged\)/);
     const second = await attnRag(['index', join(folder, 'docs'), '--index', indexFile]);
@@ -40,7 +49,16 @@ describe('attn rag command', () => {
   });
 
   it('retrieves chunks without a model', async () => {
-    const { code, out } = await attnRag(['ask', 'What grind does a French press need?', '--index', indexFile, '--retrieve-only', '--json', '--k', '2']);
+    const { code, out } = await attnRag([
+      'ask',
+      'What grind does a French press need?',
+      '--index',
+      indexFile,
+      '--retrieve-only',
+      '--json',
+      '--k',
+      '2',
+    ]);
     expect(code).toBe(0);
     const parsed = JSON.parse(out) as { sources: { path: string; text: string }[] };
     expect(parsed.sources.length).toBe(2);
@@ -50,10 +68,21 @@ describe('attn rag command', () => {
   it('asks a model behind attn serve and lists the sources', async () => {
     const server = await startChatServer({ models: [new EchoChatModel()] });
     try {
-      const { code, out } = await attnRag(['ask', 'How should I water tomatoes?', '--index', indexFile, '--base-url', server.baseURL, '--model', 'echo']);
+      const { code, out } = await attnRag([
+        'ask',
+        'How should I water tomatoes?',
+        '--index',
+        indexFile,
+        '--base-url',
+        server.baseURL,
+        '--model',
+        'echo',
+      ]);
       expect(code).toBe(0);
       expect(out).toContain('Question: How should I water tomatoes?');
-      expect(out).toMatch(/Sources:\n\[1\] garden\/tomatoes\.md:\d+-\d+ \(Growing tomatoes > Watering\) score 0\.\d{3}/);
+      expect(out).toMatch(
+        /Sources:\n\[1\] garden\/tomatoes\.md:\d+-\d+ \(Growing tomatoes > Watering\) score 0\.\d{3}/,
+      );
     } finally {
       await server.close();
     }
@@ -62,6 +91,8 @@ describe('attn rag command', () => {
   it('answers usage errors with exit code 2', async () => {
     expect((await attnRag(['frobnicate'])).code).toBe(2);
     expect((await attnRag(['ask', 'one', 'two', '--index', indexFile])).code).toBe(2);
-    await expect(run(['ask', 'q', '--index', join(folder, 'missing.sqlite')])).rejects.toThrow("build it with 'attn rag index <folder>'");
+    await expect(run(['ask', 'q', '--index', join(folder, 'missing.sqlite')])).rejects.toThrow(
+      "build it with 'attn rag index <folder>'",
+    );
   });
 });

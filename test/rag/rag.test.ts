@@ -13,7 +13,10 @@ import { VectorStore } from '../../src/rag/store.js';
 import { DOCUMENTS, QUESTIONS, writeDocuments } from './fixtures.js';
 
 describe('chunkDocument', () => {
-  const paragraphs = Array.from({ length: 12 }, (_, i) => `Paragraph ${i} says something about topic ${i}. It has a second sentence too.`);
+  const paragraphs = Array.from(
+    { length: 12 },
+    (_, i) => `Paragraph ${i} says something about topic ${i}. It has a second sentence too.`,
+  );
   const text = paragraphs.join('\n\n');
 
   it('cuts at paragraph boundaries, within the size limit, with overlap, citing the right lines', () => {
@@ -23,7 +26,10 @@ describe('chunkDocument', () => {
       expect(chunk.text.length).toBeLessThanOrEqual(200);
       expect(chunk.text).toMatch(/^Paragraph \d+/);
       // Paragraph i is on line 2i + 1 (blank lines between).
-      const lines = text.split('\n').slice(chunk.startLine - 1, chunk.endLine).join('\n');
+      const lines = text
+        .split('\n')
+        .slice(chunk.startLine - 1, chunk.endLine)
+        .join('\n');
       expect(lines).toBe(chunk.text);
     }
     for (let i = 1; i < chunks.length; i++) {
@@ -44,12 +50,22 @@ describe('chunkDocument', () => {
     const chunks = chunkDocument(long, { maxChars: 120, overlapChars: 0 });
     for (const chunk of chunks) expect(chunk.text.length).toBeLessThanOrEqual(120);
     expect(chunks[0]!.text).toBe(sentence.repeat(2).trim());
-    expect(chunks.map((c) => c.text).join(' ').replace(/\s+/g, ' ')).toBe(long);
+    expect(
+      chunks
+        .map((c) => c.text)
+        .join(' ')
+        .replace(/\s+/g, ' '),
+    ).toBe(long);
   });
 
   it('keeps markdown sections apart and names their headings', () => {
     const chunks = chunkDocument(DOCUMENTS['kitchen/bread.md']!, { markdown: true, maxChars: 1000 });
-    expect(chunks.map((c) => c.heading)).toEqual(['Sourdough bread', 'Sourdough bread > The starter', 'Sourdough bread > Baking', 'Sourdough bread > Storing']);
+    expect(chunks.map((c) => c.heading)).toEqual([
+      'Sourdough bread',
+      'Sourdough bread > The starter',
+      'Sourdough bread > Baking',
+      'Sourdough bread > Storing',
+    ]);
     expect(chunks[2]!.text.startsWith('## Baking\nBake the loaf')).toBe(true);
     expect(chunks[2]!.startLine).toBe(7);
   });
@@ -86,7 +102,8 @@ describe('RAG index and retrieval', () => {
     const misses: string[] = [];
     for (const q of QUESTIONS) {
       const [top] = await retrieve(store, embedder, q.question, 3);
-      if (top?.path !== q.path || !top.text.includes(q.answerPhrase)) misses.push(`${q.question} → ${top?.path}: ${top?.text.slice(0, 60)}`);
+      if (top?.path !== q.path || !top.text.includes(q.answerPhrase))
+        misses.push(`${q.question} → ${top?.path}: ${top?.text.slice(0, 60)}`);
     }
     expect(misses.length, misses.join('\n')).toBeLessThanOrEqual(2);
     store.close();
@@ -102,10 +119,16 @@ describe('RAG index and retrieval', () => {
     const future = new Date(Date.now() + 60_000);
     utimesSync(join(folder, 'kitchen/coffee.md'), future, future);
     writeFileSync(join(folder, 'tech/git.md'), '# Git\n\nUse git bisect to find the commit that introduced a bug.\n');
-    writeFileSync(join(folder, 'tech/docker.md'), '# Docker\n\nA Dockerfile describes how to build a container image.\n');
+    writeFileSync(
+      join(folder, 'tech/docker.md'),
+      '# Docker\n\nA Dockerfile describes how to build a container image.\n',
+    );
     unlinkSync(join(folder, 'health/running.txt'));
     const embedded: string[] = [];
-    const report = await indexFolder(reopened, embedder, { chunk: { maxChars: 300, overlapChars: 60 }, onFile: (path) => embedded.push(path) });
+    const report = await indexFolder(reopened, embedder, {
+      chunk: { maxChars: 300, overlapChars: 60 },
+      onFile: (path) => embedded.push(path),
+    });
     expect(report.added).toEqual(['tech/docker.md']);
     expect(report.updated).toEqual(['tech/git.md']);
     expect(report.removed).toEqual(['health/running.txt']);
@@ -116,7 +139,9 @@ describe('RAG index and retrieval', () => {
     const again = await VectorStore.open(indexPath, identity());
     const [bisect] = await retrieve(again, embedder, 'which git command finds the commit with the bug?', 1);
     expect(bisect?.path).toBe('tech/git.md');
-    expect((await retrieve(again, embedder, 'marathon training mileage', 10)).some((h) => h.path === 'health/running.txt')).toBe(false);
+    expect(
+      (await retrieve(again, embedder, 'marathon training mileage', 10)).some((h) => h.path === 'health/running.txt'),
+    ).toBe(false);
     const nothingChanged = await indexFolder(again, embedder);
     expect(nothingChanged.unchanged).toBe(10);
     expect([...nothingChanged.added, ...nothingChanged.updated, ...nothingChanged.removed]).toEqual([]);
@@ -127,7 +152,9 @@ describe('RAG index and retrieval', () => {
     await expect(VectorStore.open(indexPath, { ...identity(), embedderId: 'other', dimension: 512 })).rejects.toThrow(
       `embedder is "${embedder.id}", expected "other"`,
     );
-    await expect(VectorStore.open(indexPath, { ...identity(), root: '/elsewhere' })).rejects.toThrow('each index covers one folder');
+    await expect(VectorStore.open(indexPath, { ...identity(), root: '/elsewhere' })).rejects.toThrow(
+      'each index covers one folder',
+    );
     expect(await VectorStore.readIdentity(indexPath)).toEqual(identity());
   });
 
@@ -136,11 +163,19 @@ describe('RAG index and retrieval', () => {
     const store = await VectorStore.open(indexPath, identity());
     try {
       const client = new ChatClient({ baseURL: server.baseURL, model: 'echo' });
-      const { answer, sources } = await askDocuments(client, store, embedder, 'How do I know my sourdough starter is ready?', { k: 2 });
+      const { answer, sources } = await askDocuments(
+        client,
+        store,
+        embedder,
+        'How do I know my sourdough starter is ready?',
+        { k: 2 },
+      );
       expect(sources.length).toBe(2);
       expect(sources[0]!.path).toBe('kitchen/bread.md');
       // The echo model answers with the prompt it got: the numbered sources and the question.
-      expect(answer).toContain(`[1] kitchen/bread.md:${sources[0]!.startLine}-${sources[0]!.endLine} (Sourdough bread > The starter)`);
+      expect(answer).toContain(
+        `[1] kitchen/bread.md:${sources[0]!.startLine}-${sources[0]!.endLine} (Sourdough bread > The starter)`,
+      );
       expect(answer).toContain('[2] ');
       expect(answer).toContain('Question: How do I know my sourdough starter is ready?');
     } finally {

@@ -67,6 +67,11 @@ describe('Trainer checkpoint staging', () => {
     }
     mkdirSync(join(output, 'checkpoint-2'));
     expect((await removeStaleStaging(output)).sort()).toEqual([dead, own].sort());
-    expect([existsSync(dead), existsSync(own), existsSync(living), existsSync(join(output, 'checkpoint-2'))]).toEqual([false, false, true, true]);
+    expect([existsSync(dead), existsSync(own), existsSync(living), existsSync(join(output, 'checkpoint-2'))]).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
   });
 });

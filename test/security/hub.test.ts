@@ -42,7 +42,11 @@ const header = { key: 'header', value: { summary: 'attack' } };
 
 describe('hub server: the disk', () => {
   it('answers a download whose object file is gone with a logged error, and keeps serving', async () => {
-    await uploadFiles('alice/r', { 'gone.txt': new TextEncoder().encode('soon gone') }, { ...connection(), commitMessage: 'x' });
+    await uploadFiles(
+      'alice/r',
+      { 'gone.txt': new TextEncoder().encode('soon gone') },
+      { ...connection(), commitMessage: 'x' },
+    );
     const object = sha256('soon gone');
     rmSync(join(data, 'objects', object.slice(0, 2), object));
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -77,11 +81,18 @@ describe('hub server: uploads time out on idleness, not on total time', () => {
       headers: { ...auth(), Connection: 'close' },
       body: JSON.stringify({ operation: 'upload', objects: [{ oid, size: bytes }] }),
     }).then(async (response) => ({ status: response.status, text: await response.text() }));
-    return (JSON.parse(batch.text) as { objects: { actions: { upload: { href: string } } }[] }).objects[0]!.actions.upload.href;
+    return (JSON.parse(batch.text) as { objects: { actions: { upload: { href: string } } }[] }).objects[0]!.actions
+      .upload.href;
   }
 
   /** PUTs `bytes` in `pieces` parts with `pauseMs` between them; resolves with the status or 'closed'. */
-  function slowPut(href: string, bytes: number, fill: number, pieces: number, pauseMs: number): Promise<number | 'closed'> {
+  function slowPut(
+    href: string,
+    bytes: number,
+    fill: number,
+    pieces: number,
+    pauseMs: number,
+  ): Promise<number | 'closed'> {
     return new Promise((resolve) => {
       const req = request(href, { method: 'PUT', headers: { 'Content-Length': String(bytes) } }, (res) => {
         res.resume();
@@ -119,9 +130,18 @@ describe('hub server: malformed requests are 400 without a stack trace', () => {
     const json = { 'Content-Type': 'application/json' };
     expectClientError(await send('POST', '/api/repos/create', 'null', json));
     expectClientError(await send('POST', '/api/repos/create', '[1]', json));
-    expectClientError(await send('POST', '/api/models/alice/r/preupload/main', JSON.stringify({ files: [null] }), json));
+    expectClientError(
+      await send('POST', '/api/models/alice/r/preupload/main', JSON.stringify({ files: [null] }), json),
+    );
     expectClientError(await send('POST', '/api/models/alice/r/preupload/main', 'null', json));
-    expectClientError(await send('POST', '/alice/r.git/info/lfs/objects/batch', JSON.stringify({ operation: 'upload', objects: [null] }), json));
+    expectClientError(
+      await send(
+        'POST',
+        '/alice/r.git/info/lfs/objects/batch',
+        JSON.stringify({ operation: 'upload', objects: [null] }),
+        json,
+      ),
+    );
     expectClientError(await send('POST', '/api/models/alice/r/branch/b1', '{not json', json));
     expectClientError(await send('POST', '/api/models/alice/r/branch/b2', 'null', json));
     expectClientError(await send('POST', '/api/models/alice/r/branch/b3', JSON.stringify({ startingPoint: {} }), json));
@@ -131,7 +151,9 @@ describe('hub server: malformed requests are 400 without a stack trace', () => {
     const ndjson = { 'Content-Type': 'application/x-ndjson' };
     const commit = (body: string) => send('POST', '/api/models/alice/r/commit/main', body, ndjson);
     expectClientError(await commit(commitLines({ key: 'header', value: { summary: {} } })));
-    expectClientError(await commit(commitLines({ key: 'header', value: { summary: 'x', description: { toString: 1 } } })));
+    expectClientError(
+      await commit(commitLines({ key: 'header', value: { summary: 'x', description: { toString: 1 } } })),
+    );
     expectClientError(await commit('null\n'));
     expectClientError(await commit(commitLines(header, { key: 'file', value: null })));
     expectClientError(await commit(commitLines(header, { key: 'lfsFile', value: { path: 'a.bin', oid: {} } })));
@@ -139,14 +161,24 @@ describe('hub server: malformed requests are 400 without a stack trace', () => {
 
   it('refuses invalid base64 instead of committing an empty file', async () => {
     const before = await listRepoFiles('alice/r', connection());
-    const answer = await send('POST', '/api/models/alice/r/commit/main', commitLines(header, { key: 'file', value: { path: 'bad.txt', encoding: 'base64', content: '!!! not base64 !!!' } }), { 'Content-Type': 'application/x-ndjson' });
+    const answer = await send(
+      'POST',
+      '/api/models/alice/r/commit/main',
+      commitLines(header, {
+        key: 'file',
+        value: { path: 'bad.txt', encoding: 'base64', content: '!!! not base64 !!!' },
+      }),
+      { 'Content-Type': 'application/x-ndjson' },
+    );
     expectClientError(answer);
     expect(answer.text).toMatch(/bad\.txt.*base64/);
     expect(await listRepoFiles('alice/r', connection())).toEqual(before);
   });
 
   it('refuses a repo id with more than one slash instead of cutting it', async () => {
-    const answer = await send('POST', '/api/repos/create', JSON.stringify({ name: 'alice/x/y' }), { 'Content-Type': 'application/json' });
+    const answer = await send('POST', '/api/repos/create', JSON.stringify({ name: 'alice/x/y' }), {
+      'Content-Type': 'application/json',
+    });
     expectClientError(answer);
     expect((await send('GET', '/api/models/alice/x')).status).toBe(404);
   });
@@ -173,14 +205,24 @@ describe('hub server: malformed requests are 400 without a stack trace', () => {
     }
     for (const name of ['hasOwnProperty', 'valueOf', '__defineGetter__']) {
       expect((await fetch(`${hub.url}/alice/r/resolve/main/${name}`)).status).toBe(404);
-      const deleted = await send('POST', '/api/models/alice/r/commit/main', commitLines(header, { key: 'deletedFile', value: { path: name } }), { 'Content-Type': 'application/x-ndjson' });
+      const deleted = await send(
+        'POST',
+        '/api/models/alice/r/commit/main',
+        commitLines(header, { key: 'deletedFile', value: { path: name } }),
+        { 'Content-Type': 'application/x-ndjson' },
+      );
       expectClientError(deleted, 404);
     }
   });
 
   it('refuses an inline file line larger than an LFS file would be, before buffering all of it', async () => {
-    const line = JSON.stringify({ key: 'file', value: { path: 'big.txt', encoding: 'base64', content: 'A'.repeat(24 * 1024 * 1024) } });
-    const answer = await send('POST', '/api/models/alice/r/commit/main', `${JSON.stringify(header)}\n${line}\n`, { 'Content-Type': 'application/x-ndjson' });
+    const line = JSON.stringify({
+      key: 'file',
+      value: { path: 'big.txt', encoding: 'base64', content: 'A'.repeat(24 * 1024 * 1024) },
+    });
+    const answer = await send('POST', '/api/models/alice/r/commit/main', `${JSON.stringify(header)}\n${line}\n`, {
+      'Content-Type': 'application/x-ndjson',
+    });
     expectClientError(answer, 413);
     expect(answer.text).toMatch(/LFS/);
   });
@@ -191,7 +233,10 @@ describe('hub server: the Host header', () => {
     const content = new Uint8Array(12_000).fill(3);
     await uploadFiles('alice/r', { 'w.safetensors': content }, { ...connection(), commitMessage: 'lfs file' });
     const { port } = new URL(hub.url);
-    const answer = await rawRequest(hub.url, `GET /alice/r/resolve/main/w.safetensors HTTP/1.1\r\nHost: evil.example:${port}`);
+    const answer = await rawRequest(
+      hub.url,
+      `GET /alice/r/resolve/main/w.safetensors HTTP/1.1\r\nHost: evil.example:${port}`,
+    );
     expect(answer.headers).not.toMatch(/^Location:/im);
     expect(answer.status).toBe(421);
     expect(answer.body).toMatch(/--public-url/);
@@ -202,7 +247,10 @@ describe('hub server: the Host header', () => {
   it('keeps a given public URL whatever the Host header says', async () => {
     const other = await startHubServer({ dataDir: data, publicUrl: 'https://hub.example.com/' });
     try {
-      const answer = await rawRequest(other.url, 'GET /alice/r/resolve/main/w.safetensors HTTP/1.1\r\nHost: evil.example');
+      const answer = await rawRequest(
+        other.url,
+        'GET /alice/r/resolve/main/w.safetensors HTTP/1.1\r\nHost: evil.example',
+      );
       expect(answer.status).toBe(302);
       expect(answer.headers).toMatch(/Location: https:\/\/hub\.example\.com\/lfs\/objects\//);
     } finally {

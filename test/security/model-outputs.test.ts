@@ -47,7 +47,11 @@ describe('non-finite model outputs', () => {
     await poison(dir, /^classifier\.bias$/, Number.POSITIVE_INFINITY);
     const stdout = sink();
     const stderr = sink();
-    const code = await runWith(['text-classification', '--model', dir, 'the cat sat'], { stdin: Readable.from([]), stdout, stderr });
+    const code = await runWith(['text-classification', '--model', dir, 'the cat sat'], {
+      stdin: Readable.from([]),
+      stdout,
+      stderr,
+    });
     expect(code).toBe(1);
     expect(stdout.text).toBe('');
     expect(stderr.text).toMatch(/produced (NaN|Infinity|-Infinity) in its 'logits' output/);
@@ -69,7 +73,9 @@ describe('non-finite model outputs', () => {
     await poison(dir, /ln_f\.weight$/, Number.NaN);
     const generate = await pipeline('text-generation', dir);
     try {
-      await expect(generate('the cat', { maxNewTokens: 4 })).rejects.toThrow(/generate: .* produced NaN in its 'logits' output/);
+      await expect(generate('the cat', { maxNewTokens: 4 })).rejects.toThrow(
+        /generate: .* produced NaN in its 'logits' output/,
+      );
     } finally {
       generate.dispose();
     }

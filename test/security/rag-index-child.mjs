@@ -14,7 +14,11 @@ if (mode === 'ask') {
   store.close();
 } else {
   const { indexFolder } = await import('../../src/rag/indexer.ts');
-  const store = await VectorStore.open(indexPath, { embedderId: embedder.id, dimension: embedder.dimension, root: folder });
+  const store = await VectorStore.open(indexPath, {
+    embedderId: embedder.id,
+    dimension: embedder.dimension,
+    root: folder,
+  });
   const report = await indexFolder(store, embedder);
   store.close();
   result = { chunks: report.chunks, skipped: report.skipped };

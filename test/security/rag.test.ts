@@ -13,7 +13,11 @@ import { projectRoot } from '../../src/util/paths.js';
 import { scratchDir } from './helpers.js';
 
 async function openStore(root: string, embedder: Embedder): Promise<VectorStore> {
-  return VectorStore.open(join(scratchDir('index'), 'index.sqlite'), { embedderId: embedder.id, dimension: embedder.dimension, root });
+  return VectorStore.open(join(scratchDir('index'), 'index.sqlite'), {
+    embedderId: embedder.id,
+    dimension: embedder.dimension,
+    root,
+  });
 }
 
 describe('RAG indexing of untrusted folders', () => {

@@ -10,8 +10,12 @@ import { rawRequest } from './helpers.js';
 
 describe('attn serve --host beyond this machine', () => {
   it('refuses to serve everyone without an API key unless told --insecure, and then warns', async () => {
-    await expect(startFromArgs(['--model', 'echo', '--port', '0', '--host', '0.0.0.0'], {})).rejects.toThrow(UsageError);
-    await expect(startFromArgs(['--model', 'echo', '--port', '0', '--host', '0.0.0.0'], {})).rejects.toThrow(/ATTN_API_KEY.*--insecure/);
+    await expect(startFromArgs(['--model', 'echo', '--port', '0', '--host', '0.0.0.0'], {})).rejects.toThrow(
+      UsageError,
+    );
+    await expect(startFromArgs(['--model', 'echo', '--port', '0', '--host', '0.0.0.0'], {})).rejects.toThrow(
+      /ATTN_API_KEY.*--insecure/,
+    );
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       const open = await startFromArgs(['--model', 'echo', '--port', '0', '--host', '0.0.0.0', '--insecure'], {});
@@ -94,12 +98,17 @@ describe('studio: Origin and uploads', () => {
       const answer = await fetch(`${studio.url}/api/models`, { headers: { Origin: origin } });
       expect([origin, answer.status]).toEqual([origin, 403]);
     }
-    expect((await fetch(`${studio.url}/api/training/runs`, { headers: { Origin: `http://${host}` } })).status).toBe(200);
+    expect((await fetch(`${studio.url}/api/training/runs`, { headers: { Origin: `http://${host}` } })).status).toBe(
+      200,
+    );
     // A Host no URL can hold, behind a studio that takes any name (0.0.0.0): refused, not a 500.
     const anyName = await startStudioServer({ hubEndpoint: 'http://127.0.0.1:9', host: '0.0.0.0' });
     try {
       const { port } = new URL(anyName.url);
-      const odd = await rawRequest(`http://127.0.0.1:${port}`, `GET /api/training/runs HTTP/1.1\r\nHost: a^b\r\nOrigin: http://a`);
+      const odd = await rawRequest(
+        `http://127.0.0.1:${port}`,
+        `GET /api/training/runs HTTP/1.1\r\nHost: a^b\r\nOrigin: http://a`,
+      );
       expect(odd.status).toBe(403);
     } finally {
       await anyName.close();

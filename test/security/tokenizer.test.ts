@@ -17,7 +17,12 @@ function tokenizerFolder(parts: Record<string, unknown>): string {
   return dir;
 }
 
-const split = (pattern: string) => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
+const split = (pattern: string) => ({
+  type: 'Split',
+  pattern: { Regex: pattern },
+  behavior: 'Isolated',
+  invert: false,
+});
 
 function loadError(dir: string): TokenizerFileError {
   try {
@@ -39,7 +44,7 @@ const IN_USE: Record<string, string> = {
   o200k:
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
-    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    '\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+',
   deepseekDigits: '\\p{N}{1,3}',
   cjk: '[一-龥\\u3040-ゟ゠-ヿ]+',
   newlines: '(?:\\r\\n|\\n)+',
@@ -59,19 +64,34 @@ describe('regular expressions in tokenizer.json', () => {
     const replace = { type: 'Replace', pattern: { Regex: '(a|aa)+$' }, content: 'x' };
     expect(loadError(tokenizerFolder({ normalizer: replace })).field).toBe('normalizer.pattern.Regex');
     const sequence = { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, split('(?:\\s*)*x')] };
-    expect(loadError(tokenizerFolder({ pre_tokenizer: sequence })).field).toBe('pre_tokenizer.pretokenizers[1].pattern.Regex');
+    expect(loadError(tokenizerFolder({ pre_tokenizer: sequence })).field).toBe(
+      'pre_tokenizer.pretokenizers[1].pattern.Regex',
+    );
     const decoder = { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { Regex: '(.*a){12}' }, content: '' }] };
     expect(loadError(tokenizerFolder({ decoder })).field).toBe('decoder.decoders[0].pattern.Regex');
   });
 
   it('names each shape that backtracks catastrophically', () => {
-    for (const pattern of ['(a+)+$', '(a*)*b', '(a?)+b', '(?:a|a)*b', '(a|ab)*c', '(\\w|\\d)+$', '(x+x+)+y', '(a+){2,}', '(.)\\1+', '(?<q>a)\\k<q>', 'a*a*a*b']) {
+    for (const pattern of [
+      '(a+)+$',
+      '(a*)*b',
+      '(a?)+b',
+      '(?:a|a)*b',
+      '(a|ab)*c',
+      '(\\w|\\d)+$',
+      '(x+x+)+y',
+      '(a+){2,}',
+      '(.)\\1+',
+      '(?<q>a)\\k<q>',
+      'a*a*a*b',
+    ]) {
       expect([pattern, backtrackingRisk(pattern)]).toEqual([pattern, expect.any(String)]);
     }
   });
 
   it('accepts the patterns of tokenizers in use, and tokenizes with them as before', () => {
-    for (const [name, pattern] of Object.entries(IN_USE)) expect([name, backtrackingRisk(pattern)]).toEqual([name, undefined]);
+    for (const [name, pattern] of Object.entries(IN_USE))
+      expect([name, backtrackingRisk(pattern)]).toEqual([name, undefined]);
     const tokenizer = AutoTokenizer.fromDirectory(tokenizerFolder({ pre_tokenizer: split(IN_USE.gpt2!) }));
     expect(tokenizer.tokenize('aa a!')).toEqual(['aa', ' a', '!']);
   });
@@ -86,7 +106,10 @@ describe('regular expressions in tokenizer.json', () => {
 describe('vocabulary of tokenizer.json', () => {
   function folderWithVocab(vocab: unknown, added: unknown[] = []): string {
     const dir = scratchDir('vocab');
-    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'WordLevel', vocab, unk_token: '[UNK]' }, added_tokens: added }));
+    writeFileSync(
+      join(dir, 'tokenizer.json'),
+      JSON.stringify({ model: { type: 'WordLevel', vocab, unk_token: '[UNK]' }, added_tokens: added }),
+    );
     return dir;
   }
 

@@ -13,13 +13,27 @@ import { tinyClassifier, tinyEncoder } from '../pipelines/tiny-models.js';
 import { ensureStudioBuilt, localHub, restoreHubEnvironment, scratch, tinyTrainingRun, tinyWordLM } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 // The README shows docs/screenshots/; a test run only refreshes them when asked (ATTN_SCREENSHOTS=1), so a plain
 // `npm test` leaves the working tree clean. Otherwise they go to a scratch folder.
-const SCREENSHOTS = process.env.ATTN_SCREENSHOTS === '1' ? join(projectRoot, 'docs', 'screenshots') : join(tmpdir(), 'attn-studio-screenshots');
+const SCREENSHOTS =
+  process.env.ATTN_SCREENSHOTS === '1'
+    ? join(projectRoot, 'docs', 'screenshots')
+    : join(tmpdir(), 'attn-studio-screenshots');
 
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) console.warn(`[attn tests] skipping the studio browser tests: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+if (!existsSync(CHROMIUM))
+  console.warn(
+    `[attn tests] skipping the studio browser tests: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`,
+  );
 
 suite(`attn studio in Chromium (${CHROMIUM})`, () => {
   restoreHubEnvironment(afterAll);
@@ -78,19 +92,27 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
 
     // Drop the model's files on the drop zone, as a user dragging them from a file manager.
     const model = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 41);
-    const files = readdirSync(model).map((name) => ({ name, base64: readFileSync(join(model, name)).toString('base64') }));
+    const files = readdirSync(model).map((name) => ({
+      name,
+      base64: readFileSync(join(model, name)).toString('base64'),
+    }));
     await page.locator('.drop').evaluate((zone, dropped) => {
       const transfer = new DataTransfer();
-      for (const f of dropped) transfer.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+      for (const f of dropped)
+        transfer.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
       zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
       zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }, files);
     await expect.poll(() => page.locator('.upload-status', { hasText: 'uploaded' }).count()).toBe(files.length);
-    expect(await page.locator('.uploads progress').evaluateAll((bars) => bars.map((b) => (b as HTMLProgressElement).value))).toEqual(files.map(() => 1));
+    expect(
+      await page.locator('.uploads progress').evaluateAll((bars) => bars.map((b) => (b as HTMLProgressElement).value)),
+    ).toEqual(files.map(() => 1));
 
     await page.getByLabel('Commit message', { exact: true }).fill('Add a tiny sentiment model');
     await page.getByRole('button', { name: 'Commit' }).click();
-    expect(await settledNotice()).toMatch(new RegExp(`Committed ${files.length} file\\(s\\) to alice/tiny-sentiment: commit [0-9a-f]{10}`));
+    expect(await settledNotice()).toMatch(
+      new RegExp(`Committed ${files.length} file\\(s\\) to alice/tiny-sentiment: commit [0-9a-f]{10}`),
+    );
     // The uploaded files, beside what the hub added itself (.gitattributes, the card with the license).
     const listed = () => page.locator('.files tbody tr td:first-child').allTextContents();
     await expect.poll(listed).toEqual(expect.arrayContaining(files.map((f) => f.name)));
@@ -109,8 +131,14 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
     await page.getByLabel('Text', { exact: true }).fill('a great film');
     await page.getByLabel('Text', { exact: true }).press('Control+Enter');
     expect(await settledNotice()).toBe('Done.');
-    const shown = await page.locator('.scores li').evaluateAll((items) => items.map((li) => [li.querySelector('.score-label')!.textContent, Number(li.querySelector('meter')!.value)]));
-    const expected = (await (await pipeline('sentiment-analysis', 'alice/tiny-sentiment'))('a great film')) as Array<{ label: string; score: number }>;
+    const shown = await page
+      .locator('.scores li')
+      .evaluateAll((items) =>
+        items.map((li) => [li.querySelector('.score-label')!.textContent, Number(li.querySelector('meter')!.value)]),
+      );
+    const expected = (await (
+      await pipeline('sentiment-analysis', 'alice/tiny-sentiment')
+    )('a great film')) as Array<{ label: string; score: number }>;
     expect(shown).toEqual(expected.map((e) => [e.label, e.score]));
 
     const generator = await tinyWordLM();
@@ -121,7 +149,10 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
     await page.evaluate(() => {
       const result = document.querySelector('.result')!;
       (window as unknown as { pieces: number }).pieces = 0;
-      new MutationObserver((changes) => ((window as unknown as { pieces: number }).pieces += changes.length)).observe(result, { childList: true, subtree: true });
+      new MutationObserver((changes) => ((window as unknown as { pieces: number }).pieces += changes.length)).observe(
+        result,
+        { childList: true, subtree: true },
+      );
     });
     await page.getByRole('button', { name: 'Run' }).click();
     expect(await settledNotice()).toBe('Done.');
@@ -140,7 +171,9 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
     // The USE Lite model shipped in models/ when present (real tokens, real attention); else a tiny BERT.
     const model = existsSync(join(installedModelsDir, 'use-lite', 'config.json')) ? 'use-lite' : await tinyEncoder();
     const sentence = 'The cat sat on the mat because it was tired.';
-    const maps = (await (await fetch(`${studio.url}/api/attention`, { method: 'POST', body: JSON.stringify({ model, text: sentence }) })).json()) as { tokens: string[]; heads: number; weights: number[][][][] };
+    const maps = (await (
+      await fetch(`${studio.url}/api/attention`, { method: 'POST', body: JSON.stringify({ model, text: sentence }) })
+    ).json()) as { tokens: string[]; heads: number; weights: number[][][][] };
     await open('#/attention');
     await page.getByLabel('Model', { exact: true }).fill(model);
     await page.getByLabel('Sentence', { exact: true }).fill(sentence);
@@ -156,11 +189,15 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
     const cell = (box.width - 90) / maps.tokens.length;
     await page.mouse.move(box.x + 90 + 1.5 * cell, box.y + 90 + 3.5 * cell);
     const tip = page.locator('.maps .tip');
-    await expect.poll(() => tip.textContent()).toMatch(new RegExp(`^query 3 .* → key 1 .*: ${maps.weights[0]![1]![3]![1]!.toFixed(4)}$`));
+    await expect
+      .poll(() => tip.textContent())
+      .toMatch(new RegExp(`^query 3 .* → key 1 .*: ${maps.weights[0]![1]![3]![1]!.toFixed(4)}$`));
     // The keyboard reads the same cells: the first arrow shows (0, 0), then right and down move.
     await canvas.focus();
     for (const key of ['ArrowRight', 'ArrowRight', 'ArrowDown']) await page.keyboard.press(key);
-    await expect.poll(() => tip.textContent()).toMatch(new RegExp(`^query 1 .* → key 1 .*: ${maps.weights[0]![1]![1]![1]!.toFixed(4)}$`));
+    await expect
+      .poll(() => tip.textContent())
+      .toMatch(new RegExp(`^query 1 .* → key 1 .*: ${maps.weights[0]![1]![1]![1]!.toFixed(4)}$`));
     await page.mouse.move(box.x + 90 + 2.5 * cell, box.y + 90 + 4.5 * cell);
     await page.locator('.positions figure').waitFor({ timeout: 60_000 });
     expect(await page.locator('.positions figcaption').textContent()).toMatch(/^(Sinusoidal|Learned)/);
@@ -193,11 +230,14 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
     }
     await training;
     expect([...seen].filter((s) => /^step \d+ of 96$/.test(s)).length).toBeGreaterThan(2);
-    const metrics = await page.locator('.chart-card').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-metric')));
+    const metrics = await page
+      .locator('.chart-card')
+      .evaluateAll((cards) => cards.map((c) => c.getAttribute('data-metric')));
     expect(metrics.slice(0, 3)).toEqual(['loss', 'learning_rate', 'eval_loss']);
     expect(metrics).toEqual(expect.arrayContaining(['eval_accuracy', 'eval_f1']));
     // Both runs drawn on every chart.
-    for (const metric of ['loss', 'eval_accuracy']) expect(await page.locator(`.chart-card[data-metric="${metric}"] path.series`).count()).toBe(2);
+    for (const metric of ['loss', 'eval_accuracy'])
+      expect(await page.locator(`.chart-card[data-metric="${metric}"] path.series`).count()).toBe(2);
     await shoot('training');
   });
 

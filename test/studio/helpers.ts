@@ -69,13 +69,35 @@ function toyData(rows: number, offset: number): Dataset {
 export async function tinyTrainingRun(outputDir: string, learningRate: number, maxSteps = 24): Promise<void> {
   manualSeed(0);
   const model = new BertForSequenceClassification(
-    new BertConfig({ vocab_size: 20, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16 }),
+    new BertConfig({
+      vocab_size: 20,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 16,
+    }),
   );
   const args = new TrainingArguments({
-    outputDir, progress: false, learningRate, maxSteps, warmupSteps: 4, perDeviceTrainBatchSize: 8, saveStrategy: 'no',
-    loggingSteps: 2, evalStrategy: 'steps', evalSteps: 6, seed: 3,
+    outputDir,
+    progress: false,
+    learningRate,
+    maxSteps,
+    warmupSteps: 4,
+    perDeviceTrainBatchSize: 8,
+    saveStrategy: 'no',
+    loggingSteps: 2,
+    evalStrategy: 'steps',
+    evalSteps: 6,
+    seed: 3,
   });
-  await new Trainer({ model, args, trainDataset: toyData(96, 0), evalDataset: toyData(32, 1000), computeMetrics: classificationMetrics }).train();
+  await new Trainer({
+    model,
+    args,
+    trainDataset: toyData(96, 0),
+    evalDataset: toyData(32, 1000),
+    computeMetrics: classificationMetrics,
+  }).train();
 }
 
 /**
@@ -84,7 +106,18 @@ export async function tinyTrainingRun(outputDir: string, learningRate: number, m
  */
 export async function tinyWordLM(seed = 7): Promise<string> {
   const dir = scratch('word-lm');
-  const config = { model_type: 'gpt2', vocab_size: WORDPIECE_VOCAB.length, n_embd: 16, n_head: 2, n_layer: 2, n_inner: 24, n_positions: 48, embd_pdrop: 0, attn_pdrop: 0, resid_pdrop: 0 };
+  const config = {
+    model_type: 'gpt2',
+    vocab_size: WORDPIECE_VOCAB.length,
+    n_embd: 16,
+    n_head: 2,
+    n_layer: 2,
+    n_inner: 24,
+    n_positions: 48,
+    embd_pdrop: 0,
+    attn_pdrop: 0,
+    resid_pdrop: 0,
+  };
   manualSeed(seed);
   await AutoModelForCausalLM.fromConfig(configFromJSON(config, join(dir, 'config.json'))).savePretrained(dir);
   writeFileSync(join(dir, 'vocab.txt'), WORDPIECE_VOCAB.join('\n') + '\n');

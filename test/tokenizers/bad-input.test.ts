@@ -19,12 +19,16 @@ const load = (dir: string) => AutoTokenizer.fromPretrained(dir);
 
 describe('bad tokenizer input', () => {
   it('names a path that is not a directory', async () => {
-    await expect(load(join(scratch, 'nope'))).rejects.toThrow(/nope' is neither a local model folder nor a hub repo id/);
+    await expect(load(join(scratch, 'nope'))).rejects.toThrow(
+      /nope' is neither a local model folder nor a hub repo id/,
+    );
   });
 
   it('names the folder and the files it looked for', async () => {
     const dir = folder('empty', {});
-    await expect(load(dir)).rejects.toThrow(new RegExp(`${dir}: no tokenizer found: expected tokenizer.json, vocab.txt`));
+    await expect(load(dir)).rejects.toThrow(
+      new RegExp(`${dir}: no tokenizer found: expected tokenizer.json, vocab.txt`),
+    );
   });
 
   it('names a tokenizer.json that is not JSON', async () => {
@@ -37,13 +41,22 @@ describe('bad tokenizer input', () => {
 
   it('names the missing model field of tokenizer.json', async () => {
     const dir = folder('novocab', { 'tokenizer.json': JSON.stringify({ model: { type: 'BPE', merges: [] } }) });
-    await expect(load(dir)).rejects.toThrow(/tokenizer.json: field "model.vocab": missing or not an object \(model type BPE\)/);
+    await expect(load(dir)).rejects.toThrow(
+      /tokenizer.json: field "model.vocab": missing or not an object \(model type BPE\)/,
+    );
     const dir2 = folder('badtype', { 'tokenizer.json': JSON.stringify({ model: { type: 'Magic', vocab: {} } }) });
-    await expect(load(dir2)).rejects.toThrow(/field "model.type": "Magic" is not one of BPE, WordPiece, Unigram, WordLevel/);
+    await expect(load(dir2)).rejects.toThrow(
+      /field "model.type": "Magic" is not one of BPE, WordPiece, Unigram, WordLevel/,
+    );
   });
 
   it('names a bad added token', async () => {
-    const dir = folder('badadded', { 'tokenizer.json': JSON.stringify({ model: { type: 'WordPiece', vocab: { a: 0 } }, added_tokens: [{ content: 'x' }] }) });
+    const dir = folder('badadded', {
+      'tokenizer.json': JSON.stringify({
+        model: { type: 'WordPiece', vocab: { a: 0 } },
+        added_tokens: [{ content: 'x' }],
+      }),
+    });
     await expect(load(dir)).rejects.toThrow(/field "added_tokens\[0\]": expected an object with a numeric "id"/);
   });
 
@@ -71,7 +84,9 @@ describe('bad tokenizer input', () => {
 
   it('names a tokenizer.model that is not a SentencePiece protobuf', async () => {
     const dir = folder('badspm', { 'tokenizer.model': new Uint8Array([0x0a, 0x50, 0x01]) });
-    await expect(load(dir)).rejects.toThrow(/tokenizer.model: not a SentencePiece model protobuf \(protobuf: field needs 80 bytes/);
+    await expect(load(dir)).rejects.toThrow(
+      /tokenizer.model: not a SentencePiece model protobuf \(protobuf: field needs 80 bytes/,
+    );
     const dir2 = folder('textspm', { 'tokenizer.model': 'hello world, not a model' });
     await expect(load(dir2)).rejects.toThrow(/tokenizer.model: /);
   });

@@ -5,12 +5,22 @@ import { trainTokenizer } from '../../src/tokenizers/index.js';
 const texts = ['the cat sat', 'the dog ran far away', 'a cat and a dog'];
 
 describe('calling a tokenizer, as in transformers and transformers.js', () => {
-  const tokenizer = trainTokenizer({ type: 'wordpiece', texts, vocabSize: 60, normalizer: 'lowercase', progress: false });
+  const tokenizer = trainTokenizer({
+    type: 'wordpiece',
+    texts,
+    vocabSize: 60,
+    normalizer: 'lowercase',
+    progress: false,
+  });
 
   it('returns input_ids, attention_mask and token_type_ids equal to encode()', () => {
     const called = tokenizer(texts, { padding: true });
     const encoded = tokenizer.encode(texts, { padding: true });
-    expect(called).toEqual({ input_ids: encoded.inputIds, attention_mask: encoded.attentionMask, token_type_ids: encoded.tokenTypeIds });
+    expect(called).toEqual({
+      input_ids: encoded.inputIds,
+      attention_mask: encoded.attentionMask,
+      token_type_ids: encoded.tokenTypeIds,
+    });
     expect(called.attention_mask[0]).toEqual(encoded.inputIds[0]!.map((id) => (id === tokenizer.padTokenId ? 0 : 1)));
   });
 

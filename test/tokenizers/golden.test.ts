@@ -20,8 +20,20 @@ interface GoldenCase {
 }
 interface Golden {
   cases: GoldenCase[];
-  pair_cases?: { text: string; text_pair: string; input_ids: number[]; token_type_ids: number[]; attention_mask: number[] }[];
-  batch_cases?: { texts: string[]; call_kwargs: Record<string, unknown>; input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }[];
+  pair_cases?: {
+    text: string;
+    text_pair: string;
+    input_ids: number[];
+    token_type_ids: number[];
+    attention_mask: number[];
+  }[];
+  batch_cases?: {
+    texts: string[];
+    call_kwargs: Record<string, unknown>;
+    input_ids: number[][];
+    attention_mask: number[][];
+    token_type_ids?: number[][];
+  }[];
 }
 
 /**
@@ -49,7 +61,15 @@ const KNOWN_DIFFERENCES: Record<string, string[]> = {
   'llama2-legacy-false': [' ', '   '],
 };
 
-const FIELDS = ['tokens', 'input_ids', 'input_ids_no_special', 'decoded', 'decoded_skip_special', 'decoded_no_cleanup', 'decoded_no_special_ids'] as const;
+const FIELDS = [
+  'tokens',
+  'input_ids',
+  'input_ids_no_special',
+  'decoded',
+  'decoded_skip_special',
+  'decoded_no_cleanup',
+  'decoded_no_special_ids',
+] as const;
 
 function actual(tok: PreTrainedTokenizer, c: GoldenCase): Record<(typeof FIELDS)[number], unknown> {
   const ids = tok.encodeIds(c.text);

@@ -48,7 +48,10 @@ function expectRoundTrip(tok: PreTrainedTokenizer, seed: number, count: number):
   for (let i = 0; i < count; i++) {
     const text = randomText(r);
     const ids = tok.encodeIds(text, { addSpecialTokens: false });
-    expect(tok.decode(ids, { cleanUpTokenizationSpaces: false }), `seed ${seed} string ${i}: ${JSON.stringify(text)}`).toBe(text);
+    expect(
+      tok.decode(ids, { cleanUpTokenizationSpaces: false }),
+      `seed ${seed} string ${i}: ${JSON.stringify(text)}`,
+    ).toBe(text);
   }
 }
 
@@ -84,7 +87,9 @@ describe("the trainer's byte-level split", () => {
     const r = rng(3);
     for (let i = 0; i < 500; i++) {
       const text = randomText(r) + " it's 12 o'clock ";
-      expect((text.match(GPT2_SPLIT_PATTERN) ?? []).map(toByteLevel), JSON.stringify(text)).toEqual(probe.pre_tokenizer!(text));
+      expect((text.match(GPT2_SPLIT_PATTERN) ?? []).map(toByteLevel), JSON.stringify(text)).toEqual(
+        probe.pre_tokenizer!(text),
+      );
     }
   });
 });

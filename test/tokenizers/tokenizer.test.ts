@@ -47,15 +47,21 @@ describe('BERT (vocab.txt) batching', () => {
     expect(bert.convertIdsToTokens(out.inputIds[0]!)).toEqual(['[CLS]', 'four', 'five', '[SEP]']);
     expect(bert.truncationSide).toBe(side);
     const kept = bert.encode(['one two three four five'], { truncation: true, maxLength: 4 });
-    expect(bert.convertIdsToTokens(kept.inputIds[0]!)).toEqual(side === 'left' ? ['[CLS]', 'four', 'five', '[SEP]'] : ['[CLS]', 'one', 'two', '[SEP]']);
+    expect(bert.convertIdsToTokens(kept.inputIds[0]!)).toEqual(
+      side === 'left' ? ['[CLS]', 'four', 'five', '[SEP]'] : ['[CLS]', 'one', 'two', '[SEP]'],
+    );
   });
 
   it('refuses a text longer than maxLength without truncation instead of cutting it', () => {
-    expect(() => bert.encode(['one two three four five'], { maxLength: 4 })).toThrow(/text 0 is 7 tokens long, more than maxLength 4; pass truncation: true/);
+    expect(() => bert.encode(['one two three four five'], { maxLength: 4 })).toThrow(
+      /text 0 is 7 tokens long, more than maxLength 4; pass truncation: true/,
+    );
   });
 
   it('warns once when a text exceeds model_max_length and no maxLength is given', async () => {
-    const limited = await AutoTokenizer.fromPretrained(goldenPath('tokenizers', 'bert-base-uncased'), { config: { model_max_length: 3 } });
+    const limited = await AutoTokenizer.fromPretrained(goldenPath('tokenizers', 'bert-base-uncased'), {
+      config: { model_max_length: 3 },
+    });
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     limited.encode(['one two three']);
     limited.encode(['one two three']);
@@ -65,7 +71,9 @@ describe('BERT (vocab.txt) batching', () => {
   });
 
   it('refuses tensors for ragged rows', () => {
-    expect(() => bert.encode(['hello world', 'hi'], { returnTensors: true })).toThrow(/equal length; pass padding: true/);
+    expect(() => bert.encode(['hello world', 'hi'], { returnTensors: true })).toThrow(
+      /equal length; pass padding: true/,
+    );
   });
 
   it('converts tokens and ids both ways, unknown tokens to [UNK]', () => {
@@ -105,7 +113,9 @@ describe('BERT (vocab.txt) batching', () => {
 describe('GPT-2 (encoder.json + vocab.bpe)', () => {
   it('needs a pad token to pad, and takes the eos token as one', async () => {
     const gpt2 = await AutoTokenizer.fromPretrained(goldenPath('tokenizers', 'gpt2'));
-    expect(() => gpt2.encode(['a b', 'a'], { padding: true })).toThrow(/padding needs a pad token, and .*gpt2 defines none/);
+    expect(() => gpt2.encode(['a b', 'a'], { padding: true })).toThrow(
+      /padding needs a pad token, and .*gpt2 defines none/,
+    );
     expect(gpt2.addSpecialTokens({ pad_token: gpt2.eosToken! })).toBe(0);
     const out = gpt2.encode(['Hello world', 'Hi'], { padding: true, paddingSide: 'left' });
     expect(out.inputIds).toEqual([
@@ -121,10 +131,14 @@ describe('GPT-2 (encoder.json + vocab.bpe)', () => {
 
 describeWithShared('T5 (tokenizer.json, Unigram)', ['tokenizers/t5-small/tokenizer.json'], () => {
   it('encodes with the published t5-small ids and appends </s>', async () => {
-    const t5 = await AutoTokenizer.fromPretrained(sharedPath('tokenizers/t5-small'), { config: { eos_token: '</s>', pad_token: '<pad>' } });
+    const t5 = await AutoTokenizer.fromPretrained(sharedPath('tokenizers/t5-small'), {
+      config: { eos_token: '</s>', pad_token: '<pad>' },
+    });
     expect(t5.vocabSize).toBe(32100);
     // The ids transformers' documentation shows for t5-small.
-    expect(t5.encodeIds('translate English to German: The house is wonderful.')).toEqual([13959, 1566, 12, 2968, 10, 37, 629, 19, 1627, 5, 1]);
+    expect(t5.encodeIds('translate English to German: The house is wonderful.')).toEqual([
+      13959, 1566, 12, 2968, 10, 37, 629, 19, 1627, 5, 1,
+    ]);
     expect(t5.tokenize('Hello world')).toEqual(['▁Hello', '▁world']);
     expect(t5.decode([8774, 296, 1], { skipSpecialTokens: true })).toBe('Hello world');
     const batch = t5.encode(['Hello world', 'Hi'], { padding: true });
@@ -145,7 +159,7 @@ describeWithShared('Llama-2 (tokenizer.model)', ['tokenizers/llama2/tokenizer.mo
 
 describe('chat templates', () => {
   const template =
-    "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+    '{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}';
   const tok = trainTokenizer({
     type: 'bpe',
     texts: ['hello there', 'how are you', 'fine thanks'],

@@ -12,7 +12,12 @@ const ENGLISH = ['the cat sat on the mat', 'the dog sat on the log', 'a cat and 
 
 describe('byte-level BPE trainer', () => {
   it('puts special tokens first, then the 256 bytes, then merges by frequency', () => {
-    const tok = trainTokenizer({ type: 'bpe', texts: ENGLISH, vocabSize: 270, specialTokens: ['<|endoftext|>', '<pad>'] });
+    const tok = trainTokenizer({
+      type: 'bpe',
+      texts: ENGLISH,
+      vocabSize: 270,
+      specialTokens: ['<|endoftext|>', '<pad>'],
+    });
     expect(tok.convertIdsToTokens([0, 1])).toEqual(['<|endoftext|>', '<pad>']);
     expect(tok.vocabSize).toBe(270);
     expect([tok.bosToken, tok.eosToken, tok.padToken]).toEqual(['<|endoftext|>', '<|endoftext|>', '<pad>']);
@@ -43,7 +48,17 @@ describe('byte-level BPE trainer', () => {
     const dir = join(scratch, 'bpe');
     await tok.savePretrained(dir);
     const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
-    expect(Object.keys(json).sort()).toEqual(['added_tokens', 'decoder', 'model', 'normalizer', 'padding', 'post_processor', 'pre_tokenizer', 'truncation', 'version']);
+    expect(Object.keys(json).sort()).toEqual([
+      'added_tokens',
+      'decoder',
+      'model',
+      'normalizer',
+      'padding',
+      'post_processor',
+      'pre_tokenizer',
+      'truncation',
+      'version',
+    ]);
     expect(json.model.type).toBe('BPE');
     const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
     expect(config.tokenizer_class).toBe('PreTrainedTokenizerFast');
@@ -66,17 +81,24 @@ describe('WordPiece trainer', () => {
   });
 
   it('needs an unknown token', () => {
-    expect(() => trainTokenizer({ type: 'wordpiece', texts: ENGLISH, vocabSize: 60, specialTokens: ['[CLS]'] })).toThrow(/needs an unknown token/);
+    expect(() =>
+      trainTokenizer({ type: 'wordpiece', texts: ENGLISH, vocabSize: 60, specialTokens: ['[CLS]'] }),
+    ).toThrow(/needs an unknown token/);
   });
 
   it('rejects a vocabulary smaller than its special tokens', () => {
-    expect(() => trainTokenizer({ type: 'wordpiece', texts: ENGLISH, vocabSize: 3 })).toThrow(/vocabSize must be an integer above the 5 special tokens/);
+    expect(() => trainTokenizer({ type: 'wordpiece', texts: ENGLISH, vocabSize: 3 })).toThrow(
+      /vocabSize must be an integer above the 5 special tokens/,
+    );
   });
 });
 
 describeWithShared('Korean byte-level BPE (nsmc)', ['data/nsmc/train.tsv'], () => {
   it('round-trips every line of 2,000 held-out reviews losslessly', () => {
-    const lines = readFileSync(sharedPath('data/nsmc/train.tsv'), 'utf8').split('\n').slice(1).map((l) => l.split('\t')[0]!);
+    const lines = readFileSync(sharedPath('data/nsmc/train.tsv'), 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t')[0]!);
     const tok = trainTokenizer({ type: 'bpe', texts: lines.slice(0, 3000), vocabSize: 2000 });
     const heldOut = lines.slice(3000, 5000);
     let tokens = 0;

@@ -38,7 +38,9 @@ describe('progress', () => {
     const bar = progress({ label: 'train', total: 10, stream, intervalMs: 0 });
     bar.tick(5, { loss: 0.123456, lr: 0.00002, split: 'dev' });
     bar.done();
-    expect(chunks[0]).toMatch(/^\rtrain  50% \|█{12} {12}\| 5\/10 it \[\d\d:\d\d<\d\d:\d\d, .* it\/s\] loss=0\.1235 lr=2\.00e-5 split=dev\x1b\[K$/);
+    expect(chunks[0]).toMatch(
+      /^\rtrain  50% \|█{12} {12}\| 5\/10 it \[\d\d:\d\d<\d\d:\d\d, .* it\/s\] loss=0\.1235 lr=2\.00e-5 split=dev\x1b\[K$/,
+    );
     expect(chunks[1]).toMatch(/^\rtrain  50% .* loss=0\.1235 lr=2\.00e-5 split=dev\x1b\[K\n$/);
   });
 

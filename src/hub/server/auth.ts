@@ -85,7 +85,13 @@ export class TokenStore {
     if (!USER_NAME.test(user)) throw new Error(`invalid user name '${user}': expected letters, digits, '_' and '-'`);
     const token = newToken();
     const tokens = this.readAll();
-    tokens.push({ user, role, sha256: hashToken(token), createdAt: new Date().toISOString(), ...(name === undefined ? {} : { name }) });
+    tokens.push({
+      user,
+      role,
+      sha256: hashToken(token),
+      createdAt: new Date().toISOString(),
+      ...(name === undefined ? {} : { name }),
+    });
     await this.writeAll(tokens);
     return token;
   }
@@ -105,11 +111,16 @@ export class TokenStore {
    * once, also in a running server. Returns what was revoked.
    */
   async revoke(id: string): Promise<TokenSummary> {
-    if (!/^[0-9a-f]{6,64}$/.test(id)) throw new Error(`invalid token id '${id}': expected the hex id 'attn hub token list' shows`);
+    if (!/^[0-9a-f]{6,64}$/.test(id))
+      throw new Error(`invalid token id '${id}': expected the hex id 'attn hub token list' shows`);
     const tokens = this.readAll();
     const matches = tokens.filter((t) => t.sha256.startsWith(id));
     if (matches.length !== 1) {
-      throw new Error(matches.length === 0 ? `no token with id '${id}' in ${this.path}` : `id '${id}' matches ${matches.length} tokens; give more of it`);
+      throw new Error(
+        matches.length === 0
+          ? `no token with id '${id}' in ${this.path}`
+          : `id '${id}' matches ${matches.length} tokens; give more of it`,
+      );
     }
     await this.writeAll(tokens.filter((t) => t !== matches[0]));
     return summaryOf(matches[0]!);

@@ -14,7 +14,17 @@ import { decodeUrlComponent, MALFORMED_URL_MESSAGE, parseRequestUrl } from '../.
 import { cardFrontMatter, parseCardData } from '../card.js';
 import { HubError, isSafeRepoPath, isValidRepoId } from '../errors.js';
 import { TokenStore, canRead, canWrite, type Caller } from './auth.js';
-import { HubStorage, assertBranchName, fileEntry, gitBlobOid, lfsPointer, type CommitChanges, type CommitRecord, type FileEntry, type RepoRecord } from './storage.js';
+import {
+  HubStorage,
+  assertBranchName,
+  fileEntry,
+  gitBlobOid,
+  lfsPointer,
+  type CommitChanges,
+  type CommitRecord,
+  type FileEntry,
+  type RepoRecord,
+} from './storage.js';
 
 export interface HubServerOptions {
   dataDir: string;
@@ -48,7 +58,26 @@ const JSON_BODY_LIMIT = 1 << 20;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** Files above this size, or binary ones, go through LFS (the hub's own rule). */
 const LFS_THRESHOLD = 10 * 1024 * 1024;
-const LFS_EXTENSIONS = ['safetensors', 'bin', 'onnx', 'pt', 'pth', 'ckpt', 'h5', 'msgpack', 'gguf', 'model', 'npy', 'npz', 'zip', 'gz', 'tar', 'zst', 'parquet', 'arrow'];
+const LFS_EXTENSIONS = [
+  'safetensors',
+  'bin',
+  'onnx',
+  'pt',
+  'pth',
+  'ckpt',
+  'h5',
+  'msgpack',
+  'gguf',
+  'model',
+  'npy',
+  'npz',
+  'zip',
+  'gz',
+  'tar',
+  'zst',
+  'parquet',
+  'arrow',
+];
 const BINARY_EXTENSIONS = new RegExp(`\\.(${LFS_EXTENSIONS.join('|')})$`, 'i');
 const SIGNED_URL_SECONDS = 3600;
 /** The first commit's .gitattributes: what git clients need to see these files as LFS. */
@@ -77,8 +106,14 @@ interface HubRequest {
 function statusOf(error: HubError): number {
   if (error.status !== undefined) return error.status;
   const byCode: Partial<Record<HubError['code'], number>> = {
-    RepoNotFound: 404, RevisionNotFound: 404, EntryNotFound: 404, Unauthorized: 401, Forbidden: 403,
-    Conflict: 409, TooLarge: 413, BadRequest: 400,
+    RepoNotFound: 404,
+    RevisionNotFound: 404,
+    EntryNotFound: 404,
+    Unauthorized: 401,
+    Forbidden: 403,
+    Conflict: 409,
+    TooLarge: 413,
+    BadRequest: 400,
   };
   return byCode[error.code] ?? 500;
 }
@@ -90,7 +125,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 function sendError(res: ServerResponse, error: HubError): void {
-  const headers: Record<string, string> = { 'X-Error-Code': error.code, 'X-Error-Message': error.message.replace(/[^\x20-\x7e]/g, '?') };
+  const headers: Record<string, string> = {
+    'X-Error-Code': error.code,
+    'X-Error-Message': error.message.replace(/[^\x20-\x7e]/g, '?'),
+  };
   if (res.headersSent) {
     res.destroy();
     return;
@@ -100,7 +138,8 @@ function sendError(res: ServerResponse, error: HubError): void {
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new HubError('TooLarge', `request body of ${declared} bytes exceeds the limit of ${limit}`);
+  if (declared > limit)
+    throw new HubError('TooLarge', `request body of ${declared} bytes exceeds the limit of ${limit}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -127,7 +166,8 @@ async function readJsonObject(req: IncomingMessage, emptyIsObject = false): Prom
   } catch {
     throw new HubError('BadRequest', 'request body is not valid JSON');
   }
-  if (!isJsonObject(parsed)) throw new HubError('BadRequest', `request body must be a JSON object, got ${JSON.stringify(parsed)?.slice(0, 40)}`);
+  if (!isJsonObject(parsed))
+    throw new HubError('BadRequest', `request body must be a JSON object, got ${JSON.stringify(parsed)?.slice(0, 40)}`);
   return parsed;
 }
 
@@ -184,7 +224,10 @@ function lineTooLong(): HubError {
 
 function requirePath(path: unknown, what: string): string {
   if (typeof path !== 'string' || !isSafeRepoPath(path)) {
-    throw new HubError('BadRequest', `invalid ${what} ${JSON.stringify(path)}: expected a relative path without '.' or '..' segments`);
+    throw new HubError(
+      'BadRequest',
+      `invalid ${what} ${JSON.stringify(path)}: expected a relative path without '.' or '..' segments`,
+    );
   }
   return path;
 }
@@ -227,12 +270,14 @@ export class HubServer {
   /** The repo if the caller may see it; missing and invisible repos answer alike, so private names do not leak. */
   private readableRepo(caller: Caller | undefined, repoId: string): RepoRecord {
     const repo = isValidRepoId(repoId) ? this.storage.repo(repoId) : undefined;
-    if (repo === undefined || !canRead(caller, repo)) throw new HubError('RepoNotFound', `repository '${repoId}' not found`);
+    if (repo === undefined || !canRead(caller, repo))
+      throw new HubError('RepoNotFound', `repository '${repoId}' not found`);
     return repo;
   }
 
   private requireWriter(caller: Caller | undefined): Caller {
-    if (caller === undefined) throw new HubError('Unauthorized', 'writing needs a token: send Authorization: Bearer <token>');
+    if (caller === undefined)
+      throw new HubError('Unauthorized', 'writing needs a token: send Authorization: Bearer <token>');
     if (caller.role !== 'write') throw new HubError('Forbidden', `the token of '${caller.user}' is read-only`);
     return caller;
   }
@@ -240,7 +285,8 @@ export class HubServer {
   private writableRepo(caller: Caller | undefined, repoId: string): RepoRecord {
     const writer = this.requireWriter(caller);
     const repo = this.readableRepo(writer, repoId);
-    if (!canWrite(writer, repo.namespace)) throw new HubError('Forbidden', `'${writer.user}' may not write to '${repoId}'`);
+    if (!canWrite(writer, repo.namespace))
+      throw new HubError('Forbidden', `'${writer.user}' may not write to '${repoId}'`);
     return repo;
   }
 
@@ -256,7 +302,13 @@ export class HubServer {
     return createHmac('sha256', this.secret).update(`${purpose}\n${scope}\n${size}\n${expires}`).digest('hex');
   }
 
-  private signedUrl(baseUrl: string, purpose: 'objects' | 'upload' | 'verify', oid: string, size: number, repoId = ''): string {
+  private signedUrl(
+    baseUrl: string,
+    purpose: 'objects' | 'upload' | 'verify',
+    oid: string,
+    size: number,
+    repoId = '',
+  ): string {
     const expires = Math.floor(Date.now() / 1000) + SIGNED_URL_SECONDS;
     const query = new URLSearchParams({ size: String(size), expires: String(expires), repo: repoId });
     query.set('signature', this.signature(purpose, `${repoId}:${oid}`, size, expires));
@@ -270,8 +322,10 @@ export class HubServer {
     const repoId = query.get('repo') ?? '';
     const given = Buffer.from(query.get('signature') ?? '', 'hex');
     const expected = Buffer.from(this.signature(purpose, `${repoId}:${oid}`, size, expires), 'hex');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HubError('Forbidden', 'invalid URL signature');
-    if (expires < Date.now() / 1000) throw new HubError('Forbidden', 'the signed URL has expired: resolve the file again');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new HubError('Forbidden', 'invalid URL signature');
+    if (expires < Date.now() / 1000)
+      throw new HubError('Forbidden', 'the signed URL has expired: resolve the file again');
     return { size, repoId };
   }
 
@@ -281,13 +335,23 @@ export class HubServer {
    * Sends an object, honouring `Range: bytes=a-b` (resumed downloads). An object missing or damaged on disk (disk
    * trouble, a manual clean-up) answers this request with a logged 500; a read failing midway cuts this response.
    */
-  private serveObject(request: HubRequest, sha256: string, size: number, headers: Record<string, string>, what: string): void {
+  private serveObject(
+    request: HubRequest,
+    sha256: string,
+    size: number,
+    headers: Record<string, string>,
+    what: string,
+  ): void {
     const { req, res } = request;
     const objectPath = this.storage.objectPath(sha256);
     const stored = statSync(objectPath, { throwIfNoEntry: false });
     if (stored?.isFile() !== true || stored.size !== size) {
       const found = stored === undefined ? 'missing' : stored.isFile() ? `${stored.size} bytes` : 'not a file';
-      throw new HubError('Http', `${what}: its object ${sha256} is missing or damaged on the server's disk (${size} bytes expected, ${found})`, 500);
+      throw new HubError(
+        'Http',
+        `${what}: its object ${sha256} is missing or damaged on the server's disk (${size} bytes expected, ${found})`,
+        500,
+      );
     }
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     let start = 0;
@@ -304,7 +368,12 @@ export class HubServer {
       status = 206;
       headers = { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}` };
     }
-    res.writeHead(status, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start + 1), 'Accept-Ranges': 'bytes', ...headers });
+    res.writeHead(status, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(end - start + 1),
+      'Accept-Ranges': 'bytes',
+      ...headers,
+    });
     if (req.method === 'HEAD' || size === 0) {
       res.end();
       return;
@@ -341,7 +410,10 @@ export class HubServer {
 
   private modelInfo(repo: RepoRecord, commit: CommitRecord, baseUrl: string): Record<string, unknown> {
     const readme = fileEntry(commit, 'README.md');
-    const cardData = readme === undefined || readme.size > JSON_BODY_LIMIT ? undefined : parseCardData(readFileSync(this.storage.objectPath(readme.sha256), 'utf8'));
+    const cardData =
+      readme === undefined || readme.size > JSON_BODY_LIMIT
+        ? undefined
+        : parseCardData(readFileSync(this.storage.objectPath(readme.sha256), 'utf8'));
     return {
       _id: repo.id,
       id: repo.id,
@@ -377,7 +449,9 @@ export class HubServer {
         oid: entry.gitOid,
         size: entry.size,
         path,
-        ...(entry.lfs ? { lfs: { oid: entry.sha256, size: entry.size, pointerSize: lfsPointer(entry.sha256, entry.size).length } } : {}),
+        ...(entry.lfs
+          ? { lfs: { oid: entry.sha256, size: entry.size, pointerSize: lfsPointer(entry.sha256, entry.size).length } }
+          : {}),
       });
     }
     if (folder !== '' && entries.size === 0) throw new HubError('EntryNotFound', `folder '${folder}' not found`);
@@ -387,7 +461,9 @@ export class HubServer {
   // ---- writing -------------------------------------------------------------------------------------
 
   private async storeInline(content: Buffer): Promise<FileEntry> {
-    const { sha256, size } = await this.storage.storeObject(Readable.from([content]), { maxBytes: this.maxUploadBytes });
+    const { sha256, size } = await this.storage.storeObject(Readable.from([content]), {
+      maxBytes: this.maxUploadBytes,
+    });
     return { sha256, size, lfs: false, gitOid: gitBlobOid(content) };
   }
 
@@ -395,14 +471,19 @@ export class HubServer {
     const writer = this.requireWriter(request.caller);
     const body = await readJsonObject(request.req);
     const type = optionalString(body, 'type', 'create');
-    if (type !== undefined && type !== 'model') throw new HubError('BadRequest', `repo type '${type}' is not served here: only model repos`);
+    if (type !== undefined && type !== 'model')
+      throw new HubError('BadRequest', `repo type '${type}' is not served here: only model repos`);
     const given = optionalString(body, 'name', 'create');
     if (given === undefined) throw new HubError('BadRequest', "field 'name' is missing");
     // 'alice/x/y' must be refused whole, not cut to 'alice/x'.
-    const id = given.includes('/') ? given : `${optionalString(body, 'organization', 'create') ?? writer.user}/${given}`;
-    if (!isValidRepoId(id) || !id.includes('/')) throw new HubError('BadRequest', `invalid repo id '${id}': expected 'namespace/name'`);
+    const id = given.includes('/')
+      ? given
+      : `${optionalString(body, 'organization', 'create') ?? writer.user}/${given}`;
+    if (!isValidRepoId(id) || !id.includes('/'))
+      throw new HubError('BadRequest', `invalid repo id '${id}': expected 'namespace/name'`);
     const [namespace, name] = id.split('/');
-    if (!canWrite(writer, namespace!)) throw new HubError('Forbidden', `'${writer.user}' may not create repos in '${namespace}'`);
+    if (!canWrite(writer, namespace!))
+      throw new HubError('Forbidden', `'${writer.user}' may not create repos in '${namespace}'`);
     const license = optionalString(body, 'license', 'create');
     const put = new Map<string, FileEntry>([['.gitattributes', await this.storeInline(Buffer.from(GITATTRIBUTES))]]);
     if (license !== undefined) put.set('README.md', await this.storeInline(Buffer.from(cardFrontMatter({ license }))));
@@ -433,25 +514,44 @@ export class HubServer {
     this.writableRepo(request.caller, repoId);
     const body = await readJsonObject(request.req);
     if (body.operation !== 'upload') {
-      throw new HubError('BadRequest', `LFS operation ${JSON.stringify(body.operation)} is not served: only 'upload' (download with /resolve)`);
+      throw new HubError(
+        'BadRequest',
+        `LFS operation ${JSON.stringify(body.operation)} is not served: only 'upload' (download with /resolve)`,
+      );
     }
     if (!Array.isArray(body.objects) || !body.objects.every(isJsonObject)) {
       throw new HubError('BadRequest', "field 'objects' must be a list of { oid, size }");
     }
     const objects = body.objects.map(({ oid, size }) => {
-      if (typeof oid !== 'string' || !/^[0-9a-f]{64}$/.test(oid) || !Number.isSafeInteger(size) || (size as number) < 0) {
+      if (
+        typeof oid !== 'string' ||
+        !/^[0-9a-f]{64}$/.test(oid) ||
+        !Number.isSafeInteger(size) ||
+        (size as number) < 0
+      ) {
         return { oid, size, error: { code: 422, message: 'expected a sha256 oid and a size in bytes' } };
       }
       const bytes = size as number;
-      if (bytes > this.maxUploadBytes) return { oid, size, error: { code: 413, message: `object of ${bytes} bytes exceeds the limit of ${this.maxUploadBytes}` } };
+      if (bytes > this.maxUploadBytes)
+        return {
+          oid,
+          size,
+          error: { code: 413, message: `object of ${bytes} bytes exceeds the limit of ${this.maxUploadBytes}` },
+        };
       if (this.storage.repoHasObject(repoId, oid, bytes)) return { oid, size };
       return {
         oid,
         size,
         authenticated: true,
         actions: {
-          upload: { href: this.signedUrl(request.baseUrl, 'upload', oid, bytes, repoId), expires_in: SIGNED_URL_SECONDS },
-          verify: { href: this.signedUrl(request.baseUrl, 'verify', oid, bytes, repoId), expires_in: SIGNED_URL_SECONDS },
+          upload: {
+            href: this.signedUrl(request.baseUrl, 'upload', oid, bytes, repoId),
+            expires_in: SIGNED_URL_SECONDS,
+          },
+          verify: {
+            href: this.signedUrl(request.baseUrl, 'verify', oid, bytes, repoId),
+            expires_in: SIGNED_URL_SECONDS,
+          },
         },
       };
     });
@@ -461,7 +561,11 @@ export class HubServer {
   private async lfsUpload(request: HubRequest, oid: string): Promise<void> {
     const { size, repoId } = this.checkSignature(request, 'upload', oid);
     const declared = Number(request.req.headers['content-length'] ?? size);
-    if (declared !== size) throw new HubError(declared > size ? 'TooLarge' : 'BadRequest', `upload of ${oid}: ${declared} bytes sent, ${size} announced`);
+    if (declared !== size)
+      throw new HubError(
+        declared > size ? 'TooLarge' : 'BadRequest',
+        `upload of ${oid}: ${declared} bytes sent, ${size} announced`,
+      );
     await this.storage.storeObject(request.req, { maxBytes: size, expectedSha256: oid, expectedSize: size });
     await this.storage.grantObject(repoId, oid);
     sendJson(request.res, 200, {});
@@ -470,7 +574,8 @@ export class HubServer {
   private async lfsVerify(request: HubRequest, oid: string): Promise<void> {
     const { size, repoId } = this.checkSignature(request, 'verify', oid);
     await readBody(request.req, JSON_BODY_LIMIT);
-    if (!this.storage.repoHasObject(repoId, oid, size)) throw new HubError('EntryNotFound', `object ${oid} (${size} bytes) was not uploaded`);
+    if (!this.storage.repoHasObject(repoId, oid, size))
+      throw new HubError('EntryNotFound', `object ${oid} (${size} bytes) was not uploaded`);
     sendJson(request.res, 200, {});
   }
 
@@ -481,7 +586,8 @@ export class HubServer {
     const declared = Number(request.req.headers['content-length'] ?? 0);
     // Base64 makes inline files a third larger than the limit they are held to.
     const bodyLimit = Math.ceil(this.maxUploadBytes * 1.4) + JSON_BODY_LIMIT;
-    if (declared > bodyLimit) throw new HubError('TooLarge', `commit of ${declared} bytes exceeds the limit of ${bodyLimit}`);
+    if (declared > bodyLimit)
+      throw new HubError('TooLarge', `commit of ${declared} bytes exceeds the limit of ${bodyLimit}`);
 
     const changes: CommitChanges = { author: writer.user, summary: '', description: '', put: new Map(), deleted: [] };
     let sawHeader = false;
@@ -489,7 +595,10 @@ export class HubServer {
       const key = isJsonObject(line) && typeof line.key === 'string' ? line.key : undefined;
       const value = isJsonObject(line) ? line.value : undefined;
       if (key === undefined || !isJsonObject(value)) {
-        throw new HubError('BadRequest', `commit line ${JSON.stringify(line)?.slice(0, 80)}: expected { "key": string, "value": object }`);
+        throw new HubError(
+          'BadRequest',
+          `commit line ${JSON.stringify(line)?.slice(0, 80)}: expected { "key": string, "value": object }`,
+        );
       }
       if (key === 'header') {
         sawHeader = true;
@@ -498,23 +607,31 @@ export class HubServer {
         changes.parentCommit = optionalString(value, 'parentCommit', 'commit header');
       } else if (key === 'file') {
         const path = requirePath(value.path, 'file path');
-        if (value.encoding !== undefined && value.encoding !== 'base64') throw new HubError('BadRequest', `file '${path}': encoding must be base64`);
+        if (value.encoding !== undefined && value.encoding !== 'base64')
+          throw new HubError('BadRequest', `file '${path}': encoding must be base64`);
         const content = optionalString(value, 'content', `file '${path}'`) ?? '';
         // Buffer.from skips what is not base64, so a garbled file would be committed as a shorter (or empty) one.
-        if (content.length % 4 !== 0 || !BASE64.test(content)) throw new HubError('BadRequest', `file '${path}': content is not valid base64`);
+        if (content.length % 4 !== 0 || !BASE64.test(content))
+          throw new HubError('BadRequest', `file '${path}': content is not valid base64`);
         changes.put.set(path, await this.storeInline(Buffer.from(content, 'base64')));
       } else if (key === 'lfsFile') {
         const path = requirePath(value.path, 'file path');
         const oid = optionalString(value, 'oid', `file '${path}'`) ?? '';
         const size = this.storage.repoObjectSize(repoId, oid);
         if (size === undefined || (value.size !== undefined && Number(value.size) !== size)) {
-          throw new HubError('BadRequest', `file '${path}': LFS object ${oid} was not uploaded to '${repoId}' (upload it through the LFS batch API first)`);
+          throw new HubError(
+            'BadRequest',
+            `file '${path}': LFS object ${oid} was not uploaded to '${repoId}' (upload it through the LFS batch API first)`,
+          );
         }
         changes.put.set(path, { sha256: oid, size, lfs: true, gitOid: gitBlobOid(lfsPointer(oid, size)) });
       } else if (key === 'deletedFile') {
         changes.deleted.push(requirePath(value.path, 'deleted path'));
       } else if (key === 'deletedFolder') {
-        const folder = requirePath((optionalString(value, 'path', 'deletedFolder') ?? '').replace(/\/$/, ''), 'deleted folder');
+        const folder = requirePath(
+          (optionalString(value, 'path', 'deletedFolder') ?? '').replace(/\/$/, ''),
+          'deleted folder',
+        );
         const head = this.revision(repoId, branch);
         changes.deleted.push(...Object.keys(head.files).filter((path) => path.startsWith(`${folder}/`)));
       } else {
@@ -552,7 +669,12 @@ export class HubServer {
     const listen = this.options.host ?? '127.0.0.1';
     const host = req.headers.host ?? listen;
     const hostname = host.replace(/:\d+$/, '');
-    if (!WILDCARD_HOSTS.includes(listen) && !LOOPBACK_HOSTS.includes(hostname) && hostname !== listen && hostname !== `[${listen}]`) {
+    if (
+      !WILDCARD_HOSTS.includes(listen) &&
+      !LOOPBACK_HOSTS.includes(hostname) &&
+      hostname !== listen &&
+      hostname !== `[${listen}]`
+    ) {
       throw new HubError(
         'BadRequest',
         `requests for host '${host}' are not served: this hub listens on ${listen}; behind a proxy or another name, ` +
@@ -570,7 +692,10 @@ export class HubServer {
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
     const caller = request.caller;
-    const json = (build: () => unknown): Handler => async () => sendJson(request.res, 200, build());
+    const json =
+      (build: () => unknown): Handler =>
+      async () =>
+        sendJson(request.res, 200, build());
 
     if (s[0] === 'api') {
       if (s[1] === 'whoami-v2' && read) {
@@ -579,20 +704,32 @@ export class HubServer {
           return { type: 'user', name: caller.user, auth: { accessToken: { role: caller.role } } };
         });
       }
-      if (s[1] === 'repos' && s[2] === 'create' && s.length === 3 && method === 'POST') return () => this.createRepo(request);
+      if (s[1] === 'repos' && s[2] === 'create' && s.length === 3 && method === 'POST')
+        return () => this.createRepo(request);
       if (s[1] === 'models' && s.length === 2 && read) {
         return async () => {
           const repos = (await this.storage.listRepos()).filter((repo) => canRead(caller, repo));
           const author = request.query.get('author');
-          sendJson(request.res, 200, repos.filter((repo) => author === null || repo.namespace === author).map((repo) => ({ id: repo.id, private: repo.private })));
+          sendJson(
+            request.res,
+            200,
+            repos
+              .filter((repo) => author === null || repo.namespace === author)
+              .map((repo) => ({ id: repo.id, private: repo.private })),
+          );
         };
       }
       if (s[1] !== 'models' || s.length < 4) return undefined;
       const repoId = `${s[2]}/${s[3]}`;
       const [action, revision, ...rest] = s.slice(4);
-      if (action === undefined && read) return json(() => this.modelInfo(this.readableRepo(caller, repoId), this.revision(repoId, 'main'), request.baseUrl));
+      if (action === undefined && read)
+        return json(() =>
+          this.modelInfo(this.readableRepo(caller, repoId), this.revision(repoId, 'main'), request.baseUrl),
+        );
       if (action === 'revision' && revision !== undefined && rest.length === 0 && read) {
-        return json(() => this.modelInfo(this.readableRepo(caller, repoId), this.revision(repoId, revision), request.baseUrl));
+        return json(() =>
+          this.modelInfo(this.readableRepo(caller, repoId), this.revision(repoId, revision), request.baseUrl),
+        );
       }
       if (action === 'tree' && revision !== undefined && read) {
         return json(() => {
@@ -604,7 +741,9 @@ export class HubServer {
       if (action === 'refs' && revision === undefined && read) {
         return json(() => {
           this.readableRepo(caller, repoId);
-          const branches = this.storage.branches(repoId).map(({ name, commit }) => ({ name, ref: `refs/heads/${name}`, targetCommit: commit }));
+          const branches = this.storage
+            .branches(repoId)
+            .map(({ name, commit }) => ({ name, ref: `refs/heads/${name}`, targetCommit: commit }));
           return { branches, tags: [], converts: [] };
         });
       }
@@ -612,8 +751,18 @@ export class HubServer {
         return json(() => {
           this.readableRepo(caller, repoId);
           const history = [];
-          for (let commit: CommitRecord | undefined = this.revision(repoId, revision); commit !== undefined; commit = commit.parent === null ? undefined : this.storage.commit(repoId, commit.parent)) {
-            history.push({ id: commit.id, title: commit.summary, message: commit.description, authors: [{ user: commit.author }], date: commit.date });
+          for (
+            let commit: CommitRecord | undefined = this.revision(repoId, revision);
+            commit !== undefined;
+            commit = commit.parent === null ? undefined : this.storage.commit(repoId, commit.parent)
+          ) {
+            history.push({
+              id: commit.id,
+              title: commit.summary,
+              message: commit.description,
+              authors: [{ user: commit.author }],
+              date: commit.date,
+            });
           }
           return history;
         });
@@ -637,17 +786,25 @@ export class HubServer {
       if (s[1] === 'verify' && method === 'POST') return () => this.lfsVerify(request, oid);
       return undefined;
     }
-    if (s.length === 6 && s[1]?.endsWith('.git') && s.slice(2).join('/') === 'info/lfs/objects/batch' && method === 'POST') {
+    if (
+      s.length === 6 &&
+      s[1]?.endsWith('.git') &&
+      s.slice(2).join('/') === 'info/lfs/objects/batch' &&
+      method === 'POST'
+    ) {
       return () => this.lfsBatch(request, `${s[0]}/${s[1].slice(0, -'.git'.length)}`);
     }
-    if (s.length >= 5 && s[2] === 'resolve' && read) return () => this.resolveFile(request, `${s[0]}/${s[1]}`, s[3]!, s.slice(4).join('/'));
+    if (s.length >= 5 && s[2] === 'resolve' && read)
+      return () => this.resolveFile(request, `${s[0]}/${s[1]}`, s[3]!, s.slice(4).join('/'));
     return undefined;
   }
 
   readonly handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
     if (this.options.log === true) {
-      res.on('finish', () => console.log(`${req.method} ${req.url?.split('?')[0]} ${res.statusCode} ${Date.now() - started}ms`));
+      res.on('finish', () =>
+        console.log(`${req.method} ${req.url?.split('?')[0]} ${res.statusCode} ${Date.now() - started}ms`),
+      );
     }
     try {
       const url = parseRequestUrl(req.url);
@@ -668,7 +825,8 @@ export class HubServer {
       if (handler === undefined) throw new HubError('EntryNotFound', `no route for ${req.method} ${url.pathname}`);
       await handler();
     } catch (err) {
-      const error = err instanceof HubError ? err : new HubError('Http', `internal error: ${(err as Error).message}`, 500);
+      const error =
+        err instanceof HubError ? err : new HubError('Http', `internal error: ${(err as Error).message}`, 500);
       // A client gone mid-request (disconnect, idle timeout) is not a server fault: one line, no stack.
       const clientGone = (err as Error).message === 'aborted' || (err as NodeJS.ErrnoException).code === 'ECONNRESET';
       if (error.status === 500) {

@@ -82,7 +82,10 @@ export function isValidBranchName(name: string): boolean {
 
 export function assertBranchName(name: string): void {
   if (!isValidBranchName(name)) {
-    throw new HubError('BadRequest', `invalid branch name '${name}': expected up to 100 letters, digits, '.', '_' or '-', not starting with '.' or '-'`);
+    throw new HubError(
+      'BadRequest',
+      `invalid branch name '${name}': expected up to 100 letters, digits, '.', '_' or '-', not starting with '.' or '-'`,
+    );
   }
 }
 
@@ -123,7 +126,10 @@ export class HubStorage {
    * Streams `source` into the object store, refusing more than `maxBytes` and, when given, a size or sha256
    * other than expected. Returns the object's id.
    */
-  async storeObject(source: Readable, limits: { maxBytes: number; expectedSha256?: string; expectedSize?: number }): Promise<{ sha256: string; size: number }> {
+  async storeObject(
+    source: Readable,
+    limits: { maxBytes: number; expectedSha256?: string; expectedSize?: number },
+  ): Promise<{ sha256: string; size: number }> {
     const temp = join(this.dataDir, 'tmp', randomBytes(12).toString('hex'));
     const hash = createHash('sha256');
     let size = 0;
@@ -142,7 +148,10 @@ export class HubStorage {
       );
       const sha256 = hash.digest('hex');
       if (limits.expectedSize !== undefined && size !== limits.expectedSize) {
-        throw new HubError('BadRequest', `upload of ${limits.expectedSha256 ?? 'object'}: got ${size} bytes, expected ${limits.expectedSize}`);
+        throw new HubError(
+          'BadRequest',
+          `upload of ${limits.expectedSha256 ?? 'object'}: got ${size} bytes, expected ${limits.expectedSize}`,
+        );
       }
       if (limits.expectedSha256 !== undefined && sha256 !== limits.expectedSha256) {
         throw new HubError('BadRequest', `upload has sha256 ${sha256}, expected ${limits.expectedSha256}`);
@@ -153,7 +162,8 @@ export class HubStorage {
       return { sha256, size };
     } catch (err) {
       await rm(temp, { force: true });
-      if (err instanceof TooLargeError) throw new HubError('TooLarge', `upload exceeds the server's limit of ${limits.maxBytes} bytes`, 413);
+      if (err instanceof TooLargeError)
+        throw new HubError('TooLarge', `upload exceeds the server's limit of ${limits.maxBytes} bytes`, 413);
       throw err;
     }
   }
@@ -196,7 +206,11 @@ export class HubStorage {
   async listRepos(): Promise<RepoRecord[]> {
     const root = join(this.dataDir, 'repos');
     const namespaces = await readdir(root).catch(() => []);
-    const ids = (await Promise.all(namespaces.map(async (ns) => (await readdir(join(root, ns)).catch(() => [])).map((name) => `${ns}/${name}`)))).flat();
+    const ids = (
+      await Promise.all(
+        namespaces.map(async (ns) => (await readdir(join(root, ns)).catch(() => [])).map((name) => `${ns}/${name}`)),
+      )
+    ).flat();
     return ids.map((id) => this.repo(id)).filter((repo): repo is RepoRecord => repo !== undefined);
   }
 
@@ -204,7 +218,10 @@ export class HubStorage {
   private exclusive<T>(repoId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(repoId) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.locks.set(repoId, next.catch(() => undefined));
+    this.locks.set(
+      repoId,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
@@ -247,8 +264,21 @@ export class HubStorage {
     return head === undefined ? undefined : this.commit(repoId, head);
   }
 
-  private async writeCommit(repoId: string, branch: string, parent: string | null, changes: CommitChanges, files: Record<string, FileEntry>): Promise<CommitRecord> {
-    const body = { parent, summary: changes.summary, description: changes.description, author: changes.author, date: new Date().toISOString(), files };
+  private async writeCommit(
+    repoId: string,
+    branch: string,
+    parent: string | null,
+    changes: CommitChanges,
+    files: Record<string, FileEntry>,
+  ): Promise<CommitRecord> {
+    const body = {
+      parent,
+      summary: changes.summary,
+      description: changes.description,
+      author: changes.author,
+      date: new Date().toISOString(),
+      files,
+    };
     const id = createHash('sha1').update(JSON.stringify(body)).digest('hex');
     const record: CommitRecord = { id, ...body };
     await writeFileAtomic(join(this.repoDir(repoId), 'commits', `${id}.json`), JSON.stringify(record, null, 1));
@@ -259,7 +289,8 @@ export class HubStorage {
 
   async createRepo(repo: RepoRecord, initial: CommitChanges): Promise<void> {
     await this.exclusive(repo.id, async () => {
-      if (this.repo(repo.id) !== undefined) throw new HubError('Conflict', `repository '${repo.id}' already exists`, 409);
+      if (this.repo(repo.id) !== undefined)
+        throw new HubError('Conflict', `repository '${repo.id}' already exists`, 409);
       await this.writeCommit(repo.id, 'main', null, initial, Object.fromEntries(initial.put));
       await writeFileAtomic(join(this.repoDir(repo.id), 'repo.json'), JSON.stringify(repo, null, 1));
     });
@@ -267,7 +298,8 @@ export class HubStorage {
 
   async createBranch(repoId: string, branch: string, commitId: string): Promise<void> {
     await this.exclusive(repoId, async () => {
-      if (this.head(repoId, branch) !== undefined) throw new HubError('Conflict', `branch '${branch}' already exists in '${repoId}'`, 409);
+      if (this.head(repoId, branch) !== undefined)
+        throw new HubError('Conflict', `branch '${branch}' already exists in '${repoId}'`, 409);
       await writeFileAtomic(this.refPath(repoId, branch), commitId);
     });
   }
@@ -276,14 +308,20 @@ export class HubStorage {
     return this.exclusive(repoId, async () => {
       const headId = this.head(repoId, branch);
       const head = headId === undefined ? undefined : this.commit(repoId, headId);
-      if (head === undefined) throw new HubError('RevisionNotFound', `branch '${branch}' not found in '${repoId}'`, 404);
+      if (head === undefined)
+        throw new HubError('RevisionNotFound', `branch '${branch}' not found in '${repoId}'`, 404);
       if (changes.parentCommit !== undefined && changes.parentCommit !== head.id) {
-        throw new HubError('Conflict', `parent commit ${changes.parentCommit} is not the head of '${branch}' (${head.id}): pull and retry`, 412);
+        throw new HubError(
+          'Conflict',
+          `parent commit ${changes.parentCommit} is not the head of '${branch}' (${head.id}): pull and retry`,
+          412,
+        );
       }
       // A Map, not an object: a file named '__proto__' must be a file, not a prototype.
       const files = new Map(Object.entries(head.files));
       for (const path of changes.deleted) {
-        if (!files.delete(path)) throw new HubError('EntryNotFound', `cannot delete '${path}': not in '${repoId}' at '${branch}'`, 404);
+        if (!files.delete(path))
+          throw new HubError('EntryNotFound', `cannot delete '${path}': not in '${repoId}' at '${branch}'`, 404);
       }
       for (const [path, entry] of changes.put) files.set(path, entry);
       return this.writeCommit(repoId, branch, head.id, changes, Object.fromEntries(files));

@@ -60,7 +60,8 @@ function numberField(fields: WireField[], field: number, fallback: number, file:
 
 function bytesField(fields: WireField[], field: number, file: string, name: string): Uint8Array | undefined {
   const v = lastValue(fields, field);
-  if (v !== undefined && typeof v === 'number') throw new TokenizerFileError(file, name, 'expected bytes, found a number');
+  if (v !== undefined && typeof v === 'number')
+    throw new TokenizerFileError(file, name, 'expected bytes, found a number');
   return v;
 }
 
@@ -75,7 +76,8 @@ export function parseSentencePieceModel(bytes: Uint8Array, file: string): Senten
   const pieces: SentencePiece[] = [];
   for (const f of top) {
     if (f.field !== 1) continue;
-    if (typeof f.value === 'number') throw new TokenizerFileError(file, `pieces[${pieces.length}]`, 'expected a message');
+    if (typeof f.value === 'number')
+      throw new TokenizerFileError(file, `pieces[${pieces.length}]`, 'expected a message');
     const where = `pieces[${pieces.length}]`;
     const sub = readFields(f.value);
     const raw = bytesField(sub, 1, file, `${where}.piece`);
@@ -182,11 +184,19 @@ export function sentencePieceToTokenizerJson(model: SentencePieceModel, config: 
       added_tokens: specialPieces(model),
       // Legacy mode prefixes every stretch of text between special tokens with "▁"; non-legacy only the first.
       normalizer: legacy
-        ? { type: 'Sequence', normalizers: [...(model.addDummyPrefix ? [{ type: 'Prepend', prepend: METASPACE }] : []), replaceSpaces] }
+        ? {
+            type: 'Sequence',
+            normalizers: [...(model.addDummyPrefix ? [{ type: 'Prepend', prepend: METASPACE }] : []), replaceSpaces],
+          }
         : replaceSpaces,
       pre_tokenizer: legacy
         ? null
-        : { type: 'Metaspace', replacement: METASPACE, prepend_scheme: model.addDummyPrefix ? 'first' : 'never', split: false },
+        : {
+            type: 'Metaspace',
+            replacement: METASPACE,
+            prepend_scheme: model.addDummyPrefix ? 'first' : 'never',
+            split: false,
+          },
       post_processor: post,
       decoder: {
         type: 'Sequence',
@@ -215,12 +225,18 @@ export function sentencePieceToTokenizerJson(model: SentencePieceModel, config: 
     throw new Error(`SentencePiece ${model.modelType} models are not supported (only bpe and unigram)`);
   }
   const normalizers: JsonObject[] = [];
-  if (model.precompiledCharsmap) normalizers.push({ type: 'Precompiled', precompiled_charsmap: model.precompiledCharsmap });
+  if (model.precompiledCharsmap)
+    normalizers.push({ type: 'Precompiled', precompiled_charsmap: model.precompiledCharsmap });
   if (model.removeExtraWhitespaces) {
     normalizers.push({ type: 'Strip', strip_left: false, strip_right: true });
     normalizers.push({ type: 'Replace', pattern: { Regex: ' {2,}' }, content: METASPACE });
   }
-  const metaspace = { type: 'Metaspace', replacement: METASPACE, prepend_scheme: model.addDummyPrefix ? 'always' : 'never', split: true };
+  const metaspace = {
+    type: 'Metaspace',
+    replacement: METASPACE,
+    prepend_scheme: model.addDummyPrefix ? 'always' : 'never',
+    split: true,
+  };
   return {
     version: '1.0',
     truncation: null,

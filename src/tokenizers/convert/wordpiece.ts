@@ -8,7 +8,8 @@ import { specialTokenContent } from '../special-tokens.js';
 export function parseVocabTxt(text: string, file: string): Record<string, number> {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  if (lines.length === 0) throw new TokenizerFileError(file, undefined, 'empty vocabulary (expected one token per line)');
+  if (lines.length === 0)
+    throw new TokenizerFileError(file, undefined, 'empty vocabulary (expected one token per line)');
   const vocab: Record<string, number> = Object.create(null);
   // A repeated line keeps its last id, as transformers' load_vocab does.
   lines.forEach((line, id) => (vocab[line.endsWith('\r') ? line.slice(0, -1) : line] = id));
@@ -16,9 +17,19 @@ export function parseVocabTxt(text: string, file: string): Record<string, number
 }
 
 /** BertTokenizer's defaults for the tokenizer_config fields read here. */
-const BERT_SPECIALS = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
+const BERT_SPECIALS = {
+  unk_token: '[UNK]',
+  sep_token: '[SEP]',
+  pad_token: '[PAD]',
+  cls_token: '[CLS]',
+  mask_token: '[MASK]',
+};
 
-export function wordPieceToTokenizerJson(vocab: Record<string, number>, config: JsonObject, file: string): TokenizerJson {
+export function wordPieceToTokenizerJson(
+  vocab: Record<string, number>,
+  config: JsonObject,
+  file: string,
+): TokenizerJson {
   const special = Object.fromEntries(
     Object.entries(BERT_SPECIALS).map(([key, fallback]) => [key, specialTokenContent(config[key]) ?? fallback]),
   ) as typeof BERT_SPECIALS;

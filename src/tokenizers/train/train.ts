@@ -65,18 +65,31 @@ const WORDPIECE_PREFIX = '##';
 
 function normalizerJson(names: NormalizerName[]): JsonObject | null {
   for (const n of names) {
-    if (!(n in NORMALIZER_JSON)) throw new RangeError(`trainTokenizer: unknown normalizer ${JSON.stringify(n)} (expected one of ${Object.keys(NORMALIZER_JSON).join(', ')})`);
+    if (!(n in NORMALIZER_JSON))
+      throw new RangeError(
+        `trainTokenizer: unknown normalizer ${JSON.stringify(n)} (expected one of ${Object.keys(NORMALIZER_JSON).join(', ')})`,
+      );
   }
   if (names.length === 0) return null;
-  return names.length === 1 ? NORMALIZER_JSON[names[0]!] : { type: 'Sequence', normalizers: names.map((n) => NORMALIZER_JSON[n]) };
+  return names.length === 1
+    ? NORMALIZER_JSON[names[0]!]
+    : { type: 'Sequence', normalizers: names.map((n) => NORMALIZER_JSON[n]) };
 }
 
 /** The components around the model: what the trained tokenizer.json will hold besides vocab and merges. */
-function pipeline(type: 'bpe' | 'wordpiece', normalizer: JsonObject | null): Omit<TokenizerJson, 'model' | 'added_tokens'> {
+function pipeline(
+  type: 'bpe' | 'wordpiece',
+  normalizer: JsonObject | null,
+): Omit<TokenizerJson, 'model' | 'added_tokens'> {
   const common = { version: '1.0', truncation: null, padding: null, normalizer };
   if (type === 'bpe') {
     const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-    return { ...common, pre_tokenizer: byteLevel, post_processor: { ...byteLevel, trim_offsets: false }, decoder: byteLevel };
+    return {
+      ...common,
+      pre_tokenizer: byteLevel,
+      post_processor: { ...byteLevel, trim_offsets: false },
+      decoder: byteLevel,
+    };
   }
   return {
     ...common,
@@ -92,14 +105,19 @@ function* corpusLines(options: TrainTokenizerOptions): Generator<string> {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new Error(`trainTokenizer: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(
+        `trainTokenizer: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
     yield* text.split('\n');
   }
   if (options.texts) yield* options.texts;
 }
 
-function progressBar(options: TrainTokenizerOptions, bar: { label: string; unit: string; total?: number }): Progress | undefined {
+function progressBar(
+  options: TrainTokenizerOptions,
+  bar: { label: string; unit: string; total?: number },
+): Progress | undefined {
   return options.progress === false ? undefined : progress(bar);
 }
 
@@ -108,10 +126,24 @@ function progressBar(options: TrainTokenizerOptions, bar: { label: string; unit:
  * Byte-level BPE splits with GPT-2's pattern and maps each distinct word to bytes once (the ByteLevel pre-tokenizer
  * maps every occurrence, which dominates training time on a large corpus).
  */
-function countWords(options: TrainTokenizerOptions, components: Omit<TokenizerJson, 'model' | 'added_tokens'>): Map<string, number> {
+function countWords(
+  options: TrainTokenizerOptions,
+  components: Omit<TokenizerJson, 'model' | 'added_tokens'>,
+): Map<string, number> {
   // A throwaway tokenizer with an empty model: only its normalizer and pre-tokenizer are used.
   const probe = new Tokenizer(
-    { ...components, added_tokens: [], post_processor: null, decoder: null, model: { type: 'WordPiece', vocab: { '[UNK]': 0 }, unk_token: '[UNK]', continuing_subword_prefix: WORDPIECE_PREFIX } },
+    {
+      ...components,
+      added_tokens: [],
+      post_processor: null,
+      decoder: null,
+      model: {
+        type: 'WordPiece',
+        vocab: { '[UNK]': 0 },
+        unk_token: '[UNK]',
+        continuing_subword_prefix: WORDPIECE_PREFIX,
+      },
+    },
     {},
   );
   const byteLevel = options.type === 'bpe';
@@ -146,18 +178,27 @@ function specialTokenConfig(specials: string[]): JsonObject {
  */
 export function trainTokenizer(options: TrainTokenizerOptions): PreTrainedTokenizer {
   const { type } = options;
-  if (type !== 'bpe' && type !== 'wordpiece') throw new RangeError(`trainTokenizer: type must be 'bpe' or 'wordpiece', got ${JSON.stringify(type)}`);
+  if (type !== 'bpe' && type !== 'wordpiece')
+    throw new RangeError(`trainTokenizer: type must be 'bpe' or 'wordpiece', got ${JSON.stringify(type)}`);
   if (!options.files?.length && !options.texts) throw new RangeError('trainTokenizer: give files or texts to train on');
   const specials = [...new Set(options.specialTokens ?? DEFAULT_SPECIALS[type])];
   if (!Number.isInteger(options.vocabSize) || options.vocabSize <= specials.length) {
-    throw new RangeError(`trainTokenizer: vocabSize must be an integer above the ${specials.length} special tokens, got ${options.vocabSize}`);
+    throw new RangeError(
+      `trainTokenizer: vocabSize must be an integer above the ${specials.length} special tokens, got ${options.vocabSize}`,
+    );
   }
-  const names = options.normalizer === undefined ? [] : typeof options.normalizer === 'string' ? [options.normalizer] : options.normalizer;
+  const names =
+    options.normalizer === undefined
+      ? []
+      : typeof options.normalizer === 'string'
+        ? [options.normalizer]
+        : options.normalizer;
   const components = pipeline(type, normalizerJson(names));
 
   const counts = countWords(options, components);
   const words = [...counts.keys()];
-  const splitWord = type === 'bpe' ? (w: string) => [...w] : (w: string) => [...w].map((c, i) => (i === 0 ? c : WORDPIECE_PREFIX + c));
+  const splitWord =
+    type === 'bpe' ? (w: string) => [...w] : (w: string) => [...w].map((c, i) => (i === 0 ? c : WORDPIECE_PREFIX + c));
   let mergeBar: Progress | undefined;
   const { symbols, merges } = trainMerges({
     words: words.map(splitWord),
@@ -165,8 +206,12 @@ export function trainTokenizer(options: TrainTokenizerOptions): PreTrainedTokeni
     initialAlphabet: type === 'bpe' ? byteAlphabet() : [],
     maxSymbols: options.vocabSize - specials.length,
     minFrequency: options.minFrequency ?? 2,
-    join: type === 'bpe' ? (l, r) => l + r : (l, r) => l + (r.startsWith(WORDPIECE_PREFIX) ? r.slice(WORDPIECE_PREFIX.length) : r),
-    onMerge: (mostMerges) => (mergeBar ??= progressBar(options, { label: 'tokenizer: merging', unit: 'merges', total: mostMerges }))?.tick(),
+    join:
+      type === 'bpe'
+        ? (l, r) => l + r
+        : (l, r) => l + (r.startsWith(WORDPIECE_PREFIX) ? r.slice(WORDPIECE_PREFIX.length) : r),
+    onMerge: (mostMerges) =>
+      (mergeBar ??= progressBar(options, { label: 'tokenizer: merging', unit: 'merges', total: mostMerges }))?.tick(),
   });
   mergeBar?.done();
 
@@ -175,7 +220,8 @@ export function trainTokenizer(options: TrainTokenizerOptions): PreTrainedTokeni
   for (const t of [...specials, ...symbols]) if (vocab[t] === undefined) vocab[t] = nextId++;
   const specialConfig = specialTokenConfig(specials);
   const unk = (specialConfig['unk_token'] as string | undefined) ?? null;
-  if (type === 'wordpiece' && unk === null) throw new RangeError('trainTokenizer: a WordPiece tokenizer needs an unknown token such as [UNK] in specialTokens');
+  if (type === 'wordpiece' && unk === null)
+    throw new RangeError('trainTokenizer: a WordPiece tokenizer needs an unknown token such as [UNK] in specialTokens');
 
   const json: TokenizerJson = {
     ...components,
@@ -194,7 +240,13 @@ export function trainTokenizer(options: TrainTokenizerOptions): PreTrainedTokeni
             vocab,
             merges: serializeMerges(merges),
           }
-        : { type: 'WordPiece', unk_token: unk, continuing_subword_prefix: WORDPIECE_PREFIX, max_input_chars_per_word: 100, vocab },
+        : {
+            type: 'WordPiece',
+            unk_token: unk,
+            continuing_subword_prefix: WORDPIECE_PREFIX,
+            max_input_chars_per_word: 100,
+            vocab,
+          },
   };
   const cls = specialConfig['cls_token'] as string | undefined;
   const sep = specialConfig['sep_token'] as string | undefined;

@@ -41,14 +41,27 @@ function positionsView(table: PositionTable): HTMLElement {
       describe: (p, c, v) => `position ${p}, dimension ${c * stride}: ${v.toFixed(4)}`,
       label: `Positional encoding, ${table.kind}: ${table.values.length} positions by ${dims} dimensions`,
     }),
-    h('figcaption', {}, `${table.kind[0]!.toUpperCase()}${table.kind.slice(1)}${shown}: ${table.description}. Rows are positions 0–${table.values.length - 1} (top to bottom), columns dimensions; blue is negative, red positive.`),
+    h(
+      'figcaption',
+      {},
+      `${table.kind[0]!.toUpperCase()}${table.kind.slice(1)}${shown}: ${table.description}. Rows are positions 0–${table.values.length - 1} (top to bottom), columns dimensions; blue is negative, red positive.`,
+    ),
   );
 }
 
 export function attentionPage(params: URLSearchParams): Page {
-  const model = h('input', { name: 'model', list: 'attention-models', autocomplete: 'off', spellcheck: 'false', value: params.get('model') ?? '' });
+  const model = h('input', {
+    name: 'model',
+    list: 'attention-models',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    value: params.get('model') ?? '',
+  });
   const modelChoices = h('datalist', { id: 'attention-models' });
-  const sentence = h('input', { name: 'sentence', value: params.get('text') ?? 'The cat sat on the mat because it was tired.' });
+  const sentence = h('input', {
+    name: 'sentence',
+    value: params.get('text') ?? 'The cat sat on the mat because it was tired.',
+  });
   const show = h('button', { type: 'submit' }, 'Show attention');
   const layer = h('select', { name: 'layer' });
   const head = h('select', { name: 'head' });
@@ -61,7 +74,9 @@ export function attentionPage(params: URLSearchParams): Page {
   modelList().then(
     (list) => {
       const all = [...list.installed, ...list.cached].filter((m) => m.problem === undefined);
-      modelChoices.replaceChildren(...all.map((m) => h('option', { value: m.name }, `${m.modelType ?? ''} (${m.source})`)));
+      modelChoices.replaceChildren(
+        ...all.map((m) => h('option', { value: m.name }, `${m.modelType ?? ''} (${m.source})`)),
+      );
       if (model.value === '' && all.length > 0) model.value = all[0]!.name;
     },
     (err: Error) => notice.show('error', err.message),
@@ -72,7 +87,8 @@ export function attentionPage(params: URLSearchParams): Page {
     const l = Number(layer.value);
     const tokens = data.tokens.map(tokenLabel);
     const t = tokens.length;
-    const describe = (q: number, k: number, w: number) => `query ${q} “${tokens[q]}” → key ${k} “${tokens[k]}”: ${w.toFixed(4)}`;
+    const describe = (q: number, k: number, w: number) =>
+      `query ${q} “${tokens[q]}” → key ${k} “${tokens[k]}”: ${w.toFixed(4)}`;
     if (head.value !== ALL_HEADS) {
       const hd = Number(head.value);
       const values = data.weights[l]![hd]!;
@@ -90,19 +106,33 @@ export function attentionPage(params: URLSearchParams): Page {
             describe,
             label: `Layer ${l + 1}, head ${hd + 1}: attention of each query token (rows) to each key token (columns)`,
           }),
-          h('figcaption', {}, `Layer ${l + 1}, head ${hd + 1}. Rows: the token attending (query); columns: the token attended to (key). Each row sums to 1; darker is more.`),
+          h(
+            'figcaption',
+            {},
+            `Layer ${l + 1}, head ${hd + 1}. Rows: the token attending (query); columns: the token attended to (key). Each row sums to 1; darker is more.`,
+          ),
         ),
       );
       return;
     }
     const grid = h('div', { class: 'multiples' });
     data.weights[l]!.forEach((values, hd) => {
-      const open = h('button', { type: 'button', class: 'link', onclick: () => ((head.value = String(hd)), draw()) }, `Head ${hd + 1}`);
+      const open = h(
+        'button',
+        { type: 'button', class: 'link', onclick: () => ((head.value = String(hd)), draw()) },
+        `Head ${hd + 1}`,
+      );
       grid.append(
         h(
           'figure',
           {},
-          heatmap({ values, cell: Math.max(3, Math.min(10, Math.floor(160 / t))), colour: sequential(1), describe, label: `Layer ${l + 1}, head ${hd + 1}` }),
+          heatmap({
+            values,
+            cell: Math.max(3, Math.min(10, Math.floor(160 / t))),
+            colour: sequential(1),
+            describe,
+            label: `Layer ${l + 1}, head ${hd + 1}`,
+          }),
           h('figcaption', {}, open),
         ),
       );
@@ -129,11 +159,25 @@ export function attentionPage(params: URLSearchParams): Page {
     notice.show('info', 'Running the model… (the first run loads it)');
     try {
       data = await postJson<AttentionMaps>('/api/attention', { model: model.value.trim(), text: sentence.value });
-      options(layer, Array.from({ length: data.layers }, (_, i) => [String(i), `Layer ${i + 1}`]), String(Math.min(Number(layer.value) || 0, data.layers - 1)));
-      options(head, [[ALL_HEADS, `All ${data.heads} heads`], ...Array.from({ length: data.heads }, (_, i): [string, string] => [String(i), `Head ${i + 1}`])], head.value || ALL_HEADS);
+      options(
+        layer,
+        Array.from({ length: data.layers }, (_, i) => [String(i), `Layer ${i + 1}`]),
+        String(Math.min(Number(layer.value) || 0, data.layers - 1)),
+      );
+      options(
+        head,
+        [
+          [ALL_HEADS, `All ${data.heads} heads`],
+          ...Array.from({ length: data.heads }, (_, i): [string, string] => [String(i), `Head ${i + 1}`]),
+        ],
+        head.value || ALL_HEADS,
+      );
       choices.hidden = false;
       draw();
-      notice.show('success', `${data.tokens.length} tokens, ${data.layers} layers × ${data.heads} heads (${data.modelType}).${data.note ? ` Note: ${data.note}.` : ''}`);
+      notice.show(
+        'success',
+        `${data.tokens.length} tokens, ${data.layers} layers × ${data.heads} heads (${data.modelType}).${data.note ? ` Note: ${data.note}.` : ''}`,
+      );
       void loadPositions(data.model);
     } catch (err) {
       notice.show('error', (err as Error).message);
@@ -145,12 +189,28 @@ export function attentionPage(params: URLSearchParams): Page {
   const form = h(
     'form',
     { class: 'panel', onsubmit: (event: Event) => void submit(event) },
-    field('Model', model, 'An installed name, a folder, or a hub repo id: encoders (BERT, USE) and decoders (GPT-2, Llama).'),
+    field(
+      'Model',
+      model,
+      'An installed name, a folder, or a hub repo id: encoders (BERT, USE) and decoders (GPT-2, Llama).',
+    ),
     modelChoices,
     field('Sentence', sentence),
     h('div', { class: 'actions' }, show),
   );
   return {
-    element: h('div', { class: 'page' }, ...pageHeading('Attention', 'See which tokens each head attends to, layer by layer, and how the model encodes positions.'), form, notice.element, choices, maps, positions),
+    element: h(
+      'div',
+      { class: 'page' },
+      ...pageHeading(
+        'Attention',
+        'See which tokens each head attends to, layer by layer, and how the model encodes positions.',
+      ),
+      form,
+      notice.element,
+      choices,
+      maps,
+      positions,
+    ),
   };
 }

@@ -15,7 +15,10 @@ interface HubStatus {
 interface RepoView {
   info: { id: string; sha: string; private: boolean; cardData?: Record<string, unknown> };
   files: Array<{ path: string; size: number; lfs?: { oid: string; size: number } }>;
-  refs: { branches: Array<{ name: string; targetCommit: string }>; tags: Array<{ name: string; targetCommit: string }> };
+  refs: {
+    branches: Array<{ name: string; targetCommit: string }>;
+    tags: Array<{ name: string; targetCommit: string }>;
+  };
 }
 
 interface Upload {
@@ -75,11 +78,20 @@ export function hubPage(): Page {
   const copyName = h('button', { type: 'button' }, 'Copy name');
   const snippet = h('code', { class: 'snippet' });
   const tryIt = h('a', { class: 'button-link', href: '#/playground' }, 'Try it in the Playground');
-  const usage = h('div', { class: 'usage', hidden: true }, h('p', {}, 'Use it: ', snippet), h('div', { class: 'actions' }, copyName, tryIt));
+  const usage = h(
+    'div',
+    { class: 'usage', hidden: true },
+    h('p', {}, 'Use it: ', snippet),
+    h('div', { class: 'actions' }, copyName, tryIt),
+  );
 
   // ---- upload ----
   const picker = h('input', { type: 'file', multiple: true, class: 'visually-hidden', tabindex: -1 });
-  const dropZone = h('div', { class: 'drop', role: 'button', tabindex: 0, 'aria-describedby': 'drop-hint' }, 'Drop model files here, or press Enter to choose them');
+  const dropZone = h(
+    'div',
+    { class: 'drop', role: 'button', tabindex: 0, 'aria-describedby': 'drop-hint' },
+    'Drop model files here, or press Enter to choose them',
+  );
   const uploads = h('ul', { class: 'uploads', 'aria-label': 'Files to commit' });
   const message = h('input', { name: 'message', value: 'Upload model' });
   const commitButton = h('button', { type: 'submit' }, 'Commit');
@@ -94,18 +106,42 @@ export function hubPage(): Page {
     try {
       const view = await getJson<RepoView>(`/api/hub/repo?${query({ repo: id, revision: rev })}`, tokenHeaders());
       const refs = [...view.refs.branches.map((b) => b.name), ...view.refs.tags.map((t) => t.name)];
-      options(revision, refs.map((r): [string, string] => [r, r]), rev ?? 'main');
+      options(
+        revision,
+        refs.map((r): [string, string] => [r, r]),
+        rev ?? 'main',
+      );
       const licenseName = view.info.cardData?.['license'];
       browser.replaceChildren(
-        h('h3', {}, `${view.info.id} at ${revision.value} (commit ${view.info.sha.slice(0, 10)})${typeof licenseName === 'string' ? ` · license ${licenseName}` : ''}`),
+        h(
+          'h3',
+          {},
+          `${view.info.id} at ${revision.value} (commit ${view.info.sha.slice(0, 10)})${typeof licenseName === 'string' ? ` · license ${licenseName}` : ''}`,
+        ),
         view.files.length === 0
           ? h('p', {}, 'No files yet.')
           : h(
               'table',
               {},
               h('caption', { class: 'visually-hidden' }, `Files of ${view.info.id}`),
-              h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'File'), h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Stored'))),
-              h('tbody', {}, ...view.files.map((f) => h('tr', {}, h('td', {}, f.path), h('td', {}, bytes(f.size)), h('td', {}, f.lfs ? 'LFS' : 'git')))),
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  h('th', { scope: 'col' }, 'File'),
+                  h('th', { scope: 'col' }, 'Size'),
+                  h('th', { scope: 'col' }, 'Stored'),
+                ),
+              ),
+              h(
+                'tbody',
+                {},
+                ...view.files.map((f) =>
+                  h('tr', {}, h('td', {}, f.path), h('td', {}, bytes(f.size)), h('td', {}, f.lfs ? 'LFS' : 'git')),
+                ),
+              ),
             ),
       );
       const task = view.info.cardData?.['pipeline_tag'];
@@ -167,8 +203,15 @@ export function hubPage(): Page {
       notice.show('info', 'Waiting for the uploads to finish…');
       await Promise.all(pending.map((u) => u.done));
       notice.show('info', `Committing ${pending.length} file(s) to ${repoId()}…`);
-      const result = await postJson<{ commitOid: string; files: string[] }>('/api/hub/commit', { repo: repoId(), session, message: message.value.trim() }, tokenHeaders());
-      notice.show('success', `Committed ${result.files.length} file(s) to ${repoId()}: commit ${result.commitOid.slice(0, 10)}.`);
+      const result = await postJson<{ commitOid: string; files: string[] }>(
+        '/api/hub/commit',
+        { repo: repoId(), session, message: message.value.trim() },
+        tokenHeaders(),
+      );
+      notice.show(
+        'success',
+        `Committed ${result.files.length} file(s) to ${repoId()}: commit ${result.commitOid.slice(0, 10)}.`,
+      );
       pending = [];
       session = crypto.randomUUID();
       uploads.replaceChildren();
@@ -197,7 +240,11 @@ export function hubPage(): Page {
     event.preventDefault();
     create.disabled = true;
     try {
-      const created = await postJson<{ repoId: string }>('/api/hub/repos', { name: name.value.trim(), license: license.value, private: isPrivate.checked }, tokenHeaders());
+      const created = await postJson<{ repoId: string }>(
+        '/api/hub/repos',
+        { name: name.value.trim(), license: license.value, private: isPrivate.checked },
+        tokenHeaders(),
+      );
       repo.value = created.repoId;
       notice.show('success', `Created ${created.repoId} (${license.value}). Now drop its files and commit.`);
       await browse();
@@ -210,8 +257,14 @@ export function hubPage(): Page {
 
   getJson<HubStatus>('/api/hub').then(
     (status) => {
-      options(license, status.licenses.map((l): [string, string] => [l, l]), 'apache-2.0');
-      const tokenNote = status.tokenFromEnvironment ? 'a token from HF_TOKEN is used unless you type one' : 'no token in the environment: type one to write';
+      options(
+        license,
+        status.licenses.map((l): [string, string] => [l, l]),
+        'apache-2.0',
+      );
+      const tokenNote = status.tokenFromEnvironment
+        ? 'a token from HF_TOKEN is used unless you type one'
+        : 'no token in the environment: type one to write';
       connection.replaceChildren(`Hub: `, h('strong', {}, status.endpoint), ` · ${tokenNote}`);
       if (!status.reachable) notice.show('error', status.problem ?? `cannot reach ${status.endpoint}`);
     },
@@ -224,28 +277,59 @@ export function hubPage(): Page {
       { class: 'page' },
       ...pageHeading('Hub', 'Publish a model: create a repository, upload its files, commit, and use it by name.'),
       connection,
-      field('Access token', token, 'Leave empty to use HF_TOKEN or your saved login. Sent only to this studio server, which passes it to the hub.'),
+      field(
+        'Access token',
+        token,
+        'Leave empty to use HF_TOKEN or your saved login. Sent only to this studio server, which passes it to the hub.',
+      ),
       notice.element,
-      h('div', { class: 'columns' },
-        h('form', { class: 'panel', 'aria-labelledby': 'create-heading', onsubmit: (event: Event) => void createRepo(event) },
+      h(
+        'div',
+        { class: 'columns' },
+        h(
+          'form',
+          { class: 'panel', 'aria-labelledby': 'create-heading', onsubmit: (event: Event) => void createRepo(event) },
           h('h2', { id: 'create-heading' }, '1. New model repository'),
           field('Repository name', name, "'namespace/name', or 'name' in your own namespace."),
           field('License', license),
-          h('div', { class: 'field inline' }, isPrivate, h('label', { htmlFor: (isPrivate.id = 'repo-private') }, 'Private')),
+          h(
+            'div',
+            { class: 'field inline' },
+            isPrivate,
+            h('label', { htmlFor: (isPrivate.id = 'repo-private') }, 'Private'),
+          ),
           h('div', { class: 'actions' }, create),
         ),
-        h('form', { class: 'panel', 'aria-labelledby': 'upload-heading', onsubmit: (event: Event) => void commit(event) },
+        h(
+          'form',
+          { class: 'panel', 'aria-labelledby': 'upload-heading', onsubmit: (event: Event) => void commit(event) },
           h('h2', { id: 'upload-heading' }, '2. Upload and commit'),
           field('Repository', repo),
           dropZone,
-          h('small', { id: 'drop-hint', class: 'hint' }, 'Files go to the root of the repo: config.json, model.safetensors, tokenizer files.'),
+          h(
+            'small',
+            { id: 'drop-hint', class: 'hint' },
+            'Files go to the root of the repo: config.json, model.safetensors, tokenizer files.',
+          ),
           picker,
           uploads,
           field('Commit message', message),
-          h('div', { class: 'actions' }, commitButton, h('button', { type: 'button', onclick: () => void browse(revision.value || undefined) }, 'Browse')),
+          h(
+            'div',
+            { class: 'actions' },
+            commitButton,
+            h('button', { type: 'button', onclick: () => void browse(revision.value || undefined) }, 'Browse'),
+          ),
         ),
       ),
-      h('section', { class: 'panel', 'aria-labelledby': 'browse-heading' }, h('h2', { id: 'browse-heading' }, '3. Files and revisions'), field('Revision', revision), browser, usage),
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'browse-heading' },
+        h('h2', { id: 'browse-heading' }, '3. Files and revisions'),
+        field('Revision', revision),
+        browser,
+        usage,
+      ),
     ),
   };
 }

@@ -16,7 +16,8 @@ const TASK_LABELS: Record<string, string> = {
 const EXAMPLES: Record<string, string> = {
   'text-classification': 'I loved this movie, the actors were wonderful.',
   'zero-shot-classification': 'The team won the game in the last minute.',
-  summarization: 'The cat sat on the mat. It was a sunny day. The dog slept in the garden. Later the cat chased a bird.',
+  summarization:
+    'The cat sat on the mat. It was a sunny day. The dog slept in the garden. Later the cat chased a bird.',
   translation: 'Ein Mann fährt Fahrrad.',
   'text-generation': 'Once upon a time',
   'feature-extraction': 'A sentence to embed.',
@@ -36,7 +37,13 @@ function scoreList(items: Scored[]): HTMLElement {
     ...items.map((item) => {
       const name = item.label ?? item.token_str ?? '?';
       const percent = `${(item.score * 100).toFixed(1)}%`;
-      return h('li', {}, h('span', { class: 'score-label' }, name), h('meter', { min: 0, max: 1, value: item.score, 'aria-label': `${name} score` }), h('span', { class: 'score-value' }, percent));
+      return h(
+        'li',
+        {},
+        h('span', { class: 'score-label' }, name),
+        h('meter', { min: 0, max: 1, value: item.score, 'aria-label': `${name} score` }),
+        h('span', { class: 'score-value' }, percent),
+      );
     }),
   );
 }
@@ -59,19 +66,37 @@ function renderResult(task: string, result: unknown, input: string): HTMLElement
     const { labels, scores } = first as { labels: string[]; scores: number[] };
     return scoreList(labels.map((label, i) => ({ label, score: scores[i]! })));
   }
-  if (task === 'text-classification' || task === 'fill-mask') return scoreList((Array.isArray(result) ? result : [result]) as Scored[]);
+  if (task === 'text-classification' || task === 'fill-mask')
+    return scoreList((Array.isArray(result) ? result : [result]) as Scored[]);
   if (task === 'feature-extraction') {
     const vector = (Array.isArray(first) ? first : result) as number[];
-    const shown = vector.slice(0, 8).map((x) => x.toFixed(4)).join(', ');
+    const shown = vector
+      .slice(0, 8)
+      .map((x) => x.toFixed(4))
+      .join(', ');
     return h('p', {}, `A vector of ${vector.length} numbers: [${shown}${vector.length > 8 ? ', …' : ''}]`);
   }
-  const text = (first as Record<string, unknown> | undefined)?.['translation_text'] ?? (first as Record<string, unknown> | undefined)?.['summary_text'];
+  const text =
+    (first as Record<string, unknown> | undefined)?.['translation_text'] ??
+    (first as Record<string, unknown> | undefined)?.['summary_text'];
   if (task === 'summarization' && typeof text === 'string') {
     // Extractive summaries (the default) quote the input; a BART/T5 model writes its own: say which this is.
     const { method, units } = first as { method?: string; units?: Array<{ start: number; end: number }> };
-    if (method !== 'extractive' || units === undefined) return h('div', {}, h('p', { class: 'generated' }, text), h('small', { class: 'hint' }, 'Abstractive: written by the model.'));
+    if (method !== 'extractive' || units === undefined)
+      return h(
+        'div',
+        {},
+        h('p', { class: 'generated' }, text),
+        h('small', { class: 'hint' }, 'Abstractive: written by the model.'),
+      );
     const how = `Extractive: ${units.length} sentences of the text, in their order, marked below.`;
-    return h('div', {}, h('p', { class: 'generated' }, text), h('small', { class: 'hint' }, how), keptInInput(input, units));
+    return h(
+      'div',
+      {},
+      h('p', { class: 'generated' }, text),
+      h('small', { class: 'hint' }, how),
+      keptInInput(input, units),
+    );
   }
   if (typeof text === 'string') return h('p', { class: 'generated' }, text);
   return h('pre', {}, JSON.stringify(result, null, 2));
@@ -80,7 +105,13 @@ function renderResult(task: string, result: unknown, input: string): HTMLElement
 export function playgroundPage(params: URLSearchParams): Page {
   const task = h('select', { name: 'task' });
   options(task, Object.entries(TASK_LABELS), params.get('task') ?? 'text-classification');
-  const model = h('input', { name: 'model', list: 'playground-models', autocomplete: 'off', spellcheck: 'false', value: params.get('model') ?? '' });
+  const model = h('input', {
+    name: 'model',
+    list: 'playground-models',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    value: params.get('model') ?? '',
+  });
   const modelChoices = h('datalist', { id: 'playground-models' });
   const labels = h('input', { name: 'labels', value: 'sports, politics, science' });
   const labelsField = field('Candidate labels (comma-separated)', labels);
@@ -96,9 +127,12 @@ export function playgroundPage(params: URLSearchParams): Page {
     text.placeholder = EXAMPLES[task.value] ?? '';
     if (models === undefined) return;
     const fitting = [...models.installed, ...models.cached].filter((m) => m.tasks.includes(task.value));
-    modelChoices.replaceChildren(...fitting.map((m) => h('option', { value: m.name }, `${m.modelType ?? ''} (${m.source})`)));
+    modelChoices.replaceChildren(
+      ...fitting.map((m) => h('option', { value: m.name }, `${m.modelType ?? ''} (${m.source})`)),
+    );
     const defaults = Object.values(models.defaults[task.value] ?? {});
-    model.placeholder = defaults.length > 0 ? `default: ${defaults[0]}` : 'a model folder, installed name or hub repo id';
+    model.placeholder =
+      defaults.length > 0 ? `default: ${defaults[0]}` : 'a model folder, installed name or hub repo id';
   };
   task.addEventListener('change', fitTask);
   modelList().then(
@@ -118,12 +152,17 @@ export function playgroundPage(params: URLSearchParams): Page {
       stream?.close();
       run.disabled = false;
     };
-    stream.addEventListener('text', (event) => generated.append((JSON.parse((event as MessageEvent).data) as { text: string }).text));
+    stream.addEventListener('text', (event) =>
+      generated.append((JSON.parse((event as MessageEvent).data) as { text: string }).text),
+    );
     stream.addEventListener('done', (event) => {
       // The final text is authoritative: it has the space joining the continuation to the prompt, which the
       // streamed pieces may lack.
       const { generated_text: full } = JSON.parse((event as MessageEvent).data) as { generated_text: string };
-      generated.replaceChildren(h('span', { class: 'prompt' }, prompt), full.startsWith(prompt) ? full.slice(prompt.length) : full);
+      generated.replaceChildren(
+        h('span', { class: 'prompt' }, prompt),
+        full.startsWith(prompt) ? full.slice(prompt.length) : full,
+      );
       notice.show('success', 'Done.');
       finish();
     });
@@ -150,8 +189,21 @@ export function playgroundPage(params: URLSearchParams): Page {
     }
     notice.show('info', 'Running… (the first run of a model loads it)');
     try {
-      const taskOptions = task.value === 'zero-shot-classification' ? { candidateLabels: labels.value.split(',').map((l) => l.trim()).filter(Boolean) } : {};
-      const { result } = await postJson<{ result: unknown }>('/api/run', { task: task.value, model: model.value.trim() || undefined, text: input, options: taskOptions });
+      const taskOptions =
+        task.value === 'zero-shot-classification'
+          ? {
+              candidateLabels: labels.value
+                .split(',')
+                .map((l) => l.trim())
+                .filter(Boolean),
+            }
+          : {};
+      const { result } = await postJson<{ result: unknown }>('/api/run', {
+        task: task.value,
+        model: model.value.trim() || undefined,
+        text: input,
+        options: taskOptions,
+      });
       output.replaceChildren(renderResult(task.value, result, input));
       notice.show('success', 'Done.');
     } catch (err) {
@@ -169,7 +221,11 @@ export function playgroundPage(params: URLSearchParams): Page {
     'form',
     { class: 'panel', onsubmit: (event: Event) => void submit(event) },
     field('Task', task),
-    field('Model', model, 'Empty for the task’s default; or an installed name, a folder, or a hub repo id like alice/my-model.'),
+    field(
+      'Model',
+      model,
+      'Empty for the task’s default; or an installed name, a folder, or a hub repo id like alice/my-model.',
+    ),
     modelChoices,
     labelsField,
     field('Text', text, 'Ctrl+Enter runs.'),
@@ -177,7 +233,14 @@ export function playgroundPage(params: URLSearchParams): Page {
   );
   fitTask();
   return {
-    element: h('div', { class: 'page' }, ...pageHeading('Playground', 'Try a pipeline: pick a task and a model, type some text, and run it.'), form, notice.element, output),
+    element: h(
+      'div',
+      { class: 'page' },
+      ...pageHeading('Playground', 'Try a pipeline: pick a task and a model, type some text, and run it.'),
+      form,
+      notice.element,
+      output,
+    ),
     dispose: () => stream?.close(),
   };
 }

@@ -47,9 +47,13 @@ export function trainingPage(): Page {
 
   const drawCharts = (): void => {
     const keys = new Set<string>();
-    for (const run of runs) for (const entry of run.snapshot?.logHistory ?? []) for (const key of Object.keys(entry)) if (!NOT_PLOTTED.test(key)) keys.add(key);
+    for (const run of runs)
+      for (const entry of run.snapshot?.logHistory ?? [])
+        for (const key of Object.keys(entry)) if (!NOT_PLOTTED.test(key)) keys.add(key);
     if (keys.size === 0) {
-      charts.replaceChildren(h('p', { class: 'empty' }, runs.length === 0 ? 'Add a run folder to see its curves.' : 'No values logged yet.'));
+      charts.replaceChildren(
+        h('p', { class: 'empty' }, runs.length === 0 ? 'Add a run folder to see its curves.' : 'No values logged yet.'),
+      );
       return;
     }
     charts.replaceChildren(
@@ -57,10 +61,24 @@ export function trainingPage(): Page {
         const series: Series[] = runs.map((run) => ({
           name: runName(run.dir),
           colour: run.colour,
-          points: (run.snapshot?.logHistory ?? []).filter((e) => typeof e[key] === 'number' && Number.isFinite(e[key])).map((e): [number, number] => [e['step'] ?? 0, e[key]!]),
+          points: (run.snapshot?.logHistory ?? [])
+            .filter((e) => typeof e[key] === 'number' && Number.isFinite(e[key]))
+            .map((e): [number, number] => [e['step'] ?? 0, e[key]!]),
         }));
-        const legend = h('ul', { class: 'legend' }, ...series.filter((s) => s.points.length > 0).map((s) => h('li', {}, h('span', { class: 'swatch', style: `background:${s.colour}` }), s.name)));
-        return h('figure', { class: 'chart-card', 'data-metric': key }, h('figcaption', {}, key), lineChart(key, series), legend);
+        const legend = h(
+          'ul',
+          { class: 'legend' },
+          ...series
+            .filter((s) => s.points.length > 0)
+            .map((s) => h('li', {}, h('span', { class: 'swatch', style: `background:${s.colour}` }), s.name)),
+        );
+        return h(
+          'figure',
+          { class: 'chart-card', 'data-metric': key },
+          h('figcaption', {}, key),
+          lineChart(key, series),
+          legend,
+        );
       }),
     );
   };
@@ -74,7 +92,11 @@ export function trainingPage(): Page {
           h('span', { class: 'swatch', style: `background:${run.colour}` }),
           h('span', { class: 'run-name', title: run.dir }, runName(run.dir)),
           h('span', { class: 'run-status' }, run.status),
-          h('button', { type: 'button', class: 'link', 'aria-label': `Stop following ${run.dir}`, onclick: () => remove(run) }, 'Remove'),
+          h(
+            'button',
+            { type: 'button', class: 'link', 'aria-label': `Stop following ${run.dir}`, onclick: () => remove(run) },
+            'Remove',
+          ),
         ),
       ),
     );
@@ -93,7 +115,12 @@ export function trainingPage(): Page {
       return;
     }
     const used = new Set(runs.map((r) => r.colour));
-    const run: Run = { dir, colour: COLOURS.find((c) => !used.has(c)) ?? COLOURS[runs.length % COLOURS.length]!, source: new EventSource(`/api/training/watch?${query({ dir })}`), status: 'connecting…' };
+    const run: Run = {
+      dir,
+      colour: COLOURS.find((c) => !used.has(c)) ?? COLOURS[runs.length % COLOURS.length]!,
+      source: new EventSource(`/api/training/watch?${query({ dir })}`),
+      status: 'connecting…',
+    };
     run.source.addEventListener('state', (event) => {
       run.snapshot = JSON.parse((event as MessageEvent).data) as RunSnapshot;
       const { globalStep, maxSteps, epoch } = run.snapshot;
@@ -140,7 +167,18 @@ export function trainingPage(): Page {
   );
   drawCharts();
   return {
-    element: h('div', { class: 'page' }, ...pageHeading('Training', 'Follow Trainer runs live: loss, learning rate and evaluation metrics, several runs overlaid.'), form, notice.element, list, charts),
+    element: h(
+      'div',
+      { class: 'page' },
+      ...pageHeading(
+        'Training',
+        'Follow Trainer runs live: loss, learning rate and evaluation metrics, several runs overlaid.',
+      ),
+      form,
+      notice.element,
+      list,
+      charts,
+    ),
     dispose: () => runs.forEach((run) => run.source.close()),
   };
 }
