@@ -459,11 +459,12 @@ export interface CompileOptions {
   threads?: number;
   /**
    * How the session holds the weights. 'packed' (default): as initializers, which onnxruntime copies and pre-packs
-   * for its GEMM kernels (fastest matmuls over many rows; at load the weights exist in JS, in onnxruntime's copy
-   * and packed). 'unpacked': initializers without pre-packing. 'shared': fed from attn's own buffers on every run
-   * (zero-copy on the CPU): one copy in memory, no packing. Measured CPU time per run (1 thread): DistilBERT-base
-   * 12 tokens packed 14.6–15.3 ms, shared 18.5–19.4 (128 tokens and batches: +7%); GPT-2-small one-token decode
-   * step unpacked 21.4–22.8 ms, packed 23.1–24.3, shared 27.4–27.9.
+   * for its GEMM kernels (fastest matmuls; while the session is built the weights exist in JS, in onnxruntime's
+   * copy and packed). 'unpacked': initializers without pre-packing (one-token decode steps are matrix–vector
+   * products bound by memory reads; on the loaded test machine packed and unpacked could not be told apart).
+   * 'shared': fed from attn's own buffers on every run (zero-copy on the CPU): one copy in memory, no packing.
+   * Measured (1 thread, CPU time per run, DistilBERT-base): 12 tokens packed 14.6–15.3 ms, shared 18.5–19.4 ms;
+   * 128 tokens and batches of 16 about 7% apart; peak RSS 721 vs 377 MB.
    */
   weights?: WeightMode;
   /**
