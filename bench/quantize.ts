@@ -1,20 +1,21 @@
 // `npm run bench -- quantize [--rounds N] [--repeats N]`: a DistilBERT-base-shaped sequence classifier (6 layers,
 // d768, 12 heads, vocab 30,522; random weights built by attn) in fp32 and quantized to int8 by attn, both run
 // through attn's text-classification pipeline (compiled graphs) in this process: weights' size on disk, and batch-1
-// latency on a ~128-token text (median of the repeats, the two models interleaved; best round of each). The last
-// line is one JSON object with ratio_size (int8 / fp32, <= 0.30 is the goal) and speedup (fp32 / int8 latency,
-// >= 1.5 is the goal).
+// latency on a ~128-token text (median of the repeats, the two models interleaved; best round of each). Then the
+// shipped stories model (models/tinystories-llama) in fp32 and q4: size, and greedy decoding time per token.
+// The last line is one JSON object with ratio_size (int8 / fp32, <= 0.30 is the goal), speedup (fp32 / int8
+// latency, >= 1.5 is the goal) and the causal LM's q4 figures.
 import '../src/backends/register.js';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DistilBertConfig, DistilBertForSequenceClassification } from '../src/models/index.js';
+import { DistilBertConfig, DistilBertForSequenceClassification, LlamaForCausalLM } from '../src/models/index.js';
 import { quantize } from '../src/models/quantization.js';
 import { pipeline } from '../src/pipelines/index.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { AutoTokenizer } from '../src/tokenizers/index.js';
-import { sharedPath } from '../src/util/paths.js';
+import { projectRoot, sharedPath } from '../src/util/paths.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '15' } } });
 
@@ -45,6 +46,36 @@ async function buildModels(): Promise<{ fp32: string; int8: string }> {
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** fp32 vs q4 greedy decoding of the stories model: weights' size and milliseconds per new token (best round). */
+async function causalLm(rounds: number, repeats: number): Promise<Record<string, number>> {
+  const fp32 = join(projectRoot, 'models/tinystories-llama');
+  const q4 = join(tmpdir(), 'attn-bench-quantize', 'tinystories-llama-q4');
+  await quantize(await LlamaForCausalLM.fromPretrained(fp32), { dtype: 'q4' }).savePretrained(q4);
+  const sides = { fp32: await pipeline('text-generation', fp32), q4: await pipeline('text-generation', fp32, { dtype: 'q4' }) };
+  const newTokens = 32;
+  const best = { fp32: Infinity, q4: Infinity };
+  for (const generate of Object.values(sides)) await generate('Once upon a time', { maxNewTokens: newTokens });
+  for (let r = 0; r < rounds; r++) {
+    const times: Record<keyof typeof sides, number[]> = { fp32: [], q4: [] };
+    for (let i = 0; i < repeats; i++) {
+      for (const side of i % 2 === 0 ? (['fp32', 'q4'] as const) : (['q4', 'fp32'] as const)) {
+        const started = performance.now();
+        await sides[side]('Once upon a time', { maxNewTokens: newTokens });
+        times[side].push((performance.now() - started) / newTokens);
+      }
+    }
+    for (const side of ['fp32', 'q4'] as const) best[side] = Math.min(best[side], median(times[side]));
+  }
+  const fp32Bytes = statSync(join(fp32, 'model.safetensors')).size;
+  const q4Bytes = statSync(join(q4, 'model.safetensors')).size;
+  return {
+    fp32_ms_per_token: Number(best.fp32.toFixed(2)),
+    q4_ms_per_token: Number(best.q4.toFixed(2)),
+    speedup_q4: Number((best.fp32 / best.q4).toFixed(3)),
+    ratio_size_q4: Number((q4Bytes / fp32Bytes).toFixed(3)),
+  };
 }
 
 async function main(): Promise<void> {
@@ -78,6 +109,7 @@ async function main(): Promise<void> {
       int8: { bytes: int8Bytes, long_ms: Number(best.int8.toFixed(1)) },
       ratio_size: Number((int8Bytes / fp32Bytes).toFixed(3)),
       speedup: Number((best.fp32 / best.int8).toFixed(3)),
+      tinystories_llama: await causalLm(Number(values.rounds), Math.max(3, Math.floor(Number(values.repeats) / 3))),
     }),
   );
 }

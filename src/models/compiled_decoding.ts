@@ -7,8 +7,9 @@
  * compiled on the first step of a model and kept for the model's lifetime.
  */
 import { CaptureError } from '../backends/onnx/capture.js';
-import { CompiledForward, GeneralizeError, type Axis, type ForwardSpec } from './compiled.js';
+import { CompiledForward, GeneralizeError, type Axis, type ForwardSpec, type WeightMode } from './compiled.js';
 import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from './modeling_outputs.js';
+import { quantizationConfigOf } from './quantization.js';
 import { Module } from '../nn/module.js';
 import { getBackend } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -68,7 +69,9 @@ function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForwar
   if (model instanceof Module) {
     const [, kvHeads, , headDim] = past[0]!.key.shape as [number, number, number, number];
     try {
-      compiled = CompiledForward.compile(model, decodeStepSpec(model, past.length, kvHeads, headDim), { weights: 'unpacked', cacheKey: 'causal-lm/decode-step' });
+      // Quantized kernels need their pre-packed weights (MatMulNBits would unpack every block on every step).
+      const weights: WeightMode = quantizationConfigOf(model) ? 'packed' : 'unpacked';
+      compiled = CompiledForward.compile(model, decodeStepSpec(model, past.length, kvHeads, headDim), { weights, cacheKey: 'causal-lm/decode-step' });
     } catch (err) {
       if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
       console.warn(`attn generate: decoding ${model.constructor.name} op by op: ${err.message}`);

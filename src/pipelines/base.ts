@@ -10,7 +10,7 @@ import { checkFiniteOutputs } from '../generation/finite-outputs.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
-import type { WeightDtype } from '../models/quantization.js';
+import { quantizationConfigOf, type WeightDtype } from '../models/quantization.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 import { camelCaseOptions, isPlainObject } from '../util/options.js';
 
@@ -136,7 +136,9 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
         const vocab = this.model.config.rawField('vocab_size');
         // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
         const spec = encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
-        graphs.set(key, CompiledForward.compile(this.model, spec, { cacheKey: `pipeline/${this.task}/${key}`, weights: this.compiledWeights }));
+        // Quantized codes must be initializers: onnxruntime then casts and lays them out once and pre-packs them.
+        const weights = quantizationConfigOf(this.model) ? 'packed' : this.compiledWeights;
+        graphs.set(key, CompiledForward.compile(this.model, spec, { cacheKey: `pipeline/${this.task}/${key}`, weights }));
       } catch (err) {
         if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
         this.warn(`attn ${this.task}: running ${this.model.constructor.name} op by op: ${err.message}`);
