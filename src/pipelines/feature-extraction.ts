@@ -60,7 +60,12 @@ export class FeatureExtractionPipeline extends Pipeline<BaseModel> {
     return this.inBatches(texts, (batch) =>
       inference(() => {
         const inputs = this.encode(batch);
-        const out = this.finite(this.model.forward(inputs));
+        const out = this.runEncoder('states', inputs, (x) => {
+          const { lastHiddenState, poolerOutput } = this.model.forward(x);
+          const states: Record<string, Tensor> = { lastHiddenState };
+          if (poolerOutput) states.poolerOutput = poolerOutput;
+          return states;
+        }) as unknown as BaseModelOutput;
         return batch.map((_, row) => {
           if (pooling === 'none') return tokenVectors(out.lastHiddenState, inputs.attentionMask, row);
           const vector = pooled(out, inputs.attentionMask, row, pooling);

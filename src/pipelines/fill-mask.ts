@@ -48,7 +48,7 @@ export class FillMaskPipeline extends Pipeline<MaskedLMModel> {
     const results = await this.inBatches(texts, (batch) =>
       inference(() => {
         const inputs = this.encode(batch);
-        const logits = this.finite(this.model.forward(inputs)).logits; // (B, T, V)
+        const logits = this.runEncoder('logits', inputs, (x) => ({ logits: this.model.forward(x).logits })).logits!; // (B, T, V)
         const [, t, v] = logits.shape as [number, number, number];
         return batch.map((_, row) => {
           const ids = Array.from(inputs.inputIds.data.subarray(row * t, (row + 1) * t));

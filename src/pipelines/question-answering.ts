@@ -137,15 +137,15 @@ export class QuestionAnsweringPipeline extends Pipeline<QuestionAnsweringModel> 
     let nullScore = Infinity;
     await this.inBatches(features, (batch) => {
       const logits = inference(() => {
-        const out = this.finite(
-          this.model.forward(
-            paddedInputs(
-              batch.map((f) => f.row),
-              padId,
-            ),
-          ),
+        const inputs = paddedInputs(
+          batch.map((f) => f.row),
+          padId,
         );
-        return { start: rowsOf(out.startLogits), end: rowsOf(out.endLogits) }; // each (B) rows of T
+        const out = this.runEncoder('spans', inputs, (x) => {
+          const { startLogits, endLogits } = this.model.forward(x);
+          return { startLogits, endLogits };
+        });
+        return { start: rowsOf(out.startLogits!), end: rowsOf(out.endLogits!) }; // each (B) rows of T
       });
       batch.forEach((feature, b) => {
         const desired = feature.row.ids.map(

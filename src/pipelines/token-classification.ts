@@ -119,15 +119,12 @@ export class TokenClassificationPipeline extends Pipeline<TokenClassificationMod
     });
     const padId = this.tokenizer.padTokenId ?? this.tokenizer.eosTokenId ?? 0;
     const logits = inference(() => {
-      const out = this.finite(
-        this.model.forward(
-          paddedInputs(
-            prepared.map((p) => p.row),
-            padId,
-          ),
-        ),
+      const inputs = paddedInputs(
+        prepared.map((p) => p.row),
+        padId,
       );
-      return { data: Float32Array.from(out.logits.data), shape: out.logits.shape as number[] }; // (B, T, numLabels)
+      const out = this.runEncoder('logits', inputs, (x) => ({ logits: this.model.forward(x).logits }));
+      return { data: Float32Array.from(out.logits!.data), shape: out.logits!.shape as number[] }; // (B, T, numLabels)
     });
     const [, width, numLabels] = logits.shape as [number, number, number];
     return prepared.map(({ tokens, template }, b) =>
