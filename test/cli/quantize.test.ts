@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/commands/quantize.js';
+import { runWith } from '../../src/cli/commands/run.js';
 import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
 import { tinyClassifier } from '../pipelines/tiny-models.js';
 
@@ -32,5 +34,30 @@ describe('attn quantize', () => {
       expect.stringContaining('--dtype is required (int8 or q4)'),
       expect.stringContaining("--dtype is 'int4'; expected int8 or q4"),
     ]);
+  });
+});
+
+describe('attn run --dtype', () => {
+  it('quantizes on load (q8) with the same labels, and names a bad dtype (exit 2)', async () => {
+    const model = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 13);
+    const attnRun = async (argv: string[]) => {
+      const [stdin, stdout, stderr] = [new PassThrough(), new PassThrough(), new PassThrough()];
+      let out = '';
+      let err = '';
+      stdout.on('data', (chunk) => (out += chunk));
+      stderr.on('data', (chunk) => (err += chunk));
+      stdin.end();
+      const code = await runWith(argv, { stdin, stdout, stderr });
+      return { code, out, err };
+    };
+    const texts = ['i love this movie', 'the plot was dull and the acting awful'];
+    const float = await attnRun(['sentiment-analysis', '--model', model, '--json', ...texts]);
+    const q8 = await attnRun(['sentiment-analysis', '--model', model, '--json', '--dtype', 'q8', ...texts]);
+    expect(q8.code).toBe(0);
+    const labels = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l).result[0].label);
+    expect(labels(q8.out)).toEqual(labels(float.out));
+    const bad = await attnRun(['sentiment-analysis', '--model', model, '--dtype', 'int4', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--dtype is 'int4'; expected fp32, q8 or q4/);
   });
 });

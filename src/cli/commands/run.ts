@@ -41,6 +41,7 @@ Options:
   --lang L             pick the default model for language L (sentiment: en, ko)
   --json               print one JSON object per input: {"input": …, "result": …} (results shaped as Hugging Face's)
   --batch-size N       inputs per model call when reading standard input (default 16)
+  --dtype D            weights: q8 or q4 quantize a float model on load (see attn quantize), fp32 (default: as saved)
   --top-k N            text-classification, fill-mask, question-answering: how many labels / tokens / answers to show
   --question Q         question-answering: the question to answer from each text (required)
   --aggregation-strategy S   token-classification (ner): none, simple, first, average, max (default none)
@@ -63,6 +64,7 @@ const OPTIONS = {
   lang: { type: 'string' },
   json: { type: 'boolean' },
   'batch-size': { type: 'string' },
+  dtype: { type: 'string' },
   'top-k': { type: 'string' },
   labels: { type: 'string' },
   template: { type: 'string' },
@@ -100,7 +102,7 @@ const TASK_FLAGS: Record<Task, string[]> = {
   'question-answering': ['question', 'top-k'],
   'token-classification': ['aggregation-strategy'],
 };
-const COMMON_FLAGS = ['model', 'lang', 'json', 'batch-size', 'src-lang', 'tgt-lang'];
+const COMMON_FLAGS = ['model', 'lang', 'json', 'batch-size', 'dtype', 'src-lang', 'tgt-lang'];
 
 /** Where the command reads and writes; the process's streams, or others in tests. */
 export interface RunIO {
@@ -242,6 +244,8 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     const options = callOptions(task, flags);
     const batchSize = integerFlag(flags['batch-size'], '--batch-size', 16);
     if (batchSize < 1) throw new UsageError('--batch-size must be at least 1');
+    const dtype = flags.dtype;
+    if (dtype !== undefined && dtype !== 'fp32' && dtype !== 'q8' && dtype !== 'q4') throw new UsageError(`--dtype is '${dtype}'; expected fp32, q8 or q4`);
     const empty = texts.findIndex((text) => text.trim() === '');
     if (empty >= 0) throw new UsageError(`text ${empty + 1} is empty; give some text, or none to read standard input`);
 
@@ -252,6 +256,7 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
       srcLang: flags['src-lang'],
       tgtLang: flags['tgt-lang'],
       batchSize,
+      dtype,
       onWarning: (message) => io.stderr.write(`attn run: warning: ${message}\n`),
     });
     // One vector per line: the model's sentence pooling, or the token mean.
