@@ -1,10 +1,11 @@
 /**
- * Compiled decode steps for causal LMs: after the prompt (run eagerly, once), every one-token step runs as ONE
- * onnxruntime graph (models/compiled.ts) whose inputs are the new token, the attention mask, its position and the
- * key/value cache of every layer, and whose outputs are the logits and the extended cache. The cache goes from one
- * step's outputs to the next step's inputs as they are: feeding a JS buffer to onnxruntime is zero-copy on the
- * CPU, and it never passes through ops in between. One graph serves every batch size and cache length; it is
- * compiled on the first step of a model and kept for the model's lifetime.
+ * Compiled decoding for causal LMs, two graphs (models/compiled.ts), each compiled on first use and kept for the
+ * model's lifetime, each serving every batch size and length:
+ * - the prefill: the prompt (or, without a cache, the whole sequence) → logits and every layer's key/value cache;
+ *   its weights are 'shared' (fed from attn's buffers), so this second session holds no second copy of them;
+ * - the decode step: the new token, the attention mask, its position and the key/value cache of every layer →
+ *   the logits and the extended cache. The cache goes from one step's outputs to the next step's inputs as they
+ *   are: feeding a JS buffer to onnxruntime is zero-copy on the CPU, and it never passes through ops in between.
  */
 import { CaptureError } from '../backends/onnx/capture.js';
 import { CompiledForward, GeneralizeError, type Axis, type ForwardSpec, type WeightMode } from './compiled.js';
@@ -14,11 +15,59 @@ import { Module } from '../nn/module.js';
 import { getBackend } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 
-/** The compiled step of each model (null: it could not be compiled, so it decodes eagerly). */
+/** The compiled graphs of each model (null: it could not be compiled, so that pass runs eagerly). */
 const compiledSteps = new WeakMap<CausalLM, CompiledForward | null>();
+const compiledPrefills = new WeakMap<CausalLM, CompiledForward | null>();
 
 const BATCH: Axis = { size: 'batch' };
 const PAST: Axis = { size: 'past' };
+const SEQUENCE: Axis = { size: 'sequence' };
+
+/** The logits and every layer's present key/value, named as the graphs' outputs. */
+function namedOutputs(out: CausalLMOutput): Record<string, Tensor> {
+  const named: Record<string, Tensor> = { logits: out.logits };
+  out.pastKeyValues!.forEach((kv, i) => {
+    named[`present.${i}.key`] = kv.key;
+    named[`present.${i}.value`] = kv.value;
+  });
+  return named;
+}
+
+/** The graph outputs back as a CausalLMOutput (the cache only when asked for). */
+function fromNamed(out: Record<string, Tensor>, useCache: boolean): CausalLMOutput {
+  const cache: LayerKV[] = [];
+  for (let i = 0; out[`present.${i}.key`]; i++) cache.push({ key: out[`present.${i}.key`]!, value: out[`present.${i}.value`]! });
+  return { logits: out.logits!, pastKeyValues: useCache ? cache : undefined };
+}
+
+/** The prefill ForwardSpec: (B, T) ids, mask and positions, no cache in. */
+function prefillSpec(model: CausalLM): ForwardSpec {
+  const axes = [BATCH, SEQUENCE];
+  const vocab = model.config.vocabSize;
+  return {
+    inputs: {
+      input_ids: { dtype: 'int32', axes },
+      attention_mask: { dtype: 'int32', axes },
+      position_ids: { dtype: 'int32', axes },
+    },
+    forward: (x) =>
+      namedOutputs(model.forward({ inputIds: x.input_ids!, attentionMask: x.attention_mask!, positionIds: x.position_ids!, useCache: true })),
+    example(name, shape) {
+      const [b, t] = shape as [number, number];
+      const data = new Int32Array(b * t);
+      for (let r = 0; r < b; r++) {
+        // Odd rows are left-padded by two positions (positions as generation gives them: padding at 1).
+        const padded = r % 2 === 1 ? 2 : 0;
+        for (let j = 0; j < t; j++) {
+          if (name === 'input_ids') data[r * t + j] = (r * 31 + j * 7 + 1) % vocab;
+          else if (name === 'attention_mask') data[r * t + j] = j < padded ? 0 : 1;
+          else data[r * t + j] = j < padded ? 1 : j - padded;
+        }
+      }
+      return new Tensor(data, shape);
+    },
+  };
+}
 
 /** The decode-step ForwardSpec for a model whose cache has `layers` entries of (B, kvHeads, past, headDim). */
 function decodeStepSpec(model: CausalLM, layers: number, kvHeads: number, headDim: number): ForwardSpec {
@@ -36,13 +85,9 @@ function decodeStepSpec(model: CausalLM, layers: number, kvHeads: number, headDi
     inputs,
     forward(x) {
       const past: LayerKV[] = Array.from({ length: layers }, (_, i) => ({ key: x[`past.${i}.key`]!, value: x[`past.${i}.value`]! }));
-      const out = model.forward({ inputIds: x.input_ids!, attentionMask: x.attention_mask!, positionIds: x.position_ids!, pastKeyValues: past, useCache: true });
-      const named: Record<string, Tensor> = { logits: out.logits };
-      out.pastKeyValues!.forEach((kv, i) => {
-        named[`present.${i}.key`] = kv.key;
-        named[`present.${i}.value`] = kv.value;
-      });
-      return named;
+      return namedOutputs(
+        model.forward({ inputIds: x.input_ids!, attentionMask: x.attention_mask!, positionIds: x.position_ids!, pastKeyValues: past, useCache: true }),
+      );
     },
     example(name, shape) {
       const size = shape.reduce((n, d) => n * d, 1);
@@ -62,23 +107,41 @@ function decodeStepSpec(model: CausalLM, layers: number, kvHeads: number, headDi
   };
 }
 
-/** The model's compiled decode step, compiling it on first use; null when it cannot be compiled (said once). */
-function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForward | null {
-  if (compiledSteps.has(model)) return compiledSteps.get(model)!;
+/** The model's graph in `graphs`, compiling it on first use; null when it cannot be compiled (said once). */
+function compiledOnce(
+  graphs: WeakMap<CausalLM, CompiledForward | null>,
+  model: CausalLM,
+  what: string,
+  compile: (module: Module) => CompiledForward,
+): CompiledForward | null {
+  if (graphs.has(model)) return graphs.get(model)!;
   let compiled: CompiledForward | null = null;
   if (model instanceof Module) {
-    const [, kvHeads, , headDim] = past[0]!.key.shape as [number, number, number, number];
     try {
-      // Quantized kernels need their pre-packed weights (MatMulNBits would unpack every block on every step).
-      const weights: WeightMode = quantizationConfigOf(model) ? 'packed' : 'unpacked';
-      compiled = CompiledForward.compile(model, decodeStepSpec(model, past.length, kvHeads, headDim), { weights, cacheKey: 'causal-lm/decode-step' });
+      compiled = compile(model);
     } catch (err) {
       if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
-      console.warn(`attn generate: decoding ${model.constructor.name} op by op: ${err.message}`);
+      console.warn(`attn generate: running ${model.constructor.name}'s ${what} op by op: ${err.message}`);
     }
   }
-  compiledSteps.set(model, compiled);
+  graphs.set(model, compiled);
   return compiled;
+}
+
+function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForward | null {
+  return compiledOnce(compiledSteps, model, 'decode steps', (module) => {
+    const [, kvHeads, , headDim] = past[0]!.key.shape as [number, number, number, number];
+    // Quantized kernels need their pre-packed weights (MatMulNBits would unpack every block on every step).
+    const weights: WeightMode = quantizationConfigOf(module) ? 'packed' : 'unpacked';
+    return CompiledForward.compile(module, decodeStepSpec(model, past.length, kvHeads, headDim), { weights, cacheKey: 'causal-lm/decode-step' });
+  });
+}
+
+function compiledPrefill(model: CausalLM): CompiledForward | null {
+  return compiledOnce(compiledPrefills, model, 'prompt', (module) => {
+    const weights: WeightMode = quantizationConfigOf(module) ? 'packed' : 'shared';
+    return CompiledForward.compile(module, prefillSpec(model), { weights, cacheKey: 'causal-lm/prefill' });
+  });
 }
 
 /** Whether `model`'s decode step runs compiled: true / false once tried, undefined before its first step. */
@@ -86,9 +149,15 @@ export function decodesCompiled(model: CausalLM): boolean | undefined {
   return compiledSteps.has(model) ? compiledSteps.get(model) !== null : undefined;
 }
 
+/** Whether `model`'s prompts run compiled: true / false once tried, undefined before its first prompt. */
+export function promptsCompiled(model: CausalLM): boolean | undefined {
+  return compiledPrefills.has(model) ? compiledPrefills.get(model) !== null : undefined;
+}
+
 /**
- * A CausalLM whose one-token steps with a cache run the compiled graph (see the file comment), and whose other
- * calls (the prompt, no cache, the reference backend) run the model itself.
+ * A CausalLM whose calls run the compiled graphs (see the file comment): one-token steps with a cache the decode
+ * step, calls without a cache in the prefill; other calls (no mask or positions, the reference backend) run the
+ * model itself.
  */
 export class CompiledDecoding implements CausalLM {
   constructor(private readonly model: CausalLM) {}
@@ -102,25 +171,20 @@ export class CompiledDecoding implements CausalLM {
   }
 
   forward(inputs: CausalLMInputs): CausalLMOutput {
-    const past = inputs.pastKeyValues;
-    const step =
-      inputs.inputIds.shape[1] === 1 && past && past.length > 0 && inputs.attentionMask && inputs.positionIds?.rank === 2 && getBackend().name === 'onnx';
-    const compiled = step ? compiledStep(this.model, past) : null;
-    if (!compiled || !past) return this.model.forward(inputs);
-    const feeds: Record<string, Tensor> = {
-      input_ids: inputs.inputIds,
-      attention_mask: inputs.attentionMask!,
-      position_ids: inputs.positionIds!,
-    };
+    const { inputIds, attentionMask, positionIds, pastKeyValues: past } = inputs;
+    if (!attentionMask || positionIds?.rank !== 2 || getBackend().name !== 'onnx') return this.model.forward(inputs);
+    const feeds: Record<string, Tensor> = { input_ids: inputIds, attention_mask: attentionMask, position_ids: positionIds };
+    if (!past || past.length === 0) {
+      const prefill = compiledPrefill(this.model);
+      return prefill ? fromNamed(prefill.run(feeds), inputs.useCache === true) : this.model.forward(inputs);
+    }
+    const step = inputIds.shape[1] === 1 ? compiledStep(this.model, past) : null;
+    if (!step) return this.model.forward(inputs);
     past.forEach((kv, i) => {
       feeds[`past.${i}.key`] = kv.key;
       feeds[`past.${i}.value`] = kv.value;
     });
-    const out = compiled.run(feeds);
-    return {
-      logits: out.logits!,
-      pastKeyValues: past.map((_, i) => ({ key: out[`present.${i}.key`]!, value: out[`present.${i}.value`]! })),
-    };
+    return fromNamed(step.run(feeds), true);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CompiledDecoding, decodesCompiled } from '../../src/models/compiled_decoding.js';
+import { CompiledDecoding, decodesCompiled, promptsCompiled } from '../../src/models/compiled_decoding.js';
 import { generate } from '../../src/generation/utils.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
@@ -46,7 +46,7 @@ describe('compiled decode steps', () => {
     });
   }
 
-  it('generate() decodes a left-padded batch the same compiled and eager', async () => {
+  it('generate() decodes a left-padded batch the same compiled (prompt and steps, with and without the cache) and eager', async () => {
     const { dir } = goldenCase('gpt2');
     const model = await GPT2LMHeadModel.fromPretrained(dir);
     const prompt = [[5, 6, 7, 8], [999, 999, 40, 41]];
@@ -54,5 +54,8 @@ describe('compiled decode steps', () => {
     const options = { maxNewTokens: 12, attentionMask, eosTokenId: null, padTokenId: 999 };
     const eager = generate(model, prompt, { ...options, compiled: false });
     expect(generate(model, prompt, options).sequences).toEqual(eager.sequences);
+    expect([promptsCompiled(model), decodesCompiled(model)]).toEqual([true, true]);
+    // Without the cache every step runs the prompt graph over the whole sequence.
+    expect(generate(model, prompt, { ...options, useCache: false }).sequences).toEqual(eager.sequences);
   });
 });
