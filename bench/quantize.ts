@@ -17,9 +17,12 @@ import { manualSeed } from '../src/tensor/random.js';
 import { AutoTokenizer } from '../src/tokenizers/index.js';
 import { projectRoot, sharedPath } from '../src/util/paths.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '15' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '15' } },
+});
 
-const LONG_SENTENCE = 'The film opens slowly, but the second half is gripping and the music carries every scene to the end.';
+const LONG_SENTENCE =
+  'The film opens slowly, but the second half is gripping and the music carries every scene to the end.';
 /** About 128 tokens with [CLS] and [SEP]. */
 const LONG = Array.from({ length: 6 }, () => LONG_SENTENCE).join(' ');
 
@@ -30,10 +33,14 @@ async function buildModels(): Promise<{ fp32: string; int8: string }> {
   const int8 = join(root, 'distilbert-base-shaped-int8');
   if (existsSync(join(int8, 'model.safetensors'))) return { fp32, int8 };
   const vocab = sharedPath('tokenizers/bert-base-uncased');
-  if (!existsSync(join(vocab, 'vocab.txt'))) throw new Error(`quantize bench: needs the BERT vocabulary at ${vocab}/vocab.txt`);
+  if (!existsSync(join(vocab, 'vocab.txt')))
+    throw new Error(`quantize bench: needs the BERT vocabulary at ${vocab}/vocab.txt`);
   mkdirSync(root, { recursive: true });
   manualSeed(13);
-  const config = new DistilBertConfig({ model_type: 'distilbert', id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } }, 'bench');
+  const config = new DistilBertConfig(
+    { model_type: 'distilbert', id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } },
+    'bench',
+  );
   const model = new DistilBertForSequenceClassification(config).eval();
   const tokenizer = await AutoTokenizer.fromPretrained(vocab);
   await model.savePretrained(fp32);
@@ -53,7 +60,10 @@ async function causalLm(rounds: number, repeats: number): Promise<Record<string,
   const fp32 = join(projectRoot, 'models/tinystories-llama');
   const q4 = join(tmpdir(), 'attn-bench-quantize', 'tinystories-llama-q4');
   await quantize(await LlamaForCausalLM.fromPretrained(fp32), { dtype: 'q4' }).savePretrained(q4);
-  const sides = { fp32: await pipeline('text-generation', fp32), q4: await pipeline('text-generation', fp32, { dtype: 'q4' }) };
+  const sides = {
+    fp32: await pipeline('text-generation', fp32),
+    q4: await pipeline('text-generation', fp32, { dtype: 'q4' }),
+  };
   const newTokens = 32;
   const best = { fp32: Infinity, q4: Infinity };
   for (const generate of Object.values(sides)) await generate('Once upon a time', { maxNewTokens: newTokens });
@@ -82,7 +92,10 @@ async function main(): Promise<void> {
   const { fp32, int8 } = await buildModels();
   const fp32Bytes = statSync(join(fp32, 'model.safetensors')).size;
   const int8Bytes = statSync(join(int8, 'model.safetensors')).size;
-  const sides = { fp32: await pipeline('text-classification', fp32), int8: await pipeline('text-classification', int8) };
+  const sides = {
+    fp32: await pipeline('text-classification', fp32),
+    int8: await pipeline('text-classification', int8),
+  };
   for (const classify of Object.values(sides)) await classify(LONG); // compiles
   const best = { fp32: Infinity, int8: Infinity };
   for (let r = 0; r < Number(values.rounds); r++) {

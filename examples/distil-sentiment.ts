@@ -29,16 +29,24 @@ const tokenizer = await AutoTokenizer.fromPretrained(teacherDir);
 const teacher = await BertForSequenceClassification.fromPretrained(teacherDir);
 
 const tokenize = (batch: { sentence: string[] }) => ({
-  input_ids: (tokenizer.encode(batch.sentence, { truncation: true, maxLength: 64 }) as { inputIds: number[][] }).inputIds,
+  input_ids: (tokenizer.encode(batch.sentence, { truncation: true, maxLength: 64 }) as { inputIds: number[][] })
+    .inputIds,
 });
 const all = (await loadDataset(sharedPath('data', 'sst2', 'train.tsv'))).shuffle(0);
-const train = all.select(Array.from({ length: Math.min(trainRows, all.numRows) }, (_, i) => i)).map(tokenize as never, { batched: true });
+const train = all
+  .select(Array.from({ length: Math.min(trainRows, all.numRows) }, (_, i) => i))
+  .map(tokenize as never, { batched: true });
 // Every other row loses its label: the unlabelled text a distillation run can also learn from.
 const labels = train.column('label' as never) as unknown[];
-const halfLabelled = train.addColumn('label', labels.map((l, i) => (i % 2 === 0 ? l : null)));
+const halfLabelled = train.addColumn(
+  'label',
+  labels.map((l, i) => (i % 2 === 0 ? l : null)),
+);
 const labelledOnly = train.select(Array.from({ length: Math.ceil(train.numRows / 2) }, (_, i) => 2 * i));
 const dev = await loadDataset(sharedPath('data', 'sst2', 'dev.tsv'));
-const evalSet = dev.select(Array.from({ length: Math.min(devRows, dev.numRows) }, (_, i) => i)).map(tokenize as never, { batched: true });
+const evalSet = dev
+  .select(Array.from({ length: Math.min(devRows, dev.numRows) }, (_, i) => i))
+  .map(tokenize as never, { batched: true });
 
 /** A student half the teacher's width (hidden 32, one layer), the same vocabulary and labels. */
 function student(): BertForSequenceClassification {
@@ -71,7 +79,12 @@ const args = (name: string) =>
     loggingSteps: 50,
   });
 
-const teacherScore = await new Trainer({ model: teacher, args: args('teacher'), evalDataset: evalSet, computeMetrics: classificationMetrics }).evaluate();
+const teacherScore = await new Trainer({
+  model: teacher,
+  args: args('teacher'),
+  evalDataset: evalSet,
+  computeMetrics: classificationMetrics,
+}).evaluate();
 
 const distilled = student();
 const distiller = new DistillationTrainer({
@@ -85,14 +98,23 @@ const distiller = new DistillationTrainer({
 await distiller.train();
 const distilledScore = await distiller.evaluate();
 
-const baseline = new Trainer({ model: student(), args: args('labels-only'), trainDataset: labelledOnly, evalDataset: evalSet, computeMetrics: classificationMetrics });
+const baseline = new Trainer({
+  model: student(),
+  args: args('labels-only'),
+  trainDataset: labelledOnly,
+  evalDataset: evalSet,
+  computeMetrics: classificationMetrics,
+});
 await baseline.train();
 const baselineScore = await baseline.evaluate();
 
 const params = (n: number) => `${(n / 1e3).toFixed(0)}k parameters`;
 const rows: Array<[string, number]> = [
   [`teacher (models/sentiment-en, ${params(teacher.numParameters())})`, teacherScore.eval_accuracy!],
-  [`student distilled on ${train.numRows} rows, half unlabelled (${params(distilled.numParameters())})`, distilledScore.eval_accuracy!],
+  [
+    `student distilled on ${train.numRows} rows, half unlabelled (${params(distilled.numParameters())})`,
+    distilledScore.eval_accuracy!,
+  ],
   [`same student trained on the ${labelledOnly.numRows} labelled rows only`, baselineScore.eval_accuracy!],
 ];
 console.log(`\nSST-2 dev, first ${evalSet.numRows} phrases (accuracy)`);

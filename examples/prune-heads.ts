@@ -24,7 +24,10 @@ function option(name: string, fallback: string): string {
 }
 
 const source = join(projectRoot, 'models/sentiment-en');
-const rows = readFileSync(sharedPath('data/sst2/dev.tsv'), 'utf8').trim().split('\n').slice(1, 1 + Number(option('rows', '2000')));
+const rows = readFileSync(sharedPath('data/sst2/dev.tsv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1, 1 + Number(option('rows', '2000')));
 const texts = rows.map((r) => r.split('\t')[0]!);
 const gold = rows.map((r) => (r.split('\t')[1]!.trim() === '1' ? 'positive' : 'negative'));
 

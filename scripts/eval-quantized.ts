@@ -22,7 +22,11 @@ import { projectRoot, sharedPath } from '../src/util/paths.js';
 import { readTsv } from './eval-use.js';
 
 const { values } = parseArgs({
-  options: { sst2: { type: 'string', default: '6735' }, prompts: { type: 'string', default: '20' }, stories: { type: 'string', default: '200' } },
+  options: {
+    sst2: { type: 'string', default: '6735' },
+    prompts: { type: 'string', default: '20' },
+    stories: { type: 'string', default: '200' },
+  },
 });
 
 const round4 = (x: number): number => Number(x.toFixed(4));
@@ -72,7 +76,10 @@ async function stories(promptCount: number, storyCount: number): Promise<Record<
   }
   bar.done();
   const tokenizer = await AutoTokenizer.fromPretrained(dir);
-  const models = { fp32: await LlamaForCausalLM.fromPretrained(dir), q4: quantize(await LlamaForCausalLM.fromPretrained(dir), { dtype: 'q4' }) };
+  const models = {
+    fp32: await LlamaForCausalLM.fromPretrained(dir),
+    q4: quantize(await LlamaForCausalLM.fromPretrained(dir), { dtype: 'q4' }),
+  };
   const window = models.fp32.config.contextWindow ?? 128;
   const nll = { fp32: 0, q4: 0 };
   let tokens = 0;

@@ -58,7 +58,13 @@ export function keepOutputs(layer: Linear, index: readonly number[]): Linear {
   const weight = new Float32Array(index.length * k);
   index.forEach((row, i) => weight.set(w.subarray(row * k, (row + 1) * k), i * k));
   out.weight.assign(new Tensor(weight, [index.length, k]));
-  if (layer.bias && out.bias) out.bias.assign(new Tensor(Float32Array.from(index, (i) => layer.bias!.data[i]!), [index.length]));
+  if (layer.bias && out.bias)
+    out.bias.assign(
+      new Tensor(
+        Float32Array.from(index, (i) => layer.bias!.data[i]!),
+        [index.length],
+      ),
+    );
   out.training = layer.training;
   return out;
 }
@@ -68,7 +74,8 @@ export function keepInputs(layer: Linear, index: readonly number[]): Linear {
   const out = new Linear(index.length, layer.outFeatures, { bias: layer.bias !== null });
   const w = layer.weight.data;
   const weight = new Float32Array(layer.outFeatures * index.length);
-  for (let r = 0; r < layer.outFeatures; r++) index.forEach((col, i) => (weight[r * index.length + i] = w[r * layer.inFeatures + col]!));
+  for (let r = 0; r < layer.outFeatures; r++)
+    index.forEach((col, i) => (weight[r * index.length + i] = w[r * layer.inFeatures + col]!));
   out.weight.assign(new Tensor(weight, [layer.outFeatures, index.length]));
   if (layer.bias && out.bias) out.bias.assign(layer.bias);
   out.training = layer.training;
@@ -77,18 +84,25 @@ export function keepInputs(layer: Linear, index: readonly number[]): Linear {
 
 /** The attention blocks that can drop heads, in layer order. */
 function attentionLayers(model: Module): Array<Module & HeadPrunable> {
-  return [...model.namedModules()].map(([, m]) => m).filter((m) => m !== model && isHeadPrunable(m)) as Array<Module & HeadPrunable>;
+  return [...model.namedModules()].map(([, m]) => m).filter((m) => m !== model && isHeadPrunable(m)) as Array<
+    Module & HeadPrunable
+  >;
 }
 
 /** Prunes `heads` in the model's layers without touching the config (loading replays config.json's record). */
 export function applyHeadPruning(model: Module, heads: HeadsToPrune): void {
   const layers = attentionLayers(model);
-  if (layers.length === 0) throw new PruningError(`pruneHeads: ${model.constructor.name} has no attention layers that can drop heads (BERT-like encoders do)`);
+  if (layers.length === 0)
+    throw new PruningError(
+      `pruneHeads: ${model.constructor.name} has no attention layers that can drop heads (BERT-like encoders do)`,
+    );
   for (const [key, list] of Object.entries(heads)) {
     const layer = Number(key);
     const block = layers[layer];
     if (!Number.isInteger(layer) || block === undefined) {
-      throw new PruningError(`pruneHeads: layer ${key} does not exist; ${model.constructor.name} has layers 0 to ${layers.length - 1}`);
+      throw new PruningError(
+        `pruneHeads: layer ${key} does not exist; ${model.constructor.name} has layers 0 to ${layers.length - 1}`,
+      );
     }
     block.pruneHeads(list);
   }
@@ -110,8 +124,10 @@ export function pruneHeads(model: Module & { config: PretrainedConfig }, heads: 
 /** Called by an attention block's `pruneHeads`: refuses a head index out of range or removing every head. */
 export function checkHeads(heads: readonly number[], originalHeads: number, remaining: number, removing: number): void {
   const bad = heads.find((h) => !Number.isInteger(h) || h < 0 || h >= originalHeads);
-  if (bad !== undefined) throw new PruningError(`pruneHeads: head ${bad} does not exist; the layer had heads 0 to ${originalHeads - 1}`);
-  if (removing >= remaining) throw new PruningError(`pruneHeads: pruning heads ${heads.join(', ')} would leave the layer no head`);
+  if (bad !== undefined)
+    throw new PruningError(`pruneHeads: head ${bad} does not exist; the layer had heads 0 to ${originalHeads - 1}`);
+  if (removing >= remaining)
+    throw new PruningError(`pruneHeads: pruning heads ${heads.join(', ')} would leave the layer no head`);
 }
 
 export interface LayerSparsity {
@@ -165,7 +181,8 @@ export interface MagnitudePruneOptions {
  */
 export function magnitudePrune(model: Module, options: MagnitudePruneOptions): SparsityReport {
   const { sparsity } = options;
-  if (!(sparsity >= 0 && sparsity < 1)) throw new PruningError(`magnitudePrune: sparsity must be in [0, 1), got ${sparsity}`);
+  if (!(sparsity >= 0 && sparsity < 1))
+    throw new PruningError(`magnitudePrune: sparsity must be in [0, 1), got ${sparsity}`);
   const all = new Map(linearLayers(model));
   const skip = options.skip ?? /classifier|lm_head|pooler|qa_outputs/;
   const names = options.modules ?? [...all.keys()].filter((n) => !skip.test(n));

@@ -59,7 +59,8 @@ interface Slot {
 function slots(model: Module): Map<string, Slot> {
   const out = new Map<string, Slot>();
   for (const [path, parent] of model.namedModules()) {
-    for (const [field, module] of parent.children()) out.set(path ? `${path}.${field}` : field, { parent, field, module });
+    for (const [field, module] of parent.children())
+      out.set(path ? `${path}.${field}` : field, { parent, field, module });
   }
   return out;
 }
@@ -84,7 +85,9 @@ function isPlainEmbedding(m: Module): m is Embedding {
 /** The scheme each chosen layer gets (see the file comment), or an error naming a layer that cannot take it. */
 function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<string, QuantScheme> {
   const plan = new Map<string, QuantScheme>();
-  const chosen = options.modules ?? [...all].filter(([, s]) => isPlainLinear(s.module) || isPlainEmbedding(s.module)).map(([name]) => name);
+  const chosen =
+    options.modules ??
+    [...all].filter(([, s]) => isPlainLinear(s.module) || isPlainEmbedding(s.module)).map(([name]) => name);
   for (const name of chosen) {
     const slot = all.get(name);
     if (!slot) throw new QuantizationError(`quantize: the model has no layer named '${name}'`);
@@ -95,7 +98,9 @@ function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<stri
     } else if (isPlainLinear(m)) {
       const fitsBlocks = m.inFeatures % Q4_BLOCK === 0;
       if (options.dtype === 'q4' && !fitsBlocks && options.modules) {
-        throw new QuantizationError(`quantize: layer '${name}' has ${m.inFeatures} input features, not a multiple of the q4 block size ${Q4_BLOCK}`);
+        throw new QuantizationError(
+          `quantize: layer '${name}' has ${m.inFeatures} input features, not a multiple of the q4 block size ${Q4_BLOCK}`,
+        );
       }
       plan.set(name, options.dtype === 'q4' && fitsBlocks ? 'q4' : 'int8');
     } else {
@@ -113,12 +118,19 @@ function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<stri
  */
 function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, fromWeights: boolean): void {
   const tables = new Map<Parameter, QuantizedEmbedding>();
-  const ordered = [...plan].sort(([a], [b]) => Number(isPlainLinear(all.get(a)!.module)) - Number(isPlainLinear(all.get(b)!.module)));
+  const ordered = [...plan].sort(
+    ([a], [b]) => Number(isPlainLinear(all.get(a)!.module)) - Number(isPlainLinear(all.get(b)!.module)),
+  );
   for (const [name, scheme] of ordered) {
     const slot = all.get(name)!;
     const m = slot.module;
     if (isPlainEmbedding(m)) {
-      const weights = quantizedTensors('int8', m.numEmbeddings, m.embeddingDim, fromWeights ? (m.weight.data as Float32Array) : undefined);
+      const weights = quantizedTensors(
+        'int8',
+        m.numEmbeddings,
+        m.embeddingDim,
+        fromWeights ? (m.weight.data as Float32Array) : undefined,
+      );
       const q = new QuantizedEmbedding(m.numEmbeddings, m.embeddingDim, weights);
       tables.set(m.weight, q);
       replace(slot, q);
@@ -129,8 +141,16 @@ function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, from
     const table = tables.get(linear.weight);
     const weights = table
       ? { codes: table.codes, scales: table.scales }
-      : quantizedTensors(scheme, linear.outFeatures, linear.inFeatures, fromWeights ? (linear.weight.data as Float32Array) : undefined);
-    replace(slot, new QuantizedLinear(table ? 'int8' : scheme, linear.inFeatures, linear.outFeatures, weights, linear.bias));
+      : quantizedTensors(
+          scheme,
+          linear.outFeatures,
+          linear.inFeatures,
+          fromWeights ? (linear.weight.data as Float32Array) : undefined,
+        );
+    replace(
+      slot,
+      new QuantizedLinear(table ? 'int8' : scheme, linear.inFeatures, linear.outFeatures, weights, linear.bias),
+    );
   }
 }
 
@@ -144,7 +164,8 @@ export function quantize<M extends Module>(model: M, options: QuantizeOptions): 
   }
   const all = slots(model);
   const plan = planSchemes(all, options);
-  if (plan.size === 0) throw new QuantizationError(`quantize: ${model.constructor.name} has no Linear or Embedding layer to quantize`);
+  if (plan.size === 0)
+    throw new QuantizationError(`quantize: ${model.constructor.name} has no Linear or Embedding layer to quantize`);
   swapLayers(all, plan, true);
   model.eval();
   return model;
@@ -183,21 +204,30 @@ export function readQuantizationConfig(config: PretrainedConfig): QuantizationCo
   const raw = config.rawField('quantization_config');
   if (raw === undefined || raw === null) return null;
   const where = `${config.source}: quantization_config`;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new QuantizationError(`${where} is ${JSON.stringify(raw)}; expected an object`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new QuantizationError(`${where} is ${JSON.stringify(raw)}; expected an object`);
   const q = raw as JsonObject;
   if (q.quant_method !== 'attn') {
-    throw new QuantizationError(`${where}.quant_method is ${JSON.stringify(q.quant_method)}; attn reads only its own ('attn') quantized checkpoints`);
+    throw new QuantizationError(
+      `${where}.quant_method is ${JSON.stringify(q.quant_method)}; attn reads only its own ('attn') quantized checkpoints`,
+    );
   }
-  if (q.dtype !== 'int8' && q.dtype !== 'q4') throw new QuantizationError(`${where}.dtype is ${JSON.stringify(q.dtype)}; expected "int8" or "q4"`);
+  if (q.dtype !== 'int8' && q.dtype !== 'q4')
+    throw new QuantizationError(`${where}.dtype is ${JSON.stringify(q.dtype)}; expected "int8" or "q4"`);
   if (q.block_size !== undefined && q.block_size !== Q4_BLOCK) {
-    throw new QuantizationError(`${where}.block_size is ${JSON.stringify(q.block_size)}; attn reads block size ${Q4_BLOCK}`);
+    throw new QuantizationError(
+      `${where}.block_size is ${JSON.stringify(q.block_size)}; attn reads block size ${Q4_BLOCK}`,
+    );
   }
   const modules = q.modules;
   if (typeof modules !== 'object' || modules === null || Array.isArray(modules)) {
-    throw new QuantizationError(`${where}.modules is ${JSON.stringify(modules)}; expected an object { "<layer>": "int8" | "q4" }`);
+    throw new QuantizationError(
+      `${where}.modules is ${JSON.stringify(modules)}; expected an object { "<layer>": "int8" | "q4" }`,
+    );
   }
   for (const [name, scheme] of Object.entries(modules)) {
-    if (scheme !== 'int8' && scheme !== 'q4') throw new QuantizationError(`${where}.modules['${name}'] is ${JSON.stringify(scheme)}; expected "int8" or "q4"`);
+    if (scheme !== 'int8' && scheme !== 'q4')
+      throw new QuantizationError(`${where}.modules['${name}'] is ${JSON.stringify(scheme)}; expected "int8" or "q4"`);
   }
   return { dtype: q.dtype, modules: modules as Record<string, QuantScheme> };
 }
@@ -210,7 +240,14 @@ function runtimeProblem(scheme: QuantScheme): string | null {
   if (problem !== undefined) return problem;
   try {
     const attrs = { scheme, blockSize: Q4_BLOCK, inFeatures: Q4_BLOCK, outFeatures: 1 };
-    const model = encodeModel(graphFor('quantizedMatmul', ['float32', 'int32', 'float32'], [2, scheme === 'int8' ? 2 : 3, scheme === 'int8' ? 1 : 2], attrs));
+    const model = encodeModel(
+      graphFor(
+        'quantizedMatmul',
+        ['float32', 'int32', 'float32'],
+        [2, scheme === 'int8' ? 2 : 3, scheme === 'int8' ? 1 : 2],
+        attrs,
+      ),
+    );
     const session = new (loadNative().binding.InferenceSession)();
     session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {});
     session.dispose();
@@ -257,7 +294,9 @@ export function prepareQuantizedModel(model: Module, config: PretrainedConfig, b
     if (found === undefined) continue; // a layer of another head (an LM head loaded as a base model)
     const m = all.get(found)!.module;
     if (!(isPlainLinear(m) || isPlainEmbedding(m)) || (scheme === 'q4' && !isPlainLinear(m))) {
-      throw new QuantizationError(`${config.source}: quantization_config.modules['${name}'] is ${scheme}, but that layer is a ${m.constructor.name}`);
+      throw new QuantizationError(
+        `${config.source}: quantization_config.modules['${name}'] is ${scheme}, but that layer is a ${m.constructor.name}`,
+      );
     }
     plan.set(found, scheme);
   }
@@ -277,10 +316,14 @@ export function applyWeightDtype(model: Module, dtype: WeightDtype | undefined, 
   if (dtype === undefined) return;
   const current = quantizationConfigOf(model);
   if (dtype === 'fp32') {
-    if (current) throw new QuantizationError(`${source} holds ${String(current.dtype)}-quantized weights; dtype 'fp32' needs a float checkpoint`);
+    if (current)
+      throw new QuantizationError(
+        `${source} holds ${String(current.dtype)}-quantized weights; dtype 'fp32' needs a float checkpoint`,
+      );
     return;
   }
   const scheme = SCHEME_OF[dtype];
-  if (scheme === undefined) throw new QuantizationError(`${source}: dtype '${String(dtype)}' is not one of fp32, q8, q4`);
+  if (scheme === undefined)
+    throw new QuantizationError(`${source}: dtype '${String(dtype)}' is not one of fp32, q8, q4`);
   if (!current) quantize(model, { dtype: scheme });
 }

@@ -18,7 +18,14 @@ import * as F from '../nn/functional.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { batchToInputs, Trainer, TrainingError, type EvalPrediction, type TrainableModel, type TrainerOptions } from './trainer.js';
+import {
+  batchToInputs,
+  Trainer,
+  TrainingError,
+  type EvalPrediction,
+  type TrainableModel,
+  type TrainerOptions,
+} from './trainer.js';
 
 /** The dataset column holding each row's teacher logits (one number per class). */
 export const TEACHER_LOGITS = 'teacher_logits';
@@ -32,7 +39,8 @@ export interface DistillationLossOptions {
 
 function checkLossOptions(options: DistillationLossOptions): { temperature: number; alpha: number } {
   const { temperature = 2, alpha = 0.5 } = options;
-  if (!(temperature > 0 && Number.isFinite(temperature))) throw new RangeError(`distillation: temperature must be a number > 0, got ${temperature}`);
+  if (!(temperature > 0 && Number.isFinite(temperature)))
+    throw new RangeError(`distillation: temperature must be a number > 0, got ${temperature}`);
   if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`distillation: alpha must be in [0, 1], got ${alpha}`);
   return { temperature, alpha };
 }
@@ -41,10 +49,17 @@ function checkLossOptions(options: DistillationLossOptions): { temperature: numb
  * The loss of the file comment for student and teacher logits (N, C) and int32 labels (N) where -100 marks an
  * unlabelled row (null: every row unlabelled). Tensor ops only, so a captured training step records it.
  */
-export function distillationLoss(student: Tensor, teacher: Tensor, labels: Tensor | null, options: DistillationLossOptions = {}): Tensor {
+export function distillationLoss(
+  student: Tensor,
+  teacher: Tensor,
+  labels: Tensor | null,
+  options: DistillationLossOptions = {},
+): Tensor {
   const { temperature: t, alpha } = checkLossOptions(options);
   if (student.rank !== 2 || teacher.shape.join() !== student.shape.join()) {
-    throw new RangeError(`distillationLoss: student logits (${student.shape.join(', ')}) and teacher logits (${teacher.shape.join(', ')}) must both be (N, C)`);
+    throw new RangeError(
+      `distillationLoss: student logits (${student.shape.join(', ')}) and teacher logits (${teacher.shape.join(', ')}) must both be (N, C)`,
+    );
   }
   const teacherLogProbs = ops.logSoftmax(ops.div(teacher, t), -1); // (N, C)
   const studentLogProbs = ops.logSoftmax(ops.div(student, t), -1); // (N, C)
@@ -61,7 +76,11 @@ export function distillationLoss(student: Tensor, teacher: Tensor, labels: Tenso
 const TEACHER_COLUMNS = ['input_ids', 'attention_mask', 'token_type_ids'];
 
 /** The teacher's logits for every row of `dataset` (tokenized with the teacher's vocabulary), batched, no gradients. */
-export function teacherLogits(teacher: TrainableModel, dataset: Dataset, options: { batchSize?: number; padTokenId?: number } = {}): number[][] {
+export function teacherLogits(
+  teacher: TrainableModel,
+  dataset: Dataset,
+  options: { batchSize?: number; padTokenId?: number } = {},
+): number[][] {
   const collator = new DataCollatorWithPadding({ padTokenId: options.padTokenId ?? teacher.config?.padTokenId ?? 0 });
   const wasTraining = teacher.training;
   teacher.eval();
@@ -70,7 +89,9 @@ export function teacherLogits(teacher: TrainableModel, dataset: Dataset, options
     noGrad(() => {
       for (const rows of dataset.batches(options.batchSize ?? 64)) {
         tidy(() => {
-          const inputs = rows.map((row) => Object.fromEntries(TEACHER_COLUMNS.filter((c) => c in row).map((c) => [c, row[c]])) as Feature);
+          const inputs = rows.map(
+            (row) => Object.fromEntries(TEACHER_COLUMNS.filter((c) => c in row).map((c) => [c, row[c]])) as Feature,
+          );
           const logits = teacher.forward(batchToInputs(collator.collate(inputs))).logits; // (B, C)
           const width = logits.shape[logits.rank - 1]!;
           const data = logits.data;
@@ -109,7 +130,10 @@ export class DistillationTrainer<P = EvalPrediction> extends Trainer<P> {
     const train = options.trainDataset;
     let trainDataset = train;
     if (train && !train.columnNames.includes(TEACHER_LOGITS)) {
-      if (!teacher) throw new TrainingError(`DistillationTrainer: the training set has no '${TEACHER_LOGITS}' column, so distillation.teacher is needed`);
+      if (!teacher)
+        throw new TrainingError(
+          `DistillationTrainer: the training set has no '${TEACHER_LOGITS}' column, so distillation.teacher is needed`,
+        );
       trainDataset = train.addColumn(TEACHER_LOGITS, teacherLogits(teacher, train, { batchSize: teacherBatchSize }));
     }
     super({ ...options, trainDataset });
@@ -129,7 +153,9 @@ export class DistillationTrainer<P = EvalPrediction> extends Trainer<P> {
     const filler = raw?.find((v) => !isUnlabelled(v)) ?? 0;
     const filled = rest.addColumn('label', raw ? raw.map((v) => (isUnlabelled(v) ? filler : v)) : logits.map(() => 0));
     const prepared = super.prepareDataset(filled, purpose);
-    const encoded = (prepared.column('label' as never) as unknown[]).map((v, i) => (raw === null || isUnlabelled(raw[i]) ? -100 : v));
+    const encoded = (prepared.column('label' as never) as unknown[]).map((v, i) =>
+      raw === null || isUnlabelled(raw[i]) ? -100 : v,
+    );
     return prepared.addColumn('label', encoded).addColumn(TEACHER_LOGITS, logits);
   }
 
@@ -138,7 +164,12 @@ export class DistillationTrainer<P = EvalPrediction> extends Trainer<P> {
     if (!teacher) return super.computeLoss(batch);
     const student = this.model.forward(batchToInputs(inputs)).logits; // (B, C)
     // The collator pads every list column (to a multiple of 16 for compiled steps): the classes are the first C.
-    const classes = ops.slice(teacher.dtype === 'float32' ? teacher : ops.cast(teacher, 'float32'), 1, 0, student.shape[1]!);
+    const classes = ops.slice(
+      teacher.dtype === 'float32' ? teacher : ops.cast(teacher, 'float32'),
+      1,
+      0,
+      student.shape[1]!,
+    );
     return distillationLoss(student, classes, labels ?? null, { temperature: this.temperature, alpha: this.alpha });
   }
 }

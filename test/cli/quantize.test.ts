@@ -54,7 +54,11 @@ describe('attn run --dtype', () => {
     const float = await attnRun(['sentiment-analysis', '--model', model, '--json', ...texts]);
     const q8 = await attnRun(['sentiment-analysis', '--model', model, '--json', '--dtype', 'q8', ...texts]);
     expect(q8.code).toBe(0);
-    const labels = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l).result[0].label);
+    const labels = (out: string) =>
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).result[0].label);
     expect(labels(q8.out)).toEqual(labels(float.out));
     const bad = await attnRun(['sentiment-analysis', '--model', model, '--dtype', 'int4', 'x']);
     expect(bad.code).toBe(2);

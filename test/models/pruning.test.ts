@@ -88,7 +88,9 @@ describe('pruneHeads', () => {
   it('names a bad layer or head, and refuses to remove every head of a layer', async () => {
     const { dir } = goldenCase('distilbert_seqcls');
     const model = await DistilBertForSequenceClassification.fromPretrained(dir);
-    expect(() => model.pruneHeads({ 5: [0] })).toThrow(/layer 5 does not exist; DistilBertForSequenceClassification has layers 0 to 1/);
+    expect(() => model.pruneHeads({ 5: [0] })).toThrow(
+      /layer 5 does not exist; DistilBertForSequenceClassification has layers 0 to 1/,
+    );
     expect(() => model.pruneHeads({ 0: [4] })).toThrow(/head 4 does not exist; the layer had heads 0 to 3/);
     expect(() => model.pruneHeads({ 0: [0, 1, 2, 3] })).toThrow(PruningError);
   });
@@ -102,7 +104,12 @@ describe('magnitudePrune', () => {
     const magnitudes = Array.from(lin1.weight.data, Math.abs).sort((a, b) => a - b);
     const report = magnitudePrune(model, { sparsity: 0.5 });
     const row = report.layers.find((l) => l.name === 'distilbert.transformer.layer.0.ffn.lin1')!;
-    expect(row).toEqual({ name: 'distilbert.transformer.layer.0.ffn.lin1', weights: 37 * 32, zeros: 592, sparsity: 0.5 });
+    expect(row).toEqual({
+      name: 'distilbert.transformer.layer.0.ffn.lin1',
+      weights: 37 * 32,
+      zeros: 592,
+      sparsity: 0.5,
+    });
     const threshold = magnitudes[591]!;
     for (const v of lin1.weight.data) expect(v === 0 || Math.abs(v) >= threshold).toBe(true);
     expect(report.layers.find((l) => l.name === 'classifier')!.zeros).toBe(0);

@@ -54,9 +54,18 @@ describe('int8 DistilBERT classifier', () => {
     const again = noGrad(() => loaded.forward(feeds).logits);
     expect(maxTensorDiff(again, got)).toBe(0);
 
-    const compiled = CompiledForward.compile(loaded, encoderSpec(loaded.config.vocabSize, (x) => ({ logits: loaded.forward(x).logits })));
-    const fromGraph = compiled.run({ input_ids: feeds.inputIds, attention_mask: feeds.attentionMask, token_type_ids: feeds.inputIds });
-    expect(compiled.spec.nodes.some((n) => n.op === 'DynamicQuantizeMatMul' && n.domain === 'com.microsoft')).toBe(true);
+    const compiled = CompiledForward.compile(
+      loaded,
+      encoderSpec(loaded.config.vocabSize, (x) => ({ logits: loaded.forward(x).logits })),
+    );
+    const fromGraph = compiled.run({
+      input_ids: feeds.inputIds,
+      attention_mask: feeds.attentionMask,
+      token_type_ids: feeds.inputIds,
+    });
+    expect(compiled.spec.nodes.some((n) => n.op === 'DynamicQuantizeMatMul' && n.domain === 'com.microsoft')).toBe(
+      true,
+    );
     expect(maxTensorDiff(fromGraph.logits!, got)).toBeLessThan(1e-4 * Math.max(1, maxMagnitude(got)));
     compiled.dispose();
   });
@@ -64,7 +73,9 @@ describe('int8 DistilBERT classifier', () => {
 
 describe('q4 causal LM', () => {
   it('quantizes 4-bit where the width fits whole blocks, int8 elsewhere, and the tied head shares the table', async () => {
-    const model = quantize(await LlamaForCausalLM.fromPretrained(join(projectRoot, 'models/tinystories-llama')), { dtype: 'q4' });
+    const model = quantize(await LlamaForCausalLM.fromPretrained(join(projectRoot, 'models/tinystories-llama')), {
+      dtype: 'q4',
+    });
     const layer = model.model.layers[0]!;
     expect((layer.self_attn.q_proj as unknown as QuantizedLinear).scheme).toBe('q4');
     expect((layer.mlp.down_proj as unknown as QuantizedLinear).scheme).toBe('q4'); // 352 = 11 blocks
@@ -75,7 +86,10 @@ describe('q4 causal LM', () => {
     const out = join(tmp, 'llama-q4');
     await model.savePretrained(out);
     const reader = await SafetensorsReader.open(join(out, 'model.safetensors'));
-    expect(reader.entries.get('model.layers.0.self_attn.q_proj.weight')).toMatchObject({ dtype: 'U8', shape: [128, 4, 16] });
+    expect(reader.entries.get('model.layers.0.self_attn.q_proj.weight')).toMatchObject({
+      dtype: 'U8',
+      shape: [128, 4, 16],
+    });
     expect(reader.entries.has('lm_head.weight')).toBe(false);
     await reader.close();
     const floatBytes = (await stat(join(projectRoot, 'models/tinystories-llama/model.safetensors'))).size;
@@ -84,7 +98,10 @@ describe('q4 causal LM', () => {
 
     const loaded = await LlamaForCausalLM.fromPretrained(out);
     const tokens = ids([[1, 50, 300, 7]]);
-    const [a, b] = noGrad(() => [model.forward({ inputIds: tokens }).logits, loaded.forward({ inputIds: tokens }).logits]);
+    const [a, b] = noGrad(() => [
+      model.forward({ inputIds: tokens }).logits,
+      loaded.forward({ inputIds: tokens }).logits,
+    ]);
     expect(maxTensorDiff(a, b)).toBe(0);
   });
 
@@ -110,12 +127,19 @@ describe('bad input', () => {
   });
 
   it('names the kernel a runtime lacks, and a bad quantization_config field', async () => {
-    expect(() => checkQuantizedRuntime('q4', 'some/config.json', 'Could not find an implementation for MatMulNBits(1)')).toThrow(
+    expect(() =>
+      checkQuantizedRuntime('q4', 'some/config.json', 'Could not find an implementation for MatMulNBits(1)'),
+    ).toThrow(
       /some\/config.json: this checkpoint is quantized \(q4\) and needs onnxruntime's com.microsoft.MatMulNBits kernel/,
     );
     const { DistilBertConfig } = await import('../../src/models/distilbert/configuration_distilbert.js');
-    const config = new DistilBertConfig({ quantization_config: { quant_method: 'attn', dtype: 'int3', modules: {} } }, 'x/config.json');
+    const config = new DistilBertConfig(
+      { quantization_config: { quant_method: 'attn', dtype: 'int3', modules: {} } },
+      'x/config.json',
+    );
     expect(() => readQuantizationConfig(config)).toThrow(QuantizationError);
-    expect(() => readQuantizationConfig(config)).toThrow(/x\/config.json: quantization_config.dtype is "int3"; expected "int8" or "q4"/);
+    expect(() => readQuantizationConfig(config)).toThrow(
+      /x\/config.json: quantization_config.dtype is "int3"; expected "int8" or "q4"/,
+    );
   });
 });

@@ -8,7 +8,12 @@ import { DistilBertForSequenceClassification } from '../../src/models/distilbert
 import { noGrad } from '../../src/tensor/engine.js';
 import { manualSeed } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { DistillationTrainer, distillationLoss, teacherLogits, TEACHER_LOGITS } from '../../src/training/distillation.js';
+import {
+  DistillationTrainer,
+  distillationLoss,
+  teacherLogits,
+  TEACHER_LOGITS,
+} from '../../src/training/distillation.js';
 import { TrainingArguments } from '../../src/training/training_args.js';
 
 const out = mkdtempSync(join(tmpdir(), 'attn-distil-'));
@@ -22,8 +27,16 @@ function logSoftmax(row: number[]): number[] {
 
 describe('distillationLoss', () => {
   it('matches a hand computation: α·T²·KL + (1 − α)·CE on labelled rows, T²·KL on unlabelled ones', () => {
-    const student = [[1, 0.5, -1], [0.2, 0.1, 0.3], [-2, 3, 0]];
-    const teacher = [[2, 0, -2], [0, 1, 0], [0.5, 0.5, 1]];
+    const student = [
+      [1, 0.5, -1],
+      [0.2, 0.1, 0.3],
+      [-2, 3, 0],
+    ];
+    const teacher = [
+      [2, 0, -2],
+      [0, 1, 0],
+      [0.5, 0.5, 1],
+    ];
     const labels = [0, -100, 2];
     const [t, alpha] = [2, 0.3];
     let expected = 0;
@@ -36,11 +49,16 @@ describe('distillationLoss', () => {
     }
     expected /= 3;
     const tensor = (rows: number[][]) => new Tensor(Float32Array.from(rows.flat()), [rows.length, rows[0]!.length]);
-    const got = distillationLoss(tensor(student), tensor(teacher), new Tensor(Int32Array.from(labels), [3]), { temperature: t, alpha });
+    const got = distillationLoss(tensor(student), tensor(teacher), new Tensor(Int32Array.from(labels), [3]), {
+      temperature: t,
+      alpha,
+    });
     expect(got.item()).toBeCloseTo(expected, 5);
     // No labels at all: the mean T²·KL.
     const soft = distillationLoss(tensor(student), tensor(teacher), null, { temperature: 1 });
-    const kl0 = student.map((s, i) => logSoftmax(teacher[i]!).reduce((acc, v, c) => acc + Math.exp(v) * (v - logSoftmax(s)[c]!), 0));
+    const kl0 = student.map((s, i) =>
+      logSoftmax(teacher[i]!).reduce((acc, v, c) => acc + Math.exp(v) * (v - logSoftmax(s)[c]!), 0),
+    );
     expect(soft.item()).toBeCloseTo(kl0.reduce((a, b) => a + b) / 3, 5);
   });
 
@@ -54,7 +72,19 @@ describe('distillationLoss', () => {
 function tinyDistilBert(dim: number, layers: number, seed: number): DistilBertForSequenceClassification {
   manualSeed(seed);
   const config = new DistilBertConfig(
-    { model_type: 'distilbert', vocab_size: 40, dim, n_layers: layers, n_heads: 2, hidden_dim: 2 * dim, max_position_embeddings: 32, id2label: { 0: 'a', 1: 'b', 2: 'c' }, dropout: 0, attention_dropout: 0, seq_classif_dropout: 0 },
+    {
+      model_type: 'distilbert',
+      vocab_size: 40,
+      dim,
+      n_layers: layers,
+      n_heads: 2,
+      hidden_dim: 2 * dim,
+      max_position_embeddings: 32,
+      id2label: { 0: 'a', 1: 'b', 2: 'c' },
+      dropout: 0,
+      attention_dropout: 0,
+      seq_classif_dropout: 0,
+    },
     'test',
   );
   return new DistilBertForSequenceClassification(config);
@@ -63,11 +93,13 @@ function tinyDistilBert(dim: number, layers: number, seed: number): DistilBertFo
 /** Mean KL(teacher ‖ student) over the rows, at temperature 1. */
 function meanKl(student: DistilBertForSequenceClassification, teacher: number[][], rows: Dataset): number {
   const studentLogits = teacherLogits(student, rows);
-  return studentLogits.reduce((sum, s, i) => {
-    const lt = logSoftmax(teacher[i]!);
-    const ls = logSoftmax(s);
-    return sum + lt.reduce((acc, v, c) => acc + Math.exp(v) * (v - ls[c]!), 0);
-  }, 0) / studentLogits.length;
+  return (
+    studentLogits.reduce((sum, s, i) => {
+      const lt = logSoftmax(teacher[i]!);
+      const ls = logSoftmax(s);
+      return sum + lt.reduce((acc, v, c) => acc + Math.exp(v) * (v - ls[c]!), 0);
+    }, 0) / studentLogits.length
+  );
 }
 
 describe('DistillationTrainer', () => {
@@ -76,7 +108,9 @@ describe('DistillationTrainer', () => {
     // A confident teacher: its head scaled up, so its soft targets are far from uniform.
     noGrad(() => teacher.classifier.weight.assign(teacher.classifier.weight.mul(400)));
     const rng = (i: number) => ((i * 2654435761) >>> 0) % 37;
-    const ids = Array.from({ length: 96 }, (_, r) => Array.from({ length: 6 + (r % 4) }, (_, j) => 1 + rng(r * 13 + j)));
+    const ids = Array.from({ length: 96 }, (_, r) =>
+      Array.from({ length: 6 + (r % 4) }, (_, j) => 1 + rng(r * 13 + j)),
+    );
     // Half the rows labelled (with the teacher's own answer), half not.
     const soft = teacherLogits(teacher, Dataset.fromColumns({ input_ids: ids }));
     const labels = soft.map((row, i) => (i % 2 === 0 ? ['a', 'b', 'c'][row.indexOf(Math.max(...row))]! : null));
@@ -85,7 +119,15 @@ describe('DistillationTrainer', () => {
     const before = meanKl(student, soft, train);
     const trainer = new DistillationTrainer({
       model: student,
-      args: new TrainingArguments({ outputDir: out, progress: false, maxSteps: 120, learningRate: 1e-2, perDeviceTrainBatchSize: 16, saveStrategy: 'no', loggingSteps: 20 }),
+      args: new TrainingArguments({
+        outputDir: out,
+        progress: false,
+        maxSteps: 120,
+        learningRate: 1e-2,
+        perDeviceTrainBatchSize: 16,
+        saveStrategy: 'no',
+        loggingSteps: 20,
+      }),
       trainDataset: train,
       distillation: { teacher, temperature: 2, alpha: 0.5 },
     });

@@ -33,11 +33,19 @@ export function dynamicQuantize(x: Float32Array): { codes: Uint8Array; scale: nu
   const scale = max === min ? 1 : fround((max - min) / 255);
   const zeroPoint = roundHalfEven(Math.max(0, Math.min(255, fround(0 - fround(min / scale)))));
   const codes = new Uint8Array(x.length);
-  for (let i = 0; i < x.length; i++) codes[i] = Math.max(0, Math.min(255, roundHalfEven(fround(x[i]! / scale)) + zeroPoint));
+  for (let i = 0; i < x.length; i++)
+    codes[i] = Math.max(0, Math.min(255, roundHalfEven(fround(x[i]! / scale)) + zeroPoint));
   return { codes, scale, zeroPoint };
 }
 
-function int8Product(x: Float32Array, q: Int32Array, scale: Float32Array, rows: number, K: number, N: number): Float32Array {
+function int8Product(
+  x: Float32Array,
+  q: Int32Array,
+  scale: Float32Array,
+  rows: number,
+  K: number,
+  N: number,
+): Float32Array {
   const { codes, scale: xScale, zeroPoint } = dynamicQuantize(x);
   const out = new Float32Array(rows * N);
   for (let n = 0; n < N; n++) {
@@ -52,7 +60,13 @@ function int8Product(x: Float32Array, q: Int32Array, scale: Float32Array, rows: 
 }
 
 /** The float (N, K) weight a q4 layout holds. */
-export function dequantizeQ4(q: Int32Array, scale: Float32Array, K: number, N: number, blockSize: number): Float32Array {
+export function dequantizeQ4(
+  q: Int32Array,
+  scale: Float32Array,
+  K: number,
+  N: number,
+  blockSize: number,
+): Float32Array {
   const w = new Float32Array(N * K);
   const blocks = K / blockSize;
   for (let n = 0; n < N; n++) {
@@ -79,13 +93,16 @@ function floatProduct(x: Float32Array, w: Float32Array, rows: number, K: number,
 
 export function quantizedMatmul(inputs: KernelTensor[], attrs: PrimitiveAttrs['quantizedMatmul']): KernelTensor {
   const [x, q, scale, bias] = inputs;
-  if (!x || !q || !scale || inputs.length > 4) throw new RangeError(`quantizedMatmul: expects x, q, scale[, bias], got ${inputs.length} inputs`);
+  if (!x || !q || !scale || inputs.length > 4)
+    throw new RangeError(`quantizedMatmul: expects x, q, scale[, bias], got ${inputs.length} inputs`);
   expectDType('quantizedMatmul', 'input', x, ['float32']);
   expectDType('quantizedMatmul', 'codes', q, ['int32']);
   expectDType('quantizedMatmul', 'scale', scale, ['float32']);
   const { inFeatures: K, outFeatures: N, scheme, blockSize } = attrs;
   if (x.shape[x.shape.length - 1] !== K) {
-    throw new RangeError(`quantizedMatmul: input ${shapeString(x.shape)} does not end in the weight's ${K} input features`);
+    throw new RangeError(
+      `quantizedMatmul: input ${shapeString(x.shape)} does not end in the weight's ${K} input features`,
+    );
   }
   const expectedCodes = scheme === 'int8' ? N * K : (N * K) / 2;
   if (q.data.length !== expectedCodes) {

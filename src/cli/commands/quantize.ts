@@ -48,7 +48,11 @@ export async function run(argv: string[]): Promise<number> {
     });
     if (!values.model) throw new UsageError('--model is required');
     if (values.dtype !== 'int8' && values.dtype !== 'q4') {
-      throw new UsageError(values.dtype === undefined ? '--dtype is required (int8 or q4)' : `--dtype is '${values.dtype}'; expected int8 or q4`);
+      throw new UsageError(
+        values.dtype === undefined
+          ? '--dtype is required (int8 or q4)'
+          : `--dtype is '${values.dtype}'; expected int8 or q4`,
+      );
     }
     if (!values.out) throw new UsageError('--out is required');
     ({ model, dtype, out } = values as { model: string; dtype: 'int8' | 'q4'; out: string });
@@ -77,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
   await tokenizer?.savePretrained(out);
   const before = await weightBytes(dir);
   const after = await weightBytes(out);
-  console.log(`${out}: weights ${after} bytes, ${((100 * after) / before).toFixed(1)}% of the ${before} bytes of ${dir}`);
+  console.log(
+    `${out}: weights ${after} bytes, ${((100 * after) / before).toFixed(1)}% of the ${before} bytes of ${dir}`,
+  );
   return 0;
 }
