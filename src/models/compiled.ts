@@ -390,7 +390,7 @@ function weightsOf(model: Module): Record<string, Tensor> {
   return out;
 }
 
-export type WeightMode = 'packed' | 'unpacked' | 'shared';
+export type WeightMode = 'packed' | 'shared';
 
 // ---- the compile cache ----
 
@@ -460,11 +460,9 @@ export interface CompileOptions {
   /**
    * How the session holds the weights. 'packed' (default): as initializers, which onnxruntime copies and pre-packs
    * for its GEMM kernels (fastest matmuls; while the session is built the weights exist in JS, in onnxruntime's
-   * copy and packed). 'unpacked': initializers without pre-packing (one-token decode steps are matrix–vector
-   * products bound by memory reads; on the loaded test machine packed and unpacked could not be told apart).
-   * 'shared': fed from attn's own buffers on every run (zero-copy on the CPU): one copy in memory, no packing.
-   * Measured (1 thread, CPU time per run, DistilBERT-base): 12 tokens packed 14.6–15.3 ms, shared 18.5–19.4 ms;
-   * 128 tokens and batches of 16 about 7% apart; peak RSS 721 vs 377 MB.
+   * copy and packed). 'shared': fed from attn's own buffers on every run (zero-copy on the CPU): one copy in
+   * memory, no packing. Measured (1 thread, CPU time per run, DistilBERT-base): 12 tokens packed 14.6–15.3 ms,
+   * shared 18.5–19.4 ms; 128 tokens and batches of 16 about 7% apart; peak RSS 721 vs 377 MB.
    */
   weights?: WeightMode;
   /**
@@ -488,10 +486,9 @@ export class CompiledForward {
     threads: number,
     mode: WeightMode,
   ) {
-    const options = sessionOptions(threads, 'all') as { extra: { session: Record<string, unknown> } };
-    if (mode === 'unpacked') options.extra.session['disable_prepacking'] = '1';
+    const options = sessionOptions(threads, 'all');
     this.session = new (loadNative().binding.InferenceSession)();
-    if (mode !== 'shared') {
+    if (mode === 'packed') {
       const { model, externalData } = modelWithExternalWeights(spec, weights);
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { ...options, externalData });
     } else {
