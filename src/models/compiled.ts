@@ -486,7 +486,10 @@ export class CompiledForward {
     threads: number,
     mode: WeightMode,
   ) {
-    const options = sessionOptions(threads, 'all');
+    const options = sessionOptions(threads, 'all') as { extra: { session: { intra_op: Record<string, string> } } };
+    // One compiled session runs at a time, so its threads may spin between runs (onnxruntime's default, as
+    // transformers.js runs): the engine's one-op sessions do not, since dozens of their pools would fight.
+    options.extra.session.intra_op['allow_spinning'] = '1';
     this.session = new (loadNative().binding.InferenceSession)();
     if (mode === 'packed') {
       const { model, externalData } = modelWithExternalWeights(spec, weights);
