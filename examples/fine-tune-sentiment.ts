@@ -33,13 +33,18 @@ const sst2 = await loadDataset(sharedPath('data', 'sst2', 'train.tsv'));
 console.log(`loaded ${sst2.numRows} rows with columns ${sst2.columnNames.join(', ')}`);
 
 // 2. Split off a validation set, keeping the label balance, and take a subset to keep the example quick.
-const { train: fullTrain, test: validation } = sst2.trainTestSplit({ testSize: 500, seed: 0, stratifyByColumn: 'label' }).splits;
+const { train: fullTrain, test: validation } = sst2.trainTestSplit({
+  testSize: 500,
+  seed: 0,
+  stratifyByColumn: 'label',
+}).splits;
 const train = fullTrain.shuffle(0).select(Array.from({ length: Math.min(trainRows, fullTrain.numRows) }, (_, i) => i));
 
 // 3. Tokenize with a batched map; padding happens later, per batch, in the Trainer's collator.
 const tokenizer = await AutoTokenizer.fromPretrained(base);
 const tokenize = (batch: { sentence: string[] }) => ({
-  input_ids: (tokenizer.encode(batch.sentence, { truncation: true, maxLength: 64 }) as { inputIds: number[][] }).inputIds,
+  input_ids: (tokenizer.encode(batch.sentence, { truncation: true, maxLength: 64 }) as { inputIds: number[][] })
+    .inputIds,
 });
 const tokenizedTrain = train.map(tokenize as never, { batched: true });
 const tokenizedValidation = validation.map(tokenize as never, { batched: true });
@@ -65,11 +70,20 @@ const args = new TrainingArguments({
 });
 
 // 6. Train and evaluate: accuracy and F1 on the validation split.
-const trainer = new Trainer({ model, args, trainDataset: tokenizedTrain, evalDataset: tokenizedValidation, tokenizer, computeMetrics: classificationMetrics });
+const trainer = new Trainer({
+  model,
+  args,
+  trainDataset: tokenizedTrain,
+  evalDataset: tokenizedValidation,
+  tokenizer,
+  computeMetrics: classificationMetrics,
+});
 const before = await trainer.evaluate();
 await trainer.train();
 const after = await trainer.evaluate();
-console.log(`validation accuracy: ${before.eval_accuracy!.toFixed(3)} before, ${after.eval_accuracy!.toFixed(3)} after fine-tuning`);
+console.log(
+  `validation accuracy: ${before.eval_accuracy!.toFixed(3)} before, ${after.eval_accuracy!.toFixed(3)} after fine-tuning`,
+);
 
 // 7. Save in Hugging Face format (config.json, model.safetensors, tokenizer files) and load it back.
 const saved = `${args.outputDir}/final`;
@@ -79,7 +93,9 @@ const reloadedTokenizer = await AutoTokenizer.fromPretrained(saved);
 
 // 8. Use it.
 for (const text of ['a gorgeous, witty and moving film', 'the plot is a tired mess']) {
-  const { inputIds } = reloadedTokenizer.encode([text], { returnTensors: true }) as { inputIds: import('../src/tensor/index.js').Tensor };
+  const { inputIds } = reloadedTokenizer.encode([text], { returnTensors: true }) as {
+    inputIds: import('../src/tensor/index.js').Tensor;
+  };
   const probs = noGrad(() => reloaded.forward({ inputIds }).logits.softmax(-1).data);
   const label = probs[1]! > probs[0]! ? 'positive' : 'negative';
   console.log(`${JSON.stringify(text)} → ${label} (${Math.max(probs[0]!, probs[1]!).toFixed(3)})`);

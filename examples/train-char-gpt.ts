@@ -9,7 +9,16 @@
 import '../src/backends/register.js';
 import { readFileSync } from 'node:fs';
 import { Generator, noGrad, Tensor, tidy, ops } from '../src/tensor/index.js';
-import { Embedding, F, LayerNorm, LearnedPositionalEmbedding, Module, ModuleList, TransformerDecoderLayer, defaultPositionIds } from '../src/nn/index.js';
+import {
+  Embedding,
+  F,
+  LayerNorm,
+  LearnedPositionalEmbedding,
+  Module,
+  ModuleList,
+  TransformerDecoderLayer,
+  defaultPositionIds,
+} from '../src/nn/index.js';
 import { AdamW, clipGradNorm, cosineScheduleWithWarmup } from '../src/optim/index.js';
 import { sharedPath } from '../src/util/paths.js';
 import { progress } from '../src/util/progress.js';
@@ -108,10 +117,12 @@ function estimateLoss(source: Int32Array, batches: number): number {
   model.eval();
   let total = 0;
   for (let i = 0; i < batches; i++) {
-    total += tidy(() => noGrad(() => {
-      const { x, y } = getBatch(source);
-      return model.loss(x, y).item();
-    }));
+    total += tidy(() =>
+      noGrad(() => {
+        const { x, y } = getBatch(source);
+        return model.loss(x, y).item();
+      }),
+    );
   }
   model.train();
   return total / batches;
@@ -122,15 +133,17 @@ function sample(prompt: string, length: number): string {
   model.eval();
   const out = Array.from(prompt, (c) => charToId.get(c)!);
   for (let i = 0; i < length; i++) {
-    const next = tidy(() => noGrad(() => {
-      const context = out.slice(-config.blockSize);
-      const logits = model.forward(new Tensor(Int32Array.from(context), [1, context.length]));
-      const probs = ops.softmax(ops.slice(logits, 1, -1), -1).data; // (1, 1, V)
-      let r = rng.random();
-      let id = 0;
-      while (id < probs.length - 1 && (r -= probs[id]!) > 0) id++;
-      return id;
-    }));
+    const next = tidy(() =>
+      noGrad(() => {
+        const context = out.slice(-config.blockSize);
+        const logits = model.forward(new Tensor(Int32Array.from(context), [1, context.length]));
+        const probs = ops.softmax(ops.slice(logits, 1, -1), -1).data; // (1, 1, V)
+        let r = rng.random();
+        let id = 0;
+        while (id < probs.length - 1 && (r -= probs[id]!) > 0) id++;
+        return id;
+      }),
+    );
     out.push(next);
   }
   model.train();
@@ -150,7 +163,9 @@ const optimizer = new AdamW(
 );
 const schedule = cosineScheduleWithWarmup(optimizer, config.warmupSteps, config.steps);
 
-console.log(`char-GPT: ${chars.length} characters, ${data.train.length} train / ${data.val.length} val tokens, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${config.steps} steps`);
+console.log(
+  `char-GPT: ${chars.length} characters, ${data.train.length} train / ${data.val.length} val tokens, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${config.steps} steps`,
+);
 const started = performance.now();
 // A bar on a terminal (JSON lines otherwise) from the first step; each evaluation stays as a line of its own.
 const bar = progress({ label: 'train', total: config.steps, unit: 'step' });
@@ -171,7 +186,9 @@ for (let step = 1; step <= config.steps; step++) {
   if (step % config.evalEvery === 0 || step === config.steps) {
     const seconds = (performance.now() - started) / 1000;
     const val = estimateLoss(data.val, config.evalBatches);
-    bar.note(`step ${step}: train loss ${trainLoss.toFixed(4)}, val loss ${val.toFixed(4)}, ${(seconds / step * 1000).toFixed(0)} ms/step, ${seconds.toFixed(0)} s`);
+    bar.note(
+      `step ${step}: train loss ${trainLoss.toFixed(4)}, val loss ${val.toFixed(4)}, ${((seconds / step) * 1000).toFixed(0)} ms/step, ${seconds.toFixed(0)} s`,
+    );
   }
 }
 bar.done();
@@ -181,4 +198,6 @@ console.log(`final val loss ${finalVal.toFixed(4)} (mean of ${config.finalEvalBa
 console.log('--- sample ---');
 console.log(sample('\n', 300));
 console.log('---');
-console.log(`wall time: ${trainSeconds.toFixed(0)} s training, ${((performance.now() - started) / 1000).toFixed(0)} s in all`);
+console.log(
+  `wall time: ${trainSeconds.toFixed(0)} s training, ${((performance.now() - started) / 1000).toFixed(0)} s in all`,
+);

@@ -18,10 +18,14 @@ export interface LabelledTexts {
 
 /** The first two columns of a TSV file (text, label), optionally skipping a header line. */
 export function readTsv(file: string, options: { header: boolean; limit?: number }): LabelledTexts {
-  const lines = readFileSync(file, 'utf8').split('\n').slice(options.header ? 1 : 0).filter((l) => l.trim() !== '');
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(options.header ? 1 : 0)
+    .filter((l) => l.trim() !== '');
   const rows = lines.slice(0, options.limit ?? lines.length).map((line, i) => {
     const [text, label] = line.split('\t');
-    if (text === undefined || label === undefined) throw new Error(`${file}: line ${i + (options.header ? 2 : 1)} has no tab-separated label`);
+    if (text === undefined || label === undefined)
+      throw new Error(`${file}: line ${i + (options.header ? 2 : 1)} has no tab-separated label`);
     return [text, label.trim()] as const;
   });
   return { texts: rows.map(([t]) => t), labels: rows.map(([, l]) => l) };
@@ -49,7 +53,11 @@ export interface LogisticRegression {
  * Binary logistic regression by full-batch gradient descent with L2 regularisation. Plain arrays on purpose: this
  * measures the embeddings, so the classifier should be the textbook one with no moving parts.
  */
-export function fitLogisticRegression(x: Float32Array[], y: number[], options: { epochs?: number; learningRate?: number; l2?: number } = {}): LogisticRegression {
+export function fitLogisticRegression(
+  x: Float32Array[],
+  y: number[],
+  options: { epochs?: number; learningRate?: number; l2?: number } = {},
+): LogisticRegression {
   const { epochs = 300, learningRate = 2, l2 = 1e-4 } = options;
   const dim = x[0]!.length;
   const weights = new Float64Array(dim);
@@ -120,7 +128,9 @@ export function evaluateAgNewsZeroShot(model: UseModel, data: LabelledTexts): nu
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { train: { type: 'string', default: '8000' }, 'sst2-dev': { type: 'string' }, agnews: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { train: { type: 'string', default: '8000' }, 'sst2-dev': { type: 'string' }, agnews: { type: 'string' } },
+  });
   const limit = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const model = await UseModel.fromPretrained(`${projectRoot}/models/use-lite`);
   const started = performance.now();

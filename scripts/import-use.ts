@@ -11,4 +11,12 @@ const DEFAULT_OUT = resolve(projectRoot, 'models/use-lite');
 
 const [source = DEFAULT_SOURCE, out = DEFAULT_OUT] = process.argv.slice(2);
 const { model, tokenizer } = await convertTfjsUse(source, out);
-console.log(JSON.stringify({ source, out, parameters: model.numParameters(), vocab: tokenizer.vocabSize, config: model.config.toJSON() }));
+console.log(
+  JSON.stringify({
+    source,
+    out,
+    parameters: model.numParameters(),
+    vocab: tokenizer.vocabSize,
+    config: model.config.toJSON(),
+  }),
+);

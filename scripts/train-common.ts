@@ -37,7 +37,12 @@ export function option(name: string, fallback: string | number): string | number
 export function commonOptions(defaults: { out: string; minutes: number }): CommonOptions {
   const threads = option('threads', 1);
   setNumThreads(threads);
-  return { threads, out: option('out', defaults.out), minutes: option('minutes', defaults.minutes), seed: option('seed', 42) };
+  return {
+    threads,
+    out: option('out', defaults.out),
+    minutes: option('minutes', defaults.minutes),
+    seed: option('seed', 42),
+  };
 }
 
 /** Stops training once `minutes` of wall time have passed since it began (checked after every update). */
@@ -66,8 +71,23 @@ export function threadsNote(threads: number): string {
 }
 
 export async function writeModelCard(dir: string, card: ModelCard): Promise<void> {
-  const table = (rows: Array<[string, string]>): string => ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
-  const text = [`# ${card.title}`, '', card.summary, '', '## Training', '', table(card.facts), '', '## Results', '', table(card.metrics), '', ...(card.sections ?? []).flatMap((s) => [s, ''])].join('\n');
+  const table = (rows: Array<[string, string]>): string =>
+    ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+  const text = [
+    `# ${card.title}`,
+    '',
+    card.summary,
+    '',
+    '## Training',
+    '',
+    table(card.facts),
+    '',
+    '## Results',
+    '',
+    table(card.metrics),
+    '',
+    ...(card.sections ?? []).flatMap((s) => [s, '']),
+  ].join('\n');
   await writeFileAtomic(join(dir, 'README.md'), text);
 }
 
@@ -80,6 +100,9 @@ export function minutesSince(started: number): string {
  * the rounded weights back into `model`, so the figures measured afterwards are those of the shipped file.
  */
 export async function shipAsHalfPrecision(dir: string, model: PreTrainedModel): Promise<void> {
-  await saveSafetensors(join(dir, 'model.safetensors'), model.checkpointTensors(), { metadata: { format: 'pt' }, floatDtype: 'F16' });
+  await saveSafetensors(join(dir, 'model.safetensors'), model.checkpointTensors(), {
+    metadata: { format: 'pt' },
+    floatDtype: 'F16',
+  });
   await loadModelWeights(dir, model);
 }

@@ -29,14 +29,34 @@ interface Corpus {
 }
 
 const CORPORA: Record<string, Corpus> = {
-  sst2: { language: 'English', textColumn: 'sentence', normalizer: 'lowercase', vocabSize: 8000, maxLength: 64, license: 'research use (GLUE SST-2)', source: 'Stanford Sentiment Treebank, binary (GLUE SST-2, re-split: 60,614 train / 6,735 dev phrases)' },
-  nsmc: { language: 'Korean', textColumn: 'text', normalizer: 'nfkc', vocabSize: 12000, maxLength: 64, license: 'CC0 (Naver Sentiment Movie Corpus)', source: 'Naver Sentiment Movie Corpus (100,000 train / 10,000 dev reviews, balanced)' },
+  sst2: {
+    language: 'English',
+    textColumn: 'sentence',
+    normalizer: 'lowercase',
+    vocabSize: 8000,
+    maxLength: 64,
+    license: 'research use (GLUE SST-2)',
+    source: 'Stanford Sentiment Treebank, binary (GLUE SST-2, re-split: 60,614 train / 6,735 dev phrases)',
+  },
+  nsmc: {
+    language: 'Korean',
+    textColumn: 'text',
+    normalizer: 'nfkc',
+    vocabSize: 12000,
+    maxLength: 64,
+    license: 'CC0 (Naver Sentiment Movie Corpus)',
+    source: 'Naver Sentiment Movie Corpus (100,000 train / 10,000 dev reviews, balanced)',
+  },
 };
 
 const dataName = option('data', 'sst2');
 const corpus = CORPORA[dataName];
-if (!corpus) throw new RangeError(`--data: expected one of ${Object.keys(CORPORA).join(', ')}, got ${JSON.stringify(dataName)}`);
-const { threads, out, minutes, seed } = commonOptions({ out: `models/sentiment-${dataName === 'sst2' ? 'en' : 'ko'}`, minutes: 40 });
+if (!corpus)
+  throw new RangeError(`--data: expected one of ${Object.keys(CORPORA).join(', ')}, got ${JSON.stringify(dataName)}`);
+const { threads, out, minutes, seed } = commonOptions({
+  out: `models/sentiment-${dataName === 'sst2' ? 'en' : 'ko'}`,
+  minutes: 40,
+});
 const epochs = option('epochs', 4);
 const hidden = option('hidden', 128);
 const layers = option('layers', 2);
@@ -44,18 +64,35 @@ const batchSize = option('batch', 64);
 const started = performance.now();
 
 // ---- data and tokenizer ----
-const raw = await loadDataset({ train: sharedPath('data', dataName, 'train.tsv'), dev: sharedPath('data', dataName, 'dev.tsv') });
+const raw = await loadDataset({
+  train: sharedPath('data', dataName, 'train.tsv'),
+  dev: sharedPath('data', dataName, 'dev.tsv'),
+});
 const column = corpus.textColumn;
 const trainTexts = raw.splits.train.column(column) as string[];
-const tokenizer = trainTokenizer({ type: 'wordpiece', texts: trainTexts, vocabSize: corpus.vocabSize, normalizer: corpus.normalizer, modelMaxLength: corpus.maxLength, progress: false });
+const tokenizer = trainTokenizer({
+  type: 'wordpiece',
+  texts: trainTexts,
+  vocabSize: corpus.vocabSize,
+  normalizer: corpus.normalizer,
+  modelMaxLength: corpus.maxLength,
+  progress: false,
+});
 const tokenize = (batch: Record<string, unknown[]>): Record<string, unknown[]> => {
-  const encoded = tokenizer.encode(batch[column] as string[], { truncation: true, maxLength: corpus.maxLength }) as { inputIds: number[][] };
+  const encoded = tokenizer.encode(batch[column] as string[], { truncation: true, maxLength: corpus.maxLength }) as {
+    inputIds: number[][];
+  };
   return { input_ids: encoded.inputIds };
 };
 const tokenized = raw.map(tokenize as never, { batched: true });
-const { train, test: validation } = tokenized.splits.train.trainTestSplit({ testSize: 0.05, seed, stratifyByColumn: 'label' }).splits;
+const { train, test: validation } = tokenized.splits.train.trainTestSplit({
+  testSize: 0.05,
+  seed,
+  stratifyByColumn: 'label',
+}).splits;
 const dev = tokenized.splits.dev as Dataset;
-const tokensPerExample = (train.column('input_ids') as number[][]).reduce((n, ids) => n + ids.length, 0) / train.numRows;
+const tokensPerExample =
+  (train.column('input_ids') as number[][]).reduce((n, ids) => n + ids.length, 0) / train.numRows;
 
 // ---- model and training ----
 manualSeed(seed);
@@ -94,7 +131,15 @@ const args = new TrainingArguments({
   metricForBestModel: 'accuracy',
   seed,
 });
-const trainer = new Trainer({ model, args, trainDataset: train, evalDataset: validation, computeMetrics: classificationMetrics, tokenizer, callbacks: [wallClockBudget(minutes)] });
+const trainer = new Trainer({
+  model,
+  args,
+  trainDataset: train,
+  evalDataset: validation,
+  computeMetrics: classificationMetrics,
+  tokenizer,
+  callbacks: [wallClockBudget(minutes)],
+});
 const result = await trainer.train();
 const trainMinutes = minutesSince(started);
 
@@ -106,7 +151,16 @@ const devAccuracy = accuracy(
 );
 await trainer.saveModel(out);
 const tokensPerSecond = result.metrics.train_tokens_per_second!;
-console.log(JSON.stringify({ data: dataName, devAccuracy, steps: result.globalStep, trainMinutes, tokensPerSecond, params: model.numParameters() }));
+console.log(
+  JSON.stringify({
+    data: dataName,
+    devAccuracy,
+    steps: result.globalStep,
+    trainMinutes,
+    tokensPerSecond,
+    params: model.numParameters(),
+  }),
+);
 
 await writeModelCard(out, {
   title: `attn default ${corpus.language} sentiment classifier (${dataName.toUpperCase()})`,
@@ -114,17 +168,25 @@ await writeModelCard(out, {
   facts: [
     ['data', `${corpus.source}; train.tsv less a stratified 5% held out for checkpoint selection`],
     ['data license', corpus.license],
-    ['command', `\`node dist/scripts/train-sentiment.js --data ${dataName} --out ${out} --threads ${threads} --minutes ${minutes} --epochs ${epochs}\``],
+    [
+      'command',
+      `\`node dist/scripts/train-sentiment.js --data ${dataName} --out ${out} --threads ${threads} --minutes ${minutes} --epochs ${epochs}\``,
+    ],
     ['hardware', threadsNote(threads)],
     ['wall time', `${trainMinutes} (tokenizer, tokenization, training, evaluation)`],
     ['optimizer steps', `${result.globalStep} (batch ${batchSize}, AdamW lr 1e-3, linear schedule, 6% warmup)`],
-    ['throughput', `${Math.round(tokensPerSecond)} training tokens/s (non-padding, ${tokensPerExample.toFixed(1)} tokens per example)`],
+    [
+      'throughput',
+      `${Math.round(tokensPerSecond)} training tokens/s (non-padding, ${tokensPerExample.toFixed(1)} tokens per example)`,
+    ],
   ],
   metrics: [
     [`accuracy on ../shared/data/${dataName}/dev.tsv (${dev.numRows} rows)`, devAccuracy.toFixed(4)],
     ['best held-out accuracy (checkpoint selection)', String(trainer.state.bestMetric)],
   ],
   sections: [
-    '## Use\n\n```ts\nimport { pipeline } from \'attn\';\nconst classify = await pipeline(\'sentiment-analysis\', \'' + out + '\');\n```',
+    "## Use\n\n```ts\nimport { pipeline } from 'attn';\nconst classify = await pipeline('sentiment-analysis', '" +
+      out +
+      "');\n```",
   ],
 });

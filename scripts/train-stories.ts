@@ -29,11 +29,21 @@ const learningRate = option('lr', 2e-3);
 const started = performance.now();
 
 // ---- data: one story per paragraph, held out by story ----
-const stories = (await loadDataset(sharedPath('data', 'tinystories', 'tinystories_val_subset.txt'), { format: 'text', columnNames: ['text'] })).filter(
-  (row) => String(row['text']).trim() !== '',
-);
+const stories = (
+  await loadDataset(sharedPath('data', 'tinystories', 'tinystories_val_subset.txt'), {
+    format: 'text',
+    columnNames: ['text'],
+  })
+).filter((row) => String(row['text']).trim() !== '');
 const { train, test: validation } = stories.trainTestSplit({ testSize: 0.1, seed }).splits;
-const tokenizer = trainTokenizer({ type: 'bpe', texts: train.column('text') as string[], vocabSize, specialTokens: ['<|endoftext|>'], modelMaxLength: context, progress: false });
+const tokenizer = trainTokenizer({
+  type: 'bpe',
+  texts: train.column('text') as string[],
+  vocabSize,
+  specialTokens: ['<|endoftext|>'],
+  modelMaxLength: context,
+  progress: false,
+});
 const eos = tokenizer.getSpecialTokenId('eos_token')!;
 
 /** Stories joined by <|endoftext|> and cut into windows of `context` tokens (HF's group_texts). */
@@ -42,7 +52,8 @@ function chunked(dataset: Dataset): Dataset {
     ((batch: { text: string[] }) => {
       const ids = batch.text.flatMap((text) => [...tokenizer.encodeIds(text.trim()), eos]);
       const windows: number[][] = [];
-      for (let start = 0; start + context <= ids.length; start += context) windows.push(ids.slice(start, start + context));
+      for (let start = 0; start + context <= ids.length; start += context)
+        windows.push(ids.slice(start, start + context));
       return { input_ids: windows };
     }) as never,
     { batched: true, batchSize: 2000, removeColumns: ['text'] as never },
@@ -103,27 +114,54 @@ await trainer.saveModel(out);
 const prompts = ['Once upon a time', 'Tom and Lily went to the park', 'The little dog was sad because'];
 const samples = prompts.map((prompt) => {
   const ids = [tokenizer.encodeIds(prompt)];
-  const { sequences } = generate(model, ids, { maxNewTokens: Math.min(80, context - ids[0]!.length), doSample: true, temperature: 0.8, topK: 40, seed: 1 });
+  const { sequences } = generate(model, ids, {
+    maxNewTokens: Math.min(80, context - ids[0]!.length),
+    doSample: true,
+    temperature: 0.8,
+    topK: 40,
+    seed: 1,
+  });
   return tokenizer.decode(sequences[0]!, { skipSpecialTokens: true });
 });
 const tokensPerSecond = result.metrics.train_tokens_per_second!;
-console.log(JSON.stringify({ validationLoss, validationPerplexity, steps: result.globalStep, trainMinutes, tokensPerSecond, params: model.numParameters() }));
+console.log(
+  JSON.stringify({
+    validationLoss,
+    validationPerplexity,
+    steps: result.globalStep,
+    trainMinutes,
+    tokensPerSecond,
+    params: model.numParameters(),
+  }),
+);
 
 await writeModelCard(out, {
   title: 'attn default story generator (TinyStories, Llama architecture)',
   summary: `A small LlamaForCausalLM (${layers} layers, hidden ${hidden}, ${heads} heads, context ${context}, tied embeddings, ${(model.numParameters() / 1e6).toFixed(2)}M parameters) with a byte-level BPE (${tokenizer.vocabSize} pieces), both trained from scratch by attn.`,
   facts: [
-    ['data', `the TinyStories validation subset in ../shared/data/tinystories (${stories.numRows} stories): ${train.numRows} for training (${trainSet.numRows} windows of ${context} tokens), ${validation.numRows} held out`],
+    [
+      'data',
+      `the TinyStories validation subset in ../shared/data/tinystories (${stories.numRows} stories): ${train.numRows} for training (${trainSet.numRows} windows of ${context} tokens), ${validation.numRows} held out`,
+    ],
     ['data license', 'CDLA-Sharing-1.0 (TinyStories)'],
-    ['command', `\`node dist/scripts/train-stories.js --out ${out} --threads ${threads} --minutes ${minutes} --hidden ${hidden} --layers ${layers} --heads ${heads} --vocab ${vocabSize} --context ${context} --batch ${batchSize} --lr ${learningRate}\``],
+    [
+      'command',
+      `\`node dist/scripts/train-stories.js --out ${out} --threads ${threads} --minutes ${minutes} --hidden ${hidden} --layers ${layers} --heads ${heads} --vocab ${vocabSize} --context ${context} --batch ${batchSize} --lr ${learningRate}\``,
+    ],
     ['hardware', threadsNote(threads)],
     ['wall time', `${trainMinutes} (tokenizer, training, evaluation)`],
-    ['optimizer steps', `${result.globalStep} (batch ${batchSize} × ${context} tokens, AdamW lr ${learningRate}, cosine schedule)`],
+    [
+      'optimizer steps',
+      `${result.globalStep} (batch ${batchSize} × ${context} tokens, AdamW lr ${learningRate}, cosine schedule)`,
+    ],
     ['throughput', `${Math.round(tokensPerSecond)} training tokens/s`],
   ],
   metrics: [
     ['validation loss (held-out stories, nats/token)', validationLoss!.toFixed(4)],
     ['validation perplexity (per BPE token)', validationPerplexity.toFixed(2)],
   ],
-  sections: ['## Samples (temperature 0.8, top-k 40, seed 1)\n\n' + samples.map((s) => `> ${s.replace(/\n+/g, ' ')}`).join('\n\n')],
+  sections: [
+    '## Samples (temperature 0.8, top-k 40, seed 1)\n\n' +
+      samples.map((s) => `> ${s.replace(/\n+/g, ' ')}`).join('\n\n'),
+  ],
 });

@@ -49,14 +49,25 @@ export async function loadTfjsUse(dir = TFJS_USE_DIR): Promise<TfjsUse> {
   const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p))));
   const weightData = new Uint8Array(Buffer.concat(shards)).buffer;
   const model: GraphModel = await loadGraphModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology as tf.io.ModelJSON['modelTopology'], weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData }),
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology as tf.io.ModelJSON['modelTopology'],
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData,
+    }),
   );
   const tokenizer = await loadOriginalTokenizer(dir);
 
   const embedIds = async (rows: number[][], options: { normalize?: boolean } = {}): Promise<Float32Array[]> => {
     const indices = rows.flatMap((row, i) => row.map((_, position) => [i, position]));
-    const inputs = { indices: tf.tensor2d(indices, [indices.length, 2], 'int32'), values: tf.tensor1d(rows.flat(), 'int32') };
-    const output = (options.normalize === false ? await model.executeAsync(inputs, UNNORMALIZED_OUTPUT) : await model.executeAsync(inputs)) as tf.Tensor;
+    const inputs = {
+      indices: tf.tensor2d(indices, [indices.length, 2], 'int32'),
+      values: tf.tensor1d(rows.flat(), 'int32'),
+    };
+    const output = (
+      options.normalize === false
+        ? await model.executeAsync(inputs, UNNORMALIZED_OUTPUT)
+        : await model.executeAsync(inputs)
+    ) as tf.Tensor;
     const data = (await output.data()) as Float32Array;
     const width = output.shape[1]!;
     tf.dispose([inputs.indices, inputs.values, output]);
@@ -65,6 +76,10 @@ export async function loadTfjsUse(dir = TFJS_USE_DIR): Promise<TfjsUse> {
   return {
     tokenize: (text) => tokenizer.encode(text),
     embedIds,
-    embed: (texts, options) => embedIds(texts.map((t) => tokenizer.encode(t)), options),
+    embed: (texts, options) =>
+      embedIds(
+        texts.map((t) => tokenizer.encode(t)),
+        options,
+      ),
   };
 }

@@ -31,7 +31,8 @@ export function usageLine(command: string, err: UsageError): string {
 export function integerFlag(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`${flag} must be a whole number >= 0, got '${value}'`);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new UsageError(`${flag} must be a whole number >= 0, got '${value}'`);
   return parsed;
 }
 

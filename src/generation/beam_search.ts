@@ -77,9 +77,15 @@ export class BeamSearchScorer {
   private readonly hyps: BeamHypotheses[];
   private readonly done: boolean[];
 
-  constructor(private readonly batchSize: number, private readonly options: BeamSearchOptions) {
+  constructor(
+    private readonly batchSize: number,
+    private readonly options: BeamSearchOptions,
+  ) {
     const { numBeams, lengthPenalty, earlyStopping, maxLength } = options;
-    this.hyps = Array.from({ length: batchSize }, () => new BeamHypotheses(numBeams, lengthPenalty, earlyStopping, maxLength));
+    this.hyps = Array.from(
+      { length: batchSize },
+      () => new BeamHypotheses(numBeams, lengthPenalty, earlyStopping, maxLength),
+    );
     this.done = new Array<boolean>(batchSize).fill(false);
   }
 
@@ -103,7 +109,8 @@ export class BeamSearchScorer {
     const curLength = sequences[0]!.length + 1;
     for (let b = 0; b < this.batchSize; b++) {
       if (this.done[b]) {
-        if (padTokenId === null) throw new Error('generate: beam search needs padTokenId (or eosTokenId) to pad finished batch items');
+        if (padTokenId === null)
+          throw new Error('generate: beam search needs padTokenId (or eosTokenId) to pad finished batch items');
         step.tokens.fill(padTokenId, b * numBeams, (b + 1) * numBeams);
         continue; // scores 0, rows 0 as HF
       }
@@ -121,14 +128,18 @@ export class BeamSearchScorer {
           step.sourceRows[slot] = row;
         }
       }
-      if (filled < numBeams) throw new Error(`generate: beam search found only ${filled} of ${numBeams} open beams for batch item ${b}`);
+      if (filled < numBeams)
+        throw new Error(`generate: beam search found only ${filled} of ${numBeams} open beams for batch item ${b}`);
       this.done[b] = this.hyps[b]!.isDone(Math.max(...c.scores), curLength, promptLength);
     }
     return step;
   }
 
   /** Adds the open beams, keeps the best numReturnSequences per item; pads shorter rows, closing them with EOS. */
-  finalize(sequences: ReadonlyArray<readonly number[]>, beamScores: Float32Array): { sequences: number[][]; scores: number[] } {
+  finalize(
+    sequences: ReadonlyArray<readonly number[]>,
+    beamScores: Float32Array,
+  ): { sequences: number[][]; scores: number[] } {
     const { numBeams, numReturnSequences, maxLength, promptLength, eosTokenIds, padTokenId } = this.options;
     for (let b = 0; b < this.batchSize; b++) {
       if (this.done[b]) continue;
@@ -146,7 +157,8 @@ export class BeamSearchScorer {
     const longest = Math.max(...best.map((h) => h.tokens.length));
     const width = Math.min(longest + 1, maxLength);
     const ragged = best.some((h) => h.tokens.length !== longest);
-    if (ragged && padTokenId === null) throw new Error('generate: beam results of different lengths need padTokenId to be padded');
+    if (ragged && padTokenId === null)
+      throw new Error('generate: beam results of different lengths need padTokenId to be padded');
     const out = best.map((h) => {
       const row = h.tokens.slice(0, width);
       if (row.length < width && eosTokenIds.length > 0) row.push(eosTokenIds[0]!);
@@ -161,7 +173,13 @@ export class BeamSearchScorer {
  * The `k` best (score, token, beam) of one batch item's rows (numBeams × V scores), best first; earlier entries win
  * ties. A bounded insertion list: each step scans the scores once.
  */
-export function topCandidates(scores: Float32Array, firstRow: number, numBeams: number, vocabSize: number, k: number): StepCandidates {
+export function topCandidates(
+  scores: Float32Array,
+  firstRow: number,
+  numBeams: number,
+  vocabSize: number,
+  k: number,
+): StepCandidates {
   const out: StepCandidates = { scores: [], tokens: [], beams: [] };
   const base = firstRow * vocabSize;
   for (let i = 0, n = numBeams * vocabSize; i < n; i++) {

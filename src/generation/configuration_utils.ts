@@ -65,11 +65,19 @@ export const GENERATION_PARAM_NAMES = Object.keys(DEFAULTS) as Array<keyof Gener
 
 /** Fields of `config.json` a checkpoint without `generation_config.json` contributes (HF's `from_model_config`). */
 const MODEL_CONFIG_FIELDS: Array<keyof GenerationParams> = [
-  'bosTokenId', 'eosTokenId', 'padTokenId', 'decoderStartTokenId', 'forcedBosTokenId', 'forcedEosTokenId',
+  'bosTokenId',
+  'eosTokenId',
+  'padTokenId',
+  'decoderStartTokenId',
+  'forcedBosTokenId',
+  'forcedEosTokenId',
 ];
 
 /** Files carry keys this library does not act on (e.g. `transformers_version`); they are ignored, not errors. */
-function fromJsonRecord(record: Record<string, unknown>, only?: Array<keyof GenerationParams>): Partial<GenerationParams> {
+function fromJsonRecord(
+  record: Record<string, unknown>,
+  only?: Array<keyof GenerationParams>,
+): Partial<GenerationParams> {
   const out: Partial<GenerationParams> = {};
   for (const name of only ?? GENERATION_PARAM_NAMES) {
     const value = record[toSnakeCase(name)] ?? record[name];
@@ -178,17 +186,26 @@ export class GenerationConfig implements GenerationParams {
     wholeAtLeast('topK', 0);
     wholeAtLeast('noRepeatNgramSize', 0);
     const bad = this.badWordsIds;
-    if (bad !== null && !(Array.isArray(bad) && bad.every((seq) => Array.isArray(seq) && seq.length > 0 && seq.every((id) => Number.isInteger(id) && id >= 0)))) {
+    if (
+      bad !== null &&
+      !(
+        Array.isArray(bad) &&
+        bad.every((seq) => Array.isArray(seq) && seq.length > 0 && seq.every((id) => Number.isInteger(id) && id >= 0))
+      )
+    ) {
       fail('badWordsIds', bad, 'a list of non-empty token id lists, e.g. [[5], [7, 8]]');
     }
-    if (!(this.temperature > 0) || !Number.isFinite(this.temperature)) fail('temperature', this.temperature, 'a finite number > 0');
+    if (!(this.temperature > 0) || !Number.isFinite(this.temperature))
+      fail('temperature', this.temperature, 'a finite number > 0');
     if (!(this.topP > 0 && this.topP <= 1)) fail('topP', this.topP, 'a number in (0, 1]');
     if (!(this.repetitionPenalty > 0) || !Number.isFinite(this.repetitionPenalty)) {
       fail('repetitionPenalty', this.repetitionPenalty, 'a finite number > 0');
     }
     if (!Number.isFinite(this.lengthPenalty)) fail('lengthPenalty', this.lengthPenalty, 'a finite number');
-    if (![true, false, 'never'].includes(this.earlyStopping)) fail('earlyStopping', this.earlyStopping, "true, false or 'never'");
-    if (this.doSample && this.numBeams > 1) fail('numBeams', this.numBeams, '1 when doSample is true (beam sampling is not supported)');
+    if (![true, false, 'never'].includes(this.earlyStopping))
+      fail('earlyStopping', this.earlyStopping, "true, false or 'never'");
+    if (this.doSample && this.numBeams > 1)
+      fail('numBeams', this.numBeams, '1 when doSample is true (beam sampling is not supported)');
     if (this.numReturnSequences > this.numBeams && !this.doSample) {
       fail('numReturnSequences', this.numReturnSequences, `at most numBeams (${this.numBeams}) without sampling`);
     }

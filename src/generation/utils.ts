@@ -55,13 +55,26 @@ export interface GenerateOutput {
   sequencesScores?: number[];
 }
 
-const CALL_OPTION_NAMES = ['attentionMask', 'stopStrings', 'decode', 'seed', 'generator', 'streamer', 'outputScores', 'generationConfig', 'logitsProcessors', 'compiled'];
+const CALL_OPTION_NAMES = [
+  'attentionMask',
+  'stopStrings',
+  'decode',
+  'seed',
+  'generator',
+  'streamer',
+  'outputScores',
+  'generationConfig',
+  'logitsProcessors',
+  'compiled',
+];
 const KNOWN_OPTIONS = new Set<string>([...GENERATION_PARAM_NAMES, ...CALL_OPTION_NAMES]);
 
 function checkOptionNames(options: object): void {
   for (const key of Object.keys(options)) {
     if (KNOWN_OPTIONS.has(key)) continue;
-    throw new RangeError(`generate: unknown option '${key}'${didYouMean(key, KNOWN_OPTIONS)}; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+    throw new RangeError(
+      `generate: unknown option '${key}'${didYouMean(key, KNOWN_OPTIONS)}; known options: ${[...KNOWN_OPTIONS].join(', ')}`,
+    );
   }
 }
 
@@ -71,11 +84,16 @@ function isSeq2Seq(model: GenerativeModel): model is Seq2SeqLM {
 
 function toRows(ids: Tensor | number[][], what: string): number[][] {
   if (ids instanceof Tensor) {
-    if (ids.rank !== 2) throw new RangeError(`generate: ${what} must be (batch, length), got shape [${ids.shape.join(', ')}]`);
+    if (ids.rank !== 2)
+      throw new RangeError(`generate: ${what} must be (batch, length), got shape [${ids.shape.join(', ')}]`);
     const [b, t] = ids.shape as [number, number];
     return Array.from({ length: b }, (_, r) => Array.from(ids.data.subarray(r * t, (r + 1) * t)));
   }
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((row) => Array.isArray(row) && row.length === ids[0]!.length)) {
+  if (
+    !Array.isArray(ids) ||
+    ids.length === 0 ||
+    !ids.every((row) => Array.isArray(row) && row.length === ids[0]!.length)
+  ) {
     throw new RangeError(`generate: ${what} must be a non-empty (batch, length) array of equal-length rows`);
   }
   return ids.map((row) => [...row]);
@@ -103,7 +121,10 @@ function lastPositionLogits(logits: Tensor): Float32Array {
 }
 
 function reorderLayers(layers: LayerKV[], rows: Tensor): LayerKV[] {
-  return layers.map(({ key, value }) => ({ key: ops.indexSelect(key, rows, 0), value: ops.indexSelect(value, rows, 0) }));
+  return layers.map(({ key, value }) => ({
+    key: ops.indexSelect(key, rows, 0),
+    value: ops.indexSelect(value, rows, 0),
+  }));
 }
 
 function isIdentity(rows: Int32Array): boolean {
@@ -118,10 +139,16 @@ abstract class Stepper<Cache> {
   protected cache: Cache | null = null;
   private cachedLength = 0;
 
-  constructor(private readonly modelName: string, protected readonly useCache: boolean) {}
+  constructor(
+    private readonly modelName: string,
+    protected readonly useCache: boolean,
+  ) {}
 
   /** One forward over the rows' tokens from `start` on, returning (N, T, V) logits and the new cache. */
-  protected abstract forward(sequences: ReadonlyArray<readonly number[]>, start: number): { logits: Tensor; pastKeyValues?: Cache };
+  protected abstract forward(
+    sequences: ReadonlyArray<readonly number[]>,
+    start: number,
+  ): { logits: Tensor; pastKeyValues?: Cache };
 
   /** Row i now continues row sourceRows[i] (beam search). */
   abstract reorder(sourceRows: Int32Array): void;
@@ -144,11 +171,18 @@ abstract class Stepper<Cache> {
 }
 
 class CausalStepper extends Stepper<DecoderCache> {
-  constructor(private readonly model: CausalLM, private masks: number[][], useCache: boolean) {
+  constructor(
+    private readonly model: CausalLM,
+    private masks: number[][],
+    useCache: boolean,
+  ) {
     super(model.constructor.name, useCache);
   }
 
-  protected forward(sequences: ReadonlyArray<readonly number[]>, start: number): { logits: Tensor; pastKeyValues?: DecoderCache } {
+  protected forward(
+    sequences: ReadonlyArray<readonly number[]>,
+    start: number,
+  ): { logits: Tensor; pastKeyValues?: DecoderCache } {
     const total = sequences[0]!.length;
     for (const m of this.masks) while (m.length < total) m.push(1);
     // Positions count real tokens only (HF: cumsum(mask) - 1, padding at 1), so left-padded rows start at 0.
@@ -176,16 +210,26 @@ class Seq2SeqStepper extends Stepper<Seq2SeqCache> {
   private readonly encoderHiddenStates: Tensor; // (N, S, C)
   private readonly encoderMask: Tensor; // (N, S)
 
-  constructor(private readonly model: Seq2SeqLM, inputRows: number[][], maskRows: number[][], rowsPerInput: number, useCache: boolean) {
+  constructor(
+    private readonly model: Seq2SeqLM,
+    inputRows: number[][],
+    maskRows: number[][],
+    rowsPerInput: number,
+    useCache: boolean,
+  ) {
     super(model.constructor.name, useCache);
     const expand = new Int32Array(inputRows.length * rowsPerInput).map((_, i) => Math.floor(i / rowsPerInput));
     // Encode each input once, then copy its states to its beams / samples.
     const encoded = model.encode(idTensor(inputRows), idTensor(maskRows));
-    this.encoderHiddenStates = rowsPerInput === 1 ? encoded : ops.indexSelect(encoded, new Tensor(expand, [expand.length]), 0);
+    this.encoderHiddenStates =
+      rowsPerInput === 1 ? encoded : ops.indexSelect(encoded, new Tensor(expand, [expand.length]), 0);
     this.encoderMask = idTensor(repeatRows(maskRows, rowsPerInput));
   }
 
-  protected forward(sequences: ReadonlyArray<readonly number[]>, start: number): { logits: Tensor; pastKeyValues?: Seq2SeqCache } {
+  protected forward(
+    sequences: ReadonlyArray<readonly number[]>,
+    start: number,
+  ): { logits: Tensor; pastKeyValues?: Seq2SeqCache } {
     return this.model.forward({
       decoderInputIds: idTensor(sequences.map((s) => s.slice(start))),
       encoderHiddenStates: this.encoderHiddenStates,
@@ -198,7 +242,10 @@ class Seq2SeqStepper extends Stepper<Seq2SeqCache> {
   reorder(sourceRows: Int32Array): void {
     if (!this.cache || isIdentity(sourceRows)) return;
     // Beams only move within their batch item, whose rows share encoder states: the cross-attention cache stays.
-    this.cache = { self: reorderLayers(this.cache.self, new Tensor(sourceRows, [sourceRows.length])), cross: this.cache.cross };
+    this.cache = {
+      self: reorderLayers(this.cache.self, new Tensor(sourceRows, [sourceRows.length])),
+      cross: this.cache.cross,
+    };
   }
 }
 
@@ -234,32 +281,52 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
   const prompt = toRows(inputIds, 'inputIds');
   const masks = options.attentionMask ? toRows(options.attentionMask, 'attentionMask') : null;
   if (masks && (masks.length !== prompt.length || masks[0]!.length !== prompt[0]!.length)) {
-    throw new RangeError(`generate: attentionMask is ${masks.length}x${masks[0]!.length}, inputIds ${prompt.length}x${prompt[0]!.length}`);
+    throw new RangeError(
+      `generate: attentionMask is ${masks.length}x${masks[0]!.length}, inputIds ${prompt.length}x${prompt[0]!.length}`,
+    );
   }
   const eos = tokenIdList(config.eosTokenId);
   const pad = config.padTokenId ?? eos[0] ?? null;
   const rowsPerInput = config.doSample ? config.numReturnSequences : config.numBeams;
   const vocabSize = model.config.vocabSize;
   for (const row of prompt) {
-    for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`generate: token id ${id} in inputIds is outside the vocabulary [0, ${vocabSize})`);
+    for (const id of row)
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+        throw new RangeError(`generate: token id ${id} in inputIds is outside the vocabulary [0, ${vocabSize})`);
   }
   const window = model.config.contextWindow ?? null; // null: nothing bounds the length (T5, dynamic NTK)
   let stepper: Stepper<unknown>;
   let sequences: number[][];
   if (isSeq2Seq(model)) {
     const start = config.decoderStartTokenId ?? config.bosTokenId;
-    if (start === null) throw new Error('generate: an encoder–decoder model needs decoderStartTokenId (or bosTokenId) in its generation config');
+    if (start === null)
+      throw new Error(
+        'generate: an encoder–decoder model needs decoderStartTokenId (or bosTokenId) in its generation config',
+      );
     if (window !== null && prompt[0]!.length > window) {
-      throw new RangeError(`generate: the input has ${prompt[0]!.length} tokens, more than the model's context window of ${window} (config contextWindow)`);
+      throw new RangeError(
+        `generate: the input has ${prompt[0]!.length} tokens, more than the model's context window of ${window} (config contextWindow)`,
+      );
     }
-    sequences = repeatRows(prompt.map(() => [start]), rowsPerInput);
-    stepper = new Seq2SeqStepper(model, prompt, masks ?? prompt.map((r) => r.map(() => 1)), rowsPerInput, config.useCache);
+    sequences = repeatRows(
+      prompt.map(() => [start]),
+      rowsPerInput,
+    );
+    stepper = new Seq2SeqStepper(
+      model,
+      prompt,
+      masks ?? prompt.map((r) => r.map(() => 1)),
+      rowsPerInput,
+      config.useCache,
+    );
   } else {
     // HF infers the mask from padding only when pad and EOS differ (else EOS tokens in the prompt would be masked).
     const inferred = prompt.map((r) => r.map((id) => (pad !== null && !eos.includes(pad) && id === pad ? 0 : 1)));
     const rowsMask = masks ?? inferred;
     if (prompt.length > 1 && rowsMask.some((m) => m[m.length - 1] === 0)) {
-      throw new RangeError('generate: decoder-only batches must be padded on the left (an attentionMask row ends with 0)');
+      throw new RangeError(
+        'generate: decoder-only batches must be padded on the left (an attentionMask row ends with 0)',
+      );
     }
     sequences = repeatRows(prompt, rowsPerInput);
     const decoder = options.compiled === false ? model : (model.compiledDecoding?.() ?? model);
@@ -269,10 +336,14 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
   const maxLength = config.maxNewTokens !== null ? promptLength + config.maxNewTokens : config.maxLength;
   if (!isSeq2Seq(model) && window !== null) {
     if (promptLength > window) {
-      throw new RangeError(`generate: the prompt has ${promptLength} tokens, more than the model's context window of ${window} (config contextWindow)`);
+      throw new RangeError(
+        `generate: the prompt has ${promptLength} tokens, more than the model's context window of ${window} (config contextWindow)`,
+      );
     }
     if (maxLength > window) {
-      throw new RangeError(`generate: prompt (${promptLength}) + new tokens would reach length ${maxLength}, past the context window of ${window}; lower maxNewTokens to at most ${window - promptLength}`);
+      throw new RangeError(
+        `generate: prompt (${promptLength}) + new tokens would reach length ${maxLength}, past the context window of ${window}; lower maxNewTokens to at most ${window - promptLength}`,
+      );
     }
   }
   const processors: P.LogitsProcessor[] = [];
@@ -285,7 +356,18 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
   if (config.forcedEosTokenId !== null) processors.push(P.forcedEos(maxLength, tokenIdList(config.forcedEosTokenId)));
   processors.push(...(options.logitsProcessors ?? []));
   const adjust = (scores: Float32Array): void => model.adjustLogitsDuringGeneration?.(scores, vocabSize);
-  return { config, stepper, sequences, promptLength, maxLength, eos, pad, processors: P.composeProcessors(processors), adjust, vocabSize };
+  return {
+    config,
+    stepper,
+    sequences,
+    promptLength,
+    maxLength,
+    eos,
+    pad,
+    processors: P.composeProcessors(processors),
+    adjust,
+    vocabSize,
+  };
 }
 
 function argmaxRow(scores: Float32Array, row: number, vocabSize: number): number {
@@ -313,11 +395,16 @@ function sampleRow(scores: Float32Array, row: number, vocabSize: number, generat
 /** Greedy search and sampling: one token per row per step until every row hit EOS / a stop string, or maxLength. */
 function* greedyOrSample(p: Plan, options: GenerateOptions): Generator<void, GenerateOutput> {
   const { config, stepper, sequences, eos, pad, vocabSize } = p;
-  const warp = P.composeProcessors(config.doSample ? [P.temperature(config.temperature), P.topK(config.topK), P.topP(config.topP)] : []);
-  const generator = options.generator ?? (options.seed !== undefined ? new RandomGenerator(options.seed) : defaultGenerator);
+  const warp = P.composeProcessors(
+    config.doSample ? [P.temperature(config.temperature), P.topK(config.topK), P.topP(config.topP)] : [],
+  );
+  const generator =
+    options.generator ?? (options.seed !== undefined ? new RandomGenerator(options.seed) : defaultGenerator);
   const stopStrings = options.stopStrings ?? [];
-  if (stopStrings.length && !options.decode) throw new Error('generate: stopStrings needs a decode function (token ids → text)');
-  if (stopStrings.length && pad === null) throw new Error('generate: stopStrings needs padTokenId (or eosTokenId) to pad rows that stopped');
+  if (stopStrings.length && !options.decode)
+    throw new Error('generate: stopStrings needs a decode function (token ids → text)');
+  if (stopStrings.length && pad === null)
+    throw new Error('generate: stopStrings needs padTokenId (or eosTokenId) to pad rows that stopped');
   const unfinished = sequences.map(() => true);
   const scores: Float32Array[] = [];
   // As transformers: the streamer sees the prompt first (a TextStreamer with skipPrompt leaves it out).
@@ -351,7 +438,8 @@ function* greedyOrSample(p: Plan, options: GenerateOptions): Generator<void, Gen
 function* beamSearch(p: Plan, options: GenerateOptions): Generator<void, GenerateOutput> {
   const { config, stepper, eos, pad, vocabSize } = p;
   if (options.streamer) throw new Error('generate: a streamer works with greedy search and sampling, not beam search');
-  if (options.stopStrings?.length) throw new Error('generate: stopStrings work with greedy search and sampling, not beam search');
+  if (options.stopStrings?.length)
+    throw new Error('generate: stopStrings work with greedy search and sampling, not beam search');
   const numBeams = config.numBeams;
   const batchSize = p.sequences.length / numBeams;
   const scorer = new BeamSearchScorer(batchSize, {
@@ -377,7 +465,9 @@ function* beamSearch(p: Plan, options: GenerateOptions): Generator<void, Generat
     p.processors(step, { sequences, vocabSize });
     if (options.outputScores) scores.push(step.slice());
     for (let i = 0; i < step.length; i++) step[i] = step[i]! + beamScores[Math.floor(i / vocabSize)]!;
-    const candidates = Array.from({ length: batchSize }, (_, b) => topCandidates(step, b * numBeams, numBeams, vocabSize, scorer.candidatesPerItem));
+    const candidates = Array.from({ length: batchSize }, (_, b) =>
+      topCandidates(step, b * numBeams, numBeams, vocabSize, scorer.candidatesPerItem),
+    );
     const chosen = scorer.process(sequences, candidates);
     beamScores = chosen.scores;
     sequences = Array.from(chosen.sourceRows, (src, i) => [...sequences[src]!, chosen.tokens[i]!]);
@@ -389,11 +479,16 @@ function* beamSearch(p: Plan, options: GenerateOptions): Generator<void, Generat
   return { sequences: result.sequences, sequencesScores: result.scores, ...(options.outputScores ? { scores } : {}) };
 }
 
-function* decodeSteps(model: GenerativeModel, inputIds: Tensor | number[][], callOptions: GenerateOptions): Generator<void, GenerateOutput> {
+function* decodeSteps(
+  model: GenerativeModel,
+  inputIds: Tensor | number[][],
+  callOptions: GenerateOptions,
+): Generator<void, GenerateOutput> {
   // `max_new_tokens` as Hugging Face users write it is `maxNewTokens`.
   const options = camelCaseOptions(callOptions, 'generate');
   const p = plan(model, inputIds, options);
-  if (options.streamer && p.sequences.length !== 1) throw new Error(`generate: a streamer needs a batch of one sequence, got ${p.sequences.length}`);
+  if (options.streamer && p.sequences.length !== 1)
+    throw new Error(`generate: a streamer needs a batch of one sequence, got ${p.sequences.length}`);
   return yield* p.config.numBeams > 1 ? beamSearch(p, options) : greedyOrSample(p, options);
 }
 
@@ -401,7 +496,11 @@ function* decodeSteps(model: GenerativeModel, inputIds: Tensor | number[][], cal
  * Generates continuations of `inputIds` (B, T) — greedy, sampling or beam search, chosen by the options over the
  * model's generation_config.json defaults — reusing the KV cache so each step runs one token per row.
  */
-export function generate(model: GenerativeModel, inputIds: Tensor | number[][], options: GenerateOptions = {}): GenerateOutput {
+export function generate(
+  model: GenerativeModel,
+  inputIds: Tensor | number[][],
+  options: GenerateOptions = {},
+): GenerateOutput {
   return noGrad(() => {
     const steps = decodeSteps(model, inputIds, options);
     for (;;) {
@@ -412,7 +511,11 @@ export function generate(model: GenerativeModel, inputIds: Tensor | number[][], 
 }
 
 /** As `generate`, but lets the event loop run between steps, so a TextIteratorStreamer's reader sees text as it comes. */
-export async function generateAsync(model: GenerativeModel, inputIds: Tensor | number[][], options: GenerateOptions = {}): Promise<GenerateOutput> {
+export async function generateAsync(
+  model: GenerativeModel,
+  inputIds: Tensor | number[][],
+  options: GenerateOptions = {},
+): Promise<GenerateOutput> {
   const steps = decodeSteps(model, inputIds, options);
   for (;;) {
     const r = noGrad(() => steps.next());

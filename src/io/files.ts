@@ -22,7 +22,8 @@ export async function openRegularFile(path: string, what = 'file'): Promise<{ ha
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new FileKindError(`${path}: the ${what} is ${describeNonRegular(info)}; attn reads only regular files`);
+    if (!info.isFile())
+      throw new FileKindError(`${path}: the ${what} is ${describeNonRegular(info)}; attn reads only regular files`);
     return { handle, size: info.size };
   } catch (err) {
     await handle.close();
@@ -37,7 +38,8 @@ export const MAX_JSON_BYTES = 64 * 1024 * 1024;
 export async function readRegularTextFile(path: string, what = 'file', maxBytes = MAX_JSON_BYTES): Promise<string> {
   const { handle, size } = await openRegularFile(path, what);
   try {
-    if (size > maxBytes) throw new FileKindError(`${path}: the ${what} is ${size} bytes; attn reads at most ${maxBytes} bytes of it`);
+    if (size > maxBytes)
+      throw new FileKindError(`${path}: the ${what} is ${size} bytes; attn reads at most ${maxBytes} bytes of it`);
     return await handle.readFile('utf8');
   } finally {
     await handle.close();

@@ -71,10 +71,15 @@ export function tensorDtypeOf(dtype: SafetensorsDType): Tensor['dtype'] {
 
 /** The 8-byte header length, checked against the file size before anything is allocated. */
 function headerLengthOf(first8: Uint8Array, fileSize: number, file: string): number {
-  if (fileSize < 8) throw new SafetensorsError(`${file}: not a safetensors file: ${fileSize} bytes, too short for the 8-byte header length`);
+  if (fileSize < 8)
+    throw new SafetensorsError(
+      `${file}: not a safetensors file: ${fileSize} bytes, too short for the 8-byte header length`,
+    );
   const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
-    throw new SafetensorsError(`${file}: header length ${headerLength} exceeds the file (${fileSize} bytes): truncated or not safetensors`);
+    throw new SafetensorsError(
+      `${file}: header length ${headerLength} exceeds the file (${fileSize} bytes): truncated or not safetensors`,
+    );
   }
   return Number(headerLength);
 }
@@ -107,7 +112,10 @@ function parseHeaderJson(
     }
     const where = `${file}: tensor '${name}'`;
     const { dtype, shape, data_offsets: offsets } = (raw ?? {}) as Record<string, unknown>;
-    if (!isDType(dtype)) throw new SafetensorsError(`${where} has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPES).join(', ')}`);
+    if (!isDType(dtype))
+      throw new SafetensorsError(
+        `${where} has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPES).join(', ')}`,
+      );
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new SafetensorsError(`${where} has shape ${JSON.stringify(shape)}; expected a list of whole numbers >= 0`);
     }
@@ -117,7 +125,9 @@ function parseHeaderJson(
     const [begin, end] = offsets as [number, number];
     const expected = sizeOf(shape) * DTYPES[dtype].bytes;
     if (end - begin !== expected) {
-      throw new SafetensorsError(`${where}: ${dtype} ${shapeString(shape)} needs ${expected} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      throw new SafetensorsError(
+        `${where}: ${dtype} ${shapeString(shape)} needs ${expected} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+      );
     }
     entries.set(name, { name, dtype, shape, file, begin, end });
   }
@@ -130,7 +140,12 @@ function parseHeaderJson(
 }
 
 function parseMetadata(raw: unknown, file: string): Record<string, string> {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string')) {
+  if (
+    raw === null ||
+    typeof raw !== 'object' ||
+    Array.isArray(raw) ||
+    !Object.values(raw).every((v) => typeof v === 'string')
+  ) {
     throw new SafetensorsError(`${file}: ${METADATA_KEY} must be an object of strings`);
   }
   return { ...(raw as Record<string, string>) };
@@ -142,15 +157,21 @@ function checkContiguous(entries: Map<string, TensorEntry>, dataBytes: number, f
   let position = 0;
   for (const e of sorted) {
     if (e.begin !== position) {
-      throw new SafetensorsError(`${file}: tensor '${e.name}' starts at byte ${e.begin} of the data, expected ${position} (offsets must be contiguous)`);
+      throw new SafetensorsError(
+        `${file}: tensor '${e.name}' starts at byte ${e.begin} of the data, expected ${position} (offsets must be contiguous)`,
+      );
     }
     if (e.end > dataBytes) {
-      throw new SafetensorsError(`${file}: tensor '${e.name}' ends at byte ${e.end} but the data holds ${dataBytes}: the file is truncated`);
+      throw new SafetensorsError(
+        `${file}: tensor '${e.name}' ends at byte ${e.end} but the data holds ${dataBytes}: the file is truncated`,
+      );
     }
     position = e.end;
   }
   if (position !== dataBytes) {
-    throw new SafetensorsError(`${file}: the tensors cover ${position} bytes of data but the file holds ${dataBytes}: truncated or corrupt`);
+    throw new SafetensorsError(
+      `${file}: the tensors cover ${position} bytes of data but the file holds ${dataBytes}: truncated or corrupt`,
+    );
   }
 }
 
@@ -183,7 +204,9 @@ function decodeTensor(raw: Uint8Array, e: TensorEntry, options: ReadOptions): Te
       for (let i = 0; i < n; i++) {
         const v = wide[i]!;
         if (v > 2147483647n || v < -2147483648n) {
-          throw new SafetensorsError(`${e.file}: tensor '${e.name}': I64 value ${v} at index ${i} does not fit in int32 (attn stores integers as int32)`);
+          throw new SafetensorsError(
+            `${e.file}: tensor '${e.name}': I64 value ${v} at index ${i} does not fit in int32 (attn stores integers as int32)`,
+          );
         }
         out[i] = Number(v);
       }
@@ -193,7 +216,11 @@ function decodeTensor(raw: Uint8Array, e: TensorEntry, options: ReadOptions): Te
 }
 
 /** Parses safetensors bytes already in memory; `file` names the source in errors. */
-export function parseSafetensors(bytes: Uint8Array, file = 'safetensors data', options: ReadOptions = {}): SafetensorsFile {
+export function parseSafetensors(
+  bytes: Uint8Array,
+  file = 'safetensors data',
+  options: ReadOptions = {},
+): SafetensorsFile {
   const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, file);
   const dataStart = 8 + headerLength;
   const { entries, metadata } = parseHeaderJson(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
@@ -204,13 +231,21 @@ export function parseSafetensors(bytes: Uint8Array, file = 'safetensors data', o
 }
 
 /** Fills `target` from `position`, in chunks; a file that ends early (changed while reading) is an error. */
-async function readFully(handle: FileHandle, target: Uint8Array, position: number, file: string, what: string): Promise<void> {
+async function readFully(
+  handle: FileHandle,
+  target: Uint8Array,
+  position: number,
+  file: string,
+  what: string,
+): Promise<void> {
   let done = 0;
   while (done < target.length) {
     const length = Math.min(READ_CHUNK_BYTES, target.length - done);
     const { bytesRead } = await handle.read(target, done, length, position + done);
     if (bytesRead === 0) {
-      throw new SafetensorsError(`${file}: ${what} ends after ${done} of ${target.length} bytes: the file shrank while it was read`);
+      throw new SafetensorsError(
+        `${file}: ${what} ends after ${done} of ${target.length} bytes: the file shrank while it was read`,
+      );
     }
     done += bytesRead;
   }
@@ -340,7 +375,11 @@ async function closeAll(files: Map<string, OpenFile>): Promise<void> {
 }
 
 /** Opens `path` (a regular file), reads and checks its header, and records the handle in `files`. */
-async function openInto(files: Map<string, OpenFile>, path: string, what: string): Promise<{ entries: Map<string, TensorEntry>; metadata: Record<string, string> }> {
+async function openInto(
+  files: Map<string, OpenFile>,
+  path: string,
+  what: string,
+): Promise<{ entries: Map<string, TensorEntry>; metadata: Record<string, string> }> {
   const opened = await openRegularFile(path, what);
   files.set(path, opened);
   const first8 = new Uint8Array(Math.min(8, opened.size));
@@ -385,7 +424,8 @@ function storageDtype(t: Tensor, options: SerializeOptions): SafetensorsDType {
 
 function encodeTensor(t: Tensor, dtype: SafetensorsDType): Uint8Array {
   const half = t.halfStorage;
-  if (half !== null && half.format === dtype) return new Uint8Array(half.bits.buffer, half.bits.byteOffset, half.bits.byteLength);
+  if (half !== null && half.format === dtype)
+    return new Uint8Array(half.bits.buffer, half.bits.byteOffset, half.bits.byteLength);
   const values = t.data;
   switch (dtype) {
     case 'F16':
@@ -410,14 +450,23 @@ function encodeTensor(t: Tensor, dtype: SafetensorsDType): Uint8Array {
  * `__metadata__` first, tensors ordered by dtype (descending enum order) then name, header padded with spaces to a
  * multiple of 8.
  */
-function safetensorsChunks(tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions): { byteLength: number; chunks: Iterable<Uint8Array> } {
-  const list = [...(tensors instanceof Map ? tensors : Object.entries(tensors))].map(([name, t]) => ({ name, t, dtype: options.tensorDtypes?.[name] ?? storageDtype(t, options) }));
+function safetensorsChunks(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  options: SerializeOptions,
+): { byteLength: number; chunks: Iterable<Uint8Array> } {
+  const list = [...(tensors instanceof Map ? tensors : Object.entries(tensors))].map(([name, t]) => ({
+    name,
+    t,
+    dtype: options.tensorDtypes?.[name] ?? storageDtype(t, options),
+  }));
   list.sort((a, b) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
-  if (options.metadata) header[METADATA_KEY] = Object.fromEntries(Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : 1)));
+  if (options.metadata)
+    header[METADATA_KEY] = Object.fromEntries(Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : 1)));
   let offset = 0;
   for (const { name, t, dtype } of list) {
-    if (name === METADATA_KEY) throw new SafetensorsError(`serializeSafetensors: '${METADATA_KEY}' is reserved and cannot name a tensor`);
+    if (name === METADATA_KEY)
+      throw new SafetensorsError(`serializeSafetensors: '${METADATA_KEY}' is reserved and cannot name a tensor`);
     const bytes = t.size * DTYPES[dtype].bytes;
     header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -435,7 +484,10 @@ function safetensorsChunks(tensors: Map<string, Tensor> | Record<string, Tensor>
 }
 
 /** Serializes to one buffer (see `safetensorsChunks` for the layout). */
-export function serializeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions = {}): Uint8Array {
+export function serializeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  options: SerializeOptions = {},
+): Uint8Array {
   const { byteLength, chunks } = safetensorsChunks(tensors, options);
   const out = new Uint8Array(byteLength);
   let position = 0;
@@ -447,7 +499,11 @@ export function serializeSafetensors(tensors: Map<string, Tensor> | Record<strin
 }
 
 /** Writes a safetensors file atomically (temporary name, then rename), streaming one tensor at a time. */
-export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, options: SerializeOptions = {}): Promise<void> {
+export async function saveSafetensors(
+  path: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  options: SerializeOptions = {},
+): Promise<void> {
   await writeFileAtomic(path, safetensorsChunks(tensors, options).chunks);
 }
 
@@ -470,7 +526,9 @@ async function readWeightMap(indexPath: string): Promise<Record<string, string>>
   }
   for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
     if (typeof shard !== 'string' || shard === '' || basename(shard) !== shard || shard === '.' || shard === '..') {
-      throw new SafetensorsError(`${indexPath}: weight_map['${name}'] is ${JSON.stringify(shard)}; expected a shard file name in the same folder`);
+      throw new SafetensorsError(
+        `${indexPath}: weight_map['${name}'] is ${JSON.stringify(shard)}; expected a shard file name in the same folder`,
+      );
     }
   }
   return map as Record<string, string>;
@@ -496,7 +554,8 @@ export async function saveShardedSafetensors(
   options: SerializeOptions & { maxShardBytes?: number } = {},
 ): Promise<string[]> {
   const maxBytes = options.maxShardBytes ?? Infinity;
-  const byteSize = (name: string, t: Tensor): number => t.size * DTYPES[options.tensorDtypes?.[name] ?? storageDtype(t, options)].bytes;
+  const byteSize = (name: string, t: Tensor): number =>
+    t.size * DTYPES[options.tensorDtypes?.[name] ?? storageDtype(t, options)].bytes;
   const shards: Array<Map<string, Tensor>> = [];
   let current = new Map<string, Tensor>();
   let currentBytes = 0;
@@ -525,6 +584,9 @@ export async function saveShardedSafetensors(
     }
   }
   const sortedMap = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
-  await writeFileAtomic(join(dir, SAFETENSORS_INDEX), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sortedMap }, null, 2) + '\n');
+  await writeFileAtomic(
+    join(dir, SAFETENSORS_INDEX),
+    JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sortedMap }, null, 2) + '\n',
+  );
   return [...names, SAFETENSORS_INDEX];
 }

@@ -39,13 +39,22 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
   protected readonly state = new Map<Tensor, ParamState>();
 
   constructor(params: ParamsInput<H>, defaults: H) {
-    const groups: ParamGroup<H>[] = params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] } as ParamGroup<H>] : (params as ParamGroup<H>[]);
+    const groups: ParamGroup<H>[] =
+      params.length > 0 && params[0] instanceof Tensor
+        ? [{ params: params as Tensor[] } as ParamGroup<H>]
+        : (params as ParamGroup<H>[]);
     this.paramGroups = groups.map((g) => ({ ...defaults, ...g }));
     const seen = new Set<Tensor>();
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter ${shapeString(p.shape)} appears twice in the parameter groups`);
-        if (p.dtype !== 'float32') throw new TypeError(`${this.constructor.name}: parameters must be float32, got ${p.dtype} ${shapeString(p.shape)}`);
+        if (seen.has(p))
+          throw new Error(
+            `${this.constructor.name}: a parameter ${shapeString(p.shape)} appears twice in the parameter groups`,
+          );
+        if (p.dtype !== 'float32')
+          throw new TypeError(
+            `${this.constructor.name}: parameters must be float32, got ${p.dtype} ${shapeString(p.shape)}`,
+          );
         // Updates are in place in float32; a weight loaded in half precision keeps float32 values from here on.
         p.widenToFloat32();
         seen.add(p);
@@ -89,7 +98,8 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     for (const p of params) {
       const group = this.groupOf(p);
       const step = (this.state.get(p)?.step ?? 0) + 1;
-      for (const [name, value] of Object.entries(this.scalars(group, step))) out[`optim.${this.indexOf(p)}.${name}`] = value;
+      for (const [name, value] of Object.entries(this.scalars(group, step)))
+        out[`optim.${this.indexOf(p)}.${name}`] = value;
     }
     return out;
   }
@@ -118,7 +128,8 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     for (const p of this.paramGroups.flatMap((g) => g.params)) {
       const state = this.state.get(p);
       if (!state) continue;
-      for (const [name, tensor] of Object.entries(state.buffers)) out.set(`optim.${this.indexOf(p)}.${name}`, { param: p, name, tensor });
+      for (const [name, tensor] of Object.entries(state.buffers))
+        out.set(`optim.${this.indexOf(p)}.${name}`, { param: p, name, tensor });
     }
     return out;
   }
@@ -129,7 +140,10 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
    */
   setStateTensor(param: Tensor, name: string, value: Tensor): void {
     const buffer = this.state.get(param)?.buffers[name];
-    if (!buffer) throw new RangeError(`${this.constructor.name}: no state buffer '${name}' for parameter ${shapeString(param.shape)}`);
+    if (!buffer)
+      throw new RangeError(
+        `${this.constructor.name}: no state buffer '${name}' for parameter ${shapeString(param.shape)}`,
+      );
     buffer.replaceStorage(value.storage);
   }
 
@@ -145,7 +159,8 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
 
   private groupOf(p: Tensor): H & { params: Tensor[] } {
     const group = this.paramGroups.find((g) => g.params.includes(p));
-    if (!group) throw new RangeError(`${this.constructor.name}: parameter ${shapeString(p.shape)} is not in any parameter group`);
+    if (!group)
+      throw new RangeError(`${this.constructor.name}: parameter ${shapeString(p.shape)} is not in any parameter group`);
     return group;
   }
 
@@ -210,13 +225,17 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
   loadStateDict(dict: OptimizerStateDict<H>): void {
     const name = this.constructor.name;
     if (dict.paramGroups.length !== this.paramGroups.length) {
-      throw new RangeError(`${name}.loadStateDict: the checkpoint has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
+      throw new RangeError(
+        `${name}.loadStateDict: the checkpoint has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
+      );
     }
     const params = this.paramGroups.flatMap((g) => g.params);
     dict.paramGroups.forEach((saved, i) => {
       const group = this.paramGroups[i]!;
       if (saved.params.length !== group.params.length) {
-        throw new RangeError(`${name}.loadStateDict: group ${i} has ${saved.params.length} parameters in the checkpoint, ${group.params.length} here`);
+        throw new RangeError(
+          `${name}.loadStateDict: group ${i} has ${saved.params.length} parameters in the checkpoint, ${group.params.length} here`,
+        );
       }
       const { params: _indices, ...hyper } = saved;
       Object.assign(group, hyper);
@@ -224,11 +243,14 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     this.state.clear();
     for (const [key, saved] of Object.entries(dict.state)) {
       const p = params[Number(key)];
-      if (!p) throw new RangeError(`${name}.loadStateDict: state for parameter ${key}, but there are only ${params.length}`);
+      if (!p)
+        throw new RangeError(`${name}.loadStateDict: state for parameter ${key}, but there are only ${params.length}`);
       const buffers: Record<string, Tensor> = {};
       for (const [bufferName, t] of Object.entries(saved.buffers)) {
         if (t.size !== p.size) {
-          throw new RangeError(`${name}.loadStateDict: '${bufferName}' of parameter ${key} has shape ${shapeString(t.shape)}, the parameter ${shapeString(p.shape)}`);
+          throw new RangeError(
+            `${name}.loadStateDict: '${bufferName}' of parameter ${key} has shape ${shapeString(t.shape)}, the parameter ${shapeString(p.shape)}`,
+          );
         }
         buffers[bufferName] = keep(new Tensor(Float32Array.from(t.data), p.shape));
       }

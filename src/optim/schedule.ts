@@ -9,7 +9,10 @@ export class LRScheduler {
   readonly baseLrs: number[];
   private stepCount = 0;
 
-  constructor(readonly optimizer: Optimizer<BaseHyperparameters>, readonly factor: (step: number) => number) {
+  constructor(
+    readonly optimizer: Optimizer<BaseHyperparameters>,
+    readonly factor: (step: number) => number,
+  ) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
     this.apply();
   }
@@ -35,7 +38,9 @@ export class LRScheduler {
 
   loadStateDict(state: { lastStep: number; baseLrs: number[] }): void {
     if (state.baseLrs.length !== this.baseLrs.length) {
-      throw new RangeError(`LRScheduler.loadStateDict: ${state.baseLrs.length} base learning rates for ${this.baseLrs.length} parameter groups`);
+      throw new RangeError(
+        `LRScheduler.loadStateDict: ${state.baseLrs.length} base learning rates for ${this.baseLrs.length} parameter groups`,
+      );
     }
     this.baseLrs.splice(0, this.baseLrs.length, ...state.baseLrs);
     this.stepCount = state.lastStep;
@@ -58,9 +63,15 @@ export function constantSchedule(optimizer: Optimizer<BaseHyperparameters>): LRS
 }
 
 /** HF get_linear_schedule_with_warmup: 0 → lr over `warmupSteps`, then linearly down to 0 at `totalSteps`. */
-export function linearScheduleWithWarmup(optimizer: Optimizer<BaseHyperparameters>, warmupSteps: number, totalSteps: number): LRScheduler {
+export function linearScheduleWithWarmup(
+  optimizer: Optimizer<BaseHyperparameters>,
+  warmupSteps: number,
+  totalSteps: number,
+): LRScheduler {
   return new LRScheduler(optimizer, (step) =>
-    step < warmupSteps ? warmupFactor(step, warmupSteps) : Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps)),
+    step < warmupSteps
+      ? warmupFactor(step, warmupSteps)
+      : Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps)),
   );
 }
 
@@ -68,7 +79,12 @@ export function linearScheduleWithWarmup(optimizer: Optimizer<BaseHyperparameter
  * HF get_cosine_schedule_with_warmup: linear warmup, then a cosine from lr down to 0 at `totalSteps` (`numCycles`
  * half-waves: the default 0.5 is one decay without restart).
  */
-export function cosineScheduleWithWarmup(optimizer: Optimizer<BaseHyperparameters>, warmupSteps: number, totalSteps: number, numCycles = 0.5): LRScheduler {
+export function cosineScheduleWithWarmup(
+  optimizer: Optimizer<BaseHyperparameters>,
+  warmupSteps: number,
+  totalSteps: number,
+  numCycles = 0.5,
+): LRScheduler {
   return new LRScheduler(optimizer, (step) => {
     if (step < warmupSteps) return warmupFactor(step, warmupSteps);
     const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);

@@ -18,7 +18,8 @@ export class SGD extends Optimizer<SGDHyperparameters> {
   constructor(params: ParamsInput<SGDHyperparameters>, options: Partial<SGDHyperparameters> & { lr: number }) {
     super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options });
     for (const g of this.paramGroups) {
-      if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0');
+      if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
+        throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0');
     }
   }
 

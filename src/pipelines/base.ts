@@ -82,7 +82,8 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   constructor(model: M, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
     super();
     const batchSize = options.batchSize ?? 8;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
     // The closure is this pipeline: its prototype is set to the subclass's just below (TypeScript cannot follow).
     const closure = (...args: unknown[]): unknown => (closure as unknown as Pipeline).invoke(...args);
     Object.setPrototypeOf(closure, new.target.prototype);
@@ -90,7 +91,15 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     const compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
     // A constructor that returns an object makes it `this`: the function object, now carrying the fields.
     const compiledWeights = options.compiledWeights ?? 'shared';
-    return Object.assign(closure, { model, tokenizer, batchSize, warn, disposed: false, compiledForwards, compiledWeights }) as unknown as this;
+    return Object.assign(closure, {
+      model,
+      tokenizer,
+      batchSize,
+      warn,
+      disposed: false,
+      compiledForwards,
+      compiledWeights,
+    }) as unknown as this;
   }
 
   /**
@@ -120,7 +129,10 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   }
 
   protected checkUsable(): void {
-    if (this.disposed) throw new PipelineInputError(`this ${this.task} pipeline was disposed; create a new one with pipeline('${this.task}')`);
+    if (this.disposed)
+      throw new PipelineInputError(
+        `this ${this.task} pipeline was disposed; create a new one with pipeline('${this.task}')`,
+      );
   }
 
   /**
@@ -128,7 +140,11 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
    * compilation is off, the backend is the reference one, or the model's forward pass cannot be compiled (said
    * once). Results are the same either way: compilation checks the graph against the eager pass.
    */
-  protected runEncoder(key: string, inputs: TokenizedBatch, run: (feeds: EncoderFeeds) => Record<string, Tensor>): Record<string, Tensor> {
+  protected runEncoder(
+    key: string,
+    inputs: TokenizedBatch,
+    run: (feeds: EncoderFeeds) => Record<string, Tensor>,
+  ): Record<string, Tensor> {
     const graphs = this.compiledForwards;
     if (graphs === null || getBackend().name !== 'onnx') return this.finite(run(inputs));
     if (!graphs.has(key)) {
@@ -138,7 +154,10 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
         const spec = encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
         // Quantized codes must be initializers: onnxruntime then casts and lays them out once and pre-packs them.
         const weights = quantizationConfigOf(this.model) ? 'packed' : this.compiledWeights;
-        graphs.set(key, CompiledForward.compile(this.model, spec, { cacheKey: `pipeline/${this.task}/${key}`, weights }));
+        graphs.set(
+          key,
+          CompiledForward.compile(this.model, spec, { cacheKey: `pipeline/${this.task}/${key}`, weights }),
+        );
       } catch (err) {
         if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
         this.warn(`attn ${this.task}: running ${this.model.constructor.name} op by op: ${err.message}`);
@@ -147,7 +166,13 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     }
     const compiled = graphs.get(key);
     if (!compiled) return this.finite(run(inputs));
-    return this.finite(compiled.run({ input_ids: inputs.inputIds, attention_mask: inputs.attentionMask, token_type_ids: inputs.tokenTypeIds }));
+    return this.finite(
+      compiled.run({
+        input_ids: inputs.inputIds,
+        attention_mask: inputs.attentionMask,
+        token_type_ids: inputs.tokenTypeIds,
+      }),
+    );
   }
 
   /** NaN or infinite outputs are an error naming the model, never an answer (see finite-outputs.ts). */
@@ -191,7 +216,14 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     const tensor = (values: number[][]) => Tensor.from(values.flat(), [values.length, width], 'int32'); // (B, T)
     return {
       inputIds: tensor(rows.map((row) => pad(row, padId))),
-      attentionMask: tensor(rows.map((row) => pad(row.map(() => 1), 0))),
+      attentionMask: tensor(
+        rows.map((row) =>
+          pad(
+            row.map(() => 1),
+            0,
+          ),
+        ),
+      ),
       tokenTypeIds: tensor(typeRows.map((row) => pad(row, 0))),
     };
   }
@@ -199,16 +231,24 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   private warnAboutCuts(texts: string[], rows: number[][], maxLength: number, options: BatchEncodeOptions): void {
     texts.forEach((text, i) => {
       if (rows[i]!.length < maxLength) return;
-      const full = this.tokenizer.encodeIds(text, { textPair: options.pairs?.[i], addSpecialTokens: options.addSpecialTokens }).length;
+      const full = this.tokenizer.encodeIds(text, {
+        textPair: options.pairs?.[i],
+        addSpecialTokens: options.addSpecialTokens,
+      }).length;
       if (full > maxLength) {
         const kept = options.cutFrom === 'start' ? 'last' : 'first';
-        this.warn(`attn ${this.task}: input ${i} (${text.length} characters) is ${full} tokens long; the model takes ${maxLength}, so only its ${kept} ${maxLength} tokens were used`);
+        this.warn(
+          `attn ${this.task}: input ${i} (${text.length} characters) is ${full} tokens long; the model takes ${maxLength}, so only its ${kept} ${maxLength} tokens were used`,
+        );
       }
     });
   }
 
   /** Runs `work` on slices of at most `batchSize` items and concatenates the results, in order. */
-  protected async inBatches<I, O>(items: readonly I[], work: (batch: I[], offset: number) => O[] | Promise<O[]>): Promise<O[]> {
+  protected async inBatches<I, O>(
+    items: readonly I[],
+    work: (batch: I[], offset: number) => O[] | Promise<O[]>,
+  ): Promise<O[]> {
     const results: O[] = [];
     for (let start = 0; start < items.length; start += this.batchSize) {
       results.push(...(await work(items.slice(start, start + this.batchSize), start)));
@@ -226,11 +266,13 @@ export function inference<T>(fn: () => T): T {
 export function textBatch(input: unknown, what = 'text'): { texts: string[]; single: boolean } {
   const single = typeof input === 'string';
   const texts = single ? [input] : input;
-  if (!Array.isArray(texts)) throw new PipelineInputError(`expected a ${what} (string) or an array of them, got ${describe(input)}`);
+  if (!Array.isArray(texts))
+    throw new PipelineInputError(`expected a ${what} (string) or an array of them, got ${describe(input)}`);
   if (texts.length === 0) throw new PipelineInputError(`expected at least one ${what}, got an empty array`);
   texts.forEach((text, i) => {
     if (typeof text !== 'string') throw new PipelineInputError(`${what} ${i} is ${describe(text)}, expected a string`);
-    if (text.trim() === '') throw new PipelineInputError(`${what}${single ? '' : ` ${i}`} is empty; give some text to work on`);
+    if (text.trim() === '')
+      throw new PipelineInputError(`${what}${single ? '' : ` ${i}`} is empty; give some text to work on`);
   });
   return { texts: texts as string[], single };
 }
@@ -238,7 +280,8 @@ export function textBatch(input: unknown, what = 'text'): { texts: string[]; sin
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  const shown = typeof value === 'object' ? JSON.stringify(value) : typeof value === 'string' ? JSON.stringify(value) : undefined;
+  const shown =
+    typeof value === 'object' ? JSON.stringify(value) : typeof value === 'string' ? JSON.stringify(value) : undefined;
   if (shown === undefined) return typeof value;
   return shown.length > 60 ? shown.slice(0, 60) + '…' : shown;
 }

@@ -17,8 +17,12 @@ function finish(t: Tensor, options: CreateOptions): Tensor {
 }
 
 /** A tensor from (nested) JS arrays or a typed array; dtype inferred (booleans → bool, else float32). */
-export function tensor(values: NestedArray | Float32Array | Int32Array | Uint8Array, options: CreateOptions = {}): Tensor {
-  if (ArrayBuffer.isView(values)) return finish(Tensor.from(values, [values.length], options.dtype ?? inferTyped(values)), options);
+export function tensor(
+  values: NestedArray | Float32Array | Int32Array | Uint8Array,
+  options: CreateOptions = {},
+): Tensor {
+  if (ArrayBuffer.isView(values))
+    return finish(Tensor.from(values, [values.length], options.dtype ?? inferTyped(values)), options);
   const shape: number[] = [];
   let probe: NestedArray = values;
   while (Array.isArray(probe)) {

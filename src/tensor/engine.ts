@@ -24,7 +24,9 @@ function backendNamed(name: BackendName): Backend {
     const create = factories.get(name);
     if (!create) {
       const known = factories.size > 0 ? `registered: ${[...factories.keys()].join(', ')}` : 'none is registered';
-      throw new Error(`attn: no '${name}' backend (${known}); import 'attn' or src/backends/register.js before running ops`);
+      throw new Error(
+        `attn: no '${name}' backend (${known}); import 'attn' or src/backends/register.js before running ops`,
+      );
     }
     backend = create();
     created.set(name, backend);

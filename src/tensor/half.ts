@@ -14,7 +14,12 @@ export interface HalfStorage {
 }
 
 export function isHalfStorage(value: unknown): value is HalfStorage {
-  return typeof value === 'object' && value !== null && 'format' in value && (value as HalfStorage).bits instanceof Uint16Array;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'format' in value &&
+    (value as HalfStorage).bits instanceof Uint16Array
+  );
 }
 
 /** IEEE half → float32, exact. */
@@ -120,11 +125,11 @@ export function floatToHalf(value: number): number {
     const half = mantissa >>> shift;
     const rest = mantissa & ((1 << shift) - 1);
     const midpoint = 1 << (shift - 1);
-    return sign | (half + (rest > midpoint || (rest === midpoint && (half & 1)) ? 1 : 0));
+    return sign | (half + (rest > midpoint || (rest === midpoint && half & 1) ? 1 : 0));
   }
   let half = (e << 10) | (mantissa >>> 13);
   const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
   e = half >>> 10;
   return sign | (e >= 0x1f ? 0x7c00 : half);
 }

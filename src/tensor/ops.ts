@@ -10,7 +10,9 @@ import { Tensor, withGrad, type TensorLike } from './tensor.js';
  */
 
 function prim<K extends PrimitiveOp>(op: K, inputs: Tensor[], attrs: PrimitiveAttrs[K]): Tensor {
-  const out: KernelTensor = activeTracer ? activeTracer.dispatch(op, inputs, attrs) : getBackend().run(op, inputs, attrs);
+  const out: KernelTensor = activeTracer
+    ? activeTracer.dispatch(op, inputs, attrs)
+    : getBackend().run(op, inputs, attrs);
   return new Tensor(out.data, out.shape);
 }
 
@@ -126,7 +128,11 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
   });
 }
 
-function compare(op: 'equal' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual', a: TensorLike, b: TensorLike): Tensor {
+function compare(
+  op: 'equal' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual',
+  a: TensorLike,
+  b: TensorLike,
+): Tensor {
   const [x, y] = pair(a, b, op);
   return prim(op, [x, y], NO_ATTRS);
 }
@@ -239,7 +245,12 @@ export function mean(t: Tensor, axes?: number | number[], keepdim = false): Tens
   return div(sum(t, ax, keepdim), count);
 }
 
-function extreme(op: 'reduceMax' | 'reduceMin', t: Tensor, axes: number | number[] | undefined, keepdim: boolean): Tensor {
+function extreme(
+  op: 'reduceMax' | 'reduceMin',
+  t: Tensor,
+  axes: number | number[] | undefined,
+  keepdim: boolean,
+): Tensor {
   const ax = normalizeAxes(t, axes, op === 'reduceMax' ? 'max' : 'min');
   if (t.size === 0) throw new RangeError(`${op === 'reduceMax' ? 'max' : 'min'}: cannot reduce an empty tensor`);
   const out = prim(op, [t], { axes: ax, keepdims: keepdim });
@@ -252,8 +263,10 @@ function extreme(op: 'reduceMax' | 'reduceMin', t: Tensor, axes: number | number
   });
 }
 
-export const max = (t: Tensor, axes?: number | number[], keepdim = false): Tensor => extreme('reduceMax', t, axes, keepdim);
-export const min = (t: Tensor, axes?: number | number[], keepdim = false): Tensor => extreme('reduceMin', t, axes, keepdim);
+export const max = (t: Tensor, axes?: number | number[], keepdim = false): Tensor =>
+  extreme('reduceMax', t, axes, keepdim);
+export const min = (t: Tensor, axes?: number | number[], keepdim = false): Tensor =>
+  extreme('reduceMin', t, axes, keepdim);
 
 /** Variance with Bessel's `correction` (1: unbiased, as torch.var; 0: population). */
 export function variance(t: Tensor, axes?: number | number[], keepdim = false, correction = 1): Tensor {
@@ -339,16 +352,26 @@ export function unsqueeze(t: Tensor, axis: number): Tensor {
 }
 
 export function squeeze(t: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(t, t.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      t,
+      t.shape.filter((d) => d !== 1),
+    );
   const a = normalizeAxis(axis, t.rank, 'squeeze');
-  if (t.shape[a] !== 1) throw new RangeError(`squeeze: axis ${axis} of ${shapeString(t.shape)} has size ${t.shape[a]}, not 1`);
-  return reshape(t, t.shape.filter((_, i) => i !== a));
+  if (t.shape[a] !== 1)
+    throw new RangeError(`squeeze: axis ${axis} of ${shapeString(t.shape)} has size ${t.shape[a]}, not 1`);
+  return reshape(
+    t,
+    t.shape.filter((_, i) => i !== a),
+  );
 }
 
 export function permute(t: Tensor, perm: readonly number[]): Tensor {
   const p = perm.map((a) => normalizeAxis(a, t.rank, 'permute'));
   if (p.length !== t.rank || new Set(p).size !== p.length) {
-    throw new RangeError(`permute: [${perm.join(', ')}] is not a permutation of the ${t.rank} axes of ${shapeString(t.shape)}`);
+    throw new RangeError(
+      `permute: [${perm.join(', ')}] is not a permutation of the ${t.rank} axes of ${shapeString(t.shape)}`,
+    );
   }
   if (p.every((a, i) => a === i)) return t;
   const inverse = new Array<number>(p.length);
@@ -379,7 +402,8 @@ export function expand(t: Tensor, shape: readonly number[]): Tensor {
 /** Python-style slice of one axis: start/end may be negative or out of range; step > 0. */
 export function slice(t: Tensor, axis: number, start: number, end?: number, step = 1): Tensor {
   const a = normalizeAxis(axis, t.rank, 'slice');
-  if (!Number.isInteger(step) || step <= 0) throw new RangeError(`slice: step must be a positive whole number, got ${step}`);
+  if (!Number.isInteger(step) || step <= 0)
+    throw new RangeError(`slice: step must be a positive whole number, got ${step}`);
   const n = t.shape[a]!;
   const clampIndex = (i: number): number => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   const s = clampIndex(start);
@@ -415,7 +439,9 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const a = normalizeAxis(axis, first.rank, 'concat');
   for (const t of tensors) {
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i]) || t.dtype !== first.dtype) {
-      throw new RangeError(`concat: ${t.dtype} ${shapeString(t.shape)} does not match ${first.dtype} ${shapeString(first.shape)} except on axis ${a}`);
+      throw new RangeError(
+        `concat: ${t.dtype} ${shapeString(t.shape)} does not match ${first.dtype} ${shapeString(first.shape)} except on axis ${a}`,
+      );
     }
   }
   if (tensors.length === 1) return first;
@@ -433,7 +459,10 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new RangeError('stack: needs at least one tensor');
   const a = normalizeAxis(axis, tensors[0]!.rank + 1, 'stack');
-  return concat(tensors.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    tensors.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 function requireIndices(indices: Tensor, op: string): void {
@@ -485,10 +514,15 @@ export function scatterAdd(t: Tensor, axis: number, indices: Tensor, updates: Te
   requireIndices(indices, 'scatterAdd');
   const a = normalizeAxis(axis, t.rank, 'scatterAdd');
   if (!sameShape(indices.shape, updates.shape)) {
-    throw new RangeError(`scatterAdd: indices ${shapeString(indices.shape)} and updates ${shapeString(updates.shape)} must have the same shape`);
+    throw new RangeError(
+      `scatterAdd: indices ${shapeString(indices.shape)} and updates ${shapeString(updates.shape)} must have the same shape`,
+    );
   }
   const out = prim('scatterAdd', [t, indices, updates], { axis: a });
-  return withGrad(out, 'scatterAdd', [t, updates], (g) => [g, updates.requiresGrad ? gatherElements(g, indices, a) : null]);
+  return withGrad(out, 'scatterAdd', [t, updates], (g) => [
+    g,
+    updates.requiresGrad ? gatherElements(g, indices, a) : null,
+  ]);
 }
 
 function trilu(t: Tensor, upper: boolean, k: number): Tensor {
@@ -515,7 +549,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   requireFloat(x, 'linear');
   const [outFeatures, inFeatures] = weight.shape as [number, number];
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== inFeatures) {
-    throw new RangeError(`linear: input ${shapeString(x.shape)} does not match weight ${shapeString(weight.shape)} (expected (…, ${inFeatures}))`);
+    throw new RangeError(
+      `linear: input ${shapeString(x.shape)} does not match weight ${shapeString(weight.shape)} (expected (…, ${inFeatures}))`,
+    );
   }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outFeatures)) {
     throw new RangeError(`linear: bias ${shapeString(bias.shape)} does not match ${outFeatures} output features`);
@@ -543,7 +579,11 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
     const dx = x.requiresGrad
       ? mul(inv, sub(sub(gw, mean(gw, -1, true)), mul(normalized, mean(mul(gw, normalized), -1, true))))
       : null;
-    return [dx, weight.requiresGrad ? sumTo(mul(g, normalized), weight.shape) : null, bias.requiresGrad ? sumTo(g, bias.shape) : null];
+    return [
+      dx,
+      weight.requiresGrad ? sumTo(mul(g, normalized), weight.shape) : null,
+      bias.requiresGrad ? sumTo(g, bias.shape) : null,
+    ];
   });
 }
 
@@ -571,10 +611,18 @@ export function gelu(t: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
  * schemes. Inference only: quantized codes have no gradient, and backpropagating into x is refused rather than
  * silently treating the layer as constant.
  */
-export function quantizedMatmul(x: Tensor, codes: Tensor, scale: Tensor, bias: Tensor | null, attrs: PrimitiveAttrs['quantizedMatmul']): Tensor {
+export function quantizedMatmul(
+  x: Tensor,
+  codes: Tensor,
+  scale: Tensor,
+  bias: Tensor | null,
+  attrs: PrimitiveAttrs['quantizedMatmul'],
+): Tensor {
   requireFloat(x, 'quantizedMatmul');
   if (x.requiresGrad && isGradEnabled()) {
-    throw new TypeError('quantizedMatmul: quantized layers are inference-only; run under noGrad() or train the float model');
+    throw new TypeError(
+      'quantizedMatmul: quantized layers are inference-only; run under noGrad() or train the float model',
+    );
   }
   return prim('quantizedMatmul', bias ? [x, codes, scale, bias] : [x, codes, scale], attrs);
 }

@@ -78,7 +78,9 @@ export class Tensor {
    */
   assign(source: Tensor): this {
     if (source.dtype !== this.dtype || source.size !== this.size) {
-      throw new RangeError(`assign: ${source.dtype} ${shapeString(source.shape)} does not fit ${this.dtype} ${shapeString(this.shape)}`);
+      throw new RangeError(
+        `assign: ${source.dtype} ${shapeString(source.shape)} does not fit ${this.dtype} ${shapeString(this.shape)}`,
+      );
     }
     this.widenToFloat32();
     if (source.storage !== this._data) this._data.set(source.storage);
@@ -107,7 +109,9 @@ export class Tensor {
     const length = half?.bits.length ?? (data as TypedArray).length;
     const dtype = half ? 'float32' : dtypeOf(data as TypedArray);
     if (length !== this.size || dtype !== this.dtype) {
-      throw new TypeError(`replaceStorage: a ${this.dtype} ${shapeString(this.shape)} tensor cannot take ${length} ${dtype} values`);
+      throw new TypeError(
+        `replaceStorage: a ${this.dtype} ${shapeString(this.shape)} tensor cannot take ${length} ${dtype} values`,
+      );
     }
     if (this._half) forgetWidened(this._half);
     this._half = half;
@@ -142,7 +146,8 @@ export class Tensor {
 
   /** Marks this tensor as a leaf that collects `.grad` in `backward()`. */
   requireGrad(flag = true): this {
-    if (flag && this.dtype !== 'float32') throw new TypeError(`requireGrad: only float32 tensors have gradients, got ${this.dtype}`);
+    if (flag && this.dtype !== 'float32')
+      throw new TypeError(`requireGrad: only float32 tensors have gradients, got ${this.dtype}`);
     this.requiresGrad = flag;
     return this;
   }
@@ -158,7 +163,8 @@ export class Tensor {
   }
 
   item(): number {
-    if (this.size !== 1) throw new RangeError(`item: expected a tensor with one value, got shape ${shapeString(this.shape)}`);
+    if (this.size !== 1)
+      throw new RangeError(`item: expected a tensor with one value, got shape ${shapeString(this.shape)}`);
     return this.data[0]!;
   }
 
@@ -183,9 +189,12 @@ export class Tensor {
    * that requires it, then frees the graph, as PyTorch does without `retain_graph`.
    */
   backward(grad?: Tensor): void {
-    if (!this.requiresGrad) throw new Error('backward: this tensor does not require grad (no input of it requires grad)');
+    if (!this.requiresGrad)
+      throw new Error('backward: this tensor does not require grad (no input of it requires grad)');
     if (!grad && this.size !== 1) {
-      throw new RangeError(`backward: a gradient is needed for a non-scalar output of shape ${shapeString(this.shape)}`);
+      throw new RangeError(
+        `backward: a gradient is needed for a non-scalar output of shape ${shapeString(this.shape)}`,
+      );
     }
     noGrad(() => {
       const order = topologicalOrder(this);
@@ -213,65 +222,169 @@ export class Tensor {
   }
 
   // ---- elementwise ----
-  add(other: TensorLike): Tensor { return ops.add(this, other); }
-  sub(other: TensorLike): Tensor { return ops.sub(this, other); }
-  mul(other: TensorLike): Tensor { return ops.mul(this, other); }
-  div(other: TensorLike): Tensor { return ops.div(this, other); }
-  pow(exponent: TensorLike): Tensor { return ops.pow(this, exponent); }
-  maximum(other: TensorLike): Tensor { return ops.maximum(this, other); }
-  minimum(other: TensorLike): Tensor { return ops.minimum(this, other); }
-  neg(): Tensor { return ops.neg(this); }
-  abs(): Tensor { return ops.abs(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  rsqrt(): Tensor { return ops.rsqrt(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  relu(): Tensor { return ops.relu(this); }
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ops.gelu(this, approximate); }
-  silu(): Tensor { return ops.silu(this); }
-  sin(): Tensor { return ops.sin(this); }
-  cos(): Tensor { return ops.cos(this); }
-  clamp(min?: number, max?: number): Tensor { return ops.clamp(this, min, max); }
-  eq(other: TensorLike): Tensor { return ops.eq(this, other); }
-  lt(other: TensorLike): Tensor { return ops.lt(this, other); }
-  le(other: TensorLike): Tensor { return ops.le(this, other); }
-  gt(other: TensorLike): Tensor { return ops.gt(this, other); }
-  ge(other: TensorLike): Tensor { return ops.ge(this, other); }
-  cast(dtype: DType): Tensor { return ops.cast(this, dtype); }
-  maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
+  add(other: TensorLike): Tensor {
+    return ops.add(this, other);
+  }
+  sub(other: TensorLike): Tensor {
+    return ops.sub(this, other);
+  }
+  mul(other: TensorLike): Tensor {
+    return ops.mul(this, other);
+  }
+  div(other: TensorLike): Tensor {
+    return ops.div(this, other);
+  }
+  pow(exponent: TensorLike): Tensor {
+    return ops.pow(this, exponent);
+  }
+  maximum(other: TensorLike): Tensor {
+    return ops.maximum(this, other);
+  }
+  minimum(other: TensorLike): Tensor {
+    return ops.minimum(this, other);
+  }
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+  abs(): Tensor {
+    return ops.abs(this);
+  }
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+  log(): Tensor {
+    return ops.log(this);
+  }
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+  rsqrt(): Tensor {
+    return ops.rsqrt(this);
+  }
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return ops.gelu(this, approximate);
+  }
+  silu(): Tensor {
+    return ops.silu(this);
+  }
+  sin(): Tensor {
+    return ops.sin(this);
+  }
+  cos(): Tensor {
+    return ops.cos(this);
+  }
+  clamp(min?: number, max?: number): Tensor {
+    return ops.clamp(this, min, max);
+  }
+  eq(other: TensorLike): Tensor {
+    return ops.eq(this, other);
+  }
+  lt(other: TensorLike): Tensor {
+    return ops.lt(this, other);
+  }
+  le(other: TensorLike): Tensor {
+    return ops.le(this, other);
+  }
+  gt(other: TensorLike): Tensor {
+    return ops.gt(this, other);
+  }
+  ge(other: TensorLike): Tensor {
+    return ops.ge(this, other);
+  }
+  cast(dtype: DType): Tensor {
+    return ops.cast(this, dtype);
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return ops.maskedFill(this, mask, value);
+  }
 
   // ---- reductions ----
-  sum(axes?: number | number[], keepdim = false): Tensor { return ops.sum(this, axes, keepdim); }
-  mean(axes?: number | number[], keepdim = false): Tensor { return ops.mean(this, axes, keepdim); }
-  max(axes?: number | number[], keepdim = false): Tensor { return ops.max(this, axes, keepdim); }
-  min(axes?: number | number[], keepdim = false): Tensor { return ops.min(this, axes, keepdim); }
-  var(axes?: number | number[], keepdim = false, correction = 1): Tensor { return ops.variance(this, axes, keepdim, correction); }
-  argmax(axis = -1, keepdim = false): Tensor { return ops.argmax(this, axis, keepdim); }
+  sum(axes?: number | number[], keepdim = false): Tensor {
+    return ops.sum(this, axes, keepdim);
+  }
+  mean(axes?: number | number[], keepdim = false): Tensor {
+    return ops.mean(this, axes, keepdim);
+  }
+  max(axes?: number | number[], keepdim = false): Tensor {
+    return ops.max(this, axes, keepdim);
+  }
+  min(axes?: number | number[], keepdim = false): Tensor {
+    return ops.min(this, axes, keepdim);
+  }
+  var(axes?: number | number[], keepdim = false, correction = 1): Tensor {
+    return ops.variance(this, axes, keepdim, correction);
+  }
+  argmax(axis = -1, keepdim = false): Tensor {
+    return ops.argmax(this, axis, keepdim);
+  }
 
   // ---- linear algebra and normalization ----
-  matmul(other: Tensor): Tensor { return ops.matmul(this, other); }
-  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
+  matmul(other: Tensor): Tensor {
+    return ops.matmul(this, other);
+  }
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
 
   // ---- shape ----
-  reshape(shape: readonly number[]): Tensor { return ops.reshape(this, shape); }
-  view(...shape: number[]): Tensor { return ops.reshape(this, shape); }
-  flatten(startAxis = 0, endAxis = -1): Tensor { return ops.flatten(this, startAxis, endAxis); }
-  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
-  squeeze(axis?: number): Tensor { return ops.squeeze(this, axis); }
-  transpose(axis0 = -2, axis1 = -1): Tensor { return ops.transpose(this, axis0, axis1); }
-  permute(...perm: number[]): Tensor { return ops.permute(this, perm); }
-  expand(shape: readonly number[]): Tensor { return ops.expand(this, shape); }
-  slice(axis: number, start: number, end?: number, step = 1): Tensor { return ops.slice(this, axis, start, end, step); }
-  gather(indices: Tensor, axis = 0): Tensor { return ops.indexSelect(this, indices, axis); }
-  gatherElements(indices: Tensor, axis: number): Tensor { return ops.gatherElements(this, indices, axis); }
-  triu(k = 0): Tensor { return ops.triu(this, k); }
-  tril(k = 0): Tensor { return ops.tril(this, k); }
+  reshape(shape: readonly number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  view(...shape: number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  flatten(startAxis = 0, endAxis = -1): Tensor {
+    return ops.flatten(this, startAxis, endAxis);
+  }
+  unsqueeze(axis: number): Tensor {
+    return ops.unsqueeze(this, axis);
+  }
+  squeeze(axis?: number): Tensor {
+    return ops.squeeze(this, axis);
+  }
+  transpose(axis0 = -2, axis1 = -1): Tensor {
+    return ops.transpose(this, axis0, axis1);
+  }
+  permute(...perm: number[]): Tensor {
+    return ops.permute(this, perm);
+  }
+  expand(shape: readonly number[]): Tensor {
+    return ops.expand(this, shape);
+  }
+  slice(axis: number, start: number, end?: number, step = 1): Tensor {
+    return ops.slice(this, axis, start, end, step);
+  }
+  gather(indices: Tensor, axis = 0): Tensor {
+    return ops.indexSelect(this, indices, axis);
+  }
+  gatherElements(indices: Tensor, axis: number): Tensor {
+    return ops.gatherElements(this, indices, axis);
+  }
+  triu(k = 0): Tensor {
+    return ops.triu(this, k);
+  }
+  tril(k = 0): Tensor {
+    return ops.tril(this, k);
+  }
 }
 
-const EMPTY: Record<DType, TypedArray> = { float32: new Float32Array(0), int32: new Int32Array(0), bool: new Uint8Array(0) };
+const EMPTY: Record<DType, TypedArray> = {
+  float32: new Float32Array(0),
+  int32: new Int32Array(0),
+  bool: new Uint8Array(0),
+};
 
 /** Outputs before inputs, so each gradient is complete before it flows further. */
 function topologicalOrder(root: Tensor): Tensor[] {

@@ -71,23 +71,28 @@ export class EarlyStoppingCallback implements TrainerCallback {
   constructor(options: EarlyStoppingOptions = {}) {
     this.patience = options.patience ?? 1;
     this.threshold = options.threshold ?? 0;
-    if (!Number.isInteger(this.patience) || this.patience < 1) throw new RangeError(`EarlyStoppingCallback: patience must be a whole number >= 1, got ${this.patience}`);
+    if (!Number.isInteger(this.patience) || this.patience < 1)
+      throw new RangeError(`EarlyStoppingCallback: patience must be a whole number >= 1, got ${this.patience}`);
   }
 
   onTrainBegin({ args }: CallbackContext): void {
-    if (args.evalStrategy === 'no') throw new RangeError('EarlyStoppingCallback needs evalStrategy "steps" or "epoch" in TrainingArguments');
+    if (args.evalStrategy === 'no')
+      throw new RangeError('EarlyStoppingCallback needs evalStrategy "steps" or "epoch" in TrainingArguments');
   }
 
   onEvaluate({ args, state, control }: CallbackContext, metrics: LogEntry): void {
     const key = args.bestMetricKey;
     const value = metrics[key];
     if (value === undefined) {
-      throw new Error(`EarlyStoppingCallback: metricForBestModel '${args.metricForBestModel}' is not among the eval metrics (${Object.keys(metrics).join(', ')})`);
+      throw new Error(
+        `EarlyStoppingCallback: metricForBestModel '${args.metricForBestModel}' is not among the eval metrics (${Object.keys(metrics).join(', ')})`,
+      );
     }
     // No 'best' until the first evaluation (NaN would not survive JSON).
     const own = (state.callbackState[this.name] ??= { misses: 0 });
     const best = own.best;
-    const improved = best === undefined || (args.greaterIsBetter ? value > best + this.threshold : value < best - this.threshold);
+    const improved =
+      best === undefined || (args.greaterIsBetter ? value > best + this.threshold : value < best - this.threshold);
     if (improved) {
       own.best = value;
       own.misses = 0;

@@ -124,8 +124,12 @@ export async function saveCheckpoint(dir: string, snapshot: TrainingSnapshot): P
 }
 
 /** Restores model, optimizer, scheduler and RNG state in place; returns the saved TrainerState. */
-export async function loadCheckpoint(dir: string, target: Omit<TrainingSnapshot, 'state' | 'args'>): Promise<TrainerState> {
-  if (!existsSync(join(dir, TRAINER_STATE))) throw new CheckpointError(`${dir}: not a checkpoint (no ${TRAINER_STATE})`);
+export async function loadCheckpoint(
+  dir: string,
+  target: Omit<TrainingSnapshot, 'state' | 'args'>,
+): Promise<TrainerState> {
+  if (!existsSync(join(dir, TRAINER_STATE)))
+    throw new CheckpointError(`${dir}: not a checkpoint (no ${TRAINER_STATE})`);
   await loadModelWeights(dir, target.model);
   const { tensors } = await loadSafetensors(join(dir, 'optimizer.safetensors'));
   const { steps, paramGroups } = (await readJson(join(dir, 'optimizer.json'))) as {
@@ -137,7 +141,8 @@ export async function loadCheckpoint(dir: string, target: Omit<TrainingSnapshot,
   for (const [name, t] of tensors) {
     const [, index, buffer] = name.split('.');
     const entry = state[Number(index)];
-    if (!entry || !buffer) throw new CheckpointError(`${dir}/optimizer.safetensors: tensor '${name}' has no step count in optimizer.json`);
+    if (!entry || !buffer)
+      throw new CheckpointError(`${dir}/optimizer.safetensors: tensor '${name}' has no step count in optimizer.json`);
     entry.buffers[buffer] = t;
   }
   target.optimizer.loadStateDict({ state, paramGroups });
@@ -145,7 +150,10 @@ export async function loadCheckpoint(dir: string, target: Omit<TrainingSnapshot,
   const rng = (await readJson(join(dir, 'rng_state.json'))) as { generator: Array<number | null>; collator?: number[] };
   defaultGenerator.setState(generatorFromJson(rng.generator));
   if (rng.collator) {
-    if (!target.collator?.setState) throw new CheckpointError(`${dir}/rng_state.json: holds collator state, but this trainer's collator has no setState()`);
+    if (!target.collator?.setState)
+      throw new CheckpointError(
+        `${dir}/rng_state.json: holds collator state, but this trainer's collator has no setState()`,
+      );
     target.collator.setState(rng.collator);
   }
   return (await readJson(join(dir, TRAINER_STATE))) as TrainerState;

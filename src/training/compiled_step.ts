@@ -18,12 +18,18 @@ export function compileOptimizerStep<H extends BaseHyperparameters>(
   return new CompiledStep({
     ...options,
     state: () => {
-      const slots: StateSlot[] = params.map((p, i) => ({ name: `param.${i}`, tensor: p, set: (v) => void p.assign(v) }));
-      for (const [name, s] of optimizer.stateTensors()) slots.push({ name, tensor: s.tensor, set: (v) => optimizer.setStateTensor(s.param, s.name, v) });
+      const slots: StateSlot[] = params.map((p, i) => ({
+        name: `param.${i}`,
+        tensor: p,
+        set: (v) => void p.assign(v),
+      }));
+      for (const [name, s] of optimizer.stateTensors())
+        slots.push({ name, tensor: s.tensor, set: (v) => optimizer.setStateTensor(s.param, s.name, v) });
       return slots;
     },
     scalars: () => optimizer.nextStepScalars(),
-    accept: (outputs) => Number.isFinite(outputs.loss!.item()) && (!outputs.gradNorm || Number.isFinite(outputs.gradNorm.item())),
+    accept: (outputs) =>
+      Number.isFinite(outputs.loss!.item()) && (!outputs.gradNorm || Number.isFinite(outputs.gradNorm.item())),
     afterReplay: () => optimizer.countStep(optimizer.lastUpdated),
     snapshot: () => {
       const restoreStepCounts = optimizer.saveStepCounts();

@@ -30,7 +30,8 @@ export class Seq2SeqTrainingArguments extends TrainingArguments {
     this.generationMaxNewTokens = init.generationMaxNewTokens ?? 64;
     this.generationNumBeams = init.generationNumBeams ?? 1;
     for (const field of ['generationMaxNewTokens', 'generationNumBeams'] as const) {
-      if (!Number.isInteger(this[field]) || this[field] < 1) throw new RangeError(`Seq2SeqTrainingArguments.${field}: expected a whole number >= 1, got ${this[field]}`);
+      if (!Number.isInteger(this[field]) || this[field] < 1)
+        throw new RangeError(`Seq2SeqTrainingArguments.${field}: expected a whole number >= 1, got ${this[field]}`);
     }
     if (new.target === Seq2SeqTrainingArguments) rejectUnknownFields(init, this);
   }
@@ -52,7 +53,10 @@ export class Seq2SeqTrainer extends Trainer {
   /** The model as generation sees it: predictWithGenerate needs an encoder–decoder model (one with `encode`). */
   private seq2seqModel(): Seq2SeqLM {
     const model = this.model;
-    if (!isSeq2SeqLM(model)) throw new Error(`Seq2SeqTrainer: predictWithGenerate needs an encoder–decoder model, got ${model.constructor.name}`);
+    if (!isSeq2SeqLM(model))
+      throw new Error(
+        `Seq2SeqTrainer: predictWithGenerate needs an encoder–decoder model, got ${model.constructor.name}`,
+      );
     return model;
   }
 
@@ -60,7 +64,11 @@ export class Seq2SeqTrainer extends Trainer {
     return this.args as Seq2SeqTrainingArguments;
   }
 
-  protected override async predictionLoop(dataset: Dataset, prefix: string, collect: boolean): Promise<EvalPrediction & { metrics: LogEntry }> {
+  protected override async predictionLoop(
+    dataset: Dataset,
+    prefix: string,
+    collect: boolean,
+  ): Promise<EvalPrediction & { metrics: LogEntry }> {
     const args = this.seq2seqArgs;
     if (!args.predictWithGenerate || !collect) return super.predictionLoop(dataset, prefix, collect);
     // The teacher-forced loss first (no logits kept), then generation for the metrics.
@@ -84,7 +92,10 @@ export class Seq2SeqTrainer extends Trainer {
           const labels = batch['labels'];
           if (labels) {
             const width = labels.shape[1]!;
-            for (let i = 0; i < rows.length; i++) labelIds.push(Array.from(labels.data.subarray(i * width, (i + 1) * width)).filter((id) => id !== IGNORE_INDEX));
+            for (let i = 0; i < rows.length; i++)
+              labelIds.push(
+                Array.from(labels.data.subarray(i * width, (i + 1) * width)).filter((id) => id !== IGNORE_INDEX),
+              );
           }
         });
       }
@@ -93,9 +104,10 @@ export class Seq2SeqTrainer extends Trainer {
     }
     const prediction = { predictions, labelIds };
     if (this.computeMetrics) {
-      for (const [k, v] of Object.entries(this.computeMetrics(prediction))) metrics[k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`] = v;
+      for (const [k, v] of Object.entries(this.computeMetrics(prediction)))
+        metrics[k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`] = v;
     }
-    metrics[`${prefix}_generate_runtime`] = Math.round((performance.now() - started)) / 1000;
+    metrics[`${prefix}_generate_runtime`] = Math.round(performance.now() - started) / 1000;
     return { ...prediction, metrics };
   }
 }

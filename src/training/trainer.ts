@@ -6,11 +6,27 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataCollatorForLanguageModeling, DataCollatorWithPadding, type Batch, type DataCollator, type Dataset, type Feature } from '../data/index.js';
+import {
+  DataCollatorForLanguageModeling,
+  DataCollatorWithPadding,
+  type Batch,
+  type DataCollator,
+  type Dataset,
+  type Feature,
+} from '../data/index.js';
 import type { Module } from '../nn/module.js';
 import type { CompiledStep, StepRunKind } from '../backends/onnx/compiled_step.js';
 import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
-import { AdamW, clipGradients, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, LRScheduler, type AdamHyperparameters, type Optimizer } from '../optim/index.js';
+import {
+  AdamW,
+  clipGradients,
+  constantSchedule,
+  cosineScheduleWithWarmup,
+  linearScheduleWithWarmup,
+  LRScheduler,
+  type AdamHyperparameters,
+  type Optimizer,
+} from '../optim/index.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { manualSeed } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -46,7 +62,12 @@ export interface TrainingInputs {
 /** What the Trainer needs of a model: a forward pass that computes the loss when given labels. */
 export interface TrainableModel extends Module {
   forward(inputs: TrainingInputs): { loss?: Tensor; logits: Tensor };
-  readonly config?: { padTokenId?: number | null; id2label?: Record<number, string>; label2id?: Record<string, number>; problemType?: string | null };
+  readonly config?: {
+    padTokenId?: number | null;
+    id2label?: Record<number, string>;
+    label2id?: Record<string, number>;
+    problemType?: string | null;
+  };
 }
 
 /** Model outputs and labels of an evaluation, one row per example (each example's values flattened). */
@@ -84,7 +105,17 @@ export interface TrainOutput {
 export class TrainingError extends Error {}
 
 /** Columns the collators and models understand; others (raw text, ids) are dropped, as HF's remove_unused_columns. */
-const MODEL_COLUMNS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids', 'special_tokens_mask', 'label', 'labels', 'decoder_input_ids', 'decoder_attention_mask']);
+const MODEL_COLUMNS = new Set([
+  'input_ids',
+  'attention_mask',
+  'token_type_ids',
+  'position_ids',
+  'special_tokens_mask',
+  'label',
+  'labels',
+  'decoder_input_ids',
+  'decoder_attention_mask',
+]);
 
 function camelCase(name: string): string {
   return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -128,7 +159,12 @@ export class Trainer<P = EvalPrediction> {
   readonly computeMetrics?: ComputeMetrics<P>;
   readonly callbacks: TrainerCallback[];
   state: TrainerState;
-  readonly control: TrainerControl = { shouldTrainingStop: false, shouldEvaluate: false, shouldSave: false, shouldLog: false };
+  readonly control: TrainerControl = {
+    shouldTrainingStop: false,
+    shouldEvaluate: false,
+    shouldSave: false,
+    shouldLog: false,
+  };
   private optimizer?: Optimizer<AdamHyperparameters>;
   private scheduler?: LRScheduler;
   private epochOrder: { epoch: number; dataset: Dataset } | null = null;
@@ -143,7 +179,9 @@ export class Trainer<P = EvalPrediction> {
     // The collator first: preparing the datasets asks whether it makes the labels itself.
     // Compiled steps keep one graph per batch shape: padding to multiples of 16 keeps the shapes few.
     const padToMultipleOf = this.args.stepMode === 'compiled' ? 16 : undefined;
-    this.dataCollator = options.dataCollator ?? new DataCollatorWithPadding({ padTokenId: this.model.config?.padTokenId ?? 0, padToMultipleOf });
+    this.dataCollator =
+      options.dataCollator ??
+      new DataCollatorWithPadding({ padTokenId: this.model.config?.padTokenId ?? 0, padToMultipleOf });
     this.trainDataset = options.trainDataset && this.prepareDataset(options.trainDataset, 'training');
     this.evalDataset = options.evalDataset && this.prepareDataset(options.evalDataset, 'evaluation');
     this.tokenizer = options.tokenizer;
@@ -175,7 +213,8 @@ export class Trainer<P = EvalPrediction> {
   private encodeClassLabels(dataset: Dataset): Dataset {
     const config = this.model.config;
     const id2label = config?.id2label;
-    if (!id2label || config?.problemType === 'regression' || config?.problemType === 'multi_label_classification') return dataset;
+    if (!id2label || config?.problemType === 'regression' || config?.problemType === 'multi_label_classification')
+      return dataset;
     const ids = Object.keys(id2label).map(Number);
     if (ids.length < 2) return dataset;
     const labels = dataset.column('label');
@@ -194,23 +233,34 @@ export class Trainer<P = EvalPrediction> {
     const batchesPerEpoch = Math.ceil(train.numRows / args.perDeviceTrainBatchSize);
     const updatesPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / args.gradientAccumulationSteps));
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * updatesPerEpoch);
-    const numTrainEpochs = args.maxSteps > 0 ? Math.ceil((maxSteps * args.gradientAccumulationSteps) / batchesPerEpoch) : args.numTrainEpochs;
+    const numTrainEpochs =
+      args.maxSteps > 0
+        ? Math.ceil((maxSteps * args.gradientAccumulationSteps) / batchesPerEpoch)
+        : args.numTrainEpochs;
     const { optimizer, scheduler } = this.createOptimizerAndScheduler(maxSteps);
     this.epochOrder = null;
 
     const checkpoint = this.resolveResume(options.resumeFromCheckpoint ?? args.resumeFromCheckpoint);
     if (checkpoint) {
-      this.state = await loadCheckpoint(checkpoint, { model: this.model, optimizer, scheduler, collator: this.dataCollator as Partial<StatefulCollator> });
+      this.state = await loadCheckpoint(checkpoint, {
+        model: this.model,
+        optimizer,
+        scheduler,
+        collator: this.dataCollator as Partial<StatefulCollator>,
+      });
       this.state.maxSteps = maxSteps;
     } else {
       manualSeed(args.seed);
       this.state = freshState(maxSteps, numTrainEpochs);
     }
     Object.assign(this.control, { shouldTrainingStop: false });
-    this.compiled = args.stepMode === 'compiled' && getBackend().name === 'onnx' ? compileOptimizerStep(optimizer) : null;
+    this.compiled =
+      args.stepMode === 'compiled' && getBackend().name === 'onnx' ? compileOptimizerStep(optimizer) : null;
     this.fire('onTrainBegin');
     this.model.train();
-    const bar = args.progress ? progress({ label: 'train', total: maxSteps - this.state.globalStep, unit: 'step' }) : null;
+    const bar = args.progress
+      ? progress({ label: 'train', total: maxSteps - this.state.globalStep, unit: 'step' })
+      : null;
     const started = performance.now();
     const secondsBefore = this.state.trainSeconds;
     const tokensBefore = this.state.numInputTokensSeen;
@@ -235,7 +285,8 @@ export class Trainer<P = EvalPrediction> {
         bar?.tick(1, { loss: Number(loss.toFixed(4)), lr: Number(lr.toExponential(2)) });
         const epochEnded = Math.floor(state.batchesConsumed / batchesPerEpoch) > epochBefore;
         const last = state.globalStep >= maxSteps;
-        this.control.shouldLog = this.due(args.loggingStrategy, args.loggingSteps, epochEnded) || (last && lossCount > 0);
+        this.control.shouldLog =
+          this.due(args.loggingStrategy, args.loggingSteps, epochEnded) || (last && lossCount > 0);
         this.control.shouldEvaluate = this.due(args.evalStrategy, args.evalSteps, epochEnded);
         this.control.shouldSave = this.due(args.saveStrategy, args.saveSteps, epochEnded);
         this.fire('onStepEnd');
@@ -278,13 +329,24 @@ export class Trainer<P = EvalPrediction> {
   }
 
   /** AdamW (no decay on biases and norm weights, as HF) and the schedule args name, for `totalSteps` updates. */
-  protected createOptimizerAndScheduler(totalSteps: number): { optimizer: Optimizer<AdamHyperparameters>; scheduler: LRScheduler } {
+  protected createOptimizerAndScheduler(totalSteps: number): {
+    optimizer: Optimizer<AdamHyperparameters>;
+    scheduler: LRScheduler;
+  } {
     const args = this.args;
     const decay: Tensor[] = [];
     const noDecay: Tensor[] = [];
-    for (const [name, p] of this.model.namedParameters()) (p.rank < 2 || /norm|bias/i.test(name) ? noDecay : decay).push(p);
-    const groups = [{ params: decay, weightDecay: args.weightDecay }, { params: noDecay, weightDecay: 0 }].filter((g) => g.params.length > 0);
-    const optimizer = new AdamW(groups, { lr: args.learningRate, betas: [args.adamBeta1, args.adamBeta2], eps: args.adamEpsilon });
+    for (const [name, p] of this.model.namedParameters())
+      (p.rank < 2 || /norm|bias/i.test(name) ? noDecay : decay).push(p);
+    const groups = [
+      { params: decay, weightDecay: args.weightDecay },
+      { params: noDecay, weightDecay: 0 },
+    ].filter((g) => g.params.length > 0);
+    const optimizer = new AdamW(groups, {
+      lr: args.learningRate,
+      betas: [args.adamBeta1, args.adamBeta2],
+      eps: args.adamEpsilon,
+    });
     const warmup = args.warmupFor(totalSteps);
     const warmupFactor = (step: number): number => Math.min(1, step / Math.max(1, warmup));
     const schedules: Record<TrainingArguments['lrSchedulerType'], () => LRScheduler> = {
@@ -293,7 +355,10 @@ export class Trainer<P = EvalPrediction> {
       constant: () => constantSchedule(optimizer),
       constant_with_warmup: () => new LRScheduler(optimizer, warmupFactor),
       // HF get_inverse_sqrt_schedule (timescale = warmup).
-      inverse_sqrt: () => new LRScheduler(optimizer, (step) => (step < warmup ? warmupFactor(step) : Math.sqrt(Math.max(1, warmup) / Math.max(1, step)))),
+      inverse_sqrt: () =>
+        new LRScheduler(optimizer, (step) =>
+          step < warmup ? warmupFactor(step) : Math.sqrt(Math.max(1, warmup) / Math.max(1, step)),
+        ),
     };
     const scheduler = schedules[args.lrSchedulerType]();
     this.optimizer = optimizer;
@@ -307,7 +372,12 @@ export class Trainer<P = EvalPrediction> {
    * the weights change, so the last checkpoint stays good. Compiled (the default on onnx), the micro-batches are the
    * inputs of one captured graph per batch shape (see compileStep); eager, every op is dispatched on its own.
    */
-  private optimizerStep(train: Dataset, batchesPerEpoch: number, optimizer: Optimizer<AdamHyperparameters>, scheduler: LRScheduler): { loss: number; gradNorm: number } {
+  private optimizerStep(
+    train: Dataset,
+    batchesPerEpoch: number,
+    optimizer: Optimizer<AdamHyperparameters>,
+    scheduler: LRScheduler,
+  ): { loss: number; gradNorm: number } {
     return tidy(() => {
       const batches: Batch[] = [];
       for (let micro = 0; micro < this.args.gradientAccumulationSteps; micro++) {
@@ -320,9 +390,12 @@ export class Trainer<P = EvalPrediction> {
       if (this.compiled) {
         const inputs: Record<string, Tensor> = {};
         batches.forEach((batch, micro) => {
-          for (const [name, t] of Object.entries(batch)) if (name !== 'special_tokens_mask') inputs[`${micro}.${name}`] = t;
+          for (const [name, t] of Object.entries(batch))
+            if (name !== 'special_tokens_mask') inputs[`${micro}.${name}`] = t;
         });
-        const run = this.compiled.run(inputs, (fed) => this.update(microBatches(fed, batches.length), optimizer, false));
+        const run = this.compiled.run(inputs, (fed) =>
+          this.update(microBatches(fed, batches.length), optimizer, false),
+        );
         outputs = run.outputs as typeof outputs;
       } else {
         outputs = this.update(batches, optimizer, true);
@@ -342,7 +415,11 @@ export class Trainer<P = EvalPrediction> {
    * graph capture records all of it. `checkEagerly` reads the loss and norm before the update (eager mode only: a
    * captured step may not read computed values).
    */
-  private update(batches: Batch[], optimizer: Optimizer<AdamHyperparameters>, checkEagerly: boolean): { loss: Tensor; gradNorm: Tensor } {
+  private update(
+    batches: Batch[],
+    optimizer: Optimizer<AdamHyperparameters>,
+    checkEagerly: boolean,
+  ): { loss: Tensor; gradNorm: Tensor } {
     let total: Tensor | null = null;
     for (const batch of batches) {
       const loss = this.computeLoss(batch);
@@ -355,7 +432,10 @@ export class Trainer<P = EvalPrediction> {
       total = total ? total.add(scaled.detach()) : scaled.detach();
     }
     // With clipping off, an infinite bound still measures the norm for the logs.
-    const gradNorm = clipGradients(this.model.parameters(), this.args.maxGradNorm > 0 ? this.args.maxGradNorm : Infinity);
+    const gradNorm = clipGradients(
+      this.model.parameters(),
+      this.args.maxGradNorm > 0 ? this.args.maxGradNorm : Infinity,
+    );
     if (checkEagerly) {
       const norm = gradNorm.item();
       if (!Number.isFinite(norm)) this.failNonFinite('gradient norm', norm);
@@ -371,7 +451,10 @@ export class Trainer<P = EvalPrediction> {
    */
   protected computeLoss(batch: Batch): Tensor {
     const output = this.model.forward(batchToInputs(batch));
-    if (!output.loss) throw new TrainingError(`${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`);
+    if (!output.loss)
+      throw new TrainingError(
+        `${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`,
+      );
     return output.loss;
   }
 
@@ -380,7 +463,9 @@ export class Trainer<P = EvalPrediction> {
     const step = this.state.globalStep + 1;
     const last = listCheckpoints(this.args.outputDir).pop();
     const kept = last ? `the last good checkpoint is ${last}` : 'no checkpoint was saved before it';
-    throw new TrainingError(`training stopped at step ${step} (epoch ${this.state.epoch.toFixed(2)}): the ${what} is ${value}; the weights were not updated; ${kept}`);
+    throw new TrainingError(
+      `training stopped at step ${step} (epoch ${this.state.epoch.toFixed(2)}): the ${what} is ${value}; the weights were not updated; ${kept}`,
+    );
   }
 
   /** Batch number `position` of the endless data stream: epoch e reads the training set shuffled with seed + e. */
@@ -405,7 +490,8 @@ export class Trainer<P = EvalPrediction> {
     if (!resume) return null;
     if (typeof resume === 'string') return resume;
     const latest = listCheckpoints(this.args.outputDir).pop();
-    if (!latest) throw new TrainingError(`resumeFromCheckpoint: no ${CHECKPOINT_PREFIX}* folder in ${this.args.outputDir}`);
+    if (!latest)
+      throw new TrainingError(`resumeFromCheckpoint: no ${CHECKPOINT_PREFIX}* folder in ${this.args.outputDir}`);
     return latest;
   }
 
@@ -456,7 +542,11 @@ export class Trainer<P = EvalPrediction> {
   }
 
   /** Runs the model over `dataset` in eval mode without gradients, restoring the training mode after. */
-  protected async predictionLoop(dataset: Dataset, prefix: string, collect: boolean): Promise<EvalPrediction & { metrics: LogEntry }> {
+  protected async predictionLoop(
+    dataset: Dataset,
+    prefix: string,
+    collect: boolean,
+  ): Promise<EvalPrediction & { metrics: LogEntry }> {
     const wasTraining = this.model.training;
     this.model.eval();
     const started = performance.now();
@@ -576,7 +666,9 @@ function freshState(maxSteps: number, numTrainEpochs: number): TrainerState {
 }
 
 function prefixed(metrics: Record<string, number>, prefix: string): LogEntry {
-  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`, v]));
+  return Object.fromEntries(
+    Object.entries(metrics).map(([k, v]) => [k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`, v]),
+  );
 }
 
 function round(value: number, digits = 3): number {

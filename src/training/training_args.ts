@@ -107,7 +107,8 @@ export class TrainingArguments {
   readonly hubPrivateRepo: boolean;
 
   constructor(init: TrainingArgumentsInit) {
-    if (typeof init.outputDir !== 'string' || init.outputDir === '') throw new TypeError('TrainingArguments.outputDir: expected a folder path');
+    if (typeof init.outputDir !== 'string' || init.outputDir === '')
+      throw new TypeError('TrainingArguments.outputDir: expected a folder path');
     this.outputDir = init.outputDir;
     this.numTrainEpochs = positive('numTrainEpochs', init.numTrainEpochs ?? 3);
     this.maxSteps = integer('maxSteps', init.maxSteps ?? -1, -1);
@@ -143,15 +144,22 @@ export class TrainingArguments {
     this.hubToken = init.hubToken ?? null;
     this.hubPrivateRepo = init.hubPrivateRepo ?? false;
     if (this.pushToHub && (this.hubModelId === null || !/^[^/\s]+\/[^/\s]+$/.test(this.hubModelId))) {
-      throw new RangeError(`TrainingArguments: pushToHub needs hubModelId as 'namespace/name', got ${JSON.stringify(this.hubModelId)}`);
+      throw new RangeError(
+        `TrainingArguments: pushToHub needs hubModelId as 'namespace/name', got ${JSON.stringify(this.hubModelId)}`,
+      );
     }
     if (this.loadBestModelAtEnd) {
-      if (this.evalStrategy === 'no') throw new RangeError('TrainingArguments: loadBestModelAtEnd needs evalStrategy "steps" or "epoch", got "no"');
+      if (this.evalStrategy === 'no')
+        throw new RangeError('TrainingArguments: loadBestModelAtEnd needs evalStrategy "steps" or "epoch", got "no"');
       if (this.saveStrategy !== this.evalStrategy) {
-        throw new RangeError(`TrainingArguments: loadBestModelAtEnd needs saveStrategy equal to evalStrategy ("${this.evalStrategy}"), got "${this.saveStrategy}"`);
+        throw new RangeError(
+          `TrainingArguments: loadBestModelAtEnd needs saveStrategy equal to evalStrategy ("${this.evalStrategy}"), got "${this.saveStrategy}"`,
+        );
       }
       if (this.saveStrategy === 'steps' && this.saveSteps % this.evalSteps !== 0) {
-        throw new RangeError(`TrainingArguments: loadBestModelAtEnd needs saveSteps (${this.saveSteps}) to be a multiple of evalSteps (${this.evalSteps})`);
+        throw new RangeError(
+          `TrainingArguments: loadBestModelAtEnd needs saveSteps (${this.saveSteps}) to be a multiple of evalSteps (${this.evalSteps})`,
+        );
       }
     }
     if (new.target === TrainingArguments) rejectUnknownFields(init, this);

@@ -17,7 +17,8 @@ describe('attn export onnx', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await run(['onnx', '--model', model, '--out', target])).toBe(0);
     expect(log).toHaveBeenCalledWith(join(target, 'onnx', 'model.onnx'));
-    for (const file of ['onnx/model.onnx', 'config.json', 'tokenizer.json', 'tokenizer_config.json']) expect(existsSync(join(target, file))).toBe(true);
+    for (const file of ['onnx/model.onnx', 'config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      expect(existsSync(join(target, file))).toBe(true);
 
     const texts = ['i love this movie', 'the plot was dull and the acting awful'];
     const attn = (await (await pipeline('text-classification', model))(texts)) as ClassificationLabel[];

@@ -24,6 +24,8 @@ describe('attn (the command a newcomer meets)', () => {
     const run = attn(['run', 'sentiment-analysis', 'good '.repeat(10_000)]);
     expect(run.signal).toBeNull();
     expect(run.code).toBe(2);
-    expect(run.err).toMatch(/^attn: the command line is 50021 characters long; attn takes at most 16384 .*standard input/);
+    expect(run.err).toMatch(
+      /^attn: the command line is 50021 characters long; attn takes at most 16384 .*standard input/,
+    );
   });
 });

@@ -32,7 +32,15 @@ describe('attn run with QA and NER checkpoints', () => {
     const plain = await attnRun(['question-answering', ...contexts, '--model', qaDir, '--question', question]);
     expect(plain).toMatchObject({ code: 0, err: '' });
     expect(plain.lines).toEqual(expected.map((a) => `${a.answer} ${a.score.toFixed(3)}`));
-    const json = await attnRun(['question-answering', contexts[0]!, '--model', qaDir, '--question', question, '--json']);
+    const json = await attnRun([
+      'question-answering',
+      contexts[0]!,
+      '--model',
+      qaDir,
+      '--question',
+      question,
+      '--json',
+    ]);
     expect(JSON.parse(json.lines[0]!)).toEqual({ input: contexts[0], result: expected[0] });
     expect((await attnRun(['question-answering', contexts[0]!, '--model', qaDir])).err).toMatch(/needs --question/);
   });

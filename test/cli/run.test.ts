@@ -36,7 +36,15 @@ describe('attn run', () => {
     const plain = await attnRun(['sentiment-analysis', ...texts, '--model', classifier, '--batch-size', '2']);
     expect(plain).toMatchObject({ code: 0, err: '' });
     expect(plain.lines).toEqual(expectedAll.map((l) => `${l.label} ${l.score.toFixed(3)}`));
-    const json = await attnRun(['sentiment-analysis', 'i love this movie', '--model', classifier, '--json', '--top-k', '2']);
+    const json = await attnRun([
+      'sentiment-analysis',
+      'i love this movie',
+      '--model',
+      classifier,
+      '--json',
+      '--top-k',
+      '2',
+    ]);
     const parsed = JSON.parse(json.lines[0]!);
     expect(parsed.input).toBe('i love this movie');
     expect(parsed.result.map((l: ClassificationLabel) => l.label)).toContain(expected!.label);
@@ -46,12 +54,15 @@ describe('attn run', () => {
   it('streams standard input one result per line, in order, batch by batch, before the input ends', async () => {
     const texts = ['good film', 'bad', 'i hate this boring story', 'fun', 'great', 'the movie was awful'];
     const expected = (await (await pipeline('text-classification', classifier))(texts)) as ClassificationLabel[];
-    const run = await attnRun(['text-classification', '--model', classifier, '--json', '--batch-size', '2'], async (stdin, stdout) => {
-      stdin.write(`${texts[0]}\n${texts[1]}\n\n${texts[2]}\n`);
-      // The first batch is answered while standard input is still open: results stream, they are not collected.
-      await new Promise((resolve) => stdout.once('data', resolve));
-      stdin.end(texts.slice(3).join('\n') + '\n');
-    });
+    const run = await attnRun(
+      ['text-classification', '--model', classifier, '--json', '--batch-size', '2'],
+      async (stdin, stdout) => {
+        stdin.write(`${texts[0]}\n${texts[1]}\n\n${texts[2]}\n`);
+        // The first batch is answered while standard input is still open: results stream, they are not collected.
+        await new Promise((resolve) => stdout.once('data', resolve));
+        stdin.end(texts.slice(3).join('\n') + '\n');
+      },
+    );
     expect(run.code).toBe(0);
     expect(run.err).toBe('attn run: line 3 is empty; skipped\n');
     expect(run.lines.map((l) => JSON.parse(l).input)).toEqual(texts);
@@ -79,7 +90,10 @@ describe('attn run', () => {
       [['zero-shot-classification', 'x', '--model', classifier], 'zero-shot-classification needs --labels'],
       [['zero-shot-classification', 'x', '--labels', ' , '], 'needs at least one candidate label; got none'],
       [['translation', 'x', '--top-k', '2'], '--top-k does not apply to translation'],
-      [['text-generation', 'x', '--max-new-tokens', 'many'], "--max-new-tokens must be a whole number >= 0, got 'many'"],
+      [
+        ['text-generation', 'x', '--max-new-tokens', 'many'],
+        "--max-new-tokens must be a whole number >= 0, got 'many'",
+      ],
       [['fill-mask', 'x', '--bogus'], "unknown option '--bogus'; see"],
       [['text-classification', 'fine', ' '], 'text 2 is empty'],
     ];
@@ -108,11 +122,15 @@ describe('attn run', () => {
     expect(wrongKind.code).toBe(1);
     expect(wrongKind.err).toContain('fill-mask needs a masked language model (…ForMaskedLM), but');
     const noDefault = await attnRun(['fill-mask', 'a [MASK]']);
-    expect(noDefault.err).toContain('attn ships no default model for fill-mask; pass a model folder or hub repo id (--model M on the command line)');
+    expect(noDefault.err).toContain(
+      'attn ships no default model for fill-mask; pass a model folder or hub repo id (--model M on the command line)',
+    );
     for (const run of [missing, wrongKind, noDefault]) expect(run.err).not.toMatch(/\n\s+at /);
     const long = await attnRun(['sentiment-analysis', 'good '.repeat(20_000), '--model', classifier]);
     expect(long.code).toBe(0);
-    expect(long.err).toMatch(/^attn run: warning: attn text-classification: input 0 \(100000 characters\) is \d+ tokens long; the model takes 48/);
+    expect(long.err).toMatch(
+      /^attn run: warning: attn text-classification: input 0 \(100000 characters\) is \d+ tokens long; the model takes 48/,
+    );
     expect(long.lines).toHaveLength(1);
   });
 });
@@ -128,7 +146,11 @@ describe('attn models', () => {
     mkdirSync(join(installed, 'not-a-model'));
     const list = installedModels(installed);
     expect(list.map((m) => m.name)).toEqual(['broken', 'nli']);
-    expect(list[1]).toMatchObject({ source: 'installed', modelType: 'bert', tasks: ['text-classification', 'zero-shot-classification'] });
+    expect(list[1]).toMatchObject({
+      source: 'installed',
+      modelType: 'bert',
+      tasks: ['text-classification', 'zero-shot-classification'],
+    });
     expect(list[1]!.bytes).toBeGreaterThan(1000);
     expect(list[0]!.problem).toContain("unknown model_type 'wavenet'");
 
@@ -139,6 +161,8 @@ describe('attn models', () => {
     writeFileSync(join(cache, 'models--org--tiny-gpt', 'refs', 'main'), commit);
     mkdirSync(join(cache, 'models--org--tiny-gpt', 'snapshots'), { recursive: true });
     symlinkSync(await tinyCausalLM(), snapshot);
-    expect(cachedModels(cache)).toMatchObject([{ name: 'org/tiny-gpt', source: 'cache', modelType: 'gpt2', tasks: ['text-generation'] }]);
+    expect(cachedModels(cache)).toMatchObject([
+      { name: 'org/tiny-gpt', source: 'cache', modelType: 'gpt2', tasks: ['text-generation'] },
+    ]);
   });
 });

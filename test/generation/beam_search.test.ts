@@ -9,15 +9,37 @@ import type { EarlyStopping } from '../../src/generation/configuration_utils.js'
  */
 function run(earlyStopping: EarlyStopping) {
   const scorer = new BeamSearchScorer(1, {
-    numBeams: 2, lengthPenalty: 1, earlyStopping, numReturnSequences: 1, maxLength: 10, promptLength: 1, eosTokenIds: [9], padTokenId: 0,
+    numBeams: 2,
+    lengthPenalty: 1,
+    earlyStopping,
+    numReturnSequences: 1,
+    maxLength: 10,
+    promptLength: 1,
+    eosTokenIds: [9],
+    padTokenId: 0,
   });
   const first = scorer.process([[0], [0]], [{ scores: [-1, -2, -3, -4], tokens: [9, 5, 9, 6], beams: [0, 0, 1, 1] }]);
   expect(Array.from(first.tokens)).toEqual([5, 6]);
   expect(Array.from(first.scores)).toEqual([-2, -4]);
   expect(scorer.isDone).toBe(false);
-  const second = scorer.process([[0, 5], [0, 6]], [{ scores: [-2, -2.2, -5, -6], tokens: [7, 9, 8, 9], beams: [0, 0, 1, 1] }]);
+  const second = scorer.process(
+    [
+      [0, 5],
+      [0, 6],
+    ],
+    [{ scores: [-2, -2.2, -5, -6], tokens: [7, 9, 8, 9], beams: [0, 0, 1, 1] }],
+  );
   expect(Array.from(second.sourceRows)).toEqual([0, 1]);
-  return { done: scorer.isDone, result: scorer.finalize([[0, 5, 7], [0, 6, 8]], second.scores) };
+  return {
+    done: scorer.isDone,
+    result: scorer.finalize(
+      [
+        [0, 5, 7],
+        [0, 6, 8],
+      ],
+      second.scores,
+    ),
+  };
 }
 
 describe('BeamSearchScorer', () => {
@@ -39,6 +61,10 @@ describe('BeamSearchScorer', () => {
 
   it('topCandidates ranks (score, token, beam) across beams, earlier entries first on ties', () => {
     const scores = Float32Array.from([0, 3, 1, /* beam 1 */ 3, -Infinity, 2]);
-    expect(topCandidates(scores, 0, 2, 3, 4)).toEqual({ scores: [3, 3, 2, 1], tokens: [1, 0, 2, 2], beams: [0, 1, 1, 0] });
+    expect(topCandidates(scores, 0, 2, 3, 4)).toEqual({
+      scores: [3, 3, 2, 1],
+      tokens: [1, 0, 2, 2],
+      beams: [0, 1, 1, 0],
+    });
   });
 });

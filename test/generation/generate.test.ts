@@ -24,7 +24,9 @@ describe('generate: greedy and the KV cache', () => {
     expect(a.sequences).toEqual(b.sequences);
     expect(cached.calls).toEqual([3, 1, 1, 1, 1, 1]);
     expect(recomputed.calls).toEqual([3, 4, 5, 6, 7, 8]);
-    a.scores!.forEach((s, i) => expect(Array.from(s)).toEqual(Array.from(b.scores![i]!).map((x) => expect.closeTo(x, 5))));
+    a.scores!.forEach((s, i) =>
+      expect(Array.from(s)).toEqual(Array.from(b.scores![i]!).map((x) => expect.closeTo(x, 5))),
+    );
   });
 
   it('greedy picks the argmax of the full-recompute logits at every step', () => {
@@ -41,7 +43,20 @@ describe('generate: greedy and the KV cache', () => {
     const model = new ToyCausalLM(7, 4, { padTokenId: 6 });
     const alone = generate(model, [[1, 2]], { maxNewTokens: 4 }).sequences[0]!;
     const long = generate(model, [[3, 1, 5, 2]], { maxNewTokens: 4 }).sequences[0]!;
-    const batch = generate(model, [[6, 6, 1, 2], [3, 1, 5, 2]], { attentionMask: [[0, 0, 1, 1], [1, 1, 1, 1]], maxNewTokens: 4 });
+    const batch = generate(
+      model,
+      [
+        [6, 6, 1, 2],
+        [3, 1, 5, 2],
+      ],
+      {
+        attentionMask: [
+          [0, 0, 1, 1],
+          [1, 1, 1, 1],
+        ],
+        maxNewTokens: 4,
+      },
+    );
     expect(batch.sequences[0]).toEqual([6, 6, ...alone]);
     expect(batch.sequences[1]).toEqual(long);
   });
@@ -72,7 +87,13 @@ describe('generate: greedy and the KV cache', () => {
     const banned = generate(model, [[1]], { maxLength: 8, eosTokenId: eos, minLength: 5, outputScores: true });
     expect(banned.scores![0]![eos]).toBe(-Infinity);
     expect(banned.sequences[0]!.slice(1, 4)).not.toContain(eos);
-    const forced = generate(model, [[1]], { maxLength: 6, forcedEosTokenId: 5, eosTokenId: 5, minLength: 0, outputScores: true });
+    const forced = generate(model, [[1]], {
+      maxLength: 6,
+      forcedEosTokenId: 5,
+      eosTokenId: 5,
+      minLength: 0,
+      outputScores: true,
+    });
     expect(forced.sequences[0]!.at(-1)).toBe(5);
     const last = forced.scores!.at(-1)!;
     expect(Array.from(last).filter((x) => x !== -Infinity)).toEqual([0]);
@@ -93,12 +114,21 @@ describe('generate: sampling', () => {
     const model = new ToyCausalLM(7, 4, { seed: 5 });
     const greedy = generate(model, [[1, 2]], { maxNewTokens: 8 }).sequences;
     expect(generate(model, [[1, 2]], { doSample: true, topK: 1, seed: 9, maxNewTokens: 8 }).sequences).toEqual(greedy);
-    expect(generate(model, [[1, 2]], { doSample: true, topP: 1e-6, seed: 9, maxNewTokens: 8 }).sequences).toEqual(greedy);
+    expect(generate(model, [[1, 2]], { doSample: true, topP: 1e-6, seed: 9, maxNewTokens: 8 }).sequences).toEqual(
+      greedy,
+    );
   });
 
   it('numReturnSequences gives several samples per prompt', () => {
     const model = new ToyCausalLM(7, 4, { seed: 5 });
-    const { sequences } = generate(model, [[1, 2], [3, 4]], { doSample: true, numReturnSequences: 3, seed: 1, maxNewTokens: 4 });
+    const { sequences } = generate(
+      model,
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { doSample: true, numReturnSequences: 3, seed: 1, maxNewTokens: 4 },
+    );
     expect(sequences).toHaveLength(6);
     expect(sequences.slice(0, 3).every((s) => s[0] === 1) && sequences.slice(3).every((s) => s[0] === 3)).toBe(true);
   });
@@ -134,8 +164,22 @@ describe('generate: beam search', () => {
   it('runs batches, reorders the cache (cache and recompute agree) and returns numReturnSequences per item', () => {
     const model = new ToyCausalLM(7, 4, { seed: 2, eosTokenId: 6 });
     const opts = { numBeams: 3, numReturnSequences: 2, maxNewTokens: 5, padTokenId: 0 };
-    const a = generate(model, [[1, 2], [3, 4]], opts);
-    const b = generate(model, [[1, 2], [3, 4]], { ...opts, useCache: false });
+    const a = generate(
+      model,
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      opts,
+    );
+    const b = generate(
+      model,
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { ...opts, useCache: false },
+    );
     expect(a.sequences).toEqual(b.sequences);
     a.sequencesScores!.forEach((s, i) => expect(s).toBeCloseTo(b.sequencesScores![i]!, 5));
     expect(a.sequences).toHaveLength(4);
@@ -150,17 +194,26 @@ describe('generate: streaming and stop strings', () => {
   it('TextStreamer(tokenizer, { skipPrompt, callback }) hands on the text as tokens arrive, the prompt first unless skipped', () => {
     const model = new ToyCausalLM();
     const pieces: string[] = [];
-    const out = generate(model, [[1, 2]], { maxNewTokens: 5, streamer: new TextStreamer(letters, { skipPrompt: true, callback: (t) => pieces.push(t) }) });
+    const out = generate(model, [[1, 2]], {
+      maxNewTokens: 5,
+      streamer: new TextStreamer(letters, { skipPrompt: true, callback: (t) => pieces.push(t) }),
+    });
     expect(pieces.join('')).toBe(decode(out.sequences[0]!.slice(2)));
     expect(pieces.filter(Boolean)).toHaveLength(5);
     const withPrompt: string[] = [];
-    generate(model, [[1, 2]], { maxNewTokens: 5, streamer: new TextStreamer(letters, { callback: (t) => withPrompt.push(t) }) });
+    generate(model, [[1, 2]], {
+      maxNewTokens: 5,
+      streamer: new TextStreamer(letters, { callback: (t) => withPrompt.push(t) }),
+    });
     expect(withPrompt.join('')).toBe(decode(out.sequences[0]!));
   });
 
   it('TextStreamer holds back a split multi-byte character', () => {
     const pieces: string[] = [];
-    const s = new TextStreamer({ decode: (ids) => (ids.length === 1 ? 'a\uFFFD' : 'aé') }, { callback: (t) => pieces.push(t) });
+    const s = new TextStreamer(
+      { decode: (ids) => (ids.length === 1 ? 'a\uFFFD' : 'aé') },
+      { callback: (t) => pieces.push(t) },
+    );
     s.put([1]);
     s.put([2]);
     s.end();
@@ -170,7 +223,9 @@ describe('generate: streaming and stop strings', () => {
   it('TextStreamer starts afresh after a line break', () => {
     const decoded: number[][] = [];
     const pieces: string[] = [];
-    const lines = { decode: (ids: number[]) => (decoded.push([...ids]), ids.map((id) => (id === 0 ? '\n' : 'x')).join('')) };
+    const lines = {
+      decode: (ids: number[]) => (decoded.push([...ids]), ids.map((id) => (id === 0 ? '\n' : 'x')).join('')),
+    };
     const s = new TextStreamer(lines, { callback: (t) => pieces.push(t) });
     for (const id of [1, 0, 1, 1]) s.put([id]);
     s.end();
@@ -201,7 +256,9 @@ describe('generate: bad input', () => {
   const model = new ToyCausalLM(7, 4, { context: 16 });
 
   it('rejects unknown options, naming a near match', () => {
-    expect(() => generate(model, [[1]], { topk: 5 } as never)).toThrow(/unknown option 'topk' \(did you mean 'topK'\?\)/);
+    expect(() => generate(model, [[1]], { topk: 5 } as never)).toThrow(
+      /unknown option 'topk' \(did you mean 'topK'\?\)/,
+    );
     expect(() => generate(model, [[1]], { numbeams: 2 } as never)).toThrow(/did you mean 'numBeams'/);
   });
 
@@ -209,7 +266,9 @@ describe('generate: bad input', () => {
     const snake = { max_new_tokens: 6, do_sample: true, top_k: 3, temperature: 0.7, seed: 5 };
     const camel = { maxNewTokens: 6, doSample: true, topK: 3, temperature: 0.7, seed: 5 };
     expect(generate(model, [[1, 2]], snake as never).sequences).toEqual(generate(model, [[1, 2]], camel).sequences);
-    expect(() => generate(model, [[1]], { maxNewTokens: 2, max_new_tokens: 3 } as never)).toThrow(/same option with different values/);
+    expect(() => generate(model, [[1]], { maxNewTokens: 2, max_new_tokens: 3 } as never)).toThrow(
+      /same option with different values/,
+    );
   });
 
   it('rejects bad values', () => {
@@ -220,18 +279,40 @@ describe('generate: bad input', () => {
   });
 
   it('rejects prompts longer than the context window, and lengths past it', () => {
-    expect(() => generate(model, [Array.from({ length: 17 }, () => 1)], { maxNewTokens: 1 })).toThrow(/prompt has 17 tokens, more than the model's context window of 16/);
+    expect(() => generate(model, [Array.from({ length: 17 }, () => 1)], { maxNewTokens: 1 })).toThrow(
+      /prompt has 17 tokens, more than the model's context window of 16/,
+    );
     expect(() => generate(model, [[1, 2]], { maxNewTokens: 20 })).toThrow(/lower maxNewTokens to at most 14/);
   });
 
   it('rejects right-padded decoder-only batches', () => {
-    expect(() => generate(model, [[1, 2], [1, 0]], { attentionMask: [[1, 1], [1, 0]], maxNewTokens: 1 })).toThrow(/padded on the left/);
+    expect(() =>
+      generate(
+        model,
+        [
+          [1, 2],
+          [1, 0],
+        ],
+        {
+          attentionMask: [
+            [1, 1],
+            [1, 0],
+          ],
+          maxNewTokens: 1,
+        },
+      ),
+    ).toThrow(/padded on the left/);
   });
 });
 
 describe('GenerationConfig', () => {
   it('reads snake_case JSON, falls back to config.json ids, and round-trips', () => {
-    const c = GenerationConfig.fromJSON({ max_new_tokens: 5, eos_token_id: [1, 2], do_sample: true, transformers_version: 'x' });
+    const c = GenerationConfig.fromJSON({
+      max_new_tokens: 5,
+      eos_token_id: [1, 2],
+      do_sample: true,
+      transformers_version: 'x',
+    });
     expect(c.maxNewTokens).toBe(5);
     expect(c.eosTokenId).toEqual([1, 2]);
     expect(GenerationConfig.fromJSON(c.toJSON())).toEqual(c);

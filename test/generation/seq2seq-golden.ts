@@ -22,7 +22,11 @@ export function top5(scores: Float32Array, row: number, vocabSize: number): { id
 }
 
 /** Greedy sequences and every step's top-5 processed scores (ids exact, values within 1e-4). */
-export function expectGreedyGolden(out: { sequences: number[][]; scores?: Float32Array[] }, golden: Json, vocabSize: number): void {
+export function expectGreedyGolden(
+  out: { sequences: number[][]; scores?: Float32Array[] },
+  golden: Json,
+  vocabSize: number,
+): void {
   expect(out.sequences).toEqual(golden.sequences);
   expect(out.scores).toHaveLength(golden.step_top5.length);
   golden.step_top5.forEach((step: { ids: number[][]; values: number[][] }, s: number) => {
@@ -38,7 +42,10 @@ export function expectGreedyGolden(out: { sequences: number[][]; scores?: Float3
  * The golden suite every encoder–decoder case shares: forward outputs on a padded batch, greedy and beam generation,
  * and the KV cache (incremental decoding gives the full pass's logits).
  */
-export function describeSeq2SeqGolden(caseName: string, load: (dir: string) => Promise<Seq2SeqLM & PreTrainedModel>): void {
+export function describeSeq2SeqGolden(
+  caseName: string,
+  load: (dir: string) => Promise<Seq2SeqLM & PreTrainedModel>,
+): void {
   describe(`${caseName} golden`, () => {
     const { dir, inputs, expected } = goldenCase(caseName);
     const modelPromise = load(dir);
@@ -88,16 +95,26 @@ export function describeSeq2SeqGolden(caseName: string, load: (dir: string) => P
     it('greedy generation gives the same ids and processed scores as transformers', async () => {
       const model = await modelPromise;
       const g = inputs.generate;
-      const out = generate(model, g.input_ids, { attentionMask: g.attention_mask, maxNewTokens: g.kwargs.max_new_tokens, outputScores: true });
+      const out = generate(model, g.input_ids, {
+        attentionMask: g.attention_mask,
+        maxNewTokens: g.kwargs.max_new_tokens,
+        outputScores: true,
+      });
       expectGreedyGolden(out, expected.generate, model.config.vocabSize);
     });
 
     it('beam search gives the same sequences and sequences_scores as transformers', async () => {
       const model = await modelPromise;
       const g = inputs.generate_beam;
-      const out = generate(model, g.input_ids, { attentionMask: g.attention_mask, maxNewTokens: g.kwargs.max_new_tokens, numBeams: g.kwargs.num_beams });
+      const out = generate(model, g.input_ids, {
+        attentionMask: g.attention_mask,
+        maxNewTokens: g.kwargs.max_new_tokens,
+        numBeams: g.kwargs.num_beams,
+      });
       expect(out.sequences).toEqual(expected.generate_beam.sequences);
-      out.sequencesScores!.forEach((s, i) => expect(Math.abs(s - expected.generate_beam.sequences_scores[i])).toBeLessThan(1e-4));
+      out.sequencesScores!.forEach((s, i) =>
+        expect(Math.abs(s - expected.generate_beam.sequences_scores[i])).toBeLessThan(1e-4),
+      );
     });
 
     it('loads through AutoModelForSeq2SeqLM and saves checkpoints that load back bit-identically', async () => {

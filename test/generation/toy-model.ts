@@ -14,10 +14,19 @@ export class ToyCausalLM implements CausalLM {
   private readonly positions: Float32Array;
   private readonly head: Float32Array;
 
-  constructor(readonly vocabSize = 7, readonly dim = 4, options: { eosTokenId?: number | null; padTokenId?: number | null; seed?: number; context?: number } = {}) {
+  constructor(
+    readonly vocabSize = 7,
+    readonly dim = 4,
+    options: { eosTokenId?: number | null; padTokenId?: number | null; seed?: number; context?: number } = {},
+  ) {
     const g = new Generator(options.seed ?? 1);
     const context = options.context ?? 64;
-    this.config = { vocabSize, contextWindow: context, eosTokenId: options.eosTokenId ?? null, padTokenId: options.padTokenId ?? null };
+    this.config = {
+      vocabSize,
+      contextWindow: context,
+      eosTokenId: options.eosTokenId ?? null,
+      padTokenId: options.padTokenId ?? null,
+    };
     const randn = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => std * g.normal());
     this.embed = randn(vocabSize * dim, 1);
     this.positions = randn(context * dim, 0.5);

@@ -16,11 +16,15 @@ describe('safetensors files', () => {
   it('refuses a symlink to /dev/zero and a FIFO at once, naming what the path is', async () => {
     const zero = join(dir, 'zero.safetensors');
     symlinkSync('/dev/zero', zero);
-    await expect(loadSafetensors(zero)).rejects.toThrow(`${zero}: the safetensors file is a character device (such as /dev/zero); attn reads only regular files`);
+    await expect(loadSafetensors(zero)).rejects.toThrow(
+      `${zero}: the safetensors file is a character device (such as /dev/zero); attn reads only regular files`,
+    );
     const fifo = join(dir, 'fifo.safetensors');
     execFileSync('mkfifo', [fifo]);
     // Opening a FIFO without a writer would block forever; it must be refused instead.
-    await expect(loadSafetensors(fifo)).rejects.toThrow(`${fifo}: the safetensors file is a FIFO (named pipe); attn reads only regular files`);
+    await expect(loadSafetensors(fifo)).rejects.toThrow(
+      `${fifo}: the safetensors file is a FIFO (named pipe); attn reads only regular files`,
+    );
     await expect(loadSafetensors(dir)).rejects.toThrow(/is a directory; attn reads only regular files/);
   });
 
@@ -31,7 +35,9 @@ describe('safetensors files', () => {
     new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
     bytes.set(new TextEncoder().encode(header), 8);
     writeFileSync(path, bytes);
-    await expect(SafetensorsReader.open(path)).rejects.toThrow(`${path}: tensor 'w' ends at byte 4000000000 but the data holds 16: the file is truncated`);
+    await expect(SafetensorsReader.open(path)).rejects.toThrow(
+      `${path}: tensor 'w' ends at byte 4000000000 but the data holds 16: the file is truncated`,
+    );
   });
 
   it('keeps F16 and BF16 tensors as their bits, reads them as float32, and writes them back unchanged', async () => {
@@ -62,7 +68,9 @@ describe('safetensors files', () => {
     expect([...(await reader.read('b')).data]).toEqual([5, 6]);
     expect([...(await reader.read('a')).data]).toEqual([1, 2, 3, 4]);
     writeFileSync(path, readFileSync(path).subarray(0, 40));
-    await expect(reader.read('a')).rejects.toThrow(/tensor 'a' ends after \d+ of 16 bytes: the file shrank while it was read/);
+    await expect(reader.read('a')).rejects.toThrow(
+      /tensor 'a' ends after \d+ of 16 bytes: the file shrank while it was read/,
+    );
     await reader.close();
   });
 });

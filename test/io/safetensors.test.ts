@@ -57,13 +57,17 @@ describe('safetensors', () => {
     expect([...half.data]).toEqual([1, -2.5, 0.0999755859375, 65504, 1.1920928955078125e-7, 3.140625]);
     const bf16 = parseSafetensors(serializeSafetensors(floats, { floatDtype: 'BF16' })).tensors.get('x')!;
     expect([...bf16.data]).toEqual([1, -2.5, 0.10009765625, 65536, 1.0011717677116394e-7, 3.140625]);
-    const wide = parseSafetensors(serializeSafetensors({ ids: Tensor.from([5, -7], [2], 'int32') }, { intDtype: 'I64' })).tensors.get('ids')!;
+    const wide = parseSafetensors(
+      serializeSafetensors({ ids: Tensor.from([5, -7], [2], 'int32') }, { intDtype: 'I64' }),
+    ).tensors.get('ids')!;
     expect(wide.dtype).toBe('int32');
     expect([...wide.data]).toEqual([5, -7]);
   });
 
   it('reads U8 as int32', () => {
-    const t = parseSafetensors(fileWith({ u: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, Uint8Array.of(7, 255))).tensors.get('u')!;
+    const t = parseSafetensors(
+      fileWith({ u: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, Uint8Array.of(7, 255)),
+    ).tensors.get('u')!;
     expect(t.dtype).toBe('int32');
     expect([...t.data]).toEqual([7, 255]);
   });
@@ -72,29 +76,46 @@ describe('safetensors', () => {
     const f = 'bad.safetensors';
     expect(() => parseSafetensors(Uint8Array.of(1, 2), f)).toThrow(/bad\.safetensors: not a safetensors file/);
     const full = serializeSafetensors(tensors);
-    expect(() => parseSafetensors(full.subarray(0, full.length - 2), f)).toThrow(/bad\.safetensors: tensor 'mask' ends at byte 39 but the data holds 37: the file is truncated/);
+    expect(() => parseSafetensors(full.subarray(0, full.length - 2), f)).toThrow(
+      /bad\.safetensors: tensor 'mask' ends at byte 39 but the data holds 37: the file is truncated/,
+    );
     expect(() => parseSafetensors(full.subarray(0, 40), f)).toThrow(/header length \d+ exceeds the file/);
     const notJson = fileWith({});
     notJson[9] = 0x7b;
     notJson[8] = 0x5b;
     expect(() => parseSafetensors(notJson, f)).toThrow(/header is not valid UTF-8 JSON/);
-    expect(() => parseSafetensors(fileWith({ w: { dtype: 'F8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), f)).toThrow(
-      /bad\.safetensors: tensor 'w' has dtype "F8"; supported: BOOL, U8, (I8, )?F16, BF16, I32, F32, I64/,
+    expect(() =>
+      parseSafetensors(fileWith({ w: { dtype: 'F8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), f),
+    ).toThrow(/bad\.safetensors: tensor 'w' has dtype "F8"; supported: BOOL, U8, (I8, )?F16, BF16, I32, F32, I64/);
+    expect(() =>
+      parseSafetensors(fileWith({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), f),
+    ).toThrow(/tensor 'w': F32 \[3\] needs 12 bytes, but data_offsets \[0, 8\] hold 8/);
+    const gap = fileWith(
+      { a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] }, b: { dtype: 'U8', shape: [1], data_offsets: [2, 3] } },
+      new Uint8Array(3),
     );
-    expect(() => parseSafetensors(fileWith({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), f)).toThrow(
-      /tensor 'w': F32 \[3\] needs 12 bytes, but data_offsets \[0, 8\] hold 8/,
-    );
-    const gap = fileWith({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] }, b: { dtype: 'U8', shape: [1], data_offsets: [2, 3] } }, new Uint8Array(3));
     expect(() => parseSafetensors(gap, f)).toThrow(/tensor 'b' starts at byte 2 of the data, expected 1/);
-    expect(() => parseSafetensors(fileWith({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(4)), f)).toThrow(/cover 1 bytes of data but the file holds 4/);
+    expect(() =>
+      parseSafetensors(fileWith({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(4)), f),
+    ).toThrow(/cover 1 bytes of data but the file holds 4/);
     const big = new Uint8Array(8);
     new DataView(big.buffer).setBigInt64(0, 1n << 40n, true);
-    expect(() => parseSafetensors(fileWith({ i: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, big), f)).toThrow(/tensor 'i': I64 value 1099511627776 at index 0 does not fit in int32/);
+    expect(() => parseSafetensors(fileWith({ i: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, big), f)).toThrow(
+      /tensor 'i': I64 value 1099511627776 at index 0 does not fit in int32/,
+    );
   });
 
   it('shards above a size limit and loads the shards back through the index', async () => {
     const dir = scratch();
-    const many = new Map(Array.from({ length: 5 }, (_, i) => [`layer.${i}.weight`, Tensor.from(Array.from({ length: 100 }, (_, j) => i * 100 + j), [10, 10])]));
+    const many = new Map(
+      Array.from({ length: 5 }, (_, i) => [
+        `layer.${i}.weight`,
+        Tensor.from(
+          Array.from({ length: 100 }, (_, j) => i * 100 + j),
+          [10, 10],
+        ),
+      ]),
+    );
     const written = await saveShardedSafetensors(dir, many, { maxShardBytes: 900 });
     expect(written).toEqual([
       'model-00001-of-00003.safetensors',
@@ -106,8 +127,13 @@ describe('safetensors', () => {
     expect(index.metadata.total_size).toBe(2000);
     const back = await loadShardedSafetensors(join(dir, 'model.safetensors.index.json'));
     for (const [name, t] of many) expect(back.tensors.get(name)!.data).toEqual(t.data);
-    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...index.weight_map, ghost: 'model-00001-of-00003.safetensors' } }));
-    await expect(loadShardedSafetensors(join(dir, 'model.safetensors.index.json'))).rejects.toThrow(/tensor 'ghost' is mapped to model-00001-of-00003\.safetensors, which does not hold it/);
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { ...index.weight_map, ghost: 'model-00001-of-00003.safetensors' } }),
+    );
+    await expect(loadShardedSafetensors(join(dir, 'model.safetensors.index.json'))).rejects.toThrow(
+      /tensor 'ghost' is mapped to model-00001-of-00003\.safetensors, which does not hold it/,
+    );
   });
 });
 

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/tensor/index.js';
 import { Parameter } from '../../src/nn/index.js';
-import { SGD, clipGradNorm, constantSchedule, cosineScheduleWithWarmup, linearScheduleWithWarmup, type LRScheduler } from '../../src/optim/index.js';
+import {
+  SGD,
+  clipGradNorm,
+  constantSchedule,
+  cosineScheduleWithWarmup,
+  linearScheduleWithWarmup,
+  type LRScheduler,
+} from '../../src/optim/index.js';
 
 function optimizer(lr = 1): SGD {
-  return new SGD([{ params: [new Parameter(tensor([1]))] }, { params: [new Parameter(tensor([1]))], lr: lr / 2 }], { lr });
+  return new SGD([{ params: [new Parameter(tensor([1]))] }, { params: [new Parameter(tensor([1]))], lr: lr / 2 }], {
+    lr,
+  });
 }
 
 /** The first group's lr before each of `steps` optimizer steps. */
@@ -49,7 +58,9 @@ describe('learning-rate schedules (Hugging Face formulas)', () => {
     resumed.loadStateDict(first.stateDict());
     expect(resumed.lastStep).toBe(5);
     expect(resumed.lastLr).toEqual(first.lastLr);
-    expect(() => constantSchedule(new SGD([new Parameter(tensor([1]))], { lr: 1 })).loadStateDict(first.stateDict())).toThrow(/2 base learning rates for 1 parameter groups/);
+    expect(() =>
+      constantSchedule(new SGD([new Parameter(tensor([1]))], { lr: 1 })).loadStateDict(first.stateDict()),
+    ).toThrow(/2 base learning rates for 1 parameter groups/);
   });
 });
 

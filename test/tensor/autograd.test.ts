@@ -43,8 +43,22 @@ const cases: Case[] = [
   { name: 'mul (broadcast)', fn: (a, b) => ops.mul(a!, b!), inputs: () => [normal(2, 3), normal(2, 1)] },
   { name: 'div', fn: (a, b) => ops.div(a!, b!), inputs: () => [normal(2, 3), positive(2, 3)] },
   { name: 'pow', fn: (a, b) => ops.pow(a!, b!), inputs: () => [positive(2, 3), normal(2, 3)] },
-  { name: 'maximum', fn: (a, b) => ops.maximum(a!, b!), inputs: () => { const d = distinct(2, 4); return [d.slice(0, 0, 1), d.slice(0, 1, 2)]; } },
-  { name: 'minimum', fn: (a, b) => ops.minimum(a!, b!), inputs: () => { const d = distinct(2, 4); return [d.slice(0, 0, 1), d.slice(0, 1, 2)]; } },
+  {
+    name: 'maximum',
+    fn: (a, b) => ops.maximum(a!, b!),
+    inputs: () => {
+      const d = distinct(2, 4);
+      return [d.slice(0, 0, 1), d.slice(0, 1, 2)];
+    },
+  },
+  {
+    name: 'minimum',
+    fn: (a, b) => ops.minimum(a!, b!),
+    inputs: () => {
+      const d = distinct(2, 4);
+      return [d.slice(0, 0, 1), d.slice(0, 1, 2)];
+    },
+  },
   { name: 'neg', fn: (a) => ops.neg(a!), inputs: () => [normal(5)] },
   { name: 'abs', fn: (a) => ops.abs(a!), inputs: () => [awayFromZero(5)] },
   { name: 'exp', fn: (a) => ops.exp(a!), inputs: () => [normal(5)] },
@@ -60,31 +74,55 @@ const cases: Case[] = [
   { name: 'sin, cos', fn: (a) => ops.mul(ops.sin(a!), ops.cos(a!)), inputs: () => [normal(6)] },
   { name: 'clamp', fn: (a) => ops.clamp(a!, -0.5, 0.5), inputs: () => [tensor([-1.2, -0.3, 0.1, 0.4, 0.9])] },
   { name: 'where', fn: (a, b) => ops.where(ops.gt(a!, 0), a!, b!), inputs: () => [awayFromZero(2, 3), normal(3)] },
-  { name: 'maskedFill', fn: (a) => ops.maskedFill(a!, tensor([[true, false, true]]), -3), inputs: () => [normal(2, 3)] },
+  {
+    name: 'maskedFill',
+    fn: (a) => ops.maskedFill(a!, tensor([[true, false, true]]), -3),
+    inputs: () => [normal(2, 3)],
+  },
   { name: 'sum over axes', fn: (a) => ops.sum(a!, [0, 2]), inputs: () => [normal(2, 3, 4)] },
   { name: 'sum keepdim', fn: (a) => ops.sum(a!, 1, true), inputs: () => [normal(2, 3)] },
   { name: 'mean', fn: (a) => ops.mean(a!, -1), inputs: () => [normal(2, 3)] },
   { name: 'max', fn: (a) => ops.max(a!, 1), inputs: () => [distinct(3, 4)] },
   { name: 'min', fn: (a) => ops.min(a!, 0, true), inputs: () => [distinct(3, 4)] },
   { name: 'var', fn: (a) => ops.variance(a!, -1, true), inputs: () => [normal(2, 5)] },
-  { name: 'matmul (batched, broadcast)', fn: (a, b) => ops.matmul(a!, b!), inputs: () => [normal(2, 3, 4), normal(4, 5)] },
+  {
+    name: 'matmul (batched, broadcast)',
+    fn: (a, b) => ops.matmul(a!, b!),
+    inputs: () => [normal(2, 3, 4), normal(4, 5)],
+  },
   { name: 'softmax', fn: (a) => ops.softmax(a!, -1), inputs: () => [normal(2, 5)] },
   { name: 'logSoftmax', fn: (a) => ops.logSoftmax(a!, 0), inputs: () => [normal(4, 3)] },
-  { name: 'linear (3-D input, bias)', fn: (x, w, b) => F.linear(x!, w!, b!), inputs: () => [normal(2, 3, 4), normal(5, 4), normal(5)] },
+  {
+    name: 'linear (3-D input, bias)',
+    fn: (x, w, b) => F.linear(x!, w!, b!),
+    inputs: () => [normal(2, 3, 4), normal(5, 4), normal(5)],
+  },
   { name: 'linear (no bias)', fn: (x, w) => F.linear(x!, w!), inputs: () => [normal(3, 4), normal(2, 4)] },
   { name: 'layerNorm (no affine)', fn: (a) => F.layerNorm(a!), inputs: () => [normal(3, 5)] },
   { name: 'layerNorm', fn: (a, w, b) => F.layerNorm(a!, w, b), inputs: () => [normal(2, 6), normal(6), normal(6)] },
   { name: 'rmsNorm', fn: (a, w) => F.rmsNorm(a!, w), inputs: () => [normal(2, 6), normal(6)] },
-  { name: 'reshape + transpose', fn: (a) => ops.transpose(ops.reshape(a!, [3, 2, 2]), 0, 2), inputs: () => [normal(2, 6)] },
+  {
+    name: 'reshape + transpose',
+    fn: (a) => ops.transpose(ops.reshape(a!, [3, 2, 2]), 0, 2),
+    inputs: () => [normal(2, 6)],
+  },
   { name: 'permute', fn: (a) => ops.permute(a!, [2, 0, 1]), inputs: () => [normal(2, 3, 4)] },
   { name: 'expand', fn: (a) => ops.expand(a!, [3, 2, 4]), inputs: () => [normal(2, 1)] },
   { name: 'slice (pads the gradient back)', fn: (a) => ops.slice(a!, 0, 1, -1), inputs: () => [normal(4, 3)] },
   { name: 'slice with step', fn: (a) => ops.slice(a!, 1, 1, 6, 2), inputs: () => [normal(2, 7)] },
   { name: 'concat', fn: (a, b) => ops.concat([a!, b!], 1), inputs: () => [normal(2, 3), normal(2, 2)] },
   { name: 'stack', fn: (a, b) => ops.stack([a!, b!], 0), inputs: () => [normal(2, 3), normal(2, 3)] },
-  { name: 'embedding (repeated ids)', fn: (w) => F.embedding(ids([1, 3, 1, 0], [2, 2]), w!), inputs: () => [normal(4, 3)] },
+  {
+    name: 'embedding (repeated ids)',
+    fn: (w) => F.embedding(ids([1, 3, 1, 0], [2, 2]), w!),
+    inputs: () => [normal(4, 3)],
+  },
   { name: 'indexSelect axis 1', fn: (a) => ops.indexSelect(a!, ids([2, 0, 2], [3]), 1), inputs: () => [normal(2, 3)] },
-  { name: 'gatherElements', fn: (a) => ops.gatherElements(a!, ids([0, 2, 1, 1], [2, 2]), 1), inputs: () => [normal(2, 3)] },
+  {
+    name: 'gatherElements',
+    fn: (a) => ops.gatherElements(a!, ids([0, 2, 1, 1], [2, 2]), 1),
+    inputs: () => [normal(2, 3)],
+  },
   {
     name: 'scatterAdd',
     fn: (a, u) => ops.scatterAdd(a!, 1, ids([0, 0, 2, 1], [2, 2]), u!),
@@ -139,7 +177,8 @@ describe('backends agree', () => {
       expect(onnx.shape).toEqual(ref.shape);
       const a = ref.data;
       const b = onnx.data;
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(a[i]!));
+      for (let i = 0; i < a.length; i++)
+        expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(a[i]!));
     });
   }
 });
@@ -155,7 +194,10 @@ describe('gradient bookkeeping', () => {
   });
 
   it('a tied tensor used twice gets the sum of both gradients', () => {
-    const w = tensor([[1, 2], [3, 4]]).requireGrad();
+    const w = tensor([
+      [1, 2],
+      [3, 4],
+    ]).requireGrad();
     const h = F.embedding(ids([1], [1]), w); // (1, 2)
     const logits = ops.matmul(h, ops.transpose(w, 0, 1)); // (1, 2)
     ops.sum(logits).backward();

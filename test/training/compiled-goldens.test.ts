@@ -39,7 +39,9 @@ async function checkCompiled(
     expectRelClose(out[`grad.${name}`]!, golden as never, 1e-4, 1e-6);
   }
   const after = noGrad(() => model.forward(batch).loss!.item());
-  expect(Math.abs(after - expected.grad.loss_after_sgd_step.loss) / expected.grad.loss_after_sgd_step.loss).toBeLessThan(1e-4);
+  expect(
+    Math.abs(after - expected.grad.loss_after_sgd_step.loss) / expected.grad.loss_after_sgd_step.loss,
+  ).toBeLessThan(1e-4);
   step.dispose();
 }
 
@@ -47,8 +49,14 @@ describe('compiled training step on the HF goldens', () => {
   it('gpt2: loss, gradients (tied lm_head / wte) and the loss after one SGD step', async () => {
     const { dir, inputs, expected } = goldenCase('gpt2');
     const model = await GPT2LMHeadModel.fromPretrained(dir);
-    const batch = { inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels) };
-    await checkCompiled(model as never, batch, expected, (name) => (name === 'lm_head.weight' ? 'transformer.wte.weight' : name));
+    const batch = {
+      inputIds: ids(inputs.input_ids),
+      attentionMask: ids(inputs.attention_mask),
+      labels: ids(inputs.labels),
+    };
+    await checkCompiled(model as never, batch, expected, (name) =>
+      name === 'lm_head.weight' ? 'transformer.wte.weight' : name,
+    );
   });
 
   it('bert_seqcls: loss, gradients and the loss after one SGD step', async () => {

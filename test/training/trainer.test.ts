@@ -24,7 +24,15 @@ const freshDir = (): string => join(root, `run-${runs++}`);
 function tinyModel(seed = 0): BertForSequenceClassification {
   manualSeed(seed);
   return new BertForSequenceClassification(
-    new BertConfig({ vocab_size: 20, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16, hidden_dropout_prob: 0.1 }),
+    new BertConfig({
+      vocab_size: 20,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 16,
+      hidden_dropout_prob: 0.1,
+    }),
   );
 }
 
@@ -46,7 +54,15 @@ function toyData(rows: number, seed = 1): Dataset {
 }
 
 function args(init: Partial<TrainingArgumentsInit>): TrainingArguments {
-  return new TrainingArguments({ outputDir: freshDir(), progress: false, learningRate: 3e-3, perDeviceTrainBatchSize: 4, saveStrategy: 'no', loggingSteps: 5, ...init });
+  return new TrainingArguments({
+    outputDir: freshDir(),
+    progress: false,
+    learningRate: 3e-3,
+    perDeviceTrainBatchSize: 4,
+    saveStrategy: 'no',
+    loggingSteps: 5,
+    ...init,
+  });
 }
 
 function weights(model: BertForSequenceClassification): number[] {
@@ -67,24 +83,50 @@ describe('Trainer', () => {
       model: first,
       args: args({ ...common, outputDir, saveStrategy: 'steps', saveSteps: 10 }),
       trainDataset: toyData(18),
-      callbacks: [{ onStepEnd: ({ state, control }) => void (state.globalStep === 10 && (control.shouldTrainingStop = true)) }],
+      callbacks: [
+        { onStepEnd: ({ state, control }) => void (state.globalStep === 10 && (control.shouldTrainingStop = true)) },
+      ],
     }).train();
     expect(readdirSync(outputDir).filter((n) => n.startsWith('checkpoint-'))).toEqual(['checkpoint-10']);
     const checkpoint = join(outputDir, 'checkpoint-10');
-    for (const file of ['model.safetensors', 'config.json', 'optimizer.safetensors', 'optimizer.json', 'scheduler.json', 'rng_state.json', 'trainer_state.json']) {
+    for (const file of [
+      'model.safetensors',
+      'config.json',
+      'optimizer.safetensors',
+      'optimizer.json',
+      'scheduler.json',
+      'rng_state.json',
+      'trainer_state.json',
+    ]) {
       expect(existsSync(join(checkpoint, file)), file).toBe(true);
     }
 
     const resumed = tinyModel(99); // different initial weights: everything must come from the checkpoint
-    const output = await new Trainer({ model: resumed, args: args({ ...common, outputDir }), trainDataset: toyData(18) }).train({ resumeFromCheckpoint: checkpoint });
+    const output = await new Trainer({
+      model: resumed,
+      args: args({ ...common, outputDir }),
+      trainDataset: toyData(18),
+    }).train({ resumeFromCheckpoint: checkpoint });
     expect(output.globalStep).toBe(20);
     expect(weights(resumed)).toEqual(weights(straight));
   });
 
   it('learns, evaluates with computeMetrics and writes trainer_state.json with the log history', async () => {
     const model = tinyModel();
-    const training = args({ numTrainEpochs: 4, evalStrategy: 'epoch', loggingStrategy: 'steps', loggingSteps: 10, perDeviceEvalBatchSize: 16 });
-    const trainer = new Trainer({ model, args: training, trainDataset: toyData(160), evalDataset: toyData(64, 5), computeMetrics: classificationMetrics });
+    const training = args({
+      numTrainEpochs: 4,
+      evalStrategy: 'epoch',
+      loggingStrategy: 'steps',
+      loggingSteps: 10,
+      perDeviceEvalBatchSize: 16,
+    });
+    const trainer = new Trainer({
+      model,
+      args: training,
+      trainDataset: toyData(160),
+      evalDataset: toyData(64, 5),
+      computeMetrics: classificationMetrics,
+    });
     const before = await trainer.evaluate();
     await trainer.train();
     const after = await trainer.evaluate();
@@ -93,14 +135,26 @@ describe('Trainer', () => {
     const state = JSON.parse(readFileSync(join(training.outputDir, 'trainer_state.json'), 'utf8'));
     expect(state.globalStep).toBe(160);
     const history = state.logHistory as Array<Record<string, number>>;
-    expect(history.filter((e) => 'loss' in e).map((e) => e.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160]);
+    expect(history.filter((e) => 'loss' in e).map((e) => e.step)).toEqual([
+      10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160,
+    ]);
     expect(history.filter((e) => 'eval_accuracy' in e && e.step > 0).map((e) => e.epoch)).toEqual([1, 2, 3, 4, 4]);
     for (const e of history.filter((e) => 'loss' in e)) expect(e.learning_rate).toBeGreaterThanOrEqual(0);
     expect(history.at(-2)!.train_tokens_per_second).toBeGreaterThan(0);
   });
 
   it('follows the inverse square-root schedule after warmup, which needs no total length', async () => {
-    const trainer = new Trainer({ model: tinyModel(), args: args({ maxSteps: 12, loggingSteps: 4, warmupSteps: 4, learningRate: 1e-3, lrSchedulerType: 'inverse_sqrt' }), trainDataset: toyData(8) });
+    const trainer = new Trainer({
+      model: tinyModel(),
+      args: args({
+        maxSteps: 12,
+        loggingSteps: 4,
+        warmupSteps: 4,
+        learningRate: 1e-3,
+        lrSchedulerType: 'inverse_sqrt',
+      }),
+      trainDataset: toyData(8),
+    });
     await trainer.train();
     // The rate logged at step s is the one that update used: factor(s - 1).
     const rates = trainer.state.logHistory.filter((e) => 'learning_rate' in e).map((e) => e.learning_rate!);
@@ -110,9 +164,24 @@ describe('Trainer', () => {
   });
 
   it('keeps saveTotalLimit checkpoints plus the best, and reloads the best at the end', async () => {
-    const training = args({ maxSteps: 12, evalStrategy: 'steps', evalSteps: 3, saveStrategy: 'steps', saveSteps: 3, saveTotalLimit: 1, loadBestModelAtEnd: true, metricForBestModel: 'accuracy' });
+    const training = args({
+      maxSteps: 12,
+      evalStrategy: 'steps',
+      evalSteps: 3,
+      saveStrategy: 'steps',
+      saveSteps: 3,
+      saveTotalLimit: 1,
+      loadBestModelAtEnd: true,
+      metricForBestModel: 'accuracy',
+    });
     const model = tinyModel();
-    const trainer = new Trainer({ model, args: training, trainDataset: toyData(40), evalDataset: toyData(16, 3), computeMetrics: classificationMetrics });
+    const trainer = new Trainer({
+      model,
+      args: training,
+      trainDataset: toyData(40),
+      evalDataset: toyData(16, 3),
+      computeMetrics: classificationMetrics,
+    });
     await trainer.train();
     const kept = readdirSync(training.outputDir).filter((n) => n.startsWith('checkpoint-'));
     const best = trainer.state.bestModelCheckpoint!;
@@ -124,7 +193,13 @@ describe('Trainer', () => {
 
   it('stops early when the metric does not improve', async () => {
     const training = args({ maxSteps: 50, learningRate: 0, evalStrategy: 'steps', evalSteps: 2 });
-    const trainer = new Trainer({ model: tinyModel(), args: training, trainDataset: toyData(20), evalDataset: toyData(8), callbacks: [new EarlyStoppingCallback({ patience: 2 })] });
+    const trainer = new Trainer({
+      model: tinyModel(),
+      args: training,
+      trainDataset: toyData(20),
+      evalDataset: toyData(8),
+      callbacks: [new EarlyStoppingCallback({ patience: 2 })],
+    });
     const output = await trainer.train();
     // lr 0 never changes eval_loss: the first evaluation sets the best, two more without improvement stop.
     expect(output.globalStep).toBe(6);
@@ -133,15 +208,33 @@ describe('Trainer', () => {
   it('rejects bad input with messages that name the problem', () => {
     const model = tinyModel();
     const noLabel = Dataset.fromRecords([{ input_ids: [1, 2] }], 'sst2/train.tsv');
-    expect(() => new Trainer({ model, args: args({}), trainDataset: noLabel })).toThrow(/sst2\/train.tsv: missing column 'label' \(needed for training\)/);
-    const unknownLabel = Dataset.fromRecords([{ input_ids: [1, 2], label: 'positive' }, { input_ids: [1], label: 'neutral' }], 'reviews');
-    const named = new BertForSequenceClassification(new BertConfig({ ...model.config.toJSON(), id2label: { 0: 'negative', 1: 'positive' } }));
-    expect(() => new Trainer({ model: named, args: args({}), trainDataset: unknownLabel })).toThrow(/row 1 has label "neutral", which is not in label2id \(known: "negative", "positive"\)/);
+    expect(() => new Trainer({ model, args: args({}), trainDataset: noLabel })).toThrow(
+      /sst2\/train.tsv: missing column 'label' \(needed for training\)/,
+    );
+    const unknownLabel = Dataset.fromRecords(
+      [
+        { input_ids: [1, 2], label: 'positive' },
+        { input_ids: [1], label: 'neutral' },
+      ],
+      'reviews',
+    );
+    const named = new BertForSequenceClassification(
+      new BertConfig({ ...model.config.toJSON(), id2label: { 0: 'negative', 1: 'positive' } }),
+    );
+    expect(() => new Trainer({ model: named, args: args({}), trainDataset: unknownLabel })).toThrow(
+      /row 1 has label "neutral", which is not in label2id \(known: "negative", "positive"\)/,
+    );
     const outOfRange = Dataset.fromRecords([{ input_ids: [1], label: 2 }], 'numbers');
-    expect(() => new Trainer({ model, args: args({}), trainDataset: outOfRange })).toThrow(/row 0 has label 2, which is not in label2id/);
+    expect(() => new Trainer({ model, args: args({}), trainDataset: outOfRange })).toThrow(
+      /row 0 has label 2, which is not in label2id/,
+    );
     const empty = toyData(4).filter(() => false);
-    expect(() => new Trainer({ model, args: args({}), evalDataset: empty })).toThrow(/has no rows \(needed for evaluation\)/);
-    expect(() => args({ lrSchedulerType: 'linaer' as never })).toThrow(/lrSchedulerType: expected one of "linear", .* got "linaer"/);
+    expect(() => new Trainer({ model, args: args({}), evalDataset: empty })).toThrow(
+      /has no rows \(needed for evaluation\)/,
+    );
+    expect(() => args({ lrSchedulerType: 'linaer' as never })).toThrow(
+      /lrSchedulerType: expected one of "linear", .* got "linaer"/,
+    );
     expect(() => args({ loadBestModelAtEnd: true })).toThrow(/loadBestModelAtEnd needs evalStrategy/);
   });
 
@@ -159,17 +252,25 @@ describe('Trainer', () => {
     const trainer = new Trainer({ model, args: training, trainDataset: toyData(40) });
     const error = await trainer.train().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingError);
-    expect((error as Error).message).toMatch(/training stopped at step 7 .*the loss is NaN; the weights were not updated; the last good checkpoint is .*checkpoint-5/);
+    expect((error as Error).message).toMatch(
+      /training stopped at step 7 .*the loss is NaN; the weights were not updated; the last good checkpoint is .*checkpoint-5/,
+    );
     expect(weights(model).every(Number.isFinite)).toBe(true);
   });
 
   it('compiled: a diverging step is not written back, and the error names it', async () => {
     const model = tinyModel();
     // A learning rate this large overflows the logits within a few steps.
-    const trainer = new Trainer({ model, args: args({ maxSteps: 10, learningRate: 1e30, warmupSteps: 0, maxGradNorm: 0 }), trainDataset: toyData(40) });
+    const trainer = new Trainer({
+      model,
+      args: args({ maxSteps: 10, learningRate: 1e30, warmupSteps: 0, maxGradNorm: 0 }),
+      trainDataset: toyData(40),
+    });
     const error = await trainer.train().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingError);
-    expect((error as Error).message).toMatch(/training stopped at step \d+ .*the (loss|gradient norm) is (NaN|Infinity); the weights were not updated/);
+    expect((error as Error).message).toMatch(
+      /training stopped at step \d+ .*the (loss|gradient norm) is (NaN|Infinity); the weights were not updated/,
+    );
     expect(weights(model).every(Number.isFinite)).toBe(true);
   });
 
@@ -178,7 +279,15 @@ describe('Trainer', () => {
       const model = tinyModel();
       const trainer = new Trainer({
         model,
-        args: args({ maxSteps: 20, gradientAccumulationSteps: 2, loggingSteps: 1, warmupSteps: 2, weightDecay: 0.01, seed: 3, stepMode }),
+        args: args({
+          maxSteps: 20,
+          gradientAccumulationSteps: 2,
+          loggingSteps: 1,
+          warmupSteps: 2,
+          weightDecay: 0.01,
+          seed: 3,
+          stepMode,
+        }),
         trainDataset: toyData(30),
         // One collator for both, so both see the same padded shapes.
         dataCollator: new DataCollatorWithPadding({ padTokenId: 0, padToMultipleOf: 16 }),

@@ -62,7 +62,10 @@ export type GraphFeed = Tensor | TypedArray | number;
 
 /** The function could not be captured; `outputs` are its (valid) eager results, `reason` says why. */
 export class CaptureError extends Error {
-  constructor(readonly reason: string, readonly outputs: Record<string, Tensor>) {
+  constructor(
+    readonly reason: string,
+    readonly outputs: Record<string, Tensor>,
+  ) {
     super(`capture: ${reason}`);
   }
 }
@@ -73,7 +76,9 @@ export class GraphInputError extends RangeError {}
 /** An input JS read while recording (so the graph may depend on its values) was fed different values. */
 export class GraphGuardError extends Error {
   constructor(readonly input: string) {
-    super(`captured graph: input '${input}' has other values than when the graph was recorded, and JavaScript read them while recording`);
+    super(
+      `captured graph: input '${input}' has other values than when the graph was recorded, and JavaScript read them while recording`,
+    );
   }
 }
 
@@ -188,11 +193,15 @@ class Recorder implements OpTracer {
       if (n === 'y') return y;
       const i = /^x(\d+)$/.exec(n);
       const input = i ? names[Number(i[1])] : undefined;
-      if (i && input === undefined) throw new Error(`capture: the lowering of '${op}' names '${n}', which is not one of its ${names.length} inputs`);
+      if (i && input === undefined)
+        throw new Error(
+          `capture: the lowering of '${op}' names '${n}', which is not one of its ${names.length} inputs`,
+        );
       return input ?? prefix + n;
     };
     const lowered = lower(op, inputs.length, attrs);
-    for (const node of lowered.nodes) this.nodes.push({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) });
+    for (const node of lowered.nodes)
+      this.nodes.push({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) });
     for (const init of lowered.initializers) this.initializers.push({ ...init, name: prefix + init.name });
     for (const [name, values] of Object.entries(runtimeOperands(op, attrs) ?? {})) {
       this.initializers.push({ name: prefix + name, type: 'int64', dims: [values.length], values });
@@ -210,12 +219,19 @@ class Recorder implements OpTracer {
       if (!this.guards.has(input)) this.guards.set(input, t.storage.slice());
       return;
     }
-    this.refuse(`JavaScript read the values of a ${value.origin} result ${shapeString(t.shape)} while recording, so the recorded ops may depend on them`);
+    this.refuse(
+      `JavaScript read the values of a ${value.origin} result ${shapeString(t.shape)} while recording, so the recorded ops may depend on them`,
+    );
   }
 
   assigned(target: TracedTensor, source: TracedTensor): void {
     // Later reads of the target with its own shape get a Reshape from nameOf when the shapes differ.
-    this.values.set(target.storage, { name: this.nameOf(source), shape: source.shape, dtype: dtypeOf(source.storage), origin: 'assign' });
+    this.values.set(target.storage, {
+      name: this.nameOf(source),
+      shape: source.shape,
+      dtype: dtypeOf(source.storage),
+      origin: 'assign',
+    });
   }
 
   stepInput(name: string, t: TracedTensor): void {
@@ -236,7 +252,8 @@ class Recorder implements OpTracer {
   }
 
   randomDrawn(): void {
-    if (!this.inKernel) this.refuse('random numbers were drawn outside randomTensor(), so they would be baked in as constants');
+    if (!this.inKernel)
+      this.refuse('random numbers were drawn outside randomTensor(), so they would be baked in as constants');
   }
 
   valueInfo(name: string, t: TracedTensor): GraphValueInfo {
@@ -331,7 +348,12 @@ export class CapturedGraph {
       const backend = getBackend();
       const threads = backend instanceof OnnxBackend ? backend.numThreads : Number(process.env.ATTN_NUM_THREADS ?? 0);
       const session = new (loadNative().binding.InferenceSession)();
-      session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, sessionOptions(threads, this.optimization));
+      session.loadModel(
+        model.buffer as ArrayBuffer,
+        model.byteOffset,
+        model.byteLength,
+        sessionOptions(threads, this.optimization),
+      );
       this.session = session;
     }
     return this.session;
@@ -356,7 +378,10 @@ export class CapturedGraph {
       let feed = feeds[info.name];
       if (feed === undefined) {
         const r = random.get(info.name);
-        if (!r) throw new GraphInputError(`captured graph: no feed for input '${info.name}' (${info.dtype} ${shapeString(info.shape)})`);
+        if (!r)
+          throw new GraphInputError(
+            `captured graph: no feed for input '${info.name}' (${info.dtype} ${shapeString(info.shape)})`,
+          );
         if (!drawRandoms) continue;
         feed = r.generate();
       }
@@ -391,7 +416,10 @@ function modelOutputName(name: string, inputNames: ReadonlySet<string>): string 
 }
 
 /** Records `fn(inputs)` as one ONNX graph; see the file comment. Throws CaptureError when it cannot be captured. */
-export function capture(fn: (inputs: Record<string, Tensor>) => Record<string, Tensor>, options: CaptureOptions): CapturedGraph {
+export function capture(
+  fn: (inputs: Record<string, Tensor>) => Record<string, Tensor>,
+  options: CaptureOptions,
+): CapturedGraph {
   // Half-precision weights are widened on each read: pinned, each keeps one buffer, which is how the recorder knows it.
   const { recorder, results } = withPinnedWidening(() => {
     const recorder = new Recorder(options.inputs, options.initializers ?? {});
@@ -402,7 +430,8 @@ export function capture(fn: (inputs: Record<string, Tensor>) => Record<string, T
   const identities: NodeSpec[] = [];
   const inputNames = new Set(recorder.inputs.map((i) => i.name));
   for (const [name, t] of Object.entries(results)) {
-    if (name.startsWith('#')) throw new RangeError(`capture: names starting with '#' are reserved, got output '${name}'`);
+    if (name.startsWith('#'))
+      throw new RangeError(`capture: names starting with '#' are reserved, got output '${name}'`);
     // Identity gives the output its own name (a value can be an output twice, or an input passed through).
     // nameOf may add a Reshape to recorder.nodes, so the identities go after all of them.
     identities.push({ op: 'Identity', inputs: [recorder.nameOf(t)], outputs: [modelOutputName(name, inputNames)] });
@@ -412,7 +441,20 @@ export function capture(fn: (inputs: Record<string, Tensor>) => Record<string, T
     nodes: [...recorder.nodes, ...identities],
     initializers: recorder.initializers,
     inputs: recorder.inputs.map((i) => ({ name: i.name, type: ONNX_NAME[i.dtype], dims: [...i.shape] })),
-    outputs: outputs.map((o) => ({ name: modelOutputName(o.name, inputNames), type: ONNX_NAME[o.dtype], dims: [...o.shape] })),
+    outputs: outputs.map((o) => ({
+      name: modelOutputName(o.name, inputNames),
+      type: ONNX_NAME[o.dtype],
+      dims: [...o.shape],
+    })),
   });
-  return new CapturedGraph(spec, recorder.inputs, outputs, recorder.stepScalars, recorder.randoms, recorder.guards, results, options.optimization ?? 'all');
+  return new CapturedGraph(
+    spec,
+    recorder.inputs,
+    outputs,
+    recorder.stepScalars,
+    recorder.randoms,
+    recorder.guards,
+    results,
+    options.optimization ?? 'all',
+  );
 }

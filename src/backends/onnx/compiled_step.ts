@@ -73,13 +73,19 @@ export class CompiledStep {
     return n;
   }
 
-  run(batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>): { outputs: Record<string, Tensor>; mode: StepRunKind } {
+  run(
+    batch: Record<string, Tensor>,
+    fn: (batch: Record<string, Tensor>) => Record<string, Tensor>,
+  ): { outputs: Record<string, Tensor>; mode: StepRunKind } {
     const result = this.dispatch(distinctStorage(batch), fn);
     this.counts[result.mode]++;
     return result;
   }
 
-  private dispatch(batch: Record<string, Tensor>, fn: (batch: Record<string, Tensor>) => Record<string, Tensor>): { outputs: Record<string, Tensor>; mode: StepRunKind } {
+  private dispatch(
+    batch: Record<string, Tensor>,
+    fn: (batch: Record<string, Tensor>) => Record<string, Tensor>,
+  ): { outputs: Record<string, Tensor>; mode: StepRunKind } {
     const key = shapeSignature(batch);
     const entry = this.entries.get(key);
     if (entry && !entry.graph) return { outputs: fn(batch), mode: 'eager' };
@@ -91,7 +97,9 @@ export class CompiledStep {
         entry.graph.dispose();
         entry.graph = null;
         if (++entry.recaptures > (this.options.maxRecaptures ?? 2)) {
-          this.warnOnce(`attn: input '${err.input}' of the compiled step changes and JavaScript reads it, so the graph could depend on it; running batches of ${key} eagerly`);
+          this.warnOnce(
+            `attn: input '${err.input}' of the compiled step changes and JavaScript reads it, so the graph could depend on it; running batches of ${key} eagerly`,
+          );
           return { outputs: fn(batch), mode: 'eager' };
         }
       }
@@ -109,16 +117,21 @@ export class CompiledStep {
     const inputs: Record<string, Tensor> = { ...batch };
     for (const s of slots) inputs[s.name] = s.tensor;
     const names = slots.map((s) => s.name);
-    const before = this.options.snapshot ? new Map(slots.map((s) => [s.name, new Tensor(s.tensor.storage.slice(), s.tensor.shape)])) : null;
+    const before = this.options.snapshot
+      ? new Map(slots.map((s) => [s.name, new Tensor(s.tensor.storage.slice(), s.tensor.shape)]))
+      : null;
     const restore = this.options.snapshot?.();
     let graph: CapturedGraph;
     try {
-      graph = capture(() => {
-        const outputs = fn(batch);
-        // The slots again: the step replaced or updated their tensors.
-        const state = Object.fromEntries(this.options.state().map((s) => [s.name, s.tensor]));
-        return { ...outputs, ...state };
-      }, { inputs, optimization: this.options.optimization });
+      graph = capture(
+        () => {
+          const outputs = fn(batch);
+          // The slots again: the step replaced or updated their tensors.
+          const state = Object.fromEntries(this.options.state().map((s) => [s.name, s.tensor]));
+          return { ...outputs, ...state };
+        },
+        { inputs, optimization: this.options.optimization },
+      );
     } catch (err) {
       if (!(err instanceof CaptureError)) throw err;
       this.entries.set(key, { graph: null, stateNames: names, recaptures });

@@ -128,7 +128,12 @@ export class OnnxBackend implements Backend {
     if (!s) {
       const model = encodeModel(graphFor(op, types, ranks, attrs));
       s = new (loadNative().binding.InferenceSession)();
-      s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, sessionOptions(this.threads, 'basic'));
+      s.loadModel(
+        model.buffer as ArrayBuffer,
+        model.byteOffset,
+        model.byteLength,
+        sessionOptions(this.threads, 'basic'),
+      );
       this.sessions.set(key, s);
     }
     return s;

@@ -14,10 +14,34 @@ export interface Lowered {
 
 /** Primitives that are exactly one ONNX op with no attributes. */
 const DIRECT: Partial<Record<PrimitiveOp, string>> = {
-  neg: 'Neg', abs: 'Abs', exp: 'Exp', log: 'Log', sqrt: 'Sqrt', reciprocal: 'Reciprocal', tanh: 'Tanh',
-  sigmoid: 'Sigmoid', relu: 'Relu', erf: 'Erf', sin: 'Sin', cos: 'Cos', not: 'Not', matmul: 'MatMul',
-  add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', pow: 'Pow', maximum: 'Max', minimum: 'Min', equal: 'Equal',
-  less: 'Less', lessEqual: 'LessOrEqual', greater: 'Greater', greaterEqual: 'GreaterOrEqual', and: 'And', or: 'Or',
+  neg: 'Neg',
+  abs: 'Abs',
+  exp: 'Exp',
+  log: 'Log',
+  sqrt: 'Sqrt',
+  reciprocal: 'Reciprocal',
+  tanh: 'Tanh',
+  sigmoid: 'Sigmoid',
+  relu: 'Relu',
+  erf: 'Erf',
+  sin: 'Sin',
+  cos: 'Cos',
+  not: 'Not',
+  matmul: 'MatMul',
+  add: 'Add',
+  sub: 'Sub',
+  mul: 'Mul',
+  div: 'Div',
+  pow: 'Pow',
+  maximum: 'Max',
+  minimum: 'Min',
+  equal: 'Equal',
+  less: 'Less',
+  lessEqual: 'LessOrEqual',
+  greater: 'Greater',
+  greaterEqual: 'GreaterOrEqual',
+  and: 'And',
+  or: 'Or',
   where: 'Where',
 };
 
@@ -79,7 +103,10 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
   const a = attrs as Record<string, unknown>;
   switch (op) {
     case 'cast':
-      return { nodes: [{ op: 'Cast', inputs: xs, outputs: ['y'], attrs: { to: ONNX_DTYPE[a.to as DType] } }], initializers: [] };
+      return {
+        nodes: [{ op: 'Cast', inputs: xs, outputs: ['y'], attrs: { to: ONNX_DTYPE[a.to as DType] } }],
+        initializers: [],
+      };
     case 'reduceSum':
     case 'reduceMax':
     case 'reduceMin': {
@@ -87,7 +114,8 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
       const axes = a.axes as number[];
       const keepdims = a.keepdims ? 1 : 0;
       // No axes input means "reduce everything" in opset 18.
-      if (axes.length === 0) return { nodes: [{ op: onnxOp, inputs: ['x0'], outputs: ['y'], attrs: { keepdims } }], initializers: [] };
+      if (axes.length === 0)
+        return { nodes: [{ op: onnxOp, inputs: ['x0'], outputs: ['y'], attrs: { keepdims } }], initializers: [] };
       return {
         nodes: [{ op: onnxOp, inputs: ['x0', 'axes'], outputs: ['y'], attrs: { keepdims } }],
         initializers: [int64s('axes', axes)],
@@ -96,34 +124,59 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
     case 'argMax':
       return {
         nodes: [
-          { op: 'ArgMax', inputs: ['x0'], outputs: ['i64'], attrs: { axis: a.axis as number, keepdims: a.keepdims ? 1 : 0 } },
+          {
+            op: 'ArgMax',
+            inputs: ['x0'],
+            outputs: ['i64'],
+            attrs: { axis: a.axis as number, keepdims: a.keepdims ? 1 : 0 },
+          },
           { op: 'Cast', inputs: ['i64'], outputs: ['y'], attrs: { to: ONNX_DTYPE.int32 } },
         ],
         initializers: [],
       };
     case 'gemm':
       return {
-        nodes: [{ op: 'Gemm', inputs: xs, outputs: ['y'], attrs: { transA: a.transA ? 1 : 0, transB: a.transB ? 1 : 0 } }],
+        nodes: [
+          { op: 'Gemm', inputs: xs, outputs: ['y'], attrs: { transA: a.transA ? 1 : 0, transB: a.transB ? 1 : 0 } },
+        ],
         initializers: [],
       };
     case 'layerNorm':
       return {
-        nodes: [{ op: 'LayerNormalization', inputs: xs, outputs: ['y'], attrs: { axis: -1, epsilon: { float: a.epsilon as number } } }],
+        nodes: [
+          {
+            op: 'LayerNormalization',
+            inputs: xs,
+            outputs: ['y'],
+            attrs: { axis: -1, epsilon: { float: a.epsilon as number } },
+          },
+        ],
         initializers: [],
       };
     case 'gelu':
       return a.approximate === 'tanh' ? geluTanh() : geluErf();
     case 'transpose':
-      return { nodes: [{ op: 'Transpose', inputs: xs, outputs: ['y'], attrs: { perm: a.perm as number[] } }], initializers: [] };
+      return {
+        nodes: [{ op: 'Transpose', inputs: xs, outputs: ['y'], attrs: { perm: a.perm as number[] } }],
+        initializers: [],
+      };
     case 'slice': {
       const starts = a.starts as number[];
       return {
         nodes: [{ op: 'Slice', inputs: ['x0', 'starts', 'ends', 'axes', 'steps'], outputs: ['y'] }],
-        initializers: [int64s('axes', starts.map((_, i) => i))],
+        initializers: [
+          int64s(
+            'axes',
+            starts.map((_, i) => i),
+          ),
+        ],
       };
     }
     case 'concat':
-      return { nodes: [{ op: 'Concat', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+      return {
+        nodes: [{ op: 'Concat', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }],
+        initializers: [],
+      };
     case 'pad':
       return {
         nodes: [{ op: 'Pad', inputs: ['x0', 'pads', 'value'], outputs: ['y'], attrs: { mode: 'constant' } }],
@@ -132,18 +185,32 @@ export function lower<K extends PrimitiveOp>(op: K, arity: number, attrs: Primit
     case 'expand':
       return { nodes: [{ op: 'Expand', inputs: ['x0', 'shape'], outputs: ['y'] }], initializers: [] };
     case 'gather':
-      return { nodes: [{ op: 'Gather', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+      return {
+        nodes: [{ op: 'Gather', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }],
+        initializers: [],
+      };
     case 'gatherElements':
-      return { nodes: [{ op: 'GatherElements', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+      return {
+        nodes: [{ op: 'GatherElements', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }],
+        initializers: [],
+      };
     case 'scatterAdd':
       return {
-        nodes: [{ op: 'ScatterElements', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number, reduction: 'add' } }],
+        nodes: [
+          { op: 'ScatterElements', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number, reduction: 'add' } },
+        ],
         initializers: [],
       };
     case 'softmax':
-      return { nodes: [{ op: 'Softmax', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+      return {
+        nodes: [{ op: 'Softmax', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }],
+        initializers: [],
+      };
     case 'logSoftmax':
-      return { nodes: [{ op: 'LogSoftmax', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }], initializers: [] };
+      return {
+        nodes: [{ op: 'LogSoftmax', inputs: xs, outputs: ['y'], attrs: { axis: a.axis as number } }],
+        initializers: [],
+      };
     case 'trilu':
       return {
         nodes: [{ op: 'Trilu', inputs: ['x0', 'k'], outputs: ['y'], attrs: { upper: a.upper ? 1 : 0 } }],
@@ -200,7 +267,10 @@ function quantizedMatmul(a: PrimitiveAttrs['quantizedMatmul'], withBias: boolean
  * run time instead of being baked into the graph, so one session serves every value: incremental decoding slices
  * at a new position every token.
  */
-export function runtimeOperands<K extends PrimitiveOp>(op: K, attrs: PrimitiveAttrs[K]): Record<string, number[]> | null {
+export function runtimeOperands<K extends PrimitiveOp>(
+  op: K,
+  attrs: PrimitiveAttrs[K],
+): Record<string, number[]> | null {
   switch (op) {
     case 'slice': {
       const a = attrs as PrimitiveAttrs['slice'];
@@ -215,7 +285,12 @@ export function runtimeOperands<K extends PrimitiveOp>(op: K, attrs: PrimitiveAt
   }
 }
 
-export function graphFor<K extends PrimitiveOp>(op: K, inputTypes: DType[], inputRanks: number[], attrs: PrimitiveAttrs[K]): GraphSpec {
+export function graphFor<K extends PrimitiveOp>(
+  op: K,
+  inputTypes: DType[],
+  inputRanks: number[],
+  attrs: PrimitiveAttrs[K],
+): GraphSpec {
   const lowered = lower(op, inputTypes.length, attrs);
   const operands = Object.entries(runtimeOperands(op, attrs) ?? {});
   return {
@@ -223,7 +298,11 @@ export function graphFor<K extends PrimitiveOp>(op: K, inputTypes: DType[], inpu
     initializers: lowered.initializers,
     // Symbolic dims: one session serves every shape of the same rank.
     inputs: [
-      ...inputTypes.map((t, i) => ({ name: `x${i}`, type: t, dims: Array.from({ length: inputRanks[i]! }, (_, d) => `x${i}d${d}`) })),
+      ...inputTypes.map((t, i) => ({
+        name: `x${i}`,
+        type: t,
+        dims: Array.from({ length: inputRanks[i]! }, (_, d) => `x${i}d${d}`),
+      })),
       ...operands.map(([name, values]) => ({ name, type: 'int64' as const, dims: [values.length] })),
     ],
     outputs: [{ name: 'y', type: outputType(op, inputTypes, attrs) }],
@@ -232,7 +311,14 @@ export function graphFor<K extends PrimitiveOp>(op: K, inputTypes: DType[], inpu
 
 function outputType<K extends PrimitiveOp>(op: K, inputTypes: DType[], attrs: PrimitiveAttrs[K]): DType {
   switch (op) {
-    case 'equal': case 'less': case 'lessEqual': case 'greater': case 'greaterEqual': case 'and': case 'or': case 'not':
+    case 'equal':
+    case 'less':
+    case 'lessEqual':
+    case 'greater':
+    case 'greaterEqual':
+    case 'and':
+    case 'or':
+    case 'not':
       return 'bool';
     case 'argMax':
       return 'int32';

@@ -119,7 +119,10 @@ function weightsGraph(weights: readonly WeightInit[], external: boolean): Chunks
  * For an in-memory onnxruntime session: the model bytes (nodes plus weight references, small) and the external
  * data entries that hand onnxruntime each weight's buffer without a copy on the JS side.
  */
-export function modelWithExternalWeights(graph: GraphSpec, weights: readonly WeightInit[]): { model: Uint8Array; externalData: ExternalData[] } {
+export function modelWithExternalWeights(
+  graph: GraphSpec,
+  weights: readonly WeightInit[],
+): { model: Uint8Array; externalData: ExternalData[] } {
   const parts = [encodeModel(graph), ...new Chunks().message(MODEL_GRAPH, weightsGraph(weights, true)).finish()];
   const model = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;

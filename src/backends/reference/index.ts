@@ -18,7 +18,18 @@ import {
   where,
 } from './elementwise.js';
 import { gemm, matmul } from './matmul.js';
-import { concat, cumsum, expand, pad, gather, gatherElements, scatterAdd, slice, transpose, trilu } from './movement.js';
+import {
+  concat,
+  cumsum,
+  expand,
+  pad,
+  gather,
+  gatherElements,
+  scatterAdd,
+  slice,
+  transpose,
+  trilu,
+} from './movement.js';
 import { geluErf, geluTanh, layerNorm, softmax } from './nn.js';
 import { quantizedMatmul } from './quantized.js';
 import { argMax, MAX, MIN, reduce, SUM } from './reduce.js';
@@ -27,12 +38,56 @@ type Kernel<K extends PrimitiveOp> = (inputs: KernelTensor[], attrs: PrimitiveAt
 
 /** How many inputs each op takes; concat takes one or more. */
 const ARITY: Record<PrimitiveOp, number | 'variadic'> = {
-  neg: 1, abs: 1, exp: 1, log: 1, sqrt: 1, reciprocal: 1, tanh: 1, sigmoid: 1, relu: 1, erf: 1, sin: 1, cos: 1,
-  add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2,
-  equal: 2, less: 2, lessEqual: 2, greater: 2, greaterEqual: 2, and: 2, or: 2, not: 1, where: 3,
-  cast: 1, reduceSum: 1, reduceMax: 1, reduceMin: 1, argMax: 1, matmul: 2, gemm: 'variadic', layerNorm: 3, gelu: 1,
-  transpose: 1, slice: 1, concat: 'variadic', pad: 1, expand: 1, gather: 2, gatherElements: 2, scatterAdd: 3,
-  softmax: 1, logSoftmax: 1, trilu: 1, cumsum: 1, quantizedMatmul: 'variadic',
+  neg: 1,
+  abs: 1,
+  exp: 1,
+  log: 1,
+  sqrt: 1,
+  reciprocal: 1,
+  tanh: 1,
+  sigmoid: 1,
+  relu: 1,
+  erf: 1,
+  sin: 1,
+  cos: 1,
+  add: 2,
+  sub: 2,
+  mul: 2,
+  div: 2,
+  pow: 2,
+  maximum: 2,
+  minimum: 2,
+  equal: 2,
+  less: 2,
+  lessEqual: 2,
+  greater: 2,
+  greaterEqual: 2,
+  and: 2,
+  or: 2,
+  not: 1,
+  where: 3,
+  cast: 1,
+  reduceSum: 1,
+  reduceMax: 1,
+  reduceMin: 1,
+  argMax: 1,
+  matmul: 2,
+  gemm: 'variadic',
+  layerNorm: 3,
+  gelu: 1,
+  transpose: 1,
+  slice: 1,
+  concat: 'variadic',
+  pad: 1,
+  expand: 1,
+  gather: 2,
+  gatherElements: 2,
+  scatterAdd: 3,
+  softmax: 1,
+  logSoftmax: 1,
+  trilu: 1,
+  cumsum: 1,
+  quantizedMatmul: 'variadic',
 };
 
 const SIGNED: ['float32', 'int32'] = ['float32', 'int32'];

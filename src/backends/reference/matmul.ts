@@ -70,7 +70,8 @@ function resultShape(aShape: Shape, bShape: Shape, batch: number[], M: number, N
 
 /** Gemm: op(A) @ op(B) (+ C broadcast to the result), with 2-D A and B; composed from transpose and matmul. */
 export function gemm(inputs: readonly KernelTensor[], transA: boolean, transB: boolean): KernelTensor {
-  if (inputs.length < 2 || inputs.length > 3) throw new RangeError(`gemm: expected 2 or 3 inputs, got ${inputs.length}`);
+  if (inputs.length < 2 || inputs.length > 3)
+    throw new RangeError(`gemm: expected 2 or 3 inputs, got ${inputs.length}`);
   const [a, b, c] = inputs as [KernelTensor, KernelTensor, KernelTensor | undefined];
   if (a.shape.length !== 2 || b.shape.length !== 2) {
     throw new RangeError(`gemm: A and B must be 2-D, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);

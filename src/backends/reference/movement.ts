@@ -26,7 +26,14 @@ export function transpose(x: KernelTensor, perm: readonly number[]): KernelTenso
   }
   const strides = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]!);
-  return gatherOffsets(x, stridedOffsets(shape, perm.map((p) => strides[p]!)), shape);
+  return gatherOffsets(
+    x,
+    stridedOffsets(
+      shape,
+      perm.map((p) => strides[p]!),
+    ),
+    shape,
+  );
 }
 
 /**
@@ -65,7 +72,15 @@ export function slice(
     shape.push(count);
     if (count > 0) base += start * inStrides[d]!;
   }
-  return gatherOffsets(x, stridedOffsets(shape, inStrides.map((s, d) => s * steps[d]!), base), shape);
+  return gatherOffsets(
+    x,
+    stridedOffsets(
+      shape,
+      inStrides.map((s, d) => s * steps[d]!),
+      base,
+    ),
+    shape,
+  );
 }
 
 function clamp(value: number, min: number, max: number): number {
@@ -140,7 +155,10 @@ function alongAxisOffsets(op: string, dataShape: Shape, indices: KernelTensor, a
     );
   }
   const strides = stridesOf(dataShape);
-  const offsets = stridedOffsets(indices.shape, strides.map((s, d) => (d === axis ? 0 : s)));
+  const offsets = stridedOffsets(
+    indices.shape,
+    strides.map((s, d) => (d === axis ? 0 : s)),
+  );
   const dim = dataShape[axis]!;
   for (let i = 0; i < offsets.length; i++) offsets[i]! += resolveIndex(op, indices.data[i]!, dim) * strides[axis]!;
   return offsets;
@@ -211,7 +229,9 @@ export function cumsum(x: KernelTensor, axis: number): KernelTensor {
 export function pad(x: KernelTensor, pads: readonly number[], value: number): KernelTensor {
   const rank = x.shape.length;
   if (pads.length !== 2 * rank || pads.some((p) => !Number.isInteger(p) || p < 0)) {
-    throw new RangeError(`pad: pads [${pads}] must be ${2 * rank} whole numbers >= 0 for shape ${shapeString(x.shape)}`);
+    throw new RangeError(
+      `pad: pads [${pads}] must be ${2 * rank} whole numbers >= 0 for shape ${shapeString(x.shape)}`,
+    );
   }
   const shape = x.shape.map((d, i) => d + pads[i]! + pads[i + rank]!);
   const out = allocate(dtypeOf(x.data), sizeOf(shape));

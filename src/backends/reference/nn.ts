@@ -36,7 +36,9 @@ export function layerNorm(x: KernelTensor, scale: KernelTensor, bias: KernelTens
   expectDType('layerNorm', 'input', x, ['float32']);
   const n = x.shape[x.shape.length - 1] ?? 1;
   if (scale.data.length !== n || bias.data.length !== n) {
-    throw new RangeError(`layerNorm: scale and bias need ${n} values (the last dim of the input), got ${scale.data.length} and ${bias.data.length}`);
+    throw new RangeError(
+      `layerNorm: scale and bias need ${n} values (the last dim of the input), got ${scale.data.length} and ${bias.data.length}`,
+    );
   }
   const src = x.data;
   const out = new Float32Array(src.length);

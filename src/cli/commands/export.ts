@@ -31,7 +31,9 @@ export async function run(argv: string[]): Promise<number> {
       options: { model: { type: 'string' }, out: { type: 'string' } },
     });
     if (positionals[0] !== 'onnx' || positionals.length !== 1) {
-      throw new UsageError(`expected the format 'onnx' (attn export onnx --model M --out DIR), got '${positionals.join(' ')}'`);
+      throw new UsageError(
+        `expected the format 'onnx' (attn export onnx --model M --out DIR), got '${positionals.join(' ')}'`,
+      );
     }
     if (!values.model) throw new UsageError('--model is required');
     if (!values.out) throw new UsageError('--out is required');

@@ -64,13 +64,20 @@ async function serve(argv: string[]): Promise<number> {
 async function token(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags({
     args: argv,
-    options: { data: { type: 'string' }, user: { type: 'string' }, write: { type: 'boolean' }, name: { type: 'string' } },
+    options: {
+      data: { type: 'string' },
+      user: { type: 'string' },
+      write: { type: 'boolean' },
+      name: { type: 'string' },
+    },
     allowPositionals: true,
   });
   const [action, ...rest] = positionals;
   const expectedArgs: Record<string, number> = { add: 0, list: 0, revoke: 1 };
   if (action === undefined || expectedArgs[action] !== rest.length) {
-    throw new UsageError("expected 'attn hub token add --data DIR --user NAME [--write]', 'token list --data DIR' or 'token revoke ID --data DIR'");
+    throw new UsageError(
+      "expected 'attn hub token add --data DIR --user NAME [--write]', 'token list --data DIR' or 'token revoke ID --data DIR'",
+    );
   }
   const store = new TokenStore(required(values.data, '--data DIR'));
   if (action === 'list') {
@@ -98,7 +105,8 @@ async function push(argv: string[]): Promise<number> {
     allowPositionals: true,
   });
   const [folder, repoId] = positionals;
-  if (folder === undefined || repoId === undefined || positionals.length !== 2) throw new UsageError('expected FOLDER REPO_ID');
+  if (folder === undefined || repoId === undefined || positionals.length !== 2)
+    throw new UsageError('expected FOLDER REPO_ID');
   const result = await pushToHub(folder, repoId, {
     license: values.license,
     commitMessage: values.message,
@@ -109,7 +117,11 @@ async function push(argv: string[]): Promise<number> {
 }
 
 async function download(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags({ args: argv, options: { revision: { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseFlags({
+    args: argv,
+    options: { revision: { type: 'string' } },
+    allowPositionals: true,
+  });
   if (positionals.length !== 1) throw new UsageError('expected REPO_ID');
   console.log(await resolveModelDir(positionals[0]!, { revision: values.revision }));
   return 0;
@@ -121,7 +133,10 @@ export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const subcommand = name === undefined ? undefined : SUBCOMMANDS[name];
   if (subcommand === undefined) {
-    const why = name === undefined ? 'missing subcommand' : `unknown subcommand '${name}'${didYouMean(name, Object.keys(SUBCOMMANDS))}`;
+    const why =
+      name === undefined
+        ? 'missing subcommand'
+        : `unknown subcommand '${name}'${didYouMean(name, Object.keys(SUBCOMMANDS))}`;
     console.error(usageLine('hub', new UsageError(why)));
     return 2;
   }

@@ -50,8 +50,12 @@ async function index(argv: string[]): Promise<number> {
   try {
     const report = await indexFolder(store, embedder, {
       chunk: {
-        maxChars: values['chunk-chars'] === undefined ? undefined : integerFlag(values['chunk-chars'], '--chunk-chars', 0),
-        overlapChars: values['overlap-chars'] === undefined ? undefined : integerFlag(values['overlap-chars'], '--overlap-chars', 0),
+        maxChars:
+          values['chunk-chars'] === undefined ? undefined : integerFlag(values['chunk-chars'], '--chunk-chars', 0),
+        overlapChars:
+          values['overlap-chars'] === undefined
+            ? undefined
+            : integerFlag(values['overlap-chars'], '--overlap-chars', 0),
       },
       onFile: (path, chunks) => console.error(`indexed ${path} (${chunks} chunks)`),
     });

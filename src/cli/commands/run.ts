@@ -32,7 +32,14 @@ Example: attn run sentiment-analysis "I love this movie" "The plot was dull"
 
 Tasks: ${TASKS.join(', ')}, sentiment-analysis, translation_<src>_to_<tgt>
 Without --model each task uses the default model installed with attn (models/ in the package):
-${TASKS.map((task) => `  ${task.padEnd(25)} ${Object.entries(DEFAULT_MODELS[task]).map(([lang, name]) => `${name} (${lang})`).join(', ') || 'none: pass --model'}`).join('\n')}
+${TASKS.map(
+  (task) =>
+    `  ${task.padEnd(25)} ${
+      Object.entries(DEFAULT_MODELS[task])
+        .map(([lang, name]) => `${name} (${lang})`)
+        .join(', ') || 'none: pass --model'
+    }`,
+).join('\n')}
 The default summarizer is extractive (it keeps central, early, non-redundant sentences in their order; in a
 dialogue, by speaker); pass a BART or T5 model for written summaries.
 
@@ -89,7 +96,16 @@ const OPTIONS = {
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const DECODING_FLAGS = ['max-new-tokens', 'max-length', 'min-length', 'num-beams', 'sample', 'temperature', 'top-p', 'seed'];
+const DECODING_FLAGS = [
+  'max-new-tokens',
+  'max-length',
+  'min-length',
+  'num-beams',
+  'sample',
+  'temperature',
+  'top-p',
+  'seed',
+];
 /** The flags each task takes besides the common ones (model, lang, json, batch-size, src-lang, tgt-lang). */
 const TASK_FLAGS: Record<Task, string[]> = {
   'text-classification': ['top-k'],
@@ -114,7 +130,8 @@ export interface RunIO {
 /** The options of each pipeline call, from the flags; a flag the task does not take is a usage error. */
 function callOptions(task: Task, flags: Flags): Record<string, unknown> {
   for (const [flag, value] of Object.entries(flags)) {
-    if (value !== undefined && !COMMON_FLAGS.includes(flag) && !TASK_FLAGS[task].includes(flag)) throw new UsageError(`--${flag} does not apply to ${task}`);
+    if (value !== undefined && !COMMON_FLAGS.includes(flag) && !TASK_FLAGS[task].includes(flag))
+      throw new UsageError(`--${flag} does not apply to ${task}`);
   }
   const integer = (flag: keyof Flags) => optionalInteger(flags[flag] as string | undefined, `--${flag}`);
   const decoding = {
@@ -130,13 +147,22 @@ function callOptions(task: Task, flags: Flags): Record<string, unknown> {
   const byTask: Record<Task, () => Record<string, unknown>> = {
     'text-classification': () => ({ topK: integer('top-k') }),
     'fill-mask': () => ({ topK: integer('top-k') }),
-    'zero-shot-classification': () => ({ candidateLabels: zeroShotLabels(flags.labels), hypothesisTemplate: flags.template, multiLabel: flags['multi-label'] }),
-    summarization: () => ({ ...decoding, numSentences: integer('num-sentences'), ratio: numberFlag(flags.ratio, '--ratio') }),
+    'zero-shot-classification': () => ({
+      candidateLabels: zeroShotLabels(flags.labels),
+      hypothesisTemplate: flags.template,
+      multiLabel: flags['multi-label'],
+    }),
+    summarization: () => ({
+      ...decoding,
+      numSentences: integer('num-sentences'),
+      ratio: numberFlag(flags.ratio, '--ratio'),
+    }),
     translation: () => decoding,
     'text-generation': () => decoding,
     'feature-extraction': () => ({ pooling: flags.pooling, normalize: flags.normalize }),
     'question-answering': () => {
-      if (flags.question === undefined) throw new UsageError('question-answering needs --question, e.g. --question "Where does Sarah live?"');
+      if (flags.question === undefined)
+        throw new UsageError('question-answering needs --question, e.g. --question "Where does Sarah live?"');
       return { question: flags.question, topK: integer('top-k') };
     },
     'token-classification': () => ({ aggregationStrategy: flags['aggregation-strategy'] }),
@@ -149,7 +175,8 @@ function optionalInteger(value: string | undefined, flag: string): number | unde
 }
 
 function zeroShotLabels(labels: string | undefined): string[] {
-  if (labels === undefined) throw new UsageError("zero-shot-classification needs --labels, e.g. --labels 'sports,politics,science'");
+  if (labels === undefined)
+    throw new UsageError("zero-shot-classification needs --labels, e.g. --labels 'sports,politics,science'");
   try {
     return candidateLabels(labels);
   } catch (err) {
@@ -162,7 +189,10 @@ function perInput(task: Task, output: unknown, count: number): unknown[] {
   const results = output as unknown[];
   if (results.length !== count) throw new Error(`attn run: ${task} gave ${results.length} results for ${count} inputs`);
   // A batch flattens one-label classifications and one-text summaries; a single input gets them in a list.
-  const wrap = (task === 'text-classification' && !Array.isArray(results[0])) || task === 'summarization' || task === 'translation';
+  const wrap =
+    (task === 'text-classification' && !Array.isArray(results[0])) ||
+    task === 'summarization' ||
+    task === 'translation';
   return wrap ? results.map((r) => [r]) : results;
 }
 
@@ -182,18 +212,27 @@ function plain(task: Task, result: unknown): string {
     case 'translation':
       return (result as Array<{ translation_text: string }>)[0]!.translation_text;
     case 'text-generation':
-      return (result as Array<{ generated_text: string }>).map((r) => r.generated_text.replaceAll('\n', ' ')).join(' | ');
+      return (result as Array<{ generated_text: string }>)
+        .map((r) => r.generated_text.replaceAll('\n', ' '))
+        .join(' | ');
     case 'fill-mask': {
       const candidates = result as FillMaskCandidate[] | FillMaskCandidate[][];
-      const groups = Array.isArray(candidates[0]) ? (candidates as FillMaskCandidate[][]) : [candidates as FillMaskCandidate[]];
+      const groups = Array.isArray(candidates[0])
+        ? (candidates as FillMaskCandidate[][])
+        : [candidates as FillMaskCandidate[]];
       return groups.map((group) => group.map((c) => `${c.token_str} ${score(c.score)}`).join(', ')).join(' | ');
     }
     case 'feature-extraction':
       return JSON.stringify(result);
     case 'question-answering':
-      return [result as Answer | Answer[]].flat().map((a) => `${a.answer} ${score(a.score)}`).join(' | ');
+      return [result as Answer | Answer[]]
+        .flat()
+        .map((a) => `${a.answer} ${score(a.score)}`)
+        .join(' | ');
     case 'token-classification':
-      return (result as Array<TokenEntity | GroupedEntity>).map((e) => `${e.word}/${'entity' in e ? e.entity : e.entity_group} ${score(e.score)}`).join(', ');
+      return (result as Array<TokenEntity | GroupedEntity>)
+        .map((e) => `${e.word}/${'entity' in e ? e.entity : e.entity_group} ${score(e.score)}`)
+        .join(', ');
   }
 }
 
@@ -234,7 +273,8 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
   try {
     const { values: flags, positionals } = parseFlags({ args: argv, options: OPTIONS, allowPositionals: true });
     const [taskName, ...texts] = positionals;
-    if (taskName === undefined) throw new UsageError('missing the task, e.g. attn run sentiment-analysis "I love this movie"');
+    if (taskName === undefined)
+      throw new UsageError('missing the task, e.g. attn run sentiment-analysis "I love this movie"');
     let task: Task;
     try {
       task = parseTask(taskName).task;
@@ -245,7 +285,8 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     const batchSize = integerFlag(flags['batch-size'], '--batch-size', 16);
     if (batchSize < 1) throw new UsageError('--batch-size must be at least 1');
     const dtype = flags.dtype;
-    if (dtype !== undefined && dtype !== 'fp32' && dtype !== 'q8' && dtype !== 'q4') throw new UsageError(`--dtype is '${dtype}'; expected fp32, q8 or q4`);
+    if (dtype !== undefined && dtype !== 'fp32' && dtype !== 'q8' && dtype !== 'q4')
+      throw new UsageError(`--dtype is '${dtype}'; expected fp32, q8 or q4`);
     const empty = texts.findIndex((text) => text.trim() === '');
     if (empty >= 0) throw new UsageError(`text ${empty + 1} is empty; give some text, or none to read standard input`);
 
@@ -269,15 +310,21 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     if (texts.length > 0 && task === 'text-generation' && !flags.json) {
       for (const text of texts) {
         await write(io.stdout, text);
-        await pipe.invoke(text, { ...options, returnFullText: false, onText: (piece: string) => io.stdout.write(piece) });
+        await pipe.invoke(text, {
+          ...options,
+          returnFullText: false,
+          onText: (piece: string) => io.stdout.write(piece),
+        });
         await write(io.stdout, '\n');
       }
       return 0;
     }
 
     const fromStdin = texts.length === 0;
-    if (fromStdin && io.stdin.isTTY) io.stderr.write('attn run: reading one input per line from standard input (end with Ctrl-D)\n');
-    const bar = loud && fromStdin ? progress({ label: `attn run ${task}`, unit: 'lines', stream: io.stderr }) : undefined;
+    if (fromStdin && io.stdin.isTTY)
+      io.stderr.write('attn run: reading one input per line from standard input (end with Ctrl-D)\n');
+    const bar =
+      loud && fromStdin ? progress({ label: `attn run ${task}`, unit: 'lines', stream: io.stderr }) : undefined;
     for await (const batch of batches(fromStdin ? inputLines(io) : texts, batchSize)) {
       const results = perInput(task, await pipe.invoke(batch, options), batch.length);
       for (let i = 0; i < batch.length; i++) await emit(batch[i]!, results[i]);

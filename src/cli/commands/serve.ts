@@ -53,7 +53,9 @@ export async function startFromArgs(argv: string[], env: NodeJS.ProcessEnv = pro
           'set ATTN_API_KEY, or pass --insecure if that is what you want',
       );
     }
-    console.warn(`attn serve: WARNING: serving on ${host} WITHOUT an API key (--insecure): anyone who can reach this port can use it`);
+    console.warn(
+      `attn serve: WARNING: serving on ${host} WITHOUT an API key (--insecure): anyone who can reach this port can use it`,
+    );
   }
   const maxConcurrent = integerFlag(values['max-concurrent'], '--max-concurrent', 4);
   const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 2048);

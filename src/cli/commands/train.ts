@@ -1,8 +1,20 @@
 /** `attn train CONFIG.json`: fine-tune a model with the Trainer, everything described by one JSON file. */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { DataCollatorForLanguageModeling, DataCollatorForSeq2Seq, DataCollatorWithPadding, loadDataset, type DataCollator, type Dataset } from '../../data/index.js';
-import { AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification } from '../../models/index.js';
+import {
+  DataCollatorForLanguageModeling,
+  DataCollatorForSeq2Seq,
+  DataCollatorWithPadding,
+  loadDataset,
+  type DataCollator,
+  type Dataset,
+} from '../../data/index.js';
+import {
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForSeq2SeqLM,
+  AutoModelForSequenceClassification,
+} from '../../models/index.js';
 import { resolveModel } from '../../pipelines/load.js';
 import { setNumThreads } from '../../tensor/engine.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
@@ -60,13 +72,30 @@ interface TrainConfig {
   model: string;
   tokenizer?: string;
   numLabels?: number;
-  data: { train: string; eval?: string; evalFraction?: number; textColumn?: string; labelColumn?: string; targetColumn?: string; maxLength?: number };
+  data: {
+    train: string;
+    eval?: string;
+    evalFraction?: number;
+    textColumn?: string;
+    labelColumn?: string;
+    targetColumn?: string;
+    maxLength?: number;
+  };
   args: Seq2SeqTrainingArgumentsInit;
   earlyStoppingPatience?: number;
   distillation?: { teacher: string; temperature?: number; alpha?: number };
 }
 
-const CONFIG_FIELDS = ['task', 'model', 'tokenizer', 'numLabels', 'data', 'args', 'earlyStoppingPatience', 'distillation'];
+const CONFIG_FIELDS = [
+  'task',
+  'model',
+  'tokenizer',
+  'numLabels',
+  'data',
+  'args',
+  'earlyStoppingPatience',
+  'distillation',
+];
 const DISTILLATION_FIELDS = ['teacher', 'temperature', 'alpha'];
 const DATA_FIELDS = ['train', 'eval', 'evalFraction', 'textColumn', 'labelColumn', 'targetColumn', 'maxLength'];
 
@@ -85,7 +114,8 @@ export function readTrainConfig(file: string): TrainConfig {
   const config = value as Partial<TrainConfig>;
   const rejectUnknown = (object: object, known: string[], prefix: string) => {
     const field = Object.keys(object).find((key) => !known.includes(key));
-    if (field !== undefined) throw new UsageError(`${file}: unknown field '${prefix}${field}'${didYouMean(field, known)}`);
+    if (field !== undefined)
+      throw new UsageError(`${file}: unknown field '${prefix}${field}'${didYouMean(field, known)}`);
   };
   rejectUnknown(config, CONFIG_FIELDS, '');
   if (!TASKS.includes(config.task as Task)) fail('task', `one of ${TASKS.join(', ')}`, config.task);
@@ -95,9 +125,12 @@ export function readTrainConfig(file: string): TrainConfig {
   rejectUnknown(data, DATA_FIELDS, 'data.');
   if (typeof data.train !== 'string') fail('data.train', 'a file path', data.train);
   if (data.eval !== undefined && typeof data.eval !== 'string') fail('data.eval', 'a file path', data.eval);
-  if (data.evalFraction !== undefined && !(data.evalFraction > 0 && data.evalFraction < 1)) fail('data.evalFraction', 'a number between 0 and 1', data.evalFraction);
-  if (config.task === 'seq2seq' && typeof data.targetColumn !== 'string') fail('data.targetColumn', 'the target text column (seq2seq)', data.targetColumn);
-  if (!config.args || typeof config.args !== 'object' || typeof config.args.outputDir !== 'string') fail('args.outputDir', 'a folder path', config.args?.outputDir);
+  if (data.evalFraction !== undefined && !(data.evalFraction > 0 && data.evalFraction < 1))
+    fail('data.evalFraction', 'a number between 0 and 1', data.evalFraction);
+  if (config.task === 'seq2seq' && typeof data.targetColumn !== 'string')
+    fail('data.targetColumn', 'the target text column (seq2seq)', data.targetColumn);
+  if (!config.args || typeof config.args !== 'object' || typeof config.args.outputDir !== 'string')
+    fail('args.outputDir', 'a folder path', config.args?.outputDir);
   try {
     new Seq2SeqTrainingArguments(config.args!);
   } catch (err) {
@@ -105,13 +138,18 @@ export function readTrainConfig(file: string): TrainConfig {
   }
   const distillation = config.distillation;
   if (distillation !== undefined) {
-    if (config.task !== 'sequence-classification') fail('distillation', 'absent unless task is sequence-classification', distillation);
-    if (!distillation || typeof distillation !== 'object') fail('distillation', 'an object { "teacher": …, "temperature": …, "alpha": … }', distillation);
+    if (config.task !== 'sequence-classification')
+      fail('distillation', 'absent unless task is sequence-classification', distillation);
+    if (!distillation || typeof distillation !== 'object')
+      fail('distillation', 'an object { "teacher": …, "temperature": …, "alpha": … }', distillation);
     rejectUnknown(distillation, DISTILLATION_FIELDS, 'distillation.');
-    if (typeof distillation.teacher !== 'string') fail('distillation.teacher', 'a model folder or hub id', distillation.teacher);
+    if (typeof distillation.teacher !== 'string')
+      fail('distillation.teacher', 'a model folder or hub id', distillation.teacher);
     const { temperature, alpha } = distillation;
-    if (temperature !== undefined && !(typeof temperature === 'number' && temperature > 0)) fail('distillation.temperature', 'a number > 0', temperature);
-    if (alpha !== undefined && !(typeof alpha === 'number' && alpha >= 0 && alpha <= 1)) fail('distillation.alpha', 'a number between 0 and 1', alpha);
+    if (temperature !== undefined && !(typeof temperature === 'number' && temperature > 0))
+      fail('distillation.temperature', 'a number > 0', temperature);
+    if (alpha !== undefined && !(typeof alpha === 'number' && alpha >= 0 && alpha <= 1))
+      fail('distillation.alpha', 'a number between 0 and 1', alpha);
   }
   // Relative paths are the file's, so a config works from any current folder.
   const base = dirname(resolve(file));
@@ -130,14 +168,19 @@ function tokenizeColumns(dataset: Dataset, tokenizer: PreTrainedTokenizer, confi
   const text = config.data.textColumn ?? 'text';
   const maxLength = config.data.maxLength ?? 128;
   dataset.requireColumns([text], `data.textColumn in the train config`);
-  const encode = (texts: unknown[]): number[][] => (tokenizer.encode(texts.map(String), { truncation: true, maxLength }) as { inputIds: number[][] }).inputIds;
-  const tokenized = dataset.map(((batch: Record<string, unknown[]>) => {
-    const out: Record<string, unknown[]> = { input_ids: encode(batch[text]!) };
-    if (config.task === 'seq2seq') out['labels'] = encode(batch[config.data.targetColumn!]!);
-    return out;
-  }) as never, { batched: true });
+  const encode = (texts: unknown[]): number[][] =>
+    (tokenizer.encode(texts.map(String), { truncation: true, maxLength }) as { inputIds: number[][] }).inputIds;
+  const tokenized = dataset.map(
+    ((batch: Record<string, unknown[]>) => {
+      const out: Record<string, unknown[]> = { input_ids: encode(batch[text]!) };
+      if (config.task === 'seq2seq') out['labels'] = encode(batch[config.data.targetColumn!]!);
+      return out;
+    }) as never,
+    { batched: true },
+  );
   const labelColumn = config.data.labelColumn ?? 'label';
-  if (config.task === 'sequence-classification' && labelColumn !== 'label') return tokenized.renameColumn(labelColumn as never, 'label');
+  if (config.task === 'sequence-classification' && labelColumn !== 'label')
+    return tokenized.renameColumn(labelColumn as never, 'label');
   return tokenized;
 }
 
@@ -179,7 +222,9 @@ export async function run(argv: string[]): Promise<number> {
   const tokenizer = await AutoTokenizer.fromPretrained(config.tokenizer);
   const raw = await loadDataset(config.data.train);
   const all = tokenizeColumns(raw, tokenizer, config);
-  const split = config.data.eval ? null : all.trainTestSplit({ testSize: config.data.evalFraction ?? 0.1, seed: config.args.seed ?? 42 }).splits;
+  const split = config.data.eval
+    ? null
+    : all.trainTestSplit({ testSize: config.data.evalFraction ?? 0.1, seed: config.args.seed ?? 42 }).splits;
   const train = split ? split.train : all;
   const evalDataset = split ? split.test : tokenizeColumns(await loadDataset(config.data.eval!), tokenizer, config);
 
@@ -187,7 +232,9 @@ export async function run(argv: string[]): Promise<number> {
   let model: TrainableModel;
   let collator: DataCollator;
   // A student takes its teacher's label set, so the soft targets line up class for class.
-  const teacher = config.distillation && (await AutoModelForSequenceClassification.fromPretrained(await resolveModel(config.distillation.teacher)));
+  const teacher =
+    config.distillation &&
+    (await AutoModelForSequenceClassification.fromPretrained(await resolveModel(config.distillation.teacher)));
   switch (config.task) {
     case 'sequence-classification': {
       if (teacher) {
@@ -199,7 +246,10 @@ export async function run(argv: string[]): Promise<number> {
       const labels = [...new Set(train.column('label' as never) as unknown[])].map(String).sort();
       const numeric = labels.every((l) => /^\d+$/.test(l));
       const id2label = numeric ? undefined : Object.fromEntries(labels.map((l, i) => [i, l]));
-      model = await AutoModelForSequenceClassification.fromPretrained(config.model, id2label ? { id2label } : { numLabels: config.numLabels ?? labels.length });
+      model = await AutoModelForSequenceClassification.fromPretrained(
+        config.model,
+        id2label ? { id2label } : { numLabels: config.numLabels ?? labels.length },
+      );
       collator = new DataCollatorWithPadding({ padTokenId });
       break;
     }
@@ -209,32 +259,55 @@ export async function run(argv: string[]): Promise<number> {
       break;
     case 'masked-lm': {
       const maskTokenId = tokenizer.getSpecialTokenId('mask_token');
-      if (maskTokenId === undefined) throw new UsageError(`${config.tokenizer ?? config.model}: the tokenizer has no mask token, which masked-lm needs`);
+      if (maskTokenId === undefined)
+        throw new UsageError(
+          `${config.tokenizer ?? config.model}: the tokenizer has no mask token, which masked-lm needs`,
+        );
       model = await AutoModelForMaskedLM.fromPretrained(config.model);
-      collator = new DataCollatorForLanguageModeling({ padTokenId, maskTokenId, vocabSize: tokenizer.vocabSize, specialTokenIds: tokenizer.allSpecialIds, seed: config.args.seed ?? 42 });
+      collator = new DataCollatorForLanguageModeling({
+        padTokenId,
+        maskTokenId,
+        vocabSize: tokenizer.vocabSize,
+        specialTokenIds: tokenizer.allSpecialIds,
+        seed: config.args.seed ?? 42,
+      });
       break;
     }
     case 'seq2seq': {
       const seq2seq = await AutoModelForSeq2SeqLM.fromPretrained(config.model);
       model = seq2seq;
-      collator = new DataCollatorForSeq2Seq({ padTokenId, decoderStartTokenId: seq2seq.config.decoderStartTokenId ?? padTokenId });
+      collator = new DataCollatorForSeq2Seq({
+        padTokenId,
+        decoderStartTokenId: seq2seq.config.decoderStartTokenId ?? padTokenId,
+      });
       break;
     }
   }
   model.train();
   const args = new Seq2SeqTrainingArguments(config.args);
-  const callbacks = config.earlyStoppingPatience ? [new EarlyStoppingCallback({ patience: config.earlyStoppingPatience })] : [];
+  const callbacks = config.earlyStoppingPatience
+    ? [new EarlyStoppingCallback({ patience: config.earlyStoppingPatience })]
+    : [];
   const options = { model, args, trainDataset: train, evalDataset, dataCollator: collator, tokenizer, callbacks };
-  const distillation = teacher && { teacher, temperature: config.distillation!.temperature, alpha: config.distillation!.alpha };
+  const distillation = teacher && {
+    teacher,
+    temperature: config.distillation!.temperature,
+    alpha: config.distillation!.alpha,
+  };
   const trainer =
     config.task === 'seq2seq'
       ? new Seq2SeqTrainer(options)
       : distillation
         ? new DistillationTrainer({ ...options, computeMetrics: classificationMetrics, distillation })
-        : new Trainer({ ...options, computeMetrics: config.task === 'sequence-classification' ? classificationMetrics : undefined });
+        : new Trainer({
+            ...options,
+            computeMetrics: config.task === 'sequence-classification' ? classificationMetrics : undefined,
+          });
   const result = await trainer.train();
   const metrics = await trainer.evaluate();
   await trainer.saveModel();
-  console.log(JSON.stringify({ outputDir: args.outputDir, globalStep: result.globalStep, ...result.metrics, ...metrics }));
+  console.log(
+    JSON.stringify({ outputDir: args.outputDir, globalStep: result.globalStep, ...result.metrics, ...metrics }),
+  );
   return 0;
 }

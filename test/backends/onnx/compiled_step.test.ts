@@ -12,11 +12,13 @@ function accumulator(): { step: CompiledStep; acc: () => Tensor } {
 }
 
 /** The step: acc ← acc + sum(x), returning the new total. */
-const addSum = (acc: () => Tensor, set: (t: Tensor) => void) => (batch: Record<string, Tensor>): Record<string, Tensor> => {
-  const next = acc().add(batch.x!.sum());
-  set(keep(next));
-  return { total: next };
-};
+const addSum =
+  (acc: () => Tensor, set: (t: Tensor) => void) =>
+  (batch: Record<string, Tensor>): Record<string, Tensor> => {
+    const next = acc().add(batch.x!.sum());
+    set(keep(next));
+    return { total: next };
+  };
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -27,10 +29,19 @@ describe('CompiledStep', () => {
       state: () => [{ name: 'acc', tensor: acc, set: (v) => void (acc = keep(v)) }],
       scalars: () => ({}),
     });
-    const fn = addSum(() => acc, (t) => (acc = t));
+    const fn = addSum(
+      () => acc,
+      (t) => (acc = t),
+    );
     const totals: number[] = [];
     for (const shape of [[2, 3], [2, 3], [4], [2, 3], [4]]) {
-      totals.push(tidy(() => step.run({ x: tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1)).reshape(shape) }, fn).outputs.total!.item()));
+      totals.push(
+        tidy(() =>
+          step
+            .run({ x: tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1)).reshape(shape) }, fn)
+            .outputs.total!.item(),
+        ),
+      );
     }
     expect(totals).toEqual([6, 12, 16, 22, 26]);
     expect(step.graphCount).toBe(2);
@@ -42,7 +53,8 @@ describe('CompiledStep', () => {
     const { step } = accumulator();
     const x = tensor([1, 2]);
     const fn = (batch: Record<string, Tensor>): Record<string, Tensor> => ({ y: batch.a!.mul(batch.b!) });
-    for (let i = 0; i < 2; i++) expect(Array.from(tidy(() => step.run({ a: x, b: x }, fn).outputs.y!.data))).toEqual([1, 4]);
+    for (let i = 0; i < 2; i++)
+      expect(Array.from(tidy(() => step.run({ a: x, b: x }, fn).outputs.y!.data))).toEqual([1, 4]);
     expect(step.counts).toEqual({ captured: 1, replayed: 1, eager: 0 });
   });
 
@@ -53,7 +65,9 @@ describe('CompiledStep', () => {
     for (let i = 0; i < 3; i++) tidy(() => step.run({ x: randn([3]) }, fn));
     expect(step.counts).toEqual({ captured: 0, replayed: 0, eager: 3 });
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0]![0])).toMatch(/cannot be compiled \(JavaScript read the values of a reduceSum result/);
+    expect(String(warn.mock.calls[0]![0])).toMatch(
+      /cannot be compiled \(JavaScript read the values of a reduceSum result/,
+    );
     expect(acc().item()).toBe(0);
   });
 

@@ -32,11 +32,15 @@ describe('models with weights as initializers', () => {
   it('hands onnxruntime the weights as in-memory external data', () => {
     const { model, externalData } = modelWithExternalWeights(graph, weights);
     expect(model.byteLength).toBeLessThan(400);
-    expect(run((s) => s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { externalData }))).toEqual([15, 31, 47]);
+    expect(
+      run((s) => s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { externalData })),
+    ).toEqual([15, 31, 47]);
   });
 
   it('writes a self-contained model with the weights inline', () => {
     const bytes = Buffer.concat(modelFileParts(graph, weights));
-    expect(run((s) => s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {}))).toEqual([15, 31, 47]);
+    expect(run((s) => s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {}))).toEqual([
+      15, 31, 47,
+    ]);
   });
 });

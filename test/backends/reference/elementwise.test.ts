@@ -65,10 +65,7 @@ describe('reference binary kernels', () => {
     // (2, 1, 2) - (3, 1) -> (2, 3, 2)
     const a = f32([1, 2, 3, 4], [2, 1, 2]);
     const b = f32([0, 10, 20], [3, 1]);
-    expectTensor(
-      run('sub', [a, b], {}),
-      f32([1, 2, -9, -8, -19, -18, 3, 4, -7, -6, -17, -16], [2, 3, 2]),
-    );
+    expectTensor(run('sub', [a, b], {}), f32([1, 2, -9, -8, -19, -18, 3, 4, -7, -6, -17, -16], [2, 3, 2]));
     expectTensor(run('add', [f32([], [0, 3]), f32([1, 2, 3], [1, 3])], {}), f32([], [0, 3]));
     expectTensor(run('add', [f32([5], [1, 1]), f32([1, 2], [2])], {}), f32([6, 7], [1, 2]));
   });
@@ -81,8 +78,10 @@ describe('reference binary kernels', () => {
 
   it('follows IEEE float32 for div and C pow', () => {
     expectTensor(run('div', [f32([1, -1, 0, 7]), f32([0, 0, 0, 2])], {}), f32([Infinity, -Infinity, NaN, 3.5]));
-    expectTensor(run('pow', [f32([2, 4, 9, -8, 1, -1]), f32([3, 0.5, -0.5, 1 / 3, NaN, Infinity])], {}),
-      f32([8, 2, 1 / 3, NaN, 1, 1]));
+    expectTensor(
+      run('pow', [f32([2, 4, 9, -8, 1, -1]), f32([3, 0.5, -0.5, 1 / 3, NaN, Infinity])], {}),
+      f32([8, 2, 1 / 3, NaN, 1, 1]),
+    );
   });
 
   it('propagates NaN through maximum and minimum', () => {
@@ -103,7 +102,9 @@ describe('reference binary kernels', () => {
     expect(() => run('add', [f32([1]), i32([1])], {})).toThrow(
       'add: expected both inputs of the same dtype, got float32 and int32',
     );
-    expect(() => run('add', [bool([1]), bool([1])], {})).toThrow('add: expected inputs of dtype float32 or int32, got bool');
+    expect(() => run('add', [bool([1]), bool([1])], {})).toThrow(
+      'add: expected inputs of dtype float32 or int32, got bool',
+    );
   });
 });
 
@@ -119,7 +120,9 @@ describe('reference comparison and logic kernels', () => {
     expectTensor(run('equal', [f32([NaN]), f32([NaN])], {}), bool([0]));
     expectTensor(run('less', [i32([1, 5]), i32([3, 3])], {}), bool([1, 0]));
     expectTensor(run('equal', [bool([0, 1]), bool([1, 1])], {}), bool([0, 1]));
-    expect(() => run('less', [bool([0]), bool([1])], {})).toThrow('less: expected inputs of dtype float32 or int32, got bool');
+    expect(() => run('less', [bool([0]), bool([1])], {})).toThrow(
+      'less: expected inputs of dtype float32 or int32, got bool',
+    );
   });
 
   it('combines bool masks', () => {
@@ -128,7 +131,9 @@ describe('reference comparison and logic kernels', () => {
     expectTensor(run('and', [a, b], {}), bool([0, 0, 0, 1]));
     expectTensor(run('or', [a, b], {}), bool([0, 1, 1, 1]));
     expectTensor(run('not', [a], {}), bool([1, 1, 0, 0]));
-    expect(() => run('and', [a, f32([1, 1, 1, 1])], {})).toThrow('and: expected second input of dtype bool, got float32');
+    expect(() => run('and', [a, f32([1, 1, 1, 1])], {})).toThrow(
+      'and: expected second input of dtype bool, got float32',
+    );
   });
 
   it('where broadcasts condition, then and else together', () => {

@@ -21,11 +21,7 @@ export function run<K extends PrimitiveOp>(op: K, inputs: KernelTensor[], attrs:
 }
 
 /** Asserts the dtype (by array class), shape and values, each value within `tolerance` (exact by default). */
-export function expectTensor(
-  actual: KernelTensor,
-  expected: KernelTensor,
-  tolerance = 0,
-): void {
+export function expectTensor(actual: KernelTensor, expected: KernelTensor, tolerance = 0): void {
   expect(actual.data.constructor.name).toBe(expected.data.constructor.name);
   expect([...actual.shape]).toEqual([...expected.shape]);
   const got = Array.from(actual.data);

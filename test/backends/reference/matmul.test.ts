@@ -38,9 +38,11 @@ describe('reference matmul', () => {
 
   it('names both shapes when they do not fit', () => {
     expect(() => run('matmul', [a23, a23], {})).toThrow('matmul: shapes [2, 3] and [2, 3] do not match');
-    expect(() => run('matmul', [f32(new Array(12).fill(0), [2, 2, 3]), f32(new Array(18).fill(0), [3, 3, 2])], {})).toThrow(
-      'matmul: batch dims of shapes [2, 2, 3] and [3, 3, 2] cannot be broadcast together',
+    expect(() =>
+      run('matmul', [f32(new Array(12).fill(0), [2, 2, 3]), f32(new Array(18).fill(0), [3, 3, 2])], {}),
+    ).toThrow('matmul: batch dims of shapes [2, 2, 3] and [3, 3, 2] cannot be broadcast together');
+    expect(() => run('matmul', [i32([1]), i32([1])], {})).toThrow(
+      'matmul: expected first input of dtype float32, got int32',
     );
-    expect(() => run('matmul', [i32([1]), i32([1])], {})).toThrow('matmul: expected first input of dtype float32, got int32');
   });
 });

@@ -5,13 +5,17 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('reference transpose', () => {
   it('swaps the axes of a matrix', () => {
-    expectTensor(run('transpose', [f32([1, 2, 3, 4, 5, 6], [2, 3])], { perm: [1, 0] }), f32([1, 4, 2, 5, 3, 6], [3, 2]));
+    expectTensor(
+      run('transpose', [f32([1, 2, 3, 4, 5, 6], [2, 3])], { perm: [1, 0] }),
+      f32([1, 4, 2, 5, 3, 6], [3, 2]),
+    );
   });
 
   it('permutes three axes: out[k][i][j] = x[i][j][k]', () => {
     // x (2, 3, 4) holds its own flat index i*12 + j*4 + k
     const expected: number[] = [];
-    for (let k = 0; k < 4; k++) for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expected.push(i * 12 + j * 4 + k);
+    for (let k = 0; k < 4; k++)
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expected.push(i * 12 + j * 4 + k);
     expectTensor(run('transpose', [i32(range(24), [2, 3, 4])], { perm: [2, 0, 1] }), i32(expected, [4, 2, 3]));
   });
 
@@ -78,7 +82,9 @@ describe('reference concat', () => {
     expect(() => run('concat', [f32([1, 2, 3, 4], [2, 2]), f32([1, 2, 3], [3, 1])], { axis: 1 })).toThrow(
       'concat: shapes [2, 2] and [3, 1] differ outside axis 1',
     );
-    expect(() => run('concat', [f32([1]), i32([1])], { axis: 0 })).toThrow('concat: expected both inputs of the same dtype');
+    expect(() => run('concat', [f32([1]), i32([1])], { axis: 0 })).toThrow(
+      'concat: expected both inputs of the same dtype',
+    );
   });
 });
 
@@ -115,9 +121,13 @@ describe('reference gather', () => {
   });
 
   it('rejects out-of-range and non-int32 indices', () => {
-    expect(() => run('gather', [table, i32([4])], { axis: 0 })).toThrow('gather: index 4 is out of range for an axis of size 4');
+    expect(() => run('gather', [table, i32([4])], { axis: 0 })).toThrow(
+      'gather: index 4 is out of range for an axis of size 4',
+    );
     expect(() => run('gather', [table, i32([-5])], { axis: 0 })).toThrow('gather: index -5 is out of range');
-    expect(() => run('gather', [table, f32([1])], { axis: 0 })).toThrow('gather: expected indices of dtype int32, got float32');
+    expect(() => run('gather', [table, f32([1])], { axis: 0 })).toThrow(
+      'gather: expected indices of dtype int32, got float32',
+    );
   });
 });
 
@@ -181,8 +191,13 @@ describe('reference trilu', () => {
 
   it('handles non-square matrices, batches and bool masks', () => {
     expectTensor(run('trilu', [f32(range(8), [2, 4])], { upper: true, k: 0 }), f32([0, 1, 2, 3, 0, 5, 6, 7], [2, 4]));
-    expectTensor(run('trilu', [bool([1, 1, 1, 1, 1, 1, 1, 1], [2, 2, 2])], { upper: false, k: 0 }), bool([1, 0, 1, 1, 1, 0, 1, 1], [2, 2, 2]));
-    expect(() => run('trilu', [f32([1, 2])], { upper: true, k: 0 })).toThrow('trilu: expected at least 2 dims, got shape [2]');
+    expectTensor(
+      run('trilu', [bool([1, 1, 1, 1, 1, 1, 1, 1], [2, 2, 2])], { upper: false, k: 0 }),
+      bool([1, 0, 1, 1, 1, 0, 1, 1], [2, 2, 2]),
+    );
+    expect(() => run('trilu', [f32([1, 2])], { upper: true, k: 0 })).toThrow(
+      'trilu: expected at least 2 dims, got shape [2]',
+    );
   });
 });
 
@@ -198,6 +213,8 @@ describe('reference cumsum', () => {
 describe('reference backend dispatch', () => {
   it('checks the number of inputs', () => {
     expect(() => run('add', [f32([1])], {})).toThrow('add: expected 2 inputs, got 1');
-    expect(() => run('cast', [f32([1])], { to: 'float64' as never })).toThrow('cast: expected "to" to be float32, int32 or bool');
+    expect(() => run('cast', [f32([1])], { to: 'float64' as never })).toThrow(
+      'cast: expected "to" to be float32, int32 or bool',
+    );
   });
 });

@@ -31,6 +31,8 @@ describe('reference softmax and logSoftmax', () => {
   });
 
   it('wants float32', () => {
-    expect(() => run('softmax', [i32([1, 2])], { axis: 0 })).toThrow('softmax: expected input of dtype float32, got int32');
+    expect(() => run('softmax', [i32([1, 2])], { axis: 0 })).toThrow(
+      'softmax: expected input of dtype float32, got int32',
+    );
   });
 });

@@ -60,6 +60,8 @@ describe('reference argMax', () => {
   });
 
   it('refuses an empty axis', () => {
-    expect(() => run('argMax', [f32([], [2, 0])], { axis: 1, keepdims: false })).toThrow('argMax: axis 1 of shape [2, 0] is empty');
+    expect(() => run('argMax', [f32([], [2, 0])], { axis: 1, keepdims: false })).toThrow(
+      'argMax: axis 1 of shape [2, 0] is empty',
+    );
   });
 });
