@@ -15,7 +15,12 @@ export interface TwinResult {
 
 export function runTwin(script: string, args: string[], merit: string): TwinResult | null {
   const twin = sharedPath('reference', script);
-  if (!existsSync('/usr/bin/python3') || !existsSync(twin) || spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) return null;
+  if (
+    !existsSync('/usr/bin/python3') ||
+    !existsSync(twin) ||
+    spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0
+  )
+    return null;
   let best: TwinResult['best'] | undefined;
   const runs: TwinResult['runs'] = {};
   for (const threads of [1, 2]) {

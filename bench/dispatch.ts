@@ -38,12 +38,26 @@ const { binding, OrtTensor } = loadNative();
 const model = encodeModel({
   nodes: [{ op: 'Add', inputs: ['a', 'b'], outputs: ['y'] }],
   initializers: [],
-  inputs: [{ name: 'a', type: 'float32', dims: [4, 4] }, { name: 'b', type: 'float32', dims: [4, 4] }],
+  inputs: [
+    { name: 'a', type: 'float32', dims: [4, 4] },
+    { name: 'b', type: 'float32', dims: [4, 4] },
+  ],
   outputs: [{ name: 'y', type: 'float32', dims: [4, 4] }],
 });
 const session = new binding.InferenceSession();
-session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, sessionOptions(backend.numThreads, 'basic'));
-const rawUs = usPerCall(() => session.run({ a: new OrtTensor('float32', a.data, [4, 4]), b: new OrtTensor('float32', b.data, [4, 4]) }, { y: null }, {}));
+session.loadModel(
+  model.buffer as ArrayBuffer,
+  model.byteOffset,
+  model.byteLength,
+  sessionOptions(backend.numThreads, 'basic'),
+);
+const rawUs = usPerCall(() =>
+  session.run(
+    { a: new OrtTensor('float32', a.data, [4, 4]), b: new OrtTensor('float32', b.data, [4, 4]) },
+    { y: null },
+    {},
+  ),
+);
 session.dispose();
 
 // 100 dependent tiny ops: each dispatched eagerly, or all in one captured graph.

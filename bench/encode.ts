@@ -22,7 +22,10 @@ interface Rate {
   cpu_s: number;
 }
 
-const lines = readFileSync(sharedPath('data/sst2/dev.tsv'), 'utf8').split('\n').slice(1).filter((l) => l.trim() !== '');
+const lines = readFileSync(sharedPath('data/sst2/dev.tsv'), 'utf8')
+  .split('\n')
+  .slice(1)
+  .filter((l) => l.trim() !== '');
 const sentences = lines.map((l) => l.split('\t')[0]!);
 
 const model = await UseModel.fromPretrained(resolve(projectRoot, 'models/use-lite'));
@@ -34,7 +37,11 @@ const engines: Record<'attn' | 'tfjs', (texts: string[]) => Promise<unknown>> = 
 };
 
 /** One pass over `count` sentences in batches of `batch`. */
-async function pass(engine: keyof typeof engines, batch: number, count: number): Promise<{ seconds: number; cpu: number }> {
+async function pass(
+  engine: keyof typeof engines,
+  batch: number,
+  count: number,
+): Promise<{ seconds: number; cpu: number }> {
   const cpuStart = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < count; i += batch) await engines[engine](sentences.slice(i, i + batch));
@@ -47,7 +54,9 @@ async function maxAbsDiff(count: number): Promise<number> {
   const texts = sentences.slice(0, count);
   const ours = noGrad(() => model.encode(texts));
   const theirs = await reference.embed(texts);
-  return Math.max(...theirs.map((row, i) => Math.max(...row.map((v, j) => Math.abs(v - ours.data[i * row.length + j]!)))));
+  return Math.max(
+    ...theirs.map((row, i) => Math.max(...row.map((v, j) => Math.abs(v - ours.data[i * row.length + j]!)))),
+  );
 }
 
 const results: Record<string, Record<string, Rate | number>> = {};
@@ -59,7 +68,9 @@ for (const batch of [1, 32]) {
     for (const engine of ['attn', 'tfjs'] as const) {
       const timing = await pass(engine, batch, count);
       if (!best[engine] || timing.seconds < best[engine]!.seconds) best[engine] = timing;
-      process.stderr.write(`batch ${batch} ${engine}: pass ${r + 1}/${REPEATS} ${(count / timing.seconds).toFixed(1)} sentences/s\n`);
+      process.stderr.write(
+        `batch ${batch} ${engine}: pass ${r + 1}/${REPEATS} ${(count / timing.seconds).toFixed(1)} sentences/s\n`,
+      );
     }
   }
   const rate = (engine: string): Rate => ({
@@ -68,7 +79,21 @@ for (const batch of [1, 32]) {
   });
   const attn = rate('attn');
   const tfjs = rate('tfjs');
-  results[`batch_${batch}`] = { sentences: count, attn, tfjs, ratio: Number((attn.sentences_per_s / tfjs.sentences_per_s).toFixed(3)) };
+  results[`batch_${batch}`] = {
+    sentences: count,
+    attn,
+    tfjs,
+    ratio: Number((attn.sentences_per_s / tfjs.sentences_per_s).toFixed(3)),
+  };
 }
 const maxAbsDiffFirst32 = await maxAbsDiff(32);
-console.log(JSON.stringify({ bench: 'encode', model: 'models/use-lite', data: 'sst2/dev.tsv', repeats: REPEATS, ...results, max_abs_diff_first_32: maxAbsDiffFirst32 }));
+console.log(
+  JSON.stringify({
+    bench: 'encode',
+    model: 'models/use-lite',
+    data: 'sst2/dev.tsv',
+    repeats: REPEATS,
+    ...results,
+    max_abs_diff_first_32: maxAbsDiffFirst32,
+  }),
+);

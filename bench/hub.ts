@@ -20,7 +20,9 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const { values } = parseArgs({ options: { mb: { type: 'string', default: '64' }, repeats: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { mb: { type: 'string', default: '64' }, repeats: { type: 'string', default: '3' } },
+});
 const megabytes = Number(values.mb);
 const repeats = Number(values.repeats);
 const work = mkdtempSync(join(tmpdir(), 'attn-bench-hub-'));

@@ -71,7 +71,9 @@ for (const [b, m, k, n] of SHAPES) {
     ort_gflops: +(flops / rawMs / 1e6).toFixed(2),
     ratio: +(rawMs / attnMs).toFixed(3),
   };
-  console.log(`${row.shape}: attn ${row.attn_gflops} GFLOPS, raw onnxruntime ${row.ort_gflops} GFLOPS (ratio ${row.ratio})`);
+  console.log(
+    `${row.shape}: attn ${row.attn_gflops} GFLOPS, raw onnxruntime ${row.ort_gflops} GFLOPS (ratio ${row.ratio})`,
+  );
   results.push(row);
 }
 console.log(JSON.stringify({ bench: 'matmul', results }));

@@ -29,7 +29,11 @@ class TinyLM extends Module {
     const [b, t] = idx.shape as [number, number];
     let x = this.tok.forward(idx).add(this.pos.forward(arange(t))); // (B, T, C)
     const qkv = this.qkv.forward(this.ln.forward(x));
-    const heads = (i: number): Tensor => qkv.slice(2, i * 64, (i + 1) * 64).reshape([b, t, 4, 16]).transpose(1, 2);
+    const heads = (i: number): Tensor =>
+      qkv
+        .slice(2, i * 64, (i + 1) * 64)
+        .reshape([b, t, 4, 16])
+        .transpose(1, 2);
     const y = scaledDotProductAttention(heads(0), heads(1), heads(2), { causal: true }).output;
     x = x.add(y.transpose(1, 2).reshape([b, t, 64]));
     x = x.add(this.mlp.forward(x).gelu());
@@ -67,4 +71,13 @@ for (let step = 1; step <= steps; step++) {
 }
 const growth = (marks[`rss_mib_step_${steps}`]! - marks.rss_mib_step_100!) / marks.rss_mib_step_100!;
 compiled?.dispose();
-console.log(JSON.stringify({ bench: 'memory', mode: eager ? 'eager' : 'compiled', steps, ...marks, growth_pct: +(growth * 100).toFixed(2), final_loss: +loss.toFixed(4) }));
+console.log(
+  JSON.stringify({
+    bench: 'memory',
+    mode: eager ? 'eager' : 'compiled',
+    steps,
+    ...marks,
+    growth_pct: +(growth * 100).toFixed(2),
+    final_loss: +loss.toFixed(4),
+  }),
+);

@@ -89,8 +89,12 @@ const result = {
   token_delay_ms: tokenDelayMs,
   completed: completed.length,
   dropped: requests - completed.length,
-  latency_ms: completed.length ? { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), max: round(latencies.at(-1)!) } : null,
-  first_token_ms: completed.length ? { p50: round(percentile(firstTokens, 50)), p95: round(percentile(firstTokens, 95)) } : null,
+  latency_ms: completed.length
+    ? { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), max: round(latencies.at(-1)!) }
+    : null,
+  first_token_ms: completed.length
+    ? { p50: round(percentile(firstTokens, 50)), p95: round(percentile(firstTokens, 95)) }
+    : null,
   streamed_tokens_per_s: Math.round(totalPieces / (wallMs / 1000)),
   wall_ms: round(wallMs),
   cpu_ms: round((cpu.user + cpu.system) / 1000),

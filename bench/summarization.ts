@@ -13,7 +13,11 @@ import { sharedPath } from '../src/util/paths.js';
 import { progress } from '../src/util/progress.js';
 
 const { values } = parseArgs({
-  options: { data: { type: 'string', default: sharedPath('data', 'dialogsum', 'dialogsum.dev.jsonl') }, model: { type: 'string' }, limit: { type: 'string' } },
+  options: {
+    data: { type: 'string', default: sharedPath('data', 'dialogsum', 'dialogsum.dev.jsonl') },
+    model: { type: 'string' },
+    limit: { type: 'string' },
+  },
 });
 
 interface Example {
@@ -27,9 +31,17 @@ function readExamples(path: string): Example[] {
     .filter((line) => line.trim() !== '')
     .map((line, i) => {
       const row = JSON.parse(line) as Record<string, unknown>;
-      const references = Object.keys(row).filter((k) => /^summary\d*$/.test(k)).map((k) => row[k]);
-      if (typeof row.dialogue !== 'string' || references.length === 0 || references.some((r) => typeof r !== 'string')) {
-        throw new Error(`${path} line ${i + 1}: expected {"dialogue": string, "summary": string}, got keys ${Object.keys(row).join(', ')}`);
+      const references = Object.keys(row)
+        .filter((k) => /^summary\d*$/.test(k))
+        .map((k) => row[k]);
+      if (
+        typeof row.dialogue !== 'string' ||
+        references.length === 0 ||
+        references.some((r) => typeof r !== 'string')
+      ) {
+        throw new Error(
+          `${path} line ${i + 1}: expected {"dialogue": string, "summary": string}, got keys ${Object.keys(row).join(', ')}`,
+        );
       }
       return { dialogue: row.dialogue, references: references as string[] };
     });
@@ -37,7 +49,9 @@ function readExamples(path: string): Example[] {
 
 /** ROUGE-1 F1 of each prediction against its best-matching reference. */
 function rouge1PerExample(predictions: string[], examples: Example[]): number[] {
-  return predictions.map((prediction, i) => Math.max(...examples[i]!.references.map((r) => rougeScores(prediction, r).rouge1.fmeasure)));
+  return predictions.map((prediction, i) =>
+    Math.max(...examples[i]!.references.map((r) => rougeScores(prediction, r).rouge1.fmeasure)),
+  );
 }
 
 /** Mean over examples of each ROUGE F1 (×100), each example scored against its best-matching reference. */
@@ -45,7 +59,8 @@ function corpusRouge(predictions: string[], examples: Example[]): RougeSummary {
   const sums = { rouge1: 0, rouge2: 0, rougeL: 0 };
   predictions.forEach((prediction, i) => {
     const scores = examples[i]!.references.map((reference) => rougeScores(prediction, reference));
-    for (const key of ['rouge1', 'rouge2', 'rougeL'] as const) sums[key] += Math.max(...scores.map((s) => s[key].fmeasure));
+    for (const key of ['rouge1', 'rouge2', 'rougeL'] as const)
+      sums[key] += Math.max(...scores.map((s) => s[key].fmeasure));
   });
   const mean = (x: number) => Number(((100 * x) / predictions.length).toFixed(2));
   return { rouge1: mean(sums.rouge1), rouge2: mean(sums.rouge2), rougeL: mean(sums.rougeL) };
@@ -72,7 +87,13 @@ for (let i = 0; i < examples.length; i += 16) {
 bar.done();
 const seconds = (performance.now() - started) / 1000;
 const summaries = results.map((r) => r.summary_text);
-const lead2 = examples.map((e) => e.dialogue.split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' '));
+const lead2 = examples.map((e) =>
+  e.dialogue
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, 2)
+    .join(' '),
+);
 const halves = (predictions: string[]) => {
   const pick = (parity: number) => (_: unknown, i: number) => i % 2 === parity;
   return {
@@ -83,9 +104,12 @@ const halves = (predictions: string[]) => {
 };
 const scores = { default: halves(summaries), lead2: halves(lead2) };
 const gain = pairedGain(rouge1PerExample(summaries, examples), rouge1PerExample(lead2, examples));
-const words = (texts: string[]) => Number((texts.reduce((s, t) => s + t.split(/\s+/).length, 0) / texts.length).toFixed(1));
+const words = (texts: string[]) =>
+  Number((texts.reduce((s, t) => s + t.split(/\s+/).length, 0) / texts.length).toFixed(1));
 for (const [name, s] of Object.entries(scores)) {
-  console.error(`${name.padEnd(8)} ROUGE-1/2/L ${s.all.rouge1} / ${s.all.rouge2} / ${s.all.rougeL}  (even ${s.even_tuned.rouge1}, odd ${s.odd_unseen.rouge1})`);
+  console.error(
+    `${name.padEnd(8)} ROUGE-1/2/L ${s.all.rouge1} / ${s.all.rouge2} / ${s.all.rougeL}  (even ${s.even_tuned.rouge1}, odd ${s.odd_unseen.rouge1})`,
+  );
 }
 console.error(`ROUGE-1 gain over LEAD-2: ${gain.mean} ± ${gain.standard_error} (standard error over dialogues)`);
 console.error(`example: ${summaries[0]}`);

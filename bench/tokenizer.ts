@@ -16,7 +16,11 @@ const SLICE = 2048;
 type Pass = (texts: string[]) => number;
 
 /** Tokens/s of each way of encoding, each with its own tokenizer instance (own BPE cache), interleaved by slice. */
-function interleaved<K extends string>(name: string, texts: string[], variants: Record<K, Pass>): Record<K, { tokens: number; tokensPerS: number }> {
+function interleaved<K extends string>(
+  name: string,
+  texts: string[],
+  variants: Record<K, Pass>,
+): Record<K, { tokens: number; tokensPerS: number }> {
   const names = Object.keys(variants) as K[];
   const seconds = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
   const tokens = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
@@ -33,13 +37,20 @@ function interleaved<K extends string>(name: string, texts: string[], variants: 
     bar.tick(part.length);
   }
   bar.done();
-  return Object.fromEntries(names.map((n) => [n, { tokens: tokens[n], tokensPerS: tokens[n] / seconds[n] }])) as Record<K, { tokens: number; tokensPerS: number }>;
+  return Object.fromEntries(names.map((n) => [n, { tokens: tokens[n], tokensPerS: tokens[n] / seconds[n] }])) as Record<
+    K,
+    { tokens: number; tokensPerS: number }
+  >;
 }
 
 function measure(name: string, ours: PreTrainedTokenizer, texts: string[]) {
   const direct = new Tokenizer(ours.json, { ...ours.config });
   const oursForTensors = new PreTrainedTokenizer(ours.json, ours.config);
-  const { direct: d, attn: a, attnTensors: t } = interleaved(name, texts, {
+  const {
+    direct: d,
+    attn: a,
+    attnTensors: t,
+  } = interleaved(name, texts, {
     direct: (part) => {
       let n = 0;
       for (const t of part) n += direct.encode(t).ids.length;
@@ -61,7 +72,8 @@ function measure(name: string, ours: PreTrainedTokenizer, texts: string[]) {
       return n;
     },
   });
-  if (d.tokens !== a.tokens || d.tokens !== t.tokens) throw new Error(`${name}: token counts differ (${d.tokens}, ${a.tokens}, ${t.tokens})`);
+  if (d.tokens !== a.tokens || d.tokens !== t.tokens)
+    throw new Error(`${name}: token counts differ (${d.tokens}, ${a.tokens}, ${t.tokens})`);
   return {
     tokens: a.tokens,
     direct_tokens_per_s: Math.round(d.tokensPerS),
@@ -86,7 +98,12 @@ function trainKorean() {
   const seconds = (performance.now() - start) / 1000;
   const sample = texts.filter((_, i) => i % 10 === 0);
   const lossless = sample.filter((t) => tokenizer.decode(tokenizer.encodeIds(t)) === t).length;
-  return { megabytes: Number(megabytes.toFixed(2)), vocab_size: 16000, seconds: Number(seconds.toFixed(1)), round_trip_exact: `${lossless}/${sample.length}` };
+  return {
+    megabytes: Number(megabytes.toFixed(2)),
+    vocab_size: 16000,
+    seconds: Number(seconds.toFixed(1)),
+    round_trip_exact: `${lossless}/${sample.length}`,
+  };
 }
 
 const texts = firstColumn('data/sst2/train.tsv');
@@ -100,4 +117,13 @@ for (const name of ['gpt2', 'bert-base-uncased']) {
 }
 process.stderr.write('training byte-level BPE on nsmc\n');
 const train = trainKorean();
-console.log(JSON.stringify({ bench: 'tokenizer', data: 'sst2/train.tsv', sentences: texts.length, batch: BATCH, ...results, train_bpe_nsmc: train }));
+console.log(
+  JSON.stringify({
+    bench: 'tokenizer',
+    data: 'sst2/train.tsv',
+    sentences: texts.length,
+    batch: BATCH,
+    ...results,
+    train_bpe_nsmc: train,
+  }),
+);

@@ -46,7 +46,10 @@ class Block extends Module {
   fc: Linear;
   out: Linear;
 
-  constructor(readonly d: number, readonly heads: number) {
+  constructor(
+    readonly d: number,
+    readonly heads: number,
+  ) {
     super();
     this.ln1 = new LayerNorm(d);
     this.qkv = new Linear(d, 3 * d);
@@ -60,7 +63,10 @@ class Block extends Module {
     const [b, t, c] = x.shape as [number, number, number];
     const qkv = this.qkv.forward(this.ln1.forward(x)); // (B, T, 3C)
     const split = (i: number): Tensor =>
-      qkv.slice(2, i * c, (i + 1) * c).reshape([b, t, this.heads, c / this.heads]).transpose(1, 2); // (B, H, T, D)
+      qkv
+        .slice(2, i * c, (i + 1) * c)
+        .reshape([b, t, this.heads, c / this.heads])
+        .transpose(1, 2); // (B, H, T, D)
     const y = scaledDotProductAttention(split(0), split(1), split(2), { causal: true }).output;
     x = x.add(this.proj.forward(y.transpose(1, 2).reshape([b, t, c])));
     return x.add(this.out.forward(this.fc.forward(this.ln2.forward(x)).gelu()));
@@ -106,7 +112,8 @@ const opt = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
 const idx = randint(0, cfg.vocab, [cfg.batch, cfg.ctx]);
 const tgt = randint(0, cfg.vocab, [cfg.batch, cfg.ctx]);
 const optimizationFlag = process.argv.indexOf('--optimization');
-const optimization = optimizationFlag >= 0 ? (process.argv[optimizationFlag + 1] as 'basic' | 'extended' | 'all') : 'all';
+const optimization =
+  optimizationFlag >= 0 ? (process.argv[optimizationFlag + 1] as 'basic' | 'extended' | 'all') : 'all';
 
 const update = (batch: Record<string, Tensor>): Record<string, Tensor> => {
   const loss = model.forward(batch.idx!, batch.tgt!);
@@ -128,7 +135,8 @@ interface Run {
 function measure(threads: number): Run {
   setNumThreads(threads);
   const compiled = eager ? null : compileOptimizerStep(opt, { optimization });
-  const step = (): number => tidy(() => (compiled ? compiled.run({ idx, tgt }, update).outputs : update({ idx, tgt })).loss!.item());
+  const step = (): number =>
+    tidy(() => (compiled ? compiled.run({ idx, tgt }, update).outputs : update({ idx, tgt })).loss!.item());
   const firstStart = performance.now();
   for (let i = 0; i < cfg.warmup; i++) step();
   const warmupMs = performance.now() - firstStart;
@@ -169,7 +177,12 @@ const result: Record<string, unknown> = {
   step_ms: +stepMs.toFixed(2),
   step_ms_median: +median(best.stepTimes).toFixed(2),
   tokens_per_s: +(tokens / (stepMs / 1000)).toFixed(1),
-  runs: Object.fromEntries(runs.map((r) => [`threads_${r.threads}`, { step_ms: +mean(r.stepTimes).toFixed(1), cpu_ms_per_step: +r.cpuMs.toFixed(1) }])),
+  runs: Object.fromEntries(
+    runs.map((r) => [
+      `threads_${r.threads}`,
+      { step_ms: +mean(r.stepTimes).toFixed(1), cpu_ms_per_step: +r.cpuMs.toFixed(1) },
+    ]),
+  ),
   // The warm-up steps include recording the step and building its onnxruntime session.
   warmup_ms: +best.warmupMs.toFixed(0),
   forward_ms_eager: +median(forwardTimes).toFixed(2),
@@ -178,7 +191,16 @@ const result: Record<string, unknown> = {
   graphs: best.graphs,
 };
 
-const twin = process.argv.includes('--no-torch') ? null : runTwin('torch_gpt_bench.py', ['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [`--${k}`, String(cfg[k as keyof typeof cfg])]), 'tokens_per_s');
+const twin = process.argv.includes('--no-torch')
+  ? null
+  : runTwin(
+      'torch_gpt_bench.py',
+      ['layers', 'd', 'heads', 'ctx', 'batch', 'vocab', 'steps', 'warmup'].flatMap((k) => [
+        `--${k}`,
+        String(cfg[k as keyof typeof cfg]),
+      ]),
+      'tokens_per_s',
+    );
 if (twin) {
   result.torch_tokens_per_s = twin.best.tokens_per_s;
   result.torch_step_ms = twin.best.step_ms;

@@ -21,7 +21,9 @@ export function snakeCase(name: string): string {
 /** `pruned_heads`: whole-number layer keys, each a list of whole-number heads. */
 function isHeadLists(v: unknown): boolean {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  return Object.entries(v).every(([k, heads]) => /^\d+$/.test(k) && Array.isArray(heads) && heads.every((h) => Number.isInteger(h) && h >= 0));
+  return Object.entries(v).every(
+    ([k, heads]) => /^\d+$/.test(k) && Array.isArray(heads) && heads.every((h) => Number.isInteger(h) && h >= 0),
+  );
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -78,15 +80,32 @@ export class PretrainedConfig {
     const declared = (this.constructor as ConfigClass).modelType;
     this.modelType = this.str('model_type', declared);
     if (declared && this.modelType !== declared) {
-      throw new ConfigError(`${source}: model_type is '${this.modelType}', but ${this.constructor.name} reads '${declared}'`);
+      throw new ConfigError(
+        `${source}: model_type is '${this.modelType}', but ${this.constructor.name} reads '${declared}'`,
+      );
     }
-    this.architectures = this.read('architectures', null, (v) => Array.isArray(v) && v.every((a) => typeof a === 'string'), 'a list of class names') as string[] | null;
-    const id2label = this.read('id2label', null, (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object { "0": "NEGATIVE", … }') as JsonObject | null;
+    this.architectures = this.read(
+      'architectures',
+      null,
+      (v) => Array.isArray(v) && v.every((a) => typeof a === 'string'),
+      'a list of class names',
+    ) as string[] | null;
+    const id2label = this.read(
+      'id2label',
+      null,
+      (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+      'an object { "0": "NEGATIVE", … }',
+    ) as JsonObject | null;
     this.id2label = id2label ? this.parseId2Label(id2label) : defaultLabels(this.num('num_labels', 2));
     // transformers saves labels only as id2label/label2id, and only when they differ from the two default labels.
     delete this.#raw['num_labels'];
     if (!id2label) this.#defaults.set('id2label', defaultLabels(2));
-    const label2id = this.read('label2id', null, (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object { "NEGATIVE": 0, … }') as Record<string, number> | null;
+    const label2id = this.read(
+      'label2id',
+      null,
+      (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+      'an object { "NEGATIVE": 0, … }',
+    ) as Record<string, number> | null;
     this.label2id = label2id ?? invert(this.id2label);
     if (!label2id) this.#defaults.set('label2id', invert(defaultLabels(2)));
     this.problemType = this.optStr('problem_type');
@@ -97,7 +116,10 @@ export class PretrainedConfig {
     this.tieWordEmbeddings = this.bool('tie_word_embeddings', true);
     this.isEncoderDecoder = this.bool('is_encoder_decoder', false);
     this.useCache = this.bool('use_cache', true);
-    const pruned = this.read('pruned_heads', {}, isHeadLists, 'an object { "<layer>": [<head>, …] }') as Record<string, number[]>;
+    const pruned = this.read('pruned_heads', {}, isHeadLists, 'an object { "<layer>": [<head>, …] }') as Record<
+      string,
+      number[]
+    >;
     this.prunedHeads = Object.fromEntries(Object.entries(pruned).map(([layer, heads]) => [Number(layer), [...heads]]));
   }
 
@@ -112,7 +134,8 @@ export class PretrainedConfig {
 
   /** Resizes the label set to LABEL_0…LABEL_{n-1}, as transformers does for `num_labels=n`. */
   set numLabels(n: number) {
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${this.#source}: num_labels must be a whole number >= 1, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new ConfigError(`${this.#source}: num_labels must be a whole number >= 1, got ${n}`);
     if (n === this.numLabels) return;
     this.id2label = defaultLabels(n);
     this.label2id = invert(this.id2label);
@@ -135,14 +158,21 @@ export class PretrainedConfig {
 
   // ---- typed readers: each records the default it used, and names file and field on a bad value ----
 
-  protected read(key: string, fallback: unknown, ok: (v: unknown) => boolean, expected: string, nullable = fallback === null): unknown {
+  protected read(
+    key: string,
+    fallback: unknown,
+    ok: (v: unknown) => boolean,
+    expected: string,
+    nullable = fallback === null,
+  ): unknown {
     if (!(key in this.#raw) || this.#raw[key] === undefined) {
       this.#defaults.set(key, fallback);
       return fallback;
     }
     const value = this.#raw[key];
     if (value === null && nullable) return null;
-    if (!ok(value)) throw new ConfigError(`${this.#source}: field '${key}' is ${JSON.stringify(value)}; expected ${expected}`);
+    if (!ok(value))
+      throw new ConfigError(`${this.#source}: field '${key}' is ${JSON.stringify(value)}; expected ${expected}`);
     return value;
   }
 
@@ -156,7 +186,8 @@ export class PretrainedConfig {
   }
 
   protected optNum(key: string, fallback: number | null = null): number | null {
-    return this.read(key, fallback, (v) => typeof v === 'number' && Number.isFinite(v), 'a number or null', true) as number | null;
+    return this.read(key, fallback, (v) => typeof v === 'number' && Number.isFinite(v), 'a number or null', true) as
+      number | null;
   }
 
   protected str(key: string, fallback: string): string {
@@ -173,7 +204,13 @@ export class PretrainedConfig {
 
   protected tokenIds(key: string, fallback: TokenIds = null): TokenIds {
     const isId = (v: unknown): boolean => Number.isInteger(v);
-    return this.read(key, fallback, (v) => isId(v) || (Array.isArray(v) && v.every(isId)), 'a token id, a list of ids, or null', true) as TokenIds;
+    return this.read(
+      key,
+      fallback,
+      (v) => isId(v) || (Array.isArray(v) && v.every(isId)),
+      'a token id, a list of ids, or null',
+      true,
+    ) as TokenIds;
   }
 
   /** Any JSON value, unchecked (nested structures like `rope_scaling`). */
@@ -185,7 +222,9 @@ export class PretrainedConfig {
     const out: Record<number, string> = {};
     for (const [k, v] of Object.entries(raw)) {
       if (!/^\d+$/.test(k) || typeof v !== 'string') {
-        throw new ConfigError(`${this.#source}: id2label entry ${JSON.stringify(k)}: ${JSON.stringify(v)} must map a class index to a label name`);
+        throw new ConfigError(
+          `${this.#source}: id2label entry ${JSON.stringify(k)}: ${JSON.stringify(v)} must map a class index to a label name`,
+        );
       }
       out[Number(k)] = v;
     }
@@ -206,7 +245,11 @@ export class PretrainedConfig {
     }
     // Always written, even when it was only the class's default: Auto classes dispatch on it when loading.
     if (this.modelType) out['model_type'] = this.modelType;
-    return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return Object.fromEntries(
+      Object.entries(out)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
   }
 
   toJSONString(): string {
@@ -245,7 +288,8 @@ export async function readJsonObject(path: string, what: string): Promise<JsonOb
   } catch (err) {
     throw new ConfigError(`${path}: cannot read the ${what} (${(err as Error).message})`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${path}: expected a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError(`${path}: expected a JSON object`);
   return value as JsonObject;
 }
 
@@ -253,10 +297,13 @@ export async function readJsonObject(path: string, what: string): Promise<JsonOb
 export function configFromJSON(raw: JsonObject, source = 'config'): PretrainedConfig {
   const modelType = raw['model_type'];
   if (typeof modelType !== 'string') {
-    throw new ConfigError(`${source}: field 'model_type' is ${JSON.stringify(modelType)}; expected one of ${knownModelTypes().join(', ')}`);
+    throw new ConfigError(
+      `${source}: field 'model_type' is ${JSON.stringify(modelType)}; expected one of ${knownModelTypes().join(', ')}`,
+    );
   }
   const cls = CONFIG_REGISTRY.get(modelType);
-  if (!cls) throw new ConfigError(`${source}: unknown model_type '${modelType}'; attn knows ${knownModelTypes().join(', ')}`);
+  if (!cls)
+    throw new ConfigError(`${source}: unknown model_type '${modelType}'; attn knows ${knownModelTypes().join(', ')}`);
   return new cls(raw, source);
 }
 

@@ -67,7 +67,12 @@ export interface BaseModelOutput {
 
 /** What generation needs from a decoder-only model. */
 export interface CausalLM {
-  readonly config: { vocabSize: number; contextWindow?: number | null; eosTokenId?: number | number[] | null; padTokenId?: number | null };
+  readonly config: {
+    vocabSize: number;
+    contextWindow?: number | null;
+    eosTokenId?: number | number[] | null;
+    padTokenId?: number | null;
+  };
   forward(inputs: CausalLMInputs): CausalLMOutput;
   /** This model with its one-token cached steps compiled to one graph (models/compiled_decoding.ts), if offered. */
   compiledDecoding?(): CausalLM;
@@ -120,7 +125,10 @@ export interface ModelInputs {
 }
 
 /** Inputs of an extractive QA head: `startPositions` / `endPositions` (B) int32 give the training loss. */
-export type QuestionAnsweringInputs = Omit<ModelInputs, 'labels'> & { startPositions?: Tensor | null; endPositions?: Tensor | null };
+export type QuestionAnsweringInputs = Omit<ModelInputs, 'labels'> & {
+  startPositions?: Tensor | null;
+  endPositions?: Tensor | null;
+};
 
 export interface MaskedLMOutput {
   logits: Tensor; // (B, T, V)
@@ -133,7 +141,9 @@ export interface MaskedLMOutput {
 export type BaseModel = PreTrainedModel & { forward(inputs: ModelInputs): BaseModelOutput };
 export type SequenceClassificationModel = PreTrainedModel & { forward(inputs: ModelInputs): SequenceClassifierOutput };
 export type MaskedLMModel = PreTrainedModel & { forward(inputs: ModelInputs): MaskedLMOutput };
-export type QuestionAnsweringModel = PreTrainedModel & { forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput };
+export type QuestionAnsweringModel = PreTrainedModel & {
+  forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput;
+};
 export type TokenClassificationModel = PreTrainedModel & { forward(inputs: ModelInputs): TokenClassifierOutput };
 export type CausalLMModel = PreTrainedModel & CausalLM;
 export type Seq2SeqLMModel = PreTrainedModel & Seq2SeqLM;

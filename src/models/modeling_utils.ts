@@ -22,7 +22,13 @@ import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
 import { prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
 import { applyHeadPruning, pruneHeads, type HeadsToPrune } from './pruning.js';
-import { ConfigError, readJsonObject, snakeCase, type ConfigClass, type PretrainedConfig } from './configuration_utils.js';
+import {
+  ConfigError,
+  readJsonObject,
+  snakeCase,
+  type ConfigClass,
+  type PretrainedConfig,
+} from './configuration_utils.js';
 import type { DecoderCache, LayerKV } from '../nn/kv_cache.js';
 import type {
   BaseModelOutput,
@@ -101,9 +107,10 @@ const GENERATION_CONFIG = 'generation_config.json';
 const LISTED = 10;
 
 function listSome(names: string[]): string {
-  return names.length <= LISTED ? names.join(', ') : `${names.slice(0, LISTED).join(', ')} and ${names.length - LISTED} more`;
+  return names.length <= LISTED
+    ? names.join(', ')
+    : `${names.slice(0, LISTED).join(', ')} and ${names.length - LISTED} more`;
 }
-
 
 /** The model's weights in `dir` (model.safetensors, or the shards its index names), headers read, tensors not yet. */
 export async function openCheckpoint(dir: string): Promise<SafetensorsReader> {
@@ -111,7 +118,9 @@ export async function openCheckpoint(dir: string): Promise<SafetensorsReader> {
   if (existsSync(single)) return SafetensorsReader.open(single);
   const index = join(dir, SAFETENSORS_INDEX);
   if (existsSync(index)) return SafetensorsReader.openIndex(index);
-  throw new CheckpointError(`${dir}: no model.safetensors or ${SAFETENSORS_INDEX} (attn reads safetensors checkpoints only; convert pytorch_model.bin with save_pretrained(safe_serialization=True))`);
+  throw new CheckpointError(
+    `${dir}: no model.safetensors or ${SAFETENSORS_INDEX} (attn reads safetensors checkpoints only; convert pytorch_model.bin with save_pretrained(safe_serialization=True))`,
+  );
 }
 
 export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedConfig> extends Module {
@@ -164,7 +173,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * tied weight loads from whichever of its names the checkpoint has. Missing base-model weights, shape and dtype
    * mismatches are errors naming the file, the tensor and what was expected.
    */
-  private planLoad(incoming: Map<string, IncomingTensor>, file: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'>): LoadPlan {
+  private planLoad(
+    incoming: Map<string, IncomingTensor>,
+    file: string,
+    options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'>,
+  ): LoadPlan {
     const info: LoadingInfo = { newlyInitialized: [], unexpectedKeys: [], mismatched: [] };
     const assignments: Array<[string, Tensor]> = [];
     const missing: string[] = [];
@@ -196,7 +209,9 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
       assignments.push([found, tensor]);
     }
     if (missing.length > 0) {
-      throw new CheckpointError(`${file}: the checkpoint lacks ${missing.length} tensor(s) that ${this.constructor.name} needs: ${listSome(missing)}`);
+      throw new CheckpointError(
+        `${file}: the checkpoint lacks ${missing.length} tensor(s) that ${this.constructor.name} needs: ${listSome(missing)}`,
+      );
     }
     // Another name of an already-loaded tied weight is not "unused".
     const own = this.stateDict();
@@ -208,9 +223,17 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * Copies in-memory checkpoint tensors into this model's weights by Hugging Face name (see `planLoad`); a tensor
    * kept in half precision stays so.
    */
-  loadCheckpointTensors(tensors: Map<string, Tensor>, file: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'> = {}): LoadingInfo {
-    const aligned = new Map([...this.alignedNames(tensors.keys())].map(([name, original]) => [name, tensors.get(original)!]));
-    const incoming = new Map([...aligned].map(([name, t]) => [name, { name, file, shape: t.shape, dtype: t.dtype, stored: t.dtype }]));
+  loadCheckpointTensors(
+    tensors: Map<string, Tensor>,
+    file: string,
+    options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes'> = {},
+  ): LoadingInfo {
+    const aligned = new Map(
+      [...this.alignedNames(tensors.keys())].map(([name, original]) => [name, tensors.get(original)!]),
+    );
+    const incoming = new Map(
+      [...aligned].map(([name, t]) => [name, { name, file, shape: t.shape, dtype: t.dtype, stored: t.dtype }]),
+    );
     const { info, assignments } = this.planLoad(incoming, file, options);
     for (const [name, target] of assignments) {
       const source = aligned.get(name)!;
@@ -226,15 +249,25 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * headers first, then each tensor is read from its file straight into its weight (F16/BF16 kept in half precision
    * unless `dtype: 'float32'`).
    */
-  async loadCheckpointFrom(reader: SafetensorsReader, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'dtype'> = {}): Promise<LoadingInfo> {
+  async loadCheckpointFrom(
+    reader: SafetensorsReader,
+    options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'dtype'> = {},
+  ): Promise<LoadingInfo> {
     const originals = this.alignedNames(reader.entries.keys());
     const incoming = new Map<string, IncomingTensor>();
     for (const [name, original] of originals) {
       const e = reader.entries.get(original)!;
-      incoming.set(name, { name: original, file: e.file, shape: e.shape, dtype: tensorDtypeOf(e.dtype), stored: e.dtype });
+      incoming.set(name, {
+        name: original,
+        file: e.file,
+        shape: e.shape,
+        dtype: tensorDtypeOf(e.dtype),
+        stored: e.dtype,
+      });
     }
     const { info, assignments } = this.planLoad(incoming, reader.file, options);
-    for (const [name, target] of assignments) await reader.readInto(originals.get(name)!, target, { keepHalf: options.dtype !== 'float32' });
+    for (const [name, target] of assignments)
+      await reader.readInto(originals.get(name)!, target, { keepHalf: options.dtype !== 'float32' });
     return info;
   }
 
@@ -267,19 +300,34 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * `dir`, each atomically. `fromPretrained(dir)` gives back bit-identical weights.
    */
   async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-    const config = this.config.withOverrides({ architectures: [this.constructor.name], quantizationConfig: quantizationConfigOf(this) ?? undefined });
+    const config = this.config.withOverrides({
+      architectures: [this.constructor.name],
+      quantizationConfig: quantizationConfigOf(this) ?? undefined,
+    });
     await config.saveTo(dir);
     const tensors = this.checkpointTensors();
     const tensorDtypes = quantizedTensorDtypes(this, tensors);
-    await saveShardedSafetensors(dir, tensors, { metadata: { format: 'pt' }, maxShardBytes: options.maxShardBytes, tensorDtypes });
-    if (this.generationConfig) await writeFileAtomic(join(dir, GENERATION_CONFIG), JSON.stringify(this.generationConfig.toJSON(), null, 2) + '\n');
+    await saveShardedSafetensors(dir, tensors, {
+      metadata: { format: 'pt' },
+      maxShardBytes: options.maxShardBytes,
+      tensorDtypes,
+    });
+    if (this.generationConfig)
+      await writeFileAtomic(
+        join(dir, GENERATION_CONFIG),
+        JSON.stringify(this.generationConfig.toJSON(), null, 2) + '\n',
+      );
   }
 
   /**
    * Decodes from a causal or encoder–decoder model (greedy, sampling, beam search; see src/generation), with
    * defaults from generation_config.json.
    */
-  generate(this: PreTrainedModel & GenerativeModel, inputIds: Tensor | number[][], options: GenerateOptions = {}): GenerateOutput {
+  generate(
+    this: PreTrainedModel & GenerativeModel,
+    inputIds: Tensor | number[][],
+    options: GenerateOptions = {},
+  ): GenerateOutput {
     return generate(this, inputIds, options);
   }
 
@@ -323,7 +371,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   }
 
   /** Loads a model from a local folder or a hub repo id (see `loadPretrained`). */
-  static async fromPretrained<M extends PreTrainedModel>(this: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
+  static async fromPretrained<M extends PreTrainedModel>(
+    this: PreTrainedModelClass<M>,
+    nameOrDir: string,
+    options: FromPretrainedOptions = {},
+  ): Promise<M> {
     return loadPretrained(this, nameOrDir, options);
   }
 }
@@ -334,7 +386,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
  * eval mode. Weights the checkpoint lacks outside the base model (a new task head) are initialised fresh and
  * listed in a warning and in `loadingInfo`.
  */
-export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, nameOrDir: string, options: FromPretrainedOptions = {}): Promise<M> {
+export async function loadPretrained<M extends PreTrainedModel>(
+  cls: PreTrainedModelClass<M>,
+  nameOrDir: string,
+  options: FromPretrainedOptions = {},
+): Promise<M> {
   return loadFromDir(cls, await resolveModelDir(nameOrDir, options), options, nameOrDir);
 }
 
@@ -346,7 +402,8 @@ export async function loadFromDir<M extends PreTrainedModel>(
   nameOrDir: string = dir,
 ): Promise<M> {
   const configPath = join(dir, 'config.json');
-  const baseConfig = options.config ?? new cls.configClass(await readJsonObject(configPath, 'model configuration'), configPath);
+  const baseConfig =
+    options.config ?? new cls.configClass(await readJsonObject(configPath, 'model configuration'), configPath);
   const config = applyConfigOptions(baseConfig, options);
   const reader = await openCheckpoint(dir);
   let model: M;
@@ -380,17 +437,30 @@ export async function loadFromDir<M extends PreTrainedModel>(
     );
   }
   if (info.unexpectedKeys.length > 0) {
-    warn(`Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${cls.name}: ${listSome(info.unexpectedKeys)}`);
+    warn(
+      `Some weights of the model checkpoint at ${nameOrDir} were not used when initializing ${cls.name}: ${listSome(info.unexpectedKeys)}`,
+    );
   }
   const generationPath = join(dir, GENERATION_CONFIG);
-  if (existsSync(generationPath)) model.generationConfig = GenerationConfig.fromJSON(await readJsonObject(generationPath, 'generation configuration'));
+  if (existsSync(generationPath))
+    model.generationConfig = GenerationConfig.fromJSON(
+      await readJsonObject(generationPath, 'generation configuration'),
+    );
   model.eval();
   return model;
 }
 
 /** Config fields that size a model, by the property each configuration class reads them into. */
 const WIDTH_FIELDS = ['hiddenSize', 'nEmbd', 'dModel', 'dim'];
-const LAYER_FIELDS = ['numHiddenLayers', 'nLayer', 'numLayers', 'nLayers', 'encoderLayers', 'decoderLayers', 'numDecoderLayers'];
+const LAYER_FIELDS = [
+  'numHiddenLayers',
+  'nLayer',
+  'numLayers',
+  'nLayers',
+  'encoderLayers',
+  'decoderLayers',
+  'numDecoderLayers',
+];
 /** Room for architectures whose layers hold less than hidden_size² each, and for tiny test models. */
 const PARAMETER_SLACK = 4;
 const PARAMETER_FLOOR = 1_000_000;
@@ -444,7 +514,8 @@ export function applyConfigOptions<C extends PretrainedConfig>(config: C, option
   const overrides: Record<string, unknown> = { ...options.configOverrides };
   if (options.id2label) {
     overrides['id2label'] = options.id2label;
-    overrides['label2id'] = options.label2id ?? Object.fromEntries(Object.entries(options.id2label).map(([k, v]) => [v, Number(k)]));
+    overrides['label2id'] =
+      options.label2id ?? Object.fromEntries(Object.entries(options.id2label).map(([k, v]) => [v, Number(k)]));
   } else if (options.label2id) {
     overrides['label2id'] = options.label2id;
     overrides['id2label'] = Object.fromEntries(Object.entries(options.label2id).map(([k, v]) => [v, k]));
@@ -457,7 +528,9 @@ export function applyConfigOptions<C extends PretrainedConfig>(config: C, option
     return copy;
   }
   if (options.numLabels !== undefined && options.numLabels !== configured.numLabels) {
-    throw new ConfigError(`fromPretrained: numLabels ${options.numLabels} disagrees with the ${configured.numLabels} labels of id2label/label2id`);
+    throw new ConfigError(
+      `fromPretrained: numLabels ${options.numLabels} disagrees with the ${configured.numLabels} labels of id2label/label2id`,
+    );
   }
   return configured;
 }
@@ -467,7 +540,9 @@ export function applyConfigOptions<C extends PretrainedConfig>(config: C, option
 /** Errors when `length` positions (cached + new) exceed the model's context window. */
 export function checkContextWindow(length: number, maxPositions: number, model: string, field: string): void {
   if (length > maxPositions) {
-    throw new RangeError(`${model}: ${length} positions (prompt plus cached tokens) exceed the context window of ${maxPositions} (config ${field})`);
+    throw new RangeError(
+      `${model}: ${length} positions (prompt plus cached tokens) exceed the context window of ${maxPositions} (config ${field})`,
+    );
   }
 }
 
@@ -478,7 +553,9 @@ export { defaultPositionIds } from '../nn/positional.js';
 export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   const [b, t, v] = logits.shape as [number, number, number];
   if (labels.dtype !== 'int32' || labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) {
-    throw new RangeError(`labels must be int32 (batch, tokens) = [${b}, ${t}] like inputIds, got ${labels.dtype} ${shapeString(labels.shape)}`);
+    throw new RangeError(
+      `labels must be int32 (batch, tokens) = [${b}, ${t}] like inputIds, got ${labels.dtype} ${shapeString(labels.shape)}`,
+    );
   }
   const shiftedLogits = ops.reshape(ops.slice(logits, 1, 0, t - 1), [b * (t - 1), v]);
   const shiftedLabels = ops.reshape(ops.slice(labels, 1, 1), [b * (t - 1)]);
@@ -491,22 +568,35 @@ export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
  */
 export function sequenceClassificationLoss(logits: Tensor, labels: Tensor, config: PretrainedConfig): Tensor {
   const numLabels = logits.shape[logits.rank - 1]!;
-  const problem = config.problemType ?? (numLabels === 1 ? 'regression' : labels.dtype === 'int32' ? 'single_label_classification' : 'multi_label_classification');
+  const problem =
+    config.problemType ??
+    (numLabels === 1
+      ? 'regression'
+      : labels.dtype === 'int32'
+        ? 'single_label_classification'
+        : 'multi_label_classification');
   switch (problem) {
     case 'regression': {
       const target = labels.dtype === 'float32' ? labels : ops.cast(labels, 'float32');
-      return numLabels === 1 ? F.mseLoss(ops.reshape(logits, [-1]), ops.reshape(target, [-1])) : F.mseLoss(logits, target);
+      return numLabels === 1
+        ? F.mseLoss(ops.reshape(logits, [-1]), ops.reshape(target, [-1]))
+        : F.mseLoss(logits, target);
     }
     case 'single_label_classification':
       return F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]));
     case 'multi_label_classification': {
       // Stable BCE with logits: max(x, 0) - x·y + log(1 + exp(-|x|)).
       const y = labels.dtype === 'float32' ? labels : ops.cast(labels, 'float32');
-      const perLabel = ops.add(ops.sub(ops.relu(logits), ops.mul(logits, y)), ops.log(ops.add(ops.exp(ops.neg(ops.abs(logits))), 1)));
+      const perLabel = ops.add(
+        ops.sub(ops.relu(logits), ops.mul(logits, y)),
+        ops.log(ops.add(ops.exp(ops.neg(ops.abs(logits))), 1)),
+      );
       return ops.mean(perLabel);
     }
     default:
-      throw new ConfigError(`${config.source}: problem_type '${problem}' is not one of regression, single_label_classification, multi_label_classification`);
+      throw new ConfigError(
+        `${config.source}: problem_type '${problem}' is not one of regression, single_label_classification, multi_label_classification`,
+      );
   }
 }
 
@@ -564,7 +654,11 @@ export function runLayers<L>(
 }
 
 /** A causal LM's output from its base model's: logits from the LM head, and the shifted loss when labels are given. */
-export function causalLMOutput(base: StackOutput, lmHead: { forward(x: Tensor): Tensor }, labels?: Tensor | null): CausalLMOutput {
+export function causalLMOutput(
+  base: StackOutput,
+  lmHead: { forward(x: Tensor): Tensor },
+  labels?: Tensor | null,
+): CausalLMOutput {
   const logits = lmHead.forward(base.lastHiddenState); // (B, T, V)
   return {
     logits,
@@ -576,9 +670,15 @@ export function causalLMOutput(base: StackOutput, lmHead: { forward(x: Tensor): 
 }
 
 /** A token classifier's output from per-token logits (B, T, numLabels): mean cross-entropy over labels != -100. */
-export function tokenClassifierOutput(base: BaseModelOutput, logits: Tensor, labels?: Tensor | null): TokenClassifierOutput {
+export function tokenClassifierOutput(
+  base: BaseModelOutput,
+  logits: Tensor,
+  labels?: Tensor | null,
+): TokenClassifierOutput {
   const numLabels = logits.shape[2]!;
-  const loss = labels ? F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]), { ignoreIndex: -100 }) : undefined;
+  const loss = labels
+    ? F.crossEntropy(ops.reshape(logits, [-1, numLabels]), ops.reshape(labels, [-1]), { ignoreIndex: -100 })
+    : undefined;
   return { logits, loss, hiddenStates: base.hiddenStates, attentions: base.attentions };
 }
 
@@ -597,7 +697,11 @@ export function questionAnsweringOutput(
   const endLogits = ops.squeeze(ops.slice(logits, -1, 1, 2), -1); // (B, T)
   let loss: Tensor | undefined;
   if (startPositions && endPositions) {
-    const clamped = (positions: Tensor) => new Tensor(Int32Array.from(positions.data, (p) => Math.min(Math.max(p, 0), t)), [positions.shape[0]!]);
+    const clamped = (positions: Tensor) =>
+      new Tensor(
+        Int32Array.from(positions.data, (p) => Math.min(Math.max(p, 0), t)),
+        [positions.shape[0]!],
+      );
     const startLoss = F.crossEntropy(startLogits, clamped(startPositions), { ignoreIndex: t });
     const endLoss = F.crossEntropy(endLogits, clamped(endPositions), { ignoreIndex: t });
     loss = ops.mul(ops.add(startLoss, endLoss), 0.5);

@@ -38,7 +38,9 @@ describe('Auto classes and fromPretrained / savePretrained', () => {
     expect(base).toBeInstanceOf(BertModel);
     expect(base.loadingInfo!.newlyInitialized).toEqual(['pooler.dense.weight', 'pooler.dense.bias']);
     expect(base.loadingInfo!.unexpectedKeys.every((k) => k.startsWith('cls.'))).toBe(true);
-    await expect(AutoModelForCausalLM.fromPretrained(golden('bert'))).rejects.toThrow(/model_type 'bert' has no a causal LM head|has no a causal/);
+    await expect(AutoModelForCausalLM.fromPretrained(golden('bert'))).rejects.toThrow(
+      /model_type 'bert' has no a causal LM head|has no a causal/,
+    );
   });
 
   it('initialises a fresh classifier head from a base checkpoint and lists it', async () => {
@@ -54,7 +56,9 @@ describe('Auto classes and fromPretrained / savePretrained', () => {
     expect(warnings.join('\n')).toMatch(/newly initialized: classifier\.weight, classifier\.bias/);
     // The base checkpoint's weights landed under the `bert.` prefix.
     const reference = await BertModel.fromPretrained(golden('bert'));
-    expect(model.bert.encoder.layer[1]!.output.dense.weight.data).toEqual(reference.encoder.layer[1]!.output.dense.weight.data);
+    expect(model.bert.encoder.layer[1]!.output.dense.weight.data).toEqual(
+      reference.encoder.layer[1]!.output.dense.weight.data,
+    );
     const logits = noGrad(() => model.forward({ inputIds: ids([[2, 5, 3]]) }).logits);
     expect(logits.shape).toEqual([1, 2]);
   });
@@ -63,8 +67,15 @@ describe('Auto classes and fromPretrained / savePretrained', () => {
     const model = await GPT2LMHeadModel.fromPretrained(golden('gpt2'));
     const dir = scratch();
     await model.savePretrained(dir);
-    expect(Buffer.compare(readFileSync(join(dir, 'model.safetensors')), readFileSync(join(golden('gpt2'), 'model.safetensors')))).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(golden('gpt2'), 'config.json'), 'utf8')));
+    expect(
+      Buffer.compare(
+        readFileSync(join(dir, 'model.safetensors')),
+        readFileSync(join(golden('gpt2'), 'model.safetensors')),
+      ),
+    ).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toEqual(
+      JSON.parse(readFileSync(join(golden('gpt2'), 'config.json'), 'utf8')),
+    );
     expect(existsSync(join(dir, 'generation_config.json'))).toBe(true);
   });
 
@@ -88,34 +99,51 @@ describe('Auto classes and fromPretrained / savePretrained', () => {
     const unknown = copyModel('gpt2');
     const config = JSON.parse(readFileSync(join(unknown, 'config.json'), 'utf8'));
     writeFileSync(join(unknown, 'config.json'), JSON.stringify({ ...config, model_type: 'gpt9' }));
-    await expect(AutoModelForCausalLM.fromPretrained(unknown)).rejects.toThrow(/config\.json: unknown model_type 'gpt9'; attn knows .*bert.*gpt2.*llama/);
+    await expect(AutoModelForCausalLM.fromPretrained(unknown)).rejects.toThrow(
+      /config\.json: unknown model_type 'gpt9'; attn knows .*bert.*gpt2.*llama/,
+    );
 
     const missing = copyModel('gpt2');
     const { tensors, metadata } = await loadSafetensors(join(missing, 'model.safetensors'));
     tensors.delete('transformer.h.1.mlp.c_fc.weight');
     await saveSafetensors(join(missing, 'model.safetensors'), tensors, { metadata });
-    await expect(GPT2LMHeadModel.fromPretrained(missing)).rejects.toThrow(/model\.safetensors: the checkpoint lacks 1 tensor\(s\) that GPT2LMHeadModel needs: transformer\.h\.1\.mlp\.c_fc\.weight/);
+    await expect(GPT2LMHeadModel.fromPretrained(missing)).rejects.toThrow(
+      /model\.safetensors: the checkpoint lacks 1 tensor\(s\) that GPT2LMHeadModel needs: transformer\.h\.1\.mlp\.c_fc\.weight/,
+    );
 
     const wrongShape = copyModel('gpt2');
     writeFileSync(join(wrongShape, 'config.json'), JSON.stringify({ ...config, n_inner: 40 }));
-    await expect(GPT2LMHeadModel.fromPretrained(wrongShape)).rejects.toThrow(/model\.safetensors: tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' has shape \[32, 37\], but GPT2LMHeadModel expects \[32, 40\]/);
+    await expect(GPT2LMHeadModel.fromPretrained(wrongShape)).rejects.toThrow(
+      /model\.safetensors: tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' has shape \[32, 37\], but GPT2LMHeadModel expects \[32, 40\]/,
+    );
 
     const badField = copyModel('gpt2');
     writeFileSync(join(badField, 'config.json'), JSON.stringify({ ...config, n_layer: 'two' }));
-    await expect(GPT2LMHeadModel.fromPretrained(badField)).rejects.toThrow(/config\.json: field 'n_layer' is "two"; expected a whole number >= 1/);
+    await expect(GPT2LMHeadModel.fromPretrained(badField)).rejects.toThrow(
+      /config\.json: field 'n_layer' is "two"; expected a whole number >= 1/,
+    );
   });
 
   it('refuses a prompt longer than the context window', async () => {
     const model = await GPT2LMHeadModel.fromPretrained(golden('gpt2'));
     const long = ids([Array.from({ length: 65 }, (_, i) => i)]);
-    expect(() => model.forward({ inputIds: long })).toThrow(/65 positions .* exceed the context window of 64 \(config n_positions\)/);
+    expect(() => model.forward({ inputIds: long })).toThrow(
+      /65 positions .* exceed the context window of 64 \(config n_positions\)/,
+    );
   });
 });
 
 describe('savePretrained of a model built from a config', () => {
   it('writes model_type, so AutoModel loads the folder back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'attn-model-type-'));
-    const config = new BertConfig({ vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16 });
+    const config = new BertConfig({
+      vocab_size: 30,
+      hidden_size: 8,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 16,
+      max_position_embeddings: 16,
+    });
     await new BertModel(config).savePretrained(dir);
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).model_type).toBe('bert');
     expect((await AutoModel.fromPretrained(dir)).constructor.name).toBe('BertModel');

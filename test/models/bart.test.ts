@@ -10,7 +10,11 @@ describe('bart bad input', () => {
   it('rejects an input longer than max_position_embeddings, and unknown options', async () => {
     const model = await BartForConditionalGeneration.fromPretrained(goldenPath('bart', 'model'));
     const long = [Array.from({ length: 65 }, () => 5)];
-    expect(() => generate(model, long, { maxNewTokens: 2 })).toThrow(/input has 65 tokens, more than the model's context window of 64/);
-    expect(() => generate(model, [[0, 5, 2]], { maxNewTokenz: 2 } as never)).toThrow(/unknown option 'maxNewTokenz' \(did you mean 'maxNewTokens'\?\)/);
+    expect(() => generate(model, long, { maxNewTokens: 2 })).toThrow(
+      /input has 65 tokens, more than the model's context window of 64/,
+    );
+    expect(() => generate(model, [[0, 5, 2]], { maxNewTokenz: 2 } as never)).toThrow(
+      /unknown option 'maxNewTokenz' \(did you mean 'maxNewTokens'\?\)/,
+    );
   });
 });

@@ -5,7 +5,11 @@ import * as ops from '../../src/tensor/ops.js';
 import { expectClose, expectRelClose, goldenCase, ids, type Json } from './golden.js';
 
 function encoderInputs(inputs: Json) {
-  return { inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), tokenTypeIds: ids(inputs.token_type_ids) };
+  return {
+    inputIds: ids(inputs.input_ids),
+    attentionMask: ids(inputs.attention_mask),
+    tokenTypeIds: ids(inputs.token_type_ids),
+  };
 }
 
 describe('BertModel golden', () => {
@@ -40,12 +44,15 @@ describe('BertForSequenceClassification golden', () => {
     expect(Math.abs(loss.item() - expected.grad.loss) / expected.grad.loss).toBeLessThan(1e-5);
     loss.backward();
     const params = new Map(model.namedParameters());
-    for (const [name, golden] of Object.entries(expected.grad.grads) as Array<[string, any]>) expectRelClose(params.get(name)!.grad!, golden);
+    for (const [name, golden] of Object.entries(expected.grad.grads) as Array<[string, any]>)
+      expectRelClose(params.get(name)!.grad!, golden);
     noGrad(() => {
       for (const p of model.parameters()) if (p.grad) p.data.set(ops.sub(p, ops.mul(p.grad, 0.1)).data);
     });
     const after = noGrad(() => model.forward(batch()).loss!.item());
-    expect(Math.abs(after - expected.grad.loss_after_sgd_step.loss) / expected.grad.loss_after_sgd_step.loss).toBeLessThan(1e-4);
+    expect(
+      Math.abs(after - expected.grad.loss_after_sgd_step.loss) / expected.grad.loss_after_sgd_step.loss,
+    ).toBeLessThan(1e-4);
   });
 });
 

@@ -35,8 +35,14 @@ describe('PretrainedConfig', () => {
   });
 
   it('names the file and field of a bad value, and the known types for an unknown model_type', () => {
-    expect(() => new BertConfig({ model_type: 'bert', hidden_size: -3 }, 'x/config.json')).toThrow(/x\/config\.json: field 'hidden_size' is -3; expected a whole number >= 1/);
-    expect(() => new BertConfig({ model_type: 'gpt2' }, 'x/config.json')).toThrow(/x\/config\.json: model_type is 'gpt2', but BertConfig reads 'bert'/);
-    expect(() => configFromJSON({ model_type: 'mamba9' }, 'y/config.json')).toThrow(/y\/config\.json: unknown model_type 'mamba9'; attn knows bart, bert, distilbert, gpt2, llama, marian, mistral, qwen2, roberta, t5/);
+    expect(() => new BertConfig({ model_type: 'bert', hidden_size: -3 }, 'x/config.json')).toThrow(
+      /x\/config\.json: field 'hidden_size' is -3; expected a whole number >= 1/,
+    );
+    expect(() => new BertConfig({ model_type: 'gpt2' }, 'x/config.json')).toThrow(
+      /x\/config\.json: model_type is 'gpt2', but BertConfig reads 'bert'/,
+    );
+    expect(() => configFromJSON({ model_type: 'mamba9' }, 'y/config.json')).toThrow(
+      /y\/config\.json: unknown model_type 'mamba9'; attn knows bart, bert, distilbert, gpt2, llama, marian, mistral, qwen2, roberta, t5/,
+    );
   });
 });

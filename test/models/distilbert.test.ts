@@ -9,7 +9,12 @@ describe('DistilBertForSequenceClassification golden', () => {
   it('matches logits, loss and hidden states (padded batch)', async () => {
     const model = await DistilBertForSequenceClassification.fromPretrained(dir);
     const out = noGrad(() =>
-      model.forward({ inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels), outputHiddenStates: true }),
+      model.forward({
+        inputIds: ids(inputs.input_ids),
+        attentionMask: ids(inputs.attention_mask),
+        labels: ids(inputs.labels),
+        outputHiddenStates: true,
+      }),
     );
     expectClose(out.logits, expected.logits);
     expect(out.loss!.item()).toBeCloseTo(expected.loss, 5);

@@ -2,16 +2,28 @@
 // rule, padding id 1), BERT extractive QA (start/end logits and the clamped span loss) and BERT token
 // classification (NER-style labels per token, -100 ignored).
 import { describe, expect, it } from 'vitest';
-import { AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../../src/models/auto/index.js';
+import {
+  AutoModelForQuestionAnswering,
+  AutoModelForSequenceClassification,
+  AutoModelForTokenClassification,
+} from '../../src/models/auto/index.js';
 import { BertForQuestionAnswering, BertForTokenClassification } from '../../src/models/bert/modeling_bert.js';
-import { DistilBertForQuestionAnswering, DistilBertForTokenClassification, DistilBertModel } from '../../src/models/distilbert/modeling_distilbert.js';
+import {
+  DistilBertForQuestionAnswering,
+  DistilBertForTokenClassification,
+  DistilBertModel,
+} from '../../src/models/distilbert/modeling_distilbert.js';
 import { RobertaForSequenceClassification, robertaPositionIds } from '../../src/models/roberta/modeling_roberta.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import { expectClose, goldenCase, ids } from './golden.js';
 
 describe('roberta_seqcls golden', () => {
   const { dir, inputs, expected } = goldenCase('roberta_seqcls');
-  const batch = () => ({ inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels) });
+  const batch = () => ({
+    inputIds: ids(inputs.input_ids),
+    attentionMask: ids(inputs.attention_mask),
+    labels: ids(inputs.labels),
+  });
 
   it('numbers positions from the ids: real tokens from 2, padding at 1', () => {
     expect(Array.from(robertaPositionIds(ids(inputs.input_ids), 1).data)).toEqual(expected.position_ids.flat());
@@ -27,7 +39,9 @@ describe('roberta_seqcls golden', () => {
   });
 
   it('loads through AutoModelForSequenceClassification', async () => {
-    expect((await AutoModelForSequenceClassification.fromPretrained(dir)).constructor).toBe(RobertaForSequenceClassification);
+    expect((await AutoModelForSequenceClassification.fromPretrained(dir)).constructor).toBe(
+      RobertaForSequenceClassification,
+    );
   });
 
   it('refuses an input longer than its position table, naming the config field', async () => {
@@ -118,9 +132,15 @@ describe('DistilBERT QA and token-classification heads (no golden: the head over
       });
     const spans = noGrad(() => qa.forward(batch));
     const qaByHand = byHand(qa.qa_outputs.weight.data as Float32Array, qa.qa_outputs.bias!.data as Float32Array, 2);
-    qaByHand.forEach((v, i) => expect(Math.abs((i % 2 === 0 ? spans.startLogits : spans.endLogits).data[i >> 1]! - v)).toBeLessThan(1e-4));
+    qaByHand.forEach((v, i) =>
+      expect(Math.abs((i % 2 === 0 ? spans.startLogits : spans.endLogits).data[i >> 1]! - v)).toBeLessThan(1e-4),
+    );
     const labels = noGrad(() => ner.forward(batch)).logits;
-    byHand(ner.classifier.weight.data as Float32Array, ner.classifier.bias!.data as Float32Array, 3).forEach((v, i) => expect(Math.abs(labels.data[i]! - v)).toBeLessThan(1e-4));
-    expect((await AutoModelForQuestionAnswering.fromConfig(qa.config)).constructor).toBe(DistilBertForQuestionAnswering);
+    byHand(ner.classifier.weight.data as Float32Array, ner.classifier.bias!.data as Float32Array, 3).forEach((v, i) =>
+      expect(Math.abs(labels.data[i]! - v)).toBeLessThan(1e-4),
+    );
+    expect((await AutoModelForQuestionAnswering.fromConfig(qa.config)).constructor).toBe(
+      DistilBertForQuestionAnswering,
+    );
   });
 });

@@ -25,7 +25,11 @@ const CASES: Array<[string, Loader, string]> = [
   ['llama_rope_dynamic', (dir) => LlamaForCausalLM.fromPretrained(dir), 'LlamaForCausalLM'],
 ];
 
-const batchOf = (inputs: Json) => ({ inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels) });
+const batchOf = (inputs: Json) => ({
+  inputIds: ids(inputs.input_ids),
+  attentionMask: ids(inputs.attention_mask),
+  labels: ids(inputs.labels),
+});
 
 for (const [name, load, className] of CASES) {
   describe(`${name} golden`, () => {
@@ -43,7 +47,12 @@ for (const [name, load, className] of CASES) {
     it('greedy generation with the KV cache gives the golden ids and processed top-5 scores', async () => {
       const model = await load(dir);
       const g = inputs.generate;
-      const options = { attentionMask: g.attention_mask, maxNewTokens: g.kwargs.max_new_tokens, padTokenId: g.kwargs.pad_token_id, outputScores: true };
+      const options = {
+        attentionMask: g.attention_mask,
+        maxNewTokens: g.kwargs.max_new_tokens,
+        padTokenId: g.kwargs.pad_token_id,
+        outputScores: true,
+      };
       expectGreedyGolden(generate(model, g.input_ids, options), expected.generate, model.config.vocabSize);
     });
 
@@ -73,7 +82,8 @@ describe('qwen2 gradient golden', () => {
       if (optimizer === null) {
         const params = new Map(model.namedParameters());
         const byName = (n: string) => params.get(n) ?? model.stateDict().get(n);
-        for (const [n, golden] of Object.entries(expected.grad.grads) as Array<[string, Json]>) expectRelClose(byName(n)!.grad!, golden as never, 1e-4, 1e-6);
+        for (const [n, golden] of Object.entries(expected.grad.grads) as Array<[string, Json]>)
+          expectRelClose(byName(n)!.grad!, golden as never, 1e-4, 1e-6);
         return NaN;
       }
       optimizer.step();
@@ -81,16 +91,23 @@ describe('qwen2 gradient golden', () => {
     };
     await lossAfter(() => null);
     const sgd = await lossAfter((m) => new SGD(m.parameters(), { lr: 0.1 }) as never);
-    expect(Math.abs(sgd - expected.grad.loss_after_sgd_step.loss) / expected.grad.loss_after_sgd_step.loss).toBeLessThan(1e-4);
-    const adamw = await lossAfter((m) => new AdamW(m.parameters(), { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 }) as never);
-    expect(Math.abs(adamw - expected.grad.loss_after_adamw_step.loss) / expected.grad.loss_after_adamw_step.loss).toBeLessThan(1e-4);
+    expect(
+      Math.abs(sgd - expected.grad.loss_after_sgd_step.loss) / expected.grad.loss_after_sgd_step.loss,
+    ).toBeLessThan(1e-4);
+    const adamw = await lossAfter(
+      (m) => new AdamW(m.parameters(), { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 }) as never,
+    );
+    expect(
+      Math.abs(adamw - expected.grad.loss_after_adamw_step.loss) / expected.grad.loss_after_adamw_step.loss,
+    ).toBeLessThan(1e-4);
   });
 });
 
 describe('Qwen2 sliding window', () => {
   it('applies only with use_sliding_window, and only in layers max_window_layers and up', async () => {
     const { dir } = goldenCase('qwen2');
-    const load = (overrides: Record<string, unknown>) => Qwen2ForCausalLM.fromPretrained(dir, { configOverrides: overrides });
+    const load = (overrides: Record<string, unknown>) =>
+      Qwen2ForCausalLM.fromPretrained(dir, { configOverrides: overrides });
     const [full, upper, all] = [
       await load({}),
       await load({ useSlidingWindow: true, slidingWindow: 2, maxWindowLayers: 1 }),
@@ -99,7 +116,8 @@ describe('Qwen2 sliding window', () => {
     const tokens = ids([[5, 17, 33, 9, 71, 12, 40]]);
     const run = (m: Qwen2ForCausalLM) => noGrad(() => m.forward({ inputIds: tokens, outputHiddenStates: true }));
     const [a, b, c] = [run(full), run(upper), run(all)];
-    const diff = (x: Tensor, y: Tensor) => Math.max(...Array.from(x.data, (v, i) => Math.abs(Number(v) - Number(y.data[i]))));
+    const diff = (x: Tensor, y: Tensor) =>
+      Math.max(...Array.from(x.data, (v, i) => Math.abs(Number(v) - Number(y.data[i]))));
     expect(diff(b.hiddenStates![1]!, a.hiddenStates![1]!)).toBe(0); // layer 0 attends to everything
     expect(diff(c.hiddenStates![1]!, a.hiddenStates![1]!)).toBeGreaterThan(1e-3);
     expect(diff(b.logits, a.logits)).toBeGreaterThan(1e-3);

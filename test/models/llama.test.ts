@@ -10,7 +10,12 @@ describe('LlamaForCausalLM golden', () => {
   it('matches logits, loss and hidden states (padded batch, GQA, rotary)', async () => {
     const model = await LlamaForCausalLM.fromPretrained(dir);
     const out = noGrad(() =>
-      model.forward({ inputIds: ids(inputs.input_ids), attentionMask: ids(inputs.attention_mask), labels: ids(inputs.labels), outputHiddenStates: true }),
+      model.forward({
+        inputIds: ids(inputs.input_ids),
+        attentionMask: ids(inputs.attention_mask),
+        labels: ids(inputs.labels),
+        outputHiddenStates: true,
+      }),
     );
     expectClose(out.logits, expected.logits);
     expect(out.loss!.item()).toBeCloseTo(expected.loss, 4);
@@ -43,9 +48,18 @@ describe('LlamaForCausalLM golden', () => {
     noGrad(() => {
       const alone = model.forward({ inputIds: ids([prompt]) }).logits;
       const padded = model.forward({
-        inputIds: ids([[0, 0, ...prompt], [1, 7, 8, 9, 10, 11, 12]]),
-        attentionMask: ids([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]]),
-        positionIds: ids([[0, 0, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]]),
+        inputIds: ids([
+          [0, 0, ...prompt],
+          [1, 7, 8, 9, 10, 11, 12],
+        ]),
+        attentionMask: ids([
+          [0, 0, 1, 1, 1, 1, 1],
+          [1, 1, 1, 1, 1, 1, 1],
+        ]),
+        positionIds: ids([
+          [0, 0, 0, 1, 2, 3, 4],
+          [0, 1, 2, 3, 4, 5, 6],
+        ]),
       }).logits;
       expect(padded.data.every(Number.isFinite)).toBe(true);
       const realRows = ops.slice(ops.slice(padded, 0, 0, 1), 1, 2);

@@ -85,7 +85,8 @@ describe('UseModel against the TF.js graph', () => {
   it('tokenizes the 50 sentences exactly as the original tokenizer', () => {
     expect(SENTENCES).toHaveLength(50);
     const tokenizer = model.getTokenizer();
-    for (const text of SENTENCES) expect(tokenizeLikeOriginal(tokenizer, text), JSON.stringify(text)).toEqual(reference.tokenize(text));
+    for (const text of SENTENCES)
+      expect(tokenizeLikeOriginal(tokenizer, text), JSON.stringify(text)).toEqual(reference.tokenize(text));
     expect(reference.tokenize(LONG).length).toBeGreaterThan(128);
   });
 
@@ -136,12 +137,18 @@ describe('UseModel loading, gradients and heads', () => {
   it('back-propagates from the embeddings to every weight, matching a finite-difference directional derivative', async () => {
     const model = await UseModel.fromPretrained(USE_LITE_DIR);
     const texts = ['gradients flow through the encoder', 'a second, longer sentence to force padding here'];
-    const direction = new Tensor(Float32Array.from({ length: 2 * 512 }, (_, i) => Math.sin(i)), [2, 512]);
+    const direction = new Tensor(
+      Float32Array.from({ length: 2 * 512 }, (_, i) => Math.sin(i)),
+      [2, 512],
+    );
     const loss = () => ops.sum(ops.mul(model.encode(texts), direction));
     loss().backward();
     for (const [name, p] of model.namedParameters()) {
       expect(p.grad, name).not.toBeNull();
-      expect(p.grad!.data.some((g) => g !== 0), name).toBe(true);
+      expect(
+        p.grad!.data.some((g) => g !== 0),
+        name,
+      ).toBe(true);
     }
     // Along the gradient of the deepest weight, dL/dε = |g|: a large, well-conditioned signal for float32 differences
     // (single elements drown in rounding and ReLU kinks).
@@ -161,7 +168,10 @@ describe('UseModel loading, gradients and heads', () => {
 
   it('fine-tunes as the base of AutoModelForSequenceClassification', async () => {
     const warnings: string[] = [];
-    const model = (await AutoModelForSequenceClassification.fromPretrained(USE_LITE_DIR, { numLabels: 2, onWarning: (m) => warnings.push(m) })) as UseForSequenceClassification;
+    const model = (await AutoModelForSequenceClassification.fromPretrained(USE_LITE_DIR, {
+      numLabels: 2,
+      onWarning: (m) => warnings.push(m),
+    })) as UseForSequenceClassification;
     expect(model).toBeInstanceOf(UseForSequenceClassification);
     expect(model.loadingInfo!.newlyInitialized.sort()).toEqual(['classifier.bias', 'classifier.weight']);
     expect(warnings.join('\n')).toMatch(/newly initialized: classifier/);
@@ -171,8 +181,14 @@ describe('UseModel loading, gradients and heads', () => {
     const tokenizer = base.getTokenizer();
     const rows = ['a wonderful, moving film', 'dull and lifeless'].map((t) => tokenizeLikeOriginal(tokenizer, t));
     const t = Math.max(...rows.map((r) => r.length));
-    const inputIds = new Tensor(Int32Array.from(rows.flatMap((r) => [...r, ...new Array(t - r.length).fill(0)])), [2, t]);
-    const attentionMask = new Tensor(Int32Array.from(rows.flatMap((r) => [...r.map(() => 1), ...new Array(t - r.length).fill(0)])), [2, t]);
+    const inputIds = new Tensor(Int32Array.from(rows.flatMap((r) => [...r, ...new Array(t - r.length).fill(0)])), [
+      2,
+      t,
+    ]);
+    const attentionMask = new Tensor(
+      Int32Array.from(rows.flatMap((r) => [...r.map(() => 1), ...new Array(t - r.length).fill(0)])),
+      [2, t],
+    );
     const labels = new Tensor(Int32Array.from([1, 0]), [2]);
     model.eval();
     const before = noGrad(() => model.forward({ inputIds, attentionMask, labels }).loss!.item());

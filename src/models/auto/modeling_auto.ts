@@ -39,16 +39,26 @@ export class AutoConfig {
 }
 
 /** The class serving `task` for this configuration: the one `architectures` names if it fits, else the registered one. */
-export function modelClassFor<T extends ModelTask>(config: PretrainedConfig, task: T): PreTrainedModelClass<ModelForTask[T]> {
+export function modelClassFor<T extends ModelTask>(
+  config: PretrainedConfig,
+  task: T,
+): PreTrainedModelClass<ModelForTask[T]> {
   const registration = registrationFor(config.modelType);
-  if (!registration) throw new ConfigError(`${config.source}: unknown model_type '${config.modelType}'; attn knows ${knownModelTypes().join(', ')}`);
+  if (!registration)
+    throw new ConfigError(
+      `${config.source}: unknown model_type '${config.modelType}'; attn knows ${knownModelTypes().join(', ')}`,
+    );
   // TypeScript cannot relate a mapped type's entry to its key's type parameter: the registry's type guarantees it.
   const registered = registration[task] as PreTrainedModelClass<ModelForTask[T]> | undefined;
-  const named = config.architectures?.map(classByName).find((cls) => cls !== undefined && cls === registered) as typeof registered;
+  const named = config.architectures
+    ?.map(classByName)
+    .find((cls) => cls !== undefined && cls === registered) as typeof registered;
   const cls = named ?? registered;
   if (!cls) {
     const available = MODEL_TASKS.filter((k) => registration[k] !== undefined).map((k) => TASK_NAMES[k]);
-    throw new ConfigError(`${config.source}: model_type '${config.modelType}' has no ${TASK_NAMES[task]}; it has ${available.join(', ')}`);
+    throw new ConfigError(
+      `${config.source}: model_type '${config.modelType}' has no ${TASK_NAMES[task]}; it has ${available.join(', ')}`,
+    );
   }
   return cls;
 }

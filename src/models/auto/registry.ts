@@ -12,13 +12,23 @@ export type ModelRegistration = { config: ConfigClass } & { [T in ModelTask]?: P
 export type { ModelTask };
 
 /** Every task a registration may serve, in a fixed order. */
-export const MODEL_TASKS: readonly ModelTask[] = ['base', 'causalLM', 'seq2seqLM', 'sequenceClassification', 'maskedLM', 'questionAnswering', 'tokenClassification'];
+export const MODEL_TASKS: readonly ModelTask[] = [
+  'base',
+  'causalLM',
+  'seq2seqLM',
+  'sequenceClassification',
+  'maskedLM',
+  'questionAnswering',
+  'tokenClassification',
+];
 
 const MODELS = new Map<string, ModelRegistration>();
 
 export function registerModel(modelType: string, registration: ModelRegistration): void {
   if (registration.config.modelType !== modelType) {
-    throw new Error(`registerModel: ${registration.config.name} reads model_type '${registration.config.modelType}', not '${modelType}'`);
+    throw new Error(
+      `registerModel: ${registration.config.name} reads model_type '${registration.config.modelType}', not '${modelType}'`,
+    );
   }
   registerConfig(registration.config);
   MODELS.set(modelType, registration);

@@ -54,7 +54,12 @@ export class BartAttention extends Module {
   out_proj: Linear;
   private readonly heads: number;
 
-  constructor(dim: number, heads: number, std: number, private readonly dropoutP: number) {
+  constructor(
+    dim: number,
+    heads: number,
+    std: number,
+    private readonly dropoutP: number,
+  ) {
     super();
     if (dim % heads !== 0) throw new RangeError(`BartAttention: d_model ${dim} is not divisible by ${heads} heads`);
     this.heads = heads;
@@ -83,8 +88,17 @@ export class BartAttention extends Module {
 }
 
 /** fc1 → activation → fc2, with the dropouts BART applies between them. */
-function layerFeedForward(x: Tensor, layer: { fc1: Linear; fc2: Linear; training: boolean }, act: (x: Tensor) => Tensor, config: BartConfig): Tensor {
-  const out = feedForward(x, layer.fc1, layer.fc2, { activation: act, dropout: config.activationDropout, training: layer.training });
+function layerFeedForward(
+  x: Tensor,
+  layer: { fc1: Linear; fc2: Linear; training: boolean },
+  act: (x: Tensor) => Tensor,
+  config: BartConfig,
+): Tensor {
+  const out = feedForward(x, layer.fc1, layer.fc2, {
+    activation: act,
+    dropout: config.activationDropout,
+    training: layer.training,
+  });
   return F.dropout(out, config.dropout, layer.training);
 }
 
@@ -144,7 +158,13 @@ export class BartDecoderLayer extends Module {
     this.act = activation(config.activationFunction);
   }
 
-  forward(x: Tensor, selfBias: Tensor | null, encoder: Tensor, crossBias: Tensor | null, past: { self: LayerKV; cross: LayerKV } | null): DecoderLayerOutput {
+  forward(
+    x: Tensor,
+    selfBias: Tensor | null,
+    encoder: Tensor,
+    crossBias: Tensor | null,
+    past: { self: LayerKV; cross: LayerKV } | null,
+  ): DecoderLayerOutput {
     const p = this.config.dropout;
     const selfOut = this.self_attn.forward(x, null, selfBias, past?.self ?? null);
     let h = this.self_attn_layer_norm.forward(ops.add(x, F.dropout(selfOut.hidden, p, this.training)));
@@ -182,7 +202,11 @@ export class BartEncoder extends Module {
   layers: ModuleList<BartEncoderLayer>;
   layernorm_embedding?: LayerNorm;
 
-  constructor(private readonly config: BartConfig, embedTokens: Embedding, variant: StackVariant) {
+  constructor(
+    private readonly config: BartConfig,
+    embedTokens: Embedding,
+    variant: StackVariant,
+  ) {
     super();
     this.embed_tokens = embedTokens;
     this.embed_positions = variant.positions(config);
@@ -193,7 +217,10 @@ export class BartEncoder extends Module {
   forward(inputIds: Tensor, attentionMask: Tensor | null | undefined, outputHiddenStates = false): EncoderOutput {
     const [b, s] = inputIds.shape as [number, number];
     checkContextWindow(s, this.config.maxPositionEmbeddings, `${this.constructor.name}`, 'max_position_embeddings');
-    let h = ops.add(ops.mul(this.embed_tokens.forward(inputIds), embedScale(this.config)), this.embed_positions.forward(defaultPositionIds(s, 0)));
+    let h = ops.add(
+      ops.mul(this.embed_tokens.forward(inputIds), embedScale(this.config)),
+      this.embed_positions.forward(defaultPositionIds(s, 0)),
+    );
     if (this.layernorm_embedding) h = this.layernorm_embedding.forward(h);
     h = F.dropout(h, this.config.dropout, this.training); // (B, S, C)
     const bias = attentionBias(attentionMask, { batch: b, queryLength: s, keyLength: s, causal: false });
@@ -229,7 +256,11 @@ export class BartDecoder extends Module {
   layers: ModuleList<BartDecoderLayer>;
   layernorm_embedding?: LayerNorm;
 
-  constructor(private readonly config: BartConfig, embedTokens: Embedding, variant: StackVariant) {
+  constructor(
+    private readonly config: BartConfig,
+    embedTokens: Embedding,
+    variant: StackVariant,
+  ) {
     super();
     this.embed_tokens = embedTokens;
     this.embed_positions = variant.positions(config);
@@ -241,13 +272,31 @@ export class BartDecoder extends Module {
     const { inputIds, encoderHiddenStates, pastKeyValues } = inputs;
     const [b, t] = inputIds.shape as [number, number];
     const past = pastKeyValues?.self[0]?.key.shape[2] ?? 0;
-    checkContextWindow(past + t, this.config.maxPositionEmbeddings, `${this.constructor.name}`, 'max_position_embeddings');
-    let h = ops.add(ops.mul(this.embed_tokens.forward(inputIds), embedScale(this.config)), this.embed_positions.forward(defaultPositionIds(t, past)));
+    checkContextWindow(
+      past + t,
+      this.config.maxPositionEmbeddings,
+      `${this.constructor.name}`,
+      'max_position_embeddings',
+    );
+    let h = ops.add(
+      ops.mul(this.embed_tokens.forward(inputIds), embedScale(this.config)),
+      this.embed_positions.forward(defaultPositionIds(t, past)),
+    );
     if (this.layernorm_embedding) h = this.layernorm_embedding.forward(h);
     h = F.dropout(h, this.config.dropout, this.training); // (B, T, C)
-    const selfBias = attentionBias(inputs.attentionMask, { batch: b, queryLength: t, keyLength: past + t, causal: true });
+    const selfBias = attentionBias(inputs.attentionMask, {
+      batch: b,
+      queryLength: t,
+      keyLength: past + t,
+      causal: true,
+    });
     const s = encoderHiddenStates.shape[1]!;
-    const crossBias = attentionBias(inputs.encoderAttentionMask, { batch: b, queryLength: t, keyLength: s, causal: false });
+    const crossBias = attentionBias(inputs.encoderAttentionMask, {
+      batch: b,
+      queryLength: t,
+      keyLength: s,
+      causal: false,
+    });
     const cache: Seq2SeqCache = { self: [], cross: [] };
     const hiddenStates: Tensor[] = [h];
     const crossAttentions: Tensor[] = [];

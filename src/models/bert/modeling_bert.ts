@@ -67,10 +67,14 @@ export class BertSelfAttention extends Module {
   value: Linear;
   dropout: Dropout;
 
-  constructor(config: BertConfig, public heads = config.numAttentionHeads) {
+  constructor(
+    config: BertConfig,
+    public heads = config.numAttentionHeads,
+  ) {
     super();
     const { hiddenSize: c, initializerRange: std } = config;
-    if (c % heads !== 0) throw new ConfigError(`${config.source}: hidden_size ${c} is not divisible by num_attention_heads ${heads}`);
+    if (c % heads !== 0)
+      throw new ConfigError(`${config.source}: hidden_size ${c} is not divisible by num_attention_heads ${heads}`);
     this.query = new Linear(c, c, { std });
     this.key = new Linear(c, c, { std });
     this.value = new Linear(c, c, { std });
@@ -201,7 +205,9 @@ export class BertModel extends BertPreTrainedModel {
   constructor(config: BertConfig, options: { addPoolingLayer?: boolean } = {}) {
     super(config);
     if (config.positionEmbeddingType !== 'absolute') {
-      throw new ConfigError(`${config.source}: position_embedding_type '${config.positionEmbeddingType}' is not supported (attn implements 'absolute')`);
+      throw new ConfigError(
+        `${config.source}: position_embedding_type '${config.positionEmbeddingType}' is not supported (attn implements 'absolute')`,
+      );
     }
     this.embeddings = new BertEmbeddings(config);
     this.encoder = new BertEncoder(config);
@@ -214,7 +220,10 @@ export class BertModel extends BertPreTrainedModel {
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'BertModel', 'max_position_embeddings');
     const hidden = this.embeddings.forward(inputIds, inputs.tokenTypeIds, inputs.positionIds);
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: t, causal: false });
-    const out = runLayers(this.encoder.layer, hidden, (layer, h) => layer.forward(h, bias), { outputHiddenStates, outputAttentions });
+    const out = runLayers(this.encoder.layer, hidden, (layer, h) => layer.forward(h, bias), {
+      outputHiddenStates,
+      outputAttentions,
+    });
     return { ...out, poolerOutput: this.pooler?.forward(out.lastHiddenState) };
   }
 }
@@ -258,7 +267,11 @@ export class BertForTokenClassification extends BertPreTrainedModel {
 
   forward(inputs: ModelInputs): TokenClassifierOutput {
     const out = this.bert.forward(inputs);
-    return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
+    return tokenClassifierOutput(
+      out,
+      this.classifier.forward(this.dropout.forward(out.lastHiddenState)),
+      inputs.labels,
+    ); // (B, T, numLabels)
   }
 }
 
@@ -273,9 +286,16 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
     this.qa_outputs = new Linear(config.hiddenSize, 2, { std: config.initializerRange });
   }
 
-  forward(inputs: ModelInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }): QuestionAnsweringModelOutput {
+  forward(
+    inputs: ModelInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null },
+  ): QuestionAnsweringModelOutput {
     const out = this.bert.forward(inputs);
-    return questionAnsweringOutput(out, this.qa_outputs.forward(out.lastHiddenState), inputs.startPositions, inputs.endPositions); // (B, T, 2)
+    return questionAnsweringOutput(
+      out,
+      this.qa_outputs.forward(out.lastHiddenState),
+      inputs.startPositions,
+      inputs.endPositions,
+    ); // (B, T, 2)
   }
 }
 

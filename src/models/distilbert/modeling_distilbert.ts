@@ -45,13 +45,18 @@ export class DistilBertEmbeddings extends Module {
   constructor(config: DistilBertConfig) {
     super();
     this.word_embeddings = new Embedding(config.vocabSize, config.dim, { std: config.initializerRange });
-    this.position_embeddings = new Embedding(config.maxPositionEmbeddings, config.dim, { std: config.initializerRange });
+    this.position_embeddings = new Embedding(config.maxPositionEmbeddings, config.dim, {
+      std: config.initializerRange,
+    });
     this.LayerNorm = new LayerNorm(config.dim, LAYER_NORM_EPS);
     this.dropout = new Dropout(config.dropout);
   }
 
   forward(inputIds: Tensor): Tensor {
-    const x = ops.add(this.word_embeddings.forward(inputIds), this.position_embeddings.forward(defaultPositionIds(inputIds.shape[1]!, 0)));
+    const x = ops.add(
+      this.word_embeddings.forward(inputIds),
+      this.position_embeddings.forward(defaultPositionIds(inputIds.shape[1]!, 0)),
+    );
     return this.dropout.forward(this.LayerNorm.forward(x)); // (B, T, C)
   }
 }
@@ -63,7 +68,10 @@ export class MultiHeadSelfAttention extends Module {
   out_lin: Linear;
   dropout: Dropout;
 
-  constructor(config: DistilBertConfig, private heads = config.nHeads) {
+  constructor(
+    config: DistilBertConfig,
+    private heads = config.nHeads,
+  ) {
     super();
     const { dim, initializerRange: std } = config;
     if (dim % heads !== 0) throw new ConfigError(`${config.source}: dim ${dim} is not divisible by n_heads ${heads}`);
@@ -76,7 +84,11 @@ export class MultiHeadSelfAttention extends Module {
 
   forward(x: Tensor, bias: Tensor | null): { output: Tensor; weights: Tensor } {
     const [q, k, v] = [this.q_lin.forward(x), this.k_lin.forward(x), this.v_lin.forward(x)]; // each (B, T, C)
-    const { context, weights } = multiHeadAttention(q, k, v, this.heads, { mask: bias, dropoutP: this.dropout.p, training: this.training });
+    const { context, weights } = multiHeadAttention(q, k, v, this.heads, {
+      mask: bias,
+      dropoutP: this.dropout.p,
+      training: this.training,
+    });
     return { output: this.out_lin.forward(context), weights };
   }
 
@@ -162,7 +174,10 @@ export class DistilBertModel extends PreTrainedModel<DistilBertConfig> {
     const [b, t] = inputIds.shape as [number, number];
     checkContextWindow(t, this.config.maxPositionEmbeddings, 'DistilBertModel', 'max_position_embeddings');
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: t, causal: false });
-    return runLayers(this.transformer.layer, this.embeddings.forward(inputIds), (block, h) => block.forward(h, bias), { outputHiddenStates, outputAttentions });
+    return runLayers(this.transformer.layer, this.embeddings.forward(inputIds), (block, h) => block.forward(h, bias), {
+      outputHiddenStates,
+      outputAttentions,
+    });
   }
 }
 
@@ -215,7 +230,11 @@ export class DistilBertForTokenClassification extends PreTrainedModel<DistilBert
 
   forward(inputs: ModelInputs): TokenClassifierOutput {
     const out = this.distilbert.forward(inputs);
-    return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
+    return tokenClassifierOutput(
+      out,
+      this.classifier.forward(this.dropout.forward(out.lastHiddenState)),
+      inputs.labels,
+    ); // (B, T, numLabels)
   }
 }
 
@@ -237,7 +256,12 @@ export class DistilBertForQuestionAnswering extends PreTrainedModel<DistilBertCo
 
   forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput {
     const out = this.distilbert.forward(inputs);
-    return questionAnsweringOutput(out, this.qa_outputs.forward(this.dropout.forward(out.lastHiddenState)), inputs.startPositions, inputs.endPositions); // (B, T, 2)
+    return questionAnsweringOutput(
+      out,
+      this.qa_outputs.forward(this.dropout.forward(out.lastHiddenState)),
+      inputs.startPositions,
+      inputs.endPositions,
+    ); // (B, T, 2)
   }
 }
 

@@ -52,7 +52,8 @@ export class GPT2Attention extends Module {
   constructor(config: GPT2Config, layerIndex: number) {
     super();
     const c = config.nEmbd;
-    if (c % config.nHead !== 0) throw new RangeError(`${config.source}: n_embd ${c} is not divisible by n_head ${config.nHead}`);
+    if (c % config.nHead !== 0)
+      throw new RangeError(`${config.source}: n_embd ${c} is not divisible by n_head ${config.nHead}`);
     this.heads = config.nHead;
     this.c_attn = new Conv1D(c, 3 * c, config.initializerRange);
     this.c_proj = new Conv1D(c, c, config.initializerRange);
@@ -148,7 +149,13 @@ export class GPT2Model extends PreTrainedModel<GPT2Config> {
     const positions = inputs.positionIds ?? defaultPositionIds(t, pastLength);
     const hidden = this.drop.forward(ops.add(this.wte.forward(inputIds), this.wpe.forward(positions))); // (B, T, C)
     const bias = attentionBias(attentionMask, { batch: b, queryLength: t, keyLength: pastLength + t, causal: true });
-    return runLayers(this.h, hidden, (block, h, past) => block.forward(h, bias, past, useCache), inputs, (h) => this.ln_f.forward(h));
+    return runLayers(
+      this.h,
+      hidden,
+      (block, h, past) => block.forward(h, bias, past, useCache),
+      inputs,
+      (h) => this.ln_f.forward(h),
+    );
   }
 }
 

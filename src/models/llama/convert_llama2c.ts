@@ -13,7 +13,12 @@
 import { readFile } from 'node:fs/promises';
 import { GenerationConfig } from '../../generation/configuration_utils.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { PieceType, sentencePieceToTokenizerJson, slowSentencePieceDecoder, type SentencePieceModel } from '../../tokenizers/convert/sentencepiece.js';
+import {
+  PieceType,
+  sentencePieceToTokenizerJson,
+  slowSentencePieceDecoder,
+  type SentencePieceModel,
+} from '../../tokenizers/convert/sentencepiece.js';
 import { PreTrainedTokenizer } from '../../tokenizers/tokenizer.js';
 import { LlamaConfig } from './configuration_llama.js';
 import { LlamaForCausalLM } from './modeling_llama.js';
@@ -27,10 +32,15 @@ function configFromHeader(header: Int32Array, path: string): { config: LlamaConf
   const [dim, hiddenDim, layers, heads, kvHeads, signedVocab, seqLen] = Array.from(header);
   const fields = { dim, hidden_dim: hiddenDim, n_layers: layers, n_heads: heads, n_kv_heads: kvHeads, seq_len: seqLen };
   for (const [name, value] of Object.entries(fields)) {
-    if (!(value! > 0)) throw new Llama2cFormatError(`${path}: header field ${name} is ${value}; expected a positive number (is this a llama2.c legacy checkpoint?)`);
+    if (!(value! > 0))
+      throw new Llama2cFormatError(
+        `${path}: header field ${name} is ${value}; expected a positive number (is this a llama2.c legacy checkpoint?)`,
+      );
   }
   if (dim! % heads! !== 0 || heads! % kvHeads! !== 0 || (dim! / heads!) % 2 !== 0) {
-    throw new Llama2cFormatError(`${path}: dim ${dim}, n_heads ${heads} and n_kv_heads ${kvHeads} do not give whole, even heads`);
+    throw new Llama2cFormatError(
+      `${path}: dim ${dim}, n_heads ${heads} and n_kv_heads ${kvHeads} do not give whole, even heads`,
+    );
   }
   const config = new LlamaConfig(
     {
@@ -74,12 +84,20 @@ function interleavedToHalves(weight: Float32Array, heads: number, headDim: numbe
 /** Reads a llama2.c legacy checkpoint into a LlamaForCausalLM (eval mode) with transformers' parameter names. */
 export async function loadLlama2cModel(path: string): Promise<LlamaForCausalLM> {
   const bytes = await readFile(path);
-  if (bytes.length < HEADER_INTS * 4) throw new Llama2cFormatError(`${path}: ${bytes.length} bytes, too short for the 28-byte llama2.c header`);
+  if (bytes.length < HEADER_INTS * 4)
+    throw new Llama2cFormatError(`${path}: ${bytes.length} bytes, too short for the 28-byte llama2.c header`);
   const aligned = new Uint8Array(bytes.length);
   aligned.set(bytes);
   const header = new Int32Array(aligned.buffer, 0, HEADER_INTS);
   const { config, sharedClassifier } = configFromHeader(header, path);
-  const { hiddenSize: dim, intermediateSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads, vocabSize: vocab } = config;
+  const {
+    hiddenSize: dim,
+    intermediateSize: hidden,
+    numHiddenLayers: layers,
+    numAttentionHeads: heads,
+    numKeyValueHeads: kvHeads,
+    vocabSize: vocab,
+  } = config;
   const headDim = dim / heads;
   const seqLen = config.maxPositionEmbeddings;
 
@@ -87,7 +105,9 @@ export async function loadLlama2cModel(path: string): Promise<LlamaForCausalLM> 
   let offset = 0;
   const take = (what: string, count: number): Float32Array => {
     if (offset + count > floats.length) {
-      throw new Llama2cFormatError(`${path}: truncated: ${what} needs ${count} floats at offset ${offset}, the file has ${floats.length}`);
+      throw new Llama2cFormatError(
+        `${path}: truncated: ${what} needs ${count} floats at offset ${offset}, the file has ${floats.length}`,
+      );
     }
     const part = floats.slice(offset, offset + count);
     offset += count;
@@ -112,11 +132,14 @@ export async function loadLlama2cModel(path: string): Promise<LlamaForCausalLM> 
   take('freq_cis_real and freq_cis_imag', seqLen * headDim);
   const classifier = sharedClassifier ? null : take('wcls', vocab * dim);
   if (offset !== floats.length) {
-    throw new Llama2cFormatError(`${path}: ${floats.length - offset} floats left after the weights the header describes: header and file disagree`);
+    throw new Llama2cFormatError(
+      `${path}: ${floats.length - offset} floats left after the weights the header describes: header and file disagree`,
+    );
   }
 
   const tensors = new Map<string, Tensor>();
-  const put = (name: string, data: Float32Array, shape: number[]): void => void tensors.set(name, new Tensor(data, shape));
+  const put = (name: string, data: Float32Array, shape: number[]): void =>
+    void tensors.set(name, new Tensor(data, shape));
   put('model.embed_tokens.weight', embedding, [vocab, dim]);
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}`;
@@ -160,11 +183,14 @@ export async function loadLlama2cTokenizer(path: string, vocabSize?: number): Pr
   const maxTokenLength = view.getInt32(0, true);
   let at = 4;
   while (at < bytes.length && (vocabSize === undefined || rawPieces.length < vocabSize)) {
-    if (at + 8 > bytes.length) throw new Llama2cFormatError(`${path}: truncated at piece ${rawPieces.length} (byte ${at})`);
+    if (at + 8 > bytes.length)
+      throw new Llama2cFormatError(`${path}: truncated at piece ${rawPieces.length} (byte ${at})`);
     scores.push(view.getFloat32(at, true));
     const length = view.getInt32(at + 4, true);
     if (length < 0 || at + 8 + length > bytes.length) {
-      throw new Llama2cFormatError(`${path}: piece ${rawPieces.length} claims ${length} bytes at byte ${at + 8}, past the end of the file`);
+      throw new Llama2cFormatError(
+        `${path}: piece ${rawPieces.length} claims ${length} bytes at byte ${at + 8}, past the end of the file`,
+      );
     }
     rawPieces.push(bytes.subarray(at + 8, at + 8 + length));
     at += 8 + length;
@@ -176,7 +202,8 @@ export async function loadLlama2cTokenizer(path: string, vocabSize?: number): Pr
   const pieces = rawPieces.map((p) => utf8.decode(p));
   const pieceBytes = (id: number, previous: number): Uint8Array => {
     const raw = rawPieces[id];
-    if (raw === undefined) throw new RangeError(`llama2.c tokenizer ${path}: token id ${id} is outside [0, ${rawPieces.length})`);
+    if (raw === undefined)
+      throw new RangeError(`llama2.c tokenizer ${path}: token id ${id} is outside [0, ${rawPieces.length})`);
     const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(pieces[id]!);
     if (byte) return Uint8Array.of(parseInt(byte[1]!, 16));
     return previous === BOS && raw[0] === 0x20 ? raw.subarray(1) : raw;
@@ -207,7 +234,8 @@ export function llama2cToPreTrainedTokenizer(tokenizer: Llama2cTokenizer, source
   const special = ['<unk>', '<s>', '</s>'];
   const pieces = tokenizer.pieces.map((text, id) => {
     const score = tokenizer.scores[id]!;
-    if (id < special.length) return { piece: special[id]!, score, type: id === 0 ? PieceType.Unknown : PieceType.Control };
+    if (id < special.length)
+      return { piece: special[id]!, score, type: id === 0 ? PieceType.Unknown : PieceType.Control };
     if (/^<0x[0-9A-Fa-f]{2}>$/.test(text)) return { piece: text, score, type: PieceType.Byte };
     return { piece: text.replaceAll(' ', '\u2581'), score, type: PieceType.Normal };
   });
@@ -223,7 +251,13 @@ export function llama2cToPreTrainedTokenizer(tokenizer: Llama2cTokenizer, source
     removeExtraWhitespaces: false,
     precompiledCharsmap: '',
   };
-  const config = { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', clean_up_tokenization_spaces: false, legacy: true };
+  const config = {
+    bos_token: '<s>',
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    clean_up_tokenization_spaces: false,
+    legacy: true,
+  };
   return new PreTrainedTokenizer(sentencePieceToTokenizerJson(model, config), config, {
     source,
     decodeTokens: slowSentencePieceDecoder({ legacy: true, addDummyPrefix: true }),

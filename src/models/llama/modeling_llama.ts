@@ -46,7 +46,13 @@ export class LlamaAttention extends Module {
 
   constructor(private readonly config: LlamaConfig) {
     super();
-    const { hiddenSize: c, numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim: d, initializerRange: std } = config;
+    const {
+      hiddenSize: c,
+      numAttentionHeads: heads,
+      numKeyValueHeads: kvHeads,
+      headDim: d,
+      initializerRange: std,
+    } = config;
     if (heads % kvHeads !== 0 || !Number.isInteger(d)) {
       throw new ConfigError(
         `${config.source}: num_attention_heads ${heads} must be a multiple of num_key_value_heads ${kvHeads}, and the head size ` +

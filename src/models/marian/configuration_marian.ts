@@ -18,8 +18,13 @@ export class MarianConfig extends BartConfig {
 
   constructor(raw: Record<string, unknown> = {}, source = 'config') {
     super(raw, source);
-    if (!this.shareEncoderDecoderEmbeddings || (this.decoderVocabSize !== null && this.decoderVocabSize !== this.vocabSize)) {
-      throw new ConfigError(`${source}: Marian with separate encoder and decoder vocabularies (share_encoder_decoder_embeddings false or decoder_vocab_size ≠ vocab_size) is not supported`);
+    if (
+      !this.shareEncoderDecoderEmbeddings ||
+      (this.decoderVocabSize !== null && this.decoderVocabSize !== this.vocabSize)
+    ) {
+      throw new ConfigError(
+        `${source}: Marian with separate encoder and decoder vocabularies (share_encoder_decoder_embeddings false or decoder_vocab_size ≠ vocab_size) is not supported`,
+      );
     }
   }
 }

@@ -5,7 +5,12 @@
  * Shapes as in modeling_bart.ts: B batch, S source tokens, T target tokens, C d_model, V vocabulary.
  */
 import { SinusoidalPositionalEmbedding } from '../../nn/positional.js';
-import { BartForConditionalGeneration, BartModel, type PositionalEmbedding, type StackVariant } from '../bart/modeling_bart.js';
+import {
+  BartForConditionalGeneration,
+  BartModel,
+  type PositionalEmbedding,
+  type StackVariant,
+} from '../bart/modeling_bart.js';
 import { registerModel } from '../auto/registry.js';
 import { MarianConfig } from './configuration_marian.js';
 

@@ -20,7 +20,12 @@ import type {
   SequenceClassifierOutput,
   TokenClassifierOutput,
 } from '../modeling_outputs.js';
-import { PreTrainedModel, questionAnsweringOutput, sequenceClassificationLoss, tokenClassifierOutput } from '../modeling_utils.js';
+import {
+  PreTrainedModel,
+  questionAnsweringOutput,
+  sequenceClassificationLoss,
+  tokenClassifierOutput,
+} from '../modeling_utils.js';
 import { RobertaConfig } from './configuration_roberta.js';
 
 /** transformers' create_position_ids_from_input_ids: cumsum(ids ≠ pad) · (ids ≠ pad) + pad, per row. (B, T) int32. */
@@ -49,7 +54,11 @@ export class RobertaEmbeddings extends BertEmbeddings {
     super(config);
   }
 
-  override forward(inputIds: Tensor, tokenTypeIds: Tensor | null | undefined, positionIds: Tensor | null | undefined): Tensor {
+  override forward(
+    inputIds: Tensor,
+    tokenTypeIds: Tensor | null | undefined,
+    positionIds: Tensor | null | undefined,
+  ): Tensor {
     const padding = this.config.padTokenId ?? 1;
     const positions = positionIds ?? robertaPositionIds(inputIds, padding);
     // A check only (a captured graph checks nothing here; its Gather refuses an index past the table).
@@ -136,7 +145,11 @@ export class RobertaForTokenClassification extends RobertaPreTrainedModel {
 
   forward(inputs: ModelInputs): TokenClassifierOutput {
     const out = this.roberta.forward(inputs);
-    return tokenClassifierOutput(out, this.classifier.forward(this.dropout.forward(out.lastHiddenState)), inputs.labels); // (B, T, numLabels)
+    return tokenClassifierOutput(
+      out,
+      this.classifier.forward(this.dropout.forward(out.lastHiddenState)),
+      inputs.labels,
+    ); // (B, T, numLabels)
   }
 }
 
@@ -152,7 +165,12 @@ export class RobertaForQuestionAnswering extends RobertaPreTrainedModel {
 
   forward(inputs: QuestionAnsweringInputs): QuestionAnsweringModelOutput {
     const out = this.roberta.forward(inputs);
-    return questionAnsweringOutput(out, this.qa_outputs.forward(out.lastHiddenState), inputs.startPositions, inputs.endPositions); // (B, T, 2)
+    return questionAnsweringOutput(
+      out,
+      this.qa_outputs.forward(out.lastHiddenState),
+      inputs.startPositions,
+      inputs.endPositions,
+    ); // (B, T, 2)
   }
 }
 

@@ -28,7 +28,9 @@ export class T5Config extends PretrainedConfig {
     super(raw, source);
     const parts = this.feedForwardProj.split('-');
     if (parts.length > 2 || (parts.length === 2 && parts[0] !== 'gated')) {
-      throw new ConfigError(`${source}: field 'feed_forward_proj' is '${this.feedForwardProj}'; expected an activation, optionally prefixed with 'gated-' (e.g. 'relu', 'gated-gelu')`);
+      throw new ConfigError(
+        `${source}: field 'feed_forward_proj' is '${this.feedForwardProj}'; expected an activation, optionally prefixed with 'gated-' (e.g. 'relu', 'gated-gelu')`,
+      );
     }
   }
 

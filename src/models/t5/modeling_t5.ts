@@ -26,7 +26,12 @@ import { T5Config } from './configuration_t5.js';
  * bidirectional (encoder) halves the buckets between keys before and after the query. The log term is computed in
  * float32 and truncated, as torch does.
  */
-export function relativePositionBucket(relative: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
+export function relativePositionBucket(
+  relative: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): number {
   let buckets = numBuckets;
   let bucket = 0;
   let distance: number;
@@ -49,7 +54,12 @@ function bucketGrid(tq: number, tk: number, offset: number, bidirectional: boole
   const out = new Int32Array(tq * tk);
   for (let i = 0; i < tq; i++) {
     for (let j = 0; j < tk; j++) {
-      out[i * tk + j] = relativePositionBucket(j - (offset + i), bidirectional, config.relativeAttentionNumBuckets, config.relativeAttentionMaxDistance);
+      out[i * tk + j] = relativePositionBucket(
+        j - (offset + i),
+        bidirectional,
+        config.relativeAttentionNumBuckets,
+        config.relativeAttentionMaxDistance,
+      );
     }
   }
   return new Tensor(out, [tq, tk]);
@@ -62,7 +72,11 @@ export class T5Attention extends Module {
   o: Linear;
   relative_attention_bias?: Embedding;
 
-  constructor(private readonly config: T5Config, hasRelativeBias: boolean, private readonly isDecoder: boolean) {
+  constructor(
+    private readonly config: T5Config,
+    hasRelativeBias: boolean,
+    private readonly isDecoder: boolean,
+  ) {
     super();
     const { dModel, dKv, numHeads, initializerFactor: factor } = config;
     const inner = numHeads * dKv;
@@ -70,18 +84,27 @@ export class T5Attention extends Module {
     this.k = new Linear(dModel, inner, { bias: false, std: factor * dModel ** -0.5 });
     this.v = new Linear(dModel, inner, { bias: false, std: factor * dModel ** -0.5 });
     this.o = new Linear(inner, dModel, { bias: false, std: factor * inner ** -0.5 });
-    if (hasRelativeBias) this.relative_attention_bias = new Embedding(config.relativeAttentionNumBuckets, numHeads, { std: factor * dModel ** -0.5 });
+    if (hasRelativeBias)
+      this.relative_attention_bias = new Embedding(config.relativeAttentionNumBuckets, numHeads, {
+        std: factor * dModel ** -0.5,
+      });
   }
 
   /** (1, H, Tq, Tk): the learned bias for each query–key distance (queries start at absolute position `offset`). */
   positionBias(tq: number, tk: number, offset: number): Tensor {
-    if (!this.relative_attention_bias) throw new Error('T5Attention: only the first block of a stack has the relative position table');
+    if (!this.relative_attention_bias)
+      throw new Error('T5Attention: only the first block of a stack has the relative position table');
     const values = this.relative_attention_bias.forward(bucketGrid(tq, tk, offset, !this.isDecoder, this.config)); // (Tq, Tk, H)
     return ops.unsqueeze(ops.permute(values, [2, 0, 1]), 0);
   }
 
   /** Self-attention when `keyValueStates` is null (appending to `past`), else cross-attention (reusing `past`). */
-  forward(x: Tensor, keyValueStates: Tensor | null, bias: Tensor | null, past: LayerKV | null): { hidden: Tensor; present: LayerKV; weights: Tensor } {
+  forward(
+    x: Tensor,
+    keyValueStates: Tensor | null,
+    bias: Tensor | null,
+    past: LayerKV | null,
+  ): { hidden: Tensor; present: LayerKV; weights: Tensor } {
     const heads = this.config.numHeads;
     const { key, value } = attentionKeyValues(x, keyValueStates, past, (source) => ({
       key: splitHeads(this.k.forward(source), heads),
@@ -102,7 +125,11 @@ export class T5LayerSelfAttention extends Module {
   SelfAttention: T5Attention;
   layer_norm: RMSNorm;
 
-  constructor(private readonly config: T5Config, hasRelativeBias: boolean, isDecoder: boolean) {
+  constructor(
+    private readonly config: T5Config,
+    hasRelativeBias: boolean,
+    isDecoder: boolean,
+  ) {
     super();
     this.SelfAttention = new T5Attention(config, hasRelativeBias, isDecoder);
     this.layer_norm = new RMSNorm(config.dModel, config.layerNormEpsilon);
@@ -138,13 +165,23 @@ export class T5DenseActDense extends Module {
 
   constructor(private readonly config: T5Config) {
     super();
-    this.wi = new Linear(config.dModel, config.dFf, { bias: false, std: config.initializerFactor * config.dModel ** -0.5 });
-    this.wo = new Linear(config.dFf, config.dModel, { bias: false, std: config.initializerFactor * config.dFf ** -0.5 });
+    this.wi = new Linear(config.dModel, config.dFf, {
+      bias: false,
+      std: config.initializerFactor * config.dModel ** -0.5,
+    });
+    this.wo = new Linear(config.dFf, config.dModel, {
+      bias: false,
+      std: config.initializerFactor * config.dFf ** -0.5,
+    });
     this.act = activation(config.denseActFn);
   }
 
   forward(x: Tensor): Tensor {
-    return feedForward(x, this.wi, this.wo, { activation: this.act, dropout: this.config.dropoutRate, training: this.training });
+    return feedForward(x, this.wi, this.wo, {
+      activation: this.act,
+      dropout: this.config.dropoutRate,
+      training: this.training,
+    });
   }
 }
 
@@ -160,7 +197,10 @@ export class T5DenseGatedActDense extends Module {
     const std = config.initializerFactor * config.dModel ** -0.5;
     this.wi_0 = new Linear(config.dModel, config.dFf, { bias: false, std });
     this.wi_1 = new Linear(config.dModel, config.dFf, { bias: false, std });
-    this.wo = new Linear(config.dFf, config.dModel, { bias: false, std: config.initializerFactor * config.dFf ** -0.5 });
+    this.wo = new Linear(config.dFf, config.dModel, {
+      bias: false,
+      std: config.initializerFactor * config.dFf ** -0.5,
+    });
     this.act = activation(config.denseActFn);
   }
 
@@ -181,7 +221,10 @@ export class T5LayerFF extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return ops.add(x, F.dropout(this.DenseReluDense.forward(this.layer_norm.forward(x)), this.config.dropoutRate, this.training));
+    return ops.add(
+      x,
+      F.dropout(this.DenseReluDense.forward(this.layer_norm.forward(x)), this.config.dropoutRate, this.training),
+    );
   }
 }
 
@@ -189,7 +232,11 @@ export class T5LayerFF extends Module {
 export class T5Block extends Module {
   layer: ModuleList;
 
-  constructor(config: T5Config, hasRelativeBias: boolean, readonly isDecoder: boolean) {
+  constructor(
+    config: T5Config,
+    hasRelativeBias: boolean,
+    readonly isDecoder: boolean,
+  ) {
     super();
     this.layer = new ModuleList<Module>([new T5LayerSelfAttention(config, hasRelativeBias, isDecoder)]);
     if (isDecoder) this.layer.push(new T5LayerCrossAttention(config));
@@ -200,12 +247,22 @@ export class T5Block extends Module {
     return this.layer.at(0) as T5LayerSelfAttention;
   }
 
-  forward(x: Tensor, selfBias: Tensor | null, cross: { states: Tensor; bias: Tensor | null } | null, past: { self: LayerKV; cross: LayerKV } | null): { hidden: Tensor; self: LayerKV; cross?: LayerKV } {
+  forward(
+    x: Tensor,
+    selfBias: Tensor | null,
+    cross: { states: Tensor; bias: Tensor | null } | null,
+    past: { self: LayerKV; cross: LayerKV } | null,
+  ): { hidden: Tensor; self: LayerKV; cross?: LayerKV } {
     const selfOut = this.selfAttention.forward(x, selfBias, past?.self ?? null);
     let h = selfOut.hidden;
     let crossPresent: LayerKV | undefined;
     if (cross) {
-      const crossOut = (this.layer.at(1) as T5LayerCrossAttention).forward(h, cross.states, cross.bias, past?.cross ?? null);
+      const crossOut = (this.layer.at(1) as T5LayerCrossAttention).forward(
+        h,
+        cross.states,
+        cross.bias,
+        past?.cross ?? null,
+      );
       h = crossOut.hidden;
       crossPresent = crossOut.present;
     }
@@ -229,7 +286,11 @@ export class T5Stack extends Module {
   block: ModuleList<T5Block>;
   final_layer_norm: RMSNorm;
 
-  constructor(private readonly config: T5Config, embedTokens: Embedding, readonly isDecoder: boolean) {
+  constructor(
+    private readonly config: T5Config,
+    embedTokens: Embedding,
+    readonly isDecoder: boolean,
+  ) {
     super();
     this.embed_tokens = embedTokens;
     const layers = isDecoder ? config.numDecoderLayers : config.numLayers;
@@ -241,16 +302,32 @@ export class T5Stack extends Module {
    * ids (B, T); mask (B, past + T). The decoder gets the encoder states and their mask (B, S). Returns the output
    * after the final norm and the hidden states as transformers lists them: each block's input, then that output.
    */
-  forward(inputIds: Tensor, mask: Tensor | null | undefined, encoder: { states: Tensor; mask: Tensor | null | undefined } | null, past: Seq2SeqCache | null): StackOutput {
+  forward(
+    inputIds: Tensor,
+    mask: Tensor | null | undefined,
+    encoder: { states: Tensor; mask: Tensor | null | undefined } | null,
+    past: Seq2SeqCache | null,
+  ): StackOutput {
     const [b, t] = inputIds.shape as [number, number];
     const pastLength = past?.self[0]?.key.shape[2] ?? 0;
     const keyLength = pastLength + t;
     const dropout = (x: Tensor): Tensor => F.dropout(x, this.config.dropoutRate, this.training);
     let h = dropout(this.embed_tokens.forward(inputIds)); // (B, T, C)
     const relative = this.block.at(0).selfAttention.SelfAttention.positionBias(t, keyLength, pastLength);
-    const selfBias = sumBiases(relative, attentionBias(mask, { batch: b, queryLength: t, keyLength, causal: this.isDecoder }));
+    const selfBias = sumBiases(
+      relative,
+      attentionBias(mask, { batch: b, queryLength: t, keyLength, causal: this.isDecoder }),
+    );
     const cross = encoder
-      ? { states: encoder.states, bias: attentionBias(encoder.mask, { batch: b, queryLength: t, keyLength: encoder.states.shape[1]!, causal: false }) }
+      ? {
+          states: encoder.states,
+          bias: attentionBias(encoder.mask, {
+            batch: b,
+            queryLength: t,
+            keyLength: encoder.states.shape[1]!,
+            causal: false,
+          }),
+        }
       : null;
     const cache: Seq2SeqCache = { self: [], cross: [] };
     const hiddenStates: Tensor[] = [];
@@ -298,17 +375,28 @@ export class T5ForConditionalGeneration extends PreTrainedModel<T5Config> implem
       encoded = enc.lastHiddenState;
       if (inputs.outputHiddenStates) encoderHiddenStates = enc.hiddenStates;
     }
-    const dec = this.decoder.forward(inputs.decoderInputIds, inputs.decoderAttentionMask, { states: encoded, mask: inputs.attentionMask }, inputs.pastKeyValues ?? null);
+    const dec = this.decoder.forward(
+      inputs.decoderInputIds,
+      inputs.decoderAttentionMask,
+      { states: encoded, mask: inputs.attentionMask },
+      inputs.pastKeyValues ?? null,
+    );
     // The tied head reuses the input embedding, whose scale differs from a trained output projection's.
-    const output = this.config.tieWordEmbeddings ? ops.mul(dec.lastHiddenState, this.config.dModel ** -0.5) : dec.lastHiddenState;
+    const output = this.config.tieWordEmbeddings
+      ? ops.mul(dec.lastHiddenState, this.config.dModel ** -0.5)
+      : dec.lastHiddenState;
     const logits = this.lm_head.forward(output); // (B, T, V)
     let loss: Tensor | undefined;
     if (inputs.labels) {
       const [b, t, v] = logits.shape as [number, number, number];
       if (inputs.labels.rank !== 2 || inputs.labels.shape[0] !== b || inputs.labels.shape[1] !== t) {
-        throw new RangeError(`T5ForConditionalGeneration: labels must be (batch, decoder tokens) = [${b}, ${t}], got ${shapeString(inputs.labels.shape)}`);
+        throw new RangeError(
+          `T5ForConditionalGeneration: labels must be (batch, decoder tokens) = [${b}, ${t}], got ${shapeString(inputs.labels.shape)}`,
+        );
       }
-      loss = F.crossEntropy(ops.reshape(logits, [b * t, v]), ops.reshape(inputs.labels, [b * t]), { ignoreIndex: -100 });
+      loss = F.crossEntropy(ops.reshape(logits, [b * t, v]), ops.reshape(inputs.labels, [b * t]), {
+        ignoreIndex: -100,
+      });
     }
     return {
       logits,

@@ -58,20 +58,28 @@ const UNREACHABLE_SCORE = -1000;
 export async function readGraphWeights(dir: string): Promise<Map<string, GraphWeight>> {
   const manifestFile = join(dir, 'model.json');
   const model = JSON.parse(await readFile(manifestFile, 'utf8')) as { weightsManifest?: WeightsGroup[] };
-  if (!Array.isArray(model.weightsManifest)) throw new TfjsImportError(`${manifestFile}: no weightsManifest; expected a TF.js graph model`);
+  if (!Array.isArray(model.weightsManifest))
+    throw new TfjsImportError(`${manifestFile}: no weightsManifest; expected a TF.js graph model`);
   const weights = new Map<string, GraphWeight>();
   for (const group of model.weightsManifest) {
     const buffers = await Promise.all(group.paths.map((p) => readFile(join(dir, p))));
     const bytes = Buffer.concat(buffers);
     let offset = 0;
     for (const spec of group.weights) {
-      if (spec.quantization) throw new TfjsImportError(`${manifestFile}: weight '${spec.name}' is quantized; only float32/int32 exports can be imported`);
+      if (spec.quantization)
+        throw new TfjsImportError(
+          `${manifestFile}: weight '${spec.name}' is quantized; only float32/int32 exports can be imported`,
+        );
       if (spec.dtype !== 'float32' && spec.dtype !== 'int32') {
-        throw new TfjsImportError(`${manifestFile}: weight '${spec.name}' has dtype ${spec.dtype}; expected float32 or int32`);
+        throw new TfjsImportError(
+          `${manifestFile}: weight '${spec.name}' has dtype ${spec.dtype}; expected float32 or int32`,
+        );
       }
       const count = spec.shape.reduce((a, b) => a * b, 1);
       if (offset + count * 4 > bytes.length) {
-        throw new TfjsImportError(`${manifestFile}: weight '${spec.name}' ends at byte ${offset + count * 4}, past the ${bytes.length} bytes of ${group.paths.join(', ')}`);
+        throw new TfjsImportError(
+          `${manifestFile}: weight '${spec.name}' ends at byte ${offset + count * 4}, past the ${bytes.length} bytes of ${group.paths.join(', ')}`,
+        );
       }
       // Copy: the shard buffer's offset need not be 4-byte aligned.
       const chunk = new Uint8Array(bytes.subarray(offset, offset + count * 4));
@@ -79,7 +87,10 @@ export async function readGraphWeights(dir: string): Promise<Map<string, GraphWe
       weights.set(spec.name, { shape: spec.shape, values });
       offset += count * 4;
     }
-    if (offset !== bytes.length) throw new TfjsImportError(`${manifestFile}: the manifest accounts for ${offset} bytes, the shards hold ${bytes.length}`);
+    if (offset !== bytes.length)
+      throw new TfjsImportError(
+        `${manifestFile}: the manifest accounts for ${offset} bytes, the shards hold ${bytes.length}`,
+      );
   }
   return weights;
 }
@@ -88,7 +99,10 @@ export async function readGraphWeights(dir: string): Promise<Map<string, GraphWe
 class WeightIndex {
   private readonly used = new Set<string>();
 
-  constructor(private readonly weights: Map<string, GraphWeight>, private readonly file: string) {}
+  constructor(
+    private readonly weights: Map<string, GraphWeight>,
+    private readonly file: string,
+  ) {}
 
   has(suffix: string): boolean {
     return this.matches(suffix).length > 0;
@@ -97,7 +111,9 @@ class WeightIndex {
   get(suffix: string): GraphWeight {
     const found = this.matches(suffix);
     if (found.length !== 1) {
-      throw new TfjsImportError(`${this.file}: expected one weight named …/${suffix}, found ${found.length === 0 ? 'none' : found.join(', ')}`);
+      throw new TfjsImportError(
+        `${this.file}: expected one weight named …/${suffix}, found ${found.length === 0 ? 'none' : found.join(', ')}`,
+      );
     }
     this.used.add(found[0]!);
     return this.weights.get(found[0]!)!;
@@ -105,13 +121,16 @@ class WeightIndex {
 
   scalar(suffix: string): number {
     const w = this.get(suffix);
-    if (w.values.length !== 1) throw new TfjsImportError(`${this.file}: …/${suffix} has shape [${w.shape.join(', ')}]; expected a scalar`);
+    if (w.values.length !== 1)
+      throw new TfjsImportError(`${this.file}: …/${suffix} has shape [${w.shape.join(', ')}]; expected a scalar`);
     return w.values[0]!;
   }
 
   /** Float weights (rank ≥ 1) the mapping did not take: a sign the graph is not the architecture assumed. */
   unusedFloatTensors(): string[] {
-    return [...this.weights].filter(([name, w]) => !this.used.has(name) && w.values instanceof Float32Array && w.shape.length > 0).map(([n]) => n);
+    return [...this.weights]
+      .filter(([name, w]) => !this.used.has(name) && w.values instanceof Float32Array && w.shape.length > 0)
+      .map(([n]) => n);
   }
 
   private matches(suffix: string): string[] {
@@ -123,7 +142,8 @@ class WeightIndex {
 function linearWeight(kernel: GraphWeight): Tensor {
   const [inFeatures, outFeatures] = kernel.shape.slice(-2) as [number, number];
   const out = new Float32Array(inFeatures * outFeatures);
-  for (let i = 0; i < inFeatures; i++) for (let o = 0; o < outFeatures; o++) out[o * inFeatures + i] = kernel.values[i * outFeatures + o]!;
+  for (let i = 0; i < inFeatures; i++)
+    for (let o = 0; o < outFeatures; o++) out[o * inFeatures + i] = kernel.values[i * outFeatures + o]!;
   return new Tensor(out, [outFeatures, inFeatures]);
 }
 
@@ -136,12 +156,16 @@ function closeTo(a: number, b: number, relative: number): boolean {
 }
 
 /** The configuration and attn-named tensors of the graph's weights. */
-export function mapGraphWeights(weights: Map<string, GraphWeight>, file: string): { config: UseConfig; tensors: Map<string, Tensor> } {
+export function mapGraphWeights(
+  weights: Map<string, GraphWeight>,
+  file: string,
+): { config: UseConfig; tensors: Map<string, Tensor> } {
   const index = new WeightIndex(weights, file);
   const layerScope = (i: number) => `Encode/Layer_${i}/TransformerLayer`;
   let layers = 0;
   while (index.has(`${layerScope(layers)}/MultiheadAttention/qkv_transform_single/kernel/part_0`)) layers++;
-  if (layers === 0) throw new TfjsImportError(`${file}: no Encode/Layer_0 attention weights; is this Universal Sentence Encoder Lite?`);
+  if (layers === 0)
+    throw new TfjsImportError(`${file}: no Encode/Layer_0 attention weights; is this Universal Sentence Encoder Lite?`);
 
   const embeddings = index.get('module/Embeddings_en');
   const pooler = index.get('hidden_layers/tanh_layer_0/weights');
@@ -171,39 +195,71 @@ export function mapGraphWeights(weights: Map<string, GraphWeight>, file: string)
   checkTimescales(index.get('AddTimingSignal/TimingSignal/ExpandDims_1'), config, file);
 
   const tensors = new Map<string, Tensor>();
-  tensors.set('embeddings.word_embeddings.weight', new Tensor(Float32Array.from(embeddings.values), [vocabSize, embeddingSize]));
+  tensors.set(
+    'embeddings.word_embeddings.weight',
+    new Tensor(Float32Array.from(embeddings.values), [vocabSize, embeddingSize]),
+  );
   for (let i = 0; i < layers; i++) {
     const scope = layerScope(i);
     const prefix = `encoder.layer.${i}`;
     const norm = (graph: string, attn: string) => {
-      tensors.set(`${prefix}.${attn}.weight`, vector(index.get(`${graph}/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`)));
-      tensors.set(`${prefix}.${attn}.bias`, vector(index.get(`${graph}/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`)));
+      tensors.set(
+        `${prefix}.${attn}.weight`,
+        vector(index.get(`${graph}/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`)),
+      );
+      tensors.set(
+        `${prefix}.${attn}.bias`,
+        vector(index.get(`${graph}/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`)),
+      );
     };
     const linear = (kernel: string, bias: string, attn: string) => {
       tensors.set(`${prefix}.${attn}.weight`, linearWeight(index.get(kernel)));
       tensors.set(`${prefix}.${attn}.bias`, vector(index.get(bias)));
     };
     norm(scope, 'attention_layer_norm');
-    for (const [graph, attn] of [['qkv_transform_single', 'qkv'], ['output_transform_single', 'output']] as const) {
-      linear(`${scope}/MultiheadAttention/${graph}/kernel/part_0`, `${scope}/MultiheadAttention/${graph}/bias/ConcatPartitions/concat`, `attention.${attn}`);
+    for (const [graph, attn] of [
+      ['qkv_transform_single', 'qkv'],
+      ['output_transform_single', 'output'],
+    ] as const) {
+      linear(
+        `${scope}/MultiheadAttention/${graph}/kernel/part_0`,
+        `${scope}/MultiheadAttention/${graph}/bias/ConcatPartitions/concat`,
+        `attention.${attn}`,
+      );
     }
     if (index.has(`${scope}/dense/kernel/ConcatPartitions/concat`)) {
-      linear(`${scope}/dense/kernel/ConcatPartitions/concat`, `${scope}/dense/bias/ConcatPartitions/concat`, 'residual_projection');
+      linear(
+        `${scope}/dense/kernel/ConcatPartitions/concat`,
+        `${scope}/dense/bias/ConcatPartitions/concat`,
+        'residual_projection',
+      );
     }
     norm(`${scope}/FFN`, 'ffn_layer_norm');
-    for (const [graph, attn] of [['conv1', 'intermediate'], ['conv2', 'output']] as const) {
-      linear(`TransformerStack/Layer_${i}/TransformerLayer/FFN/${graph}/Tensordot/Reshape_1`, `${scope}/FFN/${graph}/bias/ConcatPartitions/concat`, `ffn.${attn}`);
+    for (const [graph, attn] of [
+      ['conv1', 'intermediate'],
+      ['conv2', 'output'],
+    ] as const) {
+      linear(
+        `TransformerStack/Layer_${i}/TransformerLayer/FFN/${graph}/Tensordot/Reshape_1`,
+        `${scope}/FFN/${graph}/bias/ConcatPartitions/concat`,
+        `ffn.${attn}`,
+      );
     }
     const depth = config.layerInputSize(i) / heads;
     const scale = index.scalar(`TransformerStack/Layer_${i}/TransformerLayer/MultiheadAttention/mul/y`);
     if (!closeTo(scale, 1 / Math.sqrt(depth), 1e-6)) {
-      throw new TfjsImportError(`${file}: layer ${i} scales queries by ${scale}; attn assumes 1/sqrt(head size ${depth}) = ${1 / Math.sqrt(depth)}`);
+      throw new TfjsImportError(
+        `${file}: layer ${i} scales queries by ${scale}; attn assumes 1/sqrt(head size ${depth}) = ${1 / Math.sqrt(depth)}`,
+      );
     }
   }
   tensors.set('pooler.dense.weight', linearWeight(pooler));
   tensors.set('pooler.dense.bias', vector(index.get('hidden_layers/tanh_layer_0/bias')));
   const unused = index.unusedFloatTensors();
-  if (unused.length > 0) throw new TfjsImportError(`${file}: ${unused.length} float weight(s) have no place in UseModel: ${unused.join(', ')}`);
+  if (unused.length > 0)
+    throw new TfjsImportError(
+      `${file}: ${unused.length} float weight(s) have no place in UseModel: ${unused.join(', ')}`,
+    );
   return { config, tensors };
 }
 
@@ -211,11 +267,15 @@ export function mapGraphWeights(weights: Map<string, GraphWeight>, file: string)
 function checkTimescales(stored: GraphWeight, config: UseConfig, file: string): void {
   const expected = inverseTimescales(config.embeddingSize / 2, config.minTimescale, config.maxTimescale);
   if (stored.values.length !== expected.length) {
-    throw new TfjsImportError(`${file}: the timing signal has ${stored.values.length} timescales; expected embedding_size/2 = ${expected.length}`);
+    throw new TfjsImportError(
+      `${file}: the timing signal has ${stored.values.length} timescales; expected embedding_size/2 = ${expected.length}`,
+    );
   }
   stored.values.forEach((value, i) => {
     if (!closeTo(value, expected[i]!, 1e-6)) {
-      throw new TfjsImportError(`${file}: timing-signal inverse timescale ${i} is ${value}; min_timescale 1 and max_timescale 1e4 give ${expected[i]}`);
+      throw new TfjsImportError(
+        `${file}: timing-signal inverse timescale ${i} is ${value}; min_timescale 1 and max_timescale 1e4 give ${expected[i]}`,
+      );
     }
   });
 }
@@ -225,7 +285,8 @@ function checkTimescales(stored: GraphWeight, config: UseConfig, file: string): 
  * spaces → "▁", a leading "▁", Viterbi over the whole text (no pre-tokenizer split), unknown characters → id 0.
  */
 export function vocabToTokenizerJson(vocab: unknown, file: string): TokenizerJson {
-  if (!Array.isArray(vocab) || vocab.length <= RESERVED_PIECES) throw new TfjsImportError(`${file}: expected a list of [piece, score] pairs`);
+  if (!Array.isArray(vocab) || vocab.length <= RESERVED_PIECES)
+    throw new TfjsImportError(`${file}: expected a list of [piece, score] pairs`);
   const pieces = vocab.map((entry, i): [string, number] => {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || (entry[1] !== null && typeof entry[1] !== 'number')) {
       throw new TfjsImportError(`${file}: entry ${i} is ${JSON.stringify(entry)}; expected [piece, score]`);
@@ -265,12 +326,16 @@ export async function importTfjsUse(dir: string): Promise<ImportResult> {
   const { config, tensors } = mapGraphWeights(await readGraphWeights(dir), file);
   const model = new UseModel(config);
   const info = model.loadCheckpointTensors(tensors, file);
-  if (info.unexpectedKeys.length > 0) throw new TfjsImportError(`${file}: mapped tensors UseModel has no place for: ${info.unexpectedKeys.join(', ')}`);
+  if (info.unexpectedKeys.length > 0)
+    throw new TfjsImportError(`${file}: mapped tensors UseModel has no place for: ${info.unexpectedKeys.join(', ')}`);
   model.eval();
   const vocabFile = join(dir, 'vocab.json');
   const json = vocabToTokenizerJson(JSON.parse(await readFile(vocabFile, 'utf8')), vocabFile);
   const unknownPiece = (json.model['vocab'] as Array<[string, number]>)[0]![0];
-  const tokenizer = new PreTrainedTokenizer(json, { unk_token: unknownPiece, model_max_length: config.maxPositionEmbeddings });
+  const tokenizer = new PreTrainedTokenizer(json, {
+    unk_token: unknownPiece,
+    model_max_length: config.maxPositionEmbeddings,
+  });
   model.tokenizer = tokenizer;
   return { model, tokenizer };
 }

@@ -45,7 +45,12 @@ const L2_EPSILON = 1e-12;
  * tensor2tensor's `get_timing_signal_1d`, (maxPositions, E): sin(p·τᵢ) in the first half, cos(p·τᵢ) in the second,
  * τᵢ = 1/min · (min/max)^(i/(E/2 - 1)). Products are rounded to float32 first, as the graph multiplies in float32.
  */
-export function timingSignal(maxPositions: number, channels: number, minTimescale: number, maxTimescale: number): Tensor {
+export function timingSignal(
+  maxPositions: number,
+  channels: number,
+  minTimescale: number,
+  maxTimescale: number,
+): Tensor {
   const inverse = inverseTimescales(channels / 2, minTimescale, maxTimescale);
   return sinusoidalTable(maxPositions, channels, 'half', (p, i) => Math.fround(p * inverse[i]!));
 }
@@ -64,7 +69,11 @@ export class UseEmbeddings extends Module {
     this.word_embeddings = new Embedding(config.vocabSize, config.embeddingSize, { std: config.initializerRange });
     const { maxPositionEmbeddings, embeddingSize, minTimescale, maxTimescale } = config;
     // Recomputed from the config rather than saved: the checkpoint holds only trained weights.
-    this.registerBuffer('timing_signal', timingSignal(maxPositionEmbeddings, embeddingSize, minTimescale, maxTimescale), false);
+    this.registerBuffer(
+      'timing_signal',
+      timingSignal(maxPositionEmbeddings, embeddingSize, minTimescale, maxTimescale),
+      false,
+    );
   }
 
   /**
@@ -83,9 +92,14 @@ export class UseAttention extends Module {
   qkv: Linear;
   output: Linear;
 
-  constructor(config: UseConfig, inputSize: number, private readonly heads = config.numAttentionHeads) {
+  constructor(
+    config: UseConfig,
+    inputSize: number,
+    private readonly heads = config.numAttentionHeads,
+  ) {
     super();
-    if (inputSize % heads !== 0) throw new ConfigError(`${config.source}: width ${inputSize} is not divisible by num_attention_heads ${heads}`);
+    if (inputSize % heads !== 0)
+      throw new ConfigError(`${config.source}: width ${inputSize} is not divisible by num_attention_heads ${heads}`);
     const std = config.initializerRange;
     this.qkv = new Linear(inputSize, 3 * inputSize, { std });
     this.output = new Linear(inputSize, config.hiddenSize, { std });
@@ -130,7 +144,10 @@ export class UseLayer extends Module {
     super();
     this.attention_layer_norm = new LayerNorm(inputSize, config.layerNormEps);
     this.attention = new UseAttention(config, inputSize);
-    this.residual_projection = inputSize === config.hiddenSize ? null : new Linear(inputSize, config.hiddenSize, { std: config.initializerRange });
+    this.residual_projection =
+      inputSize === config.hiddenSize
+        ? null
+        : new Linear(inputSize, config.hiddenSize, { std: config.initializerRange });
     this.ffn_layer_norm = new LayerNorm(config.hiddenSize, config.layerNormEps);
     this.ffn = new UseFeedForward(config);
   }
@@ -148,7 +165,9 @@ export class UseEncoder extends Module {
 
   constructor(config: UseConfig) {
     super();
-    this.layer = new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new UseLayer(config, config.layerInputSize(i))));
+    this.layer = new ModuleList(
+      Array.from({ length: config.numHiddenLayers }, (_, i) => new UseLayer(config, config.layerInputSize(i))),
+    );
   }
 }
 
@@ -215,7 +234,8 @@ export class UseModel extends PreTrainedModel<UseConfig> {
    */
   encode(texts: string[], options: SentenceEncodeOptions = {}): Tensor {
     const { normalize = true, batchSize = 32 } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`UseModel.encode: batchSize must be a whole number >= 1, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`UseModel.encode: batchSize must be a whole number >= 1, got ${batchSize}`);
     if (texts.length === 0) return new Tensor(new Float32Array(0), [0, this.config.hiddenSize]);
     const tokenizer = this.getTokenizer();
     const rows = texts.map((text) => tokenizeLikeOriginal(tokenizer, text).slice(0, this.config.maxPositionEmbeddings));
@@ -228,7 +248,11 @@ export class UseModel extends PreTrainedModel<UseConfig> {
     }
     const inverse = new Int32Array(order.length);
     order.forEach((row, position) => (inverse[row] = position));
-    const pooled = ops.indexSelect(batches.length === 1 ? batches[0]! : ops.concat(batches, 0), new Tensor(inverse, [order.length]), 0);
+    const pooled = ops.indexSelect(
+      batches.length === 1 ? batches[0]! : ops.concat(batches, 0),
+      new Tensor(inverse, [order.length]),
+      0,
+    );
     return normalize ? l2Normalize(pooled) : pooled;
   }
 
@@ -238,7 +262,9 @@ export class UseModel extends PreTrainedModel<UseConfig> {
     // Models built by fromPretrained / AutoModel remember where config.json was; the tokenizer sits beside it.
     const dir = dirname(this.config.source);
     if (!existsSync(join(dir, 'tokenizer.json'))) {
-      throw new Error(`UseModel.encode: no tokenizer: ${join(dir, 'tokenizer.json')} does not exist; set model.tokenizer = await AutoTokenizer.fromPretrained(<model folder>)`);
+      throw new Error(
+        `UseModel.encode: no tokenizer: ${join(dir, 'tokenizer.json')} does not exist; set model.tokenizer = await AutoTokenizer.fromPretrained(<model folder>)`,
+      );
     }
     this.tokenizer = AutoTokenizer.fromDirectory(dir);
     return this.tokenizer;
