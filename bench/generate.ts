@@ -45,7 +45,12 @@ function tokensPerSecond(model: CausalLM, prompt: number[], n: number, useCache:
   return +(n / seconds).toFixed(2);
 }
 
-function measure(name: string, model: CausalLM, prompt: number[], n: number): { tokens_per_s_cache: number; tokens_per_s_nocache: number } {
+function measure(
+  name: string,
+  model: CausalLM,
+  prompt: number[],
+  n: number,
+): { tokens_per_s_cache: number; tokens_per_s_nocache: number } {
   const cache = tokensPerSecond(model, prompt, n, true);
   console.error(JSON.stringify({ model: name, cache: true, tokens_per_s: cache }));
   const nocache = tokensPerSecond(model, prompt, n, false);
@@ -64,16 +69,37 @@ if (existsSync(stories)) {
 
 manualSeed(0);
 const gpt2 = new GPT2LMHeadModel(
-  new GPT2Config({ model_type: 'gpt2', vocab_size: cfg.vocab, n_positions: cfg.ctx, n_embd: cfg.d, n_layer: cfg.layers, n_head: cfg.heads }, 'bench config'),
+  new GPT2Config(
+    {
+      model_type: 'gpt2',
+      vocab_size: cfg.vocab,
+      n_positions: cfg.ctx,
+      n_embd: cfg.d,
+      n_layer: cfg.layers,
+      n_head: cfg.heads,
+    },
+    'bench config',
+  ),
 ).eval();
 const rng = new Generator(0);
 const prompt = Array.from({ length: cfg.prompt }, () => rng.randint(cfg.vocab));
 result.gpt2 = measure('gpt2', gpt2, prompt, cfg.new);
 
 // The twin at 1 and 2 threads, the faster kept (best against best).
-const twin = runTwin('torch_generate_bench.py', (['layers', 'd', 'heads', 'vocab', 'ctx', 'prompt', 'new'] as const).flatMap((k) => [`--${k}`, String(cfg[k])]), 'tokens_per_s_cache');
+const twin = runTwin(
+  'torch_generate_bench.py',
+  (['layers', 'd', 'heads', 'vocab', 'ctx', 'prompt', 'new'] as const).flatMap((k) => [`--${k}`, String(cfg[k])]),
+  'tokens_per_s_cache',
+);
 if (twin) {
-  result.torch = { tokens_per_s_cache: twin.best.tokens_per_s_cache, tokens_per_s_nocache: twin.best.tokens_per_s_nocache, threads: twin.best.threads, runs: twin.runs };
-  result.ratio = +((result.gpt2 as { tokens_per_s_cache: number }).tokens_per_s_cache / twin.best.tokens_per_s_cache!).toFixed(3);
+  result.torch = {
+    tokens_per_s_cache: twin.best.tokens_per_s_cache,
+    tokens_per_s_nocache: twin.best.tokens_per_s_nocache,
+    threads: twin.best.threads,
+    runs: twin.runs,
+  };
+  result.ratio = +(
+    (result.gpt2 as { tokens_per_s_cache: number }).tokens_per_s_cache / twin.best.tokens_per_s_cache!
+  ).toFixed(3);
 }
 console.log(JSON.stringify(result));

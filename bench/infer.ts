@@ -25,7 +25,8 @@ const { values } = parseArgs({
 });
 
 const SHORT = 'I love this movie, the acting is wonderful.';
-const LONG_SENTENCE = 'The film opens slowly, but the second half is gripping and the music carries every scene to the end.';
+const LONG_SENTENCE =
+  'The film opens slowly, but the second half is gripping and the music carries every scene to the end.';
 /** About 128 tokens with [CLS] and [SEP]. */
 const LONG = Array.from({ length: 6 }, () => LONG_SENTENCE).join(' ');
 const BATCH = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? SHORT : `${SHORT} ${LONG_SENTENCE}`));
@@ -54,7 +55,11 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 async function loadAttn(dir: string, eager: boolean, weights: 'shared' | 'packed'): Promise<Classify> {
   await import('../src/backends/register.js');
   const { pipeline } = await import('../src/pipelines/index.js');
-  const pipe = await pipeline('text-classification', dir, { batchSize: 16, compiled: !eager, compiledWeights: weights });
+  const pipe = await pipeline('text-classification', dir, {
+    batchSize: 16,
+    compiled: !eager,
+    compiledWeights: weights,
+  });
   return (input) => pipe(input as string[]);
 }
 
@@ -101,10 +106,14 @@ async function buildModel(): Promise<string> {
   const { manualSeed } = await import('../src/tensor/random.js');
   const { sharedPath } = await import('../src/util/paths.js');
   const vocab = sharedPath('tokenizers/bert-base-uncased');
-  if (!existsSync(join(vocab, 'vocab.txt'))) throw new Error(`infer bench: needs the BERT vocabulary at ${vocab}/vocab.txt`);
+  if (!existsSync(join(vocab, 'vocab.txt')))
+    throw new Error(`infer bench: needs the BERT vocabulary at ${vocab}/vocab.txt`);
   mkdirSync(dir, { recursive: true });
   manualSeed(13);
-  const config = new DistilBertConfig({ model_type: 'distilbert', id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } }, 'bench');
+  const config = new DistilBertConfig(
+    { model_type: 'distilbert', id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } },
+    'bench',
+  );
   const model = new DistilBertForSequenceClassification(config).eval();
   const tokenizer = await AutoTokenizer.fromPretrained(vocab);
   await model.savePretrained(dir);
@@ -133,7 +142,18 @@ async function main(): Promise<void> {
   for (let r = 0; r < Number(values.rounds); r++) {
     const order = r % 2 === 0 ? (['attn', 'transformersjs'] as const) : (['transformersjs', 'attn'] as const);
     for (const side of order) {
-      const args = [script, '--child', side, '--dir', dir, '--repeats', String(repeats), '--weights', values.weights, ...(values.eager ? ['--eager'] : [])];
+      const args = [
+        script,
+        '--child',
+        side,
+        '--dir',
+        dir,
+        '--repeats',
+        String(repeats),
+        '--weights',
+        values.weights,
+        ...(values.eager ? ['--eager'] : []),
+      ];
       const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env });
       const result = JSON.parse(out.trim().split('\n').pop()!) as SideResult;
       runs[side].push(result);

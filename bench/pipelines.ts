@@ -12,7 +12,10 @@ const tasks = (values.tasks?.split(',') ?? TASKS) as Task[];
 /** An input and call options per task, typical of what a user sends. */
 const WORKLOAD: Record<Task, { text: string; options: Record<string, unknown> }> = {
   'text-classification': { text: 'I love this movie, the acting is wonderful and the story is moving.', options: {} },
-  'zero-shot-classification': { text: 'The striker scored twice as the home team won the cup final.', options: { candidateLabels: ['sports', 'business', 'politics', 'science'] } },
+  'zero-shot-classification': {
+    text: 'The striker scored twice as the home team won the cup final.',
+    options: { candidateLabels: ['sports', 'business', 'politics', 'science'] },
+  },
   summarization: {
     text: 'The city council met on Monday to discuss the new park. Residents had complained about the lack of green space for years. After a long debate, the council voted to fund the park. Construction will begin in the spring. The mayor said it would open next summer.',
     options: {},
@@ -52,7 +55,8 @@ for (const task of tasks) {
     continue;
   }
   const { text, options } = WORKLOAD[task];
-  const call = (pipe: Pipeline, inputs: string | string[]) => (pipe as unknown as (i: string | string[], o: object) => Promise<unknown>)(inputs, options);
+  const call = (pipe: Pipeline, inputs: string | string[]) =>
+    (pipe as unknown as (i: string | string[], o: object) => Promise<unknown>)(inputs, options);
   const loadStarted = performance.now();
   const pipe = await pipeline(task, undefined, { batchSize: 16 });
   const loadMs = performance.now() - loadStarted;

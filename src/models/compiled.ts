@@ -25,7 +25,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capture, type CapturedGraph } from '../backends/onnx/capture.js';
 import { loadNative, OnnxBackend, sessionOptions, type NativeSession } from '../backends/onnx/index.js';
-import { encodeModel, type GraphSpec, type NodeSpec, type TensorInit, type ValueSpec } from '../backends/onnx/protobuf.js';
+import {
+  encodeModel,
+  type GraphSpec,
+  type NodeSpec,
+  type TensorInit,
+  type ValueSpec,
+} from '../backends/onnx/protobuf.js';
 import { modelWithExternalWeights, type WeightInit } from '../backends/onnx/weights.js';
 import { allocate, dtypeOf, type DType } from '../tensor/dtype.js';
 import { getBackend, noGrad } from '../tensor/engine.js';
@@ -69,7 +75,8 @@ function symbolsOf(spec: ForwardSpec): string[] {
   for (const input of Object.values(spec.inputs)) {
     for (const axis of input.axes) if (typeof axis !== 'number' && !names.includes(axis.size)) names.push(axis.size);
   }
-  if (names.length > SAMPLE_SIZES[0]!.length) throw new GeneralizeError(`compile: at most ${SAMPLE_SIZES[0]!.length} symbolic sizes, got ${names.join(', ')}`);
+  if (names.length > SAMPLE_SIZES[0]!.length)
+    throw new GeneralizeError(`compile: at most ${SAMPLE_SIZES[0]!.length} symbolic sizes, got ${names.join(', ')}`);
   return names;
 }
 
@@ -117,7 +124,8 @@ function evaluate(x: Expression, sizes: readonly number[]): number {
 
 /** The simplest expression giving `values[k]` at `samples[k]` for every recording, or null. */
 function fit(values: readonly number[], samples: ReadonlyArray<readonly number[]>): Expression | null {
-  if (values.every((v) => v === values[0])) return { coefficient: 0, exponents: samples[0]!.map(() => 0), constant: values[0]! };
+  if (values.every((v) => v === values[0]))
+    return { coefficient: 0, exponents: samples[0]!.map(() => 0), constant: values[0]! };
   for (let constant = 0; Math.abs(constant) <= MAX_CONSTANT; constant = constant > 0 ? -constant : 1 - constant) {
     for (const exponents of exponentTuples(samples[0]!.length)) {
       if (exponents.every((e) => e === 0)) continue;
@@ -192,7 +200,11 @@ class SizeNodes {
         this.nodes.push({ op: 'Mul', inputs: [value, this.constantInt64(x.coefficient)], outputs: [scaled] });
         value = scaled;
       }
-      this.nodes.push({ op: x.constant === 0 ? 'Identity' : 'Add', inputs: x.constant === 0 ? [value] : [value, this.constantInt64(x.constant)], outputs: [name] });
+      this.nodes.push({
+        op: x.constant === 0 ? 'Identity' : 'Add',
+        inputs: x.constant === 0 ? [value] : [value, this.constantInt64(x.constant)],
+        outputs: [name],
+      });
     });
   }
 
@@ -240,7 +252,10 @@ function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 
 function fitOrThrow(values: number[], samples: ReadonlyArray<readonly number[]>, what: string): Expression {
   const x = fit(values, samples);
-  if (!x) throw new GeneralizeError(`compile: ${what} is ${values.join(' / ')} at the recorded sizes and fits no size expression`);
+  if (!x)
+    throw new GeneralizeError(
+      `compile: ${what} is ${values.join(' / ')} at the recorded sizes and fits no size expression`,
+    );
   return x;
 }
 
@@ -248,16 +263,29 @@ function fitOrThrow(values: number[], samples: ReadonlyArray<readonly number[]>,
  * One graph from three recordings of the same forward pass at different sizes (see the file comment): inputs get
  * symbolic dims, size-dependent constants are computed from the inputs' shapes.
  */
-export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<readonly number[]>, inputs: Record<string, InputSpec>, symbols: string[]): GraphSpec {
+export function generalize(
+  specs: readonly GraphSpec[],
+  samples: ReadonlyArray<readonly number[]>,
+  inputs: Record<string, InputSpec>,
+  symbols: string[],
+): GraphSpec {
   const [first, ...others] = specs as [GraphSpec, ...GraphSpec[]];
   for (const other of others) {
     if (other.nodes.length !== first.nodes.length) {
-      throw new GeneralizeError(`compile: the forward pass ran ${first.nodes.length} and ${other.nodes.length} ops at two sizes; its ops depend on the sizes`);
+      throw new GeneralizeError(
+        `compile: the forward pass ran ${first.nodes.length} and ${other.nodes.length} ops at two sizes; its ops depend on the sizes`,
+      );
     }
     first.nodes.forEach((node, i) => {
       const o = other.nodes[i]!;
-      if (o.op !== node.op || JSON.stringify(o.attrs ?? {}) !== JSON.stringify(node.attrs ?? {}) || o.inputs.join() !== node.inputs.join()) {
-        throw new GeneralizeError(`compile: op ${i} differs between sizes (${node.op} ${JSON.stringify(node.attrs ?? {})} vs ${o.op} ${JSON.stringify(o.attrs ?? {})})`);
+      if (
+        o.op !== node.op ||
+        JSON.stringify(o.attrs ?? {}) !== JSON.stringify(node.attrs ?? {}) ||
+        o.inputs.join() !== node.inputs.join()
+      ) {
+        throw new GeneralizeError(
+          `compile: op ${i} differs between sizes (${node.op} ${JSON.stringify(node.attrs ?? {})} vs ${o.op} ${JSON.stringify(o.attrs ?? {})})`,
+        );
       }
     });
   }
@@ -274,7 +302,8 @@ export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<r
   const computed: NodeSpec[] = [];
   for (const init of first.initializers) {
     const versions = [init, ...byName.map((m) => m.get(init.name))];
-    if (versions.some((v) => v === undefined)) throw new GeneralizeError(`compile: constant '${init.name}' is missing at some sizes`);
+    if (versions.some((v) => v === undefined))
+      throw new GeneralizeError(`compile: constant '${init.name}' is missing at some sizes`);
     const all = versions as TensorInit[];
     if (all.every((v) => v.dims.join() === init.dims.join() && sameValues(v.values, init.values))) {
       initializers.push(init);
@@ -283,7 +312,13 @@ export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<r
     const where = `constant '${init.name}' (${init.type} ${shapeString(init.dims)})`;
     if (init.type === 'int64' && init.dims.length <= 1 && all.every((v) => v.values.length === init.values.length)) {
       // A shape operand: each element a size expression.
-      const elements = Array.from(init.values, (_, k) => fitOrThrow(all.map((v) => v.values[k]!), samples, `element ${k} of ${where}`));
+      const elements = Array.from(init.values, (_, k) =>
+        fitOrThrow(
+          all.map((v) => v.values[k]!),
+          samples,
+          `element ${k} of ${where}`,
+        ),
+      );
       if (init.dims.length === 0) {
         const s = sizes.scalar(elements[0]!);
         computed.push({ op: 'Identity', inputs: [s], outputs: [init.name] });
@@ -292,34 +327,70 @@ export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<r
     }
     if (init.dims.length <= 1 && all.every((v) => v.values.length === init.values.length && v.values.length <= 4)) {
       // A few numbers (a mean's count): computed in int64, then cast.
-      const elements = Array.from(init.values, (_, k) => fitOrThrow(all.map((v) => v.values[k]!), samples, `element ${k} of ${where}`));
+      const elements = Array.from(init.values, (_, k) =>
+        fitOrThrow(
+          all.map((v) => v.values[k]!),
+          samples,
+          `element ${k} of ${where}`,
+        ),
+      );
       const vector = `${init.name}.i64`;
-      if (init.dims.length === 0) computed.push({ op: 'Identity', inputs: [sizes.scalar(elements[0]!)], outputs: [vector] });
+      if (init.dims.length === 0)
+        computed.push({ op: 'Identity', inputs: [sizes.scalar(elements[0]!)], outputs: [vector] });
       else sizes.vector(elements, vector);
       sizes.cast(vector, init.type, init.name);
       continue;
     }
     // A vector (every axis but one of size 1: (T), (T, 1), …) holding start, start+1, …: a range of positions.
-    const vectorLike = all.every((v) => v.dims.length === init.dims.length && v.dims.filter((d) => d !== 1).length <= 1);
+    const vectorLike = all.every(
+      (v) => v.dims.length === init.dims.length && v.dims.filter((d) => d !== 1).length <= 1,
+    );
     const starts = all.map((v) => (vectorLike ? progression(v.values) : null));
     if (starts.every((s) => s !== null)) {
       const start = sizes.scalar(fitOrThrow(starts as number[], samples, `the start of ${where}`));
-      const length = sizes.scalar(fitOrThrow(all.map((v) => v.values.length), samples, `the length of ${where}`));
+      const length = sizes.scalar(
+        fitOrThrow(
+          all.map((v) => v.values.length),
+          samples,
+          `the length of ${where}`,
+        ),
+      );
       const n = init.name;
       initializers.push({ name: `${n}.one`, type: 'int64', dims: [], values: [1] });
       computed.push({ op: 'Add', inputs: [start, length], outputs: [`${n}.end`] });
       computed.push({ op: 'Range', inputs: [start, `${n}.end`, `${n}.one`], outputs: [`${n}.i64`] });
       sizes.cast(`${n}.i64`, init.type, `${n}.flat`);
-      const dims = init.dims.map((_, axis) => fitOrThrow(all.map((v) => v.dims[axis]!), samples, `dim ${axis} of ${where}`));
+      const dims = init.dims.map((_, axis) =>
+        fitOrThrow(
+          all.map((v) => v.dims[axis]!),
+          samples,
+          `dim ${axis} of ${where}`,
+        ),
+      );
       sizes.vector(dims, `${n}.shape`);
       computed.push({ op: 'Reshape', inputs: [`${n}.flat`, `${n}.shape`], outputs: [n] });
       continue;
     }
     if (all.every(isCausalMask)) {
-      const tq = sizes.scalar(fitOrThrow(all.map((v) => v.dims[0]!), samples, `the queries of ${where}`));
-      const tk = sizes.scalar(fitOrThrow(all.map((v) => v.dims[1]!), samples, `the keys of ${where}`));
+      const tq = sizes.scalar(
+        fitOrThrow(
+          all.map((v) => v.dims[0]!),
+          samples,
+          `the queries of ${where}`,
+        ),
+      );
+      const tk = sizes.scalar(
+        fitOrThrow(
+          all.map((v) => v.dims[1]!),
+          samples,
+          `the keys of ${where}`,
+        ),
+      );
       const n = init.name;
-      initializers.push({ name: `${n}.axis`, type: 'int64', dims: [1], values: [0] }, { name: `${n}.one`, type: 'int64', dims: [], values: [1] });
+      initializers.push(
+        { name: `${n}.axis`, type: 'int64', dims: [1], values: [0] },
+        { name: `${n}.one`, type: 'int64', dims: [], values: [1] },
+      );
       computed.push(
         { op: 'Unsqueeze', inputs: [tq, `${n}.axis`], outputs: [`${n}.q`] },
         { op: 'Unsqueeze', inputs: [tk, `${n}.axis`], outputs: [`${n}.k`] },
@@ -360,7 +431,8 @@ export function generalize(specs: readonly GraphSpec[], samples: ReadonlyArray<r
 const TOLERANCE = 1e-4;
 
 function closeEnough(expected: Tensor, actual: Tensor): string | null {
-  if (expected.shape.join() !== actual.shape.join()) return `shape ${shapeString(actual.shape)} instead of ${shapeString(expected.shape)}`;
+  if (expected.shape.join() !== actual.shape.join())
+    return `shape ${shapeString(actual.shape)} instead of ${shapeString(expected.shape)}`;
   const a = expected.data;
   const b = actual.data;
   let scale = 0;
@@ -374,7 +446,15 @@ function closeEnough(expected: Tensor, actual: Tensor): string | null {
 function cacheKeyOf(model: Module, forward: ForwardSpec, weights: Record<string, Tensor>, name: string): string {
   const config = (model as { config?: { toJSON?(): unknown } }).config?.toJSON?.() ?? null;
   const shapes = Object.entries(weights).map(([weight, t]) => [weight, t.dtype, ...t.shape]);
-  const key = { format: CACHE_FORMAT, code: codeStamp(), name, model: model.constructor.name, config, shapes, inputs: forward.inputs };
+  const key = {
+    format: CACHE_FORMAT,
+    code: codeStamp(),
+    name,
+    model: model.constructor.name,
+    config,
+    shapes,
+    inputs: forward.inputs,
+  };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex');
 }
 
@@ -493,7 +573,10 @@ export class CompiledForward {
     this.session = new (loadNative().binding.InferenceSession)();
     if (mode === 'packed') {
       const { model, externalData } = modelWithExternalWeights(spec, weights);
-      this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { ...options, externalData });
+      this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
+        ...options,
+        externalData,
+      });
     } else {
       const weightInputs = weights.map((w) => ({ name: w.name, type: dtypeOf(w.data), dims: [...w.dims] }));
       const model = encodeModel({ ...spec, inputs: [...spec.inputs, ...weightInputs] });
@@ -513,7 +596,8 @@ export class CompiledForward {
     const backend = getBackend();
     const threads = options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0);
     const mode = options.weights ?? 'packed';
-    const file = options.cacheKey === undefined ? null : cacheFile(cacheKeyOf(model, forward, initializers, options.cacheKey));
+    const file =
+      options.cacheKey === undefined ? null : cacheFile(cacheKeyOf(model, forward, initializers, options.cacheKey));
     const cached = file ? readCached(file) : null;
     if (cached) {
       // The key covers the weights' names and shapes: the graph reads exactly these.
@@ -552,7 +636,15 @@ export class CompiledForward {
         const inputs: Record<string, Tensor> = {};
         for (const [name, spec] of Object.entries(forward.inputs)) {
           const shape = concreteShape(spec.axes, sizes);
-          inputs[name] = forward.example?.(name, shape) ?? new Tensor(allocate(spec.dtype, shape.reduce((n, d) => n * d, 1)), shape);
+          inputs[name] =
+            forward.example?.(name, shape) ??
+            new Tensor(
+              allocate(
+                spec.dtype,
+                shape.reduce((n, d) => n * d, 1),
+              ),
+              shape,
+            );
         }
         feeds.push(inputs);
         recordings.push(capture(forward.forward, { inputs, initializers }));
@@ -561,15 +653,24 @@ export class CompiledForward {
     try {
       const guarded = recordings.flatMap((r) => [...r.guards.keys()]);
       if (guarded.length > 0) {
-        throw new GeneralizeError(`compile: the forward pass reads the values of input(s) ${[...new Set(guarded)].join(', ')} in JavaScript, so one graph cannot serve every value`);
+        throw new GeneralizeError(
+          `compile: the forward pass reads the values of input(s) ${[...new Set(guarded)].join(', ')} in JavaScript, so one graph cannot serve every value`,
+        );
       }
-      const spec = generalize(recordings.map((r) => r.spec), samples, forward.inputs, symbols);
+      const spec = generalize(
+        recordings.map((r) => r.spec),
+        samples,
+        forward.inputs,
+        symbols,
+      );
       const weightNames = new Set(Object.keys(initializers));
       const weights: WeightInit[] = spec.initializers
         .filter((init) => weightNames.has(init.name))
         .map((init) => ({ name: init.name, dims: init.dims, data: initializers[init.name]!.storage }));
       const small = { ...spec, initializers: spec.initializers.filter((init) => !weightNames.has(init.name)) };
-      const kept = Object.fromEntries(Object.entries(forward.inputs).filter(([name]) => spec.inputs.some((i) => i.name === name)));
+      const kept = Object.fromEntries(
+        Object.entries(forward.inputs).filter(([name]) => spec.inputs.some((i) => i.name === name)),
+      );
       const compiled = new CompiledForward(small, kept, weights, threads, mode);
       const check = recordings[recordings.length - 1]!;
       const got = compiled.run(feeds[feeds.length - 1]!);
@@ -577,7 +678,9 @@ export class CompiledForward {
         const problem = closeEnough(expected, got[name]!);
         if (problem) {
           compiled.dispose();
-          throw new GeneralizeError(`compile: the general graph's output '${name}' disagrees with the eager forward pass (${problem})`);
+          throw new GeneralizeError(
+            `compile: the general graph's output '${name}' disagrees with the eager forward pass (${problem})`,
+          );
         }
       }
       return compiled;
@@ -602,18 +705,25 @@ export class CompiledForward {
       if (!t) throw new RangeError(`compiled forward: no feed for input '${name}'`);
       const expected = `${spec.dtype} (${spec.axes.map(axisName).join(', ')})`;
       if (t.dtype !== spec.dtype || t.rank !== spec.axes.length) {
-        throw new RangeError(`compiled forward: input '${name}' is ${t.dtype} ${shapeString(t.shape)}; the graph takes ${expected}`);
+        throw new RangeError(
+          `compiled forward: input '${name}' is ${t.dtype} ${shapeString(t.shape)}; the graph takes ${expected}`,
+        );
       }
       spec.axes.forEach((axis, i) => {
         const d = t.shape[i]!;
         if (typeof axis === 'number') {
-          if (d !== axis) throw new RangeError(`compiled forward: input '${name}' is ${shapeString(t.shape)}; the graph takes ${expected}`);
+          if (d !== axis)
+            throw new RangeError(
+              `compiled forward: input '${name}' is ${shapeString(t.shape)}; the graph takes ${expected}`,
+            );
           return;
         }
         const value = d - (axis.offset ?? 0);
         const seen = sizes.get(axis.size);
         if (seen && seen.value !== value) {
-          throw new RangeError(`compiled forward: input '${name}' ${shapeString(t.shape)} gives ${axis.size} = ${value}, but ${seen.from} gave ${seen.value}`);
+          throw new RangeError(
+            `compiled forward: input '${name}' ${shapeString(t.shape)} gives ${axis.size} = ${value}, but ${seen.from} gave ${seen.value}`,
+          );
         }
         sizes.set(axis.size, { value, from: `input '${name}' ${shapeString(t.shape)}` });
       });
@@ -635,7 +745,6 @@ export class CompiledForward {
     this.session = null;
   }
 }
-
 
 /** The tensors a tokenizer hands an encoder, (B, T) int32 each. */
 export interface EncoderFeeds {

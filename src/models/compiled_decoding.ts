@@ -36,7 +36,8 @@ function namedOutputs(out: CausalLMOutput): Record<string, Tensor> {
 /** The graph outputs back as a CausalLMOutput (the cache only when asked for). */
 function fromNamed(out: Record<string, Tensor>, useCache: boolean): CausalLMOutput {
   const cache: LayerKV[] = [];
-  for (let i = 0; out[`present.${i}.key`]; i++) cache.push({ key: out[`present.${i}.key`]!, value: out[`present.${i}.value`]! });
+  for (let i = 0; out[`present.${i}.key`]; i++)
+    cache.push({ key: out[`present.${i}.key`]!, value: out[`present.${i}.value`]! });
   return { logits: out.logits!, pastKeyValues: useCache ? cache : undefined };
 }
 
@@ -51,7 +52,14 @@ function prefillSpec(model: CausalLM): ForwardSpec {
       position_ids: { dtype: 'int32', axes },
     },
     forward: (x) =>
-      namedOutputs(model.forward({ inputIds: x.input_ids!, attentionMask: x.attention_mask!, positionIds: x.position_ids!, useCache: true })),
+      namedOutputs(
+        model.forward({
+          inputIds: x.input_ids!,
+          attentionMask: x.attention_mask!,
+          positionIds: x.position_ids!,
+          useCache: true,
+        }),
+      ),
     example(name, shape) {
       const [b, t] = shape as [number, number];
       const data = new Int32Array(b * t);
@@ -84,14 +92,27 @@ function decodeStepSpec(model: CausalLM, layers: number, kvHeads: number, headDi
   return {
     inputs,
     forward(x) {
-      const past: LayerKV[] = Array.from({ length: layers }, (_, i) => ({ key: x[`past.${i}.key`]!, value: x[`past.${i}.value`]! }));
+      const past: LayerKV[] = Array.from({ length: layers }, (_, i) => ({
+        key: x[`past.${i}.key`]!,
+        value: x[`past.${i}.value`]!,
+      }));
       return namedOutputs(
-        model.forward({ inputIds: x.input_ids!, attentionMask: x.attention_mask!, positionIds: x.position_ids!, pastKeyValues: past, useCache: true }),
+        model.forward({
+          inputIds: x.input_ids!,
+          attentionMask: x.attention_mask!,
+          positionIds: x.position_ids!,
+          pastKeyValues: past,
+          useCache: true,
+        }),
       );
     },
     example(name, shape) {
       const size = shape.reduce((n, d) => n * d, 1);
-      if (name.startsWith('past.')) return new Tensor(Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37)), shape);
+      if (name.startsWith('past.'))
+        return new Tensor(
+          Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37)),
+          shape,
+        );
       const [b, t] = shape as [number, number];
       const data = new Int32Array(size);
       for (let r = 0; r < b; r++) {
@@ -134,7 +155,9 @@ function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForwar
     // Pre-packed weights (the default): GPT-2 small at 2 threads decoded 34.8–36.7 tok/s packed, 29.8–30.1
     // unpacked, 25.9–27.9 shared (best of 4 runs of 32 tokens, two alternating rounds); quantized kernels need
     // them too (MatMulNBits would unpack every block on every step).
-    return CompiledForward.compile(module, decodeStepSpec(model, past.length, kvHeads, headDim), { cacheKey: 'causal-lm/decode-step' });
+    return CompiledForward.compile(module, decodeStepSpec(model, past.length, kvHeads, headDim), {
+      cacheKey: 'causal-lm/decode-step',
+    });
   });
 }
 
@@ -174,7 +197,11 @@ export class CompiledDecoding implements CausalLM {
   forward(inputs: CausalLMInputs): CausalLMOutput {
     const { inputIds, attentionMask, positionIds, pastKeyValues: past } = inputs;
     if (!attentionMask || positionIds?.rank !== 2 || getBackend().name !== 'onnx') return this.model.forward(inputs);
-    const feeds: Record<string, Tensor> = { input_ids: inputIds, attention_mask: attentionMask, position_ids: positionIds };
+    const feeds: Record<string, Tensor> = {
+      input_ids: inputIds,
+      attention_mask: attentionMask,
+      position_ids: positionIds,
+    };
     if (!past || past.length === 0) {
       const prefill = compiledPrefill(this.model);
       return prefill ? fromNamed(prefill.run(feeds), inputs.useCache === true) : this.model.forward(inputs);
@@ -188,4 +215,3 @@ export class CompiledDecoding implements CausalLM {
     return fromNamed(step.run(feeds), true);
   }
 }
-

@@ -57,10 +57,16 @@ function hasForward(model: PreTrainedModel): model is PreTrainedModel & EncoderM
 }
 
 /** Writes `model` as onnx/model.onnx + config.json (+ tokenizer files) into `dir`; returns the .onnx path. */
-export async function exportOnnx(model: PreTrainedModel, dir: string, options: ExportOnnxOptions = {}): Promise<string> {
+export async function exportOnnx(
+  model: PreTrainedModel,
+  dir: string,
+  options: ExportOnnxOptions = {},
+): Promise<string> {
   const name = model.constructor.name;
   if (model.config.isEncoderDecoder || DECODER_SUFFIXES.some((s) => name.endsWith(s))) {
-    throw new ExportError(`exportOnnx: ${name} is a decoder; attn exports encoder models (BERT, DistilBERT, RoBERTa, … with or without a task head)`);
+    throw new ExportError(
+      `exportOnnx: ${name} is a decoder; attn exports encoder models (BERT, DistilBERT, RoBERTa, … with or without a task head)`,
+    );
   }
   if (!hasForward(model)) throw new ExportError(`exportOnnx: ${name} has no forward pass of its own to export`);
   const encoder = model;

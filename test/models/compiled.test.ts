@@ -31,8 +31,15 @@ describe('compiled forward passes', () => {
   it('BERT sequence classification with token types matches the HF golden', async () => {
     const { dir, inputs, expected } = goldenCase('bert_seqcls');
     const model = await BertForSequenceClassification.fromPretrained(dir);
-    const compiled = CompiledForward.compile(model, encoderSpec(model.config.vocabSize, (x) => ({ logits: model.forward(x).logits })));
-    const out = compiled.run({ input_ids: ids(inputs.input_ids), attention_mask: ids(inputs.attention_mask), token_type_ids: ids(inputs.token_type_ids) });
+    const compiled = CompiledForward.compile(
+      model,
+      encoderSpec(model.config.vocabSize, (x) => ({ logits: model.forward(x).logits })),
+    );
+    const out = compiled.run({
+      input_ids: ids(inputs.input_ids),
+      attention_mask: ids(inputs.attention_mask),
+      token_type_ids: ids(inputs.token_type_ids),
+    });
     expectClose(out.logits!, expected.logits);
     compiled.dispose();
   });
@@ -43,13 +50,16 @@ describe('compiled forward passes', () => {
     const one = (t: number) => new Tensor(new Int32Array(t).fill(1), [1, t]);
     // A single unpadded row of 9 tokens: the eager pass is the reference.
     const eager = model.forward({ inputIds: one(9), attentionMask: one(9) }).logits;
-    expectClose(compiled.run({ input_ids: one(9), attention_mask: one(9), token_type_ids: one(9) }).logits!, { shape: [...eager.shape], data: [...eager.data] });
+    expectClose(compiled.run({ input_ids: one(9), attention_mask: one(9), token_type_ids: one(9) }).logits!, {
+      shape: [...eager.shape],
+      data: [...eager.data],
+    });
     expect(() => compiled.run({ input_ids: one(9), attention_mask: one(8), token_type_ids: one(9) })).toThrow(
       /input 'attention_mask' \[1, 8\] gives sequence = 8, but input 'input_ids' \[1, 9\] gave 9/,
     );
-    expect(() => compiled.run({ input_ids: new Tensor(new Int32Array(9), [9]), attention_mask: one(9), token_type_ids: one(9) })).toThrow(
-      /input 'input_ids' is int32 \[9\]; the graph takes int32 \(batch, sequence\)/,
-    );
+    expect(() =>
+      compiled.run({ input_ids: new Tensor(new Int32Array(9), [9]), attention_mask: one(9), token_type_ids: one(9) }),
+    ).toThrow(/input 'input_ids' is int32 \[9\]; the graph takes int32 \(batch, sequence\)/);
     compiled.dispose();
   });
 

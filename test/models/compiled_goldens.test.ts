@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import '../../src/models/index.js';
 import { classByName } from '../../src/models/auto/registry.js';
 import { loadPretrained } from '../../src/models/modeling_utils.js';
-import { CompiledForward, encoderSpec, GeneralizeError, type Axis, type ForwardSpec } from '../../src/models/compiled.js';
+import {
+  CompiledForward,
+  encoderSpec,
+  GeneralizeError,
+  type Axis,
+  type ForwardSpec,
+} from '../../src/models/compiled.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose, goldenCase, ids, type Json } from './golden.js';
 
@@ -12,20 +18,33 @@ type Forward = (inputs: Record<string, Tensor | undefined>) => Outputs;
 const camel = (name: string) => name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
 
 /** The golden's output arrays that a forward pass gives (logits, last_hidden_state, start_logits, …). */
-const OUTPUT_KEYS = ['logits', 'last_hidden_state', 'pooler_output', 'start_logits', 'end_logits', 'encoder_last_hidden_state'];
+const OUTPUT_KEYS = [
+  'logits',
+  'last_hidden_state',
+  'pooler_output',
+  'start_logits',
+  'end_logits',
+  'encoder_last_hidden_state',
+];
 
 const BATCH: Axis = { size: 'batch' };
 
 function spec(kind: 'encoder' | 'causal' | 'seq2seq', vocab: number, forward: Forward, outputs: string[]): ForwardSpec {
   const pick = (out: Outputs) => Object.fromEntries(outputs.map((k) => [k, out[camel(k)]!]));
-  const encoder = encoderSpec(vocab, (x) => pick(forward({ inputIds: x.inputIds, attentionMask: x.attentionMask, tokenTypeIds: x.tokenTypeIds })));
+  const encoder = encoderSpec(vocab, (x) =>
+    pick(forward({ inputIds: x.inputIds, attentionMask: x.attentionMask, tokenTypeIds: x.tokenTypeIds })),
+  );
   if (kind === 'encoder') return encoder;
-  const inputs: ForwardSpec['inputs'] = { input_ids: encoder.inputs.input_ids!, attention_mask: encoder.inputs.attention_mask! };
+  const inputs: ForwardSpec['inputs'] = {
+    input_ids: encoder.inputs.input_ids!,
+    attention_mask: encoder.inputs.attention_mask!,
+  };
   if (kind === 'seq2seq') inputs.decoder_input_ids = { dtype: 'int32', axes: [BATCH, { size: 'target' }] };
   return {
     inputs,
     example: (name, shape) => encoder.example!(name === 'decoder_input_ids' ? 'input_ids' : name, shape),
-    forward: (x) => pick(forward({ inputIds: x.input_ids, attentionMask: x.attention_mask, decoderInputIds: x.decoder_input_ids })),
+    forward: (x) =>
+      pick(forward({ inputIds: x.input_ids, attentionMask: x.attention_mask, decoderInputIds: x.decoder_input_ids })),
   };
 }
 
@@ -35,13 +54,21 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  ...['bert', 'bert_mlm', 'bert_qa', 'bert_tokcls', 'bert_seqcls', 'distilbert_seqcls', 'roberta_seqcls'].map((name) => ({ name, kind: 'encoder' as const })),
-  ...['gpt2', 'llama', 'llama_rope_dynamic', 'llama_rope_linear', 'mistral', 'qwen2'].map((name) => ({ name, kind: 'causal' as const })),
+  ...['bert', 'bert_mlm', 'bert_qa', 'bert_tokcls', 'bert_seqcls', 'distilbert_seqcls', 'roberta_seqcls'].map(
+    (name) => ({ name, kind: 'encoder' as const }),
+  ),
+  ...['gpt2', 'llama', 'llama_rope_dynamic', 'llama_rope_linear', 'mistral', 'qwen2'].map((name) => ({
+    name,
+    kind: 'causal' as const,
+  })),
   ...['bart', 'marian', 't5'].map((name) => ({ name, kind: 'seq2seq' as const })),
 ];
 
 function feedsOf(inputs: Json): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = { input_ids: ids(inputs.input_ids), attention_mask: ids(inputs.attention_mask) };
+  const feeds: Record<string, Tensor> = {
+    input_ids: ids(inputs.input_ids),
+    attention_mask: ids(inputs.attention_mask),
+  };
   feeds.token_type_ids = ids(inputs.token_type_ids ?? inputs.input_ids.map((row: number[]) => row.map(() => 0)));
   if (inputs.decoder_input_ids) feeds.decoder_input_ids = ids(inputs.decoder_input_ids);
   return feeds;
@@ -63,7 +90,8 @@ describe('every HF golden forward pass, compiled to one graph', () => {
       const cls = classByName(expected.model_class)!;
       const model = await loadPretrained(cls, dir);
       const outputs = OUTPUT_KEYS.filter((k) => expected[k] !== undefined);
-      const forward = (x: Record<string, Tensor | undefined>) => (model as unknown as { forward(x: object): Outputs }).forward(x);
+      const forward = (x: Record<string, Tensor | undefined>) =>
+        (model as unknown as { forward(x: object): Outputs }).forward(x);
       const forwardSpec = spec(kind, model.config.rawField('vocab_size') as number, forward, outputs);
       if (REFUSED[name]) {
         expect(() => CompiledForward.compile(model, forwardSpec)).toThrow(GeneralizeError);

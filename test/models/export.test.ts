@@ -13,14 +13,23 @@ const out = mkdtempSync(join(tmpdir(), 'attn-export-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 /** Loads `dir` with transformers.js (local files only) and runs it on the golden's int64 inputs. */
-async function runTransformersJs(dir: string, inputs: Json, withTypes: boolean): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
+async function runTransformersJs(
+  dir: string,
+  inputs: Json,
+  withTypes: boolean,
+): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
   const { AutoModel, env, Tensor } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
   env.localModelPath = dirname(dir) + '/';
   const model = await AutoModel.from_pretrained(basename(dir), { dtype: 'fp32' });
-  const int64 = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, rows[0]!.length]);
-  const feeds: Record<string, unknown> = { input_ids: int64(inputs.input_ids), attention_mask: int64(inputs.attention_mask) };
-  if (withTypes) feeds.token_type_ids = int64(inputs.token_type_ids ?? inputs.input_ids.map((r: number[]) => r.map(() => 0)));
+  const int64 = (rows: number[][]) =>
+    new Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, rows[0]!.length]);
+  const feeds: Record<string, unknown> = {
+    input_ids: int64(inputs.input_ids),
+    attention_mask: int64(inputs.attention_mask),
+  };
+  if (withTypes)
+    feeds.token_type_ids = int64(inputs.token_type_ids ?? inputs.input_ids.map((r: number[]) => r.map(() => 0)));
   const result = (await model(feeds)) as Record<string, { data: Float32Array; dims: number[] }>;
   await model.dispose();
   return result;
