@@ -186,7 +186,7 @@ describe('training', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(events[0]).toEqual({ kind: 'waiting', message: expect.stringMatching(/does not exist/) });
-      await tinyTrainingRun(dir, 3e-3, 12);
+      await tinyTrainingRun(dir, 3e-3, 12, 450);
       await new Promise((resolve) => setTimeout(resolve, 1000));
     } finally {
       stop();

@@ -65,8 +65,17 @@ function toyData(rows: number, offset: number): Dataset {
   return Dataset.fromRecords(records, 'toy');
 }
 
-/** A real Trainer run of a tiny BERT classifier into `outputDir`, logging every 2 steps and evaluating every 6. */
-export async function tinyTrainingRun(outputDir: string, learningRate: number, maxSteps = 24): Promise<void> {
+/**
+ * A real Trainer run of a tiny BERT classifier into `outputDir`, logging every 2 steps and evaluating every 6.
+ * `pauseAtLogMs` holds each log that long, as a real model's slower steps would: compiled, the tiny run can finish
+ * between two polls of a watcher in the same process, which then sees only the final state.
+ */
+export async function tinyTrainingRun(
+  outputDir: string,
+  learningRate: number,
+  maxSteps = 24,
+  pauseAtLogMs = 0,
+): Promise<void> {
   manualSeed(0);
   const model = new BertForSequenceClassification(
     new BertConfig({
@@ -97,6 +106,10 @@ export async function tinyTrainingRun(outputDir: string, learningRate: number, m
     trainDataset: toyData(96, 0),
     evalDataset: toyData(32, 1000),
     computeMetrics: classificationMetrics,
+    callbacks:
+      pauseAtLogMs > 0
+        ? [{ onLog: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseAtLogMs) }]
+        : [],
   }).train();
 }
 
