@@ -100,22 +100,9 @@ async function runChild(side: string, dir: string, repeats: number): Promise<Sid
 async function buildModel(): Promise<string> {
   const dir = join(tmpdir(), 'attn-bench-infer', 'distilbert-base-shaped');
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) return dir;
-  await import('../src/backends/register.js');
-  const { DistilBertConfig, DistilBertForSequenceClassification } = await import('../src/models/index.js');
-  const { AutoTokenizer } = await import('../src/tokenizers/index.js');
-  const { manualSeed } = await import('../src/tensor/random.js');
-  const { sharedPath } = await import('../src/util/paths.js');
-  const vocab = sharedPath('tokenizers/bert-base-uncased');
-  if (!existsSync(join(vocab, 'vocab.txt')))
-    throw new Error(`infer bench: needs the BERT vocabulary at ${vocab}/vocab.txt`);
+  const { distilbertBaseShaped } = await import('./_distilbert.js');
+  const { model, tokenizer } = await distilbertBaseShaped();
   mkdirSync(dir, { recursive: true });
-  manualSeed(13);
-  const config = new DistilBertConfig(
-    { model_type: 'distilbert', id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } },
-    'bench',
-  );
-  const model = new DistilBertForSequenceClassification(config).eval();
-  const tokenizer = await AutoTokenizer.fromPretrained(vocab);
   await model.savePretrained(dir);
   await tokenizer.savePretrained(dir);
   await model.exportOnnx(dir);

@@ -10,12 +10,12 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DistilBertConfig, DistilBertForSequenceClassification, LlamaForCausalLM } from '../src/models/index.js';
+import { LlamaForCausalLM } from '../src/models/index.js';
 import { quantize } from '../src/models/quantization.js';
 import { pipeline } from '../src/pipelines/index.js';
-import { manualSeed } from '../src/tensor/random.js';
 import { AutoTokenizer } from '../src/tokenizers/index.js';
-import { projectRoot, sharedPath } from '../src/util/paths.js';
+import { projectRoot } from '../src/util/paths.js';
+import { distilbertBaseShaped } from './_distilbert.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '15' } },
@@ -32,17 +32,8 @@ async function buildModels(): Promise<{ fp32: string; int8: string }> {
   const fp32 = join(root, 'distilbert-base-shaped');
   const int8 = join(root, 'distilbert-base-shaped-int8');
   if (existsSync(join(int8, 'model.safetensors'))) return { fp32, int8 };
-  const vocab = sharedPath('tokenizers/bert-base-uncased');
-  if (!existsSync(join(vocab, 'vocab.txt')))
-    throw new Error(`quantize bench: needs the BERT vocabulary at ${vocab}/vocab.txt`);
+  const { model, tokenizer } = await distilbertBaseShaped();
   mkdirSync(root, { recursive: true });
-  manualSeed(13);
-  const config = new DistilBertConfig(
-    { model_type: 'distilbert', id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } },
-    'bench',
-  );
-  const model = new DistilBertForSequenceClassification(config).eval();
-  const tokenizer = await AutoTokenizer.fromPretrained(vocab);
   await model.savePretrained(fp32);
   await tokenizer.savePretrained(fp32);
   await quantize(model, { dtype: 'int8' }).savePretrained(int8);
