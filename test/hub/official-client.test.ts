@@ -1,7 +1,7 @@
 // The official JavaScript client (@huggingface/hub) against `attn hub serve`, with a token from `attn hub token add`:
 // create a repo, upload a 12 MiB file (LFS), download it back byte-exact.
 import { randomBytes } from 'node:crypto';
-import { createRepo, downloadFile, listFiles, uploadFile, whoAmI } from '@huggingface/hub';
+import { createRepo, downloadFile, fileExists, listFiles, uploadFile, whoAmI } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/commands/hub.js';
 import { startHubServer, type RunningHubServer } from '../../src/hub/server/server.js';
@@ -47,5 +47,15 @@ describe('@huggingface/hub against attn hub serve', () => {
     const back = await downloadFile({ repo, path: 'weights.bin', ...credentials });
     expect(back).not.toBeNull();
     expect(Buffer.from(await back!.arrayBuffer()).equals(bytes)).toBe(true);
+
+    // fileExists asks /raw/ with HEAD; /raw/ of an LFS file is its pointer, as on the hub.
+    expect(await fileExists({ repo, path: 'weights.bin', ...credentials })).toBe(true);
+    expect(await fileExists({ repo, path: 'no-such-file.bin', ...credentials })).toBe(false);
+    const pointer = await fetch(`${hub.url}/${repo.name}/raw/main/weights.bin`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(await pointer.text()).toBe(
+      `version https://git-lfs.github.com/spec/v1\noid sha256:${weights!.lfs!.oid}\nsize ${bytes.length}\n`,
+    );
   });
 });

@@ -386,7 +386,18 @@ export class HubServer {
       .pipe(res);
   }
 
-  private async resolveFile(request: HubRequest, repoId: string, revision: string, path: string): Promise<void> {
+  /**
+   * `/resolve/`: a file's content (an LFS file by redirect to its object). `/raw/` (`raw` true), as the Hub: the
+   * file as git stores it, so an LFS file is its pointer text; clients such as `@huggingface/hub`'s `fileExists`
+   * ask it with HEAD.
+   */
+  private async resolveFile(
+    request: HubRequest,
+    repoId: string,
+    revision: string,
+    path: string,
+    raw = false,
+  ): Promise<void> {
     this.readableRepo(request.caller, repoId);
     const commit = this.revision(repoId, revision);
     const entry = fileEntry(commit, requirePath(path, 'file path'));
@@ -394,6 +405,16 @@ export class HubServer {
       throw new HubError('EntryNotFound', `file '${path}' not found in '${repoId}' at '${revision}'`);
     }
     const headers = { 'X-Repo-Commit': commit.id, ETag: `"${entry.gitOid}"` };
+    if (raw && entry.lfs) {
+      const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${entry.sha256}\nsize ${entry.size}\n`;
+      request.res.writeHead(200, {
+        ...headers,
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': String(Buffer.byteLength(pointer)),
+      });
+      request.res.end(request.req.method === 'HEAD' ? undefined : pointer);
+      return;
+    }
     if (!entry.lfs) {
       this.serveObject(request, entry.sha256, entry.size, headers, `file '${path}' of '${repoId}'`);
       return;
@@ -794,8 +815,8 @@ export class HubServer {
     ) {
       return () => this.lfsBatch(request, `${s[0]}/${s[1].slice(0, -'.git'.length)}`);
     }
-    if (s.length >= 5 && s[2] === 'resolve' && read)
-      return () => this.resolveFile(request, `${s[0]}/${s[1]}`, s[3]!, s.slice(4).join('/'));
+    if (s.length >= 5 && (s[2] === 'resolve' || s[2] === 'raw') && read)
+      return () => this.resolveFile(request, `${s[0]}/${s[1]}`, s[3]!, s.slice(4).join('/'), s[2] === 'raw');
     return undefined;
   }
 
