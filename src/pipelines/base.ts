@@ -12,6 +12,7 @@ import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
 import { quantizationConfigOf, type WeightDtype } from '../models/quantization.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
+import { Callable } from '../util/callable.js';
 import { camelCaseOptions, isPlainObject } from '../util/options.js';
 
 /** A bad argument to a pipeline (empty text, no candidate labels, unknown option): the caller's to fix. */
@@ -64,42 +65,34 @@ export interface BatchEncodeOptions {
 const FALLBACK_MAX_TOKENS = 512;
 
 /**
- * The base of the pipelines. Subclasses implement `call`; the constructor returns a function object whose
- * prototype is the subclass's, so `pipe(input, options)` runs `call` and `pipe.dispose()` still works.
- * (Function objects have read-only `name` and `length`: pipelines must not use those as field names.)
+ * The base of the pipelines: a Callable, so `pipe(input, options)` runs `invoke` (then the subclass's `run`) and
+ * `pipe.dispose()` still works. (Function objects have read-only `name` and `length`: pipelines must not use those as
+ * field names.)
  */
-export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> extends Function {
+export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> extends Callable<
+  unknown[],
+  Promise<unknown>
+> {
   abstract readonly task: string;
-  // `declare`d, not initialised: the constructor sets them on the function object it returns, not on `this`.
-  declare readonly model: M;
-  declare readonly tokenizer: PreTrainedTokenizer;
-  declare readonly batchSize: number;
-  declare protected readonly warn: (message: string) => void;
-  declare private disposed: boolean;
-  declare private compiledForwards: Map<string, CompiledForward | null> | null;
-  declare private compiledWeights: 'shared' | 'packed';
+  readonly model: M;
+  readonly tokenizer: PreTrainedTokenizer;
+  readonly batchSize: number;
+  protected readonly warn: (message: string) => void;
+  private disposed = false;
+  private readonly compiledForwards: Map<string, CompiledForward | null> | null;
+  private readonly compiledWeights: 'shared' | 'packed';
 
   constructor(model: M, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
     super();
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new PipelineInputError(`batchSize must be a whole number >= 1, got ${options.batchSize}`);
-    // The closure is this pipeline: its prototype is set to the subclass's just below (TypeScript cannot follow).
-    const closure = (...args: unknown[]): unknown => (closure as unknown as Pipeline).invoke(...args);
-    Object.setPrototypeOf(closure, new.target.prototype);
-    const warn = options.onWarning ?? ((message: string) => console.warn(message));
-    const compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
-    // A constructor that returns an object makes it `this`: the function object, now carrying the fields.
-    const compiledWeights = options.compiledWeights ?? 'shared';
-    return Object.assign(closure, {
-      model,
-      tokenizer,
-      batchSize,
-      warn,
-      disposed: false,
-      compiledForwards,
-      compiledWeights,
-    }) as unknown as this;
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.batchSize = batchSize;
+    this.warn = options.onWarning ?? ((message: string) => console.warn(message));
+    this.compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
+    this.compiledWeights = options.compiledWeights ?? 'shared';
   }
 
   /**
