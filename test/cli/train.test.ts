@@ -21,8 +21,8 @@ const texts = [
   'dull and long',
 ];
 
-async function tinyBase(): Promise<string> {
-  const dir = join(root, 'base');
+/** A tiny BERT classifier in `name`, all sharing one tokenizer (a teacher and its student must). */
+async function tinyClassifier(name: string, hidden: number, id2label?: Record<number, string>): Promise<void> {
   const tokenizer = trainTokenizer({
     type: 'wordpiece',
     texts,
@@ -30,21 +30,19 @@ async function tinyBase(): Promise<string> {
     normalizer: 'lowercase',
     progress: false,
   });
-  manualSeed(0);
-  const model = new BertForSequenceClassification(
-    new BertConfig({
-      model_type: 'bert',
-      vocab_size: tokenizer.vocabSize,
-      hidden_size: 16,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 32,
-      max_position_embeddings: 32,
-    }),
-  );
-  await model.savePretrained(dir);
-  await tokenizer.savePretrained(dir);
-  return dir;
+  manualSeed(hidden);
+  const config = {
+    model_type: 'bert',
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: hidden,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 2 * hidden,
+    max_position_embeddings: 32,
+  };
+  const model = new BertForSequenceClassification(new BertConfig({ ...config, ...(id2label ? { id2label } : {}) }));
+  await model.savePretrained(join(root, name));
+  await tokenizer.savePretrained(join(root, name));
 }
 
 function writeConfig(name: string, config: object): string {
@@ -55,7 +53,7 @@ function writeConfig(name: string, config: object): string {
 
 describe('attn train', () => {
   it('fine-tunes from a JSON config and saves the model with the labels it found', async () => {
-    await tinyBase();
+    await tinyClassifier('base', 16);
     writeFileSync(
       join(root, 'train.tsv'),
       'sentence\tsentiment\n' + texts.map((t) => `${t}\t${t.includes('great') ? 'pos' : 'neg'}`).join('\n') + '\n',
@@ -140,7 +138,7 @@ describe('attn train', () => {
   });
 
   it('refuses to overwrite checkpoints silently and continues from the last complete one with --resume', async () => {
-    await tinyBase();
+    await tinyClassifier('base', 16);
     writeFileSync(
       join(root, 'resume.tsv'),
       'text\tlabel\n' + texts.map((t) => `${t}\t${t.includes('great') ? 1 : 0}`).join('\n') + '\n',
@@ -203,6 +201,81 @@ describe('attn train', () => {
     } finally {
       log.mockRestore();
       warn.mockRestore();
+    }
+  });
+});
+
+describe('attn train with "distillation"', () => {
+  it("trains the student on the teacher's soft targets (unlabelled rows too) and takes the teacher's labels", async () => {
+    await tinyClassifier('teacher', 32, { 0: 'neg', 1: 'pos' });
+    await tinyClassifier('student', 16);
+    // Every other row unlabelled (an empty label cell).
+    writeFileSync(
+      join(root, 'distil-train.tsv'),
+      'text\tlabel\n' +
+        texts.map((t, i) => `${t}\t${i % 2 === 0 ? (t.includes('great') ? 'pos' : 'neg') : ''}`).join('\n') +
+        '\n',
+    );
+    writeFileSync(
+      join(root, 'distil-dev.tsv'),
+      'text\tlabel\n' + texts.map((t) => `${t}\t${t.includes('great') ? 'pos' : 'neg'}`).join('\n') + '\n',
+    );
+    const file = writeConfig('distil.json', {
+      task: 'sequence-classification',
+      model: './student',
+      data: { train: 'distil-train.tsv', eval: 'distil-dev.tsv' },
+      args: {
+        outputDir: 'distil-out',
+        maxSteps: 3,
+        perDeviceTrainBatchSize: 4,
+        saveStrategy: 'no',
+        progress: false,
+        learningRate: 1e-3,
+      },
+      distillation: { teacher: './teacher', temperature: 2, alpha: 0.5 },
+    });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(await run([file])).toBe(0);
+      expect(JSON.parse(String(log.mock.calls.at(-1)![0]))).toMatchObject({
+        globalStep: 3,
+        eval_accuracy: expect.any(Number),
+      });
+    } finally {
+      log.mockRestore();
+      warn.mockRestore();
+    }
+    expect(JSON.parse(readFileSync(join(root, 'distil-out', 'config.json'), 'utf8')).id2label).toEqual({
+      0: 'neg',
+      1: 'pos',
+    });
+  });
+
+  it('names a bad distillation field', async () => {
+    const base = {
+      task: 'sequence-classification',
+      model: './student',
+      data: { train: 'distil-train.tsv' },
+      args: { outputDir: 'out2' },
+    };
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(await run([writeConfig('bad1.json', { ...base, distillation: { teacher: './teacher', alpha: 2 } })])).toBe(
+        2,
+      );
+      expect(
+        await run([writeConfig('bad2.json', { ...base, distillation: { teacher: './teacher', temprature: 2 } })]),
+      ).toBe(2);
+      expect(
+        await run([writeConfig('bad3.json', { ...base, task: 'causal-lm', distillation: { teacher: './teacher' } })]),
+      ).toBe(2);
+      const messages = error.mock.calls.map((c) => String(c[0]));
+      expect(messages[0]).toMatch(/'distillation.alpha' must be a number between 0 and 1, got 2/);
+      expect(messages[1]).toMatch(/unknown field 'distillation.temprature'/);
+      expect(messages[2]).toMatch(/'distillation' must be absent unless task is sequence-classification/);
+    } finally {
+      error.mockRestore();
     }
   });
 });
