@@ -220,8 +220,9 @@ suite(`attn studio in Chromium (${CHROMIUM})`, () => {
     // The page updates while the run trains: its status passes through intermediate steps.
     const seen = new Set<string>();
     let trained = false;
-    // Long enough (96 steps) that the page sees it mid-way however fast the engine runs a step.
-    const training = tinyTrainingRun(slow, 3e-3, 96).then(() => (trained = true));
+    // 96 steps, each log held 300 ms as a real model's steps would take: compiled, the tiny run could otherwise end
+    // between two polls of the studio's watcher, and the page would see only its last state.
+    const training = tinyTrainingRun(slow, 3e-3, 96, 300).then(() => (trained = true));
     const deadline = Date.now() + 90_000;
     while (!seen.has('step 96 of 96') && Date.now() < deadline) {
       const status = (await page.locator('.run-status').first().textContent()) ?? '';
