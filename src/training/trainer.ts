@@ -14,7 +14,9 @@ import {
   type Dataset,
   type Feature,
 } from '../data/index.js';
+import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
+import { isCausalLMModel } from '../models/auto/registry.js';
 import type { CompiledStep, StepRunKind } from '../backends/onnx/compiled_step.js';
 import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import {
@@ -63,6 +65,7 @@ export interface TrainingInputs {
 export interface TrainableModel extends Module {
   forward(inputs: TrainingInputs): { loss?: Tensor; logits: Tensor };
   readonly config?: {
+    modelType?: string;
     padTokenId?: number | null;
     id2label?: Record<number, string>;
     label2id?: Record<string, number>;
@@ -450,12 +453,32 @@ export class Trainer<P = EvalPrediction> {
    * Subclasses change the objective here (DistillationTrainer); it runs inside the captured step, so tensor ops only.
    */
   protected computeLoss(batch: Batch): Tensor {
+    if (this.args.labelSmoothingFactor > 0 && batch.labels) return this.labelSmoothedLoss(batch);
     const output = this.model.forward(batchToInputs(batch));
     if (!output.loss)
       throw new TrainingError(
         `${this.model.constructor.name} returned no loss: the batch has no 'labels' (batch fields: ${Object.keys(batch).join(', ')})`,
       );
     return output.loss;
+  }
+
+  /**
+   * HF's LabelSmoother: the model runs without labels (a seq2seq batch brings its decoder_input_ids) and the loss is
+   * taken from its logits; a causal LM's logits at t score the label at t + 1.
+   */
+  private labelSmoothedLoss(batch: Batch): Tensor {
+    const { labels, ...inputs } = batch;
+    let logits = this.model.forward(batchToInputs(inputs)).logits; // (B, C) or (B, T, V)
+    let targets = labels!; // (B) or (B, T)
+    if (logits.rank === 3 && isCausalLMModel(this.model)) {
+      const t = logits.shape[1]!;
+      logits = logits.slice(1, 0, t - 1);
+      targets = targets.slice(1, 1, t);
+    }
+    const classes = logits.shape[logits.rank - 1]!;
+    return crossEntropy(logits.reshape([-1, classes]), targets.reshape([-1]), {
+      labelSmoothing: this.args.labelSmoothingFactor,
+    });
   }
 
   private failNonFinite(what: string, value: number): never {

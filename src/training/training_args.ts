@@ -30,6 +30,11 @@ export interface TrainingArgumentsInit {
   gradientAccumulationSteps?: number;
   /** Global gradient-norm clip; 0 turns clipping off. */
   maxGradNorm?: number;
+  /**
+   * HF's label_smoothing_factor ε: the loss becomes (1 − ε)·cross-entropy + ε·(mean −log p over the classes),
+   * computed by the Trainer from the logits (next-token logits for causal LMs). Default 0 (the model's own loss).
+   */
+  labelSmoothingFactor?: number;
   evalStrategy?: IntervalStrategy;
   /** Every this many updates when evalStrategy is 'steps'; default loggingSteps. */
   evalSteps?: number;
@@ -87,6 +92,7 @@ export class TrainingArguments {
   readonly lrSchedulerType: LrSchedulerType;
   readonly gradientAccumulationSteps: number;
   readonly maxGradNorm: number;
+  readonly labelSmoothingFactor: number;
   readonly evalStrategy: IntervalStrategy;
   readonly evalSteps: number;
   readonly saveStrategy: IntervalStrategy;
@@ -124,6 +130,7 @@ export class TrainingArguments {
     this.lrSchedulerType = oneOf('lrSchedulerType', init.lrSchedulerType ?? 'linear', SCHEDULERS);
     this.gradientAccumulationSteps = integer('gradientAccumulationSteps', init.gradientAccumulationSteps ?? 1, 1);
     this.maxGradNorm = nonNegative('maxGradNorm', init.maxGradNorm ?? 1);
+    this.labelSmoothingFactor = fraction('labelSmoothingFactor', init.labelSmoothingFactor ?? 0);
     this.loggingStrategy = oneOf('loggingStrategy', init.loggingStrategy ?? 'steps', STRATEGIES);
     this.loggingSteps = integer('loggingSteps', init.loggingSteps ?? 500, 1);
     this.evalStrategy = oneOf('evalStrategy', init.evalStrategy ?? 'no', STRATEGIES);

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataCollatorWithPadding, Dataset } from '../../src/data/index.js';
-import { BertConfig, BertForSequenceClassification } from '../../src/models/index.js';
+import { DataCollatorWithPadding, Dataset, type Batch } from '../../src/data/index.js';
+import { BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM } from '../../src/models/index.js';
 import { getBackend, manualSeed, Tensor } from '../../src/tensor/index.js';
 import {
   classificationMetrics,
@@ -311,5 +311,64 @@ describe('Trainer', () => {
     let worst = 0;
     compiled.weights.forEach((w, i) => (worst = Math.max(worst, Math.abs(w - eager.weights[i]!))));
     expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('smooths labels as HF does: (1 − ε)·CE + ε·mean −log p, on the next token for a causal LM', () => {
+    class LossProbe extends Trainer {
+      loss(batch: Batch): number {
+        return this.computeLoss(batch).item();
+      }
+    }
+    const epsilon = 0.1;
+    /** The expected loss from logits (N, C) and targets (N), -100 skipped, written out in plain JS. */
+    const smoothed = (logits: Tensor, targets: number[]): number => {
+      const c = logits.shape[logits.rank - 1]!;
+      let total = 0;
+      let kept = 0;
+      targets.forEach((target, row) => {
+        if (target === -100) return;
+        const z = Array.from(logits.data.subarray(row * c, (row + 1) * c));
+        const max = Math.max(...z);
+        const logSum = max + Math.log(z.reduce((sum, v) => sum + Math.exp(v - max), 0));
+        const logp = z.map((v) => v - logSum);
+        total += (1 - epsilon) * -logp[target]! + (epsilon * -logp.reduce((a, b) => a + b, 0)) / c;
+        kept++;
+      });
+      return total / kept;
+    };
+
+    const classifier = tinyModel();
+    classifier.eval();
+    const inputIds = new Tensor(Int32Array.from([2, 5, 3, 7, 2, 9, 4, 0]), [2, 4]);
+    const attentionMask = new Tensor(Int32Array.from([1, 1, 1, 1, 1, 1, 1, 0]), [2, 4]);
+    const probe = new LossProbe({ model: classifier, args: args({ labelSmoothingFactor: epsilon }) });
+    const loss = probe.loss({
+      input_ids: inputIds,
+      attention_mask: attentionMask,
+      labels: new Tensor(Int32Array.from([1, 0]), [2]),
+    });
+    expect(loss).toBeCloseTo(smoothed(classifier.forward({ inputIds, attentionMask }).logits, [1, 0]), 5);
+
+    manualSeed(0);
+    const lm = new LlamaForCausalLM(
+      new LlamaConfig({
+        model_type: 'llama',
+        vocab_size: 30,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        max_position_embeddings: 16,
+      }),
+    );
+    const ids = [3, 8, 1, 20, 11];
+    const labels = [3, 8, -100, 20, 11];
+    const lmProbe = new LossProbe({ model: lm, args: args({ labelSmoothingFactor: epsilon }) });
+    const tokens = new Tensor(Int32Array.from(ids), [1, 5]);
+    const lmLoss = lmProbe.loss({ input_ids: tokens, labels: new Tensor(Int32Array.from(labels), [1, 5]) });
+    // Logits at t score the label at t + 1: drop the last position's logits and the first label.
+    const logits = lm.forward({ inputIds: tokens }).logits.slice(1, 0, 4).reshape([4, 30]);
+    expect(lmLoss).toBeCloseTo(smoothed(logits, labels.slice(1)), 5);
+    expect(() => args({ labelSmoothingFactor: 1 })).toThrow(/labelSmoothingFactor/);
   });
 });

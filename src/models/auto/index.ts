@@ -9,4 +9,4 @@ export {
   AutoModelForSequenceClassification,
   modelClassFor,
 } from './modeling_auto.js';
-export { registerModel, registrationFor, type ModelRegistration, type ModelTask } from './registry.js';
+export { isCausalLMModel, registerModel, registrationFor, type ModelRegistration, type ModelTask } from './registry.js';

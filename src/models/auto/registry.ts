@@ -38,6 +38,12 @@ export function registrationFor(modelType: string): ModelRegistration | undefine
   return MODELS.get(modelType);
 }
 
+/** Whether `model` is an instance of its model type's causal-LM class (its labels score the next token). */
+export function isCausalLMModel(model: { config?: { modelType?: string } }): boolean {
+  const causal = model.config?.modelType ? registrationFor(model.config.modelType)?.causalLM : undefined;
+  return causal !== undefined && model instanceof causal;
+}
+
 /** The registered class named `name` (a config.json `architectures` entry), if any. */
 export function classByName(name: string): PreTrainedModelClass | undefined {
   for (const registration of MODELS.values()) {
