@@ -1,4 +1,4 @@
-// `npm run bench -- infer [--rounds N] [--repeats N] [--eager] [--weights shared|packed]`: DistilBERT-base-shaped
+// `npm run bench -- infer [--rounds N] [--repeats N] [--eager] [--weights file|shared|packed]`: DistilBERT-base-shaped
 // sequence classification (6 layers, d768, 12 heads, vocab 30,522, 2 labels; random weights built by attn, saved,
 // and exported with attn's ONNX exporter) run through attn's text-classification pipeline and through
 // transformers.js's on the same weights.
@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { CompiledWeights } from '../src/pipelines/base.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     repeats: { type: 'string', default: '20' },
     eager: { type: 'boolean', default: false },
-    weights: { type: 'string', default: 'shared' },
+    weights: { type: 'string', default: 'file' },
     child: { type: 'string' },
     dir: { type: 'string' },
   },
@@ -52,7 +53,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-async function loadAttn(dir: string, eager: boolean, weights: 'shared' | 'packed'): Promise<Classify> {
+async function loadAttn(dir: string, eager: boolean, weights: CompiledWeights): Promise<Classify> {
   await import('../src/backends/register.js');
   const { pipeline } = await import('../src/pipelines/index.js');
   const pipe = await pipeline('text-classification', dir, {
@@ -74,7 +75,9 @@ async function loadTransformersJs(dir: string): Promise<Classify> {
 /** One side in this (fresh) process: every figure but the ratios. */
 async function runChild(side: string, dir: string, repeats: number): Promise<SideResult> {
   const started = performance.now();
-  const weights = values.weights === 'packed' ? 'packed' : 'shared';
+  const weights = values.weights as CompiledWeights;
+  if (!['file', 'shared', 'packed'].includes(weights))
+    throw new Error(`--weights must be file, shared or packed, got ${values.weights}`);
   const classify = side === 'attn' ? await loadAttn(dir, values.eager, weights) : await loadTransformersJs(dir);
   await classify(SHORT);
   const coldMs = performance.now() - started;

@@ -8,6 +8,7 @@
  * it will live in, so checkpoints of any size load (no whole-file read, which Node caps at 2 GiB) and memory holds
  * each weight once. F16/BF16 weights stay in half precision (tensor/half.ts) unless asked otherwise.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
@@ -228,6 +229,30 @@ export function parseSafetensors(
   // A fresh copy per tensor: alignment in the file is arbitrary, and typed arrays need aligned offsets.
   for (const [name, e] of entries) tensors.set(name, decodeTensor(bytes.slice(e.begin, e.end), e, options));
   return { tensors, metadata };
+}
+
+/**
+ * Reads the tensors `entries` describe (from headers read earlier) synchronously, for callers that cannot await: a
+ * compiled session whose weights were left in the checkpoint reads them back to record the forward pass.
+ */
+export function readTensorsSync(entries: readonly TensorEntry[], options: ReadOptions = {}): Tensor[] {
+  const handles = new Map<string, number>();
+  try {
+    return entries.map((e) => {
+      let fd = handles.get(e.file);
+      if (fd === undefined) handles.set(e.file, (fd = openSync(e.file, 'r')));
+      const raw = new Uint8Array(e.end - e.begin);
+      for (let done = 0; done < raw.length;) {
+        const read = readSync(fd, raw, done, Math.min(READ_CHUNK_BYTES, raw.length - done), e.begin + done);
+        if (read === 0)
+          throw new SafetensorsError(`${e.file}: tensor '${e.name}' ends after ${done} of ${raw.length} bytes`);
+        done += read;
+      }
+      return decodeTensor(raw, e, options);
+    });
+  } finally {
+    for (const fd of handles.values()) closeSync(fd);
+  }
 }
 
 /** Fills `target` from `position`, in chunks; a file that ends early (changed while reading) is an error. */

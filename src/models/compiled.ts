@@ -19,9 +19,9 @@
  * (attention masks are turned into biases with ops while capturing, see nn/attention.ts).
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capture, type CapturedGraph } from '../backends/onnx/capture.js';
 import { loadNative, OnnxBackend, sessionOptions, type NativeSession } from '../backends/onnx/index.js';
@@ -32,7 +32,14 @@ import {
   type TensorInit,
   type ValueSpec,
 } from '../backends/onnx/protobuf.js';
-import { modelWithExternalWeights, type WeightInit } from '../backends/onnx/weights.js';
+import {
+  modelWithExternalWeights,
+  modelWithFileWeights,
+  type FileWeight,
+  type FileWeightType,
+  type WeightInit,
+} from '../backends/onnx/weights.js';
+import type { TensorEntry } from '../io/safetensors.js';
 import { allocate, dtypeOf, type DType } from '../tensor/dtype.js';
 import { getBackend, noGrad } from '../tensor/engine.js';
 import { shapeString } from '../tensor/shape.js';
@@ -463,14 +470,72 @@ function weightsOf(model: Module): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   const seen = new Set<unknown>();
   for (const [name, t] of model.stateDict()) {
-    if (seen.has(t.storage)) continue;
-    seen.add(t.storage);
+    // A weight released to its checkpoint file (tied weights are one tensor) has no buffer to compare.
+    const identity = t.isDisposed ? t : t.storage;
+    if (seen.has(identity)) continue;
+    seen.add(identity);
     out[name] = t;
   }
   return out;
 }
 
 export type WeightMode = 'packed' | 'shared';
+
+/** How a session gets its weights: from JS buffers (see WeightMode), or read by onnxruntime from the checkpoint. */
+type WeightSource =
+  | { mode: WeightMode; weights: WeightInit[] }
+  | { mode: 'file'; folder: string; files: FileWeight[]; casts: NodeSpec[]; inline: WeightInit[] };
+
+/** How a checkpoint stores a weight, as onnxruntime reads it (attn's tensors hold floats as float32, ints as int32). */
+const STORED_AS: Record<TensorEntry['dtype'], FileWeightType> = {
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  U8: 'uint8',
+  I8: 'int8',
+  BOOL: 'bool',
+};
+const ONNX_TYPE_CODE: Record<DType, number> = { float32: 1, int32: 6, bool: 9 };
+
+/**
+ * The weights of a graph as onnxruntime reads them from their checkpoint file by offset (a weight stored in another
+ * type, F16 or I64, gets a Cast), the rest inline; null unless every checkpoint weight lies in one folder (the one
+ * onnxruntime is allowed to read external data from).
+ */
+function checkpointSource(
+  used: ReadonlySet<string>,
+  weights: Record<string, Tensor>,
+  checkpoint: ReadonlyMap<Tensor, TensorEntry>,
+): WeightSource | null {
+  const files: FileWeight[] = [];
+  const casts: NodeSpec[] = [];
+  const inline: WeightInit[] = [];
+  const folders = new Set<string>();
+  // onnxruntime resolves links before checking that external data stays in its folder (a hub snapshot links to
+  // blobs/), so the folder is the real one.
+  const realPaths = new Map<string, string>();
+  for (const [name, t] of Object.entries(weights)) {
+    if (!used.has(name)) continue;
+    const entry = checkpoint.get(t);
+    if (!entry) {
+      inline.push({ name, dims: t.shape, data: t.storage });
+      continue;
+    }
+    let real = realPaths.get(entry.file);
+    if (real === undefined) realPaths.set(entry.file, (real = realpathSync(entry.file)));
+    folders.add(dirname(real));
+    const type = STORED_AS[entry.dtype];
+    const direct = type === t.dtype;
+    const stored = direct ? name : `${name}#stored`;
+    const bytes = { location: basename(real), offset: entry.begin, length: entry.end - entry.begin };
+    files.push({ name: stored, dims: t.shape, type, ...bytes });
+    if (!direct) casts.push({ op: 'Cast', inputs: [stored], outputs: [name], attrs: { to: ONNX_TYPE_CODE[t.dtype] } });
+  }
+  if (folders.size !== 1) return null;
+  return { mode: 'file', folder: [...folders][0]!, files, casts, inline };
+}
 
 // ---- the compile cache ----
 
@@ -550,6 +615,14 @@ export interface CompileOptions {
    * disk (see the compile cache above). Two different computations must never share a name.
    */
   cacheKey?: string;
+  /**
+   * Weights onnxruntime reads itself from their checkpoint file, by tensor (PreTrainedModel.weightsOnDisk): the
+   * session holds its own (pre-packed) copy and JS none, so the caller may release them after compiling. Used when
+   * all these files lie in one folder; `weights` then applies to none.
+   */
+  checkpoint?: ReadonlyMap<Tensor, TensorEntry>;
+  /** Gives released weights their values back, for recording the forward pass when the graph is not cached. */
+  readWeights?: () => void;
 }
 
 /** A forward pass compiled to one onnxruntime session for every size (see the file comment). */
@@ -558,20 +631,36 @@ export class CompiledForward {
   readonly nodeCount: number;
   /** With weights 'shared': the weights as onnxruntime tensors over attn's buffers, fed with every run. */
   private readonly weightFeeds: Record<string, unknown> = {};
+  private readonly weights: WeightInit[];
+  /** Whether onnxruntime read the checkpoint weights from their file (CompileOptions.checkpoint). */
+  readonly readsCheckpoint: boolean;
 
   private constructor(
     readonly spec: GraphSpec,
     readonly inputs: Record<string, InputSpec>,
-    private readonly weights: WeightInit[],
+    source: WeightSource,
     threads: number,
-    mode: WeightMode,
   ) {
-    const options = sessionOptions(threads, 'all') as { extra: { session: { intra_op: Record<string, string> } } };
+    const options = sessionOptions(threads, 'all') as {
+      extra: { session: Record<string, string> & { intra_op: Record<string, string> } };
+    };
     // One compiled session runs at a time, so its threads may spin between runs (onnxruntime's default, as
     // transformers.js runs): the engine's one-op sessions do not, since dozens of their pools would fight.
     options.extra.session.intra_op['allow_spinning'] = '1';
     this.session = new (loadNative().binding.InferenceSession)();
-    if (mode === 'packed') {
+    this.weights = source.mode === 'file' ? source.inline : source.weights;
+    this.readsCheckpoint = source.mode === 'file';
+    const weights = this.weights;
+    if (source.mode === 'file') {
+      // Loaded from bytes, external data is read from this folder (by path, so onnxruntime reads or maps the file
+      // itself: in-memory external data would be copied). A symlinked checkpoint elsewhere is refused by its check
+      // that external data stays inside the folder, hence no model file is written.
+      options.extra.session['model_external_initializers_file_folder_path'] = source.folder;
+      const withCasts = { ...spec, nodes: [...source.casts, ...spec.nodes] };
+      const parts = modelWithFileWeights(withCasts, source.files, source.inline);
+      const model = Buffer.concat(parts);
+      this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
+    } else if (source.mode === 'packed') {
       const { model, externalData } = modelWithExternalWeights(spec, weights);
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
         ...options,
@@ -595,19 +684,30 @@ export class CompiledForward {
     const initializers = weightsOf(model);
     const backend = getBackend();
     const threads = options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0);
-    const mode = options.weights ?? 'packed';
+    const source = (used: ReadonlySet<string>): WeightSource => {
+      const fromFile = options.checkpoint ? checkpointSource(used, initializers, options.checkpoint) : null;
+      if (fromFile) return fromFile;
+      if (Object.values(initializers).some((t) => t.isDisposed)) options.readWeights?.();
+      const weights = Object.entries(initializers)
+        .filter(([name]) => used.has(name))
+        .map(([name, t]) => ({ name, dims: t.shape, data: t.storage }));
+      return { mode: options.weights ?? 'packed', weights };
+    };
     const file =
       options.cacheKey === undefined ? null : cacheFile(cacheKeyOf(model, forward, initializers, options.cacheKey));
     const cached = file ? readCached(file) : null;
     if (cached) {
       // The key covers the weights' names and shapes: the graph reads exactly these.
       const used = new Set(cached.spec.nodes.flatMap((n) => n.inputs));
-      const weights = Object.entries(initializers)
-        .filter(([name]) => used.has(name))
-        .map(([name, t]) => ({ name, dims: t.shape, data: t.storage }));
-      return new CompiledForward(cached.spec, cached.inputs, weights, threads, mode);
+      return new CompiledForward(cached.spec, cached.inputs, source(used), threads);
     }
-    const compiled = CompiledForward.record(model, forward, initializers, threads, mode);
+    // Recording runs the forward pass: weights left in their checkpoint are read back for it.
+    if (Object.values(initializers).some((t) => t.isDisposed)) {
+      if (!options.readWeights)
+        throw new Error('compile: some weights of the model were released and no readWeights was given');
+      options.readWeights();
+    }
+    const compiled = CompiledForward.record(model, forward, initializers, threads, source);
     if (file) {
       const entry: CachedGraph = { format: CACHE_FORMAT, spec: toJson(compiled.spec), inputs: compiled.inputs };
       try {
@@ -624,7 +724,7 @@ export class CompiledForward {
     forward: ForwardSpec,
     initializers: Record<string, Tensor>,
     threads: number,
-    mode: WeightMode,
+    source: (used: ReadonlySet<string>) => WeightSource,
   ): CompiledForward {
     const symbols = symbolsOf(forward);
     const samples = SAMPLE_SIZES.map((s) => s.slice(0, symbols.length));
@@ -664,14 +764,12 @@ export class CompiledForward {
         symbols,
       );
       const weightNames = new Set(Object.keys(initializers));
-      const weights: WeightInit[] = spec.initializers
-        .filter((init) => weightNames.has(init.name))
-        .map((init) => ({ name: init.name, dims: init.dims, data: initializers[init.name]!.storage }));
+      const used = new Set(spec.initializers.filter((init) => weightNames.has(init.name)).map((init) => init.name));
       const small = { ...spec, initializers: spec.initializers.filter((init) => !weightNames.has(init.name)) };
       const kept = Object.fromEntries(
         Object.entries(forward.inputs).filter(([name]) => spec.inputs.some((i) => i.name === name)),
       );
-      const compiled = new CompiledForward(small, kept, weights, threads, mode);
+      const compiled = new CompiledForward(small, kept, source(used), threads);
       const check = recordings[recordings.length - 1]!;
       const got = compiled.run(feeds[feeds.length - 1]!);
       for (const [name, expected] of Object.entries(check.firstOutputs)) {
@@ -689,7 +787,7 @@ export class CompiledForward {
     }
   }
 
-  /** The weights by initializer name (export writes them inline). */
+  /** The weights by initializer name (export writes them inline); those read from a checkpoint file are not here. */
   get weightInits(): readonly WeightInit[] {
     return this.weights;
   }

@@ -9,7 +9,14 @@ import { GenerationConfig } from '../generation/configuration_utils.js';
 import { generate, type GenerateOptions, type GenerateOutput, type GenerativeModel } from '../generation/utils.js';
 import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import { resolveModelDir, type ResolveModelOptions } from '../hub/resolve.js';
-import { saveShardedSafetensors, SafetensorsReader, SAFETENSORS_INDEX, tensorDtypeOf } from '../io/safetensors.js';
+import {
+  readTensorsSync,
+  saveShardedSafetensors,
+  SafetensorsReader,
+  SAFETENSORS_INDEX,
+  tensorDtypeOf,
+  type TensorEntry,
+} from '../io/safetensors.js';
 import * as F from '../nn/functional.js';
 import { Module } from '../nn/module.js';
 import { deferRandomInit } from '../tensor/creation.js';
@@ -59,6 +66,12 @@ export interface FromPretrainedOptions extends ResolveModelOptions {
    * 'float32' widens them on load, as transformers' default torch_dtype does.
    */
   dtype?: 'auto' | 'float32';
+  /**
+   * false leaves the weights in the checkpoint file for a compiled inference session, which reads them itself (the
+   * text pipelines load so): each such weight is released (reading it throws an error saying where it is) and listed
+   * in `weightsOnDisk`; `readWeightsBack()` reads them. Ignored for quantized checkpoints. Default true.
+   */
+  readWeights?: boolean;
 }
 
 export interface LoadingInfo {
@@ -136,6 +149,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   loadingInfo: LoadingInfo | null = null;
   /** The folder `fromPretrained` read (a local folder or a hub snapshot); `pushToHub` takes the tokenizer from it. */
   sourceDir: string | null = null;
+  /**
+   * The weights `fromPretrained(…, { readWeights: false })` left in the checkpoint, with where each lies (a tied
+   * weight is one tensor); null when every weight was read.
+   */
+  weightsOnDisk: ReadonlyMap<Tensor, TensorEntry> | null = null;
 
   constructor(config: C) {
     super();
@@ -251,7 +269,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    */
   async loadCheckpointFrom(
     reader: SafetensorsReader,
-    options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'dtype'> = {},
+    options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'dtype' | 'readWeights'> = {},
   ): Promise<LoadingInfo> {
     const originals = this.alignedNames(reader.entries.keys());
     const incoming = new Map<string, IncomingTensor>();
@@ -266,6 +284,12 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
       });
     }
     const { info, assignments } = this.planLoad(incoming, reader.file, options);
+    if (options.readWeights === false) {
+      const entryOf = (name: string) => reader.entries.get(originals.get(name)!)!;
+      this.weightsOnDisk = new Map(assignments.map(([name, target]) => [target, entryOf(name)]));
+      this.releaseWeightsOnDisk();
+      return info;
+    }
     for (const [name, target] of assignments)
       await reader.readInto(originals.get(name)!, target, { keepHalf: options.dtype !== 'float32' });
     return info;
@@ -288,6 +312,22 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
           ? (k: string) => (k.startsWith(dotted) ? k.slice(dotted.length) : k)
           : (k: string) => k;
     return new Map(list.map((k) => [rename(k), k]));
+  }
+
+  /** Reads the weights left on disk (`weightsOnDisk`) back into their tensors, to run op by op or save. */
+  readWeightsBack(): void {
+    const released = [...(this.weightsOnDisk ?? [])].filter(([t]) => t.isDisposed);
+    const values = readTensorsSync(released.map(([, e]) => e));
+    released.forEach(([t], i) => t.restore(values[i]!.halfStorage ?? values[i]!.storage));
+  }
+
+  /** Frees the values of the weights in `weightsOnDisk` (a compiled session reads them from there). */
+  releaseWeightsOnDisk(): void {
+    for (const [t, e] of this.weightsOnDisk ?? []) {
+      t.release(
+        `is tensor '${e.name}' of ${e.file}, left there for a compiled session (readWeights: false): call readWeightsBack() on the model to run it op by op`,
+      );
+    }
   }
 
   /** The tensors to save: each weight once (tied weights under their first name, as transformers keeps them). */
@@ -420,7 +460,9 @@ export async function loadFromDir<M extends PreTrainedModel>(
     // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
     const state = model.stateDict();
     const buffers = new Map([...state.values()].map((t) => [t, t.data]));
-    const info = await model.loadCheckpointFrom(reader, options);
+    // A quantized model's weights are codes made or laid out on load: those are read.
+    const readWeights = options.readWeights !== false || quantizationConfigOf(model) !== null;
+    const info = await model.loadCheckpointFrom(reader, { ...options, readWeights });
     // By weight, not by name: a tied weight has several names and one buffer.
     const fresh = new Set(info.newlyInitialized.map((name) => state.get(name)));
     deferred.initialize(new Set([...[...buffers].filter(([t]) => !fresh.has(t)).map(([, data]) => data), ...replaced]));

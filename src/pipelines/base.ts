@@ -30,17 +30,21 @@ export interface PipelineOptions {
    */
   compiled?: boolean;
   /**
-   * How the compiled graph holds the weights (CompileOptions.weights): 'shared' (default) feeds attn's own buffers,
-   * so the weights exist once in memory; 'packed' lets onnxruntime copy and pre-pack them: about 20% less CPU per
-   * short input (7% for long ones and batches), twice the memory.
+   * How the compiled graph holds the weights. 'file' (default): onnxruntime reads them from the checkpoint file
+   * itself and pre-packs them, and JS keeps no copy (`pipeline()` then loads the model with `readWeights: false`;
+   * a model handed in with its weights read runs 'shared'). 'shared' feeds attn's own buffers every run (one copy,
+   * not pre-packed: about 20% more CPU on short inputs); 'packed' has onnxruntime copy and pre-pack them while JS
+   * keeps its copy (twice the memory).
    */
-  compiledWeights?: 'shared' | 'packed';
+  compiledWeights?: CompiledWeights;
   /**
    * Weight type, as transformers.js names it: 'q8' / 'q4' quantize a float model on load (int8, or 4-bit for
    * causal LMs; see models/quantization.ts), 'fp32' refuses a quantized checkpoint; default: as saved.
    */
   dtype?: WeightDtype;
 }
+
+export type CompiledWeights = 'file' | 'shared' | 'packed';
 
 /** The tensors a tokenizer hands a model, (B, T) int32 each (they fit models' ModelInputs). */
 export interface TokenizedBatch {
@@ -80,7 +84,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   protected readonly warn: (message: string) => void;
   private disposed = false;
   private readonly compiledForwards: Map<string, CompiledForward | null> | null;
-  private readonly compiledWeights: 'shared' | 'packed';
+  private readonly compiledWeights: CompiledWeights;
 
   constructor(model: M, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
     super();
@@ -92,7 +96,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     this.batchSize = batchSize;
     this.warn = options.onWarning ?? ((message: string) => console.warn(message));
     this.compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
-    this.compiledWeights = options.compiledWeights ?? 'shared';
+    this.compiledWeights = options.compiledWeights ?? 'file';
   }
 
   /**
@@ -118,6 +122,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   /** Commits the pipeline's model and tokenizer to a hub repo, so `pipeline(task, repoId)` gives this pipeline back. */
   async pushToHub(repoId: string, options: PushToHubOptions = {}): Promise<PushResult> {
     this.checkUsable();
+    this.model.readWeightsBack();
     return this.model.pushToHub(repoId, { ...options, tokenizer: this.tokenizer });
   }
 
@@ -139,26 +144,38 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     run: (feeds: EncoderFeeds) => Record<string, Tensor>,
   ): Record<string, Tensor> {
     const graphs = this.compiledForwards;
-    if (graphs === null || getBackend().name !== 'onnx') return this.finite(run(inputs));
+    const model = this.model;
+    const eager = (): Record<string, Tensor> => {
+      model.readWeightsBack(); // weights left in the checkpoint for a compiled session
+      return this.finite(run(inputs));
+    };
+    if (graphs === null || getBackend().name !== 'onnx') return eager();
     if (!graphs.has(key)) {
       try {
-        const vocab = this.model.config.rawField('vocab_size');
+        const vocab = model.config.rawField('vocab_size');
         // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
         const spec = encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
         // Quantized codes must be initializers: onnxruntime then casts and lays them out once and pre-packs them.
-        const weights = quantizationConfigOf(this.model) ? 'packed' : this.compiledWeights;
-        graphs.set(
-          key,
-          CompiledForward.compile(this.model, spec, { cacheKey: `pipeline/${this.task}/${key}`, weights }),
-        );
+        const weights = quantizationConfigOf(model) || this.compiledWeights === 'packed' ? 'packed' : 'shared';
+        const fromFile = this.compiledWeights === 'file' && model.weightsOnDisk !== null;
+        const compiled = CompiledForward.compile(model, spec, {
+          cacheKey: `pipeline/${this.task}/${key}`,
+          weights,
+          checkpoint: fromFile ? model.weightsOnDisk! : undefined,
+          readWeights: () => model.readWeightsBack(),
+        });
+        graphs.set(key, compiled);
+        // The session holds the weights it read from the checkpoint: JS keeps none, unless a graph of this pipeline
+        // fell back to running op by op.
+        if (compiled.readsCheckpoint && ![...graphs.values()].includes(null)) model.releaseWeightsOnDisk();
       } catch (err) {
         if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
-        this.warn(`attn ${this.task}: running ${this.model.constructor.name} op by op: ${err.message}`);
+        this.warn(`attn ${this.task}: running ${model.constructor.name} op by op: ${err.message}`);
         graphs.set(key, null);
       }
     }
     const compiled = graphs.get(key);
-    if (!compiled) return this.finite(run(inputs));
+    if (!compiled) return eager();
     return this.finite(
       compiled.run({
         input_ids: inputs.inputIds,

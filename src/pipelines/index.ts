@@ -31,6 +31,15 @@ import { QuestionAnsweringPipeline } from './question-answering.js';
 import { TokenClassificationPipeline } from './token-classification.js';
 import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
 import { applyWeightDtype } from '../models/quantization.js';
+import { getBackend } from '../tensor/engine.js';
+
+const ENCODER_HEADS = new Set<ModelTask>([
+  'sequenceClassification',
+  'base',
+  'maskedLM',
+  'questionAnswering',
+  'tokenClassification',
+]);
 
 export { Pipeline, PipelineInputError, type PipelineOptions } from './base.js';
 export { ModelLoadError, installedModelsDir } from './load.js';
@@ -262,7 +271,16 @@ export async function pipeline(
       : defaultModelDir(task, defaultLang(task, { ...options, srcLang, tgtLang }));
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
-    const { model: loaded, tokenizer } = await loadForTask(taskName, dir, head, config, options.onWarning);
+    // Encoder heads run as a compiled graph that reads the weights from the checkpoint itself (base.ts runEncoder):
+    // JS then never reads them. Quantizing on load needs their values.
+    const readWeights =
+      !ENCODER_HEADS.has(head) ||
+      options.compiled === false ||
+      (options.compiledWeights ?? 'file') !== 'file' ||
+      (options.dtype !== undefined && options.dtype !== 'fp32') ||
+      getBackend().name !== 'onnx';
+    const loadedForTask = await loadForTask(taskName, dir, head, config, options.onWarning, readWeights);
+    const { model: loaded, tokenizer } = loadedForTask;
     applyWeightDtype(loaded, options.dtype, dir);
     return [loaded, tokenizer, options] as const;
   };

@@ -100,13 +100,18 @@ export async function loadForTask<T extends ModelTask>(
   head: T,
   config?: PretrainedConfig,
   warn: (message: string) => void = (message) => console.warn(message),
+  readWeights = true,
 ): Promise<LoadedModel<ModelForTask[T]>> {
   const cfg = config ?? (await readModelConfig(dir));
   const wrongKind = (why: string) =>
     new ModelLoadError(`${task} needs ${HEAD_NAMES[head]}, but ${dir} holds ${kindOf(cfg)}${why}`);
   if (!hasHead(cfg, head)) throw wrongKind('');
   // Weights left random make it the wrong kind of model (below); unused checkpoint tensors are worth a warning.
-  const model = await loadFromDir(modelClassFor(cfg, head), dir, { config: cfg, onWarning: () => undefined });
+  const model = await loadFromDir(modelClassFor(cfg, head), dir, {
+    config: cfg,
+    onWarning: () => undefined,
+    readWeights,
+  });
   if (head !== 'base' && (model.loadingInfo?.newlyInitialized.length ?? 0) > 0) {
     throw wrongKind(
       `: its checkpoint lacks ${model.loadingInfo!.newlyInitialized.join(', ')}, which would be left random`,

@@ -31,6 +31,8 @@ export class Tensor {
   grad: Tensor | null = null;
   gradNode: GradNode | null = null;
   private disposed = false;
+  /** Why a released weight has no values here (see `release`); null for a plainly disposed tensor. */
+  private releasedBecause: string | null = null;
 
   /** `data` is the values, or half-precision bits for a float32 tensor stored in half (see tensor/half.ts). */
   constructor(data: TypedArray | HalfStorage, shape: Shape) {
@@ -60,7 +62,7 @@ export class Tensor {
 
   /** The values. A tensor stored in half precision widens them to float32 here (shared, read-only: do not write). */
   get data(): TypedArray {
-    if (this.disposed) throw new Error(`Tensor ${shapeString(this.shape)} was disposed and cannot be read`);
+    if (this.disposed) throw this.disposedError();
     // A graph capture in progress sees JavaScript read values (see engine.ts `OpTracer`).
     if (activeTracer) activeTracer.hostRead(this);
     return this._half === null ? this._data : widenHalf(this._half);
@@ -68,7 +70,7 @@ export class Tensor {
 
   /** The float32 (or int32, bool) buffer without reading values: for ops that share it (reshape) and kernels. */
   get storage(): TypedArray {
-    if (this.disposed) throw new Error(`Tensor ${shapeString(this.shape)} was disposed and cannot be read`);
+    if (this.disposed) throw this.disposedError();
     return this._half === null ? this._data : widenHalf(this._half);
   }
 
@@ -137,11 +139,38 @@ export class Tensor {
   /** Frees the data and the autograd graph behind this tensor (parameters are never disposed by `tidy`). */
   dispose(): void {
     this.disposed = true;
+    this.releasedBecause = null;
     if (this._half) forgetWidened(this._half);
     this._half = null;
     this._data = EMPTY[this.dtype];
     this.gradNode = null;
     this.grad = null;
+  }
+
+  /**
+   * Frees the values of a weight that lives elsewhere (in its checkpoint file, read by a compiled session): any
+   * later read throws an error saying `why`, instead of computing on nothing, until `restore` gives them back.
+   */
+  release(why: string): void {
+    this.dispose();
+    this.releasedBecause = why;
+  }
+
+  /** Gives a released (or disposed) tensor values again, e.g. read back from its checkpoint. */
+  restore(data: TypedArray | HalfStorage): void {
+    const half = isHalfStorage(data) ? data : null;
+    const length = half?.bits.length ?? (data as TypedArray).length;
+    if (length !== sizeOf(this.shape) || (half === null && dtypeOf(data as TypedArray) !== this.dtype)) {
+      throw new TypeError(`restore: a ${this.dtype} ${shapeString(this.shape)} tensor cannot take ${length} values`);
+    }
+    this.disposed = false;
+    this.releasedBecause = null;
+    this._half = half;
+    this._data = half ? EMPTY.float32 : (data as TypedArray);
+  }
+
+  private disposedError(): Error {
+    return new Error(`Tensor ${shapeString(this.shape)} ${this.releasedBecause ?? 'was disposed and cannot be read'}`);
   }
 
   /** Marks this tensor as a leaf that collects `.grad` in `backward()`. */

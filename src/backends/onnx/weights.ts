@@ -137,3 +137,52 @@ export function modelWithExternalWeights(
 export function modelFileParts(graph: GraphSpec, weights: readonly WeightInit[]): Uint8Array[] {
   return [encodeModel(graph), ...new Chunks().message(MODEL_GRAPH, weightsGraph(weights, false)).finish()];
 }
+
+/** A weight onnxruntime reads itself from a file (relative to the model file), as `length` bytes at `offset`. */
+export interface FileWeight {
+  name: string;
+  dims: readonly number[];
+  /** How the bytes are stored; a graph wanting another type gets a Cast (see models/compiled.ts). */
+  type: FileWeightType;
+  location: string;
+  offset: number;
+  length: number;
+}
+
+/** TensorProto.DataType codes of the types a checkpoint file stores weights in. */
+export const FILE_WEIGHT_TYPES = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  bfloat16: 16,
+} as const;
+export type FileWeightType = keyof typeof FILE_WEIGHT_TYPES;
+
+/**
+ * A .onnx file whose weights are external data by file offset (into a checkpoint file beside it), and small
+ * weights inline: onnxruntime, loading it by path, reads (or maps) the weights itself, so no copy of them passes
+ * through JS.
+ */
+export function modelWithFileWeights(
+  graph: GraphSpec,
+  fileWeights: readonly FileWeight[],
+  inline: readonly WeightInit[],
+): Uint8Array[] {
+  const weights = weightsGraph(inline, false);
+  for (const w of fileWeights) {
+    const t = new Chunks();
+    for (const d of w.dims) t.int(TENSOR.dims, d);
+    t.int(TENSOR.dataType, FILE_WEIGHT_TYPES[w.type]).string(TENSOR.name, w.name);
+    const entry = (key: string, value: string) => new Chunks().string(1, key).string(2, value);
+    t.message(TENSOR.externalData, entry('location', w.location));
+    t.message(TENSOR.externalData, entry('offset', String(w.offset)));
+    t.message(TENSOR.externalData, entry('length', String(w.length)));
+    t.int(TENSOR.dataLocation, DATA_LOCATION_EXTERNAL);
+    weights.message(GRAPH_INITIALIZER, t);
+  }
+  return [encodeModel(graph), ...new Chunks().message(MODEL_GRAPH, weights).finish()];
+}
