@@ -18,7 +18,7 @@ import type { Module } from '../nn/module.js';
 import { CheckpointError, PreTrainedModel } from '../models/modeling_utils.js';
 import type { AdamHyperparameters, LRScheduler, Optimizer, OptimizerStateDict } from '../optim/index.js';
 import { defaultGenerator } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { syncDirectory, writeFileAtomic } from '../util/fs.js';
 import { processIsAlive } from '../util/process.js';
 import type { TrainerState } from './callbacks.js';
@@ -75,6 +75,33 @@ export async function loadModelWeights(dir: string, model: Module): Promise<void
   const { tensors } = await loadSafetensors(file);
   if (model instanceof PreTrainedModel) model.loadCheckpointTensors(tensors, file);
   else model.loadStateDict(tensors);
+}
+
+/**
+ * Loads into `model` the mean of the float weights of several checkpoint folders (checkpoint averaging, as
+ * fairseq's average_checkpoints.py: the last few checkpoints of a run usually translate better averaged than any
+ * one of them). Integer tensors must agree and are kept.
+ */
+export async function averageCheckpoints(dirs: readonly string[], model: Module): Promise<void> {
+  if (dirs.length === 0) throw new CheckpointError('averageCheckpoints: no checkpoint folders given');
+  const state = [...model.stateDict()].filter(([, t]) => t.dtype === 'float32');
+  const sums = state.map(([, t]) => new Float64Array(t.size));
+  for (const dir of dirs) {
+    await loadModelWeights(dir, model);
+    state.forEach(([, t], i) => {
+      const values = t.data;
+      const sum = sums[i]!;
+      for (let j = 0; j < values.length; j++) sum[j]! += values[j]!;
+    });
+  }
+  state.forEach(([, t], i) =>
+    t.assign(
+      new Tensor(
+        Float32Array.from(sums[i]!, (v) => v / dirs.length),
+        t.shape,
+      ),
+    ),
+  );
 }
 
 /** Staging folders: `.tmp-checkpoint-<step>-<pid of the writer>`. */

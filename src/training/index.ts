@@ -15,7 +15,13 @@ export {
   type LogEntry,
   type CallbackContext,
 } from './callbacks.js';
-export { CheckpointError, listCheckpoints, loadModelWeights, type StatefulCollator } from './checkpoint.js';
+export {
+  averageCheckpoints,
+  CheckpointError,
+  listCheckpoints,
+  loadModelWeights,
+  type StatefulCollator,
+} from './checkpoint.js';
 export {
   Trainer,
   TrainingError,

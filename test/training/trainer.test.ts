@@ -6,6 +6,7 @@ import { DataCollatorWithPadding, Dataset, type Batch } from '../../src/data/ind
 import { BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM } from '../../src/models/index.js';
 import { getBackend, manualSeed, Tensor } from '../../src/tensor/index.js';
 import {
+  averageCheckpoints,
   classificationMetrics,
   EarlyStoppingCallback,
   Trainer,
@@ -370,5 +371,18 @@ describe('Trainer', () => {
     const logits = lm.forward({ inputIds: tokens }).logits.slice(1, 0, 4).reshape([4, 30]);
     expect(lmLoss).toBeCloseTo(smoothed(logits, labels.slice(1)), 5);
     expect(() => args({ labelSmoothingFactor: 1 })).toThrow(/labelSmoothingFactor/);
+  });
+
+  it("averages checkpoints: the weights become the mean of the folders' weights", async () => {
+    const dirs = [freshDir(), freshDir()];
+    const sources = [tinyModel(0), tinyModel(1)];
+    await Promise.all(sources.map((model, i) => model.savePretrained(dirs[i]!)));
+    const averaged = tinyModel(2);
+    await averageCheckpoints(dirs, averaged);
+    const [a, b] = sources.map(weights) as [number[], number[]];
+    const mean = weights(averaged);
+    expect(mean.length).toBe(a.length);
+    mean.forEach((v, i) => expect(v).toBeCloseTo((a[i]! + b[i]!) / 2, 6));
+    await expect(averageCheckpoints([], averaged)).rejects.toThrow(/no checkpoint folders/);
   });
 });
