@@ -31,6 +31,7 @@ export {
   PreTrainedModel,
   PretrainedConfig,
   quantize,
+  dequantize,
   magnitudePrune,
 } from './models/index.js';
 export { AutoTokenizer, PreTrainedTokenizer, trainTokenizer } from './tokenizers/index.js';

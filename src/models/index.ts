@@ -27,6 +27,8 @@ export * from './use/configuration_use.js';
 export * from './use/modeling_use.js';
 export {
   quantize,
+  dequantize,
+  quantizedLayers,
   QuantizationError,
   readQuantizationConfig,
   QUANTIZED_OPS,

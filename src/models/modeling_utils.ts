@@ -27,7 +27,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
-import { prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
+import { dequantize, prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
 import { applyHeadPruning, pruneHeads, type HeadsToPrune } from './pruning.js';
 import {
   ConfigError,
@@ -63,7 +63,9 @@ export interface FromPretrainedOptions extends ResolveModelOptions {
   onWarning?: (message: string) => void;
   /**
    * 'auto' (default) keeps F16/BF16 weights in half precision in memory (computed in float32, half the memory);
-   * 'float32' widens them on load, as transformers' default torch_dtype does.
+   * 'float32' widens them on load, as transformers' default torch_dtype does, and dequantizes a quantized
+   * checkpoint (see `dequantize` in models/quantization.ts): float layers holding the weights its codes stand for,
+   * which can be fine-tuned.
    */
   dtype?: 'auto' | 'float32';
   /**
@@ -340,10 +342,10 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * `dir`, each atomically. `fromPretrained(dir)` gives back bit-identical weights.
    */
   async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-    const config = this.config.withOverrides({
-      architectures: [this.constructor.name],
-      quantizationConfig: quantizationConfigOf(this) ?? undefined,
-    });
+    const config = this.config.withOverrides({ architectures: [this.constructor.name] });
+    // The layers say whether the model is quantized, not the config it was loaded with: after dequantize() the
+    // loaded quantization_config must go (undefined drops the field).
+    Object.assign(config, { quantizationConfig: quantizationConfigOf(this) ?? undefined });
     await config.saveTo(dir);
     const tensors = this.checkpointTensors();
     const tensorDtypes = quantizedTensorDtypes(this, tensors);
@@ -466,6 +468,7 @@ export async function loadFromDir<M extends PreTrainedModel>(
     // By weight, not by name: a tied weight has several names and one buffer.
     const fresh = new Set(info.newlyInitialized.map((name) => state.get(name)));
     deferred.initialize(new Set([...[...buffers].filter(([t]) => !fresh.has(t)).map(([, data]) => data), ...replaced]));
+    if (options.dtype === 'float32') dequantize(model);
     model.loadingInfo = info;
     model.sourceDir = dir;
   } finally {

@@ -18,15 +18,20 @@
  *                            "modules": { "<layer name>": "int8" | "q4", … } }
  *
  * and `fromPretrained` rebuilds those layers before reading the weights (`prepareQuantizedModel`).
+ *
+ * `dequantize(model)` goes back: float layers holding exactly the weights the codes stand for, to fine-tune a shipped
+ * quantized model or run it in float (`fromPretrained(dir, { dtype: 'float32' })`, a pipeline's `dtype: 'fp32'`).
  */
 import { createRequire } from 'node:module';
 import { graphFor } from '../backends/onnx/lowering.js';
 import { encodeModel } from '../backends/onnx/protobuf.js';
 import { loadNative } from '../backends/onnx/index.js';
+import { dequantizeQ4 } from '../backends/reference/quantized.js';
 import { Embedding, Linear } from '../nn/layers.js';
-import type { Module, Parameter } from '../nn/module.js';
+import { Parameter, type Module } from '../nn/module.js';
 import { Q4_BLOCK, QuantizedEmbedding, QuantizedLinear, quantizedTensors, type QuantScheme } from '../nn/quantized.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { deferRandomInit } from '../tensor/creation.js';
+import { Tensor } from '../tensor/tensor.js';
 import type { JsonObject, PretrainedConfig } from './configuration_utils.js';
 
 export class QuantizationError extends Error {}
@@ -171,16 +176,73 @@ export function quantize<M extends Module>(model: M, options: QuantizeOptions): 
   return model;
 }
 
+/**
+ * The float (rows, cols) weight quantized codes stand for, as a fresh parameter: code · scale with a scale per row
+ * (int8), (code − 8) · scale with a scale per 32-wide block of a row (q4). Each value is the float32 product, the
+ * value the quantized kernels and QuantizedEmbedding's lookup multiply with.
+ */
+function dequantizedWeight(scheme: QuantScheme, codes: Tensor, scales: Tensor, rows: number, cols: number): Parameter {
+  const q = codes.data as Int32Array;
+  const s = scales.data as Float32Array;
+  let w: Float32Array;
+  if (scheme === 'q4') {
+    w = dequantizeQ4(q, s, cols, rows, Q4_BLOCK);
+  } else {
+    w = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) w[r * cols + c] = q[r * cols + c]! * s[r]!;
+  }
+  return new Parameter(new Tensor(w, [rows, cols])); // (out, in) for a Linear, (num, dim) for an Embedding
+}
+
+/**
+ * Replaces every QuantizedLinear of `model` (in place) by a Linear holding the weight its codes stand for (see
+ * `dequantizedWeight`), its float bias kept, and every QuantizedEmbedding by an Embedding; returns the model. A
+ * head tied to a quantized table is tied to the new table. The float model computes what the quantized one
+ * approximates without rounding the activations (int8); it trains like any other, and `savePretrained` writes a
+ * float checkpoint without `quantization_config`. Training and eval mode are kept.
+ */
+export function dequantize<M extends Module>(model: M): M {
+  const weights = new Map<Tensor, Parameter>(); // by codes: a tied head shares its table's
+  const weightOf = (scheme: QuantScheme, layer: QuantizedLinear | QuantizedEmbedding, rows: number, cols: number) => {
+    let w = weights.get(layer.codes);
+    if (!w) weights.set(layer.codes, (w = dequantizedWeight(scheme, layer.codes, layer.scales, rows, cols)));
+    return w;
+  };
+  for (const slot of slots(model).values()) {
+    const m = slot.module;
+    // Built without their random initial weights, which are replaced at once.
+    if (m instanceof QuantizedEmbedding) {
+      const table = deferRandomInit(() => new Embedding(m.numEmbeddings, m.embeddingDim)).result;
+      table.weight = weightOf('int8', m, m.numEmbeddings, m.embeddingDim);
+      table.training = slot.parent.training;
+      replace(slot, table);
+    } else if (m instanceof QuantizedLinear) {
+      const linear = deferRandomInit(() => new Linear(m.inFeatures, m.outFeatures, { bias: false })).result;
+      linear.weight = weightOf(m.scheme, m, m.outFeatures, m.inFeatures);
+      linear.bias = m.bias;
+      linear.training = slot.parent.training;
+      replace(slot, linear);
+    }
+  }
+  return model;
+}
+
+/** The model's quantized layers by state-dict name (in module order), with their scheme. */
+export function quantizedLayers(model: Module): Map<string, QuantScheme> {
+  const layers = new Map<string, QuantScheme>();
+  for (const [name, slot] of slots(model)) {
+    if (slot.module instanceof QuantizedLinear) layers.set(name, slot.module.scheme);
+    else if (slot.module instanceof QuantizedEmbedding) layers.set(name, 'int8');
+  }
+  return layers;
+}
+
 /** The model's quantization (null when it has none), as config.json records it. */
 export function quantizationConfigOf(model: Module): JsonObject | null {
-  const modules: Record<string, QuantScheme> = {};
-  for (const [name, slot] of slots(model)) {
-    if (slot.module instanceof QuantizedLinear) modules[name] = slot.module.scheme;
-    else if (slot.module instanceof QuantizedEmbedding) modules[name] = 'int8';
-  }
-  const schemes = new Set(Object.values(modules));
-  if (schemes.size === 0) return null;
-  return { quant_method: 'attn', dtype: schemes.has('q4') ? 'q4' : 'int8', block_size: Q4_BLOCK, modules };
+  const layers = quantizedLayers(model);
+  if (layers.size === 0) return null;
+  const dtype = [...layers.values()].includes('q4') ? 'q4' : 'int8';
+  return { quant_method: 'attn', dtype, block_size: Q4_BLOCK, modules: Object.fromEntries(layers) };
 }
 
 /** safetensors storage types of the quantized codes, by checkpoint name (I8 for int8, U8 for q4's bytes). */
@@ -309,17 +371,15 @@ export type WeightDtype = 'fp32' | 'q8' | 'q4';
 const SCHEME_OF: Record<Exclude<WeightDtype, 'fp32'>, QuantScheme> = { q8: 'int8', q4: 'q4' };
 
 /**
- * Brings a loaded model (in place) to the weight type a caller asked for: 'q8' / 'q4' quantize a float checkpoint on load (a
- * quantized one stays as saved), 'fp32' refuses a quantized checkpoint (its float weights are gone), none keeps it.
+ * Brings a loaded model (in place) to the weight type a caller asked for: 'q8' / 'q4' quantize a float checkpoint on
+ * load (a quantized one stays as saved), 'fp32' dequantizes a quantized one (`dequantize`: the weights its codes
+ * stand for, not the float weights it was made from), none keeps it.
  */
 export function applyWeightDtype(model: Module, dtype: WeightDtype | undefined, source: string): void {
   if (dtype === undefined) return;
   const current = quantizationConfigOf(model);
   if (dtype === 'fp32') {
-    if (current)
-      throw new QuantizationError(
-        `${source} holds ${String(current.dtype)}-quantized weights; dtype 'fp32' needs a float checkpoint`,
-      );
+    if (current) dequantize(model);
     return;
   }
   const scheme = SCHEME_OF[dtype];

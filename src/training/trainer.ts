@@ -17,6 +17,7 @@ import {
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
 import { isCausalLMModel } from '../models/auto/registry.js';
+import { quantizedLayers } from '../models/quantization.js';
 import type { CompiledStep, StepRunKind } from '../backends/onnx/compiled_step.js';
 import { copyTokenizerFiles, pushSaved, type PushResult, type PushToHubOptions } from '../hub/push.js';
 import {
@@ -152,6 +153,19 @@ function nonPaddingTokens(batch: Batch): number {
   return tokens;
 }
 
+/**
+ * Quantized layers are inference-only (their kernels have no gradient): refused here, naming the first, rather than
+ * by the kernel at the first step.
+ */
+function refuseQuantized(model: TrainableModel): void {
+  const [layer] = quantizedLayers(model);
+  if (!layer) return;
+  throw new TrainingError(
+    `Trainer: ${model.constructor.name} holds quantized layers ('${layer[0]}' is ${layer[1]}), which are ` +
+      `inference-only; load it with fromPretrained(dir, { dtype: 'float32' }) or call dequantize(model) to train it`,
+  );
+}
+
 export class Trainer<P = EvalPrediction> {
   readonly model: TrainableModel;
   readonly args: TrainingArguments;
@@ -177,6 +191,7 @@ export class Trainer<P = EvalPrediction> {
   lastStepModes: Record<StepRunKind, number> | null = null;
 
   constructor(options: TrainerOptions<P>) {
+    refuseQuantized(options.model);
     this.model = options.model;
     this.args = options.args;
     // The collator first: preparing the datasets asks whether it makes the labels itself.

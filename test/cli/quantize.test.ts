@@ -5,6 +5,9 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/commands/quantize.js';
 import { runWith } from '../../src/cli/commands/run.js';
+import { copyTokenizerFiles } from '../../src/hub/push.js';
+import { AutoModelForSequenceClassification } from '../../src/models/index.js';
+import { quantizationConfigOf } from '../../src/models/quantization.js';
 import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
 import { tinyClassifier } from '../pipelines/tiny-models.js';
 
@@ -24,6 +27,17 @@ describe('attn quantize', () => {
     const float = (await (await pipeline('text-classification', model))(texts)) as ClassificationLabel[];
     const int8 = (await (await pipeline('text-classification', target))(texts)) as ClassificationLabel[];
     expect(int8.map((r) => r.label)).toEqual(float.map((r) => r.label));
+    // dtype 'fp32' dequantizes it: float layers holding what the codes stand for, as the model saved by
+    // fromPretrained(target, { dtype: 'float32' }) holds.
+    const fp32 = await pipeline('text-classification', target, { dtype: 'fp32' });
+    expect(quantizationConfigOf(fp32.model)).toBeNull();
+    const dequantized = join(out, 'classifier-dequantized');
+    const loaded = await AutoModelForSequenceClassification.fromPretrained(target, { dtype: 'float32' });
+    await loaded.savePretrained(dequantized);
+    await copyTokenizerFiles(target, dequantized);
+    const fromFloat = (await (await pipeline('text-classification', dequantized))(texts)) as ClassificationLabel[];
+    expect((await fp32(texts)) as ClassificationLabel[]).toEqual(fromFloat);
+    expect(fromFloat.map((r) => r.label)).toEqual(float.map((r) => r.label));
   });
 
   it('refuses a missing or unknown dtype with a usage error (exit 2)', async () => {

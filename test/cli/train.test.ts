@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { help, run } from '../../src/cli/commands/train.js';
-import { BertConfig, BertForSequenceClassification } from '../../src/models/index.js';
+import { SafetensorsReader } from '../../src/io/safetensors.js';
+import { BertConfig, BertForSequenceClassification, quantize } from '../../src/models/index.js';
 import { manualSeed } from '../../src/tensor/index.js';
 import { trainTokenizer } from '../../src/tokenizers/index.js';
+import { Trainer, TrainingArguments, TrainingError } from '../../src/training/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'attn-cli-train-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -180,6 +182,51 @@ describe('attn train', () => {
       error.mockRestore();
       warn.mockRestore();
     }
+  });
+
+  it('fine-tunes an int8-quantized model: dequantized with a note on stderr, saved as float', async () => {
+    await tinyClassifier('float-base', 16);
+    const quantized = quantize(await BertForSequenceClassification.fromPretrained(join(root, 'float-base')), {
+      dtype: 'int8',
+    });
+    await quantized.savePretrained(join(root, 'int8-base'));
+    // The Trainer itself refuses quantized layers (inference-only), naming the first and the way out.
+    const args = new TrainingArguments({ outputDir: join(root, 'not-trained') });
+    expect(() => new Trainer({ model: quantized, args })).toThrow(TrainingError);
+    expect(() => new Trainer({ model: quantized, args })).toThrow(
+      "BertForSequenceClassification holds quantized layers ('classifier' is int8), which are inference-only; " +
+        "load it with fromPretrained(dir, { dtype: 'float32' }) or call dequantize(model) to train it",
+    );
+    writeFileSync(
+      join(root, 'int8.tsv'),
+      'text\tlabel\n' + texts.map((t) => `${t}\t${t.includes('great') ? 'pos' : 'neg'}`).join('\n') + '\n',
+    );
+    const file = writeConfig('int8.json', {
+      task: 'sequence-classification',
+      model: './int8-base',
+      tokenizer: './float-base',
+      data: { train: 'int8.tsv', evalFraction: 0.25, maxLength: 16 },
+      args: { outputDir: 'int8-out', maxSteps: 2, perDeviceTrainBatchSize: 2, saveStrategy: 'no', progress: false },
+    });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(await run([file])).toBe(0);
+      expect(JSON.parse(String(log.mock.calls.at(-1)![0])).globalStep).toBe(2);
+      expect(error.mock.calls.map((c) => String(c[0]))).toEqual([
+        expect.stringMatching(/^attn train: .*int8-base is int8-quantized; training its dequantized float weights/),
+      ]);
+    } finally {
+      log.mockRestore();
+      error.mockRestore();
+      warn.mockRestore();
+    }
+    const saved = JSON.parse(readFileSync(join(root, 'int8-out', 'config.json'), 'utf8'));
+    expect(saved).not.toHaveProperty('quantization_config');
+    const reader = await SafetensorsReader.open(join(root, 'int8-out', 'model.safetensors'));
+    expect(reader.entries.get('bert.encoder.layer.0.attention.self.query.weight')!.dtype).toBe('F32');
+    await reader.close();
   });
 
   it('resolves a model installed with attn by its name, as attn run does', async () => {

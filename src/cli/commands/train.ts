@@ -15,6 +15,7 @@ import {
   AutoModelForSeq2SeqLM,
   AutoModelForSequenceClassification,
 } from '../../models/index.js';
+import { dequantize, quantizationConfigOf } from '../../models/quantization.js';
 import { resolveModel } from '../../pipelines/load.js';
 import { setNumThreads } from '../../tensor/engine.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
@@ -282,6 +283,15 @@ export async function run(argv: string[]): Promise<number> {
       });
       break;
     }
+  }
+  // A shipped model may be quantized (inference-only layers): train the float weights its codes stand for.
+  const quantized = quantizationConfigOf(model);
+  if (quantized) {
+    console.error(
+      `attn train: ${config.model} is ${String(quantized.dtype)}-quantized; ` +
+        'training its dequantized float weights (saved as float)',
+    );
+    dequantize(model);
   }
   model.train();
   const args = new Seq2SeqTrainingArguments(config.args);
