@@ -8,6 +8,7 @@ import type { PushResult, PushToHubOptions } from '../hub/push.js';
 import { CompiledForward, encoderSpec, GeneralizeError, type EncoderFeeds } from '../models/compiled.js';
 import { checkFiniteOutputs } from '../generation/finite-outputs.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
+import { allocate } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
 import { quantizationConfigOf, type WeightDtype } from '../models/quantization.js';
@@ -185,6 +186,43 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     );
   }
 
+  /**
+   * `runEncoder` for outputs with one row per input and no token axis (logits, (B, …)): rows of very different
+   * lengths run as separate batches, each cut to its own longest row, instead of all padded to the batch's longest.
+   * Right padding only: a row's values never depend on the padding after it (it is masked, positions start at 0).
+   */
+  protected runEncoderByRows(
+    key: string,
+    inputs: TokenizedBatch,
+    run: (feeds: EncoderFeeds) => Record<string, Tensor>,
+  ): Record<string, Tensor> {
+    const lengths = rightPaddedLengths(inputs.attentionMask);
+    const groups = lengths ? lengthGroups(lengths) : null;
+    if (!groups || groups.length === 1) return this.runEncoder(key, inputs, run);
+    const [b, t] = inputs.inputIds.shape as [number, number];
+    const parts = groups.map((rows) => {
+      const width = Math.max(...rows.map((i) => lengths![i]!));
+      const cut = (x: Tensor) => {
+        const data = allocate(x.dtype, rows.length * width);
+        rows.forEach((i, k) => data.set(x.data.subarray(i * t, i * t + width), k * width));
+        return new Tensor(data, [rows.length, width]); // (rows, width)
+      };
+      const part = { inputIds: cut(inputs.inputIds), attentionMask: cut(inputs.attentionMask) };
+      return this.runEncoder(key, { ...part, tokenTypeIds: cut(inputs.tokenTypeIds) }, run);
+    });
+    const out: Record<string, Tensor> = {};
+    for (const [name, first] of Object.entries(parts[0]!)) {
+      const rowSize = first.size / first.shape[0]!;
+      const data = allocate(first.dtype, b * rowSize);
+      groups.forEach((rows, g) => {
+        const part = parts[g]![name]!.data;
+        rows.forEach((i, k) => data.set(part.subarray(k * rowSize, (k + 1) * rowSize), i * rowSize));
+      });
+      out[name] = new Tensor(data, [b, ...first.shape.slice(1)]);
+    }
+    return out;
+  }
+
   /** NaN or infinite outputs are an error naming the model, never an answer (see finite-outputs.ts). */
   protected finite<T extends object>(outputs: T): T {
     return checkFiniteOutputs(this.task, this.model.sourceDir ?? '', outputs);
@@ -265,6 +303,48 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     }
     return results;
   }
+}
+
+/** Each row's length when every mask row is ones then zeros (right padding), else null. (B, T) int32 mask. */
+function rightPaddedLengths(mask: Tensor): number[] | null {
+  const [b, t] = mask.shape as [number, number];
+  const m = mask.data;
+  const lengths: number[] = [];
+  for (let i = 0; i < b; i++) {
+    let n = 0;
+    while (n < t && m[i * t + n] === 1) n++;
+    for (let j = n; j < t; j++) if (m[i * t + j] !== 0) return null;
+    lengths.push(n);
+  }
+  return lengths;
+}
+
+/**
+ * What one more run of the encoder costs, in padded tokens: a run at batch 1 reads every weight once, about what
+ * 30 more tokens of a batch compute (DistilBERT-base: ~8 ms for 12 tokens, ~30 ms for 128).
+ */
+const RUN_COST_TOKENS = 32;
+
+/**
+ * Rows (indices) grouped by length so that Σ (rows × longest row + RUN_COST_TOKENS) over the groups is least:
+ * a DP over the rows sorted by length, since a best group is always a run of neighbours in that order.
+ */
+export function lengthGroups(lengths: readonly number[]): number[][] {
+  const order = lengths.map((_, i) => i).sort((x, y) => lengths[x]! - lengths[y]!);
+  const n = order.length;
+  const best = new Array<number>(n + 1).fill(Infinity);
+  const start = new Array<number>(n + 1).fill(0);
+  best[0] = 0;
+  for (let end = 1; end <= n; end++) {
+    const longest = lengths[order[end - 1]!]!;
+    for (let from = 0; from < end; from++) {
+      const cost = best[from]! + (end - from) * longest + RUN_COST_TOKENS;
+      if (cost < best[end]!) [best[end], start[end]] = [cost, from];
+    }
+  }
+  const groups: number[][] = [];
+  for (let end = n; end > 0; end = start[end]!) groups.unshift(order.slice(start[end]!, end));
+  return groups;
 }
 
 /** Runs a forward pass without gradients, freeing every tensor it made except what `read` copies out. */

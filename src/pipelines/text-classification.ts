@@ -40,7 +40,7 @@ export class TextClassificationPipeline extends Pipeline<SequenceClassificationM
   /** The model's logits (B, numLabels) for tokenized inputs. */
   logits(inputs: TokenizedBatch): Tensor {
     const model = this.model;
-    return this.runEncoder('logits', inputs, (x) => ({ logits: model.forward(x).logits })).logits!;
+    return this.runEncoderByRows('logits', inputs, (x) => ({ logits: model.forward(x).logits })).logits!;
   }
 
   /** The label probabilities of each text, in the model's label order. */

@@ -1,13 +1,13 @@
 // Compiled pipelines whose weights onnxruntime reads from the checkpoint file itself (compiledWeights 'file', the
 // default): the JS copies are never read or are released, eager use of such a model names where the weights are,
-// and the answers equal the eager model's.
+// and the answers equal the eager model's. And batches of mixed lengths run in groups, each row as if alone.
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { QuantizedLinear } from '../../src/nn/quantized.js';
-import type { TokenizedBatch } from '../../src/pipelines/base.js';
+import { lengthGroups, type TokenizedBatch } from '../../src/pipelines/base.js';
 import { pipeline, type TextClassificationPipeline } from '../../src/pipelines/index.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -103,5 +103,27 @@ describe("compiled pipelines read the weights from the checkpoint ('file')", () 
     expect(loaded.model.weightsOnDisk).toBeNull();
     expect([...loaded.model.namedModules()].some(([, m]) => m instanceof QuantizedLinear)).toBe(true);
     expectClose(logitsOf(loaded), want, 1e-4);
+  });
+});
+
+describe('text classification runs rows of very different lengths as separate batches', () => {
+  it('groups lengths so that padding plus one run per group costs least', () => {
+    const lengths = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? 12 : 32));
+    const groups = lengthGroups(lengths);
+    expect(groups.map((g) => g.map((i) => lengths[i]))).toEqual([Array(8).fill(12), Array(8).fill(32)]);
+    expect(lengthGroups([5, 6, 7, 5])).toEqual([[0, 3, 1, 2]]); // close lengths: one run
+    expect(lengthGroups([9])).toEqual([[0]]);
+  });
+
+  it("gives every text of a mixed batch its own logits (1e-5), compiled and eager, in the batch's order", async () => {
+    const dir = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 6);
+    const long = 'the story was not very good but the music was fun and the team won the game '.repeat(2).trim();
+    const texts = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? long : i % 3 === 1 ? 'i hate it' : 'great'));
+    for (const compiled of [true, false]) {
+      const pipe = await pipeline('text-classification', dir, { compiled, batchSize: 16 });
+      const batch = logitsOf(pipe, texts);
+      const alone = texts.flatMap((text) => logitsOf(pipe, [text]));
+      expectClose(batch, alone, 1e-5);
+    }
   });
 });
