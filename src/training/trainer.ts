@@ -154,8 +154,8 @@ function nonPaddingTokens(batch: Batch): number {
 }
 
 /**
- * Quantized layers are inference-only (their kernels have no gradient): refused here, naming the first, rather than
- * by the kernel at the first step.
+ * Quantized layers are inference-only (their kernels have no gradient): a Trainer that is to train refuses them,
+ * naming the first, rather than the kernel at the first step. Evaluating and predicting with them is fine.
  */
 function refuseQuantized(model: TrainableModel): void {
   const [layer] = quantizedLayers(model);
@@ -191,7 +191,7 @@ export class Trainer<P = EvalPrediction> {
   lastStepModes: Record<StepRunKind, number> | null = null;
 
   constructor(options: TrainerOptions<P>) {
-    refuseQuantized(options.model);
+    if (options.trainDataset) refuseQuantized(options.model);
     this.model = options.model;
     this.args = options.args;
     // The collator first: preparing the datasets asks whether it makes the labels itself.
@@ -248,6 +248,7 @@ export class Trainer<P = EvalPrediction> {
     const args = this.args;
     const train = this.trainDataset;
     if (!train) throw new TrainingError('Trainer.train: no trainDataset was given');
+    refuseQuantized(this.model); // quantized since construction
     const batchesPerEpoch = Math.ceil(train.numRows / args.perDeviceTrainBatchSize);
     const updatesPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / args.gradientAccumulationSteps));
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * updatesPerEpoch);

@@ -7,6 +7,7 @@ import { SafetensorsReader } from '../../src/io/safetensors.js';
 import { BertConfig, BertForSequenceClassification, quantize } from '../../src/models/index.js';
 import { manualSeed } from '../../src/tensor/index.js';
 import { trainTokenizer } from '../../src/tokenizers/index.js';
+import { Dataset } from '../../src/data/index.js';
 import { Trainer, TrainingArguments, TrainingError } from '../../src/training/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'attn-cli-train-'));
@@ -190,13 +191,24 @@ describe('attn train', () => {
       dtype: 'int8',
     });
     await quantized.savePretrained(join(root, 'int8-base'));
-    // The Trainer itself refuses quantized layers (inference-only), naming the first and the way out.
-    const args = new TrainingArguments({ outputDir: join(root, 'not-trained') });
-    expect(() => new Trainer({ model: quantized, args })).toThrow(TrainingError);
-    expect(() => new Trainer({ model: quantized, args })).toThrow(
+    // A Trainer that is to train refuses quantized layers (inference-only), naming the first and the way out, when
+    // built or, quantized since, when training starts; one that evaluates takes them.
+    const args = new TrainingArguments({ outputDir: join(root, 'not-trained'), progress: false });
+    const rows = Dataset.fromRecords([
+      { input_ids: [2, 5, 3], label: 0 },
+      { input_ids: [2, 6, 3], label: 1 },
+    ]);
+    const refusal =
       "BertForSequenceClassification holds quantized layers ('classifier' is int8), which are inference-only; " +
-        "load it with fromPretrained(dir, { dtype: 'float32' }) or call dequantize(model) to train it",
-    );
+      "load it with fromPretrained(dir, { dtype: 'float32' }) or call dequantize(model) to train it";
+    expect(() => new Trainer({ model: quantized, args, trainDataset: rows })).toThrow(TrainingError);
+    expect(() => new Trainer({ model: quantized, args, trainDataset: rows })).toThrow(refusal);
+    const evaluated = await new Trainer({ model: quantized, args, evalDataset: rows }).evaluate();
+    expect(evaluated.eval_loss).toBeGreaterThan(0);
+    const later = await BertForSequenceClassification.fromPretrained(join(root, 'float-base'));
+    const trainer = new Trainer({ model: later, args, trainDataset: rows });
+    quantize(later, { dtype: 'int8' });
+    await expect(trainer.train()).rejects.toThrow(refusal);
     writeFileSync(
       join(root, 'int8.tsv'),
       'text\tlabel\n' + texts.map((t) => `${t}\t${t.includes('great') ? 'pos' : 'neg'}`).join('\n') + '\n',
