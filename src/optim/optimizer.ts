@@ -91,22 +91,38 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
 
   /**
    * The step scalars the next step() would feed, by graph input name, for every parameter in `params` (default:
-   * those of the last step): what replaying a captured step feeds.
+   * those of the last step): what replaying a captured step feeds. Written into `into` when given (a compiled step
+   * passes the same object on every step).
    */
-  nextStepScalars(params: readonly Tensor[] = this.lastUpdated): Record<string, number> {
-    const out: Record<string, number> = {};
+  nextStepScalars(
+    params: readonly Tensor[] = this.lastUpdated,
+    into: Record<string, number> = {},
+  ): Record<string, number> {
     for (const p of params) {
-      const group = this.groupOf(p);
       const step = (this.state.get(p)?.step ?? 0) + 1;
-      for (const [name, value] of Object.entries(this.scalars(group, step)))
-        out[`optim.${this.indexOf(p)}.${name}`] = value;
+      const scalars = this.scalars(this.groupOf(p), step);
+      for (const name in scalars) into[this.scalarInputName(p, name)] = scalars[name]!;
     }
-    return out;
+    return into;
   }
+
+  /**
+   * `optim.<param index>.<name>`, built once per parameter and name: a compiled step asks for every scalar of
+   * every parameter on each step, and fresh strings for them kept V8's young generation growing.
+   */
+  private scalarInputName(p: Tensor, name: string): string {
+    let names = this.scalarInputNames.get(p);
+    if (!names) this.scalarInputNames.set(p, (names = new Map()));
+    let inputName = names.get(name);
+    if (inputName === undefined) names.set(name, (inputName = `optim.${this.indexOf(p)}.${name}`));
+    return inputName;
+  }
+
+  private readonly scalarInputNames = new Map<Tensor, Map<string, string>>();
 
   /** Counts a step taken outside step() (a replayed captured step) for `params`. */
   countStep(params: readonly Tensor[]): void {
-    for (const p of params) this.stateOf(p, this.groupOf(p)).step++;
+    for (const p of params) (this.state.get(p) ?? this.stateOf(p, this.groupOf(p))).step++;
   }
 
   /** Saves every parameter's step count; the returned function puts them back (a step that is undone). */
@@ -134,17 +150,22 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
     return out;
   }
 
-  /**
-   * Sets a state buffer to `value` (a replayed step's output) by adopting its storage: no copy, and no new
-   * long-lived tensor per step (which made V8's heap grow over long compiled runs).
-   */
-  setStateTensor(param: Tensor, name: string, value: Tensor): void {
+  /** The state buffer `name` of `param` (see stateTensors). */
+  stateTensor(param: Tensor, name: string): Tensor {
     const buffer = this.state.get(param)?.buffers[name];
     if (!buffer)
       throw new RangeError(
         `${this.constructor.name}: no state buffer '${name}' for parameter ${shapeString(param.shape)}`,
       );
-    buffer.replaceStorage(value.storage);
+    return buffer;
+  }
+
+  /**
+   * Sets a state buffer to `value` (a replayed step's output) by adopting its storage: no copy, and no new
+   * long-lived tensor per step (which made V8's heap grow over long compiled runs).
+   */
+  setStateTensor(param: Tensor, name: string, value: Tensor): void {
+    this.stateTensor(param, name).replaceStorage(value.storage);
   }
 
   private indexOf(p: Tensor): number {
@@ -158,10 +179,8 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
   }
 
   private groupOf(p: Tensor): H & { params: Tensor[] } {
-    const group = this.paramGroups.find((g) => g.params.includes(p));
-    if (!group)
-      throw new RangeError(`${this.constructor.name}: parameter ${shapeString(p.shape)} is not in any parameter group`);
-    return group;
+    for (const group of this.paramGroups) if (group.params.includes(p)) return group;
+    throw new RangeError(`${this.constructor.name}: parameter ${shapeString(p.shape)} is not in any parameter group`);
   }
 
   private stateOf(p: Tensor, group: H): ParamState {

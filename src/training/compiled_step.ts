@@ -15,19 +15,20 @@ export function compileOptimizerStep<H extends BaseHyperparameters>(
 ): CompiledStep {
   optimizer.initializeState();
   const params = optimizer.paramGroups.flatMap((g) => g.params);
+  // Built once: a step reads each buffer through its slot (loadStateDict replaces the buffers, not their names).
+  const slots: StateSlot[] = params.map((p, i) => ({ name: `param.${i}`, tensor: p, set: (v) => void p.assign(v) }));
+  for (const [name, { param, name: buffer }] of optimizer.stateTensors())
+    slots.push({
+      name,
+      get tensor() {
+        return optimizer.stateTensor(param, buffer);
+      },
+      set: (v) => optimizer.setStateTensor(param, buffer, v),
+    });
   return new CompiledStep({
     ...options,
-    state: () => {
-      const slots: StateSlot[] = params.map((p, i) => ({
-        name: `param.${i}`,
-        tensor: p,
-        set: (v) => void p.assign(v),
-      }));
-      for (const [name, s] of optimizer.stateTensors())
-        slots.push({ name, tensor: s.tensor, set: (v) => optimizer.setStateTensor(s.param, s.name, v) });
-      return slots;
-    },
-    scalars: () => optimizer.nextStepScalars(),
+    state: () => slots,
+    scalars: (into) => optimizer.nextStepScalars(optimizer.lastUpdated, into),
     accept: (outputs) =>
       Number.isFinite(outputs.loss!.item()) && (!outputs.gradNorm || Number.isFinite(outputs.gradNorm.item())),
     afterReplay: () => optimizer.countStep(optimizer.lastUpdated),

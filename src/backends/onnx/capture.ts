@@ -275,9 +275,19 @@ function prune(graph: GraphSpec): GraphSpec {
   return { ...graph, nodes, initializers: graph.initializers.filter((init) => needed.has(init.name)) };
 }
 
-/** Float32 / int32 / bool data of `feed` for an input of `info`'s dtype and shape, or a GraphInputError. */
-function feedData(info: GraphValueInfo, feed: GraphFeed): TypedArray {
-  const data = typeof feed === 'number' ? Float32Array.of(feed) : feed instanceof Tensor ? feed.storage : feed;
+/**
+ * Float32 / int32 / bool data of `feed` for an input of `info`'s dtype and shape, or a GraphInputError. A number is
+ * written into `scalar` when given (a graph's own buffer for that input), else into a new array.
+ */
+function feedData(info: GraphValueInfo, feed: GraphFeed, scalar?: Float32Array): TypedArray {
+  const data =
+    typeof feed === 'number'
+      ? scalar
+        ? ((scalar[0] = feed), scalar)
+        : Float32Array.of(feed)
+      : feed instanceof Tensor
+        ? feed.storage
+        : feed;
   const shape = feed instanceof Tensor ? feed.shape : null;
   const size = info.shape.reduce((n, d) => n * d, 1);
   if (dtypeOf(data) !== info.dtype || (shape ? !sameShape(shape, info.shape) : data.length !== size)) {
@@ -300,6 +310,17 @@ export class CapturedGraph {
   private session: NativeSession | null = null;
   /** The outputs' names inside the model (see modelOutputName), in the order of `outputs`. */
   private readonly modelOutputs: string[];
+  private readonly fetches: Record<string, null> = {};
+  private readonly randomInputs: ReadonlyMap<string, RandomInput>;
+  /**
+   * Per input, the last onnxruntime tensor fed and its data: a feed with the same buffer (a parameter, a step
+   * scalar's own one-value buffer) reuses it. A training step feeds ~100 inputs per run; new wrappers for each made
+   * V8 grow its young generation over a long run (notes/issue-13-training.md).
+   */
+  private readonly lastFeeds = new Map<string, { data: TypedArray; ort: unknown }>();
+  private readonly scalarBuffers = new Map<string, Float32Array>();
+  /** The native feeds, one object refilled by each run (same keys every time). */
+  private readonly ortFeeds: Record<string, unknown> = {};
 
   constructor(
     /** The recorded graph (inference compiles it further: symbolic shapes, weights as external data). */
@@ -314,6 +335,8 @@ export class CapturedGraph {
     private readonly optimization: NonNullable<CaptureOptions['optimization']>,
   ) {
     this.modelOutputs = spec.outputs.map((o) => o.name);
+    for (const o of this.modelOutputs) this.fetches[o] = null;
+    this.randomInputs = new Map(randoms.map((r) => [r.name, r]));
   }
 
   /** Drops the reference to the recording run's results (they may hold large tensors). */
@@ -372,12 +395,11 @@ export class CapturedGraph {
 
   private feedsFor(feeds: Record<string, GraphFeed>, drawRandoms: boolean): Record<string, unknown> {
     const { OrtTensor } = loadNative();
-    const ortFeeds: Record<string, unknown> = {};
-    const random = new Map(this.randoms.map((r) => [r.name, r]));
+    const ortFeeds = this.ortFeeds;
     for (const info of this.inputs) {
       let feed = feeds[info.name];
       if (feed === undefined) {
-        const r = random.get(info.name);
+        const r = this.randomInputs.get(info.name);
         if (!r)
           throw new GraphInputError(
             `captured graph: no feed for input '${info.name}' (${info.dtype} ${shapeString(info.shape)})`,
@@ -385,20 +407,29 @@ export class CapturedGraph {
         if (!drawRandoms) continue;
         feed = r.generate();
       }
-      const data = feedData(info, feed);
+      const data = feedData(info, feed, typeof feed === 'number' ? this.scalarBuffer(info.name) : undefined);
       const guard = this.guards.get(info.name);
       if (guard && !sameValues(guard, data)) throw new GraphGuardError(info.name);
-      ortFeeds[info.name] = new OrtTensor(ONNX_NAME[info.dtype], data, info.shape);
+      let last = this.lastFeeds.get(info.name);
+      if (last?.data !== data) {
+        last = { data, ort: new OrtTensor(ONNX_NAME[info.dtype], data, info.shape) };
+        this.lastFeeds.set(info.name, last);
+      }
+      ortFeeds[info.name] = last.ort;
     }
     return ortFeeds;
+  }
+
+  private scalarBuffer(name: string): Float32Array {
+    let buffer = this.scalarBuffers.get(name);
+    if (!buffer) this.scalarBuffers.set(name, (buffer = new Float32Array(1)));
+    return buffer;
   }
 
   /** Runs the graph once; outputs are fresh tensors. */
   run(feeds: Record<string, GraphFeed>): Record<string, Tensor> {
     const ortFeeds = this.feedsFor(feeds, true);
-    const fetches: Record<string, null> = {};
-    for (const o of this.modelOutputs) fetches[o] = null;
-    const results = this.ensureSession().run(ortFeeds, fetches, {});
+    const results = this.ensureSession().run(ortFeeds, this.fetches, {});
     const out: Record<string, Tensor> = {};
     this.outputs.forEach((o, i) => (out[o.name] = new Tensor(results[this.modelOutputs[i]!]!.data, o.shape)));
     return out;
@@ -407,6 +438,7 @@ export class CapturedGraph {
   dispose(): void {
     this.session?.dispose();
     this.session = null;
+    this.lastFeeds.clear();
   }
 }
 

@@ -16,6 +16,7 @@
  * input's values, e.g. an attention mask, so the graph may depend on them) runs eagerly for that signature, with a
  * one-line warning that says why (mode 'eager').
  */
+import { sameShape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { capture, CaptureError, GraphGuardError, type CapturedGraph, type CaptureOptions } from './capture.js';
 
@@ -29,8 +30,11 @@ export interface StateSlot {
 export interface CompiledStepOptions {
   /** The state as it is now (called before each capture and each replay). */
   state(): StateSlot[];
-  /** Values of the `stepScalar`s for the coming run, by name (a superset is fine). */
-  scalars(): Record<string, number>;
+  /**
+   * Values of the `stepScalar`s for the coming run, by name (a superset is fine): written into `into` (an object
+   * kept per graph, so a long run allocates none) or returned in an object of its own.
+   */
+  scalars(into: Record<string, number>): Record<string, number>;
   /** Whether a replay's state outputs are written back (default: always). */
   accept?(outputs: Record<string, Tensor>): boolean;
   /** Called after a replay's state was written back (e.g. to count the optimizer step). */
@@ -46,8 +50,14 @@ export type StepRunKind = 'captured' | 'replayed' | 'eager';
 
 interface Entry {
   graph: CapturedGraph | null;
-  stateNames: string[];
+  stateNames: ReadonlySet<string>;
   recaptures: number;
+  /**
+   * The feeds of a replay and the step scalars' values, objects per graph refilled on each step: a step that built
+   * ~100 feeds afresh made V8 grow its young generation over a long run (notes/issue-13-training.md).
+   */
+  feeds: Record<string, Tensor | number>;
+  scalars: Record<string, number>;
 }
 
 /** `name:dtype[dims]` of every batch tensor, sorted by name. */
@@ -58,8 +68,24 @@ export function shapeSignature(batch: Record<string, Tensor>): string {
     .join(' ');
 }
 
+/** Whether `batch` has exactly the tensors of `like`, by name, dtype and shape (a batch's signature, unbuilt). */
+function sameSignature(batch: Record<string, Tensor>, like: Record<string, Tensor>): boolean {
+  let count = 0;
+  for (const name in batch) {
+    const a = batch[name]!;
+    const b = like[name];
+    if (!b || a.dtype !== b.dtype || !sameShape(a.shape, b.shape)) return false;
+    count++;
+  }
+  for (const _ in like) count--;
+  return count === 0;
+}
+
 export class CompiledStep {
   private readonly entries = new Map<string, Entry>();
+  /** The last batch and its signature: a run of batches of one shape builds no signature string. */
+  private lastBatch: Record<string, Tensor> | null = null;
+  private lastKey = '';
   private readonly warned = new Set<string>();
   /** How many runs went each way (tests and diagnostics check that steps really replay). */
   readonly counts: Record<StepRunKind, number> = { captured: 0, replayed: 0, eager: 0 };
@@ -86,7 +112,9 @@ export class CompiledStep {
     batch: Record<string, Tensor>,
     fn: (batch: Record<string, Tensor>) => Record<string, Tensor>,
   ): { outputs: Record<string, Tensor>; mode: StepRunKind } {
-    const key = shapeSignature(batch);
+    const key = this.lastBatch && sameSignature(batch, this.lastBatch) ? this.lastKey : shapeSignature(batch);
+    this.lastBatch = batch;
+    this.lastKey = key;
     const entry = this.entries.get(key);
     if (entry && !entry.graph) return { outputs: fn(batch), mode: 'eager' };
     if (entry?.graph) {
@@ -116,7 +144,7 @@ export class CompiledStep {
     const slots = this.options.state();
     const inputs: Record<string, Tensor> = { ...batch };
     for (const s of slots) inputs[s.name] = s.tensor;
-    const names = slots.map((s) => s.name);
+    const names = new Set(slots.map((s) => s.name));
     const before = this.options.snapshot
       ? new Map(slots.map((s) => [s.name, new Tensor(s.tensor.storage.slice(), s.tensor.shape)]))
       : null;
@@ -134,11 +162,11 @@ export class CompiledStep {
       );
     } catch (err) {
       if (!(err instanceof CaptureError)) throw err;
-      this.entries.set(key, { graph: null, stateNames: names, recaptures });
+      this.entries.set(key, { graph: null, stateNames: names, recaptures, feeds: {}, scalars: {} });
       this.warnOnce(`attn: the step cannot be compiled (${err.reason}); running batches of ${key} eagerly`);
       return { outputs: withoutState(err.outputs, names), mode: 'eager' };
     }
-    const entry = { graph, stateNames: names, recaptures };
+    const entry = { graph, stateNames: names, recaptures, feeds: {}, scalars: {} };
     this.entries.set(key, entry);
     const first = withoutState(graph.firstOutputs, names);
     graph.releaseFirstOutputs();
@@ -151,12 +179,16 @@ export class CompiledStep {
 
   private replay(entry: Entry, graph: CapturedGraph, batch: Record<string, Tensor>): Record<string, Tensor> {
     const slots = this.options.state();
-    const feeds: Record<string, Tensor | number> = { ...batch };
+    const feeds = entry.feeds;
+    for (const name in batch) feeds[name] = batch[name]!;
     for (const s of slots) feeds[s.name] = s.tensor;
-    const scalars = this.options.scalars();
+    // NaN marks a value scalars() left out (kept objects would otherwise feed the last step's).
+    for (const name of graph.stepScalars) entry.scalars[name] = Number.NaN;
+    const scalars = this.options.scalars(entry.scalars);
     for (const name of graph.stepScalars) {
       const value = scalars[name];
-      if (value === undefined) throw new RangeError(`compiled step: no value for the step scalar '${name}'`);
+      if (value === undefined || Number.isNaN(value))
+        throw new RangeError(`compiled step: no value for the step scalar '${name}'`);
       feeds[name] = value;
     }
     const outputs = graph.run(feeds);
@@ -184,6 +216,7 @@ export class CompiledStep {
 
 /** Graph inputs need storage of their own: a collator may hand the same tensor as two columns (labels = ids). */
 function distinctStorage(batch: Record<string, Tensor>): Record<string, Tensor> {
+  if (!sharesStorage(batch)) return batch;
   const seen = new Set<unknown>();
   const out: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(batch)) {
@@ -193,8 +226,15 @@ function distinctStorage(batch: Record<string, Tensor>): Record<string, Tensor> 
   return out;
 }
 
-function withoutState(outputs: Record<string, Tensor>, stateNames: readonly string[]): Record<string, Tensor> {
-  const out = { ...outputs };
-  for (const name of stateNames) delete out[name];
+/** Whether two of the batch's tensors share a buffer (checked without allocating: a batch has a few columns). */
+function sharesStorage(batch: Record<string, Tensor>): boolean {
+  for (const a in batch)
+    for (const b in batch) if (a < b && batch[a]!.storage === batch[b]!.storage) return true;
+  return false;
+}
+
+function withoutState(outputs: Record<string, Tensor>, stateNames: ReadonlySet<string>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const name in outputs) if (!stateNames.has(name)) out[name] = outputs[name]!;
   return out;
 }
