@@ -179,6 +179,7 @@ const args = new TrainingArguments({
   loggingSteps: 50,
   loadBestModelAtEnd: true,
   metricForBestModel: 'accuracy',
+  groupByLength: true,
   seed,
 });
 const trainer = new Trainer({

@@ -26,6 +26,7 @@ export {
   Trainer,
   TrainingError,
   batchToInputs,
+  lengthGroupedOrder,
   type TrainableModel,
   type TrainingInputs,
   type EvalPrediction,

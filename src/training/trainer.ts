@@ -13,6 +13,7 @@ import {
   type DataCollator,
   type Dataset,
   type Feature,
+  Rng,
 } from '../data/index.js';
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
@@ -138,6 +139,24 @@ function rowsOf(t: Tensor): number[][] {
   const width = n === 0 ? 0 : t.size / n;
   const data = t.data;
   return Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+}
+
+/**
+ * HF's LengthGroupedSampler: the rows shuffled with `seed`, cut into megabatches of 50 batches, each sorted by
+ * input_ids length (longest first), so that consecutive batches hold rows of similar length.
+ */
+export function lengthGroupedOrder(dataset: Dataset, batchSize: number, seed: number): Dataset {
+  if (!dataset.columnNames.includes('input_ids'))
+    throw new TrainingError(
+      `groupByLength: the training set has no 'input_ids' column to measure (columns: ${dataset.columnNames.join(', ')})`,
+    );
+  const lengths = (dataset.column('input_ids') as unknown[][]).map((ids) => ids.length);
+  const shuffled = new Rng(seed).shuffle(Array.from({ length: dataset.numRows }, (_, i) => i));
+  const megabatch = 50 * batchSize;
+  const order: number[] = [];
+  for (let start = 0; start < shuffled.length; start += megabatch)
+    order.push(...shuffled.slice(start, start + megabatch).sort((a, b) => lengths[b]! - lengths[a]!));
+  return dataset.select(order);
 }
 
 function keepModelColumns(dataset: Dataset): Dataset {
@@ -510,9 +529,13 @@ export class Trainer<P = EvalPrediction> {
   /** Batch number `position` of the endless data stream: epoch e reads the training set shuffled with seed + e. */
   private batchAt(train: Dataset, position: number, batchesPerEpoch: number): Feature[] {
     const epoch = Math.floor(position / batchesPerEpoch);
-    if (this.epochOrder?.epoch !== epoch) this.epochOrder = { epoch, dataset: train.shuffle(this.args.seed + epoch) };
-    const order = this.epochOrder.dataset;
     const size = this.args.perDeviceTrainBatchSize;
+    if (this.epochOrder?.epoch !== epoch) {
+      const seed = this.args.seed + epoch;
+      const dataset = this.args.groupByLength ? lengthGroupedOrder(train, size, seed) : train.shuffle(seed);
+      this.epochOrder = { epoch, dataset };
+    }
+    const order = this.epochOrder.dataset;
     const start = (position % batchesPerEpoch) * size;
     const end = Math.min(start + size, order.numRows);
     const rows: Feature[] = [];

@@ -35,6 +35,12 @@ export interface TrainingArgumentsInit {
    * computed by the Trainer from the logits (next-token logits for causal LMs). Default 0 (the model's own loss).
    */
   labelSmoothingFactor?: number;
+  /**
+   * HF's group_by_length: each epoch's shuffled rows are cut into groups of 50 batches and sorted by input_ids
+   * length within a group, so a batch holds rows of similar length: less padding, and fewer distinct padded shapes
+   * for the compiled step. Still a pure function of (seed, epoch), so resuming stays exact. Default false.
+   */
+  groupByLength?: boolean;
   evalStrategy?: IntervalStrategy;
   /** Every this many updates when evalStrategy is 'steps'; default loggingSteps. */
   evalSteps?: number;
@@ -93,6 +99,7 @@ export class TrainingArguments {
   readonly gradientAccumulationSteps: number;
   readonly maxGradNorm: number;
   readonly labelSmoothingFactor: number;
+  readonly groupByLength: boolean;
   readonly evalStrategy: IntervalStrategy;
   readonly evalSteps: number;
   readonly saveStrategy: IntervalStrategy;
@@ -131,6 +138,8 @@ export class TrainingArguments {
     this.gradientAccumulationSteps = integer('gradientAccumulationSteps', init.gradientAccumulationSteps ?? 1, 1);
     this.maxGradNorm = nonNegative('maxGradNorm', init.maxGradNorm ?? 1);
     this.labelSmoothingFactor = fraction('labelSmoothingFactor', init.labelSmoothingFactor ?? 0);
+    this.groupByLength = init.groupByLength ?? false;
+    check('groupByLength', this.groupByLength, typeof this.groupByLength === 'boolean', 'true or false');
     this.loggingStrategy = oneOf('loggingStrategy', init.loggingStrategy ?? 'steps', STRATEGIES);
     this.loggingSteps = integer('loggingSteps', init.loggingSteps ?? 500, 1);
     this.evalStrategy = oneOf('evalStrategy', init.evalStrategy ?? 'no', STRATEGIES);

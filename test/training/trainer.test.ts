@@ -8,6 +8,7 @@ import { getBackend, manualSeed, Tensor } from '../../src/tensor/index.js';
 import {
   averageCheckpoints,
   classificationMetrics,
+  lengthGroupedOrder,
   EarlyStoppingCallback,
   Trainer,
   TrainingArguments,
@@ -384,5 +385,39 @@ describe('Trainer', () => {
     expect(mean.length).toBe(a.length);
     mean.forEach((v, i) => expect(v).toBeCloseTo((a[i]! + b[i]!) / 2, 6));
     await expect(averageCheckpoints([], averaged)).rejects.toThrow(/no checkpoint folders/);
+  });
+
+  it('groups rows by length (HF group_by_length): a permutation, sorted within each megabatch, a function of the seed', async () => {
+    const data = toyData(500, 4);
+    const lengths = (data.column('input_ids') as number[][]).map((ids) => ids.length);
+    const order = (seed: number): number[] =>
+      (
+        lengthGroupedOrder(
+          data.map((row, i) => ({ ...row, index: i })),
+          4,
+          seed,
+        ).column('index') as number[]
+      ).slice();
+    const first = order(9);
+    expect([...first].sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+    expect(order(9)).toEqual(first);
+    expect(order(10)).not.toEqual(first);
+    // Megabatches of 50 batches of 4 = 200 rows, each sorted longest first.
+    for (let start = 0; start < first.length; start += 200) {
+      const group = first.slice(start, start + 200).map((i) => lengths[i]!);
+      expect(group).toEqual([...group].sort((a, b) => b - a));
+    }
+    expect(() => lengthGroupedOrder(Dataset.fromRecords([{ text: 'a' }]), 4, 0)).toThrow(/no 'input_ids' column/);
+    // Training with it is deterministic: two runs with the same seed log the same losses.
+    const run = async (): Promise<number[]> => {
+      const trainer = new Trainer({
+        model: tinyModel(),
+        args: args({ maxSteps: 6, groupByLength: true, seed: 5, loggingSteps: 1 }),
+        trainDataset: toyData(40),
+      });
+      await trainer.train();
+      return trainer.state.logHistory.flatMap((entry) => (entry.loss === undefined ? [] : [entry.loss]));
+    };
+    expect(await run()).toEqual(await run());
   });
 });
