@@ -18,6 +18,7 @@
  */
 import { sameShape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { YoungGarbage } from '../../util/young_gc.js';
 import { capture, CaptureError, GraphGuardError, type CapturedGraph, type CaptureOptions } from './capture.js';
 
 /** A piece of state fed to the graph and written back from its output of the same name. */
@@ -87,6 +88,7 @@ export class CompiledStep {
   private lastBatch: Record<string, Tensor> | null = null;
   private lastKey = '';
   private readonly warned = new Set<string>();
+  private readonly garbage = new YoungGarbage();
   /** How many runs went each way (tests and diagnostics check that steps really replay). */
   readonly counts: Record<StepRunKind, number> = { captured: 0, replayed: 0, eager: 0 };
 
@@ -192,13 +194,15 @@ export class CompiledStep {
       feeds[name] = value;
     }
     const outputs = graph.run(feeds);
-    if (this.options.accept?.(outputs) ?? true) {
-      for (const s of slots) {
-        const value = outputs[s.name];
-        if (value) s.set(value);
-      }
-      this.options.afterReplay?.();
+    const accepted = this.options.accept?.(outputs) ?? true;
+    for (const s of slots) {
+      const value = outputs[s.name];
+      if (!value) continue;
+      if (accepted) s.set(value);
+      // Each state output is a new native buffer; it, or the buffer it replaced, is garbage from now on.
+      this.garbage.add(value.storage.byteLength);
     }
+    if (accepted) this.options.afterReplay?.();
     return withoutState(outputs, entry.stateNames);
   }
 
