@@ -2,11 +2,15 @@
 // sequence classification (6 layers, d768, 12 heads, vocab 30,522, 2 labels; random weights built by attn, saved,
 // and exported with attn's ONNX exporter) run through attn's text-classification pipeline and through
 // transformers.js's on the same weights.
-// Each side runs in fresh child processes, interleaved: cold load (import, load, first result; attn's first child
-// also compiles, later ones find the graph in the compile cache), batch-1 latency on
-// a ~10-token and a ~128-token text (median of the repeats), batch-16 throughput, and peak RSS. Each figure is the
-// best over the rounds for each side; one JSON line with every ratio (attn / transformers.js) is printed last.
-import { execFileSync } from 'node:child_process';
+// Each round starts one fresh child process per side (attn's first child also compiles, later ones find the graph
+// in the compile cache) and measures its cold load (import, load, first result). Then both children stay loaded
+// and take turns call by call (order alternating, a short pause between calls so neither side's idle threads spin
+// into the other's turn): a ~10-token and a ~128-token text at batch 1 (median of the repeats) and a batch of 16
+// (throughput). So on a machine whose load changes from second to second both sides meet the same load, instead
+// of one child running in a quiet minute and the other in a busy one. Peak RSS is each child's own, after loading
+// and the first call of each input (and, apart, at the end). Each figure is the best over the rounds for each side;
+// one JSON line with every ratio (attn / transformers.js) is printed last.
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -37,7 +41,14 @@ interface SideResult {
   short_ms: number;
   long_ms: number;
   batch16_per_s: number;
+  /**
+   * After loading and the first call of each input: the peak the ratio compares. transformers.js's RSS grows while
+   * the turns are timed (to ~670 MB from ~460 with 20 ms between calls, measured; attn's does not), which the ratio
+   * leaves out.
+   */
   peak_rss_mb: number;
+  /** At the end of the timed turns. */
+  end_peak_rss_mb: number;
 }
 
 type Classify = (input: string | string[]) => Promise<unknown>;
@@ -72,8 +83,14 @@ async function loadTransformersJs(dir: string): Promise<Classify> {
   return (input) => pipe(input as string[]);
 }
 
-/** One side in this (fresh) process: every figure but the ratios. */
-async function runChild(side: string, dir: string, repeats: number): Promise<SideResult> {
+const INPUTS = { short: SHORT, long: LONG, batch: BATCH };
+type InputName = keyof typeof INPUTS;
+type ParentMessage = { time: InputName } | { finish: true };
+type ChildMessage = { cold_ms: number } | { ms: number } | { peak_rss_mb: number };
+const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+/** One side in this (fresh) process: loads, reports its cold load, then times the inputs the parent asks for. */
+async function runChild(side: string, dir: string): Promise<void> {
   const started = performance.now();
   const weights = values.weights as CompiledWeights;
   if (!['file', 'shared', 'packed'].includes(weights))
@@ -82,21 +99,92 @@ async function runChild(side: string, dir: string, repeats: number): Promise<Sid
   await classify(SHORT);
   const coldMs = performance.now() - started;
   for (const input of [SHORT, LONG, BATCH]) await classify(input); // first call of each shape: any compilation
-  const short: number[] = [];
-  const long: number[] = [];
-  const batch: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    short.push(await timed(() => classify(SHORT)));
-    long.push(await timed(() => classify(LONG)));
-    if (r % 4 === 0) batch.push(await timed(() => classify(BATCH)));
+  const send = (message: ChildMessage) => process.send!(message);
+  send({ cold_ms: coldMs });
+  send({ peak_rss_mb: peakRssMb() });
+  process.on('message', (message: ParentMessage) => {
+    if ('finish' in message) {
+      send({ peak_rss_mb: peakRssMb() });
+      process.disconnect();
+      return;
+    }
+    void timed(() => classify(INPUTS[message.time])).then((ms) => send({ ms }));
+  });
+}
+
+/** A child process of this bench for one side, answering one message at a time. */
+class Side {
+  private readonly child: ChildProcess;
+  private readonly replies: ChildMessage[] = [];
+  private waiting: ((message: ChildMessage) => void) | null = null;
+
+  constructor(side: string, dir: string, env: NodeJS.ProcessEnv) {
+    const args = ['--child', side, '--dir', dir, '--weights', values.weights, ...(values.eager ? ['--eager'] : [])];
+    this.child = fork(fileURLToPath(import.meta.url), args, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (message: ChildMessage) => {
+      if (this.waiting) {
+        const resolve = this.waiting;
+        this.waiting = null;
+        resolve(message);
+      } else this.replies.push(message);
+    });
+    this.child.on('exit', (code) => {
+      if (code !== 0) throw new Error(`bench infer: the ${side} child exited with code ${code}`);
+    });
   }
-  return {
-    cold_ms: coldMs,
-    short_ms: median(short),
-    long_ms: median(long),
-    batch16_per_s: (16 * 1000) / median(batch),
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-  };
+
+  next(): Promise<ChildMessage> {
+    const queued = this.replies.shift();
+    return queued ? Promise.resolve(queued) : new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  async ask(message: ParentMessage): Promise<ChildMessage> {
+    this.child.send(message);
+    return this.next();
+  }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Between two timed calls: onnxruntime's idle pool threads spin for a moment after a run before they sleep. */
+const TURN_PAUSE_MS = 20;
+
+/** One round: both sides loaded fresh, then timed turn by turn. */
+async function runRound(round: number, dir: string, env: NodeJS.ProcessEnv, repeats: number) {
+  const names = round % 2 === 0 ? (['attn', 'transformersjs'] as const) : (['transformersjs', 'attn'] as const);
+  const sides = { attn: null as Side | null, transformersjs: null as Side | null };
+  const cold: Record<string, number> = {};
+  const loadedRss: Record<string, number> = {};
+  for (const name of names) {
+    const side = new Side(name, dir, env);
+    cold[name] = ((await side.next()) as { cold_ms: number }).cold_ms;
+    loadedRss[name] = ((await side.next()) as { peak_rss_mb: number }).peak_rss_mb;
+    sides[name] = side;
+  }
+  const times: Record<string, Record<InputName, number[]>> = {};
+  for (const name of names) times[name] = { short: [], long: [], batch: [] };
+  for (let r = 0; r < repeats; r++) {
+    const inputs: InputName[] = r % 4 === 0 ? ['short', 'long', 'batch'] : ['short', 'long'];
+    for (const input of inputs) {
+      for (const name of r % 2 === 0 ? names : [...names].reverse()) {
+        await pause(TURN_PAUSE_MS);
+        times[name]![input].push(((await sides[name]!.ask({ time: input })) as { ms: number }).ms);
+      }
+    }
+  }
+  const results = {} as Record<'attn' | 'transformersjs', SideResult>;
+  for (const name of names) {
+    const { peak_rss_mb } = (await sides[name]!.ask({ finish: true })) as { peak_rss_mb: number };
+    const t = times[name]!;
+    results[name] = {
+      cold_ms: cold[name]!,
+      short_ms: median(t.short),
+      long_ms: median(t.long),
+      batch16_per_s: (16 * 1000) / median(t.batch),
+      peak_rss_mb: loadedRss[name]!,
+      end_peak_rss_mb: peak_rss_mb,
+    };
+  }
+  return results;
 }
 
 /** The DistilBERT-base-shaped model folder (HF layout plus onnx/model.onnx), built once per machine. */
@@ -117,37 +205,19 @@ const round3 = (x: number) => Number(x.toFixed(3));
 
 async function main(): Promise<void> {
   const repeats = Number(values.repeats);
-  if (values.child) {
-    console.log(JSON.stringify(await runChild(values.child, values.dir!, repeats)));
-    return;
-  }
+  if (values.child) return runChild(values.child, values.dir!);
   const dir = await buildModel();
   // A fresh compile cache: attn's first child compiles (recorded as first_cold_ms); later ones reuse the graph,
   // as every run after the first on a machine does.
   const cache = join(tmpdir(), 'attn-bench-infer', 'compile-cache');
   rmSync(cache, { recursive: true, force: true });
   const env = { ...process.env, ATTN_CACHE_DIR: cache };
-  const script = fileURLToPath(import.meta.url);
   const runs: Record<'attn' | 'transformersjs', SideResult[]> = { attn: [], transformersjs: [] };
   for (let r = 0; r < Number(values.rounds); r++) {
-    const order = r % 2 === 0 ? (['attn', 'transformersjs'] as const) : (['transformersjs', 'attn'] as const);
-    for (const side of order) {
-      const args = [
-        script,
-        '--child',
-        side,
-        '--dir',
-        dir,
-        '--repeats',
-        String(repeats),
-        '--weights',
-        values.weights,
-        ...(values.eager ? ['--eager'] : []),
-      ];
-      const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env });
-      const result = JSON.parse(out.trim().split('\n').pop()!) as SideResult;
-      runs[side].push(result);
-      console.error(`round ${r + 1} ${side}: ${JSON.stringify(result)}`);
+    const results = await runRound(r, dir, env, repeats);
+    for (const side of ['attn', 'transformersjs'] as const) {
+      runs[side].push(results[side]);
+      console.error(`round ${r + 1} ${side}: ${JSON.stringify(results[side])}`);
     }
   }
   const best = (side: keyof typeof runs): SideResult => ({
@@ -156,6 +226,7 @@ async function main(): Promise<void> {
     long_ms: Math.min(...runs[side].map((x) => x.long_ms)),
     batch16_per_s: Math.max(...runs[side].map((x) => x.batch16_per_s)),
     peak_rss_mb: Math.min(...runs[side].map((x) => x.peak_rss_mb)),
+    end_peak_rss_mb: Math.min(...runs[side].map((x) => x.end_peak_rss_mb)),
   });
   const attn = best('attn');
   const tjs = best('transformersjs');
@@ -165,6 +236,7 @@ async function main(): Promise<void> {
     long_ms: round1(s.long_ms),
     batch16_per_s: round1(s.batch16_per_s),
     peak_rss_mb: Math.round(s.peak_rss_mb),
+    end_peak_rss_mb: Math.round(s.end_peak_rss_mb),
   });
   console.log(
     JSON.stringify({
