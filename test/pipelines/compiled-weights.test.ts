@@ -89,6 +89,19 @@ describe("compiled pipelines read the weights from the checkpoint ('file')", () 
     expect([...compiled.model.weightsOnDisk!.keys()].every((t) => t.isDisposed)).toBe(true);
   });
 
+  it('reads a sharded checkpoint from each shard', async () => {
+    const dir = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 7);
+    const sharded = mkdtempSync(join(tmpdir(), 'attn-shards-'));
+    const eager = await pipeline('text-classification', dir, { compiled: false });
+    await eager.model.savePretrained(sharded, { maxShardBytes: 8192 });
+    for (const f of ['vocab.txt', 'tokenizer_config.json']) copyFileSync(join(dir, f), join(sharded, f));
+    const compiled = await pipeline('text-classification', sharded);
+    const files = new Set([...compiled.model.weightsOnDisk!.values()].map((e) => e.file));
+    expect(files.size).toBeGreaterThan(1);
+    expectClose(logitsOf(compiled), logitsOf(eager), 1e-5);
+    expect([...compiled.model.weightsOnDisk!.keys()].every((t) => t.isDisposed)).toBe(true);
+  });
+
   it('quantized models (dtype q8 on load, or an int8 checkpoint) read their codes and still run compiled', async () => {
     const dir = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 5);
     const q8 = await pipeline('text-classification', dir, { dtype: 'q8' });
