@@ -8,7 +8,7 @@
  *
  * Work is bounded by --minutes of training wall time (plus the final evaluation). Options: --d-model 256 --layers 3
  * --ffn 1024 --heads 4 --vocab 10000 --batch 64 --lr 1e-3 --eval-every 500 --select-pairs 500 --beams 4
- * --label-smoothing 0.1 --average 5.
+ * --label-smoothing 0.1 --average 5 --train-max-length 32, and --resume to continue the run in <out>.run.
  */
 import '../src/backends/register.js';
 import { Dataset, DataCollatorForSeq2Seq, loadDataset } from '../src/data/index.js';
@@ -173,6 +173,8 @@ const args = new Seq2SeqTrainingArguments({
   labelSmoothingFactor: labelSmoothing,
   groupByLength: true,
   predictWithGenerate: true,
+  // --resume continues the run in `${out}.run` exactly where its last checkpoint left it (a run may span sittings).
+  resumeFromCheckpoint: process.argv.includes('--resume'),
   generationMaxNewTokens: maxLength,
   generationNumBeams: 1,
   seed,
