@@ -684,10 +684,16 @@ export class CompiledForward {
     const initializers = weightsOf(model);
     const backend = getBackend();
     const threads = options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0);
+    // Weights left in their checkpoint are read back to record the forward pass, or to feed them from JS.
+    const readReleased = () => {
+      if (!Object.values(initializers).some((t) => t.isDisposed)) return;
+      if (!options.readWeights) throw new Error('compile: weights of the model were released and no readWeights given');
+      options.readWeights();
+    };
     const source = (used: ReadonlySet<string>): WeightSource => {
       const fromFile = options.checkpoint ? checkpointSource(used, initializers, options.checkpoint) : null;
       if (fromFile) return fromFile;
-      if (Object.values(initializers).some((t) => t.isDisposed)) options.readWeights?.();
+      readReleased();
       const weights = Object.entries(initializers)
         .filter(([name]) => used.has(name))
         .map(([name, t]) => ({ name, dims: t.shape, data: t.storage }));
@@ -701,12 +707,7 @@ export class CompiledForward {
       const used = new Set(cached.spec.nodes.flatMap((n) => n.inputs));
       return new CompiledForward(cached.spec, cached.inputs, source(used), threads);
     }
-    // Recording runs the forward pass: weights left in their checkpoint are read back for it.
-    if (Object.values(initializers).some((t) => t.isDisposed)) {
-      if (!options.readWeights)
-        throw new Error('compile: some weights of the model were released and no readWeights was given');
-      options.readWeights();
-    }
+    readReleased();
     const compiled = CompiledForward.record(model, forward, initializers, threads, source);
     if (file) {
       const entry: CachedGraph = { format: CACHE_FORMAT, spec: toJson(compiled.spec), inputs: compiled.inputs };
