@@ -71,6 +71,13 @@ describe("compiled pipelines read the weights from the checkpoint ('file')", () 
     expect(got!.label).toBe(label!.label);
     expect(Math.abs(got!.score - label!.score)).toBeLessThan(1e-6);
 
+    // Weights fed from JS ('shared') or copied to onnxruntime ('packed') are read on load and kept.
+    for (const compiledWeights of ['shared', 'packed'] as const) {
+      const fromJs = await pipeline('text-classification', dir, { compiledWeights });
+      expect(fromJs.model.weightsOnDisk).toBeNull();
+      expectClose(logitsOf(fromJs), want, 1e-5);
+    }
+
     // Read back, the model runs op by op again.
     compiled.model.readWeightsBack();
     expectClose(Array.from(noGrad(forward).logits.data), want, 1e-5);
