@@ -6,17 +6,19 @@
  *
  *   npx tsx scripts/train-sentiment.ts --data sst2 --base models/use-lite --out models/sentiment-en
  *   npx tsx scripts/train-sentiment.ts --data nsmc --out models/sentiment-ko [--hidden 128 --layers 2]
+ *     [--pretrain-minutes 20]   (a masked LM on the training texts first, then fine-tuned)
  *
  * SST-2 is split by sentence (scripts/sst2-sentences.ts: 1,000 test and 500 validation sentences held out with
  * every phrase inside them); NSMC keeps a stratified 5% of train.tsv for selection and reports dev.tsv.
  * Training stops at --epochs or when --minutes of wall time have passed, whichever is first.
  */
 import '../src/backends/register.js';
-import { Dataset, loadDataset } from '../src/data/index.js';
+import { DataCollatorForLanguageModeling, Dataset, loadDataset } from '../src/data/index.js';
 import { accuracy } from '../src/metrics/index.js';
 import {
   AutoModelForSequenceClassification,
   BertConfig,
+  BertForMaskedLM,
   BertForSequenceClassification,
   type ModelForTask,
 } from '../src/models/index.js';
@@ -74,6 +76,8 @@ const layers = option('layers', 2);
 const batchSize = option('batch', 64);
 const learningRate = option('lr', base ? 5e-5 : 1e-3);
 const evalEvery = option('eval-every', 150);
+/** Minutes of masked-language-model pretraining on the training texts before fine-tuning (from scratch only). */
+const pretrainMinutes = option('pretrain-minutes', 0);
 const started = performance.now();
 const column = corpus.textColumn;
 
@@ -143,6 +147,48 @@ const tokensPerExample =
 // ---- model and training ----
 manualSeed(seed);
 const id2label = { 0: 'negative', 1: 'positive' };
+/**
+ * BERT's recipe at small scale: a masked LM trained for --pretrain-minutes on the training texts alone (no labels,
+ * nothing of the test split), saved to `<out>.mlm`, whose encoder the classifier then starts from.
+ */
+async function pretrainMaskedLM(config: BertConfig): Promise<string> {
+  const dir = `${out}.mlm`;
+  manualSeed(seed);
+  const mlm = new BertForMaskedLM(config);
+  const specialTokenIds = (['cls_token', 'sep_token', 'pad_token', 'unk_token'] as const).flatMap(
+    (key) => tokenizer.getSpecialTokenId(key) ?? [],
+  );
+  const pretrainer = new Trainer({
+    model: mlm,
+    args: new TrainingArguments({
+      outputDir: `${dir}.run`,
+      numTrainEpochs: 100, // bounded by the wall-clock budget
+      perDeviceTrainBatchSize: batchSize,
+      learningRate: 1e-3,
+      weightDecay: 0.01,
+      warmupSteps: 500,
+      lrSchedulerType: 'inverse_sqrt',
+      saveStrategy: 'no',
+      loggingSteps: 100,
+      groupByLength: true,
+      seed,
+    }),
+    trainDataset: Dataset.fromColumns({ input_ids: train.column('input_ids') as number[][] }),
+    dataCollator: new DataCollatorForLanguageModeling({
+      padTokenId: config.padTokenId ?? 0,
+      maskTokenId: tokenizer.getSpecialTokenId('mask_token')!,
+      vocabSize: tokenizer.vocabSize,
+      specialTokenIds,
+      padToMultipleOf: 16,
+      seed,
+    }),
+    callbacks: [wallClockBudget(pretrainMinutes)],
+  });
+  await pretrainer.train();
+  await mlm.savePretrained(dir);
+  return dir;
+}
+
 async function freshModel(): Promise<BertForSequenceClassification | ModelForTask['sequenceClassification']> {
   if (base) return AutoModelForSequenceClassification.fromPretrained(base, { numLabels: 2, id2label });
   const config = new BertConfig({
@@ -158,6 +204,8 @@ async function freshModel(): Promise<BertForSequenceClassification | ModelForTas
     id2label,
     pad_token_id: tokenizer.getSpecialTokenId('pad_token') ?? 0,
   });
+  if (pretrainMinutes > 0)
+    return BertForSequenceClassification.fromPretrained(await pretrainMaskedLM(config), { numLabels: 2, id2label });
   return new BertForSequenceClassification(config);
 }
 const model = await freshModel();
@@ -231,7 +279,7 @@ await writeModelCard(out, {
   title: `attn default ${corpus.language} sentiment classifier (${dataName.toUpperCase()})`,
   summary: base
     ? `${base} (${(floatParams / 1e6).toFixed(2)}M parameters) fine-tuned by attn with a fresh classification head on ${corpus.source}. Labels: 0 negative, 1 positive. Weights shipped ${shipped}.`
-    : `A small BERT (${layers} layers, hidden ${hidden}, ${(floatParams / 1e6).toFixed(2)}M parameters) with a WordPiece tokenizer (${tokenizer.vocabSize} pieces), both trained from scratch by attn on ${corpus.source}. Labels: 0 negative, 1 positive. Weights shipped ${shipped}.`,
+    : `A small BERT (${layers} layers, hidden ${hidden}, ${(floatParams / 1e6).toFixed(2)}M parameters) with a WordPiece tokenizer (${tokenizer.vocabSize} pieces), both trained from scratch by attn on ${corpus.source}${pretrainMinutes > 0 ? ` (first ${pretrainMinutes} minutes as a masked language model on the training texts, lr 1e-3, then fine-tuned)` : ''}. Labels: 0 negative, 1 positive. Weights shipped ${shipped}.`,
   facts: [
     ['data', `${corpus.source}: ${splits.description}`],
     ['data license', corpus.license],
