@@ -1,12 +1,13 @@
 /**
- * Distilling the shipped English sentiment model (models/sentiment-en, the teacher) into a student half its width,
+ * Distilling the shipped Korean sentiment model (models/sentiment-ko, shipped int8 and loaded as float32, the teacher)
+ * into a student half its width,
  * with transformers' DistilBERT recipe: the student learns the teacher's softened predictions (temperature 2) as well
  * as the labels. Half the training rows are given without their label, as unlabelled text would be; the student
  * learns from the teacher alone there. For comparison, the same student is trained on the labelled half only.
  *
  *   npx tsx examples/distil-sentiment.ts [--train-rows 4000] [--epochs 2] [--dev-rows 2000]
  *
- * The same run from the command line: attn train with "distillation": { "teacher": "sentiment-en", "temperature": 2,
+ * The same run from the command line: attn train with "distillation": { "teacher": "sentiment-ko", "temperature": 2,
  * "alpha": 0.5 } in the config (see attn train --help).
  */
 import '../src/backends/register.js';
@@ -22,17 +23,16 @@ function option(name: string, fallback: string): string {
   return at >= 0 ? process.argv[at + 1]! : fallback;
 }
 
-const teacherDir = `${projectRoot}/models/sentiment-en`;
+const teacherDir = `${projectRoot}/models/sentiment-ko`;
 const trainRows = Number(option('train-rows', '4000'));
 const devRows = Number(option('dev-rows', '2000'));
 const tokenizer = await AutoTokenizer.fromPretrained(teacherDir);
-const teacher = await BertForSequenceClassification.fromPretrained(teacherDir);
+const teacher = await BertForSequenceClassification.fromPretrained(teacherDir, { dtype: 'float32' });
 
-const tokenize = (batch: { sentence: string[] }) => ({
-  input_ids: (tokenizer.encode(batch.sentence, { truncation: true, maxLength: 64 }) as { inputIds: number[][] })
-    .inputIds,
+const tokenize = (batch: { text: string[] }) => ({
+  input_ids: (tokenizer.encode(batch.text, { truncation: true, maxLength: 64 }) as { inputIds: number[][] }).inputIds,
 });
-const all = (await loadDataset(sharedPath('data', 'sst2', 'train.tsv'))).shuffle(0);
+const all = (await loadDataset(sharedPath('data', 'nsmc', 'train.tsv'))).shuffle(0);
 const train = all
   .select(Array.from({ length: Math.min(trainRows, all.numRows) }, (_, i) => i))
   .map(tokenize as never, { batched: true });
@@ -43,12 +43,12 @@ const halfLabelled = train.addColumn(
   labels.map((l, i) => (i % 2 === 0 ? l : null)),
 );
 const labelledOnly = train.select(Array.from({ length: Math.ceil(train.numRows / 2) }, (_, i) => 2 * i));
-const dev = await loadDataset(sharedPath('data', 'sst2', 'dev.tsv'));
+const dev = await loadDataset(sharedPath('data', 'nsmc', 'dev.tsv'));
 const evalSet = dev
   .select(Array.from({ length: Math.min(devRows, dev.numRows) }, (_, i) => i))
   .map(tokenize as never, { batched: true });
 
-/** A student half the teacher's width (hidden 32, one layer), the same vocabulary and labels. */
+/** A student half the teacher's width and one layer, with the same vocabulary and labels. */
 function student(): BertForSequenceClassification {
   manualSeed(1);
   const t = teacher.config;
@@ -110,12 +110,12 @@ const baselineScore = await baseline.evaluate();
 
 const params = (n: number) => `${(n / 1e3).toFixed(0)}k parameters`;
 const rows: Array<[string, number]> = [
-  [`teacher (models/sentiment-en, ${params(teacher.numParameters())})`, teacherScore.eval_accuracy!],
+  [`teacher (models/sentiment-ko, ${params(teacher.numParameters())})`, teacherScore.eval_accuracy!],
   [
     `student distilled on ${train.numRows} rows, half unlabelled (${params(distilled.numParameters())})`,
     distilledScore.eval_accuracy!,
   ],
   [`same student trained on the ${labelledOnly.numRows} labelled rows only`, baselineScore.eval_accuracy!],
 ];
-console.log(`\nSST-2 dev, first ${evalSet.numRows} phrases (accuracy)`);
+console.log(`\nNSMC dev, first ${evalSet.numRows} reviews (accuracy)`);
 for (const [what, accuracy] of rows) console.log(`  ${what.padEnd(68)} ${accuracy.toFixed(4)}`);

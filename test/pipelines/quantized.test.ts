@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { BertForSequenceClassification } from '../../src/models/bert/modeling_bert.js';
+import { Linear } from '../../src/nn/layers.js';
+import type { UseForSequenceClassification } from '../../src/models/use/modeling_use.js';
 import { pipeline, type ClassificationLabel } from '../../src/pipelines/index.js';
 import { QuantizedLinear } from '../../src/nn/quantized.js';
 import { projectRoot } from '../../src/util/paths.js';
@@ -13,13 +14,13 @@ const SENTENCES = [
 ];
 
 describe("pipelines take transformers.js' dtype option", () => {
-  it("sentiment-en with dtype 'q8' runs int8 layers and agrees with fp32 on these sentences", async () => {
+  it("sentiment-en ships int8: 'q8' runs it as saved, 'fp32' dequantizes it, and they agree on these sentences", async () => {
     const dir = join(projectRoot, 'models/sentiment-en');
     const fp32 = await pipeline('sentiment-analysis', dir, { dtype: 'fp32' });
     const q8 = await pipeline('sentiment-analysis', dir, { dtype: 'q8' });
-    expect((q8.model as BertForSequenceClassification).bert.encoder.layer[0]!.attention.self.query).toBeInstanceOf(
-      QuantizedLinear,
-    );
+    const qkv = (p: typeof q8) => (p.model as UseForSequenceClassification).use.encoder.layer[0]!.attention.qkv;
+    expect(qkv(q8)).toBeInstanceOf(QuantizedLinear);
+    expect(qkv(fp32)).toBeInstanceOf(Linear);
     // One label per sentence (topK 1).
     const want = (await fp32(SENTENCES)) as ClassificationLabel[];
     const got = (await q8(SENTENCES)) as ClassificationLabel[];
