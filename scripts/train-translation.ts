@@ -260,7 +260,7 @@ await writeModelCard(out, {
   facts: [
     [
       'data',
-      `Multi30k train: the ${trainSet.numRows} pairs of at most ${trainMaxLength} tokens a side, of ${train.numRows} left after holding out ${selectionSet.numRows} pairs, seed ${seed}, that choose checkpoint averaging, beam size and int8), ../shared/data/multi30k; val is scored only at the end`,
+      `Multi30k train: the ${trainSet.numRows} pairs of at most ${trainMaxLength} tokens a side, of ${train.numRows} left after holding out ${selectionSet.numRows} pairs (seed ${seed}) that choose checkpoint averaging, beam size and int8; ../shared/data/multi30k; val is scored only at the end`,
     ],
     ['data license', 'research use (Multi30k)'],
     [

@@ -130,13 +130,20 @@ function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, from
     const slot = all.get(name)!;
     const m = slot.module;
     if (isPlainEmbedding(m)) {
-      const weights = quantizedTensors(
-        'int8',
-        m.numEmbeddings,
-        m.embeddingDim,
-        fromWeights ? (m.weight.data as Float32Array) : undefined,
-      );
-      const q = new QuantizedEmbedding(m.numEmbeddings, m.embeddingDim, weights);
+      // Tables sharing one weight (Marian's shared / encoder / decoder embeddings) share one quantized table, so the
+      // checkpoint holds its codes once, as the float one holds the weight once.
+      const q =
+        tables.get(m.weight) ??
+        new QuantizedEmbedding(
+          m.numEmbeddings,
+          m.embeddingDim,
+          quantizedTensors(
+            'int8',
+            m.numEmbeddings,
+            m.embeddingDim,
+            fromWeights ? (m.weight.data as Float32Array) : undefined,
+          ),
+        );
       tables.set(m.weight, q);
       replace(slot, q);
       continue;

@@ -6,6 +6,7 @@ import { SafetensorsReader } from '../../src/io/safetensors.js';
 import { CompiledForward, encoderSpec } from '../../src/models/compiled.js';
 import { DistilBertForSequenceClassification } from '../../src/models/distilbert/modeling_distilbert.js';
 import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
+import { MarianConfig, MarianMTModel } from '../../src/models/index.js';
 import {
   applyWeightDtype,
   checkQuantizedRuntime,
@@ -142,6 +143,38 @@ function q4Weight(codes: Tensor, scales: Tensor): Float32Array {
   }
   return w;
 }
+
+describe('int8 Marian (shared, encoder and decoder embeddings tied)', () => {
+  it('quantizes the tied table once: one I8 table in the file, and the model loads back identical', async () => {
+    const model = new MarianMTModel(
+      new MarianConfig({
+        vocab_size: 40,
+        d_model: 16,
+        encoder_layers: 1,
+        decoder_layers: 1,
+        encoder_attention_heads: 2,
+        decoder_attention_heads: 2,
+        encoder_ffn_dim: 32,
+        decoder_ffn_dim: 32,
+        max_position_embeddings: 16,
+        pad_token_id: 2,
+        eos_token_id: 0,
+        decoder_start_token_id: 2,
+      }),
+    );
+    quantize(model, { dtype: 'int8' });
+    const out = join(tmp, 'marian-int8');
+    await model.savePretrained(out);
+    const reader = await SafetensorsReader.open(join(out, 'model.safetensors'));
+    const tables = [...reader.entries].filter(([, entry]) => entry.dtype === 'I8' && entry.shape[0] === 40);
+    await reader.close();
+    expect(tables).toHaveLength(1);
+    const loaded = await MarianMTModel.fromPretrained(out);
+    const inputs = { inputIds: ids([[5, 9, 17, 0]]), decoderInputIds: ids([[2, 7, 30]]) };
+    const [a, b] = noGrad(() => [model.forward(inputs).logits, loaded.forward(inputs).logits]);
+    expect(maxTensorDiff(a, b)).toBe(0);
+  });
+});
 
 describe('dequantize', () => {
   class TwoLayers extends Module {
