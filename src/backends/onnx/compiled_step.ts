@@ -232,8 +232,7 @@ function distinctStorage(batch: Record<string, Tensor>): Record<string, Tensor> 
 
 /** Whether two of the batch's tensors share a buffer (checked without allocating: a batch has a few columns). */
 function sharesStorage(batch: Record<string, Tensor>): boolean {
-  for (const a in batch)
-    for (const b in batch) if (a < b && batch[a]!.storage === batch[b]!.storage) return true;
+  for (const a in batch) for (const b in batch) if (a < b && batch[a]!.storage === batch[b]!.storage) return true;
   return false;
 }
 
