@@ -1,3 +1,4 @@
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const global = globalThis as { gc?: unknown };
@@ -11,16 +12,25 @@ afterEach(() => {
 const load = async (): Promise<typeof import('../../src/util/young_gc.js')> => import('../../src/util/young_gc.js');
 
 describe('YoungGarbage', () => {
-  it('frees a dropped young object once a budget of bytes is counted, in a process without --expose-gc', async () => {
+  it('runs a V8 minor collection once a budget of bytes is counted, in a process without --expose-gc', async () => {
     expect(global.gc).toBeUndefined();
     const { YOUNG_GC_BUDGET_BYTES, YoungGarbage } = await load();
-    let freed = false;
-    const registry = new FinalizationRegistry(() => void (freed = true));
-    (() => registry.register(new Float32Array(1000), 'dropped'))();
-    new YoungGarbage().add(YOUNG_GC_BUDGET_BYTES);
-    // Finalization callbacks run in a later task.
-    for (let i = 0; i < 20 && !freed; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(freed).toBe(true);
+    // Whether one particular dead object is freed depends on V8's heuristics (flaky as a test); that a scavenge ran
+    // does not: onnxruntime's dropped output buffers are freed by exactly such a collection.
+    const minor: number[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries())
+        if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR)
+          minor.push(1);
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    try {
+      new YoungGarbage().add(YOUNG_GC_BUDGET_BYTES);
+      for (let i = 0; i < 50 && minor.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(minor.length).toBeGreaterThan(0);
+    } finally {
+      observer.disconnect();
+    }
   });
 
   it('collects once per budget, not before', async () => {
