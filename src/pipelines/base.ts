@@ -40,7 +40,7 @@ export interface PipelineOptions {
   compiledWeights?: CompiledWeights;
   /**
    * Weight type, as transformers.js names it: 'q8' / 'q4' quantize a float model on load (int8, or 4-bit for
-   * causal LMs; see models/quantization.ts), 'fp32' refuses a quantized checkpoint; default: as saved.
+   * causal LMs; see models/quantization.ts), 'fp32' dequantizes a quantized one; default: as saved.
    */
   dtype?: WeightDtype;
 }

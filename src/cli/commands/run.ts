@@ -48,7 +48,8 @@ Options:
   --lang L             pick the default model for language L (sentiment: en, ko)
   --json               print one JSON object per input: {"input": …, "result": …} (results shaped as Hugging Face's)
   --batch-size N       inputs per model call when reading standard input (default 16)
-  --dtype D            weights: q8 or q4 quantize a float model on load (see attn quantize), fp32 (default: as saved)
+  --dtype D            weights: q8 or q4 quantize a float model on load (see attn quantize), fp32 dequantizes
+                       an int8 one (default: as saved)
   --top-k N            text-classification, fill-mask, question-answering: how many labels / tokens / answers to show
   --question Q         question-answering: the question to answer from each text (required)
   --aggregation-strategy S   token-classification (ner): none, simple, first, average, max (default none)
