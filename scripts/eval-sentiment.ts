@@ -7,22 +7,16 @@
  *   npx tsx scripts/eval-sentiment.ts --ko models/sentiment-ko
  */
 import '../src/backends/register.js';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline, type ClassificationLabel } from '../src/pipelines/index.js';
 import { projectRoot, sharedPath } from '../src/util/paths.js';
+import { readTsv } from './eval-use.js';
 import { sst2SentenceSplit, type LabelledText } from './sst2-sentences.js';
 
-function readLabelled(file: string, textColumn: string): LabelledText[] {
-  const [header, ...lines] = readFileSync(file, 'utf8').split('\n');
-  const columns = header!.split('\t');
-  const [text, label] = [columns.indexOf(textColumn), columns.indexOf('label')];
-  return lines
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const cells = line.split('\t');
-      return { sentence: cells[text]!, label: Number(cells[label]) };
-    });
+/** A two-column TSV (text, 0/1 label, header first) as labelled texts. */
+function readLabelled(file: string): LabelledText[] {
+  const { texts, labels } = readTsv(file, { header: true });
+  return texts.map((sentence, i) => ({ sentence, label: Number(labels[i]) }));
 }
 
 async function score(dir: string, items: readonly LabelledText[]): Promise<number> {
@@ -35,11 +29,11 @@ async function score(dir: string, items: readonly LabelledText[]): Promise<numbe
 const korean = process.argv.includes('--ko');
 const dirs = process.argv.slice(2).filter((arg) => arg !== '--ko');
 const sets: Record<string, LabelledText[]> = korean
-  ? { nsmc_dev: readLabelled(sharedPath('data', 'nsmc', 'dev.tsv'), 'text') }
+  ? { nsmc_dev: readLabelled(sharedPath('data', 'nsmc', 'dev.tsv')) }
   : {
       sst2_heldout_sentences: (await sst2SentenceSplit({ testSentences: 1000, validationSentences: 500, seed: 42 }))
         .test,
-      everyday_reviews: readLabelled(join(projectRoot, 'test/fixtures/sentiment/everyday-reviews.tsv'), 'sentence'),
+      everyday_reviews: readLabelled(join(projectRoot, 'test/fixtures/sentiment/everyday-reviews.tsv')),
     };
 for (const dir of dirs) {
   const accuracies: Record<string, number> = {};

@@ -7,9 +7,9 @@
  * a seeded draw holds some sentences out for testing and checkpoint selection, and every phrase that occurs inside a
  * held-out sentence leaves the training set, so nothing of a held-out sentence is trained on.
  */
-import { readFile } from 'node:fs/promises';
 import { Rng } from '../src/data/index.js';
 import { sharedPath } from '../src/util/paths.js';
+import { readTsv } from './eval-use.js';
 
 export type LabelledText = {
   sentence: string;
@@ -27,15 +27,14 @@ export interface Sst2SentenceSplit {
   dropped: number;
 }
 
-async function readTsv(file: string): Promise<LabelledText[]> {
-  const lines = (await readFile(file, 'utf8')).split('\n').slice(1);
-  return lines
-    .filter((line) => line.trim() !== '')
-    .map((line, i) => {
-      const [sentence, label] = line.split('\t');
-      if (label !== '0' && label !== '1') throw new RangeError(`${file}:${i + 2}: label must be 0 or 1, got ${label}`);
-      return { sentence: sentence!.trim(), label: Number(label) };
-    });
+/** train.tsv / dev.tsv rows, each label checked. */
+function readSst2(file: string): LabelledText[] {
+  const { texts, labels } = readTsv(file, { header: true });
+  return texts.map((sentence, i) => {
+    if (labels[i] !== '0' && labels[i] !== '1')
+      throw new RangeError(`${file}:${i + 2}: label must be 0 or 1, got ${labels[i]}`);
+    return { sentence: sentence.trim(), label: Number(labels[i]) };
+  });
 }
 
 /** Whether each item is contained in no longer item (a whole sentence). Indexed by each item's rarest word. */
@@ -59,8 +58,8 @@ export async function sst2SentenceSplit(options: {
   seed: number;
 }): Promise<Sst2SentenceSplit> {
   const items = [
-    ...(await readTsv(sharedPath('data', 'sst2', 'train.tsv'))),
-    ...(await readTsv(sharedPath('data', 'sst2', 'dev.tsv'))),
+    ...readSst2(sharedPath('data', 'sst2', 'train.tsv')),
+    ...readSst2(sharedPath('data', 'sst2', 'dev.tsv')),
   ];
   const isSentence = sentenceFlags(items);
   const sentences = items.filter((_, i) => isSentence[i]);

@@ -195,15 +195,16 @@ const trainMinutes = minutesSince(started);
 
 // ---- checkpoint averaging, beam size and int8, each chosen on the held-out train pairs ----
 const checkpoints = listCheckpoints(args.outputDir).slice(-averageLast);
-const selectionBleu = async (numBeams: number): Promise<number> => {
-  const scorer = new Seq2SeqTrainer({
-    model: model as unknown as TrainableModel,
+/** A trainer that only scores `scored` by generating with `numBeams` beams. */
+const scorerFor = (scored: MarianMTModel, numBeams: number): Seq2SeqTrainer =>
+  new Seq2SeqTrainer({
+    model: scored as unknown as TrainableModel,
     args: new Seq2SeqTrainingArguments({ ...args, generationNumBeams: numBeams, progress: false }),
     dataCollator: trainer.dataCollator,
     computeMetrics: computeBleu as never,
   });
-  return (await scorer.evaluate(selectionSet, 'select')).select_bleu!;
-};
+const selectionBleu = async (numBeams: number): Promise<number> =>
+  (await scorerFor(model, numBeams).evaluate(selectionSet, 'select')).select_bleu!;
 const lastBleu = await selectionBleu(1);
 const lastWeights = new Map([...model.stateDict()].map(([name, t]) => [name, t.clone()]));
 // A run too short to leave two checkpoints has nothing to average.
@@ -222,12 +223,7 @@ if (shipInt8) await trainer.saveModel(out);
 const shipped = shipInt8 ? model : await MarianMTModel.fromPretrained(out);
 
 // ---- the figure that counts: corpus BLEU on all of val, as shipped ----
-const scorer = new Seq2SeqTrainer({
-  model: shipped as unknown as TrainableModel,
-  args: new Seq2SeqTrainingArguments({ ...args, generationNumBeams: numBeams, progress: false }),
-  dataCollator: trainer.dataCollator,
-  computeMetrics: computeBleu as never,
-});
+const scorer = scorerFor(shipped, numBeams);
 const final = await scorer.evaluate(fullVal, 'val');
 const choices = {
   selection_bleu_last: lastBleu,
