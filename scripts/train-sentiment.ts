@@ -12,6 +12,8 @@
  * every phrase inside them); NSMC keeps a stratified 5% of train.tsv for selection and reports dev.tsv.
  * Training stops at --epochs or when --minutes of wall time have passed, whichever is first.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import '../src/backends/register.js';
 import { DataCollatorForLanguageModeling, Dataset, loadDataset } from '../src/data/index.js';
 import { accuracy } from '../src/metrics/index.js';
@@ -78,6 +80,21 @@ const learningRate = option('lr', base ? 5e-5 : 1e-3);
 const evalEvery = option('eval-every', 150);
 /** Minutes of masked-language-model pretraining on the training texts before fine-tuning (from scratch only). */
 const pretrainMinutes = option('pretrain-minutes', 0);
+/**
+ * A masked LM saved by an earlier --pretrain-minutes run (`<out>.mlm`, with its tokenizer) to continue pretraining
+ * from, at a constant rate (--pretrain-lr) near where that run's inverse-square-root schedule had decayed to.
+ */
+const pretrainFrom = option('pretrain-from', '');
+const pretrainLearningRate = option('pretrain-lr', pretrainFrom ? 2.5e-4 : 1e-3);
+/** Dropout on the pretrained encoder's residual branches while fine-tuning (--base models/use-lite). */
+const hiddenDropout = option('hidden-dropout', 0);
+/**
+ * 'yes' adds the opinion lexicons in ../shared/data/lexicons (Liu's positive/negative words, AFINN-111's signed
+ * words) as one-word training items, for words the training phrases do not already label (sst2 only).
+ */
+const lexicon = option('lexicon', 'no') === 'yes';
+/** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
+const splitSeed = option('split-seed', 42);
 const started = performance.now();
 const column = corpus.textColumn;
 
@@ -91,15 +108,41 @@ interface Splits {
   testName: string;
 }
 
+/** Lexicon words with one polarity in both lexicons (a word they disagree on is left out), as SST-2 items. */
+function lexiconItems(known: ReadonlySet<string>): { sentence: string; label: number }[] {
+  const dir = sharedPath('data', 'lexicons');
+  const words = (file: string): string[] =>
+    readFileSync(join(dir, file), 'latin1')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith(';'));
+  const polarity = new Map<string, number | null>();
+  const add = (word: string, label: number): void => {
+    const seen = polarity.get(word);
+    polarity.set(word, seen === undefined || seen === label ? label : null);
+  };
+  for (const word of words('liu-positive-words.txt')) add(word, 1);
+  for (const word of words('liu-negative-words.txt')) add(word, 0);
+  for (const line of words('afinn-111.csv').slice(1)) {
+    const [word, valence] = line.split(',');
+    if (word && Number(valence) !== 0) add(word, Number(valence) > 0 ? 1 : 0);
+  }
+  return [...polarity]
+    .filter(([word, label]) => label !== null && !known.has(word))
+    .map(([sentence, label]) => ({ sentence, label: label! }));
+}
+
 async function sst2Splits(): Promise<Splits> {
-  const split = await sst2SentenceSplit({ testSentences: 1000, validationSentences: 500, seed });
+  const split = await sst2SentenceSplit({ testSentences: 1000, validationSentences: 500, seed: splitSeed });
+  const extra = lexicon ? lexiconItems(new Set(split.train.map((item) => item.sentence))) : [];
   return {
-    train: Dataset.fromRecords(split.train),
+    train: Dataset.fromRecords([...split.train, ...extra]),
     validation: Dataset.fromRecords(split.validation),
     test: Dataset.fromRecords(split.test),
     description:
-      `${split.train.length} training phrases; 1,000 test and 500 validation whole sentences drawn (seed ${seed}) ` +
-      `from the 6,885 items no other item contains, and the ${split.dropped} phrases inside them left out of training`,
+      `${split.train.length} training phrases; 1,000 test and 500 validation whole sentences drawn (seed ${splitSeed}) ` +
+      `from the 6,885 items no other item contains, and the ${split.dropped} phrases inside them left out of training` +
+      (lexicon ? `; plus ${extra.length} one-word items from the Liu and AFINN-111 opinion lexicons` : ''),
     testName: '1,000 held-out SST-2 sentences (whole sentences, none of their phrases trained on)',
   };
 }
@@ -111,7 +154,7 @@ async function nsmcSplits(): Promise<Splits> {
   });
   const { train, test: validation } = raw.splits.train.trainTestSplit({
     testSize: 0.05,
-    seed,
+    seed: splitSeed,
     stratifyByColumn: 'label',
   }).splits;
   return {
@@ -124,16 +167,17 @@ async function nsmcSplits(): Promise<Splits> {
 }
 
 const splits = dataName === 'sst2' ? await sst2Splits() : await nsmcSplits();
-const tokenizer: PreTrainedTokenizer = base
-  ? await AutoTokenizer.fromPretrained(base)
-  : trainTokenizer({
-      type: 'wordpiece',
-      texts: splits.train.column(column) as string[],
-      vocabSize: corpus.vocabSize,
-      normalizer: corpus.normalizer,
-      modelMaxLength: corpus.maxLength,
-      progress: false,
-    });
+const tokenizer: PreTrainedTokenizer =
+  base || pretrainFrom
+    ? await AutoTokenizer.fromPretrained(base || pretrainFrom)
+    : trainTokenizer({
+        type: 'wordpiece',
+        texts: splits.train.column(column) as string[],
+        vocabSize: corpus.vocabSize,
+        normalizer: corpus.normalizer,
+        modelMaxLength: corpus.maxLength,
+        progress: false,
+      });
 const tokenize = (batch: Record<string, unknown[]>): Record<string, unknown[]> => {
   const encoded = tokenizer.encode(batch[column] as string[], { truncation: true, maxLength: corpus.maxLength });
   return { input_ids: encoded.inputIds };
@@ -154,7 +198,7 @@ const id2label = { 0: 'negative', 1: 'positive' };
 async function pretrainMaskedLM(config: BertConfig): Promise<string> {
   const dir = `${out}.mlm`;
   manualSeed(seed);
-  const mlm = new BertForMaskedLM(config);
+  const mlm = pretrainFrom ? await BertForMaskedLM.fromPretrained(pretrainFrom) : new BertForMaskedLM(config);
   const specialTokenIds = (['cls_token', 'sep_token', 'pad_token', 'unk_token'] as const).flatMap(
     (key) => tokenizer.getSpecialTokenId(key) ?? [],
   );
@@ -164,10 +208,10 @@ async function pretrainMaskedLM(config: BertConfig): Promise<string> {
       outputDir: `${dir}.run`,
       numTrainEpochs: 100, // bounded by the wall-clock budget
       perDeviceTrainBatchSize: batchSize,
-      learningRate: 1e-3,
+      learningRate: pretrainLearningRate,
       weightDecay: 0.01,
-      warmupSteps: 500,
-      lrSchedulerType: 'inverse_sqrt',
+      warmupSteps: pretrainFrom ? 200 : 500,
+      lrSchedulerType: pretrainFrom ? 'constant_with_warmup' : 'inverse_sqrt',
       saveStrategy: 'no',
       loggingSteps: 100,
       groupByLength: true,
@@ -186,11 +230,17 @@ async function pretrainMaskedLM(config: BertConfig): Promise<string> {
   });
   await pretrainer.train();
   await mlm.savePretrained(dir);
+  await tokenizer.savePretrained(dir); // so that a later run can continue from this one (--pretrain-from)
   return dir;
 }
 
 async function freshModel(): Promise<BertForSequenceClassification | ModelForTask['sequenceClassification']> {
-  if (base) return AutoModelForSequenceClassification.fromPretrained(base, { numLabels: 2, id2label });
+  if (base)
+    return AutoModelForSequenceClassification.fromPretrained(base, {
+      numLabels: 2,
+      id2label,
+      ...(hiddenDropout > 0 ? { configOverrides: { hiddenDropoutProb: hiddenDropout } } : {}),
+    });
   const config = new BertConfig({
     model_type: 'bert', // written out explicitly: savePretrained omits defaulted fields, and AutoModel needs it
     vocab_size: tokenizer.vocabSize,
@@ -279,7 +329,7 @@ await writeModelCard(out, {
   title: `attn default ${corpus.language} sentiment classifier (${dataName.toUpperCase()})`,
   summary: base
     ? `${base} (${(floatParams / 1e6).toFixed(2)}M parameters) fine-tuned by attn with a fresh classification head on ${corpus.source}. Labels: 0 negative, 1 positive. Weights shipped ${shipped}.`
-    : `A small BERT (${layers} layers, hidden ${hidden}, ${(floatParams / 1e6).toFixed(2)}M parameters) with a WordPiece tokenizer (${tokenizer.vocabSize} pieces), both trained from scratch by attn on ${corpus.source}${pretrainMinutes > 0 ? ` (first ${pretrainMinutes} minutes as a masked language model on the training texts, lr 1e-3, then fine-tuned)` : ''}. Labels: 0 negative, 1 positive. Weights shipped ${shipped}.`,
+    : `A small BERT (${layers} layers, hidden ${hidden}, ${(floatParams / 1e6).toFixed(2)}M parameters) with a WordPiece tokenizer (${tokenizer.vocabSize} pieces), both trained from scratch by attn on ${corpus.source}${pretrainMinutes > 0 ? ` (first ${pretrainMinutes} minutes as a masked language model on the training texts${pretrainFrom ? `, continuing ${pretrainFrom} at a constant lr ${pretrainLearningRate}` : `, lr ${pretrainLearningRate}`}, then fine-tuned)` : ''}. Labels: 0 negative, 1 positive. Weights shipped ${shipped}.`,
   facts: [
     ['data', `${corpus.source}: ${splits.description}`],
     ['data license', corpus.license],

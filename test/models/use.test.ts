@@ -202,4 +202,32 @@ describe('UseModel loading, gradients and heads', () => {
     const after = noGrad(() => model.forward({ inputIds, attentionMask, labels }).loss!.item());
     expect(after).toBeLessThan(before);
   });
+
+  it('applies hidden_dropout_prob to the residual branches only in training mode (0 by default: the published graph)', () => {
+    const raw = {
+      vocab_size: 50,
+      embedding_size: 8,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_attention_heads: 2,
+      num_hidden_layers: 2,
+    };
+    const config = new UseConfig(raw);
+    expect(config.hiddenDropoutProb).toBe(0);
+    const inputIds = new Tensor(Int32Array.from([3, 7, 9, 11, 4, 2]), [1, 6]);
+    const attentionMask = new Tensor(Int32Array.from([1, 1, 1, 1, 1, 1]), [1, 6]);
+    const model = new UseModel(config);
+    const run = (m: UseModel): Float32Array =>
+      noGrad(() => m.forward({ inputIds, attentionMask }).lastHiddenState.data as Float32Array);
+    model.train();
+    const withoutDropout = run(model);
+    const dropping = new UseModel(new UseConfig({ ...raw, hidden_dropout_prob: 0.5 }));
+    dropping.loadStateDict(model.stateDict());
+    dropping.eval();
+    expect(run(dropping)).toEqual(withoutDropout);
+    dropping.train();
+    const trained = run(dropping);
+    const changed = trained.filter((v, i) => Math.abs(v - withoutDropout[i]!) > 1e-6).length;
+    expect(changed).toBeGreaterThan(trained.length / 2);
+  });
 });

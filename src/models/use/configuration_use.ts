@@ -23,8 +23,13 @@ export class UseConfig extends PretrainedConfig {
   /** tensor2tensor's sinusoidal timing signal: embedding_size/2 timescales from min to max. */
   minTimescale = this.num('min_timescale', 1);
   maxTimescale = this.num('max_timescale', 1e4);
-  /** Dropout before a classification head (the encoder itself was exported without dropout). */
+  /** Dropout before a classification head. */
   classifierDropout = this.num('classifier_dropout', 0.1);
+  /**
+   * Dropout on each attention and feed-forward output before its residual add, for fine-tuning. The published
+   * encoder was exported without dropout, hence 0 by default.
+   */
+  hiddenDropoutProb = this.num('hidden_dropout_prob', 0);
   initializerRange = this.num('initializer_range', 0.02);
 
   /** The input width of layer `i`: the embedding size for the first, the hidden size after. */

@@ -139,6 +139,7 @@ export class UseLayer extends Module {
   residual_projection: Linear | null;
   ffn_layer_norm: LayerNorm;
   ffn: UseFeedForward;
+  dropout: Dropout;
 
   constructor(config: UseConfig, inputSize: number) {
     super();
@@ -150,13 +151,15 @@ export class UseLayer extends Module {
         : new Linear(inputSize, config.hiddenSize, { std: config.initializerRange });
     this.ffn_layer_norm = new LayerNorm(config.hiddenSize, config.layerNormEps);
     this.ffn = new UseFeedForward(config);
+    this.dropout = new Dropout(config.hiddenDropoutProb);
   }
 
   forward(x: Tensor, bias: Tensor | null): { hidden: Tensor; weights: Tensor } {
     const { output, weights } = this.attention.forward(this.attention_layer_norm.forward(x), bias);
     const residual = this.residual_projection ? this.residual_projection.forward(x) : x;
-    const attended = ops.add(output, residual);
-    return { hidden: ops.add(attended, this.ffn.forward(this.ffn_layer_norm.forward(attended))), weights };
+    const attended = ops.add(this.dropout.forward(output), residual);
+    const transformed = this.dropout.forward(this.ffn.forward(this.ffn_layer_norm.forward(attended)));
+    return { hidden: ops.add(attended, transformed), weights };
   }
 }
 
