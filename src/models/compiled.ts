@@ -27,6 +27,7 @@ import { capture, type CapturedGraph } from '../backends/onnx/capture.js';
 import { loadNative, OnnxBackend, sessionOptions, type NativeSession } from '../backends/onnx/index.js';
 import {
   encodeModel,
+  OnnxType,
   type GraphSpec,
   type NodeSpec,
   type TensorInit,
@@ -38,9 +39,10 @@ import {
   type FileWeight,
   type FileWeightType,
   type WeightInit,
+  weightType,
 } from '../backends/onnx/weights.js';
 import type { TensorEntry } from '../io/safetensors.js';
-import { allocate, dtypeOf, type DType } from '../tensor/dtype.js';
+import { allocate, type DType } from '../tensor/dtype.js';
 import { getBackend, noGrad } from '../tensor/engine.js';
 import { shapeString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -227,8 +229,7 @@ class SizeNodes {
   }
 
   cast(input: string, type: TensorInit['type'], out: string): void {
-    const code = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 }[type];
-    this.nodes.push({ op: 'Cast', inputs: [input], outputs: [out], attrs: { to: code } });
+    this.nodes.push({ op: 'Cast', inputs: [input], outputs: [out], attrs: { to: OnnxType[type] } });
   }
 }
 
@@ -483,7 +484,7 @@ export type WeightMode = 'packed' | 'shared';
 
 /** How a session gets its weights: from JS buffers (see WeightMode), or read by onnxruntime from the checkpoint. */
 type WeightSource =
-  | { mode: WeightMode; weights: WeightInit[] }
+  | { mode: WeightMode; weights: WeightInit[]; casts: NodeSpec[] }
   | { mode: 'file'; folder: string; files: FileWeight[]; casts: NodeSpec[]; inline: WeightInit[] };
 
 /** How a checkpoint stores a weight, as onnxruntime reads it (attn's tensors hold floats as float32, ints as int32). */
@@ -498,6 +499,21 @@ const STORED_AS: Record<TensorEntry['dtype'], FileWeightType> = {
   BOOL: 'bool',
 };
 const ONNX_TYPE_CODE: Record<DType, number> = { float32: 1, int32: 6, bool: 9 };
+
+/**
+ * A weight as a session takes it. One kept in half precision (tensor/half.ts) goes in as its float16 / bfloat16 bits
+ * under `<name>#half`, cast to float32 inside the graph (appended to `casts`): JS makes no float32 copy, and the
+ * graph computes on exactly the values the eager pass widens to. As an initializer, onnxruntime folds the Cast once
+ * at session load (its copy is then float32: its CPU kernels compute in float32); as a 'shared' input it casts on
+ * every run.
+ */
+function weightInitOf(name: string, t: Tensor, casts: NodeSpec[]): WeightInit {
+  const half = t.halfStorage;
+  if (!half) return { name, dims: t.shape, data: t.storage };
+  const stored = `${name}#half`;
+  casts.push({ op: 'Cast', inputs: [stored], outputs: [name], attrs: { to: ONNX_TYPE_CODE.float32 } });
+  return { name: stored, dims: t.shape, data: half.bits, half: half.format === 'F16' ? 'float16' : 'bfloat16' };
+}
 
 /**
  * The weights of a graph as onnxruntime reads them from their checkpoint file by offset (a weight stored in another
@@ -520,7 +536,7 @@ function checkpointSource(
     if (!used.has(name)) continue;
     const entry = checkpoint.get(t);
     if (!entry) {
-      inline.push({ name, dims: t.shape, data: t.storage });
+      inline.push(weightInitOf(name, t, casts));
       continue;
     }
     let real = realPaths.get(entry.file);
@@ -632,6 +648,8 @@ export class CompiledForward {
   /** With weights 'shared': the weights as onnxruntime tensors over attn's buffers, fed with every run. */
   private readonly weightFeeds: Record<string, unknown> = {};
   private readonly weights: WeightInit[];
+  /** Casts from the weights' stored types (F16 file bytes, half-kept tensors) to the types the graph reads. */
+  private readonly weightCasts: NodeSpec[];
   /** Whether onnxruntime read the checkpoint weights from their file (CompileOptions.checkpoint). */
   readonly readsCheckpoint: boolean;
 
@@ -650,28 +668,29 @@ export class CompiledForward {
     this.session = new (loadNative().binding.InferenceSession)();
     this.weights = source.mode === 'file' ? source.inline : source.weights;
     this.readsCheckpoint = source.mode === 'file';
+    this.weightCasts = source.casts;
     const weights = this.weights;
+    const withCasts = this.specWithWeightCasts;
     if (source.mode === 'file') {
       // Loaded from bytes, external data is read from this folder (by path, so onnxruntime reads or maps the file
       // itself: in-memory external data would be copied). A symlinked checkpoint elsewhere is refused by its check
       // that external data stays inside the folder, hence no model file is written.
       options.extra.session['model_external_initializers_file_folder_path'] = source.folder;
-      const withCasts = { ...spec, nodes: [...source.casts, ...spec.nodes] };
       const parts = modelWithFileWeights(withCasts, source.files, source.inline);
       const model = Buffer.concat(parts);
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
     } else if (source.mode === 'packed') {
-      const { model, externalData } = modelWithExternalWeights(spec, weights);
+      const { model, externalData } = modelWithExternalWeights(withCasts, weights);
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
         ...options,
         externalData,
       });
     } else {
-      const weightInputs = weights.map((w) => ({ name: w.name, type: dtypeOf(w.data), dims: [...w.dims] }));
-      const model = encodeModel({ ...spec, inputs: [...spec.inputs, ...weightInputs] });
+      const weightInputs = weights.map((w) => ({ name: w.name, type: weightType(w), dims: [...w.dims] }));
+      const model = encodeModel({ ...withCasts, inputs: [...spec.inputs, ...weightInputs] });
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
       const { OrtTensor } = loadNative();
-      for (const w of weights) this.weightFeeds[w.name] = new OrtTensor(dtypeOf(w.data), w.data, w.dims);
+      for (const w of weights) this.weightFeeds[w.name] = new OrtTensor(weightType(w), w.data, w.dims);
     }
     this.nodeCount = spec.nodes.length;
   }
@@ -694,10 +713,11 @@ export class CompiledForward {
       const fromFile = options.checkpoint ? checkpointSource(used, initializers, options.checkpoint) : null;
       if (fromFile) return fromFile;
       readReleased();
+      const casts: NodeSpec[] = [];
       const weights = Object.entries(initializers)
         .filter(([name]) => used.has(name))
-        .map(([name, t]) => ({ name, dims: t.shape, data: t.storage }));
-      return { mode: options.weights ?? 'packed', weights };
+        .map(([name, t]) => weightInitOf(name, t, casts));
+      return { mode: options.weights ?? 'packed', weights, casts };
     };
     const file =
       options.cacheKey === undefined ? null : cacheFile(cacheKeyOf(model, forward, initializers, options.cacheKey));
@@ -788,9 +808,17 @@ export class CompiledForward {
     }
   }
 
-  /** The weights by initializer name (export writes them inline); those read from a checkpoint file are not here. */
+  /**
+   * The weights by initializer name (export writes them inline, with `specWithWeightCasts`); those read from a
+   * checkpoint file are not here.
+   */
   get weightInits(): readonly WeightInit[] {
     return this.weights;
+  }
+
+  /** The graph with the casts from its weights' stored types first (half-kept weights, F16 checkpoint bytes). */
+  get specWithWeightCasts(): GraphSpec {
+    return { ...this.spec, nodes: [...this.weightCasts, ...this.spec.nodes] };
   }
 
   /** Runs the graph; feeds are checked against the input specs (dtype, rank, fixed sizes, shared sizes). */

@@ -82,7 +82,7 @@ export async function exportOnnx(
   const compiled = CompiledForward.compile(model, encoderSpec(typeof vocab === 'number' ? vocab : 2, output));
   try {
     const file = join(dir, 'onnx', 'model.onnx');
-    await writeFileAtomic(file, modelFileParts(withInt64Inputs(compiled.spec), compiled.weightInits));
+    await writeFileAtomic(file, modelFileParts(withInt64Inputs(compiled.specWithWeightCasts), compiled.weightInits));
     await model.config.withOverrides({ architectures: [name] }).saveTo(dir);
     await options.tokenizer?.savePretrained(dir);
     return file;

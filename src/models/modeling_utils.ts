@@ -27,7 +27,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
-import { dequantize, prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
+import { applyWeightDtype, dequantize, prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
 import { applyHeadPruning, pruneHeads, type HeadsToPrune } from './pruning.js';
 import {
   ConfigError,
@@ -65,13 +65,16 @@ export interface FromPretrainedOptions extends ResolveModelOptions {
    * 'auto' (default) keeps F16/BF16 weights in half precision in memory (computed in float32, half the memory);
    * 'float32' widens them on load, as transformers' default torch_dtype does, and dequantizes a quantized
    * checkpoint (see `dequantize` in models/quantization.ts): float layers holding the weights its codes stand for,
-   * which can be fine-tuned.
+   * which can be fine-tuned. 'float16' keeps every float weight as IEEE half bits (F16 ones as stored, others
+   * rounded on load as torch's `.half()`, a quantized checkpoint dequantized first; see `narrowToFloat16` in
+   * models/quantization.ts): half the memory, still computed in float32.
    */
-  dtype?: 'auto' | 'float32';
+  dtype?: 'auto' | 'float32' | 'float16';
   /**
    * false leaves the weights in the checkpoint file for a compiled inference session, which reads them itself (the
    * text pipelines load so): each such weight is released (reading it throws an error saying where it is) and listed
-   * in `weightsOnDisk`; `readWeightsBack()` reads them. Ignored for quantized checkpoints. Default true.
+   * in `weightsOnDisk`; `readWeightsBack()` reads them. Ignored for quantized checkpoints, and with `dtype: 'float16'`
+   * for float weights the file does not store as F16 (they are rounded in memory). Default true.
    */
   readWeights?: boolean;
 }
@@ -119,6 +122,7 @@ export interface PreTrainedModelClass<M extends PreTrainedModel = PreTrainedMode
 }
 
 const GENERATION_CONFIG = 'generation_config.json';
+const LOAD_DTYPES: ReadonlyArray<FromPretrainedOptions['dtype']> = ['auto', 'float32', 'float16'];
 const LISTED = 10;
 
 function listSome(names: string[]): string {
@@ -286,13 +290,17 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
       });
     }
     const { info, assignments } = this.planLoad(incoming, reader.file, options);
+    const entryOf = (name: string) => reader.entries.get(originals.get(name)!)!;
+    // float16 weights stored otherwise are rounded in memory: a compiled session must not read the file's values.
+    const staysOnDisk = ([name, target]: [string, Tensor]) =>
+      options.readWeights === false &&
+      !(options.dtype === 'float16' && target.dtype === 'float32' && entryOf(name).dtype !== 'F16');
+    const onDisk = assignments.filter(staysOnDisk);
     if (options.readWeights === false) {
-      const entryOf = (name: string) => reader.entries.get(originals.get(name)!)!;
-      this.weightsOnDisk = new Map(assignments.map(([name, target]) => [target, entryOf(name)]));
+      this.weightsOnDisk = new Map(onDisk.map(([name, target]) => [target, entryOf(name)]));
       this.releaseWeightsOnDisk();
-      return info;
     }
-    for (const [name, target] of assignments)
+    for (const [name, target] of assignments.filter((a) => !staysOnDisk(a)))
       await reader.readInto(originals.get(name)!, target, { keepHalf: options.dtype !== 'float32' });
     return info;
   }
@@ -443,6 +451,11 @@ export async function loadFromDir<M extends PreTrainedModel>(
   options: FromPretrainedOptions = {},
   nameOrDir: string = dir,
 ): Promise<M> {
+  if (options.dtype !== undefined && !LOAD_DTYPES.includes(options.dtype)) {
+    throw new CheckpointError(
+      `${nameOrDir}: dtype '${String(options.dtype)}' is not one of ${LOAD_DTYPES.join(', ')} (torch_dtype's names)`,
+    );
+  }
   const configPath = join(dir, 'config.json');
   const baseConfig =
     options.config ?? new cls.configClass(await readJsonObject(configPath, 'model configuration'), configPath);
@@ -469,6 +482,7 @@ export async function loadFromDir<M extends PreTrainedModel>(
     const fresh = new Set(info.newlyInitialized.map((name) => state.get(name)));
     deferred.initialize(new Set([...[...buffers].filter(([t]) => !fresh.has(t)).map(([, data]) => data), ...replaced]));
     if (options.dtype === 'float32') dequantize(model);
+    if (options.dtype === 'float16') applyWeightDtype(model, 'fp16', dir);
     model.loadingInfo = info;
     model.sourceDir = dir;
   } finally {

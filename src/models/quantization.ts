@@ -21,6 +21,8 @@
  *
  * `dequantize(model)` goes back: float layers holding exactly the weights the codes stand for, to fine-tune a shipped
  * quantized model or run it in float (`fromPretrained(dir, { dtype: 'float32' })`, a pipeline's `dtype: 'fp32'`).
+ * `narrowToFloat16(model)` keeps the float weights as IEEE half bits instead (`dtype: 'float16'` / 'fp16'; a plain F16
+ * checkpoint when saved): half the size of float32, computed in float32.
  */
 import { createRequire } from 'node:module';
 import { graphFor } from '../backends/onnx/lowering.js';
@@ -31,6 +33,7 @@ import { Embedding, Linear } from '../nn/layers.js';
 import { Parameter, type Module } from '../nn/module.js';
 import { Q4_BLOCK, QuantizedEmbedding, QuantizedLinear, quantizedTensors, type QuantScheme } from '../nn/quantized.js';
 import { deferRandomInit } from '../tensor/creation.js';
+import { narrowToHalf } from '../tensor/half.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { JsonObject, PretrainedConfig } from './configuration_utils.js';
 
@@ -373,24 +376,64 @@ export function prepareQuantizedModel(model: Module, config: PretrainedConfig, b
 }
 
 /** Weight types as transformers.js names them (its `dtype` option). */
-export type WeightDtype = 'fp32' | 'q8' | 'q4';
+export type WeightDtype = 'fp32' | 'fp16' | 'q8' | 'q4';
 
-const SCHEME_OF: Record<Exclude<WeightDtype, 'fp32'>, QuantScheme> = { q8: 'int8', q4: 'q4' };
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'q8', 'q4'];
+
+const SCHEME_OF: Record<'q8' | 'q4', QuantScheme> = { q8: 'int8', q4: 'q4' };
+
+export function isWeightDtype(value: unknown): value is WeightDtype {
+  return WEIGHT_DTYPES.includes(value as WeightDtype);
+}
+
+/** Throws naming `dtype` and the accepted names unless it is a WeightDtype (or undefined: as saved). */
+export function checkWeightDtype(dtype: unknown, source: string): asserts dtype is WeightDtype | undefined {
+  if (dtype === undefined || isWeightDtype(dtype)) return;
+  throw new QuantizationError(
+    `${source}: dtype '${String(dtype)}' is not one of ${WEIGHT_DTYPES.join(', ')} (transformers.js' names)`,
+  );
+}
+
+/** float16's largest finite value: a weight beyond it would become infinite. */
+const FLOAT16_MAX = 65504;
+
+/**
+ * Keeps every float weight and buffer of `model` (in place) as IEEE half bits (tensor/half.ts), rounded to nearest
+ * even as torch's `.half()`: half the memory, computed in float32 (ops widen on read; a compiled graph takes the
+ * bits and casts inside). Weights already F16 stay as they are, BF16 ones are re-rounded, and weights released to
+ * their checkpoint file (`readWeights: false`) are skipped: their file decides (see `loadFromDir`). Throws naming
+ * the weight when a value lies beyond float16's range (±65504). Returns the model.
+ */
+export function narrowToFloat16<M extends Module>(model: M, source: string): M {
+  for (const [name, t] of model.stateDict()) {
+    if (t.isDisposed || t.dtype !== 'float32' || t.halfStorage?.format === 'F16') continue;
+    const values = t.data as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      if (Math.abs(values[i]!) > FLOAT16_MAX && Number.isFinite(values[i]!)) {
+        throw new QuantizationError(
+          `${source}: weight '${name}' holds ${values[i]}, beyond float16's range (±${FLOAT16_MAX}); keep it float32 (dtype 'fp32')`,
+        );
+      }
+    }
+    t.replaceStorage(narrowToHalf(values, 'F16'));
+  }
+  return model;
+}
 
 /**
  * Brings a loaded model (in place) to the weight type a caller asked for: 'q8' / 'q4' quantize a float checkpoint on
- * load (a quantized one stays as saved), 'fp32' dequantizes a quantized one (`dequantize`: the weights its codes
- * stand for, not the float weights it was made from), none keeps it.
+ * load (a quantized one stays as saved); 'fp32' dequantizes a quantized one (`dequantize`: the weights its codes
+ * stand for, not the float weights it was made from); 'fp16' does the same then keeps the float weights as half
+ * bits (`narrowToFloat16`); none keeps it.
  */
 export function applyWeightDtype(model: Module, dtype: WeightDtype | undefined, source: string): void {
+  checkWeightDtype(dtype, source);
   if (dtype === undefined) return;
   const current = quantizationConfigOf(model);
-  if (dtype === 'fp32') {
+  if (dtype === 'fp32' || dtype === 'fp16') {
     if (current) dequantize(model);
+    if (dtype === 'fp16') narrowToFloat16(model, source);
     return;
   }
-  const scheme = SCHEME_OF[dtype];
-  if (scheme === undefined)
-    throw new QuantizationError(`${source}: dtype '${String(dtype)}' is not one of fp32, q8, q4`);
-  if (!current) quantize(model, { dtype: scheme });
+  if (!current) quantize(model, { dtype: SCHEME_OF[dtype] });
 }

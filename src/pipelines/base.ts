@@ -40,7 +40,9 @@ export interface PipelineOptions {
   compiledWeights?: CompiledWeights;
   /**
    * Weight type, as transformers.js names it: 'q8' / 'q4' quantize a float model on load (int8, or 4-bit for
-   * causal LMs; see models/quantization.ts), 'fp32' dequantizes a quantized one; default: as saved.
+   * causal LMs; see models/quantization.ts), 'fp32' dequantizes a quantized one, 'fp16' keeps float weights
+   * as IEEE half bits (rounded on load unless stored F16; computed in float32, cast inside the compiled graph);
+   * default: as saved.
    */
   dtype?: WeightDtype;
 }

@@ -30,7 +30,7 @@ import { languagePair, TranslationPipeline } from './translation.js';
 import { QuestionAnsweringPipeline } from './question-answering.js';
 import { TokenClassificationPipeline } from './token-classification.js';
 import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
-import { applyWeightDtype } from '../models/quantization.js';
+import { applyWeightDtype, checkWeightDtype } from '../models/quantization.js';
 import { getBackend } from '../tensor/engine.js';
 
 const ENCODER_HEADS = new Set<ModelTask>([
@@ -262,6 +262,7 @@ export async function pipeline(
   options: PipelineFactoryOptions = {},
 ): Promise<Pipeline> {
   const { task, ...pair } = parseTask(taskName);
+  checkWeightDtype(options.dtype, `pipeline('${taskName}')`);
   if (model !== undefined && isLlama2cCheckpoint(model)) return llama2cPipeline(task, model, options);
   const srcLang = options.srcLang ?? pair.srcLang;
   const tgtLang = options.tgtLang ?? pair.tgtLang;
@@ -277,9 +278,12 @@ export async function pipeline(
       !ENCODER_HEADS.has(head) ||
       options.compiled === false ||
       (options.compiledWeights ?? 'file') !== 'file' ||
-      (options.dtype !== undefined && options.dtype !== 'fp32') ||
+      options.dtype === 'q8' ||
+      options.dtype === 'q4' ||
       getBackend().name !== 'onnx';
-    const loadedForTask = await loadForTask(taskName, dir, head, config, options.onWarning, readWeights);
+    // fp16 rounds on load what the file does not store as F16 (those weights are then read, not left on disk).
+    const dtype = options.dtype === 'fp16' ? 'float16' : undefined;
+    const loadedForTask = await loadForTask(taskName, dir, head, config, options.onWarning, { readWeights, dtype });
     const { model: loaded, tokenizer } = loadedForTask;
     applyWeightDtype(loaded, options.dtype, dir);
     return [loaded, tokenizer, options] as const;

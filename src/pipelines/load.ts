@@ -13,7 +13,7 @@ import { modelClassFor } from '../models/auto/modeling_auto.js';
 import { registrationFor, type ModelTask } from '../models/auto/registry.js';
 import type { ModelForTask } from '../models/modeling_outputs.js';
 import { PretrainedConfig } from '../models/configuration_utils.js';
-import { loadFromDir, type PreTrainedModel } from '../models/modeling_utils.js';
+import { loadFromDir, type FromPretrainedOptions, type PreTrainedModel } from '../models/modeling_utils.js';
 import { AutoTokenizer } from '../tokenizers/auto.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 import { projectRoot } from '../util/paths.js';
@@ -100,7 +100,7 @@ export async function loadForTask<T extends ModelTask>(
   head: T,
   config?: PretrainedConfig,
   warn: (message: string) => void = (message) => console.warn(message),
-  readWeights = true,
+  weights: Pick<FromPretrainedOptions, 'readWeights' | 'dtype'> = {},
 ): Promise<LoadedModel<ModelForTask[T]>> {
   const cfg = config ?? (await readModelConfig(dir));
   const wrongKind = (why: string) =>
@@ -110,7 +110,7 @@ export async function loadForTask<T extends ModelTask>(
   const model = await loadFromDir(modelClassFor(cfg, head), dir, {
     config: cfg,
     onWarning: () => undefined,
-    readWeights,
+    ...weights,
   });
   if (head !== 'base' && (model.loadingInfo?.newlyInitialized.length ?? 0) > 0) {
     throw wrongKind(

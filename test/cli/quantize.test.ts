@@ -45,8 +45,8 @@ describe('attn quantize', () => {
     expect(await run(['--model', 'x', '--out', 'y'])).toBe(2);
     expect(await run(['--model', 'x', '--dtype', 'int4', '--out', 'y'])).toBe(2);
     expect(error.mock.calls.map((c) => String(c[0]))).toEqual([
-      expect.stringContaining('--dtype is required (int8 or q4)'),
-      expect.stringContaining("--dtype is 'int4'; expected int8 or q4"),
+      expect.stringContaining('--dtype is required (int8, q4, fp16)'),
+      expect.stringContaining("--dtype is 'int4'; expected one of int8, q4, fp16"),
     ]);
   });
 });
@@ -76,6 +76,6 @@ describe('attn run --dtype', () => {
     expect(labels(q8.out)).toEqual(labels(float.out));
     const bad = await attnRun(['sentiment-analysis', '--model', model, '--dtype', 'int4', 'x']);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--dtype is 'int4'; expected fp32, q8 or q4/);
+    expect(bad.err).toMatch(/--dtype is 'int4'; expected one of fp32, fp16, q8, q4/);
   });
 });

@@ -304,7 +304,7 @@ describe('dequantize', () => {
     expect(model.q4).toBeInstanceOf(Linear);
     applyWeightDtype(model, 'q8', 'm');
     expect((model.q4 as unknown as QuantizedLinear).scheme).toBe('int8');
-    expect(() => applyWeightDtype(model, 'q2' as never, 'm')).toThrow(/m: dtype 'q2' is not one of fp32, q8, q4/);
+    expect(() => applyWeightDtype(model, 'q2' as never, 'm')).toThrow(/m: dtype 'q2' is not one of fp32, fp16, q8, q4/);
   });
 });
 

@@ -28,7 +28,11 @@ interface NativeBinding {
   InferenceSession: new () => NativeSession;
 }
 
-type OrtTensorCtor = new (type: string, data: TypedArray | BigInt64Array, dims: readonly number[]) => unknown;
+type OrtTensorCtor = new (
+  type: string,
+  data: TypedArray | Uint16Array | BigInt64Array,
+  dims: readonly number[],
+) => unknown;
 
 const ORT_TYPE: Record<DType, string> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 

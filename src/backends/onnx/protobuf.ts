@@ -87,7 +87,7 @@ class ProtoWriter {
 }
 
 /** ONNX TensorProto.DataType codes. */
-export const OnnxType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 } as const;
+export const OnnxType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, bfloat16: 16 } as const;
 export type OnnxTypeName = keyof typeof OnnxType;
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | TensorInit;
@@ -140,6 +140,9 @@ function rawBytes(init: TensorInit): Uint8Array {
     case 'uint8':
     case 'bool':
       return v instanceof Uint8Array ? v : Uint8Array.from(v);
+    case 'float16':
+    case 'bfloat16': // values are the 16-bit patterns
+      return bytesOf(v instanceof Uint16Array ? v : Uint16Array.from(v));
   }
 }
 

@@ -1,6 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { dtypeOf } from '../../tensor/dtype.js';
-import { encodeModel, OnnxType, type GraphSpec } from './protobuf.js';
+import { encodeModel, OnnxType, type GraphSpec, type OnnxTypeName } from './protobuf.js';
 
 /**
  * ONNX models that carry a model's weights as initializers. `encodeModel` builds byte by byte, which is right for a
@@ -14,7 +14,14 @@ import { encodeModel, OnnxType, type GraphSpec } from './protobuf.js';
 export interface WeightInit {
   name: string;
   dims: readonly number[];
-  data: TypedArray;
+  /** The values, or with `half` their float16 / bfloat16 bit patterns (a weight kept in half, see tensor/half.ts). */
+  data: TypedArray | Uint16Array;
+  half?: 'float16' | 'bfloat16';
+}
+
+/** The ONNX type a weight's data holds. */
+export function weightType(w: WeightInit): OnnxTypeName {
+  return w.half ?? dtypeOf(w.data as TypedArray);
 }
 
 /** An onnxruntime `externalData` entry: the bytes of the file `path` that initializers point into. */
@@ -89,14 +96,14 @@ class Chunks {
   }
 }
 
-function bytesOf(data: TypedArray): Uint8Array {
+function bytesOf(data: TypedArray | Uint16Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function tensorHeader(w: WeightInit): Chunks {
   const t = new Chunks();
   for (const d of w.dims) t.int(TENSOR.dims, d);
-  return t.int(TENSOR.dataType, OnnxType[dtypeOf(w.data)]).string(TENSOR.name, w.name);
+  return t.int(TENSOR.dataType, OnnxType[weightType(w)]).string(TENSOR.name, w.name);
 }
 
 /** The appended GraphProto holding the weights (each one's bytes inline, or a reference to external data). */

@@ -1,30 +1,35 @@
 /**
- * `attn quantize --model M --dtype int8|q4 --out DIR`: a model folder (or installed / cached model) written with
- * quantized weights (see models/quantization.ts), its tokenizer beside it; `fromPretrained`, `pipeline` and every
+ * `attn quantize --model M --dtype int8|q4|fp16 --out DIR`: a model folder (or installed / cached model) written with
+ * quantized weights (see models/quantization.ts) or float16 ones, its tokenizer beside it; `fromPretrained`, `pipeline` and every
  * attn command load DIR as they load any model.
  */
 import { stat } from 'node:fs/promises';
 import { modelClassFor } from '../../models/auto/index.js';
 import { classByName } from '../../models/auto/registry.js';
-import { loadPretrained, openCheckpoint } from '../../models/modeling_utils.js';
+import { loadPretrained, openCheckpoint, type PreTrainedModel } from '../../models/modeling_utils.js';
 import { quantize, QuantizationError } from '../../models/quantization.js';
 import { readModelConfig, resolveModel } from '../../pipelines/load.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
 import { parseFlags, UsageError, usageLine } from '../args.js';
 
-export const help = `Usage: attn quantize --model M --dtype int8|q4 --out DIR
+export const help = `Usage: attn quantize --model M --dtype int8|q4|fp16 --out DIR
 
-Writes model M (a folder, an installed model or a hub repo id in the cache) to DIR with quantized weights:
+Writes model M (a folder, an installed model or a hub repo id in the cache) to DIR with lighter weights:
   int8   every Linear layer as int8 codes with one scale per output channel, run by onnxruntime's
          DynamicQuantizeMatMul; embeddings as int8 rows. For encoders and encoder-decoders.
   q4     Linear layers as 4-bit codes in blocks of 32 (onnxruntime's MatMulNBits), layers of another
          width and embeddings as int8. For causal LMs.
-config.json records the layers in quantization_config; the tokenizer files are copied.
+  fp16   every float weight as IEEE half (F16), rounded to nearest even: half the size of float32, a plain
+         safetensors checkpoint that transformers loads too (an int8/q4 model is dequantized first).
+config.json records quantized layers in quantization_config; the tokenizer files are copied.
 
 Options:
   --model M         the model to quantize (required)
-  --dtype int8|q4   the weight type (required)
+  --dtype int8|q4|fp16  the weight type (required)
   --out DIR         the folder to write (required; created if missing)`;
+
+const LIGHT_DTYPES = ['int8', 'q4', 'fp16'] as const;
+type LightDtype = (typeof LIGHT_DTYPES)[number];
 
 async function weightBytes(dir: string): Promise<number> {
   const reader = await openCheckpoint(dir);
@@ -39,7 +44,7 @@ async function weightBytes(dir: string): Promise<number> {
 
 export async function run(argv: string[]): Promise<number> {
   let model: string;
-  let dtype: 'int8' | 'q4';
+  let dtype: LightDtype;
   let out: string;
   try {
     const { values } = parseFlags({
@@ -47,15 +52,15 @@ export async function run(argv: string[]): Promise<number> {
       options: { model: { type: 'string' }, dtype: { type: 'string' }, out: { type: 'string' } },
     });
     if (!values.model) throw new UsageError('--model is required');
-    if (values.dtype !== 'int8' && values.dtype !== 'q4') {
+    if (!LIGHT_DTYPES.includes(values.dtype as LightDtype)) {
       throw new UsageError(
         values.dtype === undefined
-          ? '--dtype is required (int8 or q4)'
-          : `--dtype is '${values.dtype}'; expected int8 or q4`,
+          ? `--dtype is required (${LIGHT_DTYPES.join(', ')})`
+          : `--dtype is '${values.dtype}'; expected one of ${LIGHT_DTYPES.join(', ')}`,
       );
     }
     if (!values.out) throw new UsageError('--out is required');
-    ({ model, dtype, out } = values as { model: string; dtype: 'int8' | 'q4'; out: string });
+    ({ model, dtype, out } = values as { model: string; dtype: LightDtype; out: string });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(usageLine('quantize', err));
@@ -65,9 +70,15 @@ export async function run(argv: string[]): Promise<number> {
   const config = await readModelConfig(dir);
   const saved = config.architectures?.[0];
   const cls = (saved !== undefined ? classByName(saved) : undefined) ?? modelClassFor(config, 'base');
-  const loaded = await loadPretrained(cls, dir, { config, onWarning: (m) => console.error(`attn quantize: ${m}`) });
+  let loaded: PreTrainedModel;
   try {
-    quantize(loaded, { dtype });
+    loaded = await loadPretrained(cls, dir, {
+      config,
+      onWarning: (m) => console.error(`attn quantize: ${m}`),
+      // Rounded on load: a quantized model is dequantized first, an F16 one stays bit for bit.
+      dtype: dtype === 'fp16' ? 'float16' : undefined,
+    });
+    if (dtype !== 'fp16') quantize(loaded, { dtype });
   } catch (err) {
     if (!(err instanceof QuantizationError)) throw err;
     console.error(`attn quantize: ${dir}: ${err.message}`);

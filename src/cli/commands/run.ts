@@ -21,6 +21,7 @@ import {
   type Task,
   type ZeroShotResult,
 } from '../../pipelines/index.js';
+import { isWeightDtype, WEIGHT_DTYPES } from '../../models/quantization.js';
 import { progress } from '../../util/progress.js';
 import { didYouMean, integerFlag, numberFlag, parseFlags, UsageError, usageLine } from '../args.js';
 
@@ -49,7 +50,7 @@ Options:
   --json               print one JSON object per input: {"input": …, "result": …} (results shaped as Hugging Face's)
   --batch-size N       inputs per model call when reading standard input (default 16)
   --dtype D            weights: q8 or q4 quantize a float model on load (see attn quantize), fp32 dequantizes
-                       an int8 one (default: as saved)
+                       an int8 one, fp16 keeps float weights as half bits (default: as saved)
   --top-k N            text-classification, fill-mask, question-answering: how many labels / tokens / answers to show
   --question Q         question-answering: the question to answer from each text (required)
   --aggregation-strategy S   token-classification (ner): none, simple, first, average, max (default none)
@@ -286,8 +287,8 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
     const batchSize = integerFlag(flags['batch-size'], '--batch-size', 16);
     if (batchSize < 1) throw new UsageError('--batch-size must be at least 1');
     const dtype = flags.dtype;
-    if (dtype !== undefined && dtype !== 'fp32' && dtype !== 'q8' && dtype !== 'q4')
-      throw new UsageError(`--dtype is '${dtype}'; expected fp32, q8 or q4`);
+    if (dtype !== undefined && !isWeightDtype(dtype))
+      throw new UsageError(`--dtype is '${dtype}'; expected one of ${WEIGHT_DTYPES.join(', ')}`);
     const empty = texts.findIndex((text) => text.trim() === '');
     if (empty >= 0) throw new UsageError(`text ${empty + 1} is empty; give some text, or none to read standard input`);
 
