@@ -8,7 +8,14 @@
  *   are: feeding a JS buffer to onnxruntime is zero-copy on the CPU, and it never passes through ops in between.
  */
 import { CaptureError } from '../backends/onnx/capture.js';
-import { CompiledForward, GeneralizeError, type Axis, type ForwardSpec, type WeightMode } from './compiled.js';
+import {
+  CompiledForward,
+  GeneralizeError,
+  holdsHalfWeights,
+  type Axis,
+  type ForwardSpec,
+  type WeightMode,
+} from './compiled.js';
 import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from './modeling_outputs.js';
 import { quantizationConfigOf } from './quantization.js';
 import { Module } from '../nn/module.js';
@@ -163,7 +170,7 @@ function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForwar
 
 function compiledPrefill(model: CausalLM): CompiledForward | null {
   return compiledOnce(compiledPrefills, model, 'prompt', (module) => {
-    const weights: WeightMode = quantizationConfigOf(module) ? 'packed' : 'shared';
+    const weights: WeightMode = quantizationConfigOf(module) || holdsHalfWeights(module) ? 'packed' : 'shared';
     return CompiledForward.compile(module, prefillSpec(model), { weights, cacheKey: 'causal-lm/prefill' });
   });
 }

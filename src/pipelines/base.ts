@@ -5,7 +5,13 @@
  */
 import { CaptureError } from '../backends/onnx/capture.js';
 import type { PushResult, PushToHubOptions } from '../hub/push.js';
-import { CompiledForward, encoderSpec, GeneralizeError, type EncoderFeeds } from '../models/compiled.js';
+import {
+  CompiledForward,
+  encoderSpec,
+  GeneralizeError,
+  holdsHalfWeights,
+  type EncoderFeeds,
+} from '../models/compiled.js';
 import { checkFiniteOutputs } from '../generation/finite-outputs.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { allocate } from '../tensor/dtype.js';
@@ -158,8 +164,10 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
         const vocab = model.config.rawField('vocab_size');
         // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
         const spec = encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
-        // Quantized codes must be initializers: onnxruntime then casts and lays them out once and pre-packs them.
-        const weights = quantizationConfigOf(model) || this.compiledWeights === 'packed' ? 'packed' : 'shared';
+        // Quantized codes and half weights must be initializers: onnxruntime then casts and lays them out once and
+        // pre-packs them.
+        const packed = quantizationConfigOf(model) || holdsHalfWeights(model) || this.compiledWeights === 'packed';
+        const weights = packed ? 'packed' : 'shared';
         const fromFile = this.compiledWeights === 'file' && model.weightsOnDisk !== null;
         const compiled = CompiledForward.compile(model, spec, {
           cacheKey: `pipeline/${this.task}/${key}`,

@@ -281,8 +281,9 @@ export async function pipeline(
       options.dtype === 'q8' ||
       options.dtype === 'q4' ||
       getBackend().name !== 'onnx';
-    // fp16 rounds on load what the file does not store as F16 (those weights are then read, not left on disk).
-    const dtype = options.dtype === 'fp16' ? 'float16' : undefined;
+    // fp16 rounds on load what the file does not store as F16 (those weights are then read, not left on disk);
+    // fp32 widens F16 weights as it reads them.
+    const dtype = options.dtype === 'fp16' ? 'float16' : options.dtype === 'fp32' ? 'float32' : undefined;
     const loadedForTask = await loadForTask(taskName, dir, head, config, options.onWarning, { readWeights, dtype });
     const { model: loaded, tokenizer } = loadedForTask;
     applyWeightDtype(loaded, options.dtype, dir);

@@ -192,5 +192,10 @@ describe('F16 checkpoints', () => {
     const rounded = await scores(source, { dtype: 'fp16' });
     expect(maxDiff(await scores(half), rounded)).toBeLessThan(1e-6);
     expect(maxDiff(await scores(half, { dtype: 'fp16' }), rounded)).toBeLessThan(1e-6);
+    // dtype 'fp32' widens them once as it reads them (op by op, every weight is read): the same values in float32.
+    const widened = await pipeline('text-classification', half, { dtype: 'fp32', compiled: false });
+    for (const [name, t] of widened.model.stateDict()) expect(t.halfStorage, name).toBeNull();
+    widened.dispose();
+    expect(maxDiff(await scores(half, { dtype: 'fp32', compiled: false }), rounded)).toBeLessThan(1e-6);
   });
 });
