@@ -481,8 +481,9 @@ function weightsOf(model: Module): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   const seen = new Set<unknown>();
   for (const [name, t] of model.stateDict()) {
-    // A weight released to its checkpoint file (tied weights are one tensor) has no buffer to compare.
-    const identity = t.isDisposed ? t : t.storage;
+    // A weight released to its checkpoint file (tied weights are one tensor) has no buffer to compare; a half one
+    // is compared by its bits (its widened buffer is a cache entry, not an identity).
+    const identity = t.isDisposed ? t : (t.halfStorage ?? t.storage);
     if (seen.has(identity)) continue;
     seen.add(identity);
     out[name] = t;

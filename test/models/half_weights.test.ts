@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyTokenizerFiles } from '../../src/hub/push.js';
 import { SafetensorsReader } from '../../src/io/safetensors.js';
 import { CompiledForward, encoderSpec, type EncoderFeeds } from '../../src/models/compiled.js';
+import { decodesCompiled, promptsCompiled } from '../../src/models/compiled_decoding.js';
 import { DistilBertForSequenceClassification } from '../../src/models/distilbert/modeling_distilbert.js';
+import { generate } from '../../src/generation/utils.js';
+import { GPT2LMHeadModel } from '../../src/models/gpt2/modeling_gpt2.js';
 import { AutoModelForSequenceClassification } from '../../src/models/index.js';
 import { CheckpointError } from '../../src/models/modeling_utils.js';
 import { dequantize, narrowToFloat16, quantize, QuantizationError } from '../../src/models/quantization.js';
@@ -127,6 +130,17 @@ describe("fromPretrained(dir, { dtype: 'float16' })", () => {
     await expect(DistilBertForSequenceClassification.fromPretrained(dir, { dtype: 'half' as never })).rejects.toThrow(
       /dtype 'half' is not one of auto, float32, float16/,
     );
+  });
+});
+
+describe('half weights tied between two layers', () => {
+  it('compile once (GPT-2 head = token table): compiled prompt and steps decode as op by op', async () => {
+    const model = await GPT2LMHeadModel.fromPretrained(goldenCase('gpt2').dir, { dtype: 'float16' });
+    expect(model.stateDict().get('lm_head.weight')!.halfStorage).not.toBeNull();
+    const options = { maxNewTokens: 12, eosTokenId: null };
+    const eager = generate(model, [[5, 6, 7, 8]], { ...options, compiled: false });
+    expect(generate(model, [[5, 6, 7, 8]], options).sequences).toEqual(eager.sequences);
+    expect([promptsCompiled(model), decodesCompiled(model)]).toEqual([true, true]);
   });
 });
 
