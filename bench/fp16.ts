@@ -171,7 +171,8 @@ async function translation(): Promise<Record<string, unknown>> {
     const translate = await pipeline('translation_de_to_en', ...where(v, dirs));
     const start = performance.now();
     const texts: string[] = [];
-    for (const s of sources) texts.push(((await translate(s)) as Array<{ translation_text: string }>)[0]!.translation_text);
+    for (const s of sources)
+      texts.push(((await translate(s)) as Array<{ translation_text: string }>)[0]!.translation_text);
     const seconds = (performance.now() - start) / 1000;
     translate.dispose();
     outputs[v] = texts;

@@ -27,7 +27,13 @@ import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { CompiledDecoding } from './compiled_decoding.js';
 import { exportOnnx, type ExportOnnxOptions } from './export_onnx.js';
-import { applyWeightDtype, dequantize, prepareQuantizedModel, quantizationConfigOf, quantizedTensorDtypes } from './quantization.js';
+import {
+  applyWeightDtype,
+  dequantize,
+  prepareQuantizedModel,
+  quantizationConfigOf,
+  quantizedTensorDtypes,
+} from './quantization.js';
 import { applyHeadPruning, pruneHeads, type HeadsToPrune } from './pruning.js';
 import {
   ConfigError,

@@ -100,7 +100,12 @@ describe("fromPretrained(dir, { dtype: 'float16' })", () => {
         expect(halves.length, weights).toBeGreaterThan(0);
         expect(halves.every((w) => w.data instanceof Uint16Array && w.name.endsWith('#half'))).toBe(true);
         expect(compiled.weightInits.every((w) => !(w.data instanceof Float32Array))).toBe(true);
-        const got = compiled.run({ input_ids: x.inputIds, attention_mask: x.attentionMask, token_type_ids: x.inputIds });
+        const tokenTypes = new Tensor(new Int32Array(x.inputIds.size), x.inputIds.shape);
+        const got = compiled.run({
+          input_ids: x.inputIds,
+          attention_mask: x.attentionMask,
+          token_type_ids: tokenTypes,
+        });
         expect(maxTensorDiff(got.logits!, eager), weights).toBeLessThan(1e-5 * maxMagnitude(eager));
       } finally {
         compiled.dispose();
@@ -110,7 +115,9 @@ describe("fromPretrained(dir, { dtype: 'float16' })", () => {
 
   it('dequantizes a quantized checkpoint, then rounds the weights its codes stand for', async () => {
     const out = join(tmp, 'distilbert-int8');
-    await quantize(await DistilBertForSequenceClassification.fromPretrained(dir), { dtype: 'int8' }).savePretrained(out);
+    await quantize(await DistilBertForSequenceClassification.fromPretrained(dir), { dtype: 'int8' }).savePretrained(
+      out,
+    );
     const want = roundedThroughHalf(dequantize(await DistilBertForSequenceClassification.fromPretrained(out)));
     const f16 = await DistilBertForSequenceClassification.fromPretrained(out, { dtype: 'float16' });
     expectHalfOf(f16, want);
