@@ -93,6 +93,11 @@ const hiddenDropout = option('hidden-dropout', 0);
  * words) as one-word training items, for words the training phrases do not already label (sst2 only).
  */
 const lexicon = option('lexicon', 'no') === 'yes';
+/**
+ * Trains only on items of at least this many words (sst2): a second, short fine-tuning of a fine-tuned --base on
+ * the longer phrases and whole sentences, closer to what a user sends than the one- and two-word phrases.
+ */
+const minWords = option('min-words', 0);
 /** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
 const splitSeed = option('split-seed', 42);
 const started = performance.now();
@@ -135,13 +140,15 @@ function lexiconItems(known: ReadonlySet<string>): { sentence: string; label: nu
 async function sst2Splits(): Promise<Splits> {
   const split = await sst2SentenceSplit({ testSentences: 1000, validationSentences: 500, seed: splitSeed });
   const extra = lexicon ? lexiconItems(new Set(split.train.map((item) => item.sentence))) : [];
+  const long = split.train.filter((item) => item.sentence.split(' ').length >= minWords);
   return {
-    train: Dataset.fromRecords([...split.train, ...extra]),
+    train: Dataset.fromRecords([...long, ...extra]),
     validation: Dataset.fromRecords(split.validation),
     test: Dataset.fromRecords(split.test),
     description:
       `${split.train.length} training phrases; 1,000 test and 500 validation whole sentences drawn (seed ${splitSeed}) ` +
       `from the 6,885 items no other item contains, and the ${split.dropped} phrases inside them left out of training` +
+      (minWords > 0 ? `; of those, the ${long.length} items of at least ${minWords} words` : '') +
       (lexicon ? `; plus ${extra.length} one-word items from the Liu and AFINN-111 opinion lexicons` : ''),
     testName: '1,000 held-out SST-2 sentences (whole sentences, none of their phrases trained on)',
   };
