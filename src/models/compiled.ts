@@ -34,6 +34,7 @@ import {
   type ValueSpec,
 } from '../backends/onnx/protobuf.js';
 import {
+  FILE_WEIGHT_TYPES,
   modelWithExternalWeights,
   modelWithFileWeights,
   type FileWeight,
@@ -564,6 +565,50 @@ function checkpointSource(
   return { mode: 'file', folder: [...folders][0]!, files, casts, inline };
 }
 
+/**
+ * The graph reading a checkpoint's 8-bit codes (I8 int8 / U8 q4 bytes) in their file type. attn holds codes as int32,
+ * so the graph widens each stored weight (`<name>#stored` → Cast int32), then its only users narrow it back (the
+ * quantized matmul's Cast to int8 / uint8) or gather rows that are cast to float (QuantizedEmbedding). onnxruntime
+ * would fold the widening at session load into an int32 copy, 4 bytes a weight (the embedding table stays so); the
+ * users take the stored bytes instead, with the same values, and no int32 copy is ever made. A weight used otherwise
+ * keeps its Cast.
+ */
+export function codesReadAsStored(spec: GraphSpec, files: readonly FileWeight[]): GraphSpec {
+  const codeTypes = new Map(
+    files.filter((f) => f.type === 'int8' || f.type === 'uint8').map((f) => [f.name, FILE_WEIGHT_TYPES[f.type]]),
+  );
+  const users = new Map<string, NodeSpec[]>();
+  for (const n of spec.nodes) for (const i of n.inputs) users.set(i, [...(users.get(i) ?? []), n]);
+  const graphOutputs = new Set(spec.outputs.map((o) => o.name));
+  const usersOf = (value: string) => (graphOutputs.has(value) ? null : (users.get(value) ?? []));
+  const replaced = new Map<NodeSpec, NodeSpec | null>();
+  for (const widen of spec.nodes) {
+    const stored = widen.inputs[0]!;
+    const storedType = codeTypes.get(stored);
+    if (widen.op !== 'Cast' || storedType === undefined) continue;
+    const widened = widen.outputs[0]!;
+    const narrowsBack = (n: NodeSpec) => n.op === 'Cast' && n.attrs?.to === storedType;
+    const gathersRowsCast = (n: NodeSpec) =>
+      n.op === 'Gather' &&
+      n.inputs.indexOf(widened) === 0 &&
+      n.inputs.lastIndexOf(widened) === 0 &&
+      (usersOf(n.outputs[0]!)?.every((m) => m.op === 'Cast') ?? false);
+    const readers = usersOf(widened);
+    if (readers === null || !readers.every((n) => narrowsBack(n) || gathersRowsCast(n))) continue;
+    replaced.set(widen, null);
+    for (const n of readers) {
+      replaced.set(
+        n,
+        narrowsBack(n)
+          ? { op: 'Identity', inputs: [stored], outputs: n.outputs }
+          : { ...n, inputs: [stored, ...n.inputs.slice(1)] },
+      );
+    }
+  }
+  const nodes = spec.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ?? []) : [n]));
+  return { ...spec, nodes };
+}
+
 // ---- the compile cache ----
 
 /**
@@ -687,7 +732,7 @@ export class CompiledForward {
       // itself: in-memory external data would be copied). A symlinked checkpoint elsewhere is refused by its check
       // that external data stays inside the folder, hence no model file is written.
       options.extra.session['model_external_initializers_file_folder_path'] = source.folder;
-      const parts = modelWithFileWeights(withCasts, source.files, source.inline);
+      const parts = modelWithFileWeights(codesReadAsStored(withCasts, source.files), source.files, source.inline);
       const model = Buffer.concat(parts);
       this.session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
     } else if (source.mode === 'packed') {

@@ -79,8 +79,10 @@ export interface FromPretrainedOptions extends ResolveModelOptions {
   /**
    * false leaves the weights in the checkpoint file for a compiled inference session, which reads them itself (the
    * text pipelines load so): each such weight is released (reading it throws an error saying where it is) and listed
-   * in `weightsOnDisk`; `readWeightsBack()` reads them. Ignored for quantized checkpoints, and with `dtype: 'float16'`
-   * for float weights the file does not store as F16 (they are rounded in memory). Default true.
+   * in `weightsOnDisk`; `readWeightsBack()` reads them. A quantized checkpoint's codes stay too (onnxruntime reads
+   * the I8 / U8 bytes as they are, see `codesReadAsStored` in models/compiled.ts), unless `dtype` 'float32' or
+   * 'float16' dequantizes them on load. Ignored with `dtype: 'float16'` for float weights the file does not store as
+   * F16 (they are rounded in memory). Default true.
    */
   readWeights?: boolean;
 }
@@ -481,8 +483,9 @@ export async function loadFromDir<M extends PreTrainedModel>(
     // The postponed random fills are keyed by the buffers the weights have now; loading may swap in others.
     const state = model.stateDict();
     const buffers = new Map([...state.values()].map((t) => [t, t.data]));
-    // A quantized model's weights are codes made or laid out on load: those are read.
-    const readWeights = options.readWeights !== false || quantizationConfigOf(model) !== null;
+    // Dequantizing on load (float32, float16) needs the codes.
+    const dequantizes = options.dtype === 'float32' || options.dtype === 'float16';
+    const readWeights = options.readWeights !== false || (dequantizes && quantizationConfigOf(model) !== null);
     const info = await model.loadCheckpointFrom(reader, { ...options, readWeights });
     // By weight, not by name: a tied weight has several names and one buffer.
     const fresh = new Set(info.newlyInitialized.map((name) => state.get(name)));

@@ -8,7 +8,8 @@
  *   q4    `weight` (out, in/32, 16) bytes of two 4-bit codes (low nibble first, zero point 8), `weight_scale`
  *         (out, in/32): onnxruntime's MatMulNBits layout.
  *
- * In memory the codes are int32 tensors (attn has no 8-bit dtype); the checkpoint stores them as I8 / U8.
+ * In memory the codes are int32 tensors (attn has no 8-bit dtype); the checkpoint stores them as I8 / U8. Loaded
+ * with `readWeights: false` (the text pipelines), they stay in the file and onnxruntime reads those bytes.
  */
 import { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';

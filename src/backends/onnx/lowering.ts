@@ -233,6 +233,8 @@ const MICROSOFT = 'com.microsoft';
 /**
  * onnxruntime's contrib kernels. The codes arrive as int32 (attn's tensors have no 8-bit dtype) and are cast and
  * laid out inside the graph: for weights that are initializers, constant folding does that once at session load.
+ * Codes read from their checkpoint file arrive as its int8 / uint8 bytes, the Cast becoming an Identity
+ * (`codesReadAsStored` in models/compiled.ts).
  */
 function quantizedMatmul(a: PrimitiveAttrs['quantizedMatmul'], withBias: boolean): Lowered {
   const nodes: NodeSpec[] = [];
