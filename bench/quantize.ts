@@ -1,7 +1,9 @@
 // `npm run bench -- quantize [--rounds N] [--repeats N]`: a DistilBERT-base-shaped sequence classifier (6 layers,
 // d768, 12 heads, vocab 30,522; random weights built by attn) in fp32 and quantized to int8 by attn, both run
 // through attn's text-classification pipeline (compiled graphs) in this process: weights' size on disk, and batch-1
-// latency on a ~128-token text (median of the repeats, the two models interleaved; best round of each). Then the
+// latency on a ~128-token text (median of the repeats, the two models interleaved; best round of each), and the
+// peak RSS of each pipeline alone in a child process (also int8 with its codes read into JS as int32, 'packed':
+// how int8 checkpoints ran before their codes stayed in the file). Then the
 // shipped stories model (models/tinystories-llama) in fp32 and q4: size, and greedy decoding time per token.
 // The last line is one JSON object with ratio_size (int8 / fp32, <= 0.30 is the goal), speedup (fp32 / int8
 // latency, >= 1.5 is the goal) and the causal LM's q4 figures.
@@ -12,10 +14,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LlamaForCausalLM } from '../src/models/index.js';
 import { quantize } from '../src/models/quantization.js';
-import { pipeline } from '../src/pipelines/index.js';
+import { pipeline, type PipelineFactoryOptions } from '../src/pipelines/index.js';
 import { AutoTokenizer } from '../src/tokenizers/index.js';
 import { projectRoot } from '../src/util/paths.js';
 import { distilbertBaseShaped } from './_distilbert.js';
+import { peakRssMb } from './_peak_rss.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '15' } },
@@ -101,6 +104,14 @@ async function main(): Promise<void> {
     for (const side of ['fp32', 'int8'] as const) best[side] = Math.min(best[side], median(times[side]));
     console.error(`round ${r + 1}: fp32 ${median(times.fp32).toFixed(1)} ms, int8 ${median(times.int8).toFixed(1)} ms`);
   }
+  // Each alone in a child; the compile cache is warm from the calls above, as for any process after the first.
+  const rssOf = (dir: string, options: PipelineFactoryOptions = {}) =>
+    peakRssMb({ task: 'text-classification', dir, options, input: LONG, calls: 3 });
+  const peakRss = {
+    fp32: await rssOf(fp32),
+    int8: await rssOf(int8),
+    int8_codes_in_js: await rssOf(int8, { compiledWeights: 'packed' }),
+  };
   const tokens = (await AutoTokenizer.fromPretrained(fp32)).encode(LONG).inputIds[0]!.length;
   console.log(
     JSON.stringify({
@@ -113,6 +124,7 @@ async function main(): Promise<void> {
       int8: { bytes: int8Bytes, long_ms: Number(best.int8.toFixed(1)) },
       ratio_size: Number((int8Bytes / fp32Bytes).toFixed(3)),
       speedup: Number((best.fp32 / best.int8).toFixed(3)),
+      peak_rss_mb: peakRss,
       tinystories_llama: await causalLm(Number(values.rounds), Math.max(3, Math.floor(Number(values.repeats) / 3))),
     }),
   );
