@@ -48,6 +48,7 @@ import { getBackend, noGrad } from '../tensor/engine.js';
 import { shapeString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
+import { quantizationConfigOf } from './quantization.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 
 export class GeneralizeError extends Error {}
@@ -438,8 +439,16 @@ export function generalize(
 // ---- the compiled forward pass ----
 
 const TOLERANCE = 1e-4;
+/**
+ * A graph with dynamic int8 matmuls quantizes each activation tensor per call, and onnxruntime's fused kernels may
+ * round a value on a quantization step's midpoint the other way than the op-by-op kernels: one step of an 8-bit
+ * activation, carried through the layers, moved USE Lite's int8 logits by ~2% on the recording's synthetic ids,
+ * while on 1,000 real sentences the compiled and op-by-op probabilities agree within 1e-8. Structural errors (a
+ * shape-dependent constant, a lost mask) move outputs by far more than this.
+ */
+const QUANTIZED_TOLERANCE = 0.05;
 
-function closeEnough(expected: Tensor, actual: Tensor): string | null {
+function closeEnough(expected: Tensor, actual: Tensor, tolerance: number): string | null {
   if (expected.shape.join() !== actual.shape.join())
     return `shape ${shapeString(actual.shape)} instead of ${shapeString(expected.shape)}`;
   const a = expected.data;
@@ -447,7 +456,7 @@ function closeEnough(expected: Tensor, actual: Tensor): string | null {
   let scale = 0;
   for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!));
   for (let i = 0; i < a.length; i++) {
-    if (Math.abs(a[i]! - b[i]!) > TOLERANCE * Math.max(1, scale)) return `value ${i} is ${b[i]} instead of ${a[i]}`;
+    if (Math.abs(a[i]! - b[i]!) > tolerance * Math.max(1, scale)) return `value ${i} is ${b[i]} instead of ${a[i]}`;
   }
   return null;
 }
@@ -849,8 +858,9 @@ export class CompiledForward {
       const compiled = new CompiledForward(small, kept, source(used), threads);
       const check = recordings[recordings.length - 1]!;
       const got = compiled.run(feeds[feeds.length - 1]!);
+      const tolerance = quantizationConfigOf(model) ? QUANTIZED_TOLERANCE : TOLERANCE;
       for (const [name, expected] of Object.entries(check.firstOutputs)) {
-        const problem = closeEnough(expected, got[name]!);
+        const problem = closeEnough(expected, got[name]!, tolerance);
         if (problem) {
           compiled.dispose();
           throw new GeneralizeError(
