@@ -11,11 +11,9 @@
 // Variants: fp32 (the float32 folder), fp16 (the F16 folder), fp16-on-load (the float32 folder with dtype 'fp16'),
 // fp16-widened (the F16 folder with dtype 'fp32': widened as read), int8 (the shipped folder). The last line is one JSON object with the fp16 / fp32 ratios.
 import '../src/backends/register.js';
-import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { copyTokenizerFiles } from '../src/hub/push.js';
 import { corpusBleu } from '../src/metrics/bleu.js';
@@ -23,6 +21,7 @@ import { AutoModelForSeq2SeqLM, AutoModelForSequenceClassification } from '../sr
 import type { PipelineFactoryOptions } from '../src/pipelines/index.js';
 import { pipeline, type ClassificationLabel, type TextClassificationPipeline } from '../src/pipelines/index.js';
 import { projectRoot, sharedPath } from '../src/util/paths.js';
+import { peakRssMb } from './_peak_rss.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +29,6 @@ const { values } = parseArgs({
     sentences: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '3' },
     repeats: { type: 'string', default: '30' },
-    child: { type: 'string' },
   },
 });
 
@@ -87,29 +85,10 @@ function readTsvColumns(path: string, rows: number): string[][] {
 
 const REVIEW = '연기도 좋고 스토리도 탄탄해서 두 시간이 금방 지나갔어요. 강력 추천합니다!';
 
-interface ChildSpec {
-  task: string;
-  dir: string;
-  options: PipelineFactoryOptions;
-  input: string;
-}
-
-/** In a child process: one pipeline loaded and called three times on a batch of 8; sends its peak RSS in MB. */
-async function child(spec: ChildSpec): Promise<void> {
-  const run = await pipeline(spec.task, spec.dir, spec.options);
-  for (let i = 0; i < 3; i++) await run(Array.from({ length: 8 }, () => spec.input));
-  process.send!({ maxRssMb: round(process.resourceUsage().maxRSS / 1024, 1) });
-}
-
+/** Peak RSS (MB, VmHWM) of a child process that loads one variant and calls it three times on a batch of 8. */
 function peakRss(task: string, variant: Variant, dirs: Folders, input: string): Promise<number> {
   const [dir, options] = where(variant, dirs);
-  const spec: ChildSpec = { task, dir, options, input };
-  return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(spec)], { stdio: 'inherit' });
-    proc.on('message', (m: { maxRssMb: number }) => resolve(m.maxRssMb));
-    proc.on('error', reject);
-    proc.on('exit', (code) => code !== 0 && reject(new Error(`child ${task} ${variant} exited with ${code}`)));
-  });
+  return peakRssMb({ task, dir, options, input: Array.from({ length: 8 }, () => input), calls: 3 });
 }
 
 async function sentiment(): Promise<Record<string, unknown>> {
@@ -188,21 +167,17 @@ async function translation(): Promise<Record<string, unknown>> {
   return out;
 }
 
-if (values.child) {
-  await child(JSON.parse(values.child) as ChildSpec);
-} else {
-  const ko = (await sentiment()) as Record<Variant, Record<string, number>>;
-  const de = (await translation()) as Record<Variant, Record<string, number>>;
-  console.log(
-    JSON.stringify({
-      bench: 'fp16',
-      sentiment_ko: ko,
-      translation_de_en: de,
-      ratio_size: round(ko.fp16!.bytes! / ko.fp32!.bytes!),
-      ratio_batch1: round(ko.fp16!.batch1Ms! / ko.fp32!.batch1Ms!),
-      ratio_peak_rss: round(ko.fp16!.peakRssMb! / ko.fp32!.peakRssMb!),
-      translation_ratio_seconds: round(de.fp16!.seconds! / de.fp32!.seconds!),
-      translation_ratio_peak_rss: round(de.fp16!.peakRssMb! / de.fp32!.peakRssMb!),
-    }),
-  );
-}
+const ko = (await sentiment()) as Record<Variant, Record<string, number>>;
+const de = (await translation()) as Record<Variant, Record<string, number>>;
+console.log(
+  JSON.stringify({
+    bench: 'fp16',
+    sentiment_ko: ko,
+    translation_de_en: de,
+    ratio_size: round(ko.fp16!.bytes! / ko.fp32!.bytes!),
+    ratio_batch1: round(ko.fp16!.batch1Ms! / ko.fp32!.batch1Ms!),
+    ratio_peak_rss: round(ko.fp16!.peakRssMb! / ko.fp32!.peakRssMb!),
+    translation_ratio_seconds: round(de.fp16!.seconds! / de.fp32!.seconds!),
+    translation_ratio_peak_rss: round(de.fp16!.peakRssMb! / de.fp32!.peakRssMb!),
+  }),
+);
