@@ -519,7 +519,6 @@ const STORED_AS: Record<TensorEntry['dtype'], FileWeightType> = {
   I8: 'int8',
   BOOL: 'bool',
 };
-const ONNX_TYPE_CODE: Record<DType, number> = { float32: 1, int32: 6, bool: 9 };
 
 /**
  * A weight as a session takes it. One kept in half precision (tensor/half.ts) goes in as its float16 / bfloat16 bits
@@ -532,7 +531,7 @@ function weightInitOf(name: string, t: Tensor, casts: NodeSpec[]): WeightInit {
   const half = t.halfStorage;
   if (!half) return { name, dims: t.shape, data: t.storage };
   const stored = `${name}#half`;
-  casts.push({ op: 'Cast', inputs: [stored], outputs: [name], attrs: { to: ONNX_TYPE_CODE.float32 } });
+  casts.push({ op: 'Cast', inputs: [stored], outputs: [name], attrs: { to: OnnxType.float32 } });
   return { name: stored, dims: t.shape, data: half.bits, half: half.format === 'F16' ? 'float16' : 'bfloat16' };
 }
 
@@ -568,7 +567,7 @@ function checkpointSource(
     const stored = direct ? name : `${name}#stored`;
     const bytes = { location: basename(real), offset: entry.begin, length: entry.end - entry.begin };
     files.push({ name: stored, dims: t.shape, type, ...bytes });
-    if (!direct) casts.push({ op: 'Cast', inputs: [stored], outputs: [name], attrs: { to: ONNX_TYPE_CODE[t.dtype] } });
+    if (!direct) casts.push({ op: 'Cast', inputs: [stored], outputs: [name], attrs: { to: OnnxType[t.dtype] } });
   }
   if (folders.size !== 1) return null;
   return { mode: 'file', folder: [...folders][0]!, files, casts, inline };
@@ -587,7 +586,9 @@ export function codesReadAsStored(spec: GraphSpec, files: readonly FileWeight[])
     files.filter((f) => f.type === 'int8' || f.type === 'uint8').map((f) => [f.name, FILE_WEIGHT_TYPES[f.type]]),
   );
   const users = new Map<string, NodeSpec[]>();
-  for (const n of spec.nodes) for (const i of n.inputs) users.set(i, [...(users.get(i) ?? []), n]);
+  for (const n of spec.nodes) {
+    for (const i of n.inputs) (users.get(i) ?? users.set(i, []).get(i)!).push(n);
+  }
   const graphOutputs = new Set(spec.outputs.map((o) => o.name));
   const usersOf = (value: string) => (graphOutputs.has(value) ? null : (users.get(value) ?? []));
   const replaced = new Map<NodeSpec, NodeSpec | null>();

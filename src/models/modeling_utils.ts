@@ -308,7 +308,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
       this.weightsOnDisk = new Map(onDisk.map(([name, target]) => [target, entryOf(name)]));
       this.releaseWeightsOnDisk();
     }
-    for (const [name, target] of assignments.filter((a) => !staysOnDisk(a)))
+    const kept = new Set(onDisk);
+    for (const [name, target] of assignments.filter((a) => !kept.has(a)))
       await reader.readInto(originals.get(name)!, target, { keepHalf: options.dtype !== 'float32' });
     return info;
   }
