@@ -40,8 +40,9 @@ export interface GenerateOptions extends Partial<GenerationParams> {
   /** Extra processors, run after the built-in ones (before sampling warpers). */
   logitsProcessors?: P.LogitsProcessor[];
   /**
-   * Causal LMs: run each one-token step with the cache as one compiled graph when the model offers one (default
-   * true; see models/compiled_decoding.ts); false runs every step op by op.
+   * Run the model's passes (a causal LM's prompt and one-token steps, an encoder–decoder's encoder and decoder
+   * passes) as compiled graphs when the model offers them (default true; see models/compiled_decoding.ts); false
+   * runs every step op by op.
    */
   compiled?: boolean;
 }
@@ -313,7 +314,7 @@ function plan(model: GenerativeModel & GenerationHooks, inputIds: Tensor | numbe
       rowsPerInput,
     );
     stepper = new Seq2SeqStepper(
-      model,
+      options.compiled === false ? model : (model.compiledDecoding?.() ?? model),
       prompt,
       masks ?? prompt.map((r) => r.map(() => 1)),
       rowsPerInput,

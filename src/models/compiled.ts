@@ -23,7 +23,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { capture, type CapturedGraph } from '../backends/onnx/capture.js';
+import { capture, CaptureError, type CapturedGraph } from '../backends/onnx/capture.js';
 import { loadNative, OnnxBackend, sessionOptions, type NativeSession } from '../backends/onnx/index.js';
 import {
   encodeModel,
@@ -937,6 +937,89 @@ export class CompiledForward {
   dispose(): void {
     this.session?.dispose();
     this.session = null;
+  }
+}
+
+/** How a model holds its weights between compiled sessions and the op-by-op pass (PreTrainedModel has them). */
+export interface WeightHolder {
+  /** Weights left in the checkpoint file (`readWeights: false`), or null when JS read them all. */
+  readonly weightsOnDisk: ReadonlyMap<Tensor, TensorEntry> | null;
+  readWeightsBack(): void;
+  releaseWeightsOnDisk(): void;
+}
+
+/**
+ * How a session should hold weights JS keeps: quantized codes and half weights go in as initializers ('packed'), so
+ * onnxruntime casts and lays them out once and pre-packs them; other weights as `preferred`.
+ */
+export function weightModeFor(model: Module, preferred: WeightMode): WeightMode {
+  return quantizationConfigOf(model) || holdsHalfWeights(model) ? 'packed' : preferred;
+}
+
+export interface CompiledGraphsOptions {
+  /** Sessions read the weights left in the checkpoint from the file (default true); false reads them into JS. */
+  fromFile?: boolean;
+  /** Says once that a graph runs op by op, and why. */
+  warn: (message: string) => void;
+}
+
+/**
+ * The compiled graphs of one model, by name, each compiled on first use (an encoder pipeline's, a causal LM's prompt
+ * and decode step, an encoder–decoder's encoder and decoder steps). Sessions read the weights the model left in its
+ * checkpoint from the file; once every graph compiled so far does, the model releases them, so JS holds no copy
+ * (compiling one afresh reads them back to record the forward pass). A graph that cannot be compiled is null and its
+ * pass runs op by op, on the weights read back.
+ */
+export class CompiledGraphs {
+  private readonly graphs = new Map<string, CompiledForward | null>();
+  private readonly fromFile: boolean;
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    private readonly model: Module & WeightHolder,
+    options: CompiledGraphsOptions,
+  ) {
+    this.fromFile = options.fromFile ?? true;
+    this.warn = options.warn;
+  }
+
+  /** Whether `key` was compiled: true / false once tried (false: it runs op by op), undefined before. */
+  compiled(key: string): boolean | undefined {
+    return this.graphs.has(key) ? this.graphs.get(key) !== null : undefined;
+  }
+
+  /**
+   * The graph `key` (`what` names its pass in the warning), compiling `spec()` on first use; null when it cannot be
+   * compiled. `options.weights` applies to weights JS holds.
+   */
+  get(
+    key: string,
+    what: string,
+    spec: () => ForwardSpec,
+    options: Omit<CompileOptions, 'checkpoint' | 'readWeights'> = {},
+  ): CompiledForward | null {
+    if (this.graphs.has(key)) return this.graphs.get(key)!;
+    const model = this.model;
+    let compiled: CompiledForward | null = null;
+    try {
+      compiled = CompiledForward.compile(model, spec(), {
+        ...options,
+        checkpoint: this.fromFile ? (model.weightsOnDisk ?? undefined) : undefined,
+        readWeights: () => model.readWeightsBack(),
+      });
+    } catch (err) {
+      if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
+      this.warn(`running ${model.constructor.name}'s ${what} op by op: ${err.message}`);
+    }
+    this.graphs.set(key, compiled);
+    // A graph fed from JS buffers ('shared') or run op by op needs them.
+    if ([...this.graphs.values()].every((g) => g?.readsCheckpoint)) model.releaseWeightsOnDisk();
+    return compiled;
+  }
+
+  dispose(): void {
+    for (const compiled of this.graphs.values()) compiled?.dispose();
+    this.graphs.clear();
   }
 }
 

@@ -2,50 +2,96 @@
  * Compiled decoding for causal LMs, two graphs (models/compiled.ts), each compiled on first use and kept for the
  * model's lifetime, each serving every batch size and length:
  * - the prefill: the prompt (or, without a cache, the whole sequence) → logits and every layer's key/value cache;
- *   its weights are 'shared' (fed from attn's buffers), so this second session holds no second copy of them;
+ *   float weights JS holds are 'shared' (fed from attn's buffers), so this second session holds no second copy;
  * - the decode step: the new token, the attention mask, its position and the key/value cache of every layer →
  *   the logits and the extended cache. The cache goes from one step's outputs to the next step's inputs as they
  *   are: feeding a JS buffer to onnxruntime is zero-copy on the CPU, and it never passes through ops in between.
+ * A model loaded with `readWeights: false` (a quantized checkpoint in the text-generation pipeline) leaves its
+ * weights in the checkpoint: both sessions read them from the file (int8 / q4 codes as stored) and JS holds none
+ * (CompiledGraphs in models/compiled.ts).
  */
-import { CaptureError } from '../backends/onnx/capture.js';
 import {
-  CompiledForward,
-  GeneralizeError,
-  holdsHalfWeights,
+  CompiledGraphs,
+  encoderSpec,
+  weightModeFor,
   type Axis,
+  type CompiledForward,
   type ForwardSpec,
-  type WeightMode,
+  type WeightHolder,
 } from './compiled.js';
-import type { CausalLM, CausalLMInputs, CausalLMOutput, LayerKV } from './modeling_outputs.js';
-import { quantizationConfigOf } from './quantization.js';
-import { Module } from '../nn/module.js';
+import type {
+  CausalLM,
+  CausalLMInputs,
+  CausalLMOutput,
+  LayerKV,
+  Seq2SeqCache,
+  Seq2SeqLM,
+  Seq2SeqLMInputs,
+  Seq2SeqLMOutput,
+} from './modeling_outputs.js';
+import type { Module } from '../nn/module.js';
 import { getBackend } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 
-/** The compiled graphs of each model (null: it could not be compiled, so that pass runs eagerly). */
-const compiledSteps = new WeakMap<CausalLM, CompiledForward | null>();
-const compiledPrefills = new WeakMap<CausalLM, CompiledForward | null>();
+/** The compiled graphs of each model: a causal LM's prompt and decode step, an encoder–decoder's three graphs. */
+const modelGraphs = new WeakMap<Module & WeightHolder, CompiledGraphs>();
+const PREFILL = 'prefill';
+const DECODE_STEP = 'decode-step';
+const ENCODER = 'encoder';
+const FIRST_DECODER_STEP = 'decoder-first';
 
 const BATCH: Axis = { size: 'batch' };
 const PAST: Axis = { size: 'past' };
 const SEQUENCE: Axis = { size: 'sequence' };
+const SOURCE: Axis = { size: 'source' };
 
-/** The logits and every layer's present key/value, named as the graphs' outputs. */
-function namedOutputs(out: CausalLMOutput): Record<string, Tensor> {
-  const named: Record<string, Tensor> = { logits: out.logits };
-  out.pastKeyValues!.forEach((kv, i) => {
-    named[`present.${i}.key`] = kv.key;
-    named[`present.${i}.value`] = kv.value;
+/** Each layer's key and value added to `named` as `<prefix>.<layer>.key` / `.value` (a graph's inputs or outputs). */
+function nameLayers(named: Record<string, Tensor>, prefix: string, layers: readonly LayerKV[]): Record<string, Tensor> {
+  layers.forEach((kv, i) => {
+    named[`${prefix}.${i}.key`] = kv.key;
+    named[`${prefix}.${i}.value`] = kv.value;
   });
   return named;
 }
 
+/** The layers `nameLayers` named `prefix` in `named`. */
+function namedLayers(named: Record<string, Tensor>, prefix: string): LayerKV[] {
+  const layers: LayerKV[] = [];
+  for (let i = 0; named[`${prefix}.${i}.key`]; i++)
+    layers.push({ key: named[`${prefix}.${i}.key`]!, value: named[`${prefix}.${i}.value`]! });
+  return layers;
+}
+
+/** Inputs `<prefix>.<layer>.key` / `.value` of (B, kvHeads, length, headDim) for `layers` layers. */
+function cacheInputs(
+  inputs: ForwardSpec['inputs'],
+  prefix: string,
+  layers: number,
+  [kvHeads, length, headDim]: [number, Axis, number],
+): void {
+  for (let i = 0; i < layers; i++) {
+    inputs[`${prefix}.${i}.key`] = { dtype: 'float32', axes: [BATCH, kvHeads, length, headDim] };
+    inputs[`${prefix}.${i}.value`] = { dtype: 'float32', axes: [BATCH, kvHeads, length, headDim] };
+  }
+}
+
+/** Float values to record a cache or hidden states with: varied, in [-1, 1]. */
+function exampleFloats(shape: readonly number[]): Tensor {
+  const size = shape.reduce((n, d) => n * d, 1);
+  return new Tensor(
+    Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37)),
+    shape,
+  );
+}
+
+/** The logits and every layer's present key/value, named as the graphs' outputs. */
+function namedOutputs(out: CausalLMOutput): Record<string, Tensor> {
+  return nameLayers({ logits: out.logits }, 'present', out.pastKeyValues!);
+}
+
 /** The graph outputs back as a CausalLMOutput (the cache only when asked for). */
 function fromNamed(out: Record<string, Tensor>, useCache: boolean): CausalLMOutput {
-  const cache: LayerKV[] = [];
-  for (let i = 0; out[`present.${i}.key`]; i++)
-    cache.push({ key: out[`present.${i}.key`]!, value: out[`present.${i}.value`]! });
-  return { logits: out.logits!, pastKeyValues: useCache ? cache : undefined };
+  return { logits: out.logits!, pastKeyValues: useCache ? namedLayers(out, 'present') : undefined };
 }
 
 /** The prefill ForwardSpec: (B, T) ids, mask and positions, no cache in. */
@@ -91,37 +137,25 @@ function decodeStepSpec(model: CausalLM, layers: number, kvHeads: number, headDi
     attention_mask: { dtype: 'int32', axes: [BATCH, { size: 'past', offset: 1 }] },
     position_ids: { dtype: 'int32', axes: [BATCH, 1] },
   };
-  for (let i = 0; i < layers; i++) {
-    inputs[`past.${i}.key`] = { dtype: 'float32', axes: [BATCH, kvHeads, PAST, headDim] };
-    inputs[`past.${i}.value`] = { dtype: 'float32', axes: [BATCH, kvHeads, PAST, headDim] };
-  }
+  cacheInputs(inputs, 'past', layers, [kvHeads, PAST, headDim]);
   const vocab = model.config.vocabSize;
   return {
     inputs,
     forward(x) {
-      const past: LayerKV[] = Array.from({ length: layers }, (_, i) => ({
-        key: x[`past.${i}.key`]!,
-        value: x[`past.${i}.value`]!,
-      }));
       return namedOutputs(
         model.forward({
           inputIds: x.input_ids!,
           attentionMask: x.attention_mask!,
           positionIds: x.position_ids!,
-          pastKeyValues: past,
+          pastKeyValues: namedLayers(x, 'past'),
           useCache: true,
         }),
       );
     },
     example(name, shape) {
-      const size = shape.reduce((n, d) => n * d, 1);
-      if (name.startsWith('past.'))
-        return new Tensor(
-          Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37)),
-          shape,
-        );
+      if (name.startsWith('past.')) return exampleFloats(shape);
       const [b, t] = shape as [number, number];
-      const data = new Int32Array(size);
+      const data = new Int32Array(b * t);
       for (let r = 0; r < b; r++) {
         for (let j = 0; j < t; j++) {
           // Odd rows are left-padded by two positions, so the recorded check covers masked keys.
@@ -135,54 +169,54 @@ function decodeStepSpec(model: CausalLM, layers: number, kvHeads: number, headDi
   };
 }
 
-/** The model's graph in `graphs`, compiling it on first use; null when it cannot be compiled (said once). */
-function compiledOnce(
-  graphs: WeakMap<CausalLM, CompiledForward | null>,
-  model: CausalLM,
-  what: string,
-  compile: (module: Module) => CompiledForward,
-): CompiledForward | null {
-  if (graphs.has(model)) return graphs.get(model)!;
-  let compiled: CompiledForward | null = null;
-  if (model instanceof Module) {
-    try {
-      compiled = compile(model);
-    } catch (err) {
-      if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
-      console.warn(`attn generate: running ${model.constructor.name}'s ${what} op by op: ${err.message}`);
-    }
+/** A causal LM as compiled decoding takes it: a model with weights, maybe left in its checkpoint. */
+export type DecodingModel = CausalLM & Module & WeightHolder;
+
+function graphsOf(model: Module & WeightHolder): CompiledGraphs {
+  let graphs = modelGraphs.get(model);
+  if (!graphs) {
+    graphs = new CompiledGraphs(model, { warn: (message) => console.warn(`attn generate: ${message}`) });
+    modelGraphs.set(model, graphs);
   }
-  graphs.set(model, compiled);
-  return compiled;
+  return graphs;
 }
 
-function compiledStep(model: CausalLM, past: readonly LayerKV[]): CompiledForward | null {
-  return compiledOnce(compiledSteps, model, 'decode steps', (module) => {
-    const [, kvHeads, , headDim] = past[0]!.key.shape as [number, number, number, number];
-    // Pre-packed weights (the default): GPT-2 small at 2 threads decoded 34.8–36.7 tok/s packed, 29.8–30.1
-    // unpacked, 25.9–27.9 shared (best of 4 runs of 32 tokens, two alternating rounds); quantized kernels need
-    // them too (MatMulNBits would unpack every block on every step).
-    return CompiledForward.compile(module, decodeStepSpec(model, past.length, kvHeads, headDim), {
+function compiledStep(model: DecodingModel, past: readonly LayerKV[]): CompiledForward | null {
+  return graphsOf(model).get(
+    DECODE_STEP,
+    'decode steps',
+    () => {
+      const [, kvHeads, , headDim] = past[0]!.key.shape as [number, number, number, number];
+      return decodeStepSpec(model, past.length, kvHeads, headDim);
+    },
+    {
+      // Pre-packed weights (the default): GPT-2 small at 2 threads decoded 34.8–36.7 tok/s packed, 29.8–30.1
+      // unpacked, 25.9–27.9 shared (best of 4 runs of 32 tokens, two alternating rounds); quantized kernels need
+      // them too (MatMulNBits would unpack every block on every step).
       cacheKey: 'causal-lm/decode-step',
-    });
+    },
+  );
+}
+
+function compiledPrefill(model: DecodingModel): CompiledForward | null {
+  // Weights JS holds are fed from its buffers: this second session then holds no second copy of them.
+  return graphsOf(model).get(PREFILL, 'prompt', () => prefillSpec(model), {
+    weights: weightModeFor(model, 'shared'),
+    cacheKey: 'causal-lm/prefill',
   });
 }
 
-function compiledPrefill(model: CausalLM): CompiledForward | null {
-  return compiledOnce(compiledPrefills, model, 'prompt', (module) => {
-    const weights: WeightMode = quantizationConfigOf(module) || holdsHalfWeights(module) ? 'packed' : 'shared';
-    return CompiledForward.compile(module, prefillSpec(model), { weights, cacheKey: 'causal-lm/prefill' });
-  });
-}
-
-/** Whether `model`'s decode step runs compiled: true / false once tried, undefined before its first step. */
-export function decodesCompiled(model: CausalLM): boolean | undefined {
-  return compiledSteps.has(model) ? compiledSteps.get(model) !== null : undefined;
+/**
+ * Whether `model`'s one-token decoder steps run compiled (a causal LM's or an encoder–decoder's): true / false once
+ * tried, undefined before its first step.
+ */
+export function decodesCompiled(model: Module & WeightHolder): boolean | undefined {
+  return modelGraphs.get(model)?.compiled(DECODE_STEP);
 }
 
 /** Whether `model`'s prompts run compiled: true / false once tried, undefined before its first prompt. */
-export function promptsCompiled(model: CausalLM): boolean | undefined {
-  return compiledPrefills.has(model) ? compiledPrefills.get(model) !== null : undefined;
+export function promptsCompiled(model: DecodingModel): boolean | undefined {
+  return modelGraphs.get(model)?.compiled(PREFILL);
 }
 
 /**
@@ -191,7 +225,7 @@ export function promptsCompiled(model: CausalLM): boolean | undefined {
  * model itself.
  */
 export class CompiledDecoding implements CausalLM {
-  constructor(private readonly model: CausalLM) {}
+  constructor(private readonly model: DecodingModel) {}
 
   get config(): CausalLM['config'] {
     return this.model.config;
@@ -203,7 +237,7 @@ export class CompiledDecoding implements CausalLM {
 
   forward(inputs: CausalLMInputs): CausalLMOutput {
     const { inputIds, attentionMask, positionIds, pastKeyValues: past } = inputs;
-    if (!attentionMask || positionIds?.rank !== 2 || getBackend().name !== 'onnx') return this.model.forward(inputs);
+    if (!attentionMask || positionIds?.rank !== 2 || getBackend().name !== 'onnx') return this.eager(inputs);
     const feeds: Record<string, Tensor> = {
       input_ids: inputIds,
       attention_mask: attentionMask,
@@ -211,14 +245,166 @@ export class CompiledDecoding implements CausalLM {
     };
     if (!past || past.length === 0) {
       const prefill = compiledPrefill(this.model);
-      return prefill ? fromNamed(prefill.run(feeds), inputs.useCache === true) : this.model.forward(inputs);
+      return prefill ? fromNamed(prefill.run(feeds), inputs.useCache === true) : this.eager(inputs);
     }
     const step = inputIds.shape[1] === 1 ? compiledStep(this.model, past) : null;
-    if (!step) return this.model.forward(inputs);
-    past.forEach((kv, i) => {
-      feeds[`past.${i}.key`] = kv.key;
-      feeds[`past.${i}.value`] = kv.value;
-    });
-    return fromNamed(step.run(feeds), true);
+    if (!step) return this.eager(inputs);
+    return fromNamed(step.run(nameLayers(feeds, 'past', past)), true);
+  }
+
+  /** The model's own forward pass, on its weights read back if they were left in the checkpoint. */
+  private eager(inputs: CausalLMInputs): CausalLMOutput {
+    this.model.readWeightsBack();
+    return this.model.forward(inputs);
+  }
+}
+
+/** An encoder–decoder as compiled decoding takes it: a model with weights, maybe left in its checkpoint. */
+export type Seq2SeqDecodingModel = Seq2SeqLM & Module & WeightHolder;
+
+/** Token ids in range, and a mask whose odd rows end with two padded positions (the recorded check covers them). */
+function exampleTokens(name: string, shape: readonly number[], vocab: number): Tensor {
+  const [b, t] = shape as [number, number];
+  const data = new Int32Array(b * t);
+  for (let r = 0; r < b; r++) {
+    for (let j = 0; j < t; j++) {
+      if (name.endsWith('attention_mask')) data[r * t + j] = r % 2 === 1 && j >= t - 2 ? 0 : 1;
+      else data[r * t + j] = (r * 31 + j * 7 + 1) % vocab;
+    }
+  }
+  return new Tensor(data, shape);
+}
+
+/**
+ * A decoder pass ForwardSpec over the encoder's states (B, S, hidden) and its mask (B, S): without a cache (`layers`
+ * null; (B, T) tokens → logits, every layer's self-attention cache and its cross-attention keys/values), or one
+ * token with the caches of `layers` layers of (B, kvHeads, ·, headDim) → logits and the extended self-attention
+ * cache (the cross-attention one does not change).
+ */
+function decoderSpec(
+  model: Seq2SeqLM,
+  hidden: number,
+  layers: { count: number; kvHeads: number; headDim: number } | null,
+): ForwardSpec {
+  const inputs: ForwardSpec['inputs'] = {
+    decoder_input_ids: { dtype: 'int32', axes: [BATCH, layers ? 1 : SEQUENCE] },
+    attention_mask: { dtype: 'int32', axes: [BATCH, SOURCE] },
+    encoder_hidden_states: { dtype: 'float32', axes: [BATCH, SOURCE, hidden] },
+  };
+  if (layers) {
+    cacheInputs(inputs, 'past', layers.count, [layers.kvHeads, PAST, layers.headDim]);
+    cacheInputs(inputs, 'cross', layers.count, [layers.kvHeads, SOURCE, layers.headDim]);
+  }
+  return {
+    inputs,
+    forward(x) {
+      const out = model.forward({
+        decoderInputIds: x.decoder_input_ids!,
+        encoderHiddenStates: x.encoder_hidden_states!,
+        attentionMask: x.attention_mask!,
+        pastKeyValues: layers ? { self: namedLayers(x, 'past'), cross: namedLayers(x, 'cross') } : null,
+        useCache: true,
+      });
+      const named = nameLayers({ logits: out.logits }, 'present', out.pastKeyValues!.self);
+      return layers ? named : nameLayers(named, 'cross', out.pastKeyValues!.cross);
+    },
+    example: (name, shape) =>
+      inputs[name]!.dtype === 'float32' ? exampleFloats(shape) : exampleTokens(name, shape, model.config.vocabSize),
+  };
+}
+
+/**
+ * An encoder–decoder whose calls run compiled graphs, each compiled on first use and kept for the model's lifetime:
+ * the encoder ((B, S) ids and mask → states), the decoder's first pass (no cache: logits, its self-attention cache
+ * and the cross-attention keys/values) and its one-token steps with both caches. Other calls (labels, hidden states
+ * or attentions asked for, no mask, the reference backend) run the model itself. As for causal LMs, weights the
+ * model left in its checkpoint are read from the file by every session, int8 codes as stored.
+ */
+export class CompiledSeq2Seq implements Seq2SeqLM {
+  constructor(private readonly model: Seq2SeqDecodingModel) {}
+
+  get config(): Seq2SeqLM['config'] {
+    return this.model.config;
+  }
+
+  get name(): string {
+    return this.model.constructor.name;
+  }
+
+  encode(inputIds: Tensor, attentionMask?: Tensor | null): Tensor {
+    const model = this.model;
+    const encoder =
+      attentionMask && getBackend().name === 'onnx'
+        ? graphsOf(model).get(
+            ENCODER,
+            'encoder',
+            () =>
+              encoderSpec(model.config.vocabSize, (x) => ({
+                encoder_hidden_states: model.encode(x.inputIds, x.attentionMask),
+              })),
+            { weights: weightModeFor(model, 'shared'), cacheKey: 'seq2seq-lm/encoder' },
+          )
+        : null;
+    if (!encoder) {
+      model.readWeightsBack();
+      return model.encode(inputIds, attentionMask);
+    }
+    return encoder.run({ input_ids: inputIds, attention_mask: attentionMask! }).encoder_hidden_states!;
+  }
+
+  forward(inputs: Seq2SeqLMInputs): Seq2SeqLMOutput {
+    const { decoderInputIds, encoderHiddenStates: encoded, attentionMask, pastKeyValues: past } = inputs;
+    const plain =
+      !inputs.decoderAttentionMask && !inputs.labels && !inputs.outputHiddenStates && !inputs.outputAttentions;
+    const graph =
+      encoded && attentionMask && plain && getBackend().name === 'onnx'
+        ? past?.self.length
+          ? decoderInputIds.shape[1] === 1
+            ? this.decoderStep(encoded, past)
+            : null
+          : this.firstDecoderPass(encoded)
+        : null;
+    if (!graph) {
+      this.model.readWeightsBack();
+      return this.model.forward(inputs);
+    }
+    const feeds = {
+      decoder_input_ids: decoderInputIds,
+      attention_mask: attentionMask!,
+      encoder_hidden_states: encoded!,
+    };
+    if (past?.self.length) nameLayers(nameLayers(feeds, 'past', past.self), 'cross', past.cross);
+    const out = graph.run(feeds);
+    const cache = {
+      self: namedLayers(out, 'present'),
+      cross: past?.self.length ? past.cross : namedLayers(out, 'cross'),
+    };
+    return {
+      logits: out.logits!,
+      pastKeyValues: inputs.useCache === false ? undefined : cache,
+      encoderLastHiddenState: encoded!,
+    };
+  }
+
+  private firstDecoderPass(encoded: Tensor): CompiledForward | null {
+    return graphsOf(this.model).get(
+      FIRST_DECODER_STEP,
+      'first decoder pass',
+      () => decoderSpec(this.model, encoded.shape[2]!, null),
+      { weights: weightModeFor(this.model, 'shared'), cacheKey: 'seq2seq-lm/decoder-first' },
+    );
+  }
+
+  private decoderStep(encoded: Tensor, past: Seq2SeqCache): CompiledForward | null {
+    return graphsOf(this.model).get(
+      DECODE_STEP,
+      'decoder steps',
+      () => {
+        const [, kvHeads, , headDim] = past.self[0]!.key.shape as [number, number, number, number];
+        return decoderSpec(this.model, encoded.shape[2]!, { count: past.self.length, kvHeads, headDim });
+      },
+      // Pre-packed, as a causal LM's decode step (see compiledStep).
+      { cacheKey: 'seq2seq-lm/decoder-step' },
+    );
   }
 }

@@ -89,6 +89,8 @@ export interface Seq2SeqLM {
   };
   encode(inputIds: Tensor, attentionMask?: Tensor | null): Tensor; // (B, S, C)
   forward(inputs: Seq2SeqLMInputs): Seq2SeqLMOutput;
+  /** This model with its encoder and decoder passes compiled (models/compiled_decoding.ts), if offered. */
+  compiledDecoding?(): Seq2SeqLM;
 }
 
 /** Token classification (NER): a label distribution per token. */

@@ -3,21 +3,14 @@
  * (`await classifier('text')`, as in Hugging Face), input checks that name the bad value, batching, truncation
  * with a warning instead of a kernel error, and `dispose()`.
  */
-import { CaptureError } from '../backends/onnx/capture.js';
 import type { PushResult, PushToHubOptions } from '../hub/push.js';
-import {
-  CompiledForward,
-  encoderSpec,
-  GeneralizeError,
-  holdsHalfWeights,
-  type EncoderFeeds,
-} from '../models/compiled.js';
+import { CompiledGraphs, encoderSpec, weightModeFor, type EncoderFeeds } from '../models/compiled.js';
 import { checkFiniteOutputs } from '../generation/finite-outputs.js';
 import { getBackend, noGrad, tidy } from '../tensor/engine.js';
 import { allocate } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { PreTrainedModel } from '../models/modeling_utils.js';
-import { quantizationConfigOf, type WeightDtype } from '../models/quantization.js';
+import type { WeightDtype } from '../models/quantization.js';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.js';
 import { Callable } from '../util/callable.js';
 import { camelCaseOptions, isPlainObject } from '../util/options.js';
@@ -92,7 +85,8 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   readonly batchSize: number;
   protected readonly warn: (message: string) => void;
   private disposed = false;
-  private readonly compiledForwards: Map<string, CompiledForward | null> | null;
+  /** The encoder graphs (runEncoder), or null when the pipeline runs op by op (`compiled: false`). */
+  private readonly compiledGraphs: CompiledGraphs | null;
   private readonly compiledWeights: CompiledWeights;
 
   constructor(model: M, tokenizer: PreTrainedTokenizer, options: PipelineOptions = {}) {
@@ -104,8 +98,14 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     this.tokenizer = tokenizer;
     this.batchSize = batchSize;
     this.warn = options.onWarning ?? ((message: string) => console.warn(message));
-    this.compiledForwards = options.compiled === false ? null : new Map<string, CompiledForward | null>();
     this.compiledWeights = options.compiledWeights ?? 'file';
+    this.compiledGraphs =
+      options.compiled === false
+        ? null
+        : new CompiledGraphs(model, {
+            fromFile: this.compiledWeights === 'file',
+            warn: (message) => this.warn(`attn ${this.task}: ${message}`),
+          });
   }
 
   /**
@@ -124,7 +124,7 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const compiled of this.compiledForwards?.values() ?? []) compiled?.dispose();
+    this.compiledGraphs?.dispose();
     for (const [, tensor] of this.model.stateDict()) tensor.dispose();
   }
 
@@ -152,41 +152,28 @@ export abstract class Pipeline<M extends PreTrainedModel = PreTrainedModel> exte
     inputs: TokenizedBatch,
     run: (feeds: EncoderFeeds) => Record<string, Tensor>,
   ): Record<string, Tensor> {
-    const graphs = this.compiledForwards;
+    const graphs = this.compiledGraphs;
     const model = this.model;
-    const eager = (): Record<string, Tensor> => {
+    const compiled =
+      graphs === null || getBackend().name !== 'onnx'
+        ? null
+        : graphs.get(
+            key,
+            'forward pass',
+            () => {
+              const vocab = model.config.rawField('vocab_size');
+              // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
+              return encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
+            },
+            {
+              cacheKey: `pipeline/${this.task}/${key}`,
+              weights: weightModeFor(model, this.compiledWeights === 'packed' ? 'packed' : 'shared'),
+            },
+          );
+    if (!compiled) {
       model.readWeightsBack(); // weights left in the checkpoint for a compiled session
       return this.finite(run(inputs));
-    };
-    if (graphs === null || getBackend().name !== 'onnx') return eager();
-    if (!graphs.has(key)) {
-      try {
-        const vocab = model.config.rawField('vocab_size');
-        // Without a vocab_size the recording uses ids 0 and 1, which every vocabulary has.
-        const spec = encoderSpec(typeof vocab === 'number' ? vocab : 2, run);
-        // Quantized codes and half weights must be initializers: onnxruntime then casts and lays them out once and
-        // pre-packs them.
-        const packed = quantizationConfigOf(model) || holdsHalfWeights(model) || this.compiledWeights === 'packed';
-        const weights = packed ? 'packed' : 'shared';
-        const fromFile = this.compiledWeights === 'file' && model.weightsOnDisk !== null;
-        const compiled = CompiledForward.compile(model, spec, {
-          cacheKey: `pipeline/${this.task}/${key}`,
-          weights,
-          checkpoint: fromFile ? model.weightsOnDisk! : undefined,
-          readWeights: () => model.readWeightsBack(),
-        });
-        graphs.set(key, compiled);
-        // The session holds the weights it read from the checkpoint: JS keeps none, unless a graph of this pipeline
-        // fell back to running op by op.
-        if (compiled.readsCheckpoint && ![...graphs.values()].includes(null)) model.releaseWeightsOnDisk();
-      } catch (err) {
-        if (!(err instanceof GeneralizeError || err instanceof CaptureError)) throw err;
-        this.warn(`attn ${this.task}: running ${model.constructor.name} op by op: ${err.message}`);
-        graphs.set(key, null);
-      }
     }
-    const compiled = graphs.get(key);
-    if (!compiled) return eager();
     return this.finite(
       compiled.run({
         input_ids: inputs.inputIds,

@@ -30,7 +30,7 @@ import { languagePair, TranslationPipeline } from './translation.js';
 import { QuestionAnsweringPipeline } from './question-answering.js';
 import { TokenClassificationPipeline } from './token-classification.js';
 import { ZeroShotClassificationPipeline } from './zero-shot-classification.js';
-import { applyWeightDtype, checkWeightDtype } from '../models/quantization.js';
+import { applyWeightDtype, checkWeightDtype, readQuantizationConfig } from '../models/quantization.js';
 import { getBackend } from '../tensor/engine.js';
 
 const ENCODER_HEADS = new Set<ModelTask>([
@@ -273,9 +273,11 @@ export async function pipeline(
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
     // Encoder heads run as a compiled graph that reads the weights from the checkpoint itself (base.ts runEncoder):
-    // JS then never reads them. Quantizing on load needs their values.
+    // JS then never reads them. Generation's graphs do the same for a quantized checkpoint (compiled_decoding.ts):
+    // its int8 / q4 codes would cost 4 bytes each in JS; a float one stays read, its prompt graph fed from JS.
+    // Quantizing on load needs their values.
     const readWeights =
-      !ENCODER_HEADS.has(head) ||
+      !(ENCODER_HEADS.has(head) || readQuantizationConfig(config) !== null) ||
       options.compiled === false ||
       (options.compiledWeights ?? 'file') !== 'file' ||
       options.dtype === 'q8' ||

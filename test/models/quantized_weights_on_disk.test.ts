@@ -5,9 +5,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { copyTokenizerFiles } from '../../src/hub/push.js';
-import { AutoModelForSequenceClassification } from '../../src/models/auto/index.js';
+import {
+  AutoModelForCausalLM,
+  AutoModelForSeq2SeqLM,
+  AutoModelForSequenceClassification,
+} from '../../src/models/auto/index.js';
 import {
   codesReadAsStored,
   CompiledForward,
@@ -15,7 +19,10 @@ import {
   type CompileOptions,
   type EncoderFeeds,
 } from '../../src/models/compiled.js';
+import { decodesCompiled, promptsCompiled } from '../../src/models/compiled_decoding.js';
 import { DistilBertForSequenceClassification } from '../../src/models/distilbert/modeling_distilbert.js';
+import { generate } from '../../src/generation/utils.js';
+import { LlamaForCausalLM } from '../../src/models/llama/modeling_llama.js';
 import { quantize, type QuantizeOptions } from '../../src/models/quantization.js';
 import { Linear } from '../../src/nn/layers.js';
 import { QuantizedEmbedding, QuantizedLinear } from '../../src/nn/quantized.js';
@@ -25,7 +32,7 @@ import type { GraphSpec, NodeSpec } from '../../src/backends/onnx/protobuf.js';
 import { noGrad } from '../../src/tensor/engine.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { maxMagnitude, maxTensorDiff } from '../helpers/tensors.js';
-import { tinyClassifier } from '../pipelines/tiny-models.js';
+import { tinyCausalLM, tinyClassifier, tinySeq2Seq } from '../pipelines/tiny-models.js';
 import { goldenCase, ids } from './golden.js';
 
 let tmp: string;
@@ -44,9 +51,16 @@ function codesOf(model: Module): Tensor[] {
     .map((m) => (m as QuantizedLinear | QuantizedEmbedding).codes);
 }
 
-async function quantizedCopy(from: string, options: QuantizeOptions, name: string): Promise<string> {
+type AutoClass = typeof AutoModelForSequenceClassification | typeof AutoModelForCausalLM | typeof AutoModelForSeq2SeqLM;
+
+async function quantizedCopy(
+  from: string,
+  options: QuantizeOptions,
+  name: string,
+  auto: AutoClass = AutoModelForSequenceClassification,
+): Promise<string> {
   const out = join(tmp, name);
-  const model = await AutoModelForSequenceClassification.fromPretrained(from, { onWarning: () => {} });
+  const model = await auto.fromPretrained(from, { onWarning: () => {} });
   await quantize(model, options).savePretrained(out);
   await copyTokenizerFiles(from, out);
   return out;
@@ -194,5 +208,105 @@ describe('pipeline() on a quantized checkpoint', () => {
     for (let i = 0; i < packed.values.length; i++) {
       expect(Math.abs(fp32.values[i]! - packed.values[i]!)).toBeLessThan(0.02);
     }
+  });
+});
+
+/** The checkpoint dtypes of the weights `model` left in its file. */
+function storedTypes(model: { weightsOnDisk: ReadonlyMap<Tensor, { dtype: string }> | null }): Set<string> {
+  return new Set([...(model.weightsOnDisk ?? new Map()).values()].map((e) => e.dtype));
+}
+
+describe('generation from a quantized checkpoint left in its file', () => {
+  // llama: hidden 64, intermediate 37, so q4 takes every projection but down_proj (37 inputs, int8).
+  for (const scheme of ['int8', 'q4'] as const) {
+    it(`llama ${scheme}: prompt and decode steps read the codes from the file; greedy ids as with codes in JS`, async () => {
+      const { dir } = goldenCase('llama');
+      const out = await quantizedCopy(dir, { dtype: scheme }, `llama-${scheme}`, AutoModelForCausalLM);
+      const held = await LlamaForCausalLM.fromPretrained(out);
+      const onDisk = await LlamaForCausalLM.fromPretrained(out, { readWeights: false });
+      expect(storedTypes(onDisk)).toContain('I8');
+      if (scheme === 'q4') expect(storedTypes(onDisk)).toContain('U8');
+      // A left-padded batch: the masks and positions of both graphs are covered.
+      const prompt = [
+        [1, 375, 505, 15, 465],
+        [0, 0, 1, 77, 301],
+      ];
+      const options = {
+        maxNewTokens: 16,
+        attentionMask: [
+          [1, 1, 1, 1, 1],
+          [0, 0, 1, 1, 1],
+        ],
+        eosTokenId: null,
+        padTokenId: 0,
+      };
+      const expected = noGrad(() => generate(held, prompt, options)).sequences;
+      expect(noGrad(() => generate(onDisk, prompt, options)).sequences).toEqual(expected);
+      expect([promptsCompiled(onDisk), decodesCompiled(onDisk)]).toEqual([true, true]);
+      expect(codesOf(onDisk).every((codes) => codes.isDisposed)).toBe(true);
+      // Op by op, on the codes read back, the same ids again.
+      onDisk.readWeightsBack();
+      expect(noGrad(() => generate(onDisk, prompt, { ...options, compiled: false })).sequences).toEqual(expected);
+    });
+  }
+
+  // T5's relative position buckets are constants of the lengths that the compiled graph cannot rebuild: its passes run
+  // op by op on the codes read back (said once each), with the same ids.
+  for (const [name, compiles] of [
+    ['marian', true],
+    ['t5', false],
+  ] as const) {
+    it(`${name} int8: encoder and decoder graphs read the codes from the file (${compiles}); ids as op by op`, async () => {
+      const { dir, inputs } = goldenCase(name);
+      const out = await quantizedCopy(dir, { dtype: 'int8' }, `${name}-int8`, AutoModelForSeq2SeqLM);
+      const held = await AutoModelForSeq2SeqLM.fromPretrained(out);
+      const onDisk = await AutoModelForSeq2SeqLM.fromPretrained(out, { readWeights: false });
+      expect(storedTypes(onDisk)).toContain('I8');
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      try {
+        for (const numBeams of [1, 3]) {
+          const options = { attentionMask: inputs.attention_mask, maxNewTokens: 12, numBeams };
+          const expected = noGrad(() => generate(held, inputs.input_ids, options)).sequences;
+          expect(noGrad(() => generate(onDisk, inputs.input_ids, options)).sequences).toEqual(expected);
+        }
+        expect(warn).toHaveBeenCalledTimes(compiles ? 0 : 3);
+      } finally {
+        warn.mockRestore();
+      }
+      expect(decodesCompiled(onDisk)).toBe(compiles);
+      expect(codesOf(onDisk).every((codes) => codes.isDisposed)).toBe(compiles);
+    });
+  }
+});
+
+describe('generation pipelines on a quantized checkpoint', () => {
+  it('text-generation and translation leave the int8 codes in the file and write what codes in JS write', async () => {
+    const lm = await quantizedCopy(await tinyCausalLM(), { dtype: 'int8' }, 'gpt2-int8', AutoModelForCausalLM);
+    const prompts = ['the cat sat', 'once upon a time there was'];
+    const generateFrom = async (options: Parameters<typeof pipeline>[2]) => {
+      const writer = await pipeline('text-generation', lm, { ...options, onWarning: () => {} });
+      const out = await writer(prompts, { maxNewTokens: 12 });
+      writer.dispose();
+      return { texts: out.map((r) => r[0]!.generated_text), types: storedTypes(writer.model) };
+    };
+    const fromFile = await generateFrom({});
+    expect(fromFile.types).toContain('I8');
+    const packed = await generateFrom({ compiledWeights: 'packed' });
+    expect(packed.types.size).toBe(0);
+    expect(fromFile.texts).toEqual(packed.texts);
+
+    const mt = await quantizedCopy(await tinySeq2Seq(), { dtype: 'int8' }, 'tiny-marian-int8', AutoModelForSeq2SeqLM);
+    const sentences = ['the cat sat on the mat', 'a dog'];
+    const translate = async (options: Parameters<typeof pipeline>[2]) => {
+      const translator = await pipeline('translation', mt, { ...options, onWarning: () => {} });
+      const out = await translator(sentences, { maxNewTokens: 10 });
+      translator.dispose();
+      return { texts: out.map((r) => r.translation_text), types: storedTypes(translator.model) };
+    };
+    const translated = await translate({});
+    expect(translated.types).toContain('I8');
+    const before = await translate({ compiledWeights: 'packed' });
+    expect(before.types.size).toBe(0);
+    expect(translated.texts).toEqual(before.texts);
   });
 });
