@@ -38,7 +38,7 @@ const modelGraphs = new WeakMap<Module & WeightHolder, CompiledGraphs>();
 const PREFILL = 'prefill';
 const DECODE_STEP = 'decode-step';
 const ENCODER = 'encoder';
-const FIRST_DECODER_STEP = 'decoder-first';
+const FIRST_DECODER_PASS = 'decoder-first';
 
 const BATCH: Axis = { size: 'batch' };
 const PAST: Axis = { size: 'past' };
@@ -354,16 +354,7 @@ export class CompiledSeq2Seq implements Seq2SeqLM {
 
   forward(inputs: Seq2SeqLMInputs): Seq2SeqLMOutput {
     const { decoderInputIds, encoderHiddenStates: encoded, attentionMask, pastKeyValues: past } = inputs;
-    const plain =
-      !inputs.decoderAttentionMask && !inputs.labels && !inputs.outputHiddenStates && !inputs.outputAttentions;
-    const graph =
-      encoded && attentionMask && plain && getBackend().name === 'onnx'
-        ? past?.self.length
-          ? decoderInputIds.shape[1] === 1
-            ? this.decoderStep(encoded, past)
-            : null
-          : this.firstDecoderPass(encoded)
-        : null;
+    const graph = this.decoderGraph(inputs);
     if (!graph) {
       this.model.readWeightsBack();
       return this.model.forward(inputs);
@@ -386,9 +377,18 @@ export class CompiledSeq2Seq implements Seq2SeqLM {
     };
   }
 
+  /** The graph of this decoder call: the first pass or a one-token step; null for a call the graphs do not cover. */
+  private decoderGraph(inputs: Seq2SeqLMInputs): CompiledForward | null {
+    const { decoderInputIds, encoderHiddenStates: encoded, attentionMask, pastKeyValues: past } = inputs;
+    const extras = inputs.decoderAttentionMask || inputs.labels || inputs.outputHiddenStates || inputs.outputAttentions;
+    if (!encoded || !attentionMask || extras || getBackend().name !== 'onnx') return null;
+    if (!past?.self.length) return this.firstDecoderPass(encoded);
+    return decoderInputIds.shape[1] === 1 ? this.decoderStep(encoded, past) : null;
+  }
+
   private firstDecoderPass(encoded: Tensor): CompiledForward | null {
     return graphsOf(this.model).get(
-      FIRST_DECODER_STEP,
+      FIRST_DECODER_PASS,
       'first decoder pass',
       () => decoderSpec(this.model, encoded.shape[2]!, null),
       { weights: weightModeFor(this.model, 'shared'), cacheKey: 'seq2seq-lm/decoder-first' },

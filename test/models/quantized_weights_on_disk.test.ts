@@ -254,6 +254,7 @@ describe('generation from a quantized checkpoint left in its file', () => {
   // op by op on the codes read back (said once each), with the same ids.
   for (const [name, compiles] of [
     ['marian', true],
+    ['bart', true],
     ['t5', false],
   ] as const) {
     it(`${name} int8: encoder and decoder graphs read the codes from the file (${compiles}); ids as op by op`, async () => {
