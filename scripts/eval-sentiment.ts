@@ -1,6 +1,7 @@
 /**
  * Scores sentiment models the way a user meets them, through the pipeline: English on the 1,000 held-out SST-2
- * sentences of scripts/sst2-sentences.ts and on test/fixtures/sentiment/everyday-reviews.tsv (out of domain),
+ * sentences of scripts/sst2-sentences.ts and on test/fixtures/sentiment/everyday-reviews*.tsv (out of domain: the
+ * 50-review test set and the 240-review set for choosing recipes),
  * Korean on ../shared/data/nsmc/dev.tsv. One JSON line per model.
  *
  *   npx tsx scripts/eval-sentiment.ts models/sentiment-en [more model folders]
@@ -34,6 +35,8 @@ const sets: Record<string, LabelledText[]> = korean
       sst2_heldout_sentences: (await sst2SentenceSplit({ testSentences: 1000, validationSentences: 500, seed: 42 }))
         .test,
       everyday_reviews: readLabelled(join(projectRoot, 'test/fixtures/sentiment/everyday-reviews.tsv')),
+      // 240 more, for choosing between recipes, so that the 50 above stay a test set
+      everyday_selection: readLabelled(join(projectRoot, 'test/fixtures/sentiment/everyday-reviews-selection.tsv')),
     };
 for (const dir of dirs) {
   const accuracies: Record<string, number> = {};

@@ -15,17 +15,22 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import '../src/backends/register.js';
-import { DataCollatorForLanguageModeling, Dataset, loadDataset } from '../src/data/index.js';
+import { DataCollatorForLanguageModeling, Dataset, loadDataset, type Batch } from '../src/data/index.js';
 import { accuracy } from '../src/metrics/index.js';
 import {
   AutoModelForSequenceClassification,
   BertConfig,
   BertForMaskedLM,
   BertForSequenceClassification,
+  type MaskedLMOutput,
   type ModelForTask,
+  type ModelInputs,
 } from '../src/models/index.js';
+import * as F from '../src/nn/functional.js';
 import { quantize } from '../src/models/quantization.js';
+import * as ops from '../src/tensor/ops.js';
 import { manualSeed } from '../src/tensor/random.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { AutoTokenizer, trainTokenizer, type PreTrainedTokenizer } from '../src/tokenizers/index.js';
 import { classificationMetrics, Trainer, TrainingArguments } from '../src/training/index.js';
 import { sharedPath } from '../src/util/paths.js';
@@ -199,13 +204,50 @@ const tokensPerExample =
 manualSeed(seed);
 const id2label = { 0: 'negative', 1: 'positive' };
 /**
+ * The masked LM's output layer (hidden → vocabulary) is half of a small model's pretraining cost when it runs at every
+ * position, though only the ~15% masked ones have a loss. This collator adds the flat (B·T) indices of the masked
+ * positions and their labels, padded to a length fixed by the batch shape (so a compiled step still sees one graph
+ * per shape; index 0 with label -100 pads, and the rare masked position beyond it goes unscored).
+ */
+class MaskedPositionsCollator extends DataCollatorForLanguageModeling {
+  override collate(features: Parameters<DataCollatorForLanguageModeling['collate']>[0]): Batch {
+    const batch = super.collate(features);
+    const labels = batch.labels!.data;
+    const slots = Math.ceil((labels.length * 0.15 * 1.3) / 16) * 16;
+    const positions = new Int32Array(slots);
+    const maskedLabels = new Int32Array(slots).fill(-100);
+    let n = 0;
+    for (let i = 0; i < labels.length && n < slots; i++)
+      if (labels[i] !== -100) {
+        positions[n] = i;
+        maskedLabels[n++] = labels[i]!;
+      }
+    delete batch.labels;
+    batch.masked_positions = new Tensor(positions, [slots]);
+    batch.masked_labels = new Tensor(maskedLabels, [slots]);
+    return batch;
+  }
+}
+
+/** BertForMaskedLM scored at the masked positions only (MaskedPositionsCollator); saved as a plain BertForMaskedLM. */
+class MaskedPositionsLM extends BertForMaskedLM {
+  override forward(inputs: ModelInputs & { maskedPositions?: Tensor; maskedLabels?: Tensor }): MaskedLMOutput {
+    if (!inputs.maskedPositions || !inputs.maskedLabels) return super.forward(inputs);
+    const hidden = this.bert.forward(inputs).lastHiddenState; // (B, T, C)
+    const flat = ops.reshape(hidden, [-1, hidden.shape[2]!]); // (B·T, C)
+    const logits = this.cls.predictions.forward(ops.indexSelect(flat, inputs.maskedPositions)); // (K, V)
+    return { logits, loss: F.crossEntropy(logits, inputs.maskedLabels, { ignoreIndex: -100 }) };
+  }
+}
+
+/**
  * BERT's recipe at small scale: a masked LM trained for --pretrain-minutes on the training texts alone (no labels,
  * nothing of the test split), saved to `<out>.mlm`, whose encoder the classifier then starts from.
  */
 async function pretrainMaskedLM(config: BertConfig): Promise<string> {
   const dir = `${out}.mlm`;
   manualSeed(seed);
-  const mlm = pretrainFrom ? await BertForMaskedLM.fromPretrained(pretrainFrom) : new BertForMaskedLM(config);
+  const mlm = pretrainFrom ? await MaskedPositionsLM.fromPretrained(pretrainFrom) : new MaskedPositionsLM(config);
   const specialTokenIds = (['cls_token', 'sep_token', 'pad_token', 'unk_token'] as const).flatMap(
     (key) => tokenizer.getSpecialTokenId(key) ?? [],
   );
@@ -225,7 +267,7 @@ async function pretrainMaskedLM(config: BertConfig): Promise<string> {
       seed,
     }),
     trainDataset: Dataset.fromColumns({ input_ids: train.column('input_ids') as number[][] }),
-    dataCollator: new DataCollatorForLanguageModeling({
+    dataCollator: new MaskedPositionsCollator({
       padTokenId: config.padTokenId ?? 0,
       maskTokenId: tokenizer.getSpecialTokenId('mask_token')!,
       vocabSize: tokenizer.vocabSize,
