@@ -32,7 +32,14 @@ import * as ops from '../src/tensor/ops.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { AutoTokenizer, trainTokenizer, type PreTrainedTokenizer } from '../src/tokenizers/index.js';
-import { classificationMetrics, Trainer, TrainingArguments } from '../src/training/index.js';
+import {
+  classificationMetrics,
+  DistillationTrainer,
+  TEACHER_LOGITS,
+  teacherLogits,
+  Trainer,
+  TrainingArguments,
+} from '../src/training/index.js';
 import { sharedPath } from '../src/util/paths.js';
 import { sst2SentenceSplit } from './sst2-sentences.js';
 import { commonOptions, minutesSince, option, threadsNote, wallClockBudget, writeModelCard } from './train-common.js';
@@ -103,6 +110,16 @@ const lexicon = option('lexicon', 'no') === 'yes';
  * the longer phrases and whole sentences, closer to what a user sends than the one- and two-word phrases.
  */
 const minWords = option('min-words', 0);
+/**
+ * Fine-tuned classifiers (comma-separated folders, each with its own tokenizer) whose averaged log-probabilities
+ * over the training texts the model learns as soft targets beside the labels (DistillationTrainer, --temperature,
+ * --alpha): distillation from an ensemble.
+ */
+const teachers = option('teachers', '')
+  .split(',')
+  .filter((dir) => dir !== '');
+const temperature = option('temperature', 2);
+const alpha = option('alpha', 0.5);
 /** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
 const splitSeed = option('split-seed', 42);
 const started = performance.now();
@@ -305,6 +322,8 @@ async function freshModel(): Promise<BertForSequenceClassification | ModelForTas
   });
   if (pretrainMinutes > 0)
     return BertForSequenceClassification.fromPretrained(await pretrainMaskedLM(config), { numLabels: 2, id2label });
+  // --pretrain-from without more pretraining: the classifier starts from that masked LM's encoder as it is.
+  if (pretrainFrom) return BertForSequenceClassification.fromPretrained(pretrainFrom, { numLabels: 2, id2label });
   return new BertForSequenceClassification(config);
 }
 const model = await freshModel();
@@ -329,7 +348,25 @@ const args = new TrainingArguments({
   groupByLength: true,
   seed,
 });
-const trainer = new Trainer({
+/** The teachers' mean log-probabilities (N, 2) over the training texts, each teacher with its own tokenizer. */
+async function ensembleLogits(): Promise<number[][]> {
+  const texts = splits.train.column(column) as string[];
+  const sum = texts.map(() => [0, 0]);
+  for (const dir of teachers) {
+    const teacherTokenizer = await AutoTokenizer.fromPretrained(dir);
+    const teacher = await AutoModelForSequenceClassification.fromPretrained(dir, { dtype: 'float32' });
+    const { inputIds } = teacherTokenizer.encode(texts, { truncation: true, maxLength: corpus.maxLength });
+    const logits = teacherLogits(teacher, Dataset.fromColumns({ input_ids: inputIds }), { batchSize: 128 });
+    logits.forEach(([negative, positive], i) => {
+      const norm = Math.max(negative!, positive!);
+      const logSumExp = norm + Math.log(Math.exp(negative! - norm) + Math.exp(positive! - norm));
+      sum[i]![0]! += (negative! - logSumExp) / teachers.length;
+      sum[i]![1]! += (positive! - logSumExp) / teachers.length;
+    });
+  }
+  return sum;
+}
+const trainerOptions = {
   model,
   args,
   trainDataset: train,
@@ -337,7 +374,15 @@ const trainer = new Trainer({
   computeMetrics: classificationMetrics,
   tokenizer,
   callbacks: [wallClockBudget(minutes)],
-});
+};
+const trainer =
+  teachers.length > 0
+    ? new DistillationTrainer({
+        ...trainerOptions,
+        trainDataset: train.addColumn(TEACHER_LOGITS, await ensembleLogits()),
+        distillation: { temperature, alpha },
+      })
+    : new Trainer(trainerOptions);
 const result = await trainer.train();
 const trainMinutes = minutesSince(started);
 
@@ -383,6 +428,14 @@ await writeModelCard(out, {
     ['data', `${corpus.source}: ${splits.description}`],
     ['data license', corpus.license],
     ['command', `\`npx tsx scripts/train-sentiment.ts ${command}\``],
+    ...(teachers.length > 0
+      ? [
+          [
+            'distillation',
+            `soft targets: the mean log-probabilities of ${teachers.join(' and ')} over the training texts, temperature ${temperature}, alpha ${alpha} (DistillationTrainer)`,
+          ] as [string, string],
+        ]
+      : []),
     ['hardware', threadsNote(threads)],
     ['wall time', `${trainMinutes} (tokenizer, tokenization, training, evaluation)`],
     [
