@@ -1,11 +1,12 @@
-// `npm run bench -- quantize-generation [--calls N]`: peak RSS of the generation pipelines on quantized checkpoints,
-// each alone in a child process (bench/_peak_rss.ts), with the codes left in model.safetensors and read as stored
-// by the compiled graphs (the default since their codes stay in the file) against the path before (codes read into
-// JS as int32: `compiledWeights: 'packed'`):
-// - text-generation on a GPT-2-small-sized LlamaForCausalLM (12 layers, d768, 12 heads, MLP 3072, tied embeddings,
-//   GPT-2's tokenizer and 50,257-piece vocabulary; 152M random weights built by attn, seed 17) quantized by attn to
-//   int8 and to q4 (4-bit MatMulNBits, the tied embedding int8), 50 new greedy tokens per call (the pipeline's
-//   default). (Not GPT-2 itself: attn's quantize leaves its Conv1D projections float.)
+// `npm run bench -- quantize-generation [--calls N] [--sizes]`: peak RSS of the generation pipelines on quantized
+// checkpoints, each alone in a child process (bench/_peak_rss.ts), with the codes left in model.safetensors and read
+// as stored by the compiled graphs (the default since their codes stay in the file) against the path before (codes
+// read into JS as int32: `compiledWeights: 'packed'`):
+// - text-generation on a GPT-2-small-shaped GPT2LMHeadModel (12 layers, d768, 12 heads, MLP 3072, 1024 positions,
+//   tied embeddings, GPT-2's tokenizer and 50,257-piece vocabulary; 124M random weights built by attn, seed 17)
+//   quantized by attn to int8 and to q4 (its Conv1D projections 4-bit MatMulNBits, the embeddings int8), 50 new greedy
+//   tokens per call (the pipeline's default). Its model.safetensors sizes, int8 and q4 against the float32 one built
+//   from the same weights, come first (alone with `--sizes`).
 // - translation with the shipped int8 default models/translation-de-en (Marian, beam 4), on three sentences.
 // Each variant runs once first, so the compile cache is warm as for any process after the first. With `--bleu`, the
 // translation default also translates ../shared/data/multi30k/val (1014 pairs, beam 4) both ways in this process:
@@ -13,11 +14,11 @@
 // and the time of each. The last line is one JSON object: peak RSS (MB) before and after, and the ratio after /
 // before of each.
 import '../src/backends/register.js';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LlamaConfig, LlamaForCausalLM } from '../src/models/index.js';
+import { GPT2Config, GPT2LMHeadModel } from '../src/models/index.js';
 import { quantize } from '../src/models/quantization.js';
 import type { QuantScheme } from '../src/nn/quantized.js';
 import { corpusBleu } from '../src/metrics/bleu.js';
@@ -28,41 +29,48 @@ import { projectRoot, sharedPath } from '../src/util/paths.js';
 import { peakRssMb, type PipelineRun } from './_peak_rss.js';
 
 const { values } = parseArgs({
-  options: { calls: { type: 'string', default: '2' }, bleu: { type: 'boolean', default: false } },
+  options: {
+    calls: { type: 'string', default: '2' },
+    bleu: { type: 'boolean', default: false },
+    sizes: { type: 'boolean', default: false },
+  },
 });
 const calls = Number(values.calls);
 
-/** The int8 and q4 folders of the GPT-2-small-sized Llama, built once per machine. */
-async function buildModels(): Promise<Record<QuantScheme, string>> {
+type Variant = QuantScheme | 'fp32';
+
+/** The float32, int8 and q4 folders of the GPT-2-small-shaped model, built once per machine. */
+async function buildModels(): Promise<Record<Variant, string>> {
   const root = join(tmpdir(), 'attn-bench-quantize-generation');
-  const dirs = { int8: join(root, 'llama-gpt2-small-sized-int8'), q4: join(root, 'llama-gpt2-small-sized-q4') };
+  const dirs = {
+    fp32: join(root, 'gpt2-small-shaped-fp32'),
+    int8: join(root, 'gpt2-small-shaped-int8'),
+    q4: join(root, 'gpt2-small-shaped-q4'),
+  };
   if (Object.values(dirs).every((dir) => existsSync(join(dir, 'model.safetensors')))) return dirs;
   const vocab = sharedPath('tokenizers/gpt2');
   if (!existsSync(vocab)) throw new Error(`bench: needs the GPT-2 tokenizer at ${vocab}`);
   const tokenizer = await AutoTokenizer.fromPretrained(vocab);
   mkdirSync(root, { recursive: true });
-  for (const scheme of ['int8', 'q4'] as const) {
-    manualSeed(17); // the same float weights for both
-    const config = new LlamaConfig(
+  for (const variant of ['fp32', 'int8', 'q4'] as const) {
+    manualSeed(17); // the same float weights for all three
+    const config = new GPT2Config(
       {
-        model_type: 'llama',
+        model_type: 'gpt2',
         vocab_size: 50257,
-        hidden_size: 768,
-        intermediate_size: 3072,
-        num_hidden_layers: 12,
-        num_attention_heads: 12,
-        num_key_value_heads: 12,
-        max_position_embeddings: 1024,
-        tie_word_embeddings: true,
+        n_embd: 768,
+        n_layer: 12,
+        n_head: 12,
+        n_positions: 1024,
         bos_token_id: 50256,
         eos_token_id: 50256,
       },
       'bench',
     );
-    const model = new LlamaForCausalLM(config).eval();
-    await quantize(model, { dtype: scheme }).savePretrained(dirs[scheme]);
-    await tokenizer.savePretrained(dirs[scheme]);
-    console.error(`built ${dirs[scheme]}`);
+    const model = new GPT2LMHeadModel(config).eval();
+    await (variant === 'fp32' ? model : quantize(model, { dtype: variant })).savePretrained(dirs[variant]);
+    await tokenizer.savePretrained(dirs[variant]);
+    console.error(`built ${dirs[variant]}`);
   }
   return dirs;
 }
@@ -106,13 +114,32 @@ async function valBleu(dir: string): Promise<Record<string, number>> {
   };
 }
 
+/** model.safetensors of each variant in MB, and int8's and q4's size over float32's. */
+function fileSizes(dirs: Record<Variant, string>): Record<string, number> {
+  const mb = (variant: Variant) => statSync(join(dirs[variant], 'model.safetensors')).size / 2 ** 20;
+  const ratio = (variant: Variant) => Number((mb(variant) / mb('fp32')).toFixed(3));
+  return {
+    fp32_mb: Math.round(mb('fp32')),
+    int8_mb: Math.round(mb('int8')),
+    q4_mb: Math.round(mb('q4')),
+    int8_ratio: ratio('int8'),
+    q4_ratio: ratio('q4'),
+  };
+}
+
 async function main(): Promise<void> {
   const lm = await buildModels();
+  const sizes = { gpt2_small_shaped_file_mb: fileSizes(lm) };
+  if (values.sizes) {
+    console.log(JSON.stringify({ bench: 'quantize-generation', unit: 'model.safetensors MB', ...sizes }));
+    return;
+  }
   const story = { task: 'text-generation', input: 'Once upon a time', calls };
   const translationDir = join(projectRoot, 'models/translation-de-en');
   const results = {
-    llama_gpt2_small_sized_int8: await beforeAfter({ ...story, dir: lm.int8 }),
-    llama_gpt2_small_sized_q4: await beforeAfter({ ...story, dir: lm.q4 }),
+    ...sizes,
+    gpt2_small_shaped_int8: await beforeAfter({ ...story, dir: lm.int8 }),
+    gpt2_small_shaped_q4: await beforeAfter({ ...story, dir: lm.q4 }),
     translation_de_en_int8: await beforeAfter({
       task: 'translation',
       dir: translationDir,

@@ -8,6 +8,12 @@
  *                                       weight-only codes (MatMulNBits); the rest and embeddings as int8. For causal
  *                                       LMs, whose matmuls are weight-bound.
  *
+ * GPT-2's Conv1D (a Linear keeping its weight (in, out)) counts as a Linear: it is quantized as the Linear whose
+ * weight is the transpose, so its codes and scales have a Linear's layout, (out, in) and (out) for int8, and
+ * `dequantize` gives a Conv1D back. Weights of other layers stay float (BART's learned position tables, an Embedding
+ * subclass): `layersLeftFloat` names them, and `attn quantize` prints them. Naming such a layer in `modules` is an
+ * error.
+ *
  * A LM head tied to the token embedding stays tied: it reads the embedding's int8 codes (a row scale of the table
  * is an output-channel scale of the head), and the checkpoint holds them once.
  *
@@ -31,7 +37,15 @@ import { loadNative } from '../backends/onnx/index.js';
 import { dequantizeQ4 } from '../backends/reference/quantized.js';
 import { Embedding, Linear } from '../nn/layers.js';
 import { Parameter, type Module } from '../nn/module.js';
-import { Q4_BLOCK, QuantizedEmbedding, QuantizedLinear, quantizedTensors, type QuantScheme } from '../nn/quantized.js';
+import {
+  Q4_BLOCK,
+  QuantizedEmbedding,
+  QuantizedLinear,
+  quantizedTensors,
+  type InputMajorLinear,
+  type InputMajorLinearClass,
+  type QuantScheme,
+} from '../nn/quantized.js';
 import { deferRandomInit } from '../tensor/creation.js';
 import { narrowToHalf } from '../tensor/half.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -41,7 +55,7 @@ export class QuantizationError extends Error {}
 
 export interface QuantizeOptions {
   dtype: QuantScheme;
-  /** Layer names to quantize (as in the state dict, without `.weight`); default every Linear and Embedding. */
+  /** Layer names to quantize (as in the state dict, without `.weight`); default every Linear, Conv1D and Embedding. */
   modules?: string[];
 }
 
@@ -90,12 +104,37 @@ function isPlainEmbedding(m: Module): m is Embedding {
   return m.constructor === Embedding;
 }
 
+/** GPT-2's Conv1D: the Linear with its weight transposed. */
+function isInputMajorLinear(m: Module): m is InputMajorLinear {
+  return (m as Module & { weightLayout?: unknown }).weightLayout === 'input-major';
+}
+
+/** A Linear or a Linear kept transposed: what becomes a QuantizedLinear. */
+function isLinearLike(m: Module): m is Linear | InputMajorLinear {
+  return isPlainLinear(m) || isInputMajorLinear(m);
+}
+
+function isQuantizable(m: Module): boolean {
+  return isLinearLike(m) || isPlainEmbedding(m);
+}
+
+/** The (rows, cols) matrix `w` as (cols, rows). */
+function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
+  return out;
+}
+
+/** A Linear's (out, in) float weight, a Conv1D's (in, out) one transposed. */
+function linearWeight(m: Linear | InputMajorLinear): Float32Array {
+  const w = m.weight.data as Float32Array;
+  return isInputMajorLinear(m) ? transposed(w, m.inFeatures, m.outFeatures) : w;
+}
+
 /** The scheme each chosen layer gets (see the file comment), or an error naming a layer that cannot take it. */
 function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<string, QuantScheme> {
   const plan = new Map<string, QuantScheme>();
-  const chosen =
-    options.modules ??
-    [...all].filter(([, s]) => isPlainLinear(s.module) || isPlainEmbedding(s.module)).map(([name]) => name);
+  const chosen = options.modules ?? [...all].filter(([, s]) => isQuantizable(s.module)).map(([name]) => name);
   for (const name of chosen) {
     const slot = all.get(name);
     if (!slot) throw new QuantizationError(`quantize: the model has no layer named '${name}'`);
@@ -103,7 +142,7 @@ function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<stri
     if (isQuantized(m)) throw new QuantizationError(`quantize: layer '${name}' is already quantized`);
     if (isPlainEmbedding(m)) {
       plan.set(name, 'int8');
-    } else if (isPlainLinear(m)) {
+    } else if (isLinearLike(m)) {
       const fitsBlocks = m.inFeatures % Q4_BLOCK === 0;
       if (options.dtype === 'q4' && !fitsBlocks && options.modules) {
         throw new QuantizationError(
@@ -113,7 +152,8 @@ function planSchemes(all: Map<string, Slot>, options: QuantizeOptions): Map<stri
       plan.set(name, options.dtype === 'q4' && fitsBlocks ? 'q4' : 'int8');
     } else {
       throw new QuantizationError(
-        `quantize: layer '${name}' is a ${m.constructor.name}; attn quantizes Linear and Embedding layers (a subclass may read its float weight directly)`,
+        `quantize: layer '${name}' is a ${m.constructor.name}; attn quantizes Linear, Conv1D and Embedding layers ` +
+          '(a subclass may read its float weight directly)',
       );
     }
   }
@@ -151,7 +191,7 @@ function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, from
       replace(slot, q);
       continue;
     }
-    const linear = m as Linear;
+    const linear = m as Linear | InputMajorLinear;
     // A head tied to a quantized table reads its int8 codes, whatever the plan said.
     const table = tables.get(linear.weight);
     const weights = table
@@ -160,11 +200,19 @@ function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, from
           scheme,
           linear.outFeatures,
           linear.inFeatures,
-          fromWeights ? (linear.weight.data as Float32Array) : undefined,
+          fromWeights ? linearWeight(linear) : undefined,
         );
+    const inputMajorClass = isInputMajorLinear(linear) ? (linear.constructor as InputMajorLinearClass) : null;
     replace(
       slot,
-      new QuantizedLinear(table ? 'int8' : scheme, linear.inFeatures, linear.outFeatures, weights, linear.bias),
+      new QuantizedLinear(
+        table ? 'int8' : scheme,
+        linear.inFeatures,
+        linear.outFeatures,
+        weights,
+        linear.bias,
+        inputMajorClass,
+      ),
     );
   }
 }
@@ -179,8 +227,11 @@ export function quantize<M extends Module>(model: M, options: QuantizeOptions): 
   }
   const all = slots(model);
   const plan = planSchemes(all, options);
-  if (plan.size === 0)
-    throw new QuantizationError(`quantize: ${model.constructor.name} has no Linear or Embedding layer to quantize`);
+  if (plan.size === 0) {
+    throw new QuantizationError(
+      `quantize: ${model.constructor.name} has no Linear, Conv1D or Embedding layer to quantize`,
+    );
+  }
   swapLayers(all, plan, true);
   model.eval();
   return model;
@@ -206,10 +257,11 @@ function dequantizedWeight(scheme: QuantScheme, codes: Tensor, scales: Tensor, r
 
 /**
  * Replaces every QuantizedLinear of `model` (in place) by a Linear holding the weight its codes stand for (see
- * `dequantizedWeight`), its float bias kept, and every QuantizedEmbedding by an Embedding; returns the model. A
- * head tied to a quantized table is tied to the new table. The float model computes what the quantized one
- * approximates without rounding the activations (int8); it trains like any other, and `savePretrained` writes a
- * float checkpoint without `quantization_config`. Training and eval mode are kept.
+ * `dequantizedWeight`; a Conv1D holding it transposed where a Conv1D was quantized), its float bias kept, and every
+ * QuantizedEmbedding by an Embedding; returns the model. A head tied to a quantized table is tied to the new table.
+ * The float model computes what the quantized one approximates without rounding the activations (int8); it trains
+ * like any other, and `savePretrained` writes a float checkpoint without `quantization_config`. Training and eval
+ * mode are kept.
  */
 export function dequantize<M extends Module>(model: M): M {
   const weights = new Map<Tensor, Parameter>(); // by codes: a tied head shares its table's
@@ -227,14 +279,48 @@ export function dequantize<M extends Module>(model: M): M {
       table.training = slot.parent.training;
       replace(slot, table);
     } else if (m instanceof QuantizedLinear) {
-      const linear = deferRandomInit(() => new Linear(m.inFeatures, m.outFeatures, { bias: false })).result;
-      linear.weight = weightOf(m.scheme, m, m.outFeatures, m.inFeatures);
+      const cls = m.inputMajorClass;
+      const linear = deferRandomInit(() =>
+        cls ? new cls(m.inFeatures, m.outFeatures) : new Linear(m.inFeatures, m.outFeatures, { bias: false }),
+      ).result;
+      const weight = weightOf(m.scheme, m, m.outFeatures, m.inFeatures); // (out, in)
+      const inputMajor = () => transposed(weight.data as Float32Array, m.outFeatures, m.inFeatures); // (in, out)
+      linear.weight = cls ? new Parameter(new Tensor(inputMajor(), [m.inFeatures, m.outFeatures])) : weight;
       linear.bias = m.bias;
       linear.training = slot.parent.training;
       replace(slot, linear);
     }
   }
   return model;
+}
+
+/** A layer holding float weights that quantizing left as they were. */
+export interface FloatLayer {
+  name: string;
+  kind: string;
+  values: number;
+}
+
+/**
+ * The layers of `model` holding a float weight matrix (a parameter of rank ≥ 2) that is not quantized, by state-dict
+ * name, with their class and number of values (a weight two layers share counted once, under the first). After
+ * `quantize` these are layers of kinds it does not take (BART's learned position table, an Embedding subclass), or
+ * those left out of its `modules`.
+ */
+export function layersLeftFloat(model: Module): FloatLayer[] {
+  const seen = new Set<Tensor>();
+  const out: FloatLayer[] = [];
+  for (const [name, m] of model.namedModules()) {
+    if (isQuantized(m)) continue;
+    let values = 0;
+    for (const value of Object.values(m)) {
+      if (!(value instanceof Parameter) || value.shape.length < 2 || seen.has(value)) continue;
+      seen.add(value);
+      values += value.size;
+    }
+    if (values > 0) out.push({ name, kind: m.constructor.name, values });
+  }
+  return out;
 }
 
 /** The model's quantized layers by state-dict name (in module order), with their scheme. */
@@ -365,7 +451,7 @@ export function prepareQuantizedModel(model: Module, config: PretrainedConfig, b
     const found = candidates.find((n) => all.has(n));
     if (found === undefined) continue; // a layer of another head (an LM head loaded as a base model)
     const m = all.get(found)!.module;
-    if (!(isPlainLinear(m) || isPlainEmbedding(m)) || (scheme === 'q4' && !isPlainLinear(m))) {
+    if (!isQuantizable(m) || (scheme === 'q4' && !isLinearLike(m))) {
       throw new QuantizationError(
         `${config.source}: quantization_config.modules['${name}'] is ${scheme}, but that layer is a ${m.constructor.name}`,
       );

@@ -8,8 +8,9 @@
  *   q4    `weight` (out, in/32, 16) bytes of two 4-bit codes (low nibble first, zero point 8), `weight_scale`
  *         (out, in/32): onnxruntime's MatMulNBits layout.
  *
- * In memory the codes are int32 tensors (attn has no 8-bit dtype); the checkpoint stores them as I8 / U8. Loaded
- * with `readWeights: false` (the text pipelines), they stay in the file and onnxruntime reads those bytes.
+ * GPT-2's Conv1D, whose float weight is (in, out), is quantized as the Linear with the transposed weight: the same
+ * layouts. In memory the codes are int32 tensors (attn has no 8-bit dtype); the checkpoint stores them as I8 / U8.
+ * Loaded with `readWeights: false` (the text pipelines), they stay in the file and onnxruntime reads those bytes.
  */
 import { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
@@ -96,16 +97,35 @@ export function quantizedTensors(
   return { codes: new Tensor(q.codes, shapes.codes), scales: new Tensor(q.scales, shapes.scales) };
 }
 
+/**
+ * A float layer y = x W + b keeping W as (in, out), as GPT-2's Conv1D (OpenAI's TensorFlow layout): quantized as the
+ * Linear whose weight is Wᵀ. `weightLayout` marks it, so layers below models need not know the model that has it.
+ */
+export interface InputMajorLinear extends Module {
+  readonly weightLayout: 'input-major';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Parameter; // (in, out)
+  bias: Parameter | null;
+}
+
+export type InputMajorLinearClass = new (inFeatures: number, outFeatures: number) => InputMajorLinear;
+
 /** y = x Wᵀ + b with W quantized; runs onnxruntime's integer kernels (inference only). */
 export class QuantizedLinear extends Module {
   bias: Parameter | null;
 
+  /**
+   * `inputMajorClass`: the class of the float layer it replaced when that kept its weight (in, out) (GPT-2's
+   * Conv1D), which dequantizing builds back so a float checkpoint keeps the model's own layout; null for a Linear.
+   */
   constructor(
     readonly scheme: QuantScheme,
     readonly inFeatures: number,
     readonly outFeatures: number,
     weights: { codes: Tensor; scales: Tensor },
     bias: Parameter | null,
+    readonly inputMajorClass: InputMajorLinearClass | null = null,
   ) {
     super();
     this.registerBuffer('weight', weights.codes);

@@ -313,7 +313,7 @@ describe('bad input', () => {
     const { dir } = goldenCase('distilbert_seqcls');
     const model = await DistilBertForSequenceClassification.fromPretrained(dir);
     expect(() => quantize(model, { dtype: 'int8', modules: ['distilbert.embeddings.LayerNorm'] })).toThrow(
-      /layer 'distilbert.embeddings.LayerNorm' is a LayerNorm; attn quantizes Linear and Embedding layers/,
+      /layer 'distilbert.embeddings.LayerNorm' is a LayerNorm; attn quantizes Linear, Conv1D and Embedding layers/,
     );
     expect(() => quantize(model, { dtype: 'int8', modules: ['nope'] })).toThrow(/no layer named 'nope'/);
   });

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { modelClassFor } from '../../models/auto/index.js';
 import { classByName } from '../../models/auto/registry.js';
 import { loadPretrained, openCheckpoint, type PreTrainedModel } from '../../models/modeling_utils.js';
-import { quantize, QuantizationError } from '../../models/quantization.js';
+import { layersLeftFloat, quantize, QuantizationError } from '../../models/quantization.js';
 import { readModelConfig, resolveModel } from '../../pipelines/load.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
 import { parseFlags, UsageError, usageLine } from '../args.js';
@@ -15,10 +15,11 @@ import { parseFlags, UsageError, usageLine } from '../args.js';
 export const help = `Usage: attn quantize --model M --dtype int8|q4|fp16 --out DIR
 
 Writes model M (a folder, an installed model or a hub repo id in the cache) to DIR with lighter weights:
-  int8   every Linear layer as int8 codes with one scale per output channel, run by onnxruntime's
-         DynamicQuantizeMatMul; embeddings as int8 rows. For encoders and encoder-decoders.
-  q4     Linear layers as 4-bit codes in blocks of 32 (onnxruntime's MatMulNBits), layers of another
+  int8   every Linear layer (and GPT-2's Conv1D) as int8 codes with one scale per output channel, run by
+         onnxruntime's DynamicQuantizeMatMul; embeddings as int8 rows. For encoders and encoder-decoders.
+  q4     Linear / Conv1D layers as 4-bit codes in blocks of 32 (onnxruntime's MatMulNBits), layers of another
          width and embeddings as int8. For causal LMs.
+Weights of other layers stay float; the command names them.
   fp16   every float weight as IEEE half (F16), rounded to nearest even: half the size of float32, a plain
          safetensors checkpoint that transformers loads too (an int8/q4 model is dequantized first).
 config.json records quantized layers in quantization_config; the tokenizer files are copied.
@@ -95,5 +96,10 @@ export async function run(argv: string[]): Promise<number> {
   console.log(
     `${out}: weights ${after} bytes, ${((100 * after) / before).toFixed(1)}% of the ${before} bytes of ${dir}`,
   );
+  const leftFloat = dtype === 'fp16' ? [] : layersLeftFloat(loaded);
+  if (leftFloat.length > 0) {
+    const named = leftFloat.map((l) => `${l.name} (${l.kind}, ${l.values} values)`).join(', ');
+    console.log(`${out}: left float (attn quantizes Linear, Conv1D and Embedding layers): ${named}`);
+  }
   return 0;
 }

@@ -9,6 +9,7 @@ import { feedForward } from '../../nn/feedforward.js';
 import { extendKV, type LayerKV } from '../../nn/kv_cache.js';
 import { activation, Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module, ModuleList, Parameter } from '../../nn/module.js';
+import type { InputMajorLinear } from '../../nn/quantized.js';
 import { randn, zeros } from '../../tensor/creation.js';
 import * as ops from '../../tensor/ops.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -25,12 +26,20 @@ import {
 } from '../modeling_utils.js';
 import { GPT2Config } from './configuration_gpt2.js';
 
-/** A linear layer with its weight stored (in, out), as OpenAI's TensorFlow code did: y = x W + b. */
-export class Conv1D extends Module {
+/**
+ * A linear layer with its weight stored (in, out), as OpenAI's TensorFlow code did: y = x W + b. `quantize` takes it
+ * as the Linear with weight Wᵀ (`InputMajorLinear`).
+ */
+export class Conv1D extends Module implements InputMajorLinear {
+  readonly weightLayout = 'input-major';
   weight: Parameter;
   bias: Parameter;
 
-  constructor(inFeatures: number, outFeatures: number, std: number) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    std = 0.02,
+  ) {
     super();
     this.weight = new Parameter(randn([inFeatures, outFeatures], { std }));
     this.bias = new Parameter(zeros([outFeatures]));
