@@ -273,13 +273,12 @@ export async function pipeline(
   const config = await readModelConfig(dir);
   const load = async <T extends ModelTask>(head: T) => {
     // Encoder heads run as a compiled graph that reads the weights from the checkpoint itself (base.ts runEncoder):
-    // JS then never reads them. A causal LM's graphs do the same for a quantized checkpoint (compiled_decoding.ts):
+    // JS then never reads them. Generation's graphs do the same for a quantized checkpoint (compiled_decoding.ts):
     // its int8 / q4 codes would cost 4 bytes each in JS; a float one stays read, its prompt graph fed from JS.
-    // Encoder-decoder models keep reading theirs: with the codes in the file the translation default ran its compiled
-    // graphs 1.18x slower than op by op, for no memory saved (notes/issue-17-int8-memory.md).
-    // Quantizing on load needs their values.
+    // The translation default runs its compiled graphs 1.7x faster than op by op (notes/issue-17-int8-memory.md,
+    // "Compiled seq2seq speed"). Quantizing on load needs their values.
     const readWeights =
-      !(ENCODER_HEADS.has(head) || (head === 'causalLM' && readQuantizationConfig(config) !== null)) ||
+      !(ENCODER_HEADS.has(head) || readQuantizationConfig(config) !== null) ||
       options.compiled === false ||
       (options.compiledWeights ?? 'file') !== 'file' ||
       options.dtype === 'q8' ||
