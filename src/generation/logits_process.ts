@@ -162,10 +162,11 @@ export function softmaxOf(row: Float32Array): Float64Array {
 /** log_softmax of each row in place (beam search scores log-probabilities). */
 export function logSoftmaxRows(scores: Float32Array, vocabSize: number): void {
   forEachRow(scores, vocabSize, (row) => {
+    // Indexed loops: this runs over every row of every step (iterating a typed array is slower).
     let max = -Infinity;
-    for (const v of row) if (v > max) max = v;
+    for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
     let total = 0;
-    for (const v of row) total += Math.exp(v - max);
+    for (let i = 0; i < row.length; i++) total += Math.exp(row[i]! - max);
     const shift = max + Math.log(total);
     for (let i = 0; i < row.length; i++) row[i] = row[i]! - shift;
   });

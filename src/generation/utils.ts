@@ -128,6 +128,12 @@ function reorderLayers(layers: LayerKV[], rows: Tensor): LayerKV[] {
   }));
 }
 
+/** Whether any value is NaN; an indexed loop, as every step scans (N, V) logits (`some` with a callback was slower). */
+function containsNaN(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) return true;
+  return false;
+}
+
 function isIdentity(rows: Int32Array): boolean {
   return rows.every((r, i) => r === i);
 }
@@ -161,7 +167,7 @@ abstract class Stepper<Cache> {
       return { logits: lastPositionLogits(out.logits), cache: out.pastKeyValues ?? null };
     });
     // NaN scores would pick token 0 (or any) forever; -Infinity may be a model's own ban, so only NaN is refused.
-    if (logits.some(Number.isNaN)) throw new NonFiniteOutputError('generate', 'logits', Number.NaN, this.modelName);
+    if (containsNaN(logits)) throw new NonFiniteOutputError('generate', 'logits', Number.NaN, this.modelName);
     if (this.useCache) {
       if (!cache) throw new Error(`generate: ${this.modelName}.forward returned no pastKeyValues with useCache`);
       this.cache = cache;
@@ -465,7 +471,10 @@ function* beamSearch(p: Plan, options: GenerateOptions): Generator<void, Generat
     p.adjust(step);
     p.processors(step, { sequences, vocabSize });
     if (options.outputScores) scores.push(step.slice());
-    for (let i = 0; i < step.length; i++) step[i] = step[i]! + beamScores[Math.floor(i / vocabSize)]!;
+    for (let row = 0; row < beamScores.length; row++) {
+      const beamScore = beamScores[row]!;
+      for (let i = row * vocabSize, end = i + vocabSize; i < end; i++) step[i] = step[i]! + beamScore;
+    }
     const candidates = Array.from({ length: batchSize }, (_, b) =>
       topCandidates(step, b * numBeams, numBeams, vocabSize, scorer.candidatesPerItem),
     );
