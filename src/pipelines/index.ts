@@ -275,7 +275,7 @@ export async function pipeline(
     // Encoder heads run as a compiled graph that reads the weights from the checkpoint itself (base.ts runEncoder):
     // JS then never reads them. Generation's graphs do the same for a quantized checkpoint (compiled_decoding.ts):
     // its int8 / q4 codes would cost 4 bytes each in JS; a float one stays read, its prompt graph fed from JS.
-    // The translation default runs its compiled graphs 1.7x faster than op by op (notes/issue-17-int8-memory.md,
+    // The translation default runs its compiled graphs 1.9x faster than op by op (notes/issue-17-int8-memory.md,
     // "Compiled seq2seq speed"). Quantizing on load needs their values.
     const readWeights =
       !(ENCODER_HEADS.has(head) || readQuantizationConfig(config) !== null) ||
