@@ -685,13 +685,6 @@ export interface CompileOptions {
   /** Intra-op threads (default: the onnx backend's, i.e. ATTN_NUM_THREADS or one per core). */
   threads?: number;
   /**
-   * Whether the session's threads spin between runs (default true, onnxruntime's default). False for a graph run
-   * once per step of work done in JS and eager ops in between (beam search): spinning threads take the cores that
-   * work needs. Translation default, beam 4, 100 Multi30k sentences, load ~3.3 on 2 cores: 5.5–6.9 s spinning,
-   * 4.0–4.1 s not (notes/issue-17-int8-memory.md, "Compiled seq2seq speed").
-   */
-  spinning?: boolean;
-  /**
    * How the session holds the weights. 'packed' (default): as initializers, which onnxruntime copies and pre-packs
    * for its GEMM kernels (fastest matmuls; while the session is built the weights exist in JS, in onnxruntime's
    * copy and packed). 'shared': fed from attn's own buffers on every run (zero-copy on the CPU): one copy in
@@ -714,12 +707,6 @@ export interface CompileOptions {
   readWeights?: () => void;
 }
 
-/** A compiled session's intra-op threads (CompileOptions.threads / spinning). */
-interface SessionThreads {
-  threads: number;
-  spinning: boolean;
-}
-
 /** A forward pass compiled to one onnxruntime session for every size (see the file comment). */
 export class CompiledForward {
   private session: NativeSession | null;
@@ -736,15 +723,12 @@ export class CompiledForward {
     readonly spec: GraphSpec,
     readonly inputs: Record<string, InputSpec>,
     source: WeightSource,
-    { threads, spinning }: SessionThreads,
+    threads: number,
   ) {
-    const options = sessionOptions(threads, 'all') as {
-      extra: { session: Record<string, string> & { intra_op: Record<string, string> } };
-    };
-    // One compiled session runs at a time, so its threads may spin between runs (onnxruntime's default, as
-    // transformers.js runs) unless told not to (CompileOptions.spinning): the engine's one-op sessions do not, since
-    // dozens of their pools would fight.
-    options.extra.session.intra_op['allow_spinning'] = spinning ? '1' : '0';
+    // Threads do not spin between runs (sessionOptions), unlike onnxruntime's default: every path runs JS between
+    // graph runs, which spinning threads starved. 2 cores, load ~3.3, on → off: GPT-2-small int8 greedy 12.2 → 6.1
+    // ms/token, sentiment-en 1,000 single calls 1.77 → 0.73 s, beam-4 translation 5.5 → 4.0 s per 100 (issue 17).
+    const options = sessionOptions(threads, 'all') as { extra: { session: Record<string, string> } };
     this.session = new (loadNative().binding.InferenceSession)();
     this.weights = source.mode === 'file' ? source.inline : source.weights;
     this.readsCheckpoint = source.mode === 'file';
@@ -782,10 +766,7 @@ export class CompiledForward {
   static compile(model: Module, forward: ForwardSpec, options: CompileOptions = {}): CompiledForward {
     const initializers = weightsOf(model);
     const backend = getBackend();
-    const threads: SessionThreads = {
-      threads: options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0),
-      spinning: options.spinning ?? true,
-    };
+    const threads = options.threads ?? (backend instanceof OnnxBackend ? backend.numThreads : 0);
     // Weights left in their checkpoint are read back to record the forward pass, or to feed them from JS.
     const readReleased = () => {
       if (!Object.values(initializers).some((t) => t.isDisposed)) return;
@@ -827,7 +808,7 @@ export class CompiledForward {
     model: Module,
     forward: ForwardSpec,
     initializers: Record<string, Tensor>,
-    threads: SessionThreads,
+    threads: number,
     source: (used: ReadonlySet<string>) => WeightSource,
   ): CompiledForward {
     const symbols = symbolsOf(forward);

@@ -318,9 +318,8 @@ function decoderSpec(
  * the encoder ((B, S) ids and mask → states), the decoder's first pass (no cache: logits, its self-attention cache
  * and the cross-attention keys/values) and its one-token steps with both caches. Other calls (labels, hidden states
  * or attentions asked for, no mask, the reference backend) run the model itself. As for causal LMs, weights the
- * model left in its checkpoint are read from the file by every session, int8 codes as stored. The sessions' threads
- * do not spin between runs: beam search's JS and eager ops run in between, and spinning threads took their cores
- * (with them the translation default ran 1.18x slower compiled than op by op; without, 1.7x faster).
+ * model left in its checkpoint are read from the file by every session, int8 codes as stored. Its sessions'
+ * threads do not spin between runs (see CompiledForward): beam search's JS runs in between.
  */
 export class CompiledSeq2Seq implements Seq2SeqLM {
   constructor(private readonly model: Seq2SeqDecodingModel) {}
@@ -344,7 +343,7 @@ export class CompiledSeq2Seq implements Seq2SeqLM {
               encoderSpec(model.config.vocabSize, (x) => ({
                 encoder_hidden_states: model.encode(x.inputIds, x.attentionMask),
               })),
-            { weights: weightModeFor(model, 'shared'), cacheKey: 'seq2seq-lm/encoder', spinning: false },
+            { weights: weightModeFor(model, 'shared'), cacheKey: 'seq2seq-lm/encoder' },
           )
         : null;
     if (!encoder) {
@@ -393,7 +392,7 @@ export class CompiledSeq2Seq implements Seq2SeqLM {
       FIRST_DECODER_PASS,
       'first decoder pass',
       () => decoderSpec(this.model, encoded.shape[2]!, null),
-      { weights: weightModeFor(this.model, 'shared'), cacheKey: 'seq2seq-lm/decoder-first', spinning: false },
+      { weights: weightModeFor(this.model, 'shared'), cacheKey: 'seq2seq-lm/decoder-first' },
     );
   }
 
@@ -406,7 +405,7 @@ export class CompiledSeq2Seq implements Seq2SeqLM {
         return decoderSpec(this.model, encoded.shape[2]!, { count: past.self.length, kvHeads, headDim });
       },
       // Pre-packed, as a causal LM's decode step (see compiledStep).
-      { cacheKey: 'seq2seq-lm/decoder-step', spinning: false },
+      { cacheKey: 'seq2seq-lm/decoder-step' },
     );
   }
 }
