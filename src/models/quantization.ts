@@ -196,12 +196,7 @@ function swapLayers(all: Map<string, Slot>, plan: Map<string, QuantScheme>, from
     const table = tables.get(linear.weight);
     const weights = table
       ? { codes: table.codes, scales: table.scales }
-      : quantizedTensors(
-          scheme,
-          linear.outFeatures,
-          linear.inFeatures,
-          fromWeights ? linearWeight(linear) : undefined,
-        );
+      : quantizedTensors(scheme, linear.outFeatures, linear.inFeatures, fromWeights ? linearWeight(linear) : undefined);
     const inputMajorClass = isInputMajorLinear(linear) ? (linear.constructor as InputMajorLinearClass) : null;
     replace(
       slot,
