@@ -111,6 +111,15 @@ const lexicon = option('lexicon', 'no') === 'yes';
  */
 const minWords = option('min-words', 0);
 /**
+ * Labelled reviews from other domains (comma-separated TSV files with `sentence` and `label` columns, e.g.
+ * data/sentiment-en/*.tsv) added to the SST-2 training items, each --extra-repeat times: film-review phrases alone
+ * teach a model that "spotless" or "fixed the leak" is negative. Not filtered by --min-words.
+ */
+const extraTrain = option('extra-train', '')
+  .split(',')
+  .filter((file) => file !== '');
+const extraRepeat = option('extra-repeat', 1);
+/**
  * Fine-tuned classifiers (comma-separated folders, each with its own tokenizer) whose averaged log-probabilities
  * over the training texts the model learns as soft targets beside the labels (DistillationTrainer, --temperature,
  * --alpha): distillation from an ensemble.
@@ -159,19 +168,44 @@ function lexiconItems(known: ReadonlySet<string>): { sentence: string; label: nu
     .map(([sentence, label]) => ({ sentence, label: label! }));
 }
 
+/** The labelled items of a TSV file with a header naming `sentence` and `label` (0 or 1) columns. */
+function reviewItems(file: string): { sentence: string; label: number }[] {
+  const [header = '', ...lines] = readFileSync(file, 'utf8').split('\n');
+  const columns = header.split('\t');
+  const sentenceAt = columns.indexOf('sentence');
+  const labelAt = columns.indexOf('label');
+  if (sentenceAt < 0 || labelAt < 0)
+    throw new Error(`--extra-train ${file}: expected a header with "sentence" and "label" columns, got ${header}`);
+  return lines
+    .filter((line) => line.trim() !== '')
+    .map((line, index) => {
+      const fields = line.split('\t');
+      const label = Number(fields[labelAt]);
+      if (label !== 0 && label !== 1)
+        throw new Error(`--extra-train ${file} line ${index + 2}: expected label 0 or 1, got ${fields[labelAt]}`);
+      return { sentence: fields[sentenceAt]!, label };
+    });
+}
+
 async function sst2Splits(): Promise<Splits> {
   const split = await sst2SentenceSplit({ testSentences: 1000, validationSentences: 500, seed: splitSeed });
   const extra = lexicon ? lexiconItems(new Set(split.train.map((item) => item.sentence))) : [];
   const long = split.train.filter((item) => item.sentence.split(' ').length >= minWords);
+  const reviews = extraTrain.flatMap(reviewItems);
+  const repeatedReviews = Array.from({ length: extraRepeat }, () => reviews).flat();
   return {
-    train: Dataset.fromRecords([...long, ...extra]),
+    train: Dataset.fromRecords([...long, ...extra, ...repeatedReviews]),
     validation: Dataset.fromRecords(split.validation),
     test: Dataset.fromRecords(split.test),
     description:
       `${split.train.length} training phrases; 1,000 test and 500 validation whole sentences drawn (seed ${splitSeed}) ` +
       `from the 6,885 items no other item contains, and the ${split.dropped} phrases inside them left out of training` +
       (minWords > 0 ? `; of those, the ${long.length} items of at least ${minWords} words` : '') +
-      (lexicon ? `; plus ${extra.length} one-word items from the Liu and AFINN-111 opinion lexicons` : ''),
+      (lexicon ? `; plus ${extra.length} one-word items from the Liu and AFINN-111 opinion lexicons` : '') +
+      (reviews.length > 0
+        ? `; plus ${reviews.length} hand-written reviews of other things (${extraTrain.join(', ')})` +
+          (extraRepeat > 1 ? `, each ${extraRepeat} times` : '')
+        : ''),
     testName: '1,000 held-out SST-2 sentences (whole sentences, none of their phrases trained on)',
   };
 }
