@@ -31,7 +31,12 @@ import { quantize } from '../src/models/quantization.js';
 import * as ops from '../src/tensor/ops.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { AutoTokenizer, trainTokenizer, type PreTrainedTokenizer } from '../src/tokenizers/index.js';
+import {
+  AutoTokenizer,
+  trainTokenizer,
+  type NormalizerName,
+  type PreTrainedTokenizer,
+} from '../src/tokenizers/index.js';
 import {
   classificationMetrics,
   DistillationTrainer,
@@ -47,7 +52,7 @@ import { commonOptions, minutesSince, option, threadsNote, wallClockBudget, writ
 interface Corpus {
   language: string;
   textColumn: string;
-  normalizer: 'lowercase' | 'nfkc';
+  normalizer: NormalizerName;
   vocabSize: number;
   maxLength: number;
   license: string;
@@ -131,6 +136,14 @@ const temperature = option('temperature', 2);
 const alpha = option('alpha', 0.5);
 /** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
 const splitSeed = option('split-seed', 42);
+/**
+ * The trained tokenizer's normalizer (from scratch only), e.g. 'nfkd' for Korean: it splits each Hangul syllable into
+ * its letters (jamo), so word pieces can follow the endings that Korean attaches inside a syllable.
+ */
+const NORMALIZERS: readonly NormalizerName[] = ['lowercase', 'nfkc', 'nfc', 'nfd', 'nfkd', 'strip_accents'];
+const normalizer = option('normalizer', corpus.normalizer) as NormalizerName;
+if (!NORMALIZERS.includes(normalizer))
+  throw new RangeError(`--normalizer: expected one of ${NORMALIZERS.join(', ')}, got ${JSON.stringify(normalizer)}`);
 const started = performance.now();
 const column = corpus.textColumn;
 
@@ -237,7 +250,7 @@ const tokenizer: PreTrainedTokenizer =
         type: 'wordpiece',
         texts: splits.train.column(column) as string[],
         vocabSize: corpus.vocabSize,
-        normalizer: corpus.normalizer,
+        normalizer,
         modelMaxLength: corpus.maxLength,
         progress: false,
       });
