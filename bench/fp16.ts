@@ -11,6 +11,7 @@
 // Variants: fp32 (the float32 folder), fp16 (the F16 folder), fp16-on-load (the float32 folder with dtype 'fp16'),
 // fp16-widened (the F16 folder with dtype 'fp32': widened as read), int8 (the shipped folder). The last line is one JSON object with the fp16 / fp32 ratios.
 import '../src/backends/register.js';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,11 +43,18 @@ interface Folders {
   int8: string;
 }
 
-/** The float32 twin (dequantized) and its F16 rounding of a shipped int8 model, written once per machine. */
+/**
+ * The float32 twin (dequantized) and its F16 rounding of a shipped int8 model, written once per version of its
+ * weights: the folders are named by the weights' hash, so a retrained default never meets a stale twin.
+ */
 async function folders(name: string, auto: typeof AutoModelForSequenceClassification): Promise<Folders> {
   const int8 = join(projectRoot, 'models', name);
-  const fp32 = join(ROOT, `${name}-fp32`);
-  const fp16 = join(ROOT, `${name}-fp16`);
+  const version = createHash('sha256')
+    .update(readFileSync(join(int8, 'model.safetensors')))
+    .digest('hex')
+    .slice(0, 12);
+  const fp32 = join(ROOT, `${name}-${version}-fp32`);
+  const fp16 = join(ROOT, `${name}-${version}-fp16`);
   if (!existsSync(join(fp16, 'model.safetensors'))) {
     mkdirSync(ROOT, { recursive: true });
     await (await auto.fromPretrained(int8, { dtype: 'float32' })).savePretrained(fp32);
