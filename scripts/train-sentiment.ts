@@ -137,13 +137,16 @@ const alpha = option('alpha', 0.5);
 /** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
 const splitSeed = option('split-seed', 42);
 /**
- * The trained tokenizer's normalizer (from scratch only), e.g. 'nfkd' for Korean: it splits each Hangul syllable into
- * its letters (jamo), so word pieces can follow the endings that Korean attaches inside a syllable.
+ * The trained tokenizer's normalizer (from scratch only; trainTokenizer names the ones it knows), e.g. 'nfkd' for
+ * Korean: it splits each Hangul syllable into its letters (jamo), so word pieces can follow the endings that Korean
+ * writes inside a syllable block.
  */
-const NORMALIZERS: readonly NormalizerName[] = ['lowercase', 'nfkc', 'nfc', 'nfd', 'nfkd', 'strip_accents'];
 const normalizer = option('normalizer', corpus.normalizer) as NormalizerName;
-if (!NORMALIZERS.includes(normalizer))
-  throw new RangeError(`--normalizer: expected one of ${NORMALIZERS.join(', ')}, got ${JSON.stringify(normalizer)}`);
+// Options that would otherwise be ignored without a word.
+if ((base || pretrainFrom) && process.argv.includes('--normalizer'))
+  throw new RangeError('--normalizer: only a tokenizer trained from scratch takes it, not --base or --pretrain-from');
+if (dataName !== 'sst2' && (extraTrain.length > 0 || lexicon || minWords > 0))
+  throw new RangeError('--extra-train, --lexicon and --min-words apply to --data sst2 only');
 const started = performance.now();
 const column = corpus.textColumn;
 
@@ -183,7 +186,7 @@ function lexiconItems(known: ReadonlySet<string>): { sentence: string; label: nu
 
 /** The labelled items of a TSV file with a header naming `sentence` and `label` (0 or 1) columns. */
 function reviewItems(file: string): { sentence: string; label: number }[] {
-  const [header = '', ...lines] = readFileSync(file, 'utf8').split('\n');
+  const [header = '', ...lines] = readFileSync(file, 'utf8').split(/\r?\n/);
   const columns = header.split('\t');
   const sentenceAt = columns.indexOf('sentence');
   const labelAt = columns.indexOf('label');
@@ -193,10 +196,13 @@ function reviewItems(file: string): { sentence: string; label: number }[] {
     .filter((line) => line.trim() !== '')
     .map((line, index) => {
       const fields = line.split('\t');
+      const sentence = fields[sentenceAt] ?? '';
       const label = Number(fields[labelAt]);
-      if (label !== 0 && label !== 1)
-        throw new Error(`--extra-train ${file} line ${index + 2}: expected label 0 or 1, got ${fields[labelAt]}`);
-      return { sentence: fields[sentenceAt]!, label };
+      if (sentence.trim() === '' || (label !== 0 && label !== 1))
+        throw new Error(
+          `--extra-train ${file} line ${index + 2}: expected a sentence and a label 0 or 1, got ${JSON.stringify(line)}`,
+        );
+      return { sentence, label };
     });
 }
 
