@@ -222,7 +222,7 @@ async function sst2Splits(): Promise<Splits> {
       (minWords > 0 ? `; of those, the ${long.length} items of at least ${minWords} words` : '') +
       (lexicon ? `; plus ${extra.length} one-word items from the Liu and AFINN-111 opinion lexicons` : '') +
       (reviews.length > 0
-        ? `; plus ${reviews.length} hand-written reviews of other things (${extraTrain.join(', ')})` +
+        ? `; plus ${reviews.length} labelled reviews of other things (${extraTrain.join(', ')})` +
           (extraRepeat > 1 ? `, each ${extraRepeat} times` : '')
         : ''),
     testName: '1,000 held-out SST-2 sentences (whole sentences, none of their phrases trained on)',
