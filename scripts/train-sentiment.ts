@@ -46,6 +46,7 @@ import {
 } from '../src/training/index.js';
 import { pipeline, type ClassificationLabel } from '../src/pipelines/index.js';
 import { sharedPath } from '../src/util/paths.js';
+import { readTsv } from './eval-use.js';
 import { sst2SentenceSplit } from './sst2-sentences.js';
 import { commonOptions, minutesSince, option, threadsNote, wallClockBudget, writeModelCard } from './train-common.js';
 
@@ -116,8 +117,8 @@ const lexicon = option('lexicon', 'no') === 'yes';
  */
 const minWords = option('min-words', 0);
 /**
- * Labelled reviews from other domains (comma-separated TSV files with `sentence` and `label` columns, e.g.
- * data/sentiment-en/*.tsv) added to the SST-2 training items, each --extra-repeat times: film-review phrases alone
+ * Labelled reviews from other domains (comma-separated TSV files with a header line, then text and label columns,
+ * e.g. data/sentiment-en/*.tsv) added to the SST-2 training items, each --extra-repeat times: film-review phrases alone
  * teach a model that "spotless" or "fixed the leak" is negative. Not filtered by --min-words.
  */
 const extraTrain = option('extra-train', '')
@@ -184,26 +185,15 @@ function lexiconItems(known: ReadonlySet<string>): { sentence: string; label: nu
     .map(([sentence, label]) => ({ sentence, label: label! }));
 }
 
-/** The labelled items of a TSV file with a header naming `sentence` and `label` (0 or 1) columns. */
+/** A TSV file's labelled items: a header line, then rows whose first two columns are the text and a label 0 or 1. */
 function reviewItems(file: string): { sentence: string; label: number }[] {
-  const [header = '', ...lines] = readFileSync(file, 'utf8').split(/\r?\n/);
-  const columns = header.split('\t');
-  const sentenceAt = columns.indexOf('sentence');
-  const labelAt = columns.indexOf('label');
-  if (sentenceAt < 0 || labelAt < 0)
-    throw new Error(`--extra-train ${file}: expected a header with "sentence" and "label" columns, got ${header}`);
-  return lines
-    .filter((line) => line.trim() !== '')
-    .map((line, index) => {
-      const fields = line.split('\t');
-      const sentence = fields[sentenceAt] ?? '';
-      const label = Number(fields[labelAt]);
-      if (sentence.trim() === '' || (label !== 0 && label !== 1))
-        throw new Error(
-          `--extra-train ${file} line ${index + 2}: expected a sentence and a label 0 or 1, got ${JSON.stringify(line)}`,
-        );
-      return { sentence, label };
-    });
+  const { texts, labels } = readTsv(file, { header: true });
+  return texts.map((sentence, i) => {
+    const label = Number(labels[i]);
+    if (label !== 0 && label !== 1)
+      throw new Error(`--extra-train ${file}: row ${i + 1} has label ${JSON.stringify(labels[i])}, expected 0 or 1`);
+    return { sentence, label };
+  });
 }
 
 async function sst2Splits(): Promise<Splits> {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-// The hand-written training reviews (data/sentiment-en) must stay apart from the held-out review sets that the
+// The training reviews written for attn (data/sentiment-en) must stay apart from the held-out review sets that the
 // English sentiment default is judged on (test/fixtures/sentiment): no training review may share 40% or more of its
 // words with a held-out one, or the out-of-domain figures would measure memory.
 const trainingDir = fileURLToPath(new URL('../../data/sentiment-en/', import.meta.url));
