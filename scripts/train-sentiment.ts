@@ -47,6 +47,7 @@ import {
 import { pipeline, type ClassificationLabel } from '../src/pipelines/index.js';
 import { sharedPath } from '../src/util/paths.js';
 import { readTsv } from './eval-use.js';
+import { crossFittedLogits } from './ngram-teacher.js';
 import { sst2SentenceSplit } from './sst2-sentences.js';
 import { commonOptions, minutesSince, option, threadsNote, wallClockBudget, writeModelCard } from './train-common.js';
 
@@ -133,6 +134,12 @@ const extraRepeat = option('extra-repeat', 1);
 const teachers = option('teachers', '')
   .split(',')
   .filter((dir) => dir !== '');
+/**
+ * 'yes' adds a character and word n-gram classifier (scripts/ngram-teacher.ts) to the teachers, its soft target for
+ * each training text from a model trained on the other four fifths (cross-fitted): a teacher that errs where the
+ * transformers do not.
+ */
+const ngramTeacher = option('ngram-teacher', 'no') === 'yes';
 const temperature = option('temperature', 2);
 const alpha = option('alpha', 0.5);
 /** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
@@ -399,13 +406,22 @@ const args = new TrainingArguments({
 async function ensembleLogits(): Promise<number[][]> {
   const texts = splits.train.column(column) as string[];
   const sum = texts.map(() => [0, 0]);
+  const teacherCount = teachers.length + (ngramTeacher ? 1 : 0);
+  if (ngramTeacher) {
+    const labels = (splits.train.column('label') as unknown[]).map(Number);
+    crossFittedLogits(texts, labels).forEach((logit, i) => {
+      // log-probabilities of negative and positive: -log(1 + e^z) and -log(1 + e^-z)
+      sum[i]![0]! -= Math.log1p(Math.exp(logit)) / teacherCount;
+      sum[i]![1]! -= Math.log1p(Math.exp(-logit)) / teacherCount;
+    });
+  }
   for (const dir of teachers) {
     const classify = await pipeline('sentiment-analysis', dir, { batchSize: 128 });
     const scored = (await classify(texts, { topK: null })) as unknown as ClassificationLabel[][];
     scored.forEach((labels, i) =>
       labels.forEach(({ label, score }) => {
         const index = label === 'positive' ? 1 : 0;
-        sum[i]![index]! += Math.log(Math.max(score, 1e-12)) / teachers.length;
+        sum[i]![index]! += Math.log(Math.max(score, 1e-12)) / teacherCount;
       }),
     );
     classify.dispose();
@@ -422,7 +438,7 @@ const trainerOptions = {
   callbacks: [wallClockBudget(minutes)],
 };
 const trainer =
-  teachers.length > 0
+  teachers.length > 0 || ngramTeacher
     ? new DistillationTrainer({
         ...trainerOptions,
         trainDataset: train.addColumn(TEACHER_LOGITS, await ensembleLogits()),
@@ -474,11 +490,11 @@ await writeModelCard(out, {
     ['data', `${corpus.source}: ${splits.description}`],
     ['data license', corpus.license],
     ['command', `\`npx tsx scripts/train-sentiment.ts ${command}\``],
-    ...(teachers.length > 0
+    ...(teachers.length > 0 || ngramTeacher
       ? [
           [
             'distillation',
-            `soft targets: the mean log-probabilities of ${teachers.join(' and ')} over the training texts, temperature ${temperature}, alpha ${alpha} (DistillationTrainer)`,
+            `soft targets: the mean log-probabilities of ${[...teachers, ...(ngramTeacher ? ['a character and word n-gram classifier (scripts/ngram-teacher.ts, cross-fitted over 5 folds)'] : [])].join(' and ')} over the training texts, temperature ${temperature}, alpha ${alpha} (DistillationTrainer)`,
           ] as [string, string],
         ]
       : []),

@@ -1,0 +1,124 @@
+/**
+ * A character and word n-gram classifier (NB-weighted logistic regression, after Wang & Manning 2012's NBSVM) used
+ * as a distillation teacher beside the transformers. On NSMC it scores about as well as the small BERT (dev 0.859
+ * against 0.865) but errs on other reviews: it remembers every 1–5 character sequence and word pair of the training
+ * texts, where the BERT's 12,000 word pieces and two epochs of fine-tuning cannot. Their mean logit is 1.2 points
+ * better than either, and distilling that mean brings some of it into the small model.
+ *
+ * Features are hashed into a fixed table (no vocabulary to keep), binary per text, and scaled by their naive-Bayes
+ * log-count ratio before the logistic regression (Adagrad, a few passes).
+ *
+ * A teacher's soft targets on its own training texts are nearly the labels: it has seen them. crossFittedLogits
+ * scores each text with a model trained on the other folds, as a held-out text would be scored.
+ */
+
+import { Generator } from '../src/tensor/random.js';
+
+export interface NgramOptions {
+  /** Longest character n-gram. */
+  maxChars?: number;
+  /** log2 of the hashed feature table's size. */
+  hashBits?: number;
+  /** Passes of the logistic regression over the training texts. */
+  epochs?: number;
+  /** Adagrad's base learning rate. */
+  learningRate?: number;
+  /** Seed of the pass order. */
+  seed?: number;
+}
+
+const defaults: Required<NgramOptions> = { maxChars: 5, hashBits: 24, epochs: 3, learningRate: 0.02, seed: 1 };
+
+/** FNV-1a over a string's UTF-16 code units, offset by a feature kind so that character and word n-grams differ. */
+function hash(text: string, kind: number): number {
+  let h = (2166136261 ^ kind) >>> 0;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** The distinct hashed features of one text: character 1..maxChars-grams (spaces kept), words and word pairs. */
+function features(text: string, maxChars: number, mask: number): Int32Array {
+  const padded = ` ${text.normalize('NFKC').replace(/\s+/g, ' ').trim()} `;
+  const chars = [...padded];
+  const found = new Set<number>();
+  for (let n = 1; n <= maxChars; n++)
+    for (let i = 0; i + n <= chars.length; i++) found.add(hash(chars.slice(i, i + n).join(''), n) & mask);
+  const words = padded.trim().split(' ');
+  words.forEach((word, i) => {
+    found.add(hash(word, 100) & mask);
+    if (i + 1 < words.length) found.add(hash(`${word} ${words[i + 1]}`, 101) & mask);
+  });
+  return Int32Array.from(found);
+}
+
+/** A trained n-gram classifier: its logit (positive minus negative) for any text. */
+export type NgramScorer = (text: string) => number;
+
+export function trainNgramClassifier(texts: string[], labels: number[], options: NgramOptions = {}): NgramScorer {
+  const { maxChars, hashBits, epochs, learningRate, seed } = { ...defaults, ...options };
+  if (texts.length !== labels.length) throw new RangeError(`${texts.length} texts but ${labels.length} labels`);
+  labels.forEach((label, i) => {
+    if (label !== 0 && label !== 1) throw new RangeError(`label ${i} is ${label}, expected 0 or 1`);
+  });
+  const size = 2 ** hashBits;
+  const mask = size - 1;
+  const rows = texts.map((text) => features(text, maxChars, mask));
+  // Naive-Bayes log-count ratio of each feature, add-one smoothed over the features seen: the scale of its weight.
+  const counts = [new Float32Array(size), new Float32Array(size)];
+  rows.forEach((row, i) => row.forEach((f) => counts[labels[i]!]![f]!++));
+  let seen = 0;
+  for (let f = 0; f < size; f++) if (counts[0]![f]! + counts[1]![f]! > 0) seen++;
+  const [negativeTotal, positiveTotal] = counts.map((c) => c.reduce((a, b) => a + b, 0) + seen) as [number, number];
+  const ratio = new Float32Array(size);
+  for (let f = 0; f < size; f++)
+    ratio[f] = Math.log((counts[1]![f]! + 1) / positiveTotal) - Math.log((counts[0]![f]! + 1) / negativeTotal);
+  const weights = new Float32Array(size);
+  const squaredGradients = new Float32Array(size).fill(1e-8);
+  let bias = 0;
+  const logit = (row: Int32Array): number => {
+    let z = bias;
+    for (const f of row) z += weights[f]! * ratio[f]!;
+    return z;
+  };
+  // Logistic regression on the ratio-scaled binary features, a shuffled pass at a time.
+  const generator = new Generator(seed);
+  const order = rows.map((_, i) => i);
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(generator.random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (const i of order) {
+      const row = rows[i]!;
+      const error = 1 / (1 + Math.exp(-logit(row))) - labels[i]!;
+      for (const f of row) {
+        const gradient = error * ratio[f]!;
+        squaredGradients[f] += gradient * gradient;
+        weights[f] -= (learningRate / Math.sqrt(squaredGradients[f]!)) * gradient;
+      }
+      bias -= 0.01 * error;
+    }
+  }
+  return (text) => logit(features(text, maxChars, mask));
+}
+
+/**
+ * Each text's logit from a classifier trained on the other folds (texts dealt to `folds` folds in turn), so that no
+ * text is scored by a model that saw it.
+ */
+export function crossFittedLogits(texts: string[], labels: number[], folds = 5, options: NgramOptions = {}): number[] {
+  if (folds < 2) throw new RangeError(`folds is ${folds}, expected at least 2`);
+  const logits = new Array<number>(texts.length);
+  for (let fold = 0; fold < folds; fold++) {
+    const inFold = (i: number): boolean => i % folds === fold;
+    const score = trainNgramClassifier(
+      texts.filter((_, i) => !inFold(i)),
+      labels.filter((_, i) => !inFold(i)),
+      options,
+    );
+    texts.forEach((text, i) => {
+      if (inFold(i)) logits[i] = score(text);
+    });
+  }
+  return logits;
+}
