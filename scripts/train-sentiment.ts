@@ -150,9 +150,12 @@ const splitSeed = option('split-seed', 42);
  * writes inside a syllable block.
  */
 const normalizer = option('normalizer', corpus.normalizer) as NormalizerName;
+/** Word pieces of the trained tokenizer (from scratch only). */
+const vocabSize = option('vocab-size', corpus.vocabSize);
 // Options that would otherwise be ignored without a word.
-if ((base || pretrainFrom) && process.argv.includes('--normalizer'))
-  throw new RangeError('--normalizer: only a tokenizer trained from scratch takes it, not --base or --pretrain-from');
+for (const name of ['--normalizer', '--vocab-size'])
+  if ((base || pretrainFrom) && process.argv.includes(name))
+    throw new RangeError(`${name}: only a tokenizer trained from scratch takes it, not --base or --pretrain-from`);
 if (dataName !== 'sst2' && (extraTrain.length > 0 || lexicon || minWords > 0))
   throw new RangeError('--extra-train, --lexicon and --min-words apply to --data sst2 only');
 const started = performance.now();
@@ -252,7 +255,7 @@ const tokenizer: PreTrainedTokenizer =
     : trainTokenizer({
         type: 'wordpiece',
         texts: splits.train.column(column) as string[],
-        vocabSize: corpus.vocabSize,
+        vocabSize,
         normalizer,
         modelMaxLength: corpus.maxLength,
         progress: false,
@@ -409,10 +412,11 @@ async function ensembleLogits(): Promise<number[][]> {
   const teacherCount = teachers.length + (ngramTeacher ? 1 : 0);
   if (ngramTeacher) {
     const labels = (splits.train.column('label') as unknown[]).map(Number);
+    // log(1 + e^z) without overflow: the log-probabilities of negative and positive are -softplus(±z)
+    const softplus = (z: number): number => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
     crossFittedLogits(texts, labels).forEach((logit, i) => {
-      // log-probabilities of negative and positive: -log(1 + e^z) and -log(1 + e^-z)
-      sum[i]![0]! -= Math.log1p(Math.exp(logit)) / teacherCount;
-      sum[i]![1]! -= Math.log1p(Math.exp(-logit)) / teacherCount;
+      sum[i]![0]! -= softplus(logit) / teacherCount;
+      sum[i]![1]! -= softplus(-logit) / teacherCount;
     });
   }
   for (const dir of teachers) {
