@@ -97,7 +97,7 @@ export function trainNgramClassifier(texts: string[], labels: number[], options:
         squaredGradients[f] += gradient * gradient;
         weights[f] -= (learningRate / Math.sqrt(squaredGradients[f]!)) * gradient;
       }
-      bias -= 0.01 * error;
+      bias -= 0.01 * error; // a plain small step: the classes are balanced, so the bias stays near 0
     }
   }
   return (text) => logit(features(text, maxChars, mask));
