@@ -7,41 +7,31 @@
  *   npx tsx scripts/ngram-baseline.ts [--with models/sentiment-ko]
  */
 import '../src/backends/register.js';
-import { loadDataset, type Dataset } from '../src/data/index.js';
+import type { Dataset } from '../src/data/index.js';
 import { pipeline, type ClassificationLabel } from '../src/pipelines/index.js';
-import { sharedPath } from '../src/util/paths.js';
 import { trainNgramClassifier } from './ngram-teacher.js';
-import { option } from './train-common.js';
+import { nsmcSplit, option } from './train-common.js';
 
 const withModel = option('with', '');
 const started = performance.now();
-const raw = await loadDataset({
-  train: sharedPath('data', 'nsmc', 'train.tsv'),
-  dev: sharedPath('data', 'nsmc', 'dev.tsv'),
-});
-const { train, test: validation } = raw.splits.train.trainTestSplit({
-  testSize: 0.05,
-  seed: 42,
-  stratifyByColumn: 'label',
-}).splits as { train: Dataset; test: Dataset };
+const { train, validation, dev } = await nsmcSplit(42);
 const labelsOf = (d: Dataset): number[] => (d.column('label') as unknown[]).map(Number);
 const score = trainNgramClassifier(train.column('text') as string[], labelsOf(train));
 const trainSeconds = (performance.now() - started) / 1000;
-const sets = { validation, dev: raw.splits.dev as Dataset };
 
 /** Accuracy of logits (positive minus negative) against a split's labels. */
 const accuracy = (logits: number[], d: Dataset): number => {
   const labels = labelsOf(d);
   return logits.filter((z, i) => (z > 0 ? 1 : 0) === labels[i]).length / labels.length;
 };
-const ngram = { validation: validation.column('text') as string[], dev: sets.dev.column('text') as string[] };
-const ngramLogits = { validation: ngram.validation.map(score), dev: ngram.dev.map(score) };
+const texts = { validation: validation.column('text') as string[], dev: dev.column('text') as string[] };
+const ngramLogits = { validation: texts.validation.map(score), dev: texts.dev.map(score) };
 const round = (x: number): number => Number(x.toFixed(4));
 console.log(
   JSON.stringify({
     model: 'ngram',
     validation: round(accuracy(ngramLogits.validation, validation)),
-    nsmc_dev: round(accuracy(ngramLogits.dev, sets.dev)),
+    nsmc_dev: round(accuracy(ngramLogits.dev, dev)),
     trainSeconds: round(trainSeconds),
   }),
 );
@@ -55,19 +45,20 @@ if (withModel) {
       return Math.log(p / (1 - p));
     });
   };
-  const modelLogits = { validation: await logitsOf(ngram.validation), dev: await logitsOf(ngram.dev) };
+  const modelLogits = { validation: await logitsOf(texts.validation), dev: await logitsOf(texts.dev) };
   const mix = (weight: number, split: 'validation' | 'dev'): number[] =>
     modelLogits[split].map((z, i) => weight * z + (1 - weight) * ngramLogits[split][i]!);
   // The model's share of the mean logit, chosen on validation in steps of 0.05.
-  const weights = Array.from({ length: 21 }, (_, i) => i / 20);
-  const best = weights.reduce((a, b) =>
-    accuracy(mix(b, 'validation'), validation) > accuracy(mix(a, 'validation'), validation) ? b : a,
-  );
+  const scored = Array.from({ length: 21 }, (_, i) => ({
+    weight: i / 20,
+    validation: accuracy(mix(i / 20, 'validation'), validation),
+  }));
+  const best = scored.reduce((a, b) => (b.validation > a.validation ? b : a)).weight;
   console.log(
     JSON.stringify({
       model: `${withModel} alone`,
       validation: round(accuracy(modelLogits.validation, validation)),
-      nsmc_dev: round(accuracy(modelLogits.dev, sets.dev)),
+      nsmc_dev: round(accuracy(modelLogits.dev, dev)),
     }),
   );
   for (const weight of [0.5, best])
@@ -75,7 +66,7 @@ if (withModel) {
       JSON.stringify({
         model: `ensemble: ${weight} × ${withModel} + ${1 - weight} × ngram${weight === best ? ' (weight chosen on validation)' : ''}`,
         validation: round(accuracy(mix(weight, 'validation'), validation)),
-        nsmc_dev: round(accuracy(mix(weight, 'dev'), sets.dev)),
+        nsmc_dev: round(accuracy(mix(weight, 'dev'), dev)),
       }),
     );
 }

@@ -1,15 +1,30 @@
 /**
  * What the scripts/train-*.ts share: command-line options (--threads, --out, --minutes), a wall-clock budget as a
- * Trainer callback, and the model card.
+ * Trainer callback, the model card, and NSMC's split.
  */
 import '../src/backends/register.js';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { loadDataset, type Dataset } from '../src/data/index.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import type { PreTrainedModel } from '../src/models/index.js';
 import { setNumThreads } from '../src/tensor/engine.js';
 import { loadModelWeights, type TrainerCallback } from '../src/training/index.js';
 import { writeFileAtomic } from '../src/util/fs.js';
+import { sharedPath } from '../src/util/paths.js';
+
+/**
+ * NSMC as the Korean default is trained and judged: train.tsv less a stratified 5% held out (seed) for checkpoint
+ * selection, and dev.tsv, which no step of training or selection reads, for the figure.
+ */
+export async function nsmcSplit(seed: number): Promise<{ train: Dataset; validation: Dataset; dev: Dataset }> {
+  const raw = await loadDataset({
+    train: sharedPath('data', 'nsmc', 'train.tsv'),
+    dev: sharedPath('data', 'nsmc', 'dev.tsv'),
+  });
+  const { train, test } = raw.splits.train.trainTestSplit({ testSize: 0.05, seed, stratifyByColumn: 'label' }).splits;
+  return { train: train!, validation: test!, dev: raw.splits.dev as Dataset };
+}
 
 export interface CommonOptions {
   threads: number;

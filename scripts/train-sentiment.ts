@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import '../src/backends/register.js';
-import { DataCollatorForLanguageModeling, Dataset, loadDataset, type Batch } from '../src/data/index.js';
+import { DataCollatorForLanguageModeling, Dataset, type Batch } from '../src/data/index.js';
 import { accuracy } from '../src/metrics/index.js';
 import {
   AutoModelForSequenceClassification,
@@ -49,7 +49,15 @@ import { sharedPath } from '../src/util/paths.js';
 import { readTsv } from './eval-use.js';
 import { crossFittedLogits } from './ngram-teacher.js';
 import { sst2SentenceSplit } from './sst2-sentences.js';
-import { commonOptions, minutesSince, option, threadsNote, wallClockBudget, writeModelCard } from './train-common.js';
+import {
+  commonOptions,
+  minutesSince,
+  nsmcSplit,
+  option,
+  threadsNote,
+  wallClockBudget,
+  writeModelCard,
+} from './train-common.js';
 
 interface Corpus {
   language: string;
@@ -140,6 +148,12 @@ const teachers = option('teachers', '')
  * transformers do not.
  */
 const ngramTeacher = option('ngram-teacher', 'no') === 'yes';
+const teacherNames = [
+  ...teachers,
+  ...(ngramTeacher
+    ? ['a character and word n-gram classifier (scripts/ngram-teacher.ts, cross-fitted over 5 folds)']
+    : []),
+];
 const temperature = option('temperature', 2);
 const alpha = option('alpha', 0.5);
 /** Seed of the held-out draw, apart from --seed (initialisation, order), so that runs with other seeds share it. */
@@ -230,19 +244,11 @@ async function sst2Splits(): Promise<Splits> {
 }
 
 async function nsmcSplits(): Promise<Splits> {
-  const raw = await loadDataset({
-    train: sharedPath('data', 'nsmc', 'train.tsv'),
-    dev: sharedPath('data', 'nsmc', 'dev.tsv'),
-  });
-  const { train, test: validation } = raw.splits.train.trainTestSplit({
-    testSize: 0.05,
-    seed: splitSeed,
-    stratifyByColumn: 'label',
-  }).splits;
+  const { train, validation, dev } = await nsmcSplit(splitSeed);
   return {
-    train: train!,
-    validation: validation!,
-    test: raw.splits.dev as Dataset,
+    train,
+    validation,
+    test: dev,
     description: 'train.tsv less a stratified 5% held out for checkpoint selection; dev.tsv for the figure',
     testName: `../shared/data/nsmc/dev.tsv (10,000 reviews)`,
   };
@@ -409,7 +415,7 @@ const args = new TrainingArguments({
 async function ensembleLogits(): Promise<number[][]> {
   const texts = splits.train.column(column) as string[];
   const sum = texts.map(() => [0, 0]);
-  const teacherCount = teachers.length + (ngramTeacher ? 1 : 0);
+  const teacherCount = teacherNames.length;
   if (ngramTeacher) {
     const labels = (splits.train.column('label') as unknown[]).map(Number);
     // log(1 + e^z) without overflow: the log-probabilities of negative and positive are -softplus(±z)
@@ -442,7 +448,7 @@ const trainerOptions = {
   callbacks: [wallClockBudget(minutes)],
 };
 const trainer =
-  teachers.length > 0 || ngramTeacher
+  teacherNames.length > 0
     ? new DistillationTrainer({
         ...trainerOptions,
         trainDataset: train.addColumn(TEACHER_LOGITS, await ensembleLogits()),
@@ -494,11 +500,11 @@ await writeModelCard(out, {
     ['data', `${corpus.source}: ${splits.description}`],
     ['data license', corpus.license],
     ['command', `\`npx tsx scripts/train-sentiment.ts ${command}\``],
-    ...(teachers.length > 0 || ngramTeacher
+    ...(teacherNames.length > 0
       ? [
           [
             'distillation',
-            `soft targets: the mean log-probabilities of ${[...teachers, ...(ngramTeacher ? ['a character and word n-gram classifier (scripts/ngram-teacher.ts, cross-fitted over 5 folds)'] : [])].join(' and ')} over the training texts, temperature ${temperature}, alpha ${alpha} (DistillationTrainer)`,
+            `soft targets: the mean log-probabilities of ${teacherNames.join(' and ')} over the training texts, temperature ${temperature}, alpha ${alpha} (DistillationTrainer)`,
           ] as [string, string],
         ]
       : []),
