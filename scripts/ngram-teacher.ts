@@ -1,10 +1,10 @@
 /**
- * A character and word n-gram classifier (NB-weighted logistic regression, after Wang & Manning 2012's NBSVM): the
- * Korean default's baseline (scripts/ngram-baseline.ts) and a distillation teacher (train-sentiment.ts
- * --ngram-teacher). On NSMC it beats the shipped 2-layer BERT after ~10 s of training (dev 0.877 against 0.865): it
- * remembers every 1–5 character sequence and word pair of 95,000 reviews, where the BERT's 12,000 word pieces and
- * two epochs of fine-tuning cannot. Their mean logit is better than either (0.880), but distilling it into the small
- * BERT gave nothing (notes/issue-17.md, seventh session).
+ * Training the character and word n-gram classifier of src/models/ngram (NB-weighted logistic regression, after Wang &
+ * Manning 2012's NBSVM): the Korean default's n-gram head (scripts/train-ngram-head.ts) and a distillation teacher
+ * (train-sentiment.ts --ngram-teacher). On NSMC it beats the 2-layer BERT after ~10 s of training (dev 0.876 against
+ * 0.867): it remembers every 1–5 character sequence and word pair of 95,000 reviews, where the BERT's 12,000 word
+ * pieces and two epochs of fine-tuning cannot. Their weighted logit is better than either (0.883), which is why the
+ * default ships both; distilling it into the small BERT gave nothing (notes/issue-17.md).
  *
  * Features are hashed into a fixed table (no vocabulary to keep), binary per text, and scaled by their naive-Bayes
  * log-count ratio before the logistic regression (Adagrad, a few passes; a small learning rate is the regularizer).
@@ -13,6 +13,7 @@
  * scores each text with a model trained on the other folds, as a held-out text would be scored.
  */
 
+import { NgramClassifier, ngramFeatures } from '../src/models/ngram/modeling_ngram.js';
 import { Generator } from '../src/tensor/random.js';
 
 export interface NgramOptions {
@@ -30,40 +31,15 @@ export interface NgramOptions {
 
 const defaults: Required<NgramOptions> = { maxChars: 5, hashBits: 24, epochs: 3, learningRate: 0.02, seed: 1 };
 
-/** FNV-1a over a string's UTF-16 code units, offset by a feature kind so that character and word n-grams differ. */
-function hash(text: string, kind: number): number {
-  let h = (2166136261 ^ kind) >>> 0;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
-/** The distinct hashed features of one text: character 1..maxChars-grams (spaces kept), words and word pairs. */
-function features(text: string, maxChars: number, mask: number): Int32Array {
-  const padded = ` ${text.normalize('NFKC').replace(/\s+/g, ' ').trim()} `;
-  const chars = [...padded];
-  const found = new Set<number>();
-  for (let n = 1; n <= maxChars; n++)
-    for (let i = 0; i + n <= chars.length; i++) found.add(hash(chars.slice(i, i + n).join(''), n) & mask);
-  const words = padded.trim().split(' ');
-  words.forEach((word, i) => {
-    found.add(hash(word, 100) & mask);
-    if (i + 1 < words.length) found.add(hash(`${word} ${words[i + 1]}`, 101) & mask);
-  });
-  return Int32Array.from(found);
-}
-
-/** A trained n-gram classifier: its logit (positive minus negative) for any text. */
-export type NgramScorer = (text: string) => number;
-
-export function trainNgramClassifier(texts: string[], labels: number[], options: NgramOptions = {}): NgramScorer {
+/** Trains on texts labelled 0 or 1; the classifier keeps every feature the training texts gave weight. */
+export function trainNgramClassifier(texts: string[], labels: number[], options: NgramOptions = {}): NgramClassifier {
   const { maxChars, hashBits, epochs, learningRate, seed } = { ...defaults, ...options };
   if (texts.length !== labels.length) throw new RangeError(`${texts.length} texts but ${labels.length} labels`);
   labels.forEach((label, i) => {
     if (label !== 0 && label !== 1) throw new RangeError(`label ${i} is ${label}, expected 0 or 1`);
   });
   const size = 2 ** hashBits;
-  const mask = size - 1;
-  const rows = texts.map((text) => features(text, maxChars, mask));
+  const rows = texts.map((text) => ngramFeatures(text, maxChars, hashBits));
   // Naive-Bayes log-count ratio of each feature, add-one smoothed over the features seen: the scale of its weight.
   const counts = [new Float32Array(size), new Float32Array(size)];
   rows.forEach((row, i) => row.forEach((f) => counts[labels[i]!]![f]!++));
@@ -100,7 +76,13 @@ export function trainNgramClassifier(texts: string[], labels: number[], options:
       bias -= 0.01 * error; // a plain small step: the classes are balanced, so the bias stays near 0
     }
   }
-  return (text) => logit(features(text, maxChars, mask));
+  // The weight of each feature is its regression weight times its ratio; a feature never seen stays 0.
+  return NgramClassifier.fromWeights(
+    maxChars,
+    hashBits,
+    weights.map((w, f) => w * ratio[f]!),
+    bias,
+  );
 }
 
 /**
@@ -112,13 +94,13 @@ export function crossFittedLogits(texts: string[], labels: number[], folds = 5, 
   const logits = new Array<number>(texts.length);
   for (let fold = 0; fold < folds; fold++) {
     const inFold = (i: number): boolean => i % folds === fold;
-    const score = trainNgramClassifier(
+    const classifier = trainNgramClassifier(
       texts.filter((_, i) => !inFold(i)),
       labels.filter((_, i) => !inFold(i)),
       options,
     );
     texts.forEach((text, i) => {
-      if (inFold(i)) logits[i] = score(text);
+      if (inFold(i)) logits[i] = classifier.logit(text);
     });
   }
   return logits;

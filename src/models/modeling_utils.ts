@@ -362,8 +362,10 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
     const config = this.config.withOverrides({ architectures: [this.constructor.name] });
     // The layers say whether the model is quantized, not the config it was loaded with: after dequantize() the
-    // loaded quantization_config must go (undefined drops the field).
-    Object.assign(config, { quantizationConfig: quantizationConfigOf(this) ?? undefined });
+    // loaded quantization_config must go (undefined drops the field). An n-gram head (config.json ngram_head,
+    // models/ngram) belongs to the folder it was trained beside, not to the transformer, so it is not written either
+    // (attn quantize carries it over; a fine-tuned model would be a different ensemble member).
+    Object.assign(config, { quantizationConfig: quantizationConfigOf(this) ?? undefined, ngramHead: undefined });
     await config.saveTo(dir);
     const tensors = this.checkpointTensors();
     const tensorDtypes = quantizedTensorDtypes(this, tensors);

@@ -24,7 +24,7 @@ import { FeatureExtractionPipeline } from './feature-extraction.js';
 import { FillMaskPipeline } from './fill-mask.js';
 import { hasHead, installedModelsDir, loadForTask, ModelLoadError, readModelConfig, resolveModel } from './load.js';
 import { ExtractiveSummarizationPipeline, SummarizationPipeline } from './summarization.js';
-import { TextClassificationPipeline } from './text-classification.js';
+import { loadNgramHead, TextClassificationPipeline } from './text-classification.js';
 import { TextGenerationPipeline } from './text-generation.js';
 import { languagePair, TranslationPipeline } from './translation.js';
 import { QuestionAnsweringPipeline } from './question-answering.js';
@@ -94,6 +94,11 @@ export type PipelineFactoryOptions = PipelineOptions &
     /** translation: the language pair (also read from task names like 'translation_de_to_en'). */
     srcLang?: string;
     tgtLang?: string;
+    /**
+     * text-classification: add the n-gram classifier a folder ships (config.json `ngram_head`) to the transformer's
+     * logits (default true); false gives the transformer alone, as transformers computes it.
+     */
+    ngramHead?: boolean;
   };
 
 /** The canonical task and, for translation_xx_to_yy, its language pair; unknown names are errors listing the known. */
@@ -293,8 +298,11 @@ export async function pipeline(
     return [loaded, tokenizer, options] as const;
   };
   switch (task) {
-    case 'text-classification':
-      return new TextClassificationPipeline(...(await load('sequenceClassification')));
+    case 'text-classification': {
+      const classifier = new TextClassificationPipeline(...(await load('sequenceClassification')));
+      if (options.ngramHead !== false) classifier.ngramHead = await loadNgramHead(dir, config);
+      return classifier;
+    }
     case 'zero-shot-classification': {
       // A classifier is taken as an NLI model (its labels are checked at the first call); anything else as an encoder.
       const isClassifier = config.architectures?.some((a) => a.endsWith('ForSequenceClassification')) ?? false;

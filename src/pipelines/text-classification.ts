@@ -2,7 +2,14 @@
  * text-classification / sentiment-analysis: `[{ label, score }]` per text, as Hugging Face's pipeline.
  * Scores are a softmax over the labels, or a per-label sigmoid when the model is multi-label or has one output
  * (transformers' `function_to_apply` default).
+ *
+ * A folder whose config.json has `ngram_head` ships an n-gram classifier beside the transformer
+ * (models/ngram/modeling_ngram.ts): the pipeline adds its weighted logit to the transformer's, as one ensemble.
+ * `pipeline(task, model, { ngramHead: false })` leaves it out, giving the transformer alone as transformers would.
  */
+import { join } from 'node:path';
+import type { PretrainedConfig } from '../models/configuration_utils.js';
+import { NgramClassifier, NgramHeadError, type NgramHeadConfig } from '../models/ngram/modeling_ngram.js';
 import type { SequenceClassificationModel } from '../models/modeling_outputs.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
@@ -27,6 +34,31 @@ export interface TextClassificationOptions {
   topK?: number | null;
 }
 
+/** An n-gram classifier whose logit joins the transformer's: `weight` is its share, the transformer's 1 − weight. */
+export interface NgramEnsembleMember {
+  classifier: NgramClassifier;
+  weight: number;
+}
+
+/**
+ * The n-gram ensemble member config.json names (`ngram_head`), or null when it names none. The head is binary, so
+ * a model with other than two single-label outputs is refused, naming the folder.
+ */
+export async function loadNgramHead(dir: string, config: PretrainedConfig): Promise<NgramEnsembleMember | null> {
+  const entry = config.rawField('ngram_head');
+  if (entry === undefined || entry === null) return null;
+  const where = join(dir, 'config.json');
+  if (typeof entry !== 'object' || Array.isArray(entry))
+    throw new NgramHeadError(`${where}: ngram_head is ${JSON.stringify(entry)}, expected an object`);
+  if (config.numLabels !== 2 || config.problemType === 'multi_label_classification')
+    throw new NgramHeadError(
+      `${where}: ngram_head is a binary classifier, but the model has ${config.numLabels} labels` +
+        (config.problemType === 'multi_label_classification' ? ' (multi-label)' : ''),
+    );
+  const head = entry as NgramHeadConfig;
+  return { classifier: await NgramClassifier.load(dir, head), weight: head.weight };
+}
+
 export interface TextClassificationPipeline {
   /** One text: its best `topK` labels. */
   (text: string, options?: TextClassificationOptions): Promise<ClassificationLabel[]>;
@@ -36,6 +68,8 @@ export interface TextClassificationPipeline {
 
 export class TextClassificationPipeline extends Pipeline<SequenceClassificationModel> {
   readonly task: string = 'text-classification';
+  /** The folder's n-gram classifier, when it ships one and the pipeline was asked to use it. */
+  ngramHead: NgramEnsembleMember | null = null;
 
   /** The model's logits (B, numLabels) for tokenized inputs. */
   logits(inputs: TokenizedBatch): Tensor {
@@ -48,11 +82,17 @@ export class TextClassificationPipeline extends Pipeline<SequenceClassificationM
     this.checkUsable();
     const config = this.model.config;
     const perLabel = config.problemType === 'multi_label_classification' || config.numLabels === 1;
+    const head = this.ngramHead;
     return this.inBatches(texts, (batch) =>
       inference(() => {
-        return rowsOf(this.logits(this.encode(batch))).map((row) =>
-          perLabel ? Array.from(row, sigmoid) : softmax(row),
-        );
+        return rowsOf(this.logits(this.encode(batch))).map((row, i) => {
+          if (head !== null) {
+            // (1 − w)·[l0, l1] + w·[0, z]: the softmax is then sigmoid((1 − w)(l1 − l0) + w·z), the weighted mean logit.
+            row = row.map((l) => (1 - head.weight) * l);
+            row[1] += head.weight * head.classifier.logit(batch[i]!);
+          }
+          return perLabel ? Array.from(row, sigmoid) : softmax(row);
+        });
       }),
     );
   }

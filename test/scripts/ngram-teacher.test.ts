@@ -27,7 +27,7 @@ describe('n-gram teacher', () => {
     const train = reviews(400);
     const test = reviews(200);
     const score = trainNgramClassifier(train.texts, train.labels, options);
-    const right = test.texts.filter((text, i) => (score(text) > 0 ? 1 : 0) === test.labels[i]).length;
+    const right = test.texts.filter((text, i) => (score.logit(text) > 0 ? 1 : 0) === test.labels[i]).length;
     expect(right / test.texts.length).toBe(1);
   });
 
@@ -40,7 +40,7 @@ describe('n-gram teacher', () => {
     const accuracy = (logits: number[]): number =>
       logits.filter((logit, i) => (logit > 0 ? 1 : 0) === labels[i]).length / labels.length;
     const seen = trainNgramClassifier(texts, labels, { ...options, epochs: 5 });
-    expect(accuracy(texts.map(seen))).toBeGreaterThan(0.95);
+    expect(accuracy(texts.map((text) => seen.logit(text)))).toBeGreaterThan(0.95);
     const heldOut = accuracy(crossFittedLogits(texts, labels, 5, options));
     expect(heldOut).toBeGreaterThan(0.4);
     expect(heldOut).toBeLessThan(0.6);

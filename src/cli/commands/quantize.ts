@@ -9,6 +9,7 @@ import { classByName } from '../../models/auto/registry.js';
 import { loadPretrained, openCheckpoint, type PreTrainedModel } from '../../models/modeling_utils.js';
 import { layersLeftFloat, quantize, QuantizationError } from '../../models/quantization.js';
 import { readModelConfig, resolveModel } from '../../pipelines/load.js';
+import { copyNgramHead } from '../../models/ngram/modeling_ngram.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
 import { parseFlags, UsageError, usageLine } from '../args.js';
 
@@ -91,6 +92,8 @@ export async function run(argv: string[]): Promise<number> {
     return undefined;
   });
   await tokenizer?.savePretrained(out);
+  // The folder's n-gram head (already int8) goes along: it is trained against this transformer's logits.
+  await copyNgramHead(dir, out);
   const before = await weightBytes(dir);
   const after = await weightBytes(out);
   console.log(
