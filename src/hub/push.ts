@@ -97,7 +97,11 @@ async function cardFor(
 
 /** The files beside a model's config and weights that its tokenizer and pipelines read (vocabularies, chat template). */
 export const TOKENIZER_FILES: readonly string[] = DEFAULT_MODEL_FILES.filter(
-  (file) => file !== 'config.json' && file !== 'generation_config.json' && !file.startsWith('model.safetensors'),
+  (file) =>
+    file !== 'config.json' &&
+    file !== 'generation_config.json' &&
+    !file.startsWith('model.safetensors') &&
+    file !== 'ngram_head.safetensors', // weights, named by config.json: attn quantize copies it with its entry
 );
 
 /** Copies the tokenizer files `from` holds into `to` (as they are: a hub snapshot's links become plain files). */

@@ -35,6 +35,8 @@ export const DEFAULT_MODEL_FILES: readonly string[] = [
   'chat_template.jinja',
   'model.safetensors',
   'model.safetensors.index.json',
+  // attn's n-gram ensemble head beside a classifier (models/ngram/modeling_ngram.ts NGRAM_HEAD_FILE).
+  'ngram_head.safetensors',
 ];
 
 const SHARD_INDEX = 'model.safetensors.index.json';

@@ -21,10 +21,8 @@ import { readJsonObject } from '../configuration_utils.js';
 
 export class NgramHeadError extends Error {}
 
-/** The `ngram_head` entry of a classifier's config.json. */
+/** The `ngram_head` entry of a classifier's config.json; the weights are NGRAM_HEAD_FILE in the same folder. */
 export interface NgramHeadConfig {
-  /** The weights' file, in the model folder. */
-  file: string;
   /** Longest character n-gram. */
   max_chars: number;
   /** log2 of the hashed feature table's size. */
@@ -33,6 +31,7 @@ export interface NgramHeadConfig {
   weight: number;
 }
 
+/** The head's file in a model folder (a fixed name, so that hub downloads know to fetch it: hub/resolve.ts). */
 export const NGRAM_HEAD_FILE = 'ngram_head.safetensors';
 
 /** FNV-1a over a string's UTF-16 code units, offset by a feature kind so that character and word n-grams differ. */
@@ -75,10 +74,6 @@ function checkConfig(config: NgramHeadConfig, where: string): void {
   if (typeof config.weight !== 'number' || !(config.weight >= 0 && config.weight <= 1))
     throw new NgramHeadError(
       `${where}: ngram_head.weight is ${JSON.stringify(config.weight)}, expected a number in 0..1`,
-    );
-  if (typeof config.file !== 'string' || config.file === '' || /[\\/]/.test(config.file))
-    throw new NgramHeadError(
-      `${where}: ngram_head.file is ${JSON.stringify(config.file)}, expected a file name in the model folder`,
     );
 }
 
@@ -135,12 +130,12 @@ export class NgramClassifier {
     return z;
   }
 
-  /** Writes the table to `dir`/`file` (int8 codes, float32 scales) and returns the config.json entry for it. */
-  async save(dir: string, weight: number, file = NGRAM_HEAD_FILE): Promise<NgramHeadConfig> {
-    const config: NgramHeadConfig = { file, max_chars: this.maxChars, hash_bits: this.hashBits, weight };
+  /** Writes the table to `dir`/ngram_head.safetensors (int8 codes, float32 scales) and returns the config.json entry for it. */
+  async save(dir: string, weight: number): Promise<NgramHeadConfig> {
+    const config: NgramHeadConfig = { max_chars: this.maxChars, hash_bits: this.hashBits, weight };
     checkConfig(config, dir);
     await saveSafetensors(
-      join(dir, file),
+      join(dir, NGRAM_HEAD_FILE),
       {
         codes: new Tensor(Int32Array.from(this.codes), [this.codes.length]),
         scales: new Tensor(this.scales, [this.scales.length]),
@@ -154,13 +149,13 @@ export class NgramClassifier {
   /** The head a model folder's config.json describes; errors name the file and the field or tensor at fault. */
   static async load(dir: string, config: NgramHeadConfig): Promise<NgramClassifier> {
     checkConfig(config, join(dir, 'config.json'));
-    const path = join(dir, config.file);
+    const path = join(dir, NGRAM_HEAD_FILE);
     let tensors: Map<string, Tensor>;
     try {
       tensors = (await loadSafetensors(path)).tensors;
     } catch (err) {
       const why = err instanceof SafetensorsError ? err.message : (err as Error).message;
-      throw new NgramHeadError(`${path}: the n-gram head named by config.json ngram_head.file cannot be read (${why})`);
+      throw new NgramHeadError(`${path}: the n-gram head that config.json's ngram_head names cannot be read (${why})`);
     }
     const vector = (name: string, dtype: Tensor['dtype']): Tensor => {
       const t = tensors.get(name);
@@ -199,7 +194,7 @@ export async function copyNgramHead(from: string, to: string): Promise<boolean> 
   if (entry === undefined || entry === null) return false;
   const head = entry as NgramHeadConfig;
   await NgramClassifier.load(from, head);
-  await writeFileAtomic(join(to, head.file), await readFile(join(from, head.file)));
+  await writeFileAtomic(join(to, NGRAM_HEAD_FILE), await readFile(join(from, NGRAM_HEAD_FILE)));
   await writeNgramHeadEntry(to, head);
   return true;
 }
