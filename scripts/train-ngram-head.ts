@@ -117,8 +117,27 @@ if (withModel) {
       nsmc_dev: round(right(shipped, 'dev')[0]! / texts.dev.length),
     }),
   );
+  // The temperature of the weighted logit, chosen on validation by log-loss (it changes no label, only the scores).
+  const logLoss = (temperature: number, split: 'validation' | 'dev'): number => {
+    const labels = labelsOf(split === 'dev' ? dev : validation);
+    const total = modelLogits[split].reduce((sum, z, i) => {
+      const logit = ((1 - shipped) * z + shipped * ngramLogits[split][i]!) / temperature;
+      const margin = labels[i] === 1 ? logit : -logit;
+      return sum + Math.max(-margin, 0) + Math.log1p(Math.exp(-Math.abs(margin))); // log(1 + e^-margin)
+    }, 0);
+    return total / labels.length;
+  };
+  const temperatures = Array.from({ length: 27 }, (_, i) => 0.2 + i * 0.05);
+  const temperature = temperatures.reduce((a, b) => (logLoss(b, 'validation') < logLoss(a, 'validation') ? b : a));
+  console.log(
+    JSON.stringify({
+      model: `the shipped ensemble's log-loss at temperature 1 and at ${round(temperature)} (chosen on validation)`,
+      validation: [round(logLoss(1, 'validation')), round(logLoss(temperature, 'validation'))],
+      nsmc_dev: [round(logLoss(1, 'dev')), round(logLoss(temperature, 'dev'))],
+    }),
+  );
   if (save) {
-    await writeNgramHeadEntry(withModel, await classifier.save(withModel, shipped));
+    await writeNgramHeadEntry(withModel, await classifier.save(withModel, shipped, round(temperature)));
     const saved = await pipelineLogits(withModel, true);
     console.log(
       JSON.stringify({

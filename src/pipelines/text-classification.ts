@@ -34,10 +34,14 @@ export interface TextClassificationOptions {
   topK?: number | null;
 }
 
-/** An n-gram classifier whose logit joins the transformer's: `weight` is its share, the transformer's 1 − weight. */
+/**
+ * An n-gram classifier whose logit joins the transformer's: `weight` is its share, the transformer's 1 − weight, and
+ * the weighted logits are divided by `temperature`.
+ */
 export interface NgramEnsembleMember {
   classifier: NgramClassifier;
   weight: number;
+  temperature: number;
 }
 
 /**
@@ -56,7 +60,7 @@ export async function loadNgramHead(dir: string, config: PretrainedConfig): Prom
         (config.problemType === 'multi_label_classification' ? ' (multi-label)' : ''),
     );
   const head = entry as NgramHeadConfig;
-  return { classifier: await NgramClassifier.load(dir, head), weight: head.weight };
+  return { classifier: await NgramClassifier.load(dir, head), weight: head.weight, temperature: head.temperature ?? 1 };
 }
 
 export interface TextClassificationPipeline {
@@ -87,9 +91,9 @@ export class TextClassificationPipeline extends Pipeline<SequenceClassificationM
       inference(() => {
         return rowsOf(this.logits(this.encode(batch))).map((row, i) => {
           if (head !== null) {
-            // (1 − w)·[l0, l1] + w·[0, z]: the softmax is then sigmoid((1 − w)(l1 − l0) + w·z), the weighted mean logit.
-            row = row.map((l) => (1 - head.weight) * l);
-            row[1] += head.weight * head.classifier.logit(batch[i]!);
+            // ((1 − w)·[l0, l1] + w·[0, z]) / t: the softmax is sigmoid(((1 − w)(l1 − l0) + w·z) / t).
+            row = row.map((l) => ((1 - head.weight) * l) / head.temperature);
+            row[1] += (head.weight * head.classifier.logit(batch[i]!)) / head.temperature;
           }
           return perLabel ? Array.from(row, sigmoid) : softmax(row);
         });

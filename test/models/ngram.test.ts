@@ -78,7 +78,7 @@ describe('NgramClassifier', () => {
   it('saves and loads to the same logits, and copies along with its config.json entry', async () => {
     const dir = folder();
     const entry = await classifier.save(dir, 0.4);
-    expect(entry).toEqual({ max_chars: 5, hash_bits: bits, weight: 0.4 });
+    expect(entry).toEqual({ max_chars: 5, hash_bits: bits, weight: 0.4, temperature: 1 });
     const loaded = await NgramClassifier.load(dir, entry);
     for (const text of ['a good movie', '지루하다']) expect(loaded.logit(text)).toBe(classifier.logit(text));
     await writeNgramHeadEntry(dir, entry);
@@ -103,6 +103,9 @@ describe('NgramClassifier', () => {
       /config\.json: ngram_head\.hash_bits is 40, expected a whole number in 8\.\.30/,
     );
     await expect(NgramClassifier.load(dir, bad({ weight: 1.5 }))).rejects.toThrow(/ngram_head\.weight is 1\.5/);
+    await expect(NgramClassifier.load(dir, bad({ temperature: 0 }))).rejects.toThrow(
+      /ngram_head\.temperature is 0, expected a number in 0\.01\.\.100/,
+    );
     await expect(NgramClassifier.load(folder(), entry)).rejects.toThrow(
       /ngram_head\.safetensors: the n-gram head that config\.json's ngram_head names cannot be read/,
     );

@@ -31,11 +31,15 @@ function wordHead(): NgramClassifier {
   return NgramClassifier.fromWeights(5, bits, weights, 0.1);
 }
 
-async function withHead(labels: string[], weight: number): Promise<{ dir: string; head: NgramClassifier }> {
+async function withHead(
+  labels: string[],
+  weight: number,
+  temperature?: number,
+): Promise<{ dir: string; head: NgramClassifier }> {
   const dir = await tinyClassifier(labels, 21);
   made.push(dir);
   const head = wordHead();
-  await writeNgramHeadEntry(dir, await head.save(dir, weight));
+  await writeNgramHeadEntry(dir, await head.save(dir, weight, temperature));
   return { dir, head };
 }
 
@@ -54,8 +58,8 @@ const positiveScore = async (classify: any, text: string): Promise<number> =>
   ((await classify(text, { topK: null })) as ClassificationLabel[]).find((l) => l.label === 'POSITIVE')!.score;
 
 describe('text-classification with an n-gram head', () => {
-  it('scores sigmoid((1 − w)(l1 − l0) + w·z), and the transformer alone with ngramHead: false', async () => {
-    const { dir, head } = await withHead(['NEGATIVE', 'POSITIVE'], 0.3);
+  it('scores sigmoid(((1 − w)(l1 − l0) + w·z) / t), and the transformer alone with ngramHead: false', async () => {
+    const { dir, head } = await withHead(['NEGATIVE', 'POSITIVE'], 0.3, 0.8);
     const classify = await pipeline('sentiment-analysis', dir);
     const alone = await pipeline('sentiment-analysis', dir, { ngramHead: false });
     expect(classify.ngramHead?.weight).toBe(0.3);
@@ -63,7 +67,8 @@ describe('text-classification with an n-gram head', () => {
     for (const text of ['a great movie', 'an awful movie', 'the story']) {
       const [l0, l1] = await modelLogits(dir, text);
       const z = head.logit(text);
-      expect(await positiveScore(classify, text)).toBeCloseTo(1 / (1 + Math.exp(-(0.7 * (l1! - l0!) + 0.3 * z))), 6);
+      const ensemble = (0.7 * (l1! - l0!) + 0.3 * z) / 0.8;
+      expect(await positiveScore(classify, text)).toBeCloseTo(1 / (1 + Math.exp(-ensemble)), 6);
       expect(await positiveScore(alone, text)).toBeCloseTo(1 / (1 + Math.exp(-(l1! - l0!))), 6);
     }
     // The head's words decide where the random transformer cannot.
