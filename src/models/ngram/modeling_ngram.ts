@@ -14,7 +14,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadSafetensors, saveSafetensors, SafetensorsError } from '../../io/safetensors.js';
+import {
+  readTensorsSync,
+  SafetensorsError,
+  SafetensorsReader,
+  saveSafetensors,
+  type SafetensorsDType,
+  type TensorEntry,
+} from '../../io/safetensors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readJsonObject } from '../configuration_utils.js';
@@ -160,26 +167,33 @@ export class NgramClassifier {
   static async load(dir: string, config: NgramHeadConfig): Promise<NgramClassifier> {
     checkConfig(config, join(dir, 'config.json'));
     const path = join(dir, NGRAM_HEAD_FILE);
-    let tensors: Map<string, Tensor>;
+    // The int8 codes are read as bytes, a view into the file's buffer: the generic reader would widen each to int32.
+    let entries: Map<string, TensorEntry>;
+    let bytes: Buffer;
     try {
-      tensors = (await loadSafetensors(path)).tensors;
+      const reader = await SafetensorsReader.open(path);
+      entries = reader.entries;
+      await reader.close();
+      bytes = await readFile(path);
     } catch (err) {
       const why = err instanceof SafetensorsError ? err.message : (err as Error).message;
       throw new NgramHeadError(`${path}: the n-gram head that config.json's ngram_head names cannot be read (${why})`);
     }
-    const vector = (name: string, dtype: Tensor['dtype']): Tensor => {
-      const t = tensors.get(name);
-      if (t === undefined || t.dtype !== dtype || t.shape.length !== 1)
+    const vector = (name: string, dtype: SafetensorsDType): TensorEntry => {
+      const e = entries.get(name);
+      if (e === undefined || e.dtype !== dtype || e.shape.length !== 1)
         throw new NgramHeadError(
-          `${path}: expected a 1-D ${dtype} tensor '${name}', found ${t ? `${t.dtype} [${t.shape.join(', ')}]` : 'none'}`,
+          `${path}: expected a 1-D ${dtype} tensor '${name}', found ${e ? `${e.dtype} [${e.shape.join(', ')}]` : 'none'}`,
         );
-      return t;
+      return e;
     };
-    const codes = Int8Array.from(vector('codes', 'int32').data);
-    const scales = Float32Array.from(vector('scales', 'float32').data);
-    const bias = vector('bias', 'float32').data[0]!;
+    const codesEntry = vector('codes', 'I8');
+    const codes = new Int8Array(bytes.buffer, bytes.byteOffset + codesEntry.begin, codesEntry.end - codesEntry.begin);
+    const [scales, bias] = readTensorsSync([vector('scales', 'F32'), vector('bias', 'F32')]).map((t) =>
+      Float32Array.from(t.data),
+    ) as [Float32Array, Float32Array];
     try {
-      return new NgramClassifier(config.max_chars, config.hash_bits, codes, scales, bias);
+      return new NgramClassifier(config.max_chars, config.hash_bits, codes, scales, bias[0]!);
     } catch (err) {
       throw new NgramHeadError(`${path} does not match config.json ngram_head: ${(err as Error).message}`);
     }
