@@ -3,7 +3,9 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { PassThrough } from 'node:stream';
 import { run as quantizeCommand } from '../../src/cli/commands/quantize.js';
+import { runWith } from '../../src/cli/commands/run.js';
 import { AutoModelForSequenceClassification } from '../../src/models/auto/index.js';
 import {
   NgramClassifier,
@@ -104,5 +106,24 @@ describe('text-classification with an n-gram head', () => {
     const float = (await (await pipeline('sentiment-analysis', dir))(texts)) as ClassificationLabel[];
     const int8 = (await (await pipeline('sentiment-analysis', quantized))(texts)) as ClassificationLabel[];
     expect(int8.map((r) => r.label)).toEqual(float.map((r) => r.label));
+  });
+
+  it('attn run uses the head, and --no-ngram-head leaves it out', async () => {
+    const { dir, head } = await withHead(['NEGATIVE', 'POSITIVE'], 0.5);
+    const text = 'a great movie';
+    const positiveFromCli = async (extra: string[]): Promise<number> => {
+      const [stdin, stdout, stderr] = [new PassThrough(), new PassThrough(), new PassThrough()];
+      let out = '';
+      stdout.on('data', (chunk) => (out += chunk));
+      stdin.end();
+      const argv = ['sentiment-analysis', text, '--model', dir, '--json', '--top-k', '2', ...extra];
+      expect(await runWith(argv, { stdin, stdout, stderr })).toBe(0);
+      const { result } = JSON.parse(out) as { result: ClassificationLabel[] };
+      return result.find((l) => l.label === 'POSITIVE')!.score;
+    };
+    const [l0, l1] = await modelLogits(dir, text);
+    const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+    expect(await positiveFromCli([])).toBeCloseTo(sigmoid(0.5 * (l1! - l0!) + 0.5 * head.logit(text)), 5);
+    expect(await positiveFromCli(['--no-ngram-head'])).toBeCloseTo(sigmoid(l1! - l0!), 5);
   });
 });

@@ -52,6 +52,8 @@ Options:
   --dtype D            weights: q8 or q4 quantize a float model on load (see attn quantize), fp32 dequantizes
                        an int8 one, fp16 keeps float weights as half bits (default: as saved)
   --top-k N            text-classification, fill-mask, question-answering: how many labels / tokens / answers to show
+  --no-ngram-head      text-classification: the transformer alone, without the n-gram classifier a model folder
+                       ships beside it (the Korean default), as transformers computes it
   --question Q         question-answering: the question to answer from each text (required)
   --aggregation-strategy S   token-classification (ner): none, simple, first, average, max (default none)
   --labels a,b,c       zero-shot-classification: the candidate labels (required)
@@ -75,6 +77,7 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   dtype: { type: 'string' },
   'top-k': { type: 'string' },
+  'no-ngram-head': { type: 'boolean' },
   labels: { type: 'string' },
   template: { type: 'string' },
   'multi-label': { type: 'boolean' },
@@ -110,7 +113,7 @@ const DECODING_FLAGS = [
 ];
 /** The flags each task takes besides the common ones (model, lang, json, batch-size, src-lang, tgt-lang). */
 const TASK_FLAGS: Record<Task, string[]> = {
-  'text-classification': ['top-k'],
+  'text-classification': ['top-k', 'no-ngram-head'],
   'fill-mask': ['top-k'],
   'zero-shot-classification': ['labels', 'template', 'multi-label'],
   summarization: [...DECODING_FLAGS, 'num-sentences', 'ratio'],
@@ -300,6 +303,7 @@ export async function runWith(argv: string[], io: RunIO): Promise<number> {
       tgtLang: flags['tgt-lang'],
       batchSize,
       dtype,
+      ngramHead: flags['no-ngram-head'] !== true,
       onWarning: (message) => io.stderr.write(`attn run: warning: ${message}\n`),
     });
     // One vector per line: the model's sentence pooling, or the token mean.
