@@ -1,7 +1,8 @@
 /**
  * Scores sentiment models the way a user meets them, through the pipeline: English on the 1,000 held-out SST-2
- * sentences of scripts/sst2-sentences.ts and on test/fixtures/sentiment/everyday-reviews*.tsv (out of domain: the
- * 50-review test set and the 240-review set for choosing recipes),
+ * sentences of scripts/sst2-sentences.ts, on test/fixtures/sentiment/everyday-reviews*.tsv (out of domain: the
+ * 50-review test set and the 240-review set for choosing recipes) and on the 3 × 1,000 real review sentences of
+ * test/fixtures/sentiment/uci-*.tsv (Amazon phones, IMDB films, Yelp restaurants; third-party, never used to choose),
  * Korean on ../shared/data/nsmc/dev.tsv. One JSON line per model.
  *
  *   npx tsx scripts/eval-sentiment.ts models/sentiment-en [more model folders]
@@ -37,6 +38,13 @@ const sets: Record<string, LabelledText[]> = korean
       everyday_reviews: readLabelled(join(projectRoot, 'test/fixtures/sentiment/everyday-reviews.tsv')),
       // 240 more, for choosing between recipes, so that the 50 above stay a test set
       everyday_selection: readLabelled(join(projectRoot, 'test/fixtures/sentiment/everyday-reviews-selection.tsv')),
+      // Real reviews no one here wrote (UCI Sentiment Labelled Sentences): phones, films, restaurants
+      ...Object.fromEntries(
+        ['amazon', 'imdb', 'yelp'].map((site) => [
+          `uci_${site}`,
+          readLabelled(join(projectRoot, `test/fixtures/sentiment/uci-${site}.tsv`)),
+        ]),
+      ),
     };
 for (const dir of dirs) {
   const accuracies: Record<string, number> = {};

@@ -13,6 +13,7 @@ import {
   type TextClassificationPipeline,
   type ZeroShotResult,
 } from '../../src/pipelines/index.js';
+import { projectRoot } from '../../src/util/paths.js';
 import { describeWithFiles, sharedPath } from '../helpers/shared.js';
 
 function describeWithDefault(task: Task, lang: string, name: string, fn: () => void, sharedFiles: string[] = []): void {
@@ -54,6 +55,23 @@ describeWithDefault('text-classification', 'en', 'default English sentiment mode
       ['Ugly, pointless and badly made.', false],
     ];
     expect(await misclassified(classify, cases)).toEqual([]);
+    classify.dispose();
+  });
+
+  it('scores real review sentences no one here wrote as its card says (UCI: Amazon phones, IMDB, Yelp)', async () => {
+    const classify = await pipeline('sentiment-analysis', undefined, { onWarning: () => undefined });
+    const accuracy = async (site: string): Promise<number> => {
+      const rows = readFileSync(join(projectRoot, 'test', 'fixtures', 'sentiment', `uci-${site}.tsv`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split('\t') as [string, string]);
+      const labels = (await classify(rows.map(([text]) => text))) as ClassificationLabel[];
+      return labels.filter((l, i) => (positive(l.label) ? '1' : '0') === rows[i]![1]).length / rows.length;
+    };
+    expect(await accuracy('amazon')).toBeCloseTo(0.878, 2);
+    expect(await accuracy('imdb')).toBeCloseTo(0.889, 2);
+    expect(await accuracy('yelp')).toBeCloseTo(0.884, 2);
     classify.dispose();
   });
 });
