@@ -223,8 +223,12 @@ export function quantize<M extends Module>(model: M, options: QuantizeOptions): 
   const all = slots(model);
   const plan = planSchemes(all, options);
   if (plan.size === 0) {
+    const done = quantizedLayers(model);
     throw new QuantizationError(
-      `quantize: ${model.constructor.name} has no Linear, Conv1D or Embedding layer to quantize`,
+      done.size > 0
+        ? `quantize: ${model.constructor.name} is already quantized (${new Set(done.values()).size > 1 ? 'int8 and q4' : [...done.values()][0]}, ${done.size} layers); ` +
+            "to quantize it again, load it dequantized first (fromPretrained(dir, { dtype: 'float32' }), or dequantize(model))"
+        : `quantize: ${model.constructor.name} has no Linear, Conv1D or Embedding layer to quantize`,
     );
   }
   swapLayers(all, plan, true);

@@ -40,6 +40,21 @@ describe('attn quantize', () => {
     expect(fromFloat.map((r) => r.label)).toEqual(float.map((r) => r.label));
   });
 
+  it('quantizes an int8 folder again from the weights its codes stand for, with a note', async () => {
+    const model = await tinyClassifier(['NEGATIVE', 'POSITIVE'], 14);
+    const [once, twice] = [join(out, 'once-int8'), join(out, 'twice-int8')];
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await run(['--model', model, '--dtype', 'int8', '--out', once])).toBe(0);
+    expect(await run(['--model', once, '--dtype', 'int8', '--out', twice])).toBe(0);
+    expect(String(error.mock.calls.at(-1)![0])).toMatch(/is int8 already: dequantized first, then quantized to int8/);
+    const texts = ['i love this movie', 'the plot was dull and the acting awful'];
+    const first = (await (await pipeline('text-classification', once))(texts)) as ClassificationLabel[];
+    const second = (await (await pipeline('text-classification', twice))(texts)) as ClassificationLabel[];
+    expect(second.map((r) => r.label)).toEqual(first.map((r) => r.label));
+    second.forEach((r, i) => expect(r.score).toBeCloseTo(first[i]!.score, 2));
+  });
+
   it('refuses a missing or unknown dtype with a usage error (exit 2)', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
     expect(await run(['--model', 'x', '--out', 'y'])).toBe(2);

@@ -318,6 +318,14 @@ describe('bad input', () => {
     expect(() => quantize(model, { dtype: 'int8', modules: ['nope'] })).toThrow(/no layer named 'nope'/);
   });
 
+  it('says a model is already quantized rather than that it has no layers to quantize', async () => {
+    const { dir } = goldenCase('distilbert_seqcls');
+    const model = quantize(await DistilBertForSequenceClassification.fromPretrained(dir), { dtype: 'int8' });
+    expect(() => quantize(model, { dtype: 'int8' })).toThrow(
+      /DistilBertForSequenceClassification is already quantized \(int8, \d+ layers\); to quantize it again, load it dequantized first/,
+    );
+  });
+
   it('names the kernel a runtime lacks, and a bad quantization_config field', async () => {
     expect(() =>
       checkQuantizedRuntime('q4', 'some/config.json', 'Could not find an implementation for MatMulNBits(1)'),

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { modelClassFor } from '../../models/auto/index.js';
 import { classByName } from '../../models/auto/registry.js';
 import { loadPretrained, openCheckpoint, type PreTrainedModel } from '../../models/modeling_utils.js';
-import { layersLeftFloat, quantize, QuantizationError } from '../../models/quantization.js';
+import { layersLeftFloat, quantize, QuantizationError, readQuantizationConfig } from '../../models/quantization.js';
 import { readModelConfig, resolveModel } from '../../pipelines/load.js';
 import { copyNgramHead } from '../../models/ngram/modeling_ngram.js';
 import { AutoTokenizer } from '../../tokenizers/index.js';
@@ -73,12 +73,19 @@ export async function run(argv: string[]): Promise<number> {
   const saved = config.architectures?.[0];
   const cls = (saved !== undefined ? classByName(saved) : undefined) ?? modelClassFor(config, 'base');
   let loaded: PreTrainedModel;
+  // An int8 / q4 model is dequantized on load (the float weights its codes stand for) and quantized from those, so
+  // int8 → q4 works; int8 → int8 rounds twice, which the note says.
   try {
+    const alreadyQuantized = readQuantizationConfig(config)?.dtype;
+    if (alreadyQuantized !== undefined && dtype !== 'fp16')
+      console.error(
+        `attn quantize: ${dir} is ${alreadyQuantized} already: dequantized first, then quantized to ${dtype}`,
+      );
     loaded = await loadPretrained(cls, dir, {
       config,
       onWarning: (m) => console.error(`attn quantize: ${m}`),
       // Rounded on load: a quantized model is dequantized first, an F16 one stays bit for bit.
-      dtype: dtype === 'fp16' ? 'float16' : undefined,
+      dtype: dtype === 'fp16' ? 'float16' : alreadyQuantized !== undefined ? 'float32' : undefined,
     });
     if (dtype !== 'fp16') quantize(loaded, { dtype });
   } catch (err) {
