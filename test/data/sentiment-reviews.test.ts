@@ -14,9 +14,9 @@ interface Review {
   source: string;
 }
 
-function readReviews(dir: string): Review[] {
+function readReviews(dir: string, take: (file: string) => boolean = () => true): Review[] {
   return readdirSync(dir)
-    .filter((file) => file.endsWith('.tsv'))
+    .filter((file) => file.endsWith('.tsv') && take(file))
     .flatMap((file) => {
       const [header, ...lines] = readFileSync(dir + file, 'utf8')
         .trimEnd()
@@ -48,14 +48,24 @@ describe('data/sentiment-en training reviews', () => {
     expect(new Set(reviews.map((review) => review.sentence.toLowerCase())).size).toBe(reviews.length);
   });
 
-  it('share less than 40% of their words with any held-out review', () => {
-    const heldOut = readReviews(heldOutDir).map((review) => ({ ...review, words: wordsOf(review.sentence) }));
-    const overlaps = readReviews(trainingDir).flatMap((review) => {
+  /** Training reviews sharing 40% or more of their words with a review of the held-out files `take` picks. */
+  function overlapsWith(take: (file: string) => boolean): string[] {
+    const heldOut = readReviews(heldOutDir, take).map((review) => ({ ...review, words: wordsOf(review.sentence) }));
+    return readReviews(trainingDir).flatMap((review) => {
       const words = wordsOf(review.sentence);
       return heldOut
         .filter((other) => jaccard(words, other.words) >= 0.4)
         .map((other) => `${review.source} "${review.sentence}" ~ ${other.source} "${other.sentence}"`);
     });
-    expect(overlaps).toEqual([]);
+  }
+  const isThirdParty = (file: string): boolean => file.startsWith('uci-');
+
+  it('share less than 40% of their words with any held-out review written for attn', () => {
+    expect(overlapsWith((file) => !isThirdParty(file))).toEqual([]);
+  });
+
+  it('match at most 7 of the 3,000 real UCI sentences, by chance (short stock phrases, listed in the README)', () => {
+    // e.g. "Exactly what I wanted." in UCI's Amazon file; the training reviews were written without seeing UCI's.
+    expect(overlapsWith(isThirdParty).length).toBeLessThanOrEqual(7);
   });
 });
