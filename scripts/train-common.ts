@@ -17,6 +17,21 @@ import { sharedPath } from '../src/util/paths.js';
  * NSMC as the Korean default is trained and judged: train.tsv less a stratified 5% held out (seed) for checkpoint
  * selection, and dev.tsv, which no step of training or selection reads, for the figure.
  */
+/**
+ * The TinyStories text in ../shared, one story per paragraph, split by story: 90% for training, 10% held out (the
+ * story generator's split; scripts/eval-quantized.ts scores the held-out stories).
+ */
+export async function storiesSplit(seed: number): Promise<{ stories: Dataset; train: Dataset; validation: Dataset }> {
+  const stories = (
+    await loadDataset(sharedPath('data', 'tinystories', 'tinystories_val_subset.txt'), {
+      format: 'text',
+      columnNames: ['text'],
+    })
+  ).filter((row) => String(row['text']).trim() !== '');
+  const { train, test } = stories.trainTestSplit({ testSize: 0.1, seed }).splits;
+  return { stories, train: train!, validation: test! };
+}
+
 export async function nsmcSplit(seed: number): Promise<{ train: Dataset; validation: Dataset; dev: Dataset }> {
   const raw = await loadDataset({
     train: sharedPath('data', 'nsmc', 'train.tsv'),

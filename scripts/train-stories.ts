@@ -2,21 +2,28 @@
  * Trains the default story generator from scratch with attn: a byte-level BPE and a small Llama on the TinyStories
  * text in ../shared (90% of the stories for training, 10% held out), reporting validation perplexity and samples.
  *
- *   npm run build
- *   node dist/scripts/train-stories.js --out models/tinystories-llama [--threads 1] [--minutes 30]
+ *   npx tsx scripts/train-stories.ts --out models/tinystories-llama [--threads 2] [--minutes 30]
  *
- * Options: --hidden 128 --layers 4 --heads 4 --vocab 2048 --context 128 --batch 16 --lr 2e-3 --epochs 10.
+ * Options: --hidden 128 --layers 4 --heads 4 --vocab 2048 --context 128 --batch 16 --lr 2e-3 --epochs 10
+ * --eval-every 200. The best checkpoint on the held-out stories is kept (the text is small: later epochs over-fit).
  */
 import '../src/backends/register.js';
-import { DataCollatorForLanguageModeling, loadDataset, type Dataset } from '../src/data/index.js';
+import { DataCollatorForLanguageModeling, type Dataset } from '../src/data/index.js';
 import { generate } from '../src/generation/index.js';
 import { perplexity } from '../src/metrics/index.js';
 import { LlamaConfig, LlamaForCausalLM } from '../src/models/index.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { trainTokenizer } from '../src/tokenizers/index.js';
 import { Trainer, TrainingArguments, type TrainableModel } from '../src/training/index.js';
-import { sharedPath } from '../src/util/paths.js';
-import { commonOptions, minutesSince, option, threadsNote, wallClockBudget, writeModelCard } from './train-common.js';
+import {
+  commonOptions,
+  minutesSince,
+  option,
+  storiesSplit,
+  threadsNote,
+  wallClockBudget,
+  writeModelCard,
+} from './train-common.js';
 
 const { threads, out, minutes, seed } = commonOptions({ out: 'models/tinystories-llama', minutes: 30 });
 const hidden = option('hidden', 128);
@@ -29,13 +36,7 @@ const learningRate = option('lr', 2e-3);
 const started = performance.now();
 
 // ---- data: one story per paragraph, held out by story ----
-const stories = (
-  await loadDataset(sharedPath('data', 'tinystories', 'tinystories_val_subset.txt'), {
-    format: 'text',
-    columnNames: ['text'],
-  })
-).filter((row) => String(row['text']).trim() !== '');
-const { train, test: validation } = stories.trainTestSplit({ testSize: 0.1, seed }).splits;
+const { stories, train, validation } = await storiesSplit(seed);
 const tokenizer = trainTokenizer({
   type: 'bpe',
   texts: train.column('text') as string[],
@@ -144,10 +145,7 @@ await writeModelCard(out, {
       `the TinyStories validation subset in ../shared/data/tinystories (${stories.numRows} stories): ${train.numRows} for training (${trainSet.numRows} windows of ${context} tokens), ${validation.numRows} held out`,
     ],
     ['data license', 'CDLA-Sharing-1.0 (TinyStories)'],
-    [
-      'command',
-      `\`node dist/scripts/train-stories.js --out ${out} --threads ${threads} --minutes ${minutes} --hidden ${hidden} --layers ${layers} --heads ${heads} --vocab ${vocabSize} --context ${context} --batch ${batchSize} --lr ${learningRate}\``,
-    ],
+    ['command', `\`npx tsx scripts/train-stories.ts ${process.argv.slice(2).join(' ')}\``],
     ['hardware', threadsNote(threads)],
     ['wall time', `${trainMinutes} (tokenizer, training, evaluation)`],
     [
