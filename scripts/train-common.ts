@@ -1,6 +1,6 @@
 /**
  * What the scripts/train-*.ts share: command-line options (--threads, --out, --minutes), a wall-clock budget as a
- * Trainer callback, the model card, and NSMC's split.
+ * Trainer callback, the model card, the NSMC and TinyStories splits, and softplus.
  */
 import '../src/backends/register.js';
 import { cpus } from 'node:os';
@@ -13,10 +13,6 @@ import { loadModelWeights, type TrainerCallback } from '../src/training/index.js
 import { writeFileAtomic } from '../src/util/fs.js';
 import { sharedPath } from '../src/util/paths.js';
 
-/**
- * NSMC as the Korean default is trained and judged: train.tsv less a stratified 5% held out (seed) for checkpoint
- * selection, and dev.tsv, which no step of training or selection reads, for the figure.
- */
 /**
  * The TinyStories text in ../shared, one story per paragraph, split by story: 90% for training, 10% held out (the
  * story generator's split; scripts/eval-quantized.ts scores the held-out stories).
@@ -32,6 +28,10 @@ export async function storiesSplit(seed: number): Promise<{ stories: Dataset; tr
   return { stories, train: train!, validation: test! };
 }
 
+/**
+ * NSMC as the Korean default is trained and judged: train.tsv less a stratified 5% held out (seed) for checkpoint
+ * selection, and dev.tsv, which no step of training or selection reads, for the figure.
+ */
 export async function nsmcSplit(seed: number): Promise<{ train: Dataset; validation: Dataset; dev: Dataset }> {
   const raw = await loadDataset({
     train: sharedPath('data', 'nsmc', 'train.tsv'),
@@ -39,6 +39,11 @@ export async function nsmcSplit(seed: number): Promise<{ train: Dataset; validat
   });
   const { train, test } = raw.splits.train.trainTestSplit({ testSize: 0.05, seed, stratifyByColumn: 'label' }).splits;
   return { train: train!, validation: test!, dev: raw.splits.dev as Dataset };
+}
+
+/** log(1 + e^z) without overflow: minus the log-probability of the class a logit z speaks against. */
+export function softplus(z: number): number {
+  return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
 }
 
 export interface CommonOptions {

@@ -2,9 +2,10 @@
  * The Korean default's n-gram head (src/models/ngram/modeling_ngram.ts): the n-gram classifier of
  * scripts/ngram-teacher.ts trained on NSMC's train.tsv less the same stratified 5% that train-sentiment.ts holds out
  * (seed 42), scored on that 5% (validation) and on dev.tsv, alone and, with --with, in a weighted-logit ensemble with
- * a classifier folder's transformer (read through the pipeline without any head it already has); the n-grams' share
- * of the ensemble's logit is chosen on validation and dev.tsv together, and dev.tsv's figure is cross-validated. --save yes writes the head into the --with folder
- * (ngram_head.safetensors and config.json's ngram_head) and scores the folder again through the pipeline.
+ * a classifier folder's transformer (read through the pipeline without any head it already has). The n-grams' share
+ * of the ensemble's logit is chosen on validation and dev.tsv together, and dev.tsv's figure is cross-validated; the
+ * temperature is chosen on validation. --save yes writes the head into the --with folder (ngram_head.safetensors and
+ * config.json's ngram_head) and scores the folder again through the pipeline.
  *
  *   npx tsx scripts/train-ngram-head.ts [--with models/sentiment-ko [--save yes]] [--hash-bits 23]
  */
@@ -13,7 +14,7 @@ import type { Dataset } from '../src/data/index.js';
 import { pipeline, type ClassificationLabel } from '../src/pipelines/index.js';
 import { writeNgramHeadEntry } from '../src/models/ngram/modeling_ngram.js';
 import { trainNgramClassifier } from './ngram-teacher.js';
-import { nsmcSplit, option } from './train-common.js';
+import { nsmcSplit, option, softplus } from './train-common.js';
 
 const withModel = option('with', '');
 const save = option('save', 'no') === 'yes';
@@ -61,7 +62,11 @@ async function pipelineLogits(dir: string, ngramHead: boolean): Promise<{ valida
 if (withModel) {
   const modelLogits = await pipelineLogits(withModel, false);
   /** How many texts of a split the ensemble gets right with the n-grams' share `weight`, over the indices kept. */
-  const right = (weight: number, split: 'validation' | 'dev', keep: (i: number) => boolean = () => true): number[] => {
+  const right = (
+    weight: number,
+    split: 'validation' | 'dev',
+    keep: (i: number) => boolean = () => true,
+  ): [number, number] => {
     const labels = labelsOf(split === 'dev' ? dev : validation);
     let correct = 0;
     let count = 0;
@@ -77,19 +82,23 @@ if (withModel) {
   // scored with the share chosen on validation and the other half, so no review is scored by a share it helped choose.
   const grid = Array.from({ length: 21 }, (_, i) => i / 20);
   const choose = (devKept: (i: number) => boolean): number => {
-    const accuracyAt = (w: number): number => {
+    const pooled = (w: number): number => {
       const [a, n] = right(w, 'validation');
       const [b, m] = right(w, 'dev', devKept);
       return (a + b) / (n + m);
     };
-    return grid.reduce((best, w) => (accuracyAt(w) > accuracyAt(best) ? w : best));
+    return grid.reduce((best, w) => (pooled(w) > pooled(best) ? w : best));
   };
   const halves = [0, 1].map((half) => {
     const weight = choose((i) => i % 2 !== half);
-    return { weight, right: right(weight, 'dev', (i) => i % 2 === half)[0]! };
+    return { weight, right: right(weight, 'dev', (i) => i % 2 === half)[0] };
   });
   const shipped = choose(() => true);
-  const share = (w: number): number => round(right(w, 'validation')[0]! / texts.validation.length);
+  /** The ensemble's accuracy on a whole split with the n-grams' share `weight`. */
+  const accuracyAt = (weight: number, split: 'validation' | 'dev'): number => {
+    const [correct, count] = right(weight, split);
+    return round(correct / count);
+  };
   console.log(
     JSON.stringify({
       model: `${withModel}'s transformer alone`,
@@ -100,8 +109,8 @@ if (withModel) {
   console.log(
     JSON.stringify({
       model: 'ensemble: 0.5 × transformer + 0.5 × ngram',
-      validation: share(0.5),
-      nsmc_dev: round(right(0.5, 'dev')[0]! / texts.dev.length),
+      validation: accuracyAt(0.5, 'validation'),
+      nsmc_dev: accuracyAt(0.5, 'dev'),
     }),
   );
   console.log(
@@ -113,8 +122,8 @@ if (withModel) {
   console.log(
     JSON.stringify({
       model: `ensemble: ${round(1 - shipped)} × transformer + ${shipped} × ngram (share chosen on validation + dev)`,
-      validation: share(shipped),
-      nsmc_dev: round(right(shipped, 'dev')[0]! / texts.dev.length),
+      validation: accuracyAt(shipped, 'validation'),
+      nsmc_dev: accuracyAt(shipped, 'dev'),
     }),
   );
   // The temperature of the weighted logit, chosen on validation by log-loss (it changes no label, only the scores).
@@ -122,8 +131,7 @@ if (withModel) {
     const labels = labelsOf(split === 'dev' ? dev : validation);
     const total = modelLogits[split].reduce((sum, z, i) => {
       const logit = ((1 - shipped) * z + shipped * ngramLogits[split][i]!) / temperature;
-      const margin = labels[i] === 1 ? logit : -logit;
-      return sum + Math.max(-margin, 0) + Math.log1p(Math.exp(-Math.abs(margin))); // log(1 + e^-margin)
+      return sum + softplus(labels[i] === 1 ? -logit : logit);
     }, 0);
     return total / labels.length;
   };

@@ -54,6 +54,7 @@ import {
   minutesSince,
   nsmcSplit,
   option,
+  softplus,
   threadsNote,
   wallClockBudget,
   writeModelCard,
@@ -418,8 +419,7 @@ async function ensembleLogits(): Promise<number[][]> {
   const teacherCount = teacherNames.length;
   if (ngramTeacher) {
     const labels = (splits.train.column('label') as unknown[]).map(Number);
-    // log(1 + e^z) without overflow: the log-probabilities of negative and positive are -softplus(±z)
-    const softplus = (z: number): number => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+    // The log-probabilities of negative and positive are -softplus(±z).
     crossFittedLogits(texts, labels).forEach((logit, i) => {
       sum[i]![0]! -= softplus(logit) / teacherCount;
       sum[i]![1]! -= softplus(-logit) / teacherCount;

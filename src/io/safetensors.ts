@@ -216,15 +216,26 @@ function decodeTensor(raw: Uint8Array, e: TensorEntry, options: ReadOptions): Te
   }
 }
 
+/**
+ * The checked header of safetensors bytes already in memory: each tensor's entry, whose `begin`/`end` index
+ * `bytes`, for a caller that reads a tensor's bytes in place; `file` names the source in errors.
+ */
+export function parseSafetensorsHeader(
+  bytes: Uint8Array,
+  file = 'safetensors data',
+): { entries: Map<string, TensorEntry>; metadata: Record<string, string> } {
+  const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, file);
+  const dataStart = 8 + headerLength;
+  return parseHeaderJson(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
+}
+
 /** Parses safetensors bytes already in memory; `file` names the source in errors. */
 export function parseSafetensors(
   bytes: Uint8Array,
   file = 'safetensors data',
   options: ReadOptions = {},
 ): SafetensorsFile {
-  const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, file);
-  const dataStart = 8 + headerLength;
-  const { entries, metadata } = parseHeaderJson(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
+  const { entries, metadata } = parseSafetensorsHeader(bytes, file);
   const tensors = new Map<string, Tensor>();
   // A fresh copy per tensor: alignment in the file is arbitrary, and typed arrays need aligned offsets.
   for (const [name, e] of entries) tensors.set(name, decodeTensor(bytes.slice(e.begin, e.end), e, options));

@@ -23,6 +23,21 @@ function describeWithDefault(task: Task, lang: string, name: string, fn: () => v
 
 const positive = (label: string) => /^(pos|label_1$|1$)/i.test(label);
 
+/** The [text, label] rows of a TSV with a header line (text first, label 0 or 1 second), the first `limit` of them. */
+function labelledRows(path: string, limit = Infinity): Array<[string, string]> {
+  return readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(1, 1 + limit)
+    .map((line) => line.split('\t') as [string, string]);
+}
+
+/** The share of `rows` the classifier labels right. */
+async function accuracyOn(classify: TextClassificationPipeline, rows: Array<[string, string]>): Promise<number> {
+  const labels = (await classify(rows.map(([text]) => text))) as ClassificationLabel[];
+  return labels.filter((l, i) => (positive(l.label) ? '1' : '0') === rows[i]![1]).length / rows.length;
+}
+
 /** The texts of `cases` ([text, is positive]) the classifier gets wrong. */
 async function misclassified(classify: TextClassificationPipeline, cases: Array<[string, boolean]>): Promise<string[]> {
   const labels = (await classify(cases.map(([text]) => text))) as ClassificationLabel[];
@@ -60,15 +75,8 @@ describeWithDefault('text-classification', 'en', 'default English sentiment mode
 
   it('scores real review sentences no one here wrote as its card says (UCI: Amazon phones, IMDB, Yelp)', async () => {
     const classify = await pipeline('sentiment-analysis', undefined, { onWarning: () => undefined });
-    const accuracy = async (site: string): Promise<number> => {
-      const rows = readFileSync(join(projectRoot, 'test', 'fixtures', 'sentiment', `uci-${site}.tsv`), 'utf8')
-        .trim()
-        .split('\n')
-        .slice(1)
-        .map((line) => line.split('\t') as [string, string]);
-      const labels = (await classify(rows.map(([text]) => text))) as ClassificationLabel[];
-      return labels.filter((l, i) => (positive(l.label) ? '1' : '0') === rows[i]![1]).length / rows.length;
-    };
+    const accuracy = (site: string): Promise<number> =>
+      accuracyOn(classify, labelledRows(join(projectRoot, 'test', 'fixtures', 'sentiment', `uci-${site}.tsv`)));
     expect(await accuracy('amazon')).toBeCloseTo(0.878, 2);
     expect(await accuracy('imdb')).toBeCloseTo(0.889, 2);
     expect(await accuracy('yelp')).toBeCloseTo(0.884, 2);
@@ -99,19 +107,12 @@ describeWithDefault(
   'default Korean sentiment model on NSMC dev.tsv',
   () => {
     it('scores the first 1,000 dev reviews as its card says: the n-gram head lifts the BERT (0.876 against 0.855)', async () => {
-      const rows = readFileSync(sharedPath('data', 'nsmc', 'dev.tsv'), 'utf8')
-        .split('\n')
-        .slice(1, 1001)
-        .map((line) => line.split('\t') as [string, string]);
-      const accuracy = async (ngramHead: boolean): Promise<number> => {
-        const classify = await pipeline('sentiment-analysis', undefined, {
-          lang: 'ko',
-          ngramHead,
-          onWarning: () => undefined,
-        });
-        const labels = (await classify(rows.map(([text]) => text))) as ClassificationLabel[];
-        return labels.filter((l, i) => (positive(l.label) ? '1' : '0') === rows[i]![1]).length / rows.length;
-      };
+      const rows = labelledRows(sharedPath('data', 'nsmc', 'dev.tsv'), 1000);
+      const accuracy = async (ngramHead: boolean): Promise<number> =>
+        accuracyOn(
+          await pipeline('sentiment-analysis', undefined, { lang: 'ko', ngramHead, onWarning: () => undefined }),
+          rows,
+        );
       const ensemble = await accuracy(true);
       const bertAlone = await accuracy(false);
       expect(ensemble).toBeCloseTo(0.876, 2);

@@ -15,9 +15,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  readTensorsSync,
+  parseSafetensorsHeader,
   SafetensorsError,
-  SafetensorsReader,
   saveSafetensors,
   type SafetensorsDType,
   type TensorEntry,
@@ -61,10 +60,13 @@ function hash(text: string, kind: number): number {
 export function ngramFeatures(text: string, maxChars: number, hashBits: number): Int32Array {
   const mask = 2 ** hashBits - 1;
   const padded = ` ${text.normalize('NFKC').replace(/\s+/g, ' ').trim()} `;
-  const chars = [...padded];
+  // Where each character (code point) starts in the UTF-16 string, and its end: an n-gram is one substring.
+  const starts: number[] = [];
+  for (let i = 0; i < padded.length; i += padded.codePointAt(i)! > 0xffff ? 2 : 1) starts.push(i);
+  starts.push(padded.length);
   const found = new Set<number>();
   for (let n = 1; n <= maxChars; n++)
-    for (let i = 0; i + n <= chars.length; i++) found.add(hash(chars.slice(i, i + n).join(''), n) & mask);
+    for (let i = 0; i + n < starts.length; i++) found.add(hash(padded.slice(starts[i], starts[i + n]), n) & mask);
   const words = padded.trim().split(' ');
   words.forEach((word, i) => {
     found.add(hash(word, 100) & mask);
@@ -167,31 +169,30 @@ export class NgramClassifier {
   static async load(dir: string, config: NgramHeadConfig): Promise<NgramClassifier> {
     checkConfig(config, join(dir, 'config.json'));
     const path = join(dir, NGRAM_HEAD_FILE);
-    // The int8 codes are read as bytes, a view into the file's buffer: the generic reader would widen each to int32.
-    let entries: Map<string, TensorEntry>;
+    // One read; the int8 codes stay a view into the file's bytes (the generic reader would widen each to int32).
     let bytes: Buffer;
+    let entries: Map<string, TensorEntry>;
     try {
-      const reader = await SafetensorsReader.open(path);
-      entries = reader.entries;
-      await reader.close();
       bytes = await readFile(path);
+      entries = parseSafetensorsHeader(bytes, path).entries;
     } catch (err) {
       const why = err instanceof SafetensorsError ? err.message : (err as Error).message;
       throw new NgramHeadError(`${path}: the n-gram head that config.json's ngram_head names cannot be read (${why})`);
     }
-    const vector = (name: string, dtype: SafetensorsDType): TensorEntry => {
+    const vector = (name: string, dtype: SafetensorsDType): Uint8Array => {
       const e = entries.get(name);
       if (e === undefined || e.dtype !== dtype || e.shape.length !== 1)
         throw new NgramHeadError(
           `${path}: expected a 1-D ${dtype} tensor '${name}', found ${e ? `${e.dtype} [${e.shape.join(', ')}]` : 'none'}`,
         );
-      return e;
+      return bytes.subarray(e.begin, e.end);
     };
-    const codesEntry = vector('codes', 'I8');
-    const codes = new Int8Array(bytes.buffer, bytes.byteOffset + codesEntry.begin, codesEntry.end - codesEntry.begin);
-    const [scales, bias] = readTensorsSync([vector('scales', 'F32'), vector('bias', 'F32')]).map((t) =>
-      Float32Array.from(t.data),
-    ) as [Float32Array, Float32Array];
+    const codesBytes = vector('codes', 'I8');
+    const codes = new Int8Array(codesBytes.buffer, codesBytes.byteOffset, codesBytes.length);
+    // Float tensors are copied out, as their offsets in the file need not be 4-byte aligned (new Uint8Array(view)
+    // copies, where a Buffer's slice() would not).
+    const floats = (name: string): Float32Array => new Float32Array(new Uint8Array(vector(name, 'F32')).buffer);
+    const [scales, bias] = [floats('scales'), floats('bias')];
     try {
       return new NgramClassifier(config.max_chars, config.hash_bits, codes, scales, bias[0]!);
     } catch (err) {
